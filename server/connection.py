@@ -1,0 +1,173 @@
+"""Connection commands: PING, ECHO, SELECT, SWAPDB, QUIT, RESET, AUTH, HELLO."""
+import hmac
+
+from server.commands import command
+from server.errors import CommandError, NOT_INTEGER, DB_INDEX, SYNTAX, WRONGPASS
+from server.util import parse_int_arg
+
+
+@command("ping", -1, "fast", acl="@fast @connection", since="1.0.0")
+def cmd_ping(client, argv):
+    if len(argv) > 2:
+        raise CommandError("ERR wrong number of arguments for 'ping' command")
+    if client.resp == 2 and getattr(client, "subscriptions", 0):
+        client.reply.array(2)
+        client.reply.bulk(b"pong")
+        client.reply.bulk(argv[1] if len(argv) == 2 else b"")
+    elif len(argv) == 2:
+        client.reply.bulk(argv[1])
+    else:
+        client.reply.simple(b"PONG")
+
+
+@command("echo", 2, "loading stale fast", acl="@fast @connection")
+def cmd_echo(client, argv):
+    client.reply.bulk(argv[1])
+
+
+@command("select", 2, "loading stale fast", acl="@fast @connection")
+def cmd_select(client, argv):
+    index = parse_int_arg(argv[1], NOT_INTEGER)
+    if client.server.config.cluster_enabled and index != 0:
+        raise CommandError("ERR SELECT is not allowed in cluster mode")
+    if not 0 <= index < len(client.server.dbs):
+        raise CommandError(DB_INDEX)
+    client.db = client.server.dbs[index]
+    client.reply.ok()
+
+
+@command("swapdb", 3, "write fast", acl="@keyspace @write @fast @dangerous", since="4.0.0")
+def cmd_swapdb(client, argv):
+    server = client.server
+    if server.config.cluster_enabled:
+        raise CommandError("ERR SWAPDB is not allowed in cluster mode")
+    first = parse_int_arg(argv[1], "ERR invalid first DB index")
+    second = parse_int_arg(argv[2], "ERR invalid second DB index")
+    if not (0 <= first < len(server.dbs) and 0 <= second < len(server.dbs)):
+        raise CommandError(DB_INDEX)
+    a, b = server.dbs[first], server.dbs[second]
+    if first != second:
+        a.data, b.data = b.data, a.data
+        a.expires, b.expires = b.expires, a.expires
+        a._expiry_heap, b._expiry_heap = b._expiry_heap, a._expiry_heap
+        for db in (a, b):
+            for key in list(db.data) if server.has_watchers() else ():
+                db.modified(key)
+    server.dirty += 1
+    client.reply.ok()
+
+
+@command("quit", -1, "noscript loading stale fast no_auth allow_busy", acl="@fast @connection")
+def cmd_quit(client, argv):
+    client.reply.ok()
+    client.closing = True
+
+
+@command("reset", 1, "noscript loading stale fast no_auth allow_busy", acl="@fast @connection",
+         since="6.2.0")
+def cmd_reset(client, argv):
+    server = client.server
+    for hook in RESET_HOOKS:
+        hook(client)
+    client.db = server.dbs[0]
+    client.set_resp(2)
+    client.name = b""
+    client.reply_mode = 0
+    client.no_evict = False
+    client.authenticated = not server.config.requirepass
+    client.user = "default"
+    client.reply.simple(b"RESET")
+
+
+RESET_HOOKS = []   # MULTI, pubsub, tracking … clear their per-client state here
+
+
+def check_password(server, username, password):
+    """True if username/password authenticate as the default user."""
+    if username != b"default":
+        return False
+    required = server.config.requirepass
+    if not required:
+        return True
+    return hmac.compare_digest(password, required.encode("utf-8", "surrogateescape"))
+
+
+@command("auth", -2, "noscript loading stale fast no_auth allow_busy", acl="@fast @connection")
+def cmd_auth(client, argv):
+    if len(argv) > 3:
+        raise CommandError(SYNTAX)
+    if len(argv) == 2:
+        if not client.server.config.requirepass:
+            raise CommandError(
+                "ERR AUTH <password> called without any password configured for the default "
+                "user. Are you sure your configuration is correct?")
+        username, password = b"default", argv[1]
+    else:
+        username, password = argv[1], argv[2]
+    if check_password(client.server, username, password):
+        client.authenticated = True
+        client.user = username.decode("utf-8", "replace")
+        client.reply.ok()
+    else:
+        raise CommandError(WRONGPASS)
+
+
+@command("hello", -1, "noscript loading stale fast no_auth allow_busy", acl="@fast @connection",
+         since="6.0.0")
+def cmd_hello(client, argv):
+    version = None
+    i = 1
+    if len(argv) >= 2:
+        try:
+            version = int(argv[1])
+        except ValueError:
+            raise CommandError("ERR Protocol version is not an integer or out of range")
+        i = 2
+        if version < 2 or version > 3:
+            raise CommandError("NOPROTO unsupported protocol version")
+    name = None
+    credentials = None
+    while i < len(argv):
+        option = argv[i].lower()
+        remaining = len(argv) - i - 1
+        if option == b"auth" and remaining >= 2:
+            credentials = (argv[i + 1], argv[i + 2])
+            i += 3
+        elif option == b"setname" and remaining >= 1:
+            name = argv[i + 1]
+            i += 2
+        else:
+            raise CommandError("ERR Syntax error in HELLO option '%s'" % argv[i].decode("utf-8", "replace"))
+    if credentials is not None:
+        if not check_password(client.server, *credentials):
+            raise CommandError(WRONGPASS)
+        client.authenticated = True
+        client.user = credentials[0].decode("utf-8", "replace")
+    if not client.authenticated:
+        raise CommandError("NOAUTH HELLO must be called with the client already authenticated, "
+                           "otherwise the HELLO <proto> AUTH <user> <pass> option can be used to "
+                           "authenticate the client and select the RESP protocol version at the "
+                           "same time")
+    if name is not None:
+        from server.introspection import validate_client_name
+        validate_client_name(name)
+        client.name = name
+    if version is not None:
+        client.set_resp(version)
+    server = client.server
+    reply = client.reply
+    reply.map(7)
+    reply.bulk(b"server")
+    reply.bulk(b"redis")
+    reply.bulk(b"version")
+    reply.bulk(b"7.0.15")
+    reply.bulk(b"proto")
+    reply.integer(client.resp)
+    reply.bulk(b"id")
+    reply.integer(client.id)
+    reply.bulk(b"mode")
+    reply.bulk(b"cluster" if server.config.cluster_enabled else b"standalone")
+    reply.bulk(b"role")
+    reply.bulk(b"replica" if server.replicaof is not None else b"master")
+    reply.bulk(b"modules")
+    reply.array(0)

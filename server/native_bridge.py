@@ -1,0 +1,26 @@
+"""Picks the native (Cython) protocol classes when built, the pure-Python twins otherwise.
+
+`PYREDIS_PURE=1` forces pure Python. Both have the same interface and tests.
+"""
+import os
+
+from server.log import log
+
+PURE = os.environ.get("PYREDIS_PURE", "") not in ("", "0")
+NATIVE = False
+
+if not PURE:
+    try:
+        from native.resp import RequestParser, ReplyWriter  # noqa: F401
+        NATIVE = True
+    except ImportError:
+        pass
+
+if not NATIVE:
+    from protocol.parser import RequestParser  # noqa: F401,F811
+    from protocol.writer import ReplyWriter  # noqa: F401,F811
+
+
+def warn_if_pure():
+    if not NATIVE and not PURE:
+        log.warning("Native extensions not built; running the pure-Python protocol path (slower).")

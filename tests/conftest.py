@@ -1,0 +1,55 @@
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from harness import REFERENCE_BINARY, REQUIRE_REFERENCE, ServerProcess  # noqa: E402
+
+
+@pytest.fixture
+def start_server():
+    """Start pyredis-server processes with extra args; all are stopped after the test."""
+    started = []
+
+    def start(*args, **kwargs):
+        proc = ServerProcess(args, **kwargs)
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        proc.stop()
+
+
+@pytest.fixture(scope="module")
+def server():
+    """One pyredis-server shared by a test module (tests flush what they use)."""
+    proc = ServerProcess(["--enable-debug-command", "yes"])
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture
+def r(server):
+    client = server.client()
+    client.flushall()
+    yield client
+    client.close()
+
+
+def reference_available():
+    return REFERENCE_BINARY is not None
+
+
+@pytest.fixture(scope="module")
+def reference():
+    """Debian's redis-server 7.0 for differential tests."""
+    if not reference_available():
+        if REQUIRE_REFERENCE:
+            pytest.fail("REQUIRE_REFERENCE=1 but redis-server is not installed")
+        pytest.skip("reference redis-server not installed")
+    proc = ServerProcess(["--enable-debug-command", "yes"], reference=True)
+    yield proc
+    proc.stop()

@@ -1,0 +1,185 @@
+"""Real server processes on free ports and raw RESP connections with timeouts.
+
+Every read and wait here has a deadline, so a hung server fails a test
+instead of hanging the suite.
+"""
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REFERENCE_BINARY = shutil.which("redis-server")
+REQUIRE_REFERENCE = os.environ.get("REQUIRE_REFERENCE", "") not in ("", "0")
+
+
+def free_port():
+    """A port that is free now, with its bus port (port+10000) free too."""
+    for _ in range(100):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port + 10000 > 65535:
+            continue
+        try:
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", port + 10000))
+        except OSError:
+            continue
+        return port
+    raise RuntimeError("no free port")
+
+
+def wait_for_port(port, timeout=15.0, proc=None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError("server exited with %s" % proc.returncode)
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.02)
+    raise TimeoutError("port %d not listening after %.1fs" % (port, timeout))
+
+
+class ServerProcess:
+    """A pyredis-server (or reference redis-server) running in its own directory."""
+
+    def __init__(self, args=(), reference=False, config_text=None, env=None, port=None):
+        self.reference = reference
+        self.port = port or free_port()
+        self.dir = tempfile.mkdtemp(prefix="pyredis-test-")
+        self.log_path = os.path.join(self.dir, "server.log")
+        if reference:
+            cmd = [REFERENCE_BINARY]
+        else:
+            cmd = [sys.executable, "-m", "server"]
+        if config_text is not None:
+            conf = os.path.join(self.dir, "test.conf")
+            with open(conf, "w") as f:
+                f.write(config_text)
+            cmd.append(conf)
+        cmd += ["--port", str(self.port), "--dir", self.dir, "--save", "",
+                "--logfile", self.log_path]
+        cmd += list(args)
+        full_env = dict(os.environ)
+        full_env["PYTHONPATH"] = ROOT + os.pathsep + full_env.get("PYTHONPATH", "")
+        full_env.update(env or {})
+        self.cmd = cmd
+        self.proc = subprocess.Popen(cmd, cwd=self.dir, env=full_env,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            wait_for_port(self.port, proc=self.proc)
+        except Exception:
+            self.stop()
+            raise RuntimeError("server did not start: %s\nlog:\n%s\nstderr:\n%s"
+                               % (cmd, self.log(), self.proc.stderr.read().decode(errors="replace")))
+
+    def log(self):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def client(self, **kwargs):
+        import redis
+        kwargs.setdefault("socket_timeout", 10)
+        return redis.Redis(port=self.port, **kwargs)
+
+    def raw(self):
+        return RawConnection(self.port)
+
+    def stop(self, timeout=10):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout)
+        for stream in (self.proc.stdout, self.proc.stderr):
+            if stream:
+                stream.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class RawConnection:
+    """A socket speaking RESP by hand: send bytes, read exactly one reply's bytes."""
+
+    def __init__(self, port, timeout=10.0):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.buf = b""
+
+    def close(self):
+        self.sock.close()
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def command(self, *args):
+        """Send one command as a RESP array and return the raw reply bytes."""
+        self.send(encode_command(args))
+        return self.read_reply()
+
+    def _fill(self):
+        data = self.sock.recv(65536)
+        if not data:
+            raise ConnectionError("connection closed by server")
+        self.buf += data
+
+    def _line(self):
+        while b"\r\n" not in self.buf:
+            self._fill()
+        line, _, self.buf = self.buf.partition(b"\r\n")
+        return line
+
+    def read_reply(self):
+        """The raw bytes of the next complete reply (nested types included)."""
+        out = bytearray()
+        self._read_into(out)
+        return bytes(out)
+
+    def _read_into(self, out):
+        line = self._line()
+        out += line + b"\r\n"
+        kind = line[:1]
+        if kind in (b"$", b"=", b"!"):
+            length = int(line[1:])
+            if length >= 0:
+                while len(self.buf) < length + 2:
+                    self._fill()
+                out += self.buf[:length + 2]
+                self.buf = self.buf[length + 2:]
+        elif kind in (b"*", b"~", b">", b"%", b"|"):
+            count = int(line[1:])
+            if kind in (b"%", b"|"):
+                count *= 2
+            for _ in range(max(count, 0)):
+                self._read_into(out)
+
+    def read_until_closed(self, timeout=5.0):
+        """Everything the server sends until it closes the connection."""
+        self.sock.settimeout(timeout)
+        data = self.buf
+        self.buf = b""
+        while True:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                return data
+            data += chunk
+
+
+def encode_command(args):
+    parts = [b"*%d\r\n" % len(args)]
+    for arg in args:
+        if isinstance(arg, str):
+            arg = arg.encode()
+        elif isinstance(arg, int):
+            arg = str(arg).encode()
+        parts.append(b"$%d\r\n%s\r\n" % (len(arg), arg))
+    return b"".join(parts)
