@@ -45,6 +45,9 @@ def split_args(line):
     Double quotes allow escapes (\\n, \\xHH ...), single quotes only \\'; a
     closing quote must be followed by a space or the end of the line.
     """
+    nul = line.find(b"\0")
+    if nul >= 0:  # Redis splits a C string: a NUL ends the line
+        line = line[:nul]
     args = []
     i = 0
     n = len(line)
@@ -93,7 +96,7 @@ def split_args(line):
                 if i >= n:
                     break
                 c = line[i]
-                if c in b" \n\r\t\v\f\0":
+                if c in b" \n\r\t":  # \v and \f stay inside a bare word, as in Redis
                     break
                 if c == 34:
                     in_double = True
@@ -146,14 +149,12 @@ class RequestParser:
             if buf[self.pos] != 42:  # not '*': inline
                 return self._inline()
             newline = buf.find(b"\r", self.pos)
-            if newline < 0:
-                if len(buf) - self.pos > INLINE_MAX_SIZE:
-                    raise ProtocolError("Protocol error: too big mbulk count string")
-                return None
-            if newline + 1 >= len(buf):
-                return None
+            if newline < 0 or newline + 1 >= len(buf):
+                return self._incomplete_line(newline, "Protocol error: too big mbulk count string")
             count = parse_int(bytes(buf[self.pos + 1:newline]))
             if count is None or count > MAX_MULTIBULK_LEN:
+                if buf.find(b"\0", self.pos, newline) >= 0:
+                    return self._incomplete_line(-1, "Protocol error: too big mbulk count string")
                 raise ProtocolError("Protocol error: invalid multibulk length")
             if count > UNAUTH_MAX_MULTIBULK and auth_required:
                 raise ProtocolError("Protocol error: unauthenticated multibulk length")
@@ -166,16 +167,16 @@ class RequestParser:
         while self._remaining:
             if self._bulklen < 0:
                 newline = buf.find(b"\r", self.pos)
-                if newline < 0:
-                    if len(buf) - self.pos > INLINE_MAX_SIZE:
-                        raise ProtocolError("Protocol error: too big bulk count string")
-                    return None
-                if newline + 1 >= len(buf):
-                    return None
+                if newline < 0 or newline + 1 >= len(buf):
+                    return self._incomplete_line(newline, "Protocol error: too big bulk count string")
                 if buf[self.pos] != 36:  # '$'
+                    if buf.find(b"\0", self.pos, newline) >= 0:
+                        return self._incomplete_line(-1, "Protocol error: too big bulk count string")
                     raise ProtocolError("Protocol error: expected '$', got '%s'" % chr(buf[self.pos]))
                 length = parse_int(bytes(buf[self.pos + 1:newline]))
                 if length is None or length < 0 or length > self.max_bulk_len:
+                    if buf.find(b"\0", self.pos, newline) >= 0:
+                        return self._incomplete_line(-1, "Protocol error: too big bulk count string")
                     raise ProtocolError("Protocol error: invalid bulk length")
                 if length > UNAUTH_MAX_BULK and auth_required:
                     raise ProtocolError("Protocol error: unauthenticated bulk length")
@@ -191,10 +192,19 @@ class RequestParser:
         self._argv = None
         return argv
 
+    def _incomplete_line(self, newline, too_big):
+        """None while a header line lacks its CRLF. Redis finds the line end with
+        strchr, which stops at a NUL: a line holding one never ends, and fails once
+        the pending input outgrows the inline limit."""
+        if newline < 0 or self.buf.find(b"\0", self.pos, newline) >= 0:
+            if len(self.buf) - self.pos > INLINE_MAX_SIZE:
+                raise ProtocolError(too_big)
+        return None
+
     def _inline(self):
         buf = self.buf
         newline = buf.find(b"\n", self.pos)
-        if newline < 0:
+        if newline < 0 or buf.find(b"\0", self.pos, newline) >= 0:  # see _incomplete_line
             if len(buf) - self.pos > INLINE_MAX_SIZE:
                 raise ProtocolError("Protocol error: too big inline request")
             return None
