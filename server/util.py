@@ -26,3 +26,15 @@ def parse_float_arg(arg, error=NOT_FLOAT):
         return float(text)
     except ValueError:
         raise CommandError(error)
+
+
+def reply_help(client, lines):
+    """A HELP reply as Redis formats it: header, the lines, then the HELP entry."""
+    name = client.argv[0].decode("utf-8", "replace").upper() if client.argv else ""
+    reply = client.reply
+    reply.array(len(lines) + 3)
+    reply.simple("%s <subcommand> [<arg> [value] [opt] ...]. Subcommands are:" % name)
+    for line in lines:
+        reply.simple(line)
+    reply.simple("HELP")
+    reply.simple("    Prints this help.")
