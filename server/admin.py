@@ -1,23 +1,48 @@
-"""Server commands: COMMAND, CONFIG, TIME, SHUTDOWN, DBSIZE-level admin."""
+"""Server commands: COMMAND, CONFIG, TIME, SHUTDOWN."""
+import errno
+import resource
+import socket
 import time
 
 from protocol.writer import Status, SetReply
 from server.commands import command, container, COMMANDS
-from server.config import ConfigError
+from server.config import ConfigError, lookup as lookup_directive
 from server.errors import CommandError, SYNTAX
+from server.log import log, LEVELS
+from server.util import reply_help
 
-# Flags COMMAND shows, in the order Redis prints them.
+# Flags COMMAND shows, in the order Redis prints them (may_replicate and protected stay hidden).
 SHOWN_FLAGS = (
     "write", "readonly", "denyoom", "module", "admin", "pubsub", "noscript", "blocking",
     "loading", "stale", "skip_monitor", "skip_slowlog", "asking", "fast", "no_auth",
-    "may_replicate", "no_mandatory_keys", "no_async_loading", "no_multi", "movablekeys",
-    "allow_busy",
+    "no_mandatory_keys", "no_async_loading", "no_multi", "movablekeys", "allow_busy",
 )
 ACL_ORDER = (
     "keyspace", "read", "write", "set", "sortedset", "list", "hash", "string", "bitmap",
     "hyperloglog", "geo", "stream", "pubsub", "admin", "fast", "slow", "blocking", "dangerous",
     "connection", "transaction", "scripting",
 )
+
+
+def acl_categories(cmd):
+    """Declared ACL categories plus those Redis derives from the flags."""
+    cats = set(cmd.acl)
+    flags = cmd.flags
+    if "write" in flags:
+        cats.add("write")
+    if "readonly" in flags and "scripting" not in cats:
+        cats.add("read")
+    if "admin" in flags:
+        cats.update(("admin", "dangerous"))
+    if "pubsub" in flags:
+        cats.add("pubsub")
+    if "fast" in flags:
+        cats.add("fast")
+    if "blocking" in flags:
+        cats.add("blocking")
+    if "fast" not in cats:
+        cats.add("slow")
+    return [c for c in ACL_ORDER if c in cats]
 
 
 def _key_specs(cmd):
@@ -41,9 +66,7 @@ def _key_specs(cmd):
 def command_info(cmd):
     """The 10-element COMMAND INFO entry for one command (and its subcommands)."""
     flags = [Status(f) for f in SHOWN_FLAGS if f in cmd.flags]
-    acl = [Status("@" + c) for c in ACL_ORDER if c in cmd.acl]
-    if not cmd.acl:
-        acl = [Status("@slow")]
+    acl = [Status("@" + c) for c in acl_categories(cmd)]
     return [
         cmd.name, cmd.arity, SetReply(flags), cmd.first_key, cmd.last_key, cmd.key_step,
         SetReply(acl), SetReply(list(cmd.tips)), _key_specs(cmd),
@@ -59,25 +82,61 @@ def command_docs(cmd):
     return doc
 
 
+def find_command(server, name):
+    """A command by name, "parent|sub" for a subcommand (lookupCommandBySds)."""
+    name = name.lower().decode("latin-1")
+    parent, _, sub = name.partition("|")
+    cmd = server.command_table.get(parent)
+    if cmd is None or not sub:
+        return cmd
+    return cmd.subcommands.get(sub)
+
+
+def all_commands(server):
+    """Every command and subcommand, parents first (COMMAND LIST order)."""
+    for cmd in server.command_table.values():
+        yield cmd
+        yield from cmd.subcommands.values()
+
+
+# -- COMMAND ---------------------------------------------------------------------
+
 def cmd_command(client, argv):
-    client.reply.value([command_info(cmd) for cmd in COMMANDS.values()])
+    client.reply.value([command_info(cmd) for cmd in client.server.command_table.values()])
 
 
 container("command", "server", since="2.8.13", handler=cmd_command, arity=-1,
-          flags="loading stale", acl="@slow @connection", tips="nondeterministic_output_order")
+          flags="loading stale", acl="@slow @connection", tips="nondeterministic_output_order",
+          summary="Get array of Redis command details")
 
 
-def _find(name):
-    name = name.lower().decode("latin-1")
-    if "|" in name:
-        parent, sub = name.split("|", 1)
-        return COMMANDS.get(parent) and COMMANDS[parent].subcommands.get(sub)
-    return COMMANDS.get(name)
+@command("command|help", 2, "loading stale", acl="@slow @connection", since="5.0.0")
+def cmd_command_help(client, argv):
+    reply_help(client, [
+        "(no subcommand)",
+        "    Return details about all Redis commands.",
+        "COUNT",
+        "    Return the total number of commands in this Redis server.",
+        "LIST",
+        "    Return a list of all commands in this Redis server.",
+        "INFO [<command-name> ...]",
+        "    Return details about multiple Redis commands.",
+        "    If no command names are given, documentation details for all",
+        "    commands are returned.",
+        "DOCS [<command-name> ...]",
+        "    Return documentation details about multiple Redis commands.",
+        "    If no command names are given, documentation details for all",
+        "    commands are returned.",
+        "GETKEYS <full-command>",
+        "    Return the keys from a full Redis command.",
+        "GETKEYSANDFLAGS <full-command>",
+        "    Return the keys and the access flags from a full Redis command.",
+    ])
 
 
 @command("command|count", 2, "loading stale", acl="@slow @connection", since="2.8.13")
 def cmd_command_count(client, argv):
-    client.reply.integer(len(COMMANDS))
+    client.reply.integer(len(client.server.command_table))
 
 
 @command("command|info", -2, "loading stale", acl="@slow @connection",
@@ -87,7 +146,7 @@ def cmd_command_info(client, argv):
         return cmd_command(client, argv)
     entries = []
     for name in argv[2:]:
-        cmd = _find(name)
+        cmd = find_command(client.server, name)
         entries.append(command_info(cmd) if cmd else None)
     client.reply.value(entries)
 
@@ -96,31 +155,48 @@ def cmd_command_info(client, argv):
          tips="nondeterministic_output_order", since="7.0.0")
 def cmd_command_docs(client, argv):
     if len(argv) == 2:
-        wanted = list(COMMANDS.values())
+        wanted = list(client.server.command_table.values())
     else:
-        wanted = [cmd for cmd in (_find(name) for name in argv[2:]) if cmd]
-    client.reply.value({cmd.name: command_docs(cmd) for cmd in wanted})
+        wanted = [cmd for cmd in (find_command(client.server, name) for name in argv[2:]) if cmd]
+    client.reply.map(len(wanted))
+    for cmd in wanted:
+        client.reply.bulk(cmd.name)
+        client.reply.value(command_docs(cmd))
 
 
 @command("command|list", -2, "loading stale", acl="@slow @connection",
          tips="nondeterministic_output_order", since="7.0.0")
 def cmd_command_list(client, argv):
-    names = list(COMMANDS)
-    if len(argv) > 2:
-        if len(argv) != 5 or argv[2].lower() != b"filterby":
+    keep = None
+    i = 2
+    while i < len(argv):
+        if argv[i].lower() != b"filterby" or len(argv) - 1 - i != 2:
             raise CommandError(SYNTAX)
-        kind, arg = argv[3].lower(), argv[4]
-        if kind == b"aclcat":
-            cat = arg.decode().lower().lstrip("@")
-            names = [n for n in names if cat in COMMANDS[n].acl]
+        kind, arg = argv[i + 1].lower(), argv[i + 2]
+        if kind == b"module":
+            keep = _no_module
+        elif kind == b"aclcat":
+            keep = _in_category(arg.decode("latin-1").lower())
         elif kind == b"pattern":
-            from server.glob import glob_match
-            names = [n for n in names if glob_match(arg, n.encode(), nocase=True)]
-        elif kind == b"module":
-            names = []
+            keep = _matching(arg)
         else:
             raise CommandError(SYNTAX)
-    client.reply.value(names)
+        i += 3
+    names = [cmd.name for cmd in all_commands(client.server) if keep is None or keep(cmd)]
+    client.reply.bulk_array([name.encode() for name in names])
+
+
+def _no_module(cmd):
+    return False
+
+
+def _in_category(category):
+    return lambda cmd: category in acl_categories(cmd)
+
+
+def _matching(pattern):
+    from server.glob import glob_match
+    return lambda cmd: glob_match(pattern, cmd.name.encode(), nocase=True)
 
 
 @command("command|getkeys", -3, "loading stale", acl="@slow @connection", since="2.8.13")
@@ -137,21 +213,40 @@ def _getkeys(client, target, with_flags):
     cmd = client.server.lookup_command(target)
     if not cmd:
         raise CommandError("ERR Invalid command specified")
+    if cmd.first_key <= 0 and cmd.get_keys is None:
+        raise CommandError("ERR The command has no key arguments")
     if not cmd.arity_ok(len(target)):
         raise CommandError("ERR Invalid number of arguments specified for command")
     indexes = cmd.key_indexes(target)
     if not indexes:
-        raise CommandError("ERR The command has no key arguments")
+        if "no_mandatory_keys" in cmd.flags:
+            client.reply.array(0)
+            return
+        raise CommandError("ERR Invalid arguments specified for command")
     if with_flags:
         flags = ["RO", "access"] if "readonly" in cmd.flags else ["RW", "update"]
-        client.reply.value([[target[i], [Status(f) for f in flags]] for i in indexes])
+        client.reply.value([[target[i], SetReply([Status(f) for f in flags])] for i in indexes])
     else:
-        client.reply.value([target[i] for i in indexes])
+        client.reply.bulk_array([target[i] for i in indexes])
 
 
 # -- CONFIG ---------------------------------------------------------------------
 
-container("config", "server", since="2.0.0")
+container("config", "server", since="2.0.0", summary="A container for server configuration commands")
+
+
+@command("config|help", 2, "loading stale", acl="@slow", since="5.0.0")
+def cmd_config_help(client, argv):
+    reply_help(client, [
+        "GET <pattern>",
+        "    Return parameters matching the glob-like <pattern> and their values.",
+        "SET <directive> <value>",
+        "    Set the configuration <directive> to <value>.",
+        "RESETSTAT",
+        "    Reset statistics reported by the INFO command.",
+        "REWRITE",
+        "    Rewrite the configuration file.",
+    ])
 
 
 @command("config|get", -3, "admin noscript loading stale", acl="@admin @slow @dangerous",
@@ -161,11 +256,35 @@ def cmd_config_get(client, argv):
     found = {}
     for pattern in argv[2:]:
         for name, value in config.get_matching(pattern.decode("utf-8", "surrogateescape")):
-            found.setdefault(name, value)
+            if name.lower() not in found:
+                found[name.lower()] = (name, value)
     client.reply.map(len(found))
-    for name, value in found.items():
-        client.reply.bulk(name)
+    for name, value in found.values():
+        client.reply.bulk(name.encode("utf-8", "surrogateescape"))
         client.reply.bulk(value.encode("utf-8", "surrogateescape"))
+
+
+# Side effects of CONFIG SET: directive name -> fn(server) returning an error or None.
+# Several directives may share one function; it runs once per CONFIG SET.
+APPLY = {}
+
+
+def on_config_change(*names):
+    def register(fn):
+        for name in names:
+            APPLY[name] = fn
+        return fn
+    return register
+
+
+def _is_local(client):
+    from server.server import _is_loopback
+    return client.unix or _is_loopback(client.addr)
+
+
+def _protected_allowed(server, client):
+    setting = server.config.enable_protected_configs
+    return setting == "yes" or (setting == "local" and _is_local(client))
 
 
 @command("config|set", -4, "admin noscript loading stale may_replicate",
@@ -173,50 +292,285 @@ def cmd_config_get(client, argv):
          since="2.0.0")
 def cmd_config_set(client, argv):
     if len(argv) % 2:
-        raise CommandError("ERR wrong number of arguments for 'config|set' command")
+        raise CommandError(SYNTAX)
     server = client.server
     config = server.config
-    pending = []
-    seen = set()
+    if getattr(server, "tcp_binding", None) is None:
+        server.tcp_binding = (list(config.bind), config.port)   # what listen() bound
+    chosen = []                 # (directive, typed name, value text)
+    unknown = failure = None
+    deny_loading = False
     for i in range(2, len(argv), 2):
-        name = argv[i].decode("utf-8", "surrogateescape")
-        value = argv[i + 1].decode("utf-8", "surrogateescape")
+        typed = argv[i].decode("utf-8", "surrogateescape")
+        directive = lookup_directive(typed)
+        if directive is None:
+            if unknown is None and failure is None and not deny_loading:
+                unknown = typed
+            continue
+        if unknown is not None or failure is not None or deny_loading:
+            continue
+        if not directive.mutable:
+            failure = (typed, "can't set immutable config")
+        elif directive.protected and not _protected_allowed(server, client):
+            failure = (typed, "can't set protected config")
+        elif directive.deny_loading and getattr(server, "loading", False):
+            deny_loading = True
+        elif any(d is directive for d, _, _ in chosen):
+            failure = (typed, "duplicate parameter")
+        chosen.append((directive, typed, argv[i + 1].decode("utf-8", "surrogateescape")))
+    if deny_loading:
+        raise CommandError("LOADING Redis is loading the dataset in memory")
+    if unknown is not None:
+        raise CommandError("ERR Unknown option or number of arguments for CONFIG SET - '%s'"
+                           % unknown)
+    if failure is not None:
+        raise CommandError("ERR CONFIG SET failed (possibly related to argument '%s') - %s"
+                           % failure)
+
+    old = [(d, getattr(config, d.attr)) for d, _, _ in chosen]
+    appliers = []               # (fn, directive) in first-use order, each fn once
+    for directive, typed, text in chosen:
         try:
-            directive, parsed = config.set(name, value)
+            value = config.parse_set_value(directive, text)
         except ConfigError as exc:
-            if str(exc).startswith("Unknown option"):
-                raise CommandError("ERR " + str(exc))
+            _restore(config, old)
             raise CommandError("ERR CONFIG SET failed (possibly related to argument '%s') - %s"
-                               % (name, exc))
-        if directive.name in seen:
-            raise CommandError("ERR CONFIG SET failed (possibly related to argument '%s') - "
-                               "duplicate parameter" % name)
-        seen.add(directive.name)
-        pending.append((directive, parsed, name))
-    old = [(d, getattr(config, d.attr)) for d, _, _ in pending]
-    for directive, parsed, _ in pending:
-        config._store(directive, parsed)
-    for directive, parsed, name in pending:
-        listener = config.listeners.get(directive.name)
-        if listener is not None:
-            error = listener(parsed)
-            if error:
-                for d, value in old:
-                    config._store(d, value)
-                raise CommandError("ERR CONFIG SET failed (possibly related to argument '%s') - %s"
-                                   % (name, error))
+                               % (_registered_name(directive, typed), exc))
+        changed = value != getattr(config, directive.attr) or directive.volatile
+        config._store(directive, value)
+        if changed:
+            for fn in _appliers_of(config, directive):
+                if all(fn is not f for f, _ in appliers):
+                    appliers.append((fn, directive))
+    for fn, directive in appliers:
+        error = fn(server)
+        if error:
+            log.warning("Failed applying new configuration. Possibly related to new %s setting. "
+                        "Restoring previous settings." % directive.name)
+            _restore(config, old)
+            for again, _ in appliers:
+                again(server)
+            raise CommandError("ERR CONFIG SET failed (possibly related to argument '%s') - %s"
+                               % (directive.name, error))
     client.reply.ok()
+
+
+def _registered_name(directive, typed):
+    """Redis names the directive as registered: the alias if the alias was used."""
+    if directive.alias and typed.lower() == directive.alias:
+        return directive.alias
+    return directive.name
+
+
+def _appliers_of(config, directive):
+    fns = []
+    if directive.name in APPLY:
+        fns.append(APPLY[directive.name])
+    listener = config.listeners.get(directive.name)
+    if listener is not None:
+        fns.append(lambda server, _l=listener, _d=directive: _l(getattr(server.config, _d.attr)))
+    return fns
+
+
+def _restore(config, old):
+    for directive, value in old:
+        config._store(directive, value)
 
 
 @command("config|resetstat", 2, "admin noscript loading stale", acl="@admin @slow @dangerous",
          since="2.0.0")
 def cmd_config_resetstat(client, argv):
-    server = client.server
-    server.stats.reset()
-    for cmd in COMMANDS.values():
-        for c in [cmd] + list(cmd.subcommands.values()):
-            c.calls = c.usec = c.rejected_calls = c.failed_calls = 0
+    reset_stats(client.server)
     client.reply.ok()
+
+
+RESETSTAT_HOOKS = []     # other subsystems reset their own counters: fn(server)
+
+
+def reset_stats(server):
+    server.stats.reset()
+    server.stats.errors.clear()
+    for cmd in all_commands(server):
+        cmd.calls = cmd.usec = cmd.rejected_calls = cmd.failed_calls = 0
+    for hook in RESETSTAT_HOOKS:
+        hook(server)
+
+
+@command("config|rewrite", 2, "admin noscript loading stale", acl="@admin @slow @dangerous",
+         since="2.8.0")
+def cmd_config_rewrite(client, argv):
+    config = client.server.config
+    if not config.config_file:
+        raise CommandError("ERR The server is running without a config file")
+    extra = {}
+    for hook in REWRITE_HOOKS:
+        extra.update(hook(client.server))
+    try:
+        config.rewrite(config.config_file, extra)
+    except OSError as exc:
+        log.warning("CONFIG REWRITE failed: %s" % exc.strerror)
+        raise CommandError("ERR Rewriting config file: %s" % exc.strerror)
+    log.warning("CONFIG REWRITE executed with success.")
+    client.reply.ok()
+
+
+REWRITE_HOOKS = []      # fn(server) -> {option: [lines]} for users, sentinel state …
+
+
+# -- side effects of CONFIG SET --------------------------------------------------
+
+@on_config_change("loglevel")
+def _apply_loglevel(server):
+    log.level = LEVELS[server.config.loglevel]
+
+
+@on_config_change("hz")
+def _apply_hz(server):
+    # A hint more than a rule: out of range values are capped, as Redis does.
+    server.config.hz = max(1, min(server.config.hz, 500))
+
+
+@on_config_change("maxclients")
+def _apply_maxclients(server):
+    return adjust_open_files_limit(server.config)
+
+
+RESERVED_FDS = 32
+
+
+def adjust_open_files_limit(config):
+    """Raise RLIMIT_NOFILE for maxclients, or report the most the system allows."""
+    wanted = (config.maxclients + RESERVED_FDS) & 0xFFFFFFFF
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft >= wanted:
+        return None
+    best = wanted
+    while best > soft:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (best, best))
+            break
+        except (ValueError, OSError):
+            if best < 16:
+                best = soft
+                break
+            best -= 16
+    best = max(best, soft)
+    if best < wanted:
+        config.maxclients = best - RESERVED_FDS
+        return ("The operating system is not able to handle the specified number of clients, "
+                "try with %d" % config.maxclients)
+    return None
+
+
+@on_config_change("proto-max-bulk-len")
+def _apply_proto_max_bulk_len(server):
+    for client in list(server.clients.values()):
+        try:
+            client.parser.max_bulk_len = server.config.proto_max_bulk_len
+        except AttributeError:
+            pass
+
+
+@on_config_change("requirepass")
+def _apply_requirepass(server):
+    # Connected clients keep their authentication; with no password nobody needs one.
+    if not server.config.requirepass:
+        for client in server.clients.values():
+            client.authenticated = True
+
+
+@on_config_change("port")
+def _apply_port(server):
+    if not _rebind(server, server.config.bind, server.config.port, close_first=False):
+        return "Unable to listen on this port. Check server logs."
+    return None
+
+
+@on_config_change("bind")
+def _apply_bind(server):
+    if not _rebind(server, server.config.bind, server.config.port, close_first=True):
+        return "Failed to bind to specified addresses."
+    return None
+
+
+def bind_tcp_sockets(addresses, port, backlog):
+    """Listening sockets for every address ("-addr": skipped when unavailable)."""
+    sockets = []
+    try:
+        for raw in addresses:
+            optional = raw.startswith("-")
+            host = raw[1:] if optional else raw
+            if host == "*":
+                host = "0.0.0.0"
+            elif host == "::*":
+                host = "::"
+            family = socket.AF_INET6 if ":" in host else socket.AF_INET
+            try:
+                sock = socket.socket(family, socket.SOCK_STREAM)
+            except OSError:
+                if optional:
+                    continue
+                raise
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                if family == socket.AF_INET6:
+                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                sock.bind((host, port))
+                sock.listen(backlog)
+                sock.setblocking(False)
+            except OSError as exc:
+                sock.close()
+                if optional and exc.errno != errno.EADDRINUSE:
+                    continue
+                log.warning("Warning: Could not create server TCP listening socket %s:%d: bind: %s"
+                            % (host, port, exc.strerror))
+                raise
+            sockets.append(sock)
+    except OSError:
+        for sock in sockets:
+            sock.close()
+        return None
+    return sockets
+
+
+def _is_tcp_listener(listener):
+    socks = listener.sockets or ()
+    return any(s.family in (socket.AF_INET, socket.AF_INET6) for s in socks)
+
+
+def _rebind(server, addresses, port, close_first):
+    """Listen on (addresses, port) instead of the current TCP listeners.
+
+    A new port is bound before the old one closes (changeListenPort); new
+    addresses may overlap the old ones, so those close first (changeBindAddr).
+    Returns False when binding failed; the caller restores the old setting."""
+    wanted = (list(addresses), port)
+    if server.tcp_binding == wanted:
+        return True
+    old = [listener for listener in server.listeners if _is_tcp_listener(listener)]
+    if close_first:
+        _close_listeners(server, old)
+    new_sockets = bind_tcp_sockets(addresses, port, server.config.tcp_backlog) if port else []
+    if new_sockets is None:
+        if close_first:
+            server.tcp_binding = ([], 0)
+        return False
+    if not close_first:
+        _close_listeners(server, old)
+    from server.client import Client
+    loop = server.loop
+    for sock in new_sockets:
+        task = loop.create_task(loop.create_server(lambda: Client(server), sock=sock))
+        task.add_done_callback(
+            lambda t: t.cancelled() or t.exception() or server.listeners.append(t.result()))
+    server.tcp_binding = wanted
+    return True
+
+
+def _close_listeners(server, listeners):
+    for listener in listeners:
+        listener.close()
+        server.listeners.remove(listener)
 
 
 # -- TIME / SHUTDOWN ----------------------------------------------------------------
