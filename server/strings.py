@@ -6,7 +6,6 @@ significand) exactly, with exact rational arithmetic, so results print as
 Redis prints them.
 """
 import re
-from fractions import Fraction
 from sys import getrefcount
 
 from protocol.parser import parse_int
@@ -441,67 +440,69 @@ def cmd_decrby(client, argv):
 # -- INCRBYFLOAT: C long double arithmetic, exactly ---------------------------------
 #
 # A long double has a 64-bit significand and a 15-bit exponent: normal values
-# lie in [2**-16382, 2**16384), subnormals step by 2**-16445. Values are kept
-# as exact Fractions, rounded to that grid (to nearest, ties to even) after
-# parsing and after the addition, then printed like "%.17Lf" (also exact).
+# lie in [2**-16382, 2**16384), subnormals step by 2**-16445. A value is kept
+# as a pair (m, q) meaning m * 2**q with |m| < 2**64, rounded to that grid
+# (to nearest, ties to even) after parsing and after the addition, then
+# printed like "%.17Lf", all in exact integer arithmetic.
 
 LD_SIGNIFICAND_BITS = 64
-LD_MIN_QUANTUM_EXP = -16445          # exponent of the smallest subnormal
-LD_OVERFLOW = 2**16384
+LD_MIN_QUANTUM = -16445              # exponent of the smallest subnormal
+LD_MAX_EXPONENT = 16384              # 2**16384 and beyond overflow
 LD_MAX_TEXT = 5 * 1024               # longer inputs are refused outright
-INFINITY = "inf"
+INFINITE = None                      # +-inf as parse_long_double returns it
+ZERO = (0, 0)
 
 _DECIMAL_FLOAT = re.compile(rb"([+-]?)(?:([0-9]+)(?:\.([0-9]*))?|\.([0-9]+))(?:[eE]([+-]?[0-9]+))?")
 _HEX_FLOAT = re.compile(
     rb"([+-]?)0[xX](?:([0-9a-fA-F]+)(?:\.([0-9a-fA-F]*))?|\.([0-9a-fA-F]+))(?:[pP]([+-]?[0-9]+))?")
-_INFINITY = re.compile(rb"([+-]?)(?:inf|infinity)", re.IGNORECASE)
+_INFINITY = re.compile(rb"[+-]?(?:inf|infinity)", re.IGNORECASE)
 
 
-def _round_long_double(value):
-    """The long double nearest to an exact Fraction; None when it overflows."""
-    if not value:
-        return value
-    num, den = abs(value.numerator), value.denominator
+def _round_long_double(negative, num, den, shift):
+    """The long double nearest to (num / den) * 2**shift, negated if asked.
+
+    Returns (m, q), ZERO when it underflows to zero, None when it overflows."""
+    if not num:
+        return ZERO
     exp = num.bit_length() - den.bit_length()
     if (num << max(0, -exp)) < (den << max(0, exp)):
-        exp -= 1                                  # now 2**exp <= |value| < 2**(exp+1)
-    quantum = max(exp - (LD_SIGNIFICAND_BITS - 1), LD_MIN_QUANTUM_EXP)
-    if quantum >= 0:
-        den <<= quantum
+        exp -= 1                                  # now 2**exp <= num/den < 2**(exp+1)
+    quantum = max(exp + shift - (LD_SIGNIFICAND_BITS - 1), LD_MIN_QUANTUM)
+    scale = shift - quantum
+    if scale >= 0:
+        num <<= scale
     else:
-        num <<= -quantum
+        den <<= -scale
     steps, rest = divmod(num, den)
     if 2 * rest > den or (2 * rest == den and steps & 1):
         steps += 1
-    rounded = Fraction(steps << quantum) if quantum >= 0 else Fraction(steps, 1 << -quantum)
-    if rounded >= LD_OVERFLOW:
+    if steps.bit_length() + quantum > LD_MAX_EXPONENT:
         return None
-    return rounded if value > 0 else -rounded
+    return (-steps if negative else steps), quantum
+
+
+_CHUNK = 10**4000                     # int <-> str conversions refuse longer numbers
 
 
 def _decimal_int(digits):
     """int() of a digit string of any length (int() refuses very long strings)."""
     if len(digits) <= 4000:
         return int(digits)
-    head, tail = digits[:-4000], digits[-4000:]
-    return _decimal_int(head) * 10**4000 + int(tail)
+    return _decimal_int(digits[:-4000]) * _CHUNK + int(digits[-4000:])
 
 
 def _exponent(text, limit):
     """A signed exponent, clamped to +-limit (beyond it only the sign matters)."""
     digits = text.lstrip(b"+-").lstrip(b"0")
-    if len(digits) > 9:
-        magnitude = limit
-    else:
-        magnitude = min(int(digits or b"0"), limit)
+    magnitude = limit if len(digits) > 9 else min(int(digits or b"0"), limit)
     return -magnitude if text[:1] == b"-" else magnitude
 
 
 def parse_long_double(data):
-    """A string as Redis's string2ld reads it: an exact Fraction or +-INFINITY.
+    """A string as Redis's string2ld reads it: (m, q) for m * 2**q, or INFINITE.
 
     Raises CommandError(NOT_FLOAT) for anything strtold would not take whole,
-    for NaN, and for values that overflow or underflow to zero."""
+    for NaN, and for values that overflow or underflow to zero (ERANGE)."""
     if not data or len(data) >= LD_MAX_TEXT:
         raise CommandError(NOT_FLOAT)
     if data.__class__ is not bytes:
@@ -509,69 +510,79 @@ def parse_long_double(data):
     match = _DECIMAL_FLOAT.fullmatch(data)
     if match:
         sign, whole, fraction, fraction_only, exp_text = match.groups()
-        digits = (whole or b"") + (fraction or fraction_only or b"")
+        fraction = fraction or fraction_only or b""
+        digits = (whole or b"") + fraction
         mantissa = _decimal_int(digits)
         if not mantissa:
-            return Fraction(0)
-        exp10 = (_exponent(exp_text, 100000) if exp_text else 0) - len(fraction or fraction_only or b"")
+            return ZERO
+        exp10 = (_exponent(exp_text, 100000) if exp_text else 0) - len(fraction)
         leading = len(digits.lstrip(b"0")) - 1 + exp10     # decimal exponent of the first digit
-        if leading > 4933:
-            raise CommandError(NOT_FLOAT)                  # beyond the largest long double
-        if leading < -4952:
-            raise CommandError(NOT_FLOAT)                  # rounds to zero
-        exact = Fraction(mantissa * 10**exp10) if exp10 >= 0 else Fraction(mantissa, 10**-exp10)
+        if leading > 4933 or leading < -4952:              # far beyond the largest / smallest
+            raise CommandError(NOT_FLOAT)
+        if exp10 >= 0:
+            value = _round_long_double(sign == b"-", mantissa * 10**exp10, 1, 0)
+        else:
+            value = _round_long_double(sign == b"-", mantissa, 10**-exp10, 0)
     else:
         match = _HEX_FLOAT.fullmatch(data)
-        if match:
-            sign, whole, fraction, fraction_only, exp_text = match.groups()
-            fraction = fraction or fraction_only or b""
-            mantissa = int((whole or b"") + fraction or b"0", 16)
-            if not mantissa:
-                return Fraction(0)
-            exp2 = (_exponent(exp_text, 100000) if exp_text else 0) - 4 * len(fraction)
-            leading = mantissa.bit_length() - 1 + exp2
-            if leading > 16384 or leading < -16500:
-                raise CommandError(NOT_FLOAT)
-            exact = Fraction(mantissa << exp2) if exp2 >= 0 else Fraction(mantissa, 1 << -exp2)
-        else:
-            match = _INFINITY.fullmatch(data)
-            if match is None:
-                raise CommandError(NOT_FLOAT)
-            return ("-" if match.group(1) == b"-" else "") + INFINITY
-    rounded = _round_long_double(exact)
-    if rounded is None or not rounded:
-        raise CommandError(NOT_FLOAT)                      # ERANGE: overflow or underflow
-    return -rounded if sign == b"-" else rounded
+        if match is None:
+            if _INFINITY.fullmatch(data):
+                return INFINITE
+            raise CommandError(NOT_FLOAT)
+        sign, whole, fraction, fraction_only, exp_text = match.groups()
+        fraction = fraction or fraction_only or b""
+        mantissa = int((whole or b"") + fraction, 16)
+        if not mantissa:
+            return ZERO
+        exp2 = (_exponent(exp_text, 100000) if exp_text else 0) - 4 * len(fraction)
+        leading = mantissa.bit_length() - 1 + exp2
+        if leading > LD_MAX_EXPONENT or leading < LD_MIN_QUANTUM - 100:
+            raise CommandError(NOT_FLOAT)
+        value = _round_long_double(sign == b"-", mantissa, 1, exp2)
+    if value is None or not value[0]:
+        raise CommandError(NOT_FLOAT)                      # ERANGE: overflow, or underflow to 0
+    return value
 
 
 def _decimal_text(n):
     """str() of a non-negative int of any size."""
-    if n < 10**4000:
+    if n < _CHUNK:
         return "%d" % n
-    high, low = divmod(n, 10**4000)
+    high, low = divmod(n, _CHUNK)
     return _decimal_text(high) + ("%d" % low).zfill(4000)
 
 
 def format_long_double(value):
-    """A long double as "%.17Lf" prints it, trailing zeros (and a bare '-0') dropped."""
-    scaled = round(abs(value) * 10**17)               # exact, ties to even like printf
+    """(m, q) as "%.17Lf" prints it, trailing zeros (and a bare '-0') dropped."""
+    mantissa, quantum = value
+    magnitude = abs(mantissa) * 10**17
+    if quantum >= 0:
+        scaled = magnitude << quantum
+    else:
+        # Round to 17 decimals, ties to even as printf does.
+        scaled, rest = divmod(magnitude, 1 << -quantum)
+        half = 1 << (-quantum - 1)
+        if rest > half or (rest == half and scaled & 1):
+            scaled += 1
     if not scaled:
         return b"0"
     whole, decimals = divmod(scaled, 10**17)
     text = ("%s.%017d" % (_decimal_text(whole), decimals)).rstrip("0").rstrip(".")
-    return (("-" + text) if value < 0 else text).encode()
+    return (("-" + text) if mantissa < 0 else text).encode()
 
 
 def incr_by_float(current, increment):
     """current + increment (both as stored/typed) in long double, as the new string value."""
-    total_a = parse_long_double(current) if current is not None else Fraction(0)
-    total_b = parse_long_double(increment)
-    if isinstance(total_a, str) or isinstance(total_b, str):
+    a = parse_long_double(current) if current is not None else ZERO
+    b = parse_long_double(increment)
+    if a is INFINITE or b is INFINITE:
         raise CommandError("ERR increment would produce NaN or Infinity")
-    total = _round_long_double(total_a + total_b)
-    if total is None:
+    low = min(a[1], b[1])
+    total = (a[0] << (a[1] - low)) + (b[0] << (b[1] - low))
+    result = _round_long_double(total < 0, abs(total), 1, low)
+    if result is None:
         raise CommandError("ERR increment would produce NaN or Infinity")
-    return format_long_double(total)
+    return format_long_double(result)
 
 
 @command("incrbyfloat", 3, "write denyoom fast", keys=(1, 1, 1), acl="@write @string @fast",
