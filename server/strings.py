@@ -2,7 +2,7 @@
 
 Values are `bytes` when written whole and `bytearray` once APPEND or SETRANGE
 grew them in place. INCRBYFLOAT follows Redis's C `long double` (x87, 64-bit
-significand) exactly, with exact rational arithmetic, so results print as
+significand) exactly, in exact integer arithmetic, so results print as
 Redis prints them.
 """
 import re
@@ -10,13 +10,13 @@ from sys import getrefcount
 
 from protocol.parser import parse_int
 from server.commands import command
-from server.errors import CommandError, WRONGTYPE, SYNTAX, NOT_INTEGER, NOT_FLOAT, OVERFLOW
+from server.errors import (CommandError, WRONGTYPE, SYNTAX, NOT_INTEGER, NOT_FLOAT, OVERFLOW,
+                           INVALID_EXPIRE)
 from server.util import parse_int_arg
 
 LLONG_MAX = 2**63 - 1
 LLONG_MIN = -2**63
 TOO_BIG = "ERR string exceeds maximum allowed size (proto-max-bulk-len)"
-INVALID_EXPIRE = "ERR invalid expire time in '%s' command"
 
 
 def get_string(db, key):
@@ -288,8 +288,8 @@ def cmd_msetnx(client, argv):
 def _unshared_bytearray(value):
     """A bytearray this key alone holds, so it can be grown in place.
 
-    References to an unshared one: the keyspace dict, the caller's local and
-    getrefcount's argument; anything more means another holder (copy first)."""
+    An unshared one is referenced by the keyspace dict, the caller's local, this
+    parameter and getrefcount's argument; any more means another holder (copy it)."""
     if value.__class__ is bytearray and getrefcount(value) <= 4:
         return value
     return bytearray(value)
@@ -441,7 +441,7 @@ def cmd_decrby(client, argv):
 #
 # A long double has a 64-bit significand and a 15-bit exponent: normal values
 # lie in [2**-16382, 2**16384), subnormals step by 2**-16445. A value is kept
-# as a pair (m, q) meaning m * 2**q with |m| < 2**64, rounded to that grid
+# as a pair (m, q) meaning m * 2**q with |m| <= 2**64, rounded to that grid
 # (to nearest, ties to even) after parsing and after the addition, then
 # printed like "%.17Lf", all in exact integer arithmetic.
 
