@@ -58,10 +58,8 @@ def cmd_get(client, argv):
     value = client.db.get(argv[1])
     if value is None:
         client.reply.null()
-    elif value.__class__ is bytes:
-        client.reply.bulk(value)
-    elif value.__class__ is bytearray:
-        client.reply.bulk(bytes(value))
+    elif value.__class__ is bytes or value.__class__ is bytearray:
+        client.reply.bulk(value)      # the writer copies, so a bytearray needs no snapshot
     else:
         raise CommandError(WRONGTYPE)
 
@@ -244,8 +242,8 @@ def cmd_mget(client, argv):
     values = []
     for key in argv[1:]:
         value = get(key)
-        if value is not None and value.__class__ is not bytes:
-            value = bytes(value) if value.__class__ is bytearray else None
+        if value is not None and value.__class__ is not bytes and value.__class__ is not bytearray:
+            value = None
         values.append(value)
     client.reply.bulk_array(values)
 
@@ -373,7 +371,7 @@ def _getrange(client, argv):
     if start > end or size == 0:
         client.reply.bulk(b"")
     else:
-        client.reply.bulk(bytes(value[start:end + 1]))
+        client.reply.bulk(value[start:end + 1])
 
 
 @command("getrange", 4, "readonly", keys=(1, 1, 1), acl="@read @string @slow",
