@@ -12,7 +12,15 @@ UNAUTH_MAX_BULK = 16384
 
 
 class ProtocolError(Exception):
-    """The request stream is malformed; the client gets `-ERR <msg>` and is closed."""
+    """The request stream is malformed; the client gets `-ERR <msg>` and is closed.
+
+    `reason` is the short cause Redis logs (at verbose level) for the same error.
+    """
+
+    def __init__(self, message, reason):
+        super().__init__(message)
+        self.message = message
+        self.reason = reason
 
 
 def parse_int(data):
@@ -141,6 +149,10 @@ class RequestParser:
         """Bytes received and not yet consumed (the query buffer length)."""
         return len(self.buf) - self.pos
 
+    def peek(self, n):
+        """Up to n unconsumed bytes, left in place (for logging)."""
+        return bytes(self.buf[self.pos:self.pos + n])
+
     def next_command(self, auth_required=False):
         buf = self.buf
         if self._argv is None:
@@ -155,9 +167,9 @@ class RequestParser:
             if count is None or count > MAX_MULTIBULK_LEN:
                 if buf.find(b"\0", self.pos, newline) >= 0:
                     return self._incomplete_line(-1, "Protocol error: too big mbulk count string")
-                raise ProtocolError("Protocol error: invalid multibulk length")
+                raise ProtocolError("Protocol error: invalid multibulk length", "invalid mbulk count")
             if count > UNAUTH_MAX_MULTIBULK and auth_required:
-                raise ProtocolError("Protocol error: unauthenticated multibulk length")
+                raise ProtocolError("Protocol error: unauthenticated multibulk length", "unauth mbulk count")
             self.pos = newline + 2
             if count <= 0:
                 return []
@@ -172,14 +184,17 @@ class RequestParser:
                 if buf[self.pos] != 36:  # '$'
                     if buf.find(b"\0", self.pos, newline) >= 0:
                         return self._incomplete_line(-1, "Protocol error: too big bulk count string")
-                    raise ProtocolError("Protocol error: expected '$', got '%s'" % chr(buf[self.pos]))
+                    # The offending byte is echoed raw, as Redis's %c does.
+                    got = bytes(buf[self.pos:self.pos + 1]).decode("utf-8", "surrogateescape")
+                    raise ProtocolError("Protocol error: expected '$', got '%s'" % got,
+                                        "expected $ but got something else")
                 length = parse_int(bytes(buf[self.pos + 1:newline]))
                 if length is None or length < 0 or length > self.max_bulk_len:
                     if buf.find(b"\0", self.pos, newline) >= 0:
                         return self._incomplete_line(-1, "Protocol error: too big bulk count string")
-                    raise ProtocolError("Protocol error: invalid bulk length")
+                    raise ProtocolError("Protocol error: invalid bulk length", "invalid bulk length")
                 if length > UNAUTH_MAX_BULK and auth_required:
-                    raise ProtocolError("Protocol error: unauthenticated bulk length")
+                    raise ProtocolError("Protocol error: unauthenticated bulk length", "unauth bulk length")
                 self.pos = newline + 2
                 self._bulklen = length
             end = self.pos + self._bulklen
@@ -198,7 +213,7 @@ class RequestParser:
         the pending input outgrows the inline limit."""
         if newline < 0 or self.buf.find(b"\0", self.pos, newline) >= 0:
             if len(self.buf) - self.pos > INLINE_MAX_SIZE:
-                raise ProtocolError(too_big)
+                raise ProtocolError(too_big, too_big[len("Protocol error: "):])
         return None
 
     def _inline(self):
@@ -206,13 +221,14 @@ class RequestParser:
         newline = buf.find(b"\n", self.pos)
         if newline < 0 or buf.find(b"\0", self.pos, newline) >= 0:  # see _incomplete_line
             if len(buf) - self.pos > INLINE_MAX_SIZE:
-                raise ProtocolError("Protocol error: too big inline request")
+                raise ProtocolError("Protocol error: too big inline request", "too big inline request")
             return None
         end = newline
         if end > self.pos and buf[end - 1] == 13:
             end -= 1
         argv = split_args(bytes(buf[self.pos:end]))
         if argv is None:
-            raise ProtocolError("Protocol error: unbalanced quotes in request")
+            raise ProtocolError("Protocol error: unbalanced quotes in request",
+                                "unbalanced quotes in inline request")
         self.pos = newline + 1
         return argv

@@ -54,7 +54,7 @@ class ReplyWriter:
 
     def error(self, text):
         if isinstance(text, bytes):
-            text = text.decode("utf-8", "replace")
+            text = text.decode("utf-8", "surrogateescape")   # raw bytes go out unchanged
         # Newlines would break the protocol; Redis replaces them with spaces.
         text = text.replace("\r", " ").replace("\n", " ")
         if not text.startswith("-"):

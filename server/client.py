@@ -7,12 +7,15 @@ costs one write.
 import asyncio
 import socket
 import time
+import traceback
 
 from protocol.parser import ProtocolError
 from server import native_bridge
 from server.log import log
 
 REPLY_ON, REPLY_OFF, REPLY_SKIP_NEXT, REPLY_SKIP = range(4)
+
+PROTO_DUMP_LEN = 128      # bytes of the query buffer quoted when logging a protocol error
 
 
 class Client(asyncio.Protocol):
@@ -37,10 +40,11 @@ class Client(asyncio.Protocol):
         self.last_command = None
         self.closing = False          # close once pending replies are written
         self.closed = False
+        self.flush_queued = False     # already in the server's list for this iteration
+        self.blocked = False          # BLPOP & co: input is parsed again on resume_input()
         self.reply_mode = REPLY_ON
         self.no_evict = False
         self.flags = set()            # CLIENT LIST flag letters state
-        self.paused_input = None      # pending data while blocked (later issues)
         self.argv = None              # the command being executed
         self.propagate_argv = None    # replacement argv to propagate, if any
         self.is_master = False
@@ -57,74 +61,108 @@ class Client(asyncio.Protocol):
             self.fd = sock.fileno()
             if sock.family in (socket.AF_INET, socket.AF_INET6):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                keepalive = self.server.config.tcp_keepalive
-                if keepalive:
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-                    try:
-                        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, keepalive)
-                        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, max(keepalive // 3, 1))
-                        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 3)
-                    except OSError:
-                        pass
+                set_keepalive(sock, self.server.config.tcp_keepalive)
             else:
                 self.unix = True
-        self.addr = _format_addr(peer, self.unix)
-        self.laddr = _format_addr(local, self.unix)
+        if self.unix:
+            # Redis names the peer of a unix socket "/unixsocket" and the local end by its path.
+            self.addr = "/unixsocket:0"
+            self.laddr = "%s:0" % (local or self.server.config.unixsocket)
+        else:
+            self.addr = format_addr(peer)
+            self.laddr = format_addr(local)
         refusal = self.server.accept_client(self)
         if refusal:
-            # Redis writes the refusal and closes, without running anything.
+            # Redis writes the refusal and closes, without reading anything.
             transport.write(refusal)
             transport.close()
             self.closed = True
 
     def data_received(self, data):
-        if self.closed or self.closing:
+        if self.closed:
             return
         self.last_interaction = time.time()
+        self.server.stats.total_net_input_bytes += len(data)
+        if self.closing:
+            return
         parser = self.parser
         parser.feed(data)
+        # Checked on what is buffered before parsing, as Redis does after each read.
+        if parser.pending() > self.server.config.client_query_buffer_limit:
+            log.warning("Closing client that reached max query buffer length: %s "
+                        "(qbuf initial bytes: %s)" % (self.info_line(), repr_bytes(parser.peek(64))))
+            self.server.stats.client_qbuf_limit_disconnections += 1
+            self.close()
+            return
+        self.process_input()
+
+    def process_input(self):
+        """Run every complete command in the query buffer, then queue the replies."""
+        parser = self.parser
         server = self.server
         try:
-            while not self.closing:
+            while not self.closing and not self.blocked:
                 argv = parser.next_command(not self.authenticated)
                 if argv is None:
                     break
                 if argv:
-                    server.process_command(self, argv)
+                    self.run_command(argv)
                     if self.closed:
                         return
         except ProtocolError as exc:
-            self.reply.error("ERR " + str(exc))
-            log.verbose("Protocol error (%s) from client: %s" % (exc, self.info_line()))
+            self.reply.error("ERR " + exc.message)
+            if log.level <= 1:  # verbose: Redis samples the offending input too
+                log.verbose("Protocol error (%s) from client: %s. %s"
+                            % (exc.reason, self.info_line(), describe_query_buffer(parser)))
             self.closing = True
-        if not self.closing and parser.pending() > server.config.client_query_buffer_limit:
-            log.warning("Closing client that reached max query buffer length: %s" % self.info_line())
-            server.stats.client_qbuf_limit_disconnections += 1
-            self.close()
-            return
         server.queue_flush(self)
 
+    def run_command(self, argv):
+        """One command through the dispatcher; a bug in it costs an -ERR, never the server."""
+        try:
+            self.server.process_command(self, argv)
+        except Exception as exc:
+            name = argv[0].decode("utf-8", "replace")
+            log.warning("Internal error processing '%s' for client %s:\n%s"
+                        % (name, self.info_line(), traceback.format_exc()))
+            self.reply.error(internal_error_message(name, exc))
+
+    def resume_input(self):
+        """Continue with buffered commands once the client is no longer blocked."""
+        if not self.closed and not self.blocked:
+            self.process_input()
+
     def connection_lost(self, exc):
-        self.closed = True
-        self.server.remove_client(self)
+        if not self.closed:
+            self.closed = True
+            self.server.remove_client(self)
 
     # -- replies ---------------------------------------------------------------
 
     def flush(self):
         """Write what the writer holds; called by the server once per loop iteration."""
+        self.flush_queued = False
         buf = self.reply.buf
         if buf and not self.closed:
+            self.server.stats.total_net_output_bytes += len(buf)
             self.transport.write(bytes(buf))
+            self.last_interaction = time.time()
         buf.clear()
         if self.closing and not self.closed:
             self.close()
 
     def close(self):
+        """Drop the connection now; replies not yet flushed are discarded."""
         if not self.closed:
             self.closed = True
             if self.transport is not None:
                 self.transport.close()
             self.server.remove_client(self)
+
+    def abort(self):
+        """Close without writing anything still pending (Redis's freeClientAsync)."""
+        self.reply.buf.clear()
+        self.close()
 
     def set_resp(self, version):
         self.resp = version
@@ -134,8 +172,6 @@ class Client(asyncio.Protocol):
 
     def flag_letters(self):
         letters = "".join(sorted(self.flags))
-        if self.reply_mode == REPLY_OFF or self.reply_mode == REPLY_SKIP:
-            pass
         if self.no_evict:
             letters += "e"
         return letters or "N"
@@ -152,13 +188,70 @@ class Client(asyncio.Protocol):
                     self.db.index, qbuf, max(0, 20474 - qbuf), 22272 + qbuf, cmd, self.user, self.resp))
 
 
-def _format_addr(addr, unix):
-    if unix:
-        return "%s:0" % (addr or "")
+def set_keepalive(sock, interval):
+    """SO_KEEPALIVE probing after `interval` idle seconds, as Redis's anetKeepAlive."""
+    if not interval:
+        return
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, interval)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, max(interval // 3, 1))
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 3)
+    except (OSError, AttributeError):
+        pass
+
+
+def format_addr(addr):
+    """host:port, with IPv6 hosts in brackets as Redis prints them."""
     if not addr:
-        return "?"
+        return "?:0"
     host, port = addr[0], addr[1]
+    if ":" in host:
+        return "[%s]:%d" % (host, port)
     return "%s:%d" % (host, port)
+
+
+def internal_error_message(name, exc):
+    return "ERR internal error while executing '%.128s': %s" % (name, type(exc).__name__)
+
+
+def repr_bytes(data):
+    """A quoted, escaped rendering of raw bytes, like Redis's sdscatrepr."""
+    out = ['"']
+    for byte in data:
+        ch = chr(byte)
+        if ch in '\\"':
+            out.append("\\" + ch)
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\r":
+            out.append("\\r")
+        elif ch == "\t":
+            out.append("\\t")
+        elif ch == "\a":
+            out.append("\\a")
+        elif ch == "\b":
+            out.append("\\b")
+        elif 32 <= byte < 127:
+            out.append(ch)
+        else:
+            out.append("\\x%02x" % byte)
+    out.append('"')
+    return "".join(out)
+
+
+def describe_query_buffer(parser):
+    """The sample of unparsed input Redis logs with a protocol error."""
+    pending = parser.peek(parser.pending())
+    if len(pending) < PROTO_DUMP_LEN:
+        sample = "'%s'" % pending.decode("latin-1")
+    else:
+        half = PROTO_DUMP_LEN // 2
+        sample = "'%s' (... more %d bytes ...) '%s'" % (
+            pending[:half].decode("latin-1"), len(pending) - PROTO_DUMP_LEN,
+            pending[-half:].decode("latin-1"))
+    printable = "".join(ch if " " <= ch <= "~" else "." for ch in sample)
+    return "Query buffer during protocol error: " + printable
 
 
 class FakeClient:
@@ -174,6 +267,7 @@ class FakeClient:
         self.name = b""
         self.closing = False
         self.closed = False
+        self.blocked = False
         self.flags = set()
         self.argv = None
         self.propagate_argv = None

@@ -1,11 +1,21 @@
-"""`pyredis-server [config-file] [--directive value ...] [-]`, as redis-server parses it."""
+"""`pyredis-server [config-file] [--directive value ...] [-]`, started as redis-server starts.
+
+The command line becomes config lines appended after the file and stdin;
+errors stop start-up with Redis's messages and exit codes; the start-up log
+says what Redis's says, in the same order.
+"""
 import os
+import resource
 import sys
 
+from protocol.parser import split_args
 from server.config import Config, ConfigError, ConfigFileError
 from server.log import log
 
+REDIS_VERSION = "7.0.15"
 VERSION_LINE = "Redis server v=7.0.15 sha=00000000:0 malloc=libc bits=64 build=7079726564697300"
+DEFAULT_PIDFILE = "/var/run/redis.pid"
+RESERVED_FDS = 32         # descriptors kept for listeners, files and the like besides clients
 
 USAGE = """\
 Usage: pyredis-server [/path/to/redis.conf] [options] [-]
@@ -20,16 +30,39 @@ Examples:
        pyredis-server --port 7777
        pyredis-server --port 7777 --replicaof 127.0.0.1 8888
        pyredis-server /etc/myredis.conf --loglevel verbose -
+       pyredis-server /etc/myredis.conf --loglevel verbose
+
+Sentinel mode:
+       pyredis-server /etc/sentinel.conf --sentinel
 """
 
+OVERCOMMIT_WARNING = (
+    "WARNING Memory overcommit must be enabled! Without it, a background save or replication "
+    "may fail under low memory condition. Being disabled, it can can also cause failures without "
+    "low memory condition, see https://github.com/jemalloc/jemalloc/issues/1328. To fix this "
+    "issue add 'vm.overcommit_memory = 1' to /etc/sysctl.conf and then reboot or run the command "
+    "'sysctl vm.overcommit_memory=1' for this to take effect.")
 
-def quote(arg):
-    """Quote one command-line value so the config line splitter reads it back verbatim."""
+
+# -- the command line ------------------------------------------------------------
+
+def config_repr(arg):
+    """An argument quoted so the config line splitter reads it back verbatim (sdscatrepr)."""
     out = ['"']
     for byte in arg.encode("utf-8", "surrogateescape"):
         ch = chr(byte)
         if ch in '\\"':
             out.append("\\" + ch)
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\r":
+            out.append("\\r")
+        elif ch == "\t":
+            out.append("\\t")
+        elif ch == "\a":
+            out.append("\\a")
+        elif ch == "\b":
+            out.append("\\b")
         elif 32 <= byte < 127:
             out.append(ch)
         else:
@@ -39,119 +72,269 @@ def quote(arg):
 
 
 def options_from_argv(args):
-    """Turn `--port 6380 --save ""` into config-file lines; returns (file, stdin?, text)."""
+    """redis-server's argv rules -> (config file or None, read stdin?, config text).
+
+    `--name` starts a config line and following words are its (quoted)
+    arguments. A `--name` right after a bare `--other` is taken as that
+    option's argument, except after `--save` (meaning `save ""`), so
+    `--requirepass --foo` sets the password "--foo". `-` reads stdin when it
+    is the first or last argument."""
     config_file = None
     from_stdin = False
-    lines = []
+    options = ""
     j = 0
     if args and not args[0].startswith("-"):
         config_file = args[0]
         j = 1
+    last_has_value = True
     while j < len(args):
         arg = args[j]
-        if arg == "-" and (j == 0 or j == len(args) - 1):
+        last = j == len(args) - 1
+        if arg == "-" and (j == 0 or last):
             from_stdin = True
-        elif arg.startswith("--"):
-            lines.append([arg[2:]])
-            if arg.lower() == "--save" and (j == len(args) - 1 or args[j + 1].startswith("--")):
-                lines[-1].append('""')
+        elif last_has_value and arg.startswith("--"):
+            if options:
+                options += "\n"
+            options += arg[2:] + " "
+            words = split_args(arg.encode("utf-8", "surrogateescape")) or []
+            if len(words) == 1:
+                last_has_value = False
+                name = arg.lower()
+                if name == "--save" and (last or args[j + 1].startswith("--")):
+                    options += '""'          # a bare --save means save ""
+                    last_has_value = True
+                elif name == "--sentinel" and (last or args[j + 1].startswith("--")):
+                    last_has_value = True    # a flag with no value
+            else:
+                last_has_value = True        # "--port 6380" as one argument
         else:
-            if not lines:
-                lines.append([])
-            lines[-1].append(quote(arg))
+            options += config_repr(arg) + " "
+            last_has_value = True
         j += 1
-    return config_file, from_stdin, "\n".join(" ".join(parts) for parts in lines)
+    return config_file, from_stdin, options
 
 
 def fatal_config(exc):
-    sys.stderr.write("\n*** FATAL CONFIG FILE ERROR (Redis 7.0.15) ***\n")
-    if isinstance(exc, ConfigFileError):
-        sys.stderr.write("Reading the configuration file, at line %d\n" % exc.lineno)
+    sys.stderr.write("\n*** FATAL CONFIG FILE ERROR (Redis %s) ***\n" % REDIS_VERSION)
+    lineno = getattr(exc, "lineno", None)
+    if lineno is not None:
+        sys.stderr.write("Reading the configuration file, at line %d\n" % lineno)
         sys.stderr.write(">>> '%s'\n" % exc.line)
-        sys.stderr.write("%s\n" % exc.message)
-    else:
-        sys.stderr.write("%s\n" % exc)
+    sys.stderr.write("%s\n" % getattr(exc, "message", exc))
+    sys.stderr.flush()
     sys.exit(1)
 
 
 def load_config(args):
+    """Config file, then stdin, then the command line options (last one wins)."""
     config = Config()
     config_file, from_stdin, options = options_from_argv(args)
     text = ""
+    if config_file is not None:
+        config.config_file = os.path.abspath(config_file)
+        try:
+            with open(config_file, "rb") as f:
+                text = f.read().decode("utf-8", "surrogateescape")
+        except OSError as exc:
+            log.warning("Fatal error, can't open config file '%s': %s"
+                        % (config_file, exc.strerror))
+            sys.exit(1)
+    if from_stdin:
+        log.warning("Reading config from stdin")
+        text += sys.stdin.buffer.read().decode("utf-8", "surrogateescape")
+    text += "\n" + options
+    from server.server import RenameError, build_command_table
     try:
-        if config_file is not None:
-            config.config_file = os.path.abspath(config_file)
-            try:
-                with open(config_file, "rb") as f:
-                    text = f.read().decode("utf-8", "surrogateescape")
-            except OSError as exc:
-                sys.stderr.write("Fatal error, can't open config file '%s': %s\n"
-                                 % (config_file, exc.strerror))
-                sys.exit(1)
-        if from_stdin:
-            text += "\n" + sys.stdin.read()
-        text += "\n" + options
         config.load_text(text)
-    except (ConfigFileError, ConfigError) as exc:
+        # rename-command is checked against the command table while loading, as Redis does.
+        build_command_table(config.renamed_commands)
+        check_loaded_config(config)
+    except (ConfigFileError, ConfigError, RenameError) as exc:
         fatal_config(exc)
+    except SystemExit as exc:   # an include that cannot be read
+        if isinstance(exc.code, str):
+            log.warning(exc.code)
+            sys.exit(1)
+        raise
     return config, config_file
 
 
+def check_loaded_config(config):
+    """The checks Redis makes once every line is read."""
+    if config.logfile:
+        try:
+            open(config.logfile, "a").close()
+        except OSError as exc:
+            raise ConfigError("Can't open the log file: %s" % exc.strerror)
+    if config.cluster_enabled and config.replicaof is not None:
+        raise ConfigError("replicaof directive not allowed in cluster mode")
+
+
+# -- the process ---------------------------------------------------------------------
+
+def is_supervised(mode):
+    """Whether upstart or systemd runs us (then `daemonize` is ignored, as in Redis)."""
+    if mode == "upstart":
+        return True
+    if mode == "systemd":
+        return bool(os.environ.get("NOTIFY_SOCKET"))
+    if mode == "auto":
+        return bool(os.environ.get("UPSTART_JOB") or os.environ.get("NOTIFY_SOCKET"))
+    return False
+
+
 def daemonize():
+    """Fork: the parent exits 0 at once, the child leaves the terminal and carries on."""
     if os.fork():
         os._exit(0)
     os.setsid()
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(devnull, fd)
+    if devnull > 2:
+        os.close(devnull)
+
+
+def adjust_open_files_limit(config):
+    """Raise RLIMIT_NOFILE to fit maxclients, or lower maxclients to fit the limit."""
+    wanted = config.maxclients + RESERVED_FDS
+    try:
+        current, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    except (OSError, ValueError) as exc:
+        log.warning("Unable to obtain the current NOFILE limit (%s), assuming 1024 and setting "
+                    "the max clients configuration accordingly." % exc)
+        config.maxclients = 1024 - RESERVED_FDS
+        return
+    if current == resource.RLIM_INFINITY or current >= wanted:
+        return
+    best = wanted
+    error = ""
+    while best > current:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (best, best))
+            break
+        except (OSError, ValueError) as exc:
+            error = os.strerror(exc.errno) if getattr(exc, "errno", None) else str(exc)
+        if best < 16:
+            best = current
+            break
+        best -= 16                      # settle for the highest limit we may set
+    best = max(best, current)
+    if best >= wanted:
+        log.notice("Increased maximum number of open files to %d (it was originally set to %d)."
+                   % (wanted, current))
+        return
+    old_maxclients = config.maxclients
+    if best <= RESERVED_FDS:
+        log.warning("Your current 'ulimit -n' of %d is not enough for the server to start. "
+                    "Please increase your open file limit to at least %d. Exiting."
+                    % (current, wanted))
+        sys.exit(1)
+    config.maxclients = best - RESERVED_FDS
+    log.warning("You requested maxclients of %d requiring at least %d max file descriptors."
+                % (old_maxclients, wanted))
+    log.warning("Server can't set maximum open files to %d because of OS error: %s."
+                % (wanted, error))
+    log.warning("Current maximum open files is %d. maxclients has been reduced to %d to "
+                "compensate for low ulimit. If you need higher maxclients increase 'ulimit -n'."
+                % (best, config.maxclients))
+
+
+def write_pidfile(path):
+    try:
+        with open(path, "w") as f:
+            f.write("%d\n" % os.getpid())
+    except OSError as exc:
+        log.warning("Failed to write PID file: %s" % exc.strerror)
+
+
+def show_banner(config, mode):
+    """Redis's start-up banner: the one-line form unless stdout is a terminal (or forced)."""
+    show_logo = config.always_show_logo or (
+        not config.syslog_enabled and not config.logfile and sys.stdout.isatty())
+    if not show_logo:
+        log.notice("Running mode=%s, port=%d." % (mode, config.port))
+        return
+    log.raw("notice", "\n".join([
+        "",
+        "    Redis %s (00000000/0) 64 bit" % REDIS_VERSION,
+        "    Running in %s mode" % mode,
+        "    Port: %d" % config.port,
+        "    PID: %d" % os.getpid(),
+        "",
+        "    https://redis.io",
+        "", ""]))
+
+
+def system_warnings(config):
+    """The kernel settings Redis warns about when it starts."""
+    somaxconn = _read_int("/proc/sys/net/core/somaxconn")
+    if somaxconn and 0 < somaxconn < config.tcp_backlog:
+        log.warning("WARNING: The TCP backlog setting of %d cannot be enforced because "
+                    "/proc/sys/net/core/somaxconn is set to the lower value of %d."
+                    % (config.tcp_backlog, somaxconn))
+
+
+def memory_warnings():
+    overcommit = _read_int("/proc/sys/vm/overcommit_memory")
+    if overcommit is not None and overcommit != 1:
+        log.warning(OVERCOMMIT_WARNING)
+
+
+def _read_int(path):
+    try:
+        with open(path) as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def program_name():
+    name = sys.argv[0] if sys.argv and sys.argv[0] else "pyredis-server"
+    return "pyredis-server" if name.endswith("__main__.py") else name
 
 
 def main(argv=None):
     args = sys.argv[1:] if argv is None else argv
     if args and args[0] in ("-v", "--version"):
-        print(VERSION_LINE)
+        sys.stdout.write(VERSION_LINE + "\n")
         return 0
     if args and args[0] in ("-h", "--help"):
         sys.stderr.write(USAGE)
         return 1
     config, config_file = load_config(args)
 
-    if config.daemonize:
+    if config.daemonize and not is_supervised(config.supervised):
         daemonize()
     log.configure(config.loglevel, config.logfile)
     log.warning("oO0OoO0OoO0Oo Redis is starting oO0OoO0OoO0Oo")
-    log.warning("Redis version=7.0.15, bits=64, commit=00000000, modified=0, pid=%d, just started"
-                % os.getpid())
-    if config_file is None:
+    log.warning("Redis version=%s, bits=64, commit=00000000, modified=0, pid=%d, just started"
+                % (REDIS_VERSION, os.getpid()))
+    if not args:
         log.warning("Warning: no config file specified, using the default config. In order to "
-                    "specify a config file use pyredis-server /path/to/redis.conf")
+                    "specify a config file use %s /path/to/redis.conf" % program_name())
     else:
         log.warning("Configuration loaded")
     for warning in config.warnings:
         log.warning(warning)
+
+    # From here on the lines come from the server process itself.
+    log.server_pid = os.getpid()
     log.role = "M" if config.replicaof is None else "S"
-    if config.dir:
-        try:
-            os.chdir(config.dir)
-        except OSError as exc:
-            log.warning("Can't chdir to '%s': %s" % (config.dir, exc.strerror))
-            return 1
-    pidfile = config.pidfile or ("/var/run/redis.pid" if config.daemonize else "")
-    if pidfile:
-        try:
-            with open(pidfile, "w") as f:
-                f.write("%d\n" % os.getpid())
-        except OSError:
-            log.warning("Failed to write PID file: %s" % pidfile)
-        config.pidfile = pidfile
+    adjust_open_files_limit(config)
+    log.notice("monotonic clock: POSIX clock_gettime")
     from server import native_bridge
     from server.server import Server
-    log.notice("monotonic clock: POSIX clock_gettime")
     server = Server(config)
-    native_bridge.warn_if_pure()
-    log.notice("Running mode=standalone, port=%d." % config.port)
-    log.notice("PID: %d" % os.getpid())
+    server.open_listeners()
+    if config.daemonize or config.pidfile:
+        config.pidfile = config.pidfile or DEFAULT_PIDFILE
+        write_pidfile(config.pidfile)
+    show_banner(config, "cluster" if config.cluster_enabled else "standalone")
+    system_warnings(config)
     log.warning("Server initialized")
+    memory_warnings()
+    native_bridge.warn_if_pure()
     return server.run()
 
 

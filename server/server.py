@@ -12,9 +12,10 @@ import signal
 import socket
 import sys
 import time
+import traceback
 
 from server import commands as command_table
-from server.client import Client
+from server.client import Client, internal_error_message
 from server.errors import CommandError, NOAUTH
 from server.keyspace import Database
 from server.log import log
@@ -70,7 +71,7 @@ class Server:
         self.stats = Stats()
         self.dbs = [Database(self, i) for i in range(config.databases)]
         self.clients = {}
-        self._next_client_id = 0
+        self._next_client_id = 2             # Redis's own script clients take ids 1 and 2
         self._pending_flush = []
         self._flush_scheduled = False
         self.dirty = 0                        # changes since the last save
@@ -91,17 +92,7 @@ class Server:
     # -- command table --------------------------------------------------------
 
     def _build_command_table(self):
-        command_table.load_all()
-        table = dict(command_table.COMMANDS)
-        for old, new in self.config.renamed_commands:
-            cmd = table.pop(old, None)
-            if cmd is None:
-                raise SystemExit(_fatal_config("No such command in rename-command"))
-            if new:
-                if new.lower() in table:
-                    raise SystemExit(_fatal_config("Target command name already exists"))
-                table[new.lower()] = cmd
-        return table
+        return build_command_table(self.config.renamed_commands)
 
     def lookup_command(self, argv):
         cmd = self.command_table.get(argv[0].lower().decode("latin-1"))
@@ -117,14 +108,16 @@ class Server:
 
     def accept_client(self, client):
         """Register a new connection; returns refusal bytes if it must be dropped."""
-        self.stats.total_connections_received += 1
         if len(self.clients) >= self.config.maxclients:
             self.stats.rejected_connections += 1
+            if self.config.cluster_enabled:
+                return b"-ERR max number of clients + cluster connections reached\r\n"
             return b"-ERR max number of clients reached\r\n"
-        if (self.config.protected_mode and not self.config.requirepass and not client.unix
-                and not _is_loopback(client.addr)):
+        # Redis 7 applies protected mode whatever `bind` says: only the password matters.
+        if self.config.protected_mode and not self.config.requirepass and not is_local_client(client):
             self.stats.rejected_connections += 1
             return DENIED_PROTECTED
+        self.stats.total_connections_received += 1
         self.clients[client.id] = client
         return None
 
@@ -136,7 +129,10 @@ class Server:
     client_close_hooks = []
 
     def queue_flush(self, client):
-        self._pending_flush.append(client)
+        """Have `client`'s replies written at the end of this loop iteration."""
+        if not getattr(client, "flush_queued", False):
+            client.flush_queued = True
+            self._pending_flush.append(client)
         if not self._flush_scheduled:
             self._flush_scheduled = True
             self.loop.call_soon(self.before_sleep)
@@ -145,11 +141,18 @@ class Server:
         """End of a loop iteration: AOF first (durability), then every reply."""
         self._flush_scheduled = False
         for hook in self.before_sleep_hooks:
-            hook()
+            try:
+                hook()
+            except Exception:  # one broken hook must not stop every reply
+                log.warning("Error in before-sleep hook:\n" + traceback.format_exc())
         pending = self._pending_flush
         self._pending_flush = []
         for client in pending:
-            client.flush()
+            try:
+                client.flush()
+            except Exception:
+                log.warning("Error writing to client:\n" + traceback.format_exc())
+                client.close()
 
     before_sleep_hooks = []
 
@@ -163,6 +166,9 @@ class Server:
 
     def process_command(self, client, argv):
         """Check a parsed command against the table's rules, then run it (processCommand)."""
+        name = argv[0].lower()
+        if name == b"post" or name == b"host:":
+            return security_warning(client)
         cmd = self.lookup_command(argv)
         if not cmd:
             return self.reject(client, None, unknown_command_error(argv, cmd is False))
@@ -172,7 +178,7 @@ class Server:
         flags = cmd.flags
         if "protected" in flags:
             setting = self.config.enable_debug_command
-            if setting == "no" or (setting == "local" and not (client.unix or _is_loopback(client.addr))):
+            if setting == "no" or (setting == "local" and not is_local_client(client)):
                 return self.reject(client, cmd, DEBUG_REFUSED % ("DEBUG", "enable-debug-command"))
         if not client.authenticated and "no_auth" not in flags:
             return self.reject(client, cmd, NOAUTH)
@@ -206,10 +212,17 @@ class Server:
         client.propagate_argv = None
         self.cached_time_ms = None
         start = time.perf_counter_ns()
+        reply_mark = len(client.reply.buf)
         try:
             cmd.handler(client, argv)
         except CommandError as exc:
             client.reply.error(exc.message)
+            cmd.failed_calls += 1
+        except Exception as exc:  # a bug in a handler: the client gets an error, the server lives
+            log.warning("Internal error in '%s' command:\n%s" % (cmd.name, traceback.format_exc()))
+            # Drop any half-written reply so the client's protocol stream stays in sync.
+            del client.reply.buf[reply_mark:]
+            client.reply.error(internal_error_message(cmd.name, exc))
             cmd.failed_calls += 1
         duration = (time.perf_counter_ns() - start) // 1000
         self.cached_time_ms = None
@@ -259,11 +272,15 @@ class Server:
             try:
                 self.cron_tick(hz)
             except Exception:  # the cron must survive anything
-                import traceback
                 log.warning("cron error: " + traceback.format_exc())
 
     def cron_tick(self, hz):
         now = time.time()
+        if self.shutdown_requested is not None:
+            # A signal asked for it; a refused shutdown (failed save) keeps serving.
+            if self.shutdown(False, False):
+                return
+            self.shutdown_requested = None
         self._sample_ops(now)
         if self.active_expire_enabled and self.replicaof is None:
             now_ms = int(now * 1000)
@@ -276,12 +293,17 @@ class Server:
         timeout = self.config.timeout
         if timeout:
             for client in list(self.clients.values()):
-                if (now - client.last_interaction > timeout and not client.is_master
-                        and not getattr(client, "blocked", False) and not client.flags & {"S", "P"}):
+                # Replicas, monitors, masters, blocked and Pub/Sub clients may stay idle.
+                if (int(now) - int(client.last_interaction) > timeout and not client.is_master
+                        and not getattr(client, "blocked", False)
+                        and not client.flags & {"S", "O", "P"}):
                     log.verbose("Closing idle client")
                     client.close()
         for hook in self.cron_hooks:
-            hook(now)
+            try:
+                hook(now)
+            except Exception:
+                log.warning("cron error: " + traceback.format_exc())
         if self.before_sleep_hooks:
             self.before_sleep()
 
@@ -302,60 +324,67 @@ class Server:
 
     # -- start and stop --------------------------------------------------------
 
-    def listen(self, loop):
-        """Bind every configured address; exits as Redis does when the port is taken."""
+    def open_listeners(self):
+        """Create the event loop and bind every listener, or exit(1) as Redis's initServer."""
+        if self.loop is None:
+            import uvloop
+            self.loop = uvloop.new_event_loop()
+            asyncio.set_event_loop(self.loop)
+        loop = self.loop
         port = self.config.port
-        addresses = self.config.bind
-        if port == 0:
-            return
-        for raw in addresses:
-            optional = raw.startswith("-")
-            host = raw[1:] if optional else raw
-            if host == "*":
-                host = "0.0.0.0"
-            elif host == "::*":
-                host = "::"
-            family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        if port:
+            for raw in self.config.bind:
+                optional = raw.startswith("-")      # "-addr": skipped if the address is absent
+                addr = raw[1:] if optional else raw
+                try:
+                    sock = open_tcp_listener(addr, port, self.config.tcp_backlog)
+                except ListenError as exc:
+                    log.warning("Warning: Could not create server TCP listening socket %s:%d: %s"
+                                % (addr, port, exc.detail))
+                    if (exc.errno == errno.EADDRNOTAVAIL and optional) or exc.errno in FAMILY_UNSUPPORTED:
+                        continue
+                    self.close_listeners()
+                    log.warning("Failed listening on port %d (TCP), aborting." % port)
+                    sys.exit(1)
+                self.listeners.append(loop.run_until_complete(
+                    loop.create_server(lambda: Client(self), sock=sock)))
+        self.tcp_listening = bool(self.listeners)
+        if self.config.unixsocket:
             try:
-                sock = socket.socket(family, socket.SOCK_STREAM)
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                if family == socket.AF_INET6:
-                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-                sock.bind((host, port))
-                sock.listen(self.config.tcp_backlog)
-                sock.setblocking(False)
-            except OSError as exc:
-                if optional and exc.errno != errno.EADDRINUSE:   # "-addr": skip if unavailable
-                    continue
-                log.warning("Warning: Could not create server TCP listening socket %s:%d: bind: %s"
-                            % (raw.lstrip("-"), port, exc.strerror))
-                log.warning("Failed listening on port %d (tcp), aborting." % port)
+                sock = open_unix_listener(self.config.unixsocket, self.config.unixsocketperm,
+                                          self.config.tcp_backlog)
+            except ListenError as exc:
+                log.warning("Failed opening Unix socket: %s" % exc.detail)
                 sys.exit(1)
-            server = loop.run_until_complete(
-                loop.create_server(lambda: Client(self), sock=sock))
-            self.listeners.append(server)
+            self.listeners.append(loop.run_until_complete(
+                loop.create_unix_server(lambda: Client(self), sock=sock)))
+        if not self.listeners:
+            log.warning("Configured to not listen anywhere, exiting.")
+            sys.exit(1)
+
+    def close_listeners(self):
+        for listener in self.listeners:
+            listener.close()
+        self.listeners = []
         if self.config.unixsocket:
             try:
                 os.unlink(self.config.unixsocket)
             except OSError:
                 pass
-            server = loop.run_until_complete(
-                loop.create_unix_server(lambda: Client(self), path=self.config.unixsocket))
-            if self.config.unixsocketperm:
-                os.chmod(self.config.unixsocket, self.config.unixsocketperm)
-            self.listeners.append(server)
 
     def run(self):
-        import uvloop
-        loop = uvloop.new_event_loop()
-        asyncio.set_event_loop(loop)
-        self.loop = loop
-        self.listen(loop)
+        """Start-up hooks (data loading), then serve until SHUTDOWN or a signal; the exit code."""
+        if self.loop is None:
+            self.open_listeners()
+        loop = self.loop
         for hook in self.startup_hooks:
             hook()
-        log.notice("Ready to accept connections tcp")
-        loop.add_signal_handler(signal.SIGTERM, self._signal_shutdown, "SIGTERM")
-        loop.add_signal_handler(signal.SIGINT, self._signal_shutdown, "SIGINT")
+        if self.tcp_listening:
+            log.notice("Ready to accept connections")
+        if self.config.unixsocket:
+            log.notice("The server is now ready to accept connections at %s" % self.config.unixsocket)
+        loop.add_signal_handler(signal.SIGTERM, self._on_signal, signal.SIGTERM)
+        loop.add_signal_handler(signal.SIGINT, self._on_signal, signal.SIGINT)
         cron = loop.create_task(self.cron())
         try:
             loop.run_forever()
@@ -364,53 +393,176 @@ class Server:
         return self.exit_code
 
     startup_hooks = []
+    tcp_listening = False
 
-    def _signal_shutdown(self, name):
-        log.warning("Received %s scheduling shutdown..." % name)
-        self.loop.call_soon(self.shutdown, False, None)
+    def _on_signal(self, signum):
+        """Like Redis's handler: log at once, shut down from the cron; a second SIGINT exits now."""
+        if self.shutdown_requested is not None and signum == signal.SIGINT:
+            log.from_signal_handler("You insist... exiting now.")
+            os._exit(1)
+        name = "SIGINT" if signum == signal.SIGINT else "SIGTERM"
+        log.from_signal_handler("Received %s scheduling shutdown..." % name)
+        self.shutdown_requested = name
 
     def shutdown(self, force_nosave, force_save):
-        """SHUTDOWN: save if configured, remove the pidfile, stop the loop."""
+        """Save if configured, remove the pidfile, stop serving; False if a hook refused."""
         log.warning("User requested shutdown...")
         for hook in self.shutdown_hooks:
             if hook(force_nosave, force_save) is False:
+                log.warning("Errors trying to shut down the server. Check the logs for more "
+                            "information.")
                 return False
-        if self.config.pidfile:
+        if self.config.daemonize or self.config.pidfile:
+            log.notice("Removing the pid file.")
             try:
                 os.unlink(self.config.pidfile)
             except OSError:
                 pass
-        if self.config.unixsocket:
-            try:
-                os.unlink(self.config.unixsocket)
-            except OSError:
-                pass
-        log.warning("%s is now ready to exit, bye bye..." % "Redis")
+        self.close_listeners()
+        log.warning("%s is now ready to exit, bye bye..."
+                    % ("Sentinel" if getattr(self, "sentinel_mode", False) else "Redis"))
+        # Redis exits on the spot: replies not yet written are never sent.
         for client in list(self.clients.values()):
-            client.flush()
+            client.abort()
         self.loop.stop()
         return True
 
     shutdown_hooks = []
 
 
+def build_command_table(renames):
+    """The command table under the names clients use, after `rename-command` lines.
+
+    `renames` holds (old, new) or (old, new, lineno, line); a bad rename is a
+    fatal config error, reported at its line as Redis does."""
+    command_table.load_all()
+    table = dict(command_table.COMMANDS)
+    for rename in renames:
+        old, new = rename[0].lower(), rename[1]
+        if old not in table:
+            raise RenameError("No such command in rename-command", *rename[2:4])
+        cmd = table.pop(old)
+        if new:     # an empty new name just removes the command
+            if new.lower() in table:
+                raise RenameError("Target command name already exists", *rename[2:4])
+            table[new.lower()] = cmd
+    return table
+
+
+class ListenError(Exception):
+    def __init__(self, detail, errno_=None):
+        super().__init__(detail)
+        self.detail = detail          # the text Redis appends to its warning
+        self.errno = errno_
+
+
+# A missing address family (no IPv6 here) skips the address instead of aborting.
+FAMILY_UNSUPPORTED = {errno.ENOPROTOOPT, errno.EPROTONOSUPPORT, errno.ESOCKTNOSUPPORT,
+                      errno.EPFNOSUPPORT, errno.EAFNOSUPPORT}
+
+
+def open_tcp_listener(addr, port, backlog):
+    """A listening socket for one `bind` address ("*" / "::*" for any), as anetTcpServer."""
+    family = socket.AF_INET6 if ":" in addr else socket.AF_INET
+    host = None if addr in ("*", "::*") else addr
+    try:
+        infos = socket.getaddrinfo(host, port, family, socket.SOCK_STREAM, 0, socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise ListenError(exc.strerror)
+    last_errno = 0
+    for fam, kind, proto, _, sockaddr in infos:
+        try:
+            sock = socket.socket(fam, kind, proto)
+        except OSError as exc:
+            last_errno = exc.errno
+            continue
+        try:
+            if fam == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            step = "bind"
+            sock.bind(sockaddr)
+            step = "listen"
+            sock.listen(backlog)
+        except OSError as exc:
+            sock.close()
+            raise ListenError("%s: %s" % (step, exc.strerror), exc.errno)
+        sock.setblocking(False)
+        return sock
+    raise ListenError("unable to bind socket, errno: %d" % last_errno, last_errno)
+
+
+def open_unix_listener(path, perm, backlog):
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.bind(path)
+        if perm:
+            os.chmod(path, perm)
+        sock.listen(backlog)
+    except OSError as exc:
+        sock.close()
+        raise ListenError("%s: %s" % ("bind", exc.strerror), exc.errno)
+    sock.setblocking(False)
+    return sock
+
+
+class RenameError(Exception):
+    def __init__(self, message, lineno=None, line=None):
+        super().__init__(message)
+        self.message = message
+        self.lineno = lineno
+        self.line = line
+
+
+def security_warning(client):
+    """HTTP sent to the port (POST, Host:): log at most once a minute and drop the client."""
+    global _last_security_warning
+    now = time.time()
+    if abs(now - _last_security_warning) > 60:
+        log.warning("Possible SECURITY ATTACK detected. It looks like somebody is sending POST or "
+                    "Host: commands to Redis. This is likely due to an attacker attempting to use "
+                    "Cross Protocol Scripting to compromise your Redis instance. Connection aborted.")
+        _last_security_warning = now
+    client.abort()
+
+
+_last_security_warning = 0.0
+
+
+def _c_string(data, limit=None):
+    """Bytes as C's %s prints them (up to a NUL, at most `limit` bytes), as error text."""
+    nul = data.find(b"\0")
+    if nul >= 0:
+        data = data[:nul]
+    if limit is not None:
+        data = data[:limit]
+    return data.decode("utf-8", "surrogateescape")
+
+
 def unknown_command_error(argv, is_subcommand):
-    name = argv[0].decode("utf-8", "replace")
     if is_subcommand:
-        return "ERR unknown subcommand '%.128s'. Try %s HELP." % (
-            argv[1].decode("utf-8", "replace"), name.upper())
-    args = ""
+        return "ERR unknown subcommand '%s'. Try %s HELP." % (
+            _c_string(argv[1], 128), _c_string(argv[0].upper()))
+    args = b""
     for arg in argv[1:]:
         if len(args) >= 128:
             break
-        args += "'%s' " % arg.decode("utf-8", "replace")[:128 - len(args)]
-    return "ERR unknown command '%.128s', with args beginning with: %s" % (name, args)
+        nul = arg.find(b"\0")
+        args += b"'" + (arg if nul < 0 else arg[:nul])[:128 - len(args)] + b"' "
+    return "ERR unknown command '%s', with args beginning with: %s" % (
+        _c_string(argv[0], 128), args.decode("utf-8", "surrogateescape"))
+
+
+def is_local_client(client):
+    """Unix socket or exactly 127.0.0.1 / ::1, as Redis's islocalClient."""
+    return client.unix or _is_loopback(client.addr)
 
 
 def _is_loopback(addr):
     host = addr.rsplit(":", 1)[0]
-    return host.startswith("127.") or host in ("::1", "localhost", "::ffff:127.0.0.1")
+    return host in ("127.0.0.1", "[::1]", "::1")
 
-
-def _fatal_config(message):
-    return "\n*** FATAL CONFIG FILE ERROR (Redis %s) ***\n%s" % (REDIS_VERSION, message)
