@@ -315,7 +315,9 @@ def cmd_config_set(client, argv):
             failure = (typed, "can't set protected config")
         elif directive.deny_loading and getattr(server, "loading", False):
             deny_loading = True
-        elif any(d is directive for d, _, _ in chosen):
+        elif any(d is directive and _registered_name(d, t) == _registered_name(directive, typed)
+                 for d, t, _ in chosen):
+            # an alias is registered on its own: "slave-read-only" then "replica-read-only" is fine
             failure = (typed, "duplicate parameter")
         chosen.append((directive, typed, argv[i + 1].decode("utf-8", "surrogateescape")))
     if deny_loading:
@@ -405,6 +407,8 @@ def cmd_config_rewrite(client, argv):
     extra = {}
     for hook in REWRITE_HOOKS:
         extra.update(hook(client.server))
+    if "user" not in extra:
+        extra["user"] = [_default_user_line(config)]
     try:
         config.rewrite(config.config_file, extra)
     except OSError as exc:
@@ -415,6 +419,17 @@ def cmd_config_rewrite(client, argv):
 
 
 REWRITE_HOOKS = []      # fn(server) -> {option: [lines]} for users, sentinel state …
+
+
+def _default_user_line(config):
+    """The default user as Redis describes it when ACLs were never changed."""
+    import hashlib
+    if config.requirepass:
+        digest = hashlib.sha256(config.requirepass.encode("utf-8", "surrogateescape")).hexdigest()
+        password = "#" + digest
+    else:
+        password = "nopass"
+    return "user default on %s ~* &* +@all" % password
 
 
 # -- side effects of CONFIG SET --------------------------------------------------

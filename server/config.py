@@ -157,7 +157,9 @@ class Directive:
         return "" if value is None else str(value)
 
     def rewrite(self, value, name):
-        """(lines, force) for CONFIG REWRITE; lines None = drop from the file."""
+        """[(line, force), ...] for CONFIG REWRITE; None drops the directive from the file.
+
+        force: write the line even if the file did not mention the directive."""
         raise NotImplementedError
 
     def checked(self, value):
@@ -179,7 +181,7 @@ class Bool(Directive):
         return "yes" if value else "no"
 
     def rewrite(self, value, name):
-        return ["%s %s" % (name, self.format(value))], value != self.default
+        return [("%s %s" % (name, self.format(value)), value != self.default)]
 
 
 class String(Directive):
@@ -194,9 +196,9 @@ class String(Directive):
 
     def rewrite(self, value, name):
         if self.null_empty and not value:
-            return None, False
+            return None
         force = not (self.default is not None and value == self.default)
-        return ["%s %s" % (name, sdscatrepr(value))], force
+        return [("%s %s" % (name, sdscatrepr(value)), force)]
 
 
 class Enum(Directive):
@@ -243,7 +245,7 @@ class Enum(Directive):
 
     def rewrite(self, value, name):
         force = self.number_of(value) != self.number_of(self.default)
-        return ["%s %s" % (name, value)], force
+        return [("%s %s" % (name, value), force)]
 
     def number_of(self, text):
         number = 0
@@ -321,12 +323,12 @@ class Number(Directive):
     def rewrite(self, value, name):
         force = value != self.default
         if "percent" in self.unit and value < 0:
-            return ["%s %d%%" % (name, -value)], force
+            return [("%s %d%%" % (name, -value), force)]
         if "memory" in self.unit:
-            return ["%s %s" % (name, format_memory_for_file(value))], force
+            return [("%s %s" % (name, format_memory_for_file(value)), force)]
         if "octal" in self.unit:
-            return ["%s %o" % (name, value)], force
-        return ["%s %d" % (name, value)], force
+            return [("%s %o" % (name, value), force)]
+        return [("%s %d" % (name, value), force)]
 
 
 # -- special directives --------------------------------------------------------
@@ -350,7 +352,7 @@ class Dir(Directive):
             return ""
 
     def rewrite(self, value, name):
-        return ["%s %s" % (name, sdscatrepr(self.format(value)))], True
+        return [("%s %s" % (name, sdscatrepr(self.format(value))), True)]
 
 
 class Save(Directive):
@@ -374,8 +376,8 @@ class Save(Directive):
 
     def rewrite(self, value, name):
         if not value:
-            return ['save ""'], True
-        return ["save %d %d" % pair for pair in value], True
+            return [('save ""', True)]
+        return [("save %d %d" % pair, True) for pair in value]
 
 
 BUFFER_CLASSES = ("normal", "replica", "pubsub")
@@ -408,13 +410,12 @@ class ClientOutputBufferLimit(Directive):
 
     def rewrite(self, value, name):
         lines = []
-        force = False
         for cls in BUFFER_CLASSES:
             hard, soft, seconds = value[cls]
-            force = force or value[cls] != self.default[cls]
-            lines.append("%s %s %s %s %d" % (name, cls, format_memory_for_file(hard),
-                                             format_memory_for_file(soft), seconds))
-        return lines, force
+            lines.append(("%s %s %s %s %d" % (name, cls, format_memory_for_file(hard),
+                                              format_memory_for_file(soft), seconds),
+                          value[cls] != self.default[cls]))
+        return lines
 
 
 class OOMScoreAdjValues(Directive):
@@ -435,7 +436,7 @@ class OOMScoreAdjValues(Directive):
         return " ".join("%d" % v for v in value)
 
     def rewrite(self, value, name):
-        return ["%s %s" % (name, self.format(value))], list(value) != list(self.default)
+        return [("%s %s" % (name, self.format(value)), list(value) != list(self.default))]
 
 
 KEYSPACE_EVENT_FLAGS = {
@@ -476,7 +477,7 @@ class NotifyKeyspaceEvents(Directive):
         return keyspace_events_text(flags)
 
     def rewrite(self, value, name):
-        return ["%s %s" % (name, sdscatrepr(value))], value != ""
+        return [("%s %s" % (name, sdscatrepr(value)), value != "")]
 
 
 class Bind(Directive):
@@ -494,8 +495,8 @@ class Bind(Directive):
 
     def rewrite(self, value, name):
         if list(value) == list(self.default):
-            return None, False
-        return ["%s %s" % (name, " ".join(value) if value else '""')], True
+            return None
+        return [("%s %s" % (name, " ".join(value) if value else '""'), True)]
 
 
 class ReplicaOf(Directive):
@@ -516,8 +517,8 @@ class ReplicaOf(Directive):
 
     def rewrite(self, value, name):
         if value is None:
-            return None, False
-        return ["%s %s %d" % (name, value[0], value[1])], True
+            return None
+        return [("%s %s %d" % (name, value[0], value[1]), True)]
 
 
 class Percentiles(Directive):
@@ -547,8 +548,8 @@ class Percentiles(Directive):
 
     def rewrite(self, value, name):
         if not value:
-            return ['%s ""' % name], True
-        return ["%s %s" % (name, self.format(value))], True
+            return [('%s ""' % name, True)]
+        return [("%s %s" % (name, self.format(value)), True)]
 
 
 # -- validators ------------------------------------------------------------------
@@ -980,11 +981,8 @@ class Config:
         extra_lines: {directive: [lines]} other subsystems own (user, sentinel …)."""
         state = RewriteState.read(path)
         for directive in DIRECTIVES:
-            lines, force = directive.rewrite(getattr(self, directive.attr), directive.name)
-            if lines is None:
-                state.mark_processed(directive.name)
-                continue
-            for line in lines:
+            lines = directive.rewrite(getattr(self, directive.attr), directive.name)
+            for line, force in lines or ():
                 state.rewrite_line(directive.name, line, force)
             state.mark_processed(directive.name)
         for option, lines in (extra_lines or {}).items():
