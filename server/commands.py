@@ -127,4 +127,4 @@ def lookup(argv0, argv1=None):
 def load_all():
     """Import every module that declares commands (each registers on import)."""
     from server import strings, keys, connection, introspection, admin  # noqa: F401
-    from server import info  # noqa: F401
+    from server import info, debug  # noqa: F401
