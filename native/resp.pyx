@@ -481,8 +481,10 @@ cdef class ReplyWriter:
     def bulk_or_null(self, data):
         if data is None:
             self.null()
-        else:
+        elif type(self) is ReplyWriter:
             self._bulk(data)
+        else:
+            self.bulk(data)   # honour a subclass's bulk(), as the pure twin does
 
     def null(self):
         if self.resp == 3:
@@ -553,7 +555,7 @@ cdef class ReplyWriter:
         if PyUnicode_CheckExact(text):
             text = text.encode()
         if self.resp != 3:
-            self._bulk(text)
+            self.bulk(text)
         elif PyBytes_CheckExact(text) and PyBytes_CheckExact(fmt):
             n = PyBytes_GET_SIZE(text)
             fmt_len = PyBytes_GET_SIZE(fmt)
@@ -589,7 +591,33 @@ cdef class ReplyWriter:
 
     def value(self, obj):
         """Encode a plain Python value tree (used for static tables like COMMAND)."""
-        self._value(obj)
+        # Static tables are not a hot path: this dispatches like the pure twin, so
+        # a subclass overriding a leaf method sees it used here too.
+        if obj is None:
+            self.null()
+        elif obj is True or obj is False:
+            self.boolean(obj)
+        elif isinstance(obj, int):
+            self.integer(obj)
+        elif isinstance(obj, float):
+            self.double(obj)
+        elif isinstance(obj, (bytes, bytearray, str)):
+            self.bulk(obj)
+        elif isinstance(obj, Status):
+            self.simple(obj.text)
+        elif isinstance(obj, dict):
+            self.map(len(obj))
+            for key, val in obj.items():
+                self.value(key)
+                self.value(val)
+        elif isinstance(obj, SetReply):
+            self.set(len(obj.items))
+            for item in obj.items:
+                self.value(item)
+        else:
+            self.array(len(obj))
+            for item in obj:
+                self.value(item)
 
     # -- helpers -----------------------------------------------------------------
 
@@ -619,32 +647,4 @@ cdef class ReplyWriter:
             _append_bulk(self._buf, PyByteArray_AS_STRING(data), PyByteArray_GET_SIZE(data))
         else:
             self._buf += b"$%d\r\n%s\r\n" % (len(data), data)
-        return 0
-
-    cdef int _value(self, object obj) except -1:
-        if obj is None:
-            self.null()
-        elif obj is True or obj is False:
-            self.boolean(obj)
-        elif isinstance(obj, int):
-            self.integer(obj)
-        elif isinstance(obj, float):
-            self.double(obj)
-        elif isinstance(obj, (bytes, bytearray, str)):
-            self._bulk(obj)
-        elif isinstance(obj, Status):
-            self.simple(obj.text)
-        elif isinstance(obj, dict):
-            self.map(len(obj))
-            for key, val in obj.items():
-                self._value(key)
-                self._value(val)
-        elif isinstance(obj, SetReply):
-            self.set(len(obj.items))
-            for item in obj.items:
-                self._value(item)
-        else:
-            self.array(len(obj))
-            for item in obj:
-                self._value(item)
         return 0

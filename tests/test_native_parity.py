@@ -398,6 +398,18 @@ def test_writer_value_tree(writer_cls):
         assert w.take() == expected[resp]
 
 
+def test_writer_subclass_overrides_are_used(writer_cls):
+    class Upper(writer_cls):
+        def bulk(self, data):
+            super().bulk(data.upper())
+
+    w = Upper(2)
+    w.bulk_or_null(b"a")
+    w.verbatim(b"b")
+    w.value([b"c", None])
+    assert w.take() == b"$1\r\nA\r\n$1\r\nB\r\n*2\r\n$1\r\nC\r\n$-1\r\n"
+
+
 # -- writer: randomized parity --------------------------------------------------------
 
 INTS = st.integers(-2**63, 2**63 - 1) | st.integers() | st.sampled_from([0, -1, 2**63, -2**63 - 1, True])
