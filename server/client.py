@@ -119,6 +119,7 @@ class Client(asyncio.Protocol):
 
     def run_command(self, argv):
         """One command through the dispatcher; a bug in it costs an -ERR, never the server."""
+        mark = len(self.reply.buf)
         try:
             self.server.process_command(self, argv)
         except Exception as exc:
@@ -126,6 +127,17 @@ class Client(asyncio.Protocol):
             log.warning("Internal error processing '%s' for client %s:\n%s"
                         % (name, self.info_line(), traceback.format_exc()))
             self.reply.error(internal_error_message(name, exc))
+        if self.reply_mode != REPLY_ON:
+            self.end_of_command_reply_mode(mark)
+
+    def end_of_command_reply_mode(self, mark):
+        """CLIENT REPLY OFF/SKIP: drop what the command wrote; SKIP lasts one command."""
+        if self.reply_mode in (REPLY_OFF, REPLY_SKIP):
+            del self.reply.buf[mark:]
+        if self.reply_mode == REPLY_SKIP:
+            self.reply_mode = REPLY_ON
+        elif self.reply_mode == REPLY_SKIP_NEXT:
+            self.reply_mode = REPLY_SKIP
 
     def resume_input(self):
         """Continue with buffered commands once the client is no longer blocked."""
