@@ -1,6 +1,7 @@
 """Builds the optional Cython fast paths in native/; falls back to pure Python
 with a warning when no compiler (or Cython) is available."""
 import glob
+import os
 import sys
 
 from setuptools import setup
@@ -13,6 +14,12 @@ class OptionalBuildExt(build_ext):
             super().run()
         except Exception as exc:  # no compiler: the pure-Python twins are used
             sys.stderr.write("WARNING: native extensions not built (%s); using pure Python\n" % exc)
+
+    def copy_file(self, infile, outfile, *args, **kwargs):
+        # A new inode for the rebuilt module: running servers keep the old one mapped.
+        if outfile.endswith((".so", ".pyd")) and os.path.exists(outfile):
+            os.unlink(outfile)
+        return super().copy_file(infile, outfile, *args, **kwargs)
 
     def build_extension(self, ext):
         try:
@@ -30,7 +37,11 @@ def extensions():
     except ImportError:
         sys.stderr.write("WARNING: Cython missing; native extensions not built\n")
         return []
-    return cythonize(sources, compiler_directives={"language_level": 3}, quiet=True)
+    try:
+        return cythonize(sources, compiler_directives={"language_level": 3}, quiet=True)
+    except Exception as exc:  # a .pyx that does not translate: keep the pure-Python twins
+        sys.stderr.write("WARNING: Cython failed (%s); native extensions not built\n" % exc)
+        return []
 
 
 setup(ext_modules=extensions(), cmdclass={"build_ext": OptionalBuildExt})
