@@ -6,7 +6,8 @@ from server.errors import CommandError, NOT_INTEGER, DB_INDEX, SYNTAX, WRONGPASS
 from server.util import parse_int_arg
 
 
-@command("ping", -1, "fast", acl="@fast @connection", since="1.0.0")
+@command("ping", -1, "fast", acl="@fast @connection", since="1.0.0",
+         tips="request_policy:all_shards response_policy:all_succeeded")
 def cmd_ping(client, argv):
     if len(argv) > 2:
         raise CommandError("ERR wrong number of arguments for 'ping' command")
@@ -67,13 +68,14 @@ def cmd_quit(client, argv):
          since="6.2.0")
 def cmd_reset(client, argv):
     server = client.server
+    if client.is_master or "S" in client.flags:
+        raise CommandError("ERR can only reset normal client connections")
     for hook in RESET_HOOKS:
         hook(client)
     client.db = server.dbs[0]
     client.set_resp(2)
     client.name = b""
-    client.reply_mode = 0
-    client.no_evict = False
+    client.reply_mode = 0       # CLIENT NO-EVICT is the one setting RESET keeps
     client.authenticated = not server.config.requirepass
     client.user = "default"
     client.reply.simple(b"RESET")
@@ -115,48 +117,42 @@ def cmd_auth(client, argv):
 @command("hello", -1, "noscript loading stale fast no_auth allow_busy", acl="@fast @connection",
          since="6.0.0")
 def cmd_hello(client, argv):
-    version = None
+    version = 0
     i = 1
     if len(argv) >= 2:
-        try:
-            version = int(argv[1])
-        except ValueError:
-            raise CommandError("ERR Protocol version is not an integer or out of range")
-        i = 2
+        version = parse_int_arg(argv[1], "ERR Protocol version is not an integer or out of range")
         if version < 2 or version > 3:
             raise CommandError("NOPROTO unsupported protocol version")
-    name = None
-    credentials = None
+        i = 2
+    # Options take effect one by one, as Redis applies them: a later bad one keeps earlier ones.
     while i < len(argv):
         option = argv[i].lower()
         remaining = len(argv) - i - 1
         if option == b"auth" and remaining >= 2:
-            credentials = (argv[i + 1], argv[i + 2])
+            if not check_password(client.server, argv[i + 1], argv[i + 2]):
+                raise CommandError(WRONGPASS)
+            client.authenticated = True
+            client.user = argv[i + 1].decode("utf-8", "replace")
             i += 3
         elif option == b"setname" and remaining >= 1:
-            name = argv[i + 1]
+            from server.introspection import validate_client_name
+            validate_client_name(argv[i + 1])
+            client.name = argv[i + 1]
             i += 2
         else:
-            raise CommandError("ERR Syntax error in HELLO option '%s'" % argv[i].decode("utf-8", "replace"))
-    if credentials is not None:
-        if not check_password(client.server, *credentials):
-            raise CommandError(WRONGPASS)
-        client.authenticated = True
-        client.user = credentials[0].decode("utf-8", "replace")
+            raise CommandError("ERR Syntax error in HELLO option '%s'"
+                               % argv[i].split(b"\0", 1)[0].decode("utf-8", "surrogateescape"))
     if not client.authenticated:
         raise CommandError("NOAUTH HELLO must be called with the client already authenticated, "
-                           "otherwise the HELLO <proto> AUTH <user> <pass> option can be used to "
+                           "otherwise the HELLO AUTH <user> <pass> option can be used to "
                            "authenticate the client and select the RESP protocol version at the "
                            "same time")
-    if name is not None:
-        from server.introspection import validate_client_name
-        validate_client_name(name)
-        client.name = name
-    if version is not None:
+    if version:
         client.set_resp(version)
     server = client.server
+    sentinel = getattr(server, "sentinel_mode", False)
     reply = client.reply
-    reply.map(7)
+    reply.map(6 if sentinel else 7)
     reply.bulk(b"server")
     reply.bulk(b"redis")
     reply.bulk(b"version")
@@ -166,8 +162,11 @@ def cmd_hello(client, argv):
     reply.bulk(b"id")
     reply.integer(client.id)
     reply.bulk(b"mode")
-    reply.bulk(b"cluster" if server.config.cluster_enabled else b"standalone")
-    reply.bulk(b"role")
-    reply.bulk(b"replica" if server.replicaof is not None else b"master")
+    if sentinel:
+        reply.bulk(b"sentinel")
+    else:
+        reply.bulk(b"cluster" if server.config.cluster_enabled else b"standalone")
+        reply.bulk(b"role")
+        reply.bulk(b"replica" if server.replicaof is not None else b"master")
     reply.bulk(b"modules")
     reply.array(0)

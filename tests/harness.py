@@ -33,13 +33,32 @@ def free_port():
     raise RuntimeError("no free port")
 
 
-def wait_for_port(port, timeout=15.0, proc=None):
+def require_tool(name):
+    """The path of an installed tool (redis-cli, redis-benchmark ...).
+
+    Missing: the test fails under REQUIRE_REFERENCE=1 (CI must not silently
+    skip), and is skipped otherwise."""
+    import pytest
+    path = shutil.which(name)
+    if path is None:
+        if REQUIRE_REFERENCE:
+            pytest.fail("REQUIRE_REFERENCE=1 but %s is not installed" % name)
+        pytest.skip("%s not installed" % name)
+    return path
+
+
+def require_reference():
+    """The reference redis-server binary, with require_tool's fail/skip rule."""
+    return require_tool("redis-server")
+
+
+def wait_for_port(port, timeout=15.0, proc=None, host="127.0.0.1"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
             raise RuntimeError("server exited with %s" % proc.returncode)
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            with socket.create_connection((host, port), timeout=0.5):
                 return
         except OSError:
             time.sleep(0.02)
@@ -49,8 +68,10 @@ def wait_for_port(port, timeout=15.0, proc=None):
 class ServerProcess:
     """A pyredis-server (or reference redis-server) running in its own directory."""
 
-    def __init__(self, args=(), reference=False, config_text=None, env=None, port=None):
+    def __init__(self, args=(), reference=False, config_text=None, env=None, port=None,
+                 pure=False, host="127.0.0.1"):
         self.reference = reference
+        self.host = host              # where to check that the server listens
         self.port = port or free_port()
         self.dir = tempfile.mkdtemp(prefix="pyredis-test-")
         self.log_path = os.path.join(self.dir, "server.log")
@@ -68,12 +89,14 @@ class ServerProcess:
         cmd += list(args)
         full_env = dict(os.environ)
         full_env["PYTHONPATH"] = ROOT + os.pathsep + full_env.get("PYTHONPATH", "")
+        if pure:
+            full_env["PYREDIS_PURE"] = "1"      # the pure-Python protocol twins
         full_env.update(env or {})
         self.cmd = cmd
-        self.proc = subprocess.Popen(cmd, cwd=self.dir, env=full_env,
+        self.proc = subprocess.Popen(cmd, cwd=self.dir, env=full_env, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
-            wait_for_port(self.port, proc=self.proc)
+            wait_for_port(self.port, proc=self.proc, host=host)
         except Exception:
             self.stop()
             raise RuntimeError("server did not start: %s\nlog:\n%s\nstderr:\n%s"
@@ -89,10 +112,26 @@ class ServerProcess:
     def client(self, **kwargs):
         import redis
         kwargs.setdefault("socket_timeout", 10)
+        kwargs.setdefault("host", self.host)
         return redis.Redis(port=self.port, **kwargs)
 
     def raw(self):
-        return RawConnection(self.port)
+        return RawConnection(self.port, host=self.host)
+
+    def wait_exit(self, timeout=10):
+        """The exit code once the process ends by itself (SHUTDOWN, a signal sent by the test)."""
+        return self.proc.wait(timeout)
+
+    def wait_for_log(self, text, timeout=10):
+        """Wait until `text` appears in the log file; returns the whole log."""
+        deadline = time.monotonic() + timeout
+        while True:
+            content = self.log()
+            if text in content:
+                return content
+            if time.monotonic() > deadline:
+                raise TimeoutError("%r not logged within %.0fs; log:\n%s" % (text, timeout, content))
+            time.sleep(0.02)
 
     def stop(self, timeout=10):
         if self.proc.poll() is None:
@@ -111,8 +150,9 @@ class ServerProcess:
 class RawConnection:
     """A socket speaking RESP by hand: send bytes, read exactly one reply's bytes."""
 
-    def __init__(self, port, timeout=10.0):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    def __init__(self, port, timeout=10.0, host="127.0.0.1"):
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buf = b""
 
     def close(self):
@@ -168,10 +208,20 @@ class RawConnection:
         data = self.buf
         self.buf = b""
         while True:
-            chunk = self.sock.recv(65536)
+            try:
+                chunk = self.sock.recv(65536)
+            except ConnectionResetError:
+                return data
             if not chunk:
                 return data
             data += chunk
+
+    def is_closed(self, timeout=5.0):
+        """True once the server has closed the connection (nothing else may arrive)."""
+        try:
+            return self.read_until_closed(timeout) == b""
+        except socket.timeout:
+            return False
 
 
 def encode_command(args):
