@@ -18,7 +18,6 @@ from protocol.writer import SetReply, Status
 
 cdef extern from "Python.h":
     long long PyLong_AsLongLongAndOverflow(object obj, int* overflow) except? -1
-    bint PyLong_CheckExact(object obj)
     bint PyLong_Check(object obj)
     bint PyByteArray_CheckExact(object obj)
     bint PyUnicode_CheckExact(object obj)

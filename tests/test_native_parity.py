@@ -145,7 +145,7 @@ def test_partial_input_is_kept_pending(parser_cls):
     assert parser.next_command() == [b"SET", b"k", b"v"]
     assert parser.next_command() is None
     assert parser.pending() == 2
-    assert parser.peek(1) == b"P" and parser.peek(1000) == b"PI"
+    assert parser.peek(1) == b"P" and parser.peek(1000) == b"PI" and parser.peek(-1) == b""
     parser.feed(b"NG\r\n")
     assert parser.next_command() == [b"PING"]
     assert parser.pending() == 0
