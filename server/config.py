@@ -843,7 +843,7 @@ class Config:
             setattr(self, d.attr, "" if value is None else value)
         self.replicaof = None
         self.config_file = None
-        self.renamed_commands = []        # (old, new) in file order
+        self.renamed_commands = []        # (old, new, line number, line) in file order
         self.user_lines = []              # `user ...` argument lists, for ACL
         self.loadmodule_lines = []
         self.sentinel_lines = []          # (argv, line number, line)
@@ -898,7 +898,7 @@ class Config:
         if name == "include" and len(args) == 2:
             self.load_file_included(args[1])
         elif name == "rename-command" and len(args) == 3:
-            self.renamed_commands.append((args[1].lower(), args[2]))
+            self.renamed_commands.append((args[1].lower(), args[2], lineno, line))
         elif name == "user" and len(args) >= 2:
             self.user_lines.append(args[1:])
         elif name == "loadmodule" and len(args) >= 2:
