@@ -45,15 +45,47 @@ def acl_categories(cmd):
     return [c for c in ACL_ORDER if c in cats]
 
 
+# Flags of each key argument as Redis's key specs give them (COMMAND GETKEYSANDFLAGS).
+# One tuple per key spec; keys beyond the last spec share it. Commands not listed
+# get RO+access when read-only, RW+update when they write.
+_RW_ACCESS_UPDATE = ("RW", "access", "update")
+_OW_UPDATE = ("OW", "update")
+_RM_DELETE = ("RM", "delete")
+KEY_SPEC_FLAGS = {
+    "set": [_OW_UPDATE], "setex": [_OW_UPDATE], "psetex": [_OW_UPDATE], "mset": [_OW_UPDATE],
+    "restore": [_OW_UPDATE], "setnx": [("OW", "insert")], "msetnx": [("OW", "insert")],
+    "del": [_RM_DELETE], "unlink": [_RM_DELETE],
+    "incr": [_RW_ACCESS_UPDATE], "decr": [_RW_ACCESS_UPDATE], "incrby": [_RW_ACCESS_UPDATE],
+    "decrby": [_RW_ACCESS_UPDATE], "incrbyfloat": [_RW_ACCESS_UPDATE],
+    "getset": [_RW_ACCESS_UPDATE], "getex": [_RW_ACCESS_UPDATE],
+    "getdel": [("RW", "access", "delete")], "append": [("RW", "insert")],
+    "setrange": [("RW", "update")], "expire": [("RW", "update")], "pexpire": [("RW", "update")],
+    "expireat": [("RW", "update")], "pexpireat": [("RW", "update")], "persist": [("RW", "update")],
+    "exists": [("RO",)], "type": [("RO",)], "strlen": [("RO",)], "touch": [("RO",)],
+    "object|encoding": [("RO",)], "object|freq": [("RO",)], "object|idletime": [("RO",)],
+    "object|refcount": [("RO",)], "expiretime": [("RO", "access")],
+    "rename": [("RW", "access", "delete"), _OW_UPDATE],
+    "renamenx": [("RW", "access", "delete"), ("OW", "insert")],
+    "copy": [("RO", "access"), _OW_UPDATE], "move": [("RW", "access", "delete")],
+}
+
+
+def key_flags(cmd, position):
+    """The flags of the position-th key argument of cmd."""
+    specs = KEY_SPEC_FLAGS.get(cmd.name)
+    if specs:
+        return list(specs[min(position, len(specs) - 1)])
+    if "readonly" in cmd.flags:
+        return ["RO", "access"]
+    if "write" in cmd.flags:
+        return ["RW", "update"]
+    return ["RO"]
+
+
 def _key_specs(cmd):
     if cmd.first_key <= 0:
         return []
-    if "readonly" in cmd.flags:
-        flags = ["RO", "access"]
-    elif "write" in cmd.flags:
-        flags = ["RW", "update"]
-    else:
-        flags = ["RO"]
+    flags = key_flags(cmd, 0)
     last = cmd.last_key - cmd.first_key if cmd.last_key >= 0 else cmd.last_key
     return [{
         "flags": SetReply([Status(f) for f in flags]),
@@ -69,8 +101,8 @@ def command_info(cmd):
     acl = [Status("@" + c) for c in acl_categories(cmd)]
     return [
         cmd.name, cmd.arity, SetReply(flags), cmd.first_key, cmd.last_key, cmd.key_step,
-        SetReply(acl), SetReply(list(cmd.tips)), _key_specs(cmd),
-        [command_info(sub) for sub in cmd.subcommands.values()],
+        SetReply(acl), SetReply(list(cmd.tips)), SetReply(_key_specs(cmd)),
+        SetReply([command_info(sub) for sub in cmd.subcommands.values()]),
     ]
 
 
@@ -199,12 +231,12 @@ def _matching(pattern):
     return lambda cmd: glob_match(pattern, cmd.name.encode(), nocase=True)
 
 
-@command("command|getkeys", -3, "loading stale", acl="@slow @connection", since="2.8.13")
+@command("command|getkeys", -4, "loading stale", acl="@slow @connection", since="2.8.13")
 def cmd_command_getkeys(client, argv):
     _getkeys(client, argv[2:], with_flags=False)
 
 
-@command("command|getkeysandflags", -3, "loading stale", acl="@slow @connection", since="7.0.0")
+@command("command|getkeysandflags", -4, "loading stale", acl="@slow @connection", since="7.0.0")
 def cmd_command_getkeysandflags(client, argv):
     _getkeys(client, argv[2:], with_flags=True)
 
@@ -224,8 +256,8 @@ def _getkeys(client, target, with_flags):
             return
         raise CommandError("ERR Invalid arguments specified for command")
     if with_flags:
-        flags = ["RO", "access"] if "readonly" in cmd.flags else ["RW", "update"]
-        client.reply.value([[target[i], SetReply([Status(f) for f in flags])] for i in indexes])
+        client.reply.value([[target[i], SetReply([Status(f) for f in key_flags(cmd, n)])]
+                            for n, i in enumerate(indexes)])
     else:
         client.reply.bulk_array([target[i] for i in indexes])
 

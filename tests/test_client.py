@@ -209,6 +209,7 @@ def _closed(conn, timeout=5.0):
 def test_client_kill_old_form_closes_the_other_connection(server, reference, which):
     port = server.port if which == "ours" else reference.port
     killer, victim = RawConnection(port), RawConnection(port)
+    assert victim.command("PING") == b"+PONG\r\n"     # accepted and registered
     addr = "127.0.0.1:%d" % victim.sock.getsockname()[1]
     assert killer.command("CLIENT", "KILL", addr) == b"+OK\r\n"
     assert _closed(victim)
@@ -256,6 +257,7 @@ def test_client_kill_self_replies_then_closes(server, reference, which):
 def test_client_kill_user(server, reference):
     for port in (server.port, reference.port):
         killer, victim = RawConnection(port), RawConnection(port)
+        assert victim.command("PING") == b"+PONG\r\n"
         count = int(killer.command("CLIENT", "KILL", "USER", "default")[1:-2])
         assert count >= 1
         assert _closed(victim)
