@@ -48,9 +48,7 @@ def cmd_swapdb(client, argv):
         raise CommandError(DB_INDEX)
     a, b = server.dbs[first], server.dbs[second]
     if first != second:
-        a.data, b.data = b.data, a.data
-        a.expires, b.expires = b.expires, a.expires
-        a._expiry_heap, b._expiry_heap = b._expiry_heap, a._expiry_heap
+        a.swap_with(b)
         for db in (a, b):
             for key in list(db.data) if server.has_watchers() else ():
                 db.modified(key)

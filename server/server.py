@@ -17,7 +17,7 @@ import traceback
 from server import commands as command_table
 from server.client import Client, internal_error_message
 from server.errors import CommandError, NOAUTH
-from server.keyspace import Database
+from server.keyspace import Database, keyspace_cron
 from server.log import log
 
 REDIS_VERSION = "7.0.15"
@@ -84,6 +84,8 @@ class Server:
         self.replid = os.urandom(20).hex()
         self.master_repl_offset = 0
         self.active_expire_enabled = True
+        self.lru_clock = int(time.time())     # whole seconds, advanced by the cron (Redis's lruclock)
+        self.loading = False                  # while a data file loads nothing expires
         self.shutdown_requested = None
         self.exit_code = 0
         self.cached_time_ms = None            # frozen clock while a command runs
@@ -282,14 +284,7 @@ class Server:
                 return
             self.shutdown_requested = None
         self._sample_ops(now)
-        if self.active_expire_enabled and self.replicaof is None:
-            now_ms = int(now * 1000)
-            budget = 200
-            for db in self.dbs:
-                if db.expires:
-                    budget -= db.active_expire(now_ms, budget)
-                    if budget <= 0:
-                        break
+        keyspace_cron(self, now, hz)
         timeout = self.config.timeout
         if timeout:
             for client in list(self.clients.values()):
