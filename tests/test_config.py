@@ -556,3 +556,40 @@ def test_config_file_errors_match_redis(tmp_path, line, message):
                                 timeout=20)
         assert theirs.returncode == 1
         assert theirs.stderr == expected
+
+
+# -- the shipped redis.conf ------------------------------------------------------------
+
+SHIPPED_CONF = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                            "redis.conf")
+
+
+def test_shipped_conf_documents_every_directive():
+    from server.config import DIRECTIVES
+    with open(SHIPPED_CONF) as f:
+        mentioned = set()
+        for line in f:
+            words = line.lstrip("# ").split()
+            if words:
+                mentioned.add(words[0])
+    missing = [d.name for d in DIRECTIVES if not d.hidden and d.name not in mentioned]
+    assert missing == []
+
+
+def test_shipped_conf_loads_like_redis(start_server):
+    import shutil
+    with open(SHIPPED_CONF) as f:
+        text = f.read()
+    ours = start_server(config_text=text)
+    if shutil.which("redis-server") is None:
+        pytest.skip("reference redis-server not installed")
+    theirs = ServerProcess([], reference=True, config_text=text)
+    try:
+        mine, real = config_map(ours.port, "*"), config_map(theirs.port, "*")
+        assert sorted(mine) == sorted(real)
+        assert {k: v for k, v in mine.items() if k not in PER_PROCESS} == {
+            k: v for k, v in real.items() if k not in PER_PROCESS}
+        log = ours.log()
+        assert "has no effect" not in log
+    finally:
+        theirs.stop()
