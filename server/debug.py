@@ -321,8 +321,9 @@ def describe_object(server, db, key, value):
         encoding = value.encoding()
         length = SERIALIZED_LENGTH(server, db, key, value) if SERIALIZED_LENGTH else 0
     refcount = 1
-    lru = lru_clock()
-    idle = 0
+    access = getattr(db, "access", {}).get(key)
+    lru = lru_clock(access) if access is not None else lru_clock()
+    idle = db.idle_seconds(key) if hasattr(db, "idle_seconds") else 0
     if _shared_integer(server, value):
         # shared integer objects are created at start-up and never touched
         refcount = 2147483647
