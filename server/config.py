@@ -886,9 +886,13 @@ class Config:
             if directive.multi and len(values) == 1 and values[0]:
                 values = [a.decode("utf-8", "surrogateescape") for a in
                           (split_args(values[0].encode("utf-8", "surrogateescape")) or [])]
-            if isinstance(directive, Save) and not self._save_loaded:
-                self._save_loaded = True      # the first save line replaces the defaults
-            self._store(directive, self.parse_value(directive, values))
+            value = self.parse_value(directive, values)
+            if isinstance(directive, Save):
+                # The first save line replaces the defaults, later ones add to it; "" clears.
+                if self._save_loaded and values != [""]:
+                    value = getattr(self, directive.attr) + value
+                self._save_loaded = True
+            self._store(directive, value)
             if directive.inert:
                 self.warnings.append("Directive '%s' is accepted but has no effect in this "
                                      "server." % directive.name)
