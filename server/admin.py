@@ -421,9 +421,29 @@ def cmd_config_resetstat(client, argv):
 RESETSTAT_HOOKS = []     # other subsystems reset their own counters: fn(server)
 
 
+# INFO figures CONFIG RESETSTAT zeroes (resetServerStats), where a subsystem keeps them.
+RESET_FIELDS = (
+    "total_connections_received", "total_commands_processed", "total_net_input_bytes",
+    "total_net_output_bytes", "total_net_repl_input_bytes", "total_net_repl_output_bytes",
+    "rejected_connections", "sync_full", "sync_partial_ok", "sync_partial_err", "expired_keys",
+    "expired_stale_perc", "expired_time_cap_reached_count", "expire_cycle_cpu_milliseconds",
+    "evicted_keys", "evicted_clients", "total_eviction_exceeded_time", "keyspace_hits",
+    "keyspace_misses", "latest_fork_usec", "total_forks", "active_defrag_hits",
+    "active_defrag_misses", "active_defrag_key_hits", "active_defrag_key_misses",
+    "total_active_defrag_time", "unexpected_error_replies", "total_error_replies",
+    "dump_payload_sanitizations", "total_reads_processed", "total_writes_processed",
+    "io_threaded_reads_processed", "io_threaded_writes_processed", "rdb_saves", "aof_rewrites",
+    "aof_rewrites_consecutive_failures",
+)
+
+
 def reset_stats(server):
-    server.stats.reset()
-    server.stats.errors.clear()
+    stats = server.stats
+    stats.reset()
+    for name in RESET_FIELDS:
+        if isinstance(getattr(stats, name, None), (int, float)):
+            setattr(stats, name, 0)
+    stats.errors.clear()
     for cmd in all_commands(server):
         cmd.calls = cmd.usec = cmd.rejected_calls = cmd.failed_calls = 0
     for hook in RESETSTAT_HOOKS:

@@ -389,6 +389,7 @@ def test_config_resetstat_resets_info_stats_and_commandstats(r):
     assert not any(k.startswith("errorstat_") for k in after)
     # RESETSTAT itself ran after the reset, INFO once more
     assert after["total_commands_processed"] <= 2
+    assert after["total_connections_received"] == 0
 
 
 # -- CONFIG REWRITE ---------------------------------------------------------------------
