@@ -511,16 +511,30 @@ def adjust_open_files_limit(config):
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft >= wanted:
         return None
-    best = wanted
-    while best > soft:
+    # Redis tries wanted, wanted-16, wanted-32 … down to the current limit; what the
+    # system accepts is monotonic, so a binary search over the steps finds the same value.
+    def accepted(limit):
         try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (best, best))
-            break
+            # never lower the hard limit: without privileges that could not be undone
+            resource.setrlimit(resource.RLIMIT_NOFILE, (limit, max(limit, hard)))
+            return True
         except (ValueError, OSError):
-            if best < 16:
-                best = soft
-                break
-            best -= 16
+            return False
+
+    best = soft
+    if accepted(wanted):
+        best = wanted
+    else:
+        low, high = 1, (wanted - soft) // 16       # steps; high may still be above soft
+        while low <= high:
+            middle = (low + high) // 2
+            if wanted - 16 * middle > soft and accepted(wanted - 16 * middle):
+                best = wanted - 16 * middle
+                high = middle - 1
+            else:
+                low = middle + 1
+        if best > soft:
+            accepted(best)
     best = max(best, soft)
     if best < wanted:
         config.maxclients = best - RESERVED_FDS
