@@ -11,11 +11,12 @@ import traceback
 
 from protocol.parser import ProtocolError
 from server import native_bridge
-from server.log import log
+from server.log import LEVELS, log
 
 REPLY_ON, REPLY_OFF, REPLY_SKIP_NEXT, REPLY_SKIP = range(4)
 
 PROTO_DUMP_LEN = 128      # bytes of the query buffer quoted when logging a protocol error
+VERBOSE = LEVELS["verbose"]
 
 
 class Client(asyncio.Protocol):
@@ -65,12 +66,14 @@ class Client(asyncio.Protocol):
             else:
                 self.unix = True
         if self.unix:
-            # Redis names the peer of a unix socket "/unixsocket" and the local end by its path.
-            self.addr = "/unixsocket:0"
-            self.laddr = "%s:0" % (local or self.server.config.unixsocket)
+            # Both ends of a unix socket connection are named after the socket's path.
+            self.addr = self.laddr = "%s:0" % (local or self.server.config.unixsocket)
         else:
             self.addr = format_addr(peer)
             self.laddr = format_addr(local)
+        if log.level <= VERBOSE:
+            log.verbose("Accepted connection to %s" % self.server.config.unixsocket if self.unix
+                        else "Accepted " + self.addr.replace("[", "").replace("]", ""))
         refusal = self.server.accept_client(self)
         if refusal:
             # Redis writes the refusal and closes, without reading anything.
@@ -111,7 +114,7 @@ class Client(asyncio.Protocol):
                         return
         except ProtocolError as exc:
             self.reply.error("ERR " + exc.message)
-            if log.level <= 1:  # verbose: Redis samples the offending input too
+            if log.level <= VERBOSE:  # Redis samples the offending input too
                 log.verbose("Protocol error (%s) from client: %s. %s"
                             % (exc.reason, self.info_line(), describe_query_buffer(parser)))
             self.closing = True
@@ -146,6 +149,8 @@ class Client(asyncio.Protocol):
 
     def connection_lost(self, exc):
         if not self.closed:
+            if log.level <= VERBOSE:
+                log.verbose("Client closed connection %s" % self.info_line())
             self.closed = True
             self.server.remove_client(self)
 
@@ -182,22 +187,10 @@ class Client(asyncio.Protocol):
 
     # -- introspection ---------------------------------------------------------
 
-    def flag_letters(self):
-        letters = "".join(sorted(self.flags))
-        if self.no_evict:
-            letters += "e"
-        return letters or "N"
-
     def info_line(self):
-        now = time.time()
-        cmd = self.last_command.name if self.last_command else "NULL"
-        qbuf = self.parser.pending()
-        return ("id=%d addr=%s laddr=%s fd=%d name=%s age=%d idle=%d flags=%s db=%d sub=0 psub=0 "
-                "ssub=0 multi=-1 qbuf=%d qbuf-free=%d argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 "
-                "omem=0 tot-mem=%d events=r cmd=%s user=%s redir=-1 resp=%d" % (
-                    self.id, self.addr, self.laddr, self.fd, self.name.decode("utf-8", "replace"),
-                    int(now - self.created), int(now - self.last_interaction), self.flag_letters(),
-                    self.db.index, qbuf, max(0, 20474 - qbuf), 22272 + qbuf, cmd, self.user, self.resp))
+        """This client as one CLIENT LIST line (for log messages)."""
+        from server.introspection import client_info_string
+        return client_info_string(self)
 
 
 def set_keepalive(sock, interval):

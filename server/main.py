@@ -4,6 +4,7 @@ The command line becomes config lines appended after the file and stdin;
 errors stop start-up with Redis's messages and exit codes; the start-up log
 says what Redis's says, in the same order.
 """
+import errno
 import os
 import resource
 import sys
@@ -213,8 +214,10 @@ def adjust_open_files_limit(config):
         try:
             resource.setrlimit(resource.RLIMIT_NOFILE, (best, best))
             break
-        except (OSError, ValueError) as exc:
-            error = os.strerror(exc.errno) if getattr(exc, "errno", None) else str(exc)
+        except ValueError:              # Python's own check: above the hard limit
+            error = os.strerror(errno.EPERM)
+        except OSError as exc:
+            error = os.strerror(exc.errno)
         if best < 16:
             best = current
             break

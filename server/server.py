@@ -18,7 +18,7 @@ from server import commands as command_table
 from server.client import Client, internal_error_message
 from server.errors import CommandError, NOAUTH
 from server.keyspace import Database, keyspace_cron
-from server.log import log
+from server.log import LEVELS, log
 
 REDIS_VERSION = "7.0.15"
 
@@ -294,6 +294,9 @@ class Server:
                         and not client.flags & {"S", "O", "P"}):
                     log.verbose("Closing idle client")
                     client.close()
+        if now - self._last_status_log >= 5:
+            self._last_status_log = now
+            self.log_status()
         for hook in self.cron_hooks:
             try:
                 hook(now)
@@ -303,6 +306,22 @@ class Server:
             self.before_sleep()
 
     cron_hooks = []
+    _last_status_log = 0.0
+
+    def log_status(self):
+        """Every 5 seconds: the non-empty databases (verbose) and the clients (debug), as Redis."""
+        if log.level > LEVELS["verbose"]:
+            return
+        for db in self.dbs:
+            keys, volatile = len(db), len(db.expires)
+            if keys or volatile:
+                slots = 4
+                while slots < keys:
+                    slots *= 2
+                log.verbose("DB %d: %d keys (%d volatile) in %d slots HT." % (db.index, keys, volatile, slots))
+        replicas = sum(1 for client in self.clients.values() if "S" in client.flags)
+        log.debug("%d clients connected (%d replicas), %d bytes in use"
+                  % (len(self.clients) - replicas, replicas, used_memory()))
 
     def _sample_ops(self, now):
         samples = self.stats.ops_samples
@@ -423,6 +442,15 @@ class Server:
         return True
 
     shutdown_hooks = []
+
+
+def used_memory():
+    """Resident memory in bytes (what the debug status line reports)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
 
 
 def build_command_table(renames):

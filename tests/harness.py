@@ -65,20 +65,35 @@ def wait_for_port(port, timeout=15.0, proc=None, host="127.0.0.1"):
     raise TimeoutError("port %d not listening after %.1fs" % (port, timeout))
 
 
+def server_command(reference=False):
+    """argv prefix that starts the reference redis-server or ours."""
+    return [REFERENCE_BINARY] if reference else [sys.executable, "-m", "server"]
+
+
+def server_env(extra=None):
+    env = dict(os.environ)
+    env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
+    env.update(extra or {})
+    return env
+
+
+def run_server(args, reference=False, stdin=b"", timeout=15, cwd=None, env=None, **kwargs):
+    """Run a server process to completion (start-up failures, --version ...)."""
+    return subprocess.run(server_command(reference) + list(args), input=stdin, capture_output=True,
+                          timeout=timeout, cwd=cwd, env=server_env(env), **kwargs)
+
+
 class ServerProcess:
     """A pyredis-server (or reference redis-server) running in its own directory."""
 
     def __init__(self, args=(), reference=False, config_text=None, env=None, port=None,
-                 pure=False, host="127.0.0.1"):
+                 pure=False, host="127.0.0.1", preexec_fn=None):
         self.reference = reference
         self.host = host              # where to check that the server listens
         self.port = port or free_port()
         self.dir = tempfile.mkdtemp(prefix="pyredis-test-")
         self.log_path = os.path.join(self.dir, "server.log")
-        if reference:
-            cmd = [REFERENCE_BINARY]
-        else:
-            cmd = [sys.executable, "-m", "server"]
+        cmd = server_command(reference)
         if config_text is not None:
             conf = os.path.join(self.dir, "test.conf")
             with open(conf, "w") as f:
@@ -87,20 +102,21 @@ class ServerProcess:
         cmd += ["--port", str(self.port), "--dir", self.dir, "--save", "",
                 "--logfile", self.log_path]
         cmd += list(args)
-        full_env = dict(os.environ)
-        full_env["PYTHONPATH"] = ROOT + os.pathsep + full_env.get("PYTHONPATH", "")
-        if pure:
-            full_env["PYREDIS_PURE"] = "1"      # the pure-Python protocol twins
+        full_env = server_env({"PYREDIS_PURE": "1"} if pure else None)   # pure: Python twins
         full_env.update(env or {})
         self.cmd = cmd
         self.proc = subprocess.Popen(cmd, cwd=self.dir, env=full_env, stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     preexec_fn=preexec_fn)
         try:
             wait_for_port(self.port, proc=self.proc, host=host)
         except Exception:
+            log = self.log()
+            if self.proc.poll() is None:
+                self.proc.kill()
+            stderr = self.proc.stderr.read().decode(errors="replace")
             self.stop()
-            raise RuntimeError("server did not start: %s\nlog:\n%s\nstderr:\n%s"
-                               % (cmd, self.log(), self.proc.stderr.read().decode(errors="replace")))
+            raise RuntimeError("server did not start: %s\nlog:\n%s\nstderr:\n%s" % (cmd, log, stderr))
 
     def log(self):
         try:
