@@ -187,7 +187,7 @@ SET_AND_GET = [
     ("oom-score-adj", ["relative", "absolute", "yes", "no"]),
     ("shutdown-on-sigint", ["now save", "force now nosave", "default", "SAVE", "default"]),
     ("notify-keyspace-events", ["KEA", "Ex", "g$lshzxetd", "AKEm", "n", "xKE", ""]),
-    ("save", ["100 10", "100 10 20 30", "", "3600 1 300 100 60 10000"]),
+    ("save", ["100 10", "100 10 20 30", "3600 1 300 100 60 10000", ""]),
     ("client-output-buffer-limit", ["normal 1mb 2mb 10", "slave 0 0 0 pubsub 1 2 3",
                                     "replica 256mb 64mb 60 normal 0 0 0",
                                     "pubsub 32mb 8mb 60"]),
