@@ -1,6 +1,7 @@
 """Argument parsing shared by command handlers, with Redis's error texts."""
 from protocol.parser import parse_int
-from server.errors import CommandError, NOT_INTEGER, NOT_FLOAT
+from server.errors import CommandError, NOT_INTEGER, NOT_FLOAT, SYNTAX
+from server.glob import compile_glob
 
 
 def parse_int_arg(arg, error=NOT_INTEGER):
@@ -38,3 +39,37 @@ def reply_help(client, lines):
         reply.simple(line)
     reply.simple("HELP")
     reply.simple("    Prints this help.")
+
+
+def parse_scan_options(argv, start):
+    """HSCAN/SSCAN/ZSCAN options from argv[start:]: (count, compiled MATCH pattern or None).
+
+    Option names compare as C strings (up to a NUL), case-insensitively; a
+    MATCH of exactly `*` filters nothing, as in Redis."""
+    count = 10
+    pattern = None
+    i = start
+    while i < len(argv):
+        option = argv[i].split(b"\0", 1)[0].lower()
+        if option == b"count" and len(argv) - i >= 2:
+            count = parse_int_arg(argv[i + 1])
+            if count < 1:
+                raise CommandError(SYNTAX)
+        elif option == b"match" and len(argv) - i >= 2:
+            pattern = None if argv[i + 1] == b"*" else compile_glob(argv[i + 1])
+        else:
+            raise CommandError(SYNTAX)
+        i += 2
+    return count, pattern
+
+
+def parse_ranged_int_arg(arg, low, high, message=None):
+    """An integer within [low, high]; `message` (when given) replaces every error,
+    else Redis's generic texts (getRangeLongFromObjectOrReply)."""
+    value = parse_int(arg)
+    if value is None:
+        raise CommandError("ERR " + message if message else NOT_INTEGER)
+    if value < low or value > high:
+        raise CommandError("ERR " + message if message else
+                           "ERR value is out of range, value must between %d and %d" % (low, high))
+    return value
