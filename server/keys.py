@@ -149,7 +149,7 @@ def cmd_scan(client, argv):
         elif option == b"match":
             pattern = None if argv[i + 1] == b"*" else compile_glob(argv[i + 1])
         elif option == b"type":
-            type_filter = argv[i + 1].lower().decode("latin-1")
+            type_filter = argv[i + 1].split(b"\0", 1)[0].lower().decode("latin-1")
         else:
             raise CommandError(SYNTAX)
         i += 2

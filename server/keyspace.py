@@ -18,7 +18,7 @@ structures in step and fire the WATCH / client-tracking hook. Per database:
                   on access only: OBJECT IDLETIME and LRU eviction read it.
     lfu           key -> (minutes << 8) | counter while an LFU maxmemory
                   policy is set, None otherwise (OBJECT FREQ, LFU eviction).
-    keytable      a KeyTable: SCAN's cursor space and RANDOMKEY's sample space.
+    keylog        a KeyLog: SCAN's cursor space and RANDOMKEY's sample space.
 
 Expiry is lazy on access (`_expired`) and active in the cron (`keyspace_cron`),
 which pops due keys from the heap instead of scanning the keyspace, within a
@@ -28,9 +28,12 @@ and wait for the master's DEL. Nothing expires while a file is loading.
 import heapq
 import random
 import time
+from array import array
+from bisect import bisect_left
+from itertools import chain, compress
 
 LFU_INIT_VAL = 5                # the counter a new key starts with under LFU
-SCAN_VISITS_PER_COUNT = 10      # one SCAN call visits at most COUNT*10 buckets
+SCAN_VISITS_PER_COUNT = 10      # one SCAN call visits at most COUNT*10 entries
 
 
 def now_ms():
@@ -43,186 +46,143 @@ def type_name(value):
     return value.TYPE
 
 
-_BIT_REVERSED_BYTES = bytes(int(format(i, "08b")[::-1], 2) for i in range(256))
-_HASH_MASK = (1 << 64) - 1
+# A SCAN cursor packs three numbers: the sequence number to resume at (low
+# bits), and where the scan stops, as `units << shift` (high bits).
+CURSOR_SEQ_BITS = 44
+CURSOR_END_BITS = 14
+_SEQ_MASK = (1 << CURSOR_SEQ_BITS) - 1
+_END_MASK = (1 << CURSOR_END_BITS) - 1
 
 
-def _reverse_bits(value, width):
-    """`value` (< 2**width) with its lowest `width` bits in reverse order."""
-    reversed64 = int.from_bytes(value.to_bytes(8, "little").translate(_BIT_REVERSED_BYTES), "big")
-    return reversed64 >> (64 - width)
+class KeyLog:
+    """Key names in the order they were added, numbered: the SCAN cursor space
+    and the RANDOMKEY sample space.
 
+    A Python dict cannot resume iteration at a position, so each database
+    also logs the name of every key it adds here (one list append). A SCAN
+    cursor holds the sequence number of the next entry to visit: finding it
+    is a binary search, and one call visits at most COUNT*10 entries, so
+    COUNT bounds the work of a call.
 
-class KeyTable:
-    """Every key name, in buckets by hash: SCAN's cursor space and RANDOMKEY's sample space.
+    Deleting a key leaves its entry behind, stale (the key is gone from the
+    dict, or was added again and has a newer entry). Visits skip stale
+    entries; compact() drops them once they outnumber the live keys, keeping
+    each live key's newest entry with its number. Numbers only grow, so a key
+    present for a whole scan keeps one entry with one number throughout; the
+    scan visits numbers in increasing order and returns it at least once.
 
-    This is Redis's dictScan idea, kept beside the data dict because a Python
-    dict cannot resume iteration at a position. A key's place is its 64-bit
-    hash read with the bits reversed, and a SCAN cursor is such a place:
-    everything before it has been visited. Buckets are addressed by the low
-    bits of the hash (linear hashing: bucket `a` splits into `a` and
-    `a + 2**level`, one bucket per insert, so growing never pauses), which
-    makes each bucket hold one contiguous range of places, so a call visits
-    buckets in increasing place order, starting at the cursor, and returns
-    the place where it stopped.
+    New keys are appended past every cursor, so a scan chasing the end of
+    the log could run forever under inserts. The first call therefore puts
+    the end of the log as it is then into the cursor (rounded up to 14
+    significant bits, overshooting by at most 1/8192), and the scan stops
+    there: it ends even while keys keep arriving, as Redis's does.
 
-    Consequences: a key present for the whole scan sits at one fixed place
-    and is returned exactly once, whatever is added, deleted or resized
-    between calls (when the cursor falls inside a bucket, the keys placed
-    before it are filtered out). A scan always ends, even while keys are
-    added, since places are bounded. One call visits at most COUNT*10
-    buckets, each of about LOAD keys, and returns at most COUNT keys.
+    Entries kept by the last compaction store their numbers in an int64
+    array; entries appended since are numbered implicitly from tail_seq.
     """
-    __slots__ = ("buckets", "level", "mask", "split", "size")
+    __slots__ = ("keys", "seqs", "tail_seq")
 
-    LOAD = 8              # average keys per bucket before a bucket splits
-    MIN_LEVEL = 3
-
-    def __init__(self, keys=()):
-        self.buckets = [None] * (1 << self.MIN_LEVEL)   # lists of keys, None when empty
-        self.level = self.MIN_LEVEL    # addresses use the `level` low hash bits,
-        self.mask = (1 << self.MIN_LEVEL) - 1
-        self.split = 0                 # one more bit below this address
-        self.size = 0
-        for key in keys:
-            self.add(key)
+    def __init__(self, first_seq=1):
+        self.keys = []
+        self.seqs = array("q")
+        self.tail_seq = first_seq      # the number of keys[len(seqs)]
 
     def __len__(self):
-        return self.size
+        return len(self.keys)
 
-    def add(self, key):
-        """Record a key that was not in the table."""
-        h = hash(key)
-        address = h & self.mask
-        if address < self.split:
-            address = h & (2 * self.mask + 1)
-        buckets = self.buckets
-        bucket = buckets[address]
-        if bucket is None:
-            buckets[address] = [key]
+    def next_seq(self):
+        return self.tail_seq + len(self.keys) - len(self.seqs)
+
+    def seq_at(self, index):
+        explicit = len(self.seqs)
+        return self.seqs[index] if index < explicit else self.tail_seq + index - explicit
+
+    def index_of(self, seq):
+        """Index of the first entry numbered `seq` or more."""
+        seqs = self.seqs
+        if seqs and seq <= seqs[-1]:
+            return bisect_left(seqs, seq)
+        return min(len(self.keys), len(seqs) + max(0, seq - self.tail_seq))
+
+    def scan(self, cursor, count, data):
+        """(next cursor, up to `count` distinct live keys) from `cursor` on."""
+        if cursor == 0:
+            if self.next_seq() > _SEQ_MASK:
+                self.compact(data, renumber=True)
+            end = self.next_seq()
+            shift = max(0, end.bit_length() - CURSOR_END_BITS)
+            units = (end + (1 << shift) - 1) >> shift
+            if units > _END_MASK:
+                shift += 1
+                units = (end + (1 << shift) - 1) >> shift
+            position = 0
         else:
-            bucket.append(key)
-        self.size = size = self.size + 1
-        if size > self.LOAD * len(buckets):
-            self._split_one()
-
-    def remove(self, key):
-        h = hash(key)
-        address = h & self.mask
-        if address < self.split:
-            address = h & (2 * self.mask + 1)
-        buckets = self.buckets
-        bucket = buckets[address]
-        try:
-            bucket.remove(key)
-        except (ValueError, AttributeError):    # not recorded (or no bucket at all)
-            return
-        if not bucket:
-            buckets[address] = None
-        self.size = size = self.size - 1
-        if size * 4 < self.LOAD * len(buckets) and len(buckets) > (1 << self.MIN_LEVEL):
-            self._merge_one()
-
-    def _split_one(self):
-        buckets = self.buckets
-        low = self.split
-        high_bit = self.mask + 1
-        bucket = buckets[low]
-        if bucket:
-            moved = [key for key in bucket if hash(key) & high_bit]
-            if moved:
-                stay = [key for key in bucket if not hash(key) & high_bit]
-                buckets[low] = stay or None
-            buckets.append(moved or None)
-        else:
-            buckets.append(None)
-        self.split += 1
-        if self.split == high_bit:
-            self.level += 1
-            self.mask = 2 * self.mask + 1
-            self.split = 0
-
-    def _merge_one(self):
-        if self.split == 0:
-            self.level -= 1
-            self.mask >>= 1
-            self.split = self.mask + 1
-        self.split -= 1
-        buckets = self.buckets
-        tail = buckets.pop()
-        if tail:
-            if buckets[self.split] is None:
-                buckets[self.split] = tail
-            else:
-                buckets[self.split].extend(tail)
-
-    # -- SCAN -----------------------------------------------------------------------
-
-    def scan(self, cursor, count):
-        """(next cursor, keys): the keys from place `cursor` on, bucket by bucket,
-        until `count` keys or COUNT*10 buckets; 0 once every place was visited.
-        A bucket with more keys than the call still needs is cut at a place, so
-        COUNT is an upper bound."""
+            position = cursor & _SEQ_MASK
+            units = (cursor >> CURSOR_SEQ_BITS) & _END_MASK
+            shift = cursor >> (CURSOR_SEQ_BITS + CURSOR_END_BITS)
+        keys = self.keys
+        i = self.index_of(position)
+        end_index = self.index_of(units << shift)
+        stop = min(end_index, i + count * SCAN_VISITS_PER_COUNT)
         found = []
-        visits = count * SCAN_VISITS_PER_COUNT
-        place = cursor
-        while visits > 0 and len(found) < count:
-            bucket, start, end = self._bucket_at(place)
-            if bucket:
-                keys = bucket if start >= place else [k for k in bucket if _place_of(k) >= place]
-                room = count - len(found)
-                if len(keys) <= room:
-                    found.extend(keys)
-                else:
-                    ordered = sorted((_place_of(key), key) for key in keys)
-                    cut = room
-                    while cut < len(ordered) and ordered[cut][0] == ordered[cut - 1][0]:
-                        cut += 1      # keys sharing a place (a full hash collision) go together
-                    found.extend(key for _, key in ordered[:cut])
-                    if cut < len(ordered):
-                        return ordered[cut][0], found
-            visits -= 1
-            if end >> 64:
-                return 0, found
-            place = end
-        return place, found
+        seen = set()
+        while i < stop:
+            key = keys[i]
+            i += 1
+            if key in data and key not in seen:
+                seen.add(key)
+                found.append(key)
+                if len(found) >= count:
+                    break
+        if i >= end_index:
+            return 0, found
+        bound = (shift << CURSOR_END_BITS | units) << CURSOR_SEQ_BITS
+        return bound | self.seq_at(i), found
 
-    def _bucket_at(self, place):
-        """The bucket holding `place`, with the range of places it holds."""
-        level = self.level
-        prefix = place >> (64 - level)
-        address = _reverse_bits(prefix, level)
-        if address < self.split:
-            level += 1
-            prefix = place >> (64 - level)
-            address = _reverse_bits(prefix, level)
-        shift = 64 - level
-        return self.buckets[address], prefix << shift, (prefix + 1) << shift
+    def random_key(self, data):
+        """A random live key; None when there is none."""
+        for attempt in range(64):
+            keys = self.keys
+            if keys:
+                key = keys[random.randrange(len(keys))]
+                if key in data:
+                    return key
+            if attempt == 31:
+                self.compact(data)
+        return next(iter(data), None)
 
-    # -- RANDOMKEY ------------------------------------------------------------------
-
-    def random_key(self):
-        """A random key (keys in sparse buckets are a little likelier), or None."""
-        buckets = self.buckets
-        if not self.size:
-            return None
-        for _ in range(64):
-            bucket = buckets[random.randrange(len(buckets))]
-            if bucket:
-                return bucket[random.randrange(len(bucket))]
-        for bucket in buckets:
-            if bucket:
-                return bucket[random.randrange(len(bucket))]
-        return None
-
-
-def _place_of(key):
-    return _reverse_bits(hash(key) & _HASH_MASK, 64)
+    def compact(self, data, renumber=False):
+        """Drop stale entries, keeping numbers (renumbering when they ran out),
+        and log the keys that reached `data` without being logged."""
+        keys = self.keys
+        next_seq = self.next_seq()
+        all_seqs = chain(self.seqs, range(self.tail_seq, next_seq))
+        live = list(map(data.__contains__, keys))
+        kept_keys = list(compress(keys, live))
+        kept_seqs = array("q", compress(all_seqs, live))
+        distinct = set(kept_keys)
+        if len(distinct) != len(kept_keys):
+            # A key deleted and added again has several entries: keep its newest.
+            newest = sorted({key: i for i, key in enumerate(kept_keys)}.values())
+            kept_keys = [kept_keys[i] for i in newest]
+            kept_seqs = array("q", [kept_seqs[i] for i in newest])
+        if len(distinct) < len(data):
+            missing = list(data.keys() - distinct)
+            kept_keys.extend(missing)
+            kept_seqs.extend(range(next_seq, next_seq + len(missing)))
+            next_seq += len(missing)
+        self.keys = kept_keys
+        if renumber:
+            self.seqs = array("q")
+            self.tail_seq = 1
+        else:
+            self.seqs = kept_seqs
+            self.tail_seq = next_seq
 
 
 class Database:
     __slots__ = ("server", "index", "data", "expires", "_expiry_heap", "avg_ttl",
-                 "access", "lfu", "keytable")
+                 "access", "lfu", "keylog")
 
     def __init__(self, server, index):
         self.server = server
@@ -233,7 +193,7 @@ class Database:
         self.avg_ttl = 0             # INFO keyspace: smoothed TTL of sampled keys
         self.access = {}             # key -> LRU clock second of the last access
         self.lfu = None              # key -> (minutes << 8) | counter under LFU
-        self.keytable = KeyTable()
+        self.keylog = KeyLog()
 
     def __len__(self):
         return len(self.data)
@@ -309,7 +269,7 @@ class Database:
             data[key] = value
         else:
             data[key] = value
-            self.keytable.add(key)
+            self.keylog.keys.append(key)
             if self.lfu is not None:
                 self.lfu[key] = (self._lfu_minutes() << 8) | LFU_INIT_VAL
         if not keep_ttl and key in self.expires:
@@ -349,10 +309,11 @@ class Database:
 
     def _forget(self, key):
         """Drop the side data of a key just removed from the data dict."""
-        self.keytable.remove(key)
         self.access.pop(key, None)
         if self.lfu is not None:
             self.lfu.pop(key, None)
+        if len(self.keylog.keys) > 2 * len(self.data) + 1024:
+            self.keylog.compact(self.data)
 
     def set_expire(self, key, when_ms):
         self.expires[key] = when_ms
@@ -393,7 +354,7 @@ class Database:
         self.access = {}
         if self.lfu is not None:
             self.lfu = {}
-        self.keytable = KeyTable()
+        self.keylog = KeyLog(self.keylog.next_seq())
         self.avg_ttl = 0
         for key in keys:
             self.modified(key)
@@ -401,7 +362,7 @@ class Database:
 
     def swap_with(self, other):
         """Exchange the whole contents of two databases (SWAPDB)."""
-        for name in ("data", "expires", "_expiry_heap", "avg_ttl", "access", "lfu", "keytable"):
+        for name in ("data", "expires", "_expiry_heap", "avg_ttl", "access", "lfu", "keylog"):
             mine = getattr(self, name)
             setattr(self, name, getattr(other, name))
             setattr(other, name, mine)
@@ -410,15 +371,15 @@ class Database:
         """Hook for WATCH and client-side caching: key changed."""
         self.server.key_modified(self, key)
 
-    def keytable_in_step(self):
-        """The KeyTable, rebuilt first if keys reached the data dict some other way."""
-        if len(self.keytable) != len(self.data):
-            self.keytable = KeyTable(self.data)
-        return self.keytable
+    def keylog_in_step(self):
+        """The KeyLog, completed first if keys reached the data dict some other way."""
+        if len(self.keylog) < len(self.data):
+            self.keylog.compact(self.data)
+        return self.keylog
 
     def scan(self, cursor, count):
-        """(next cursor, keys) for SCAN, before any filtering; see KeyTable."""
-        return self.keytable_in_step().scan(cursor, count)
+        """(next cursor, keys) for SCAN, before any filtering; see KeyLog."""
+        return self.keylog_in_step().scan(cursor, count, self.data)
 
     # -- random keys -----------------------------------------------------------
 
@@ -429,12 +390,9 @@ class Database:
         all_volatile = len(data) == len(expires)
         tries = 100
         while data:
-            key = self.keytable_in_step().random_key()
+            key = self.keylog_in_step().random_key(data)
             if key is None:
                 return None
-            if key not in data:        # the table was out of step with the dict
-                self.keytable = KeyTable(data)
-                continue
             if key in expires:
                 # On a replica every key may be logically expired yet present:
                 # give up after a while and return one of them, as Redis does.

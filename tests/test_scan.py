@@ -56,6 +56,8 @@ def test_scan_with_a_large_count_returns_everything(reference, server):
         Unordered(["SCAN", "0", "COUNT", "1000", "MATCH", "nomatch"]),
         Unordered(["SCAN", "0", "COUNT", "1000", "TYPE", "string"]),
         Unordered(["SCAN", "0", "COUNT", "1000", "TYPE", "STRING"]),
+        Unordered(["SCAN", "0", "COUNT", "1000", "TYPE", b"string\x00junk"]),
+        Unordered(["SCAN", "0", "COUNT", "1000", "TYPE", ""]),
         Unordered(["SCAN", "0", "COUNT", "1000", "TYPE", "list"]),
         Unordered(["SCAN", "0", "COUNT", "1000", "TYPE", "none"]),
         Unordered(["SCAN", "0", "COUNT", "1000", "TYPE", "string", "MATCH", "item:*"]),
@@ -192,6 +194,28 @@ def test_scan_guarantee_under_concurrent_writes(server):
 def test_scan_guarantee_holds_on_redis_too(reference):
     """The same workload against Redis, so the test itself is known to be fair."""
     _scan_while_writing(reference, 3)
+
+
+def test_scan_ends_while_keys_arrive_faster_than_it_reads(server):
+    """Each call reads 5 keys while 50 new ones arrive: the scan still ends,
+    after covering the keys that were there when it began."""
+    r = server.client()
+    writer = server.client()
+    try:
+        r.flushall()
+        r.mset({"old:%d" % i: 1 for i in range(1000)})
+        added = [0]
+
+        def flood(calls):
+            writer.mset({"new:%d" % (added[0] + i): 1 for i in range(50)})
+            added[0] += 50
+
+        seen, calls = full_scan(r, count=5, between_calls=flood)
+        assert {b"old:%d" % i for i in range(1000)} <= set(seen)
+        assert calls < 400
+    finally:
+        r.close()
+        writer.close()
 
 
 def test_scan_cursor_survives_mass_deletion(server):
