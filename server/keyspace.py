@@ -412,6 +412,7 @@ class Database:
         return max(0, clock - self.access.get(key, clock))
 
     def set_idle_seconds(self, key, seconds):
+        """Backdate key's last access (RESTORE ... IDLETIME)."""
         self.access[key] = self.server.lru_clock - seconds
 
     def _lfu_minutes(self):
@@ -425,6 +426,9 @@ class Database:
         return self._lfu_decayed(word, self._lfu_minutes())
 
     def set_lfu_counter(self, key, counter):
+        """Give key an access-frequency counter (RESTORE ... FREQ), under LFU only."""
+        if self.lfu is None:
+            follow_eviction_policy(self.server)
         if self.lfu is not None:
             self.lfu[key] = (self._lfu_minutes() << 8) | min(max(counter, 0), 255)
 
