@@ -108,6 +108,7 @@ def container(name, group, since="1.0.0", summary="", handler=None, arity=-2, fl
 _GROUP_BY_MODULE = {
     "strings": "string", "keys": "generic", "connection": "connection",
     "admin": "server", "introspection": "server", "hashes": "hash", "sets": "set",
+    "zsets": "sorted_set",
 }
 
 
@@ -129,3 +130,4 @@ def load_all():
     from server import strings, keys, connection, introspection, admin  # noqa: F401
     from server import info, debug  # noqa: F401
     from server import hashes, sets  # noqa: F401
+    from server import zsets  # noqa: F401
