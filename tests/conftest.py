@@ -7,6 +7,18 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import REFERENCE_BINARY, REQUIRE_REFERENCE, ServerProcess  # noqa: E402
 
+REFERENCE_TOOLS = ("redis-server", "redis-cli", "redis-benchmark")
+
+
+def pytest_sessionstart(session):
+    """Under REQUIRE_REFERENCE=1 (CI) a missing reference tool fails the run up front,
+    whatever skip conditions single tests use."""
+    if REQUIRE_REFERENCE:
+        import shutil
+        missing = [tool for tool in REFERENCE_TOOLS if shutil.which(tool) is None]
+        if missing:
+            pytest.exit("REQUIRE_REFERENCE=1 but not installed: %s" % ", ".join(missing), returncode=1)
+
 
 @pytest.fixture
 def start_server():

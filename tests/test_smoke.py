@@ -1,8 +1,7 @@
 """The server starts, answers redis-cli and redis-py, and speaks inline protocol."""
-import shutil
 import subprocess
 
-import pytest
+from harness import require_tool
 
 
 def test_ping_set_get_with_redis_py(r):
@@ -20,8 +19,8 @@ def test_inline_commands_over_raw_socket(server):
     conn.close()
 
 
-@pytest.mark.skipif(shutil.which("redis-cli") is None, reason="redis-cli not installed")
 def test_redis_cli_ping(server):
-    out = subprocess.run(["redis-cli", "-p", str(server.port), "ping"],
+    cli = require_tool("redis-cli")
+    out = subprocess.run([cli, "-p", str(server.port), "ping"],
                          capture_output=True, timeout=10, text=True)
     assert out.stdout.strip() == "PONG"
