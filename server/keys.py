@@ -24,7 +24,8 @@ EMBSTR_SIZE_LIMIT = 44
 # -- deleting and inspecting ----------------------------------------------------
 
 @command("del", -2, "write", keys=(1, -1, 1), acl="@keyspace @write @slow",
-         tips="request_policy:multi_shard response_policy:agg_sum")
+         tips="request_policy:multi_shard response_policy:agg_sum",
+         summary="Delete a key")
 def cmd_del(client, argv):
     db = client.db
     removed = 0
@@ -36,33 +37,40 @@ def cmd_del(client, argv):
 
 
 @command("unlink", -2, "write fast", keys=(1, -1, 1), acl="@keyspace @write @fast",
-         tips="request_policy:multi_shard response_policy:agg_sum", since="4.0.0")
+         tips="request_policy:multi_shard response_policy:agg_sum", since="4.0.0",
+         summary="Delete a key asynchronously in another thread. Otherwise it is just as DEL, "
+                 "but non blocking.")
 def cmd_unlink(client, argv):
     cmd_del(client, argv)
 
 
 @command("exists", -2, "readonly fast", keys=(1, -1, 1), acl="@keyspace @read @fast",
-         tips="request_policy:multi_shard response_policy:agg_sum")
+         tips="request_policy:multi_shard response_policy:agg_sum",
+         summary="Determine if a key exists")
 def cmd_exists(client, argv):
     lookup = client.db.get_notouch
     client.reply.integer(sum(1 for key in argv[1:] if lookup(key) is not None))
 
 
-@command("type", 2, "readonly fast", keys=(1, 1, 1), acl="@keyspace @read @fast")
+@command("type", 2, "readonly fast", keys=(1, 1, 1), acl="@keyspace @read @fast",
+         summary="Determine the type stored at key")
 def cmd_type(client, argv):
     value = client.db.get_notouch(argv[1])
     client.reply.simple("none" if value is None else type_name(value))
 
 
 @command("touch", -2, "readonly fast", keys=(1, -1, 1), acl="@keyspace @read @fast",
-         tips="request_policy:multi_shard response_policy:agg_sum", since="3.2.1")
+         tips="request_policy:multi_shard response_policy:agg_sum", since="3.2.1",
+         summary="Alters the last access time of a key(s). Returns the number of existing keys "
+                 "specified.")
 def cmd_touch(client, argv):
     lookup = client.db.get
     client.reply.integer(sum(1 for key in argv[1:] if lookup(key) is not None))
 
 
 @command("dbsize", 1, "readonly fast", acl="@keyspace @read @fast", group="server",
-         tips="request_policy:all_shards response_policy:agg_sum")
+         tips="request_policy:all_shards response_policy:agg_sum",
+         summary="Return the number of keys in the selected database")
 def cmd_dbsize(client, argv):
     client.reply.integer(len(client.db.data))
 
@@ -77,7 +85,8 @@ def _flush_mode(argv):
 # FLUSHDB/FLUSHALL propagate even when nothing was there: dirty always moves.
 
 @command("flushdb", -1, "write", acl="@keyspace @write @slow @dangerous", group="server",
-         tips="request_policy:all_shards response_policy:all_succeeded")
+         tips="request_policy:all_shards response_policy:all_succeeded",
+         summary="Remove all keys from the current database")
 def cmd_flushdb(client, argv):
     _flush_mode(argv)
     removed = client.db.clear()
@@ -86,7 +95,8 @@ def cmd_flushdb(client, argv):
 
 
 @command("flushall", -1, "write", acl="@keyspace @write @slow @dangerous", group="server",
-         tips="request_policy:all_shards response_policy:all_succeeded")
+         tips="request_policy:all_shards response_policy:all_succeeded",
+         summary="Remove all keys from all databases")
 def cmd_flushall(client, argv):
     _flush_mode(argv)
     server = client.server
@@ -103,7 +113,8 @@ FLUSHALL_HOOKS = []   # persistence: FLUSHALL also rewrites the RDB when save po
 # -- KEYS, SCAN, RANDOMKEY ------------------------------------------------------
 
 @command("keys", 2, "readonly", acl="@keyspace @read @slow @dangerous",
-         tips="request_policy:all_shards nondeterministic_output_order")
+         tips="request_policy:all_shards nondeterministic_output_order",
+         summary="Find all keys matching the given pattern")
 def cmd_keys(client, argv):
     db = client.db
     pattern = argv[1]
@@ -132,7 +143,8 @@ def parse_scan_cursor(arg):
 
 
 @command("scan", -2, "readonly", acl="@keyspace @read @slow", since="2.8.0",
-         tips="nondeterministic_output request_policy:special")
+         tips="nondeterministic_output request_policy:special",
+         summary="Incrementally iterate the keys space")
 def cmd_scan(client, argv):
     cursor = parse_scan_cursor(argv[1])
     count = 10
@@ -174,7 +186,8 @@ def cmd_scan(client, argv):
 
 
 @command("randomkey", 1, "readonly", acl="@keyspace @read @slow",
-         tips="request_policy:all_shards nondeterministic_output")
+         tips="request_policy:all_shards nondeterministic_output",
+         summary="Return a random key from the keyspace")
 def cmd_randomkey(client, argv):
     client.reply.bulk_or_null(client.db.random_key())
 
@@ -198,12 +211,14 @@ def _rename(client, argv, nx):
         client.reply.ok()
 
 
-@command("rename", 3, "write", keys=(1, 2, 1), acl="@keyspace @write @slow")
+@command("rename", 3, "write", keys=(1, 2, 1), acl="@keyspace @write @slow",
+         summary="Rename a key")
 def cmd_rename(client, argv):
     _rename(client, argv, nx=False)
 
 
-@command("renamenx", 3, "write fast", keys=(1, 2, 1), acl="@keyspace @write @fast")
+@command("renamenx", 3, "write fast", keys=(1, 2, 1), acl="@keyspace @write @fast",
+         summary="Rename a key, only if the new key does not exist")
 def cmd_renamenx(client, argv):
     _rename(client, argv, nx=True)
 
@@ -219,7 +234,8 @@ def _db_index_arg(client, arg):
     return client.server.dbs[index]
 
 
-@command("move", 3, "write fast", keys=(1, 1, 1), acl="@keyspace @write @fast")
+@command("move", 3, "write fast", keys=(1, 1, 1), acl="@keyspace @write @fast",
+         summary="Move a key to another database")
 def cmd_move(client, argv):
     if client.server.config.cluster_enabled:
         raise CommandError("ERR MOVE is not allowed in cluster mode")
@@ -253,7 +269,8 @@ def duplicate(value):
 
 
 @command("copy", -3, "write denyoom", keys=(1, 2, 1), acl="@keyspace @write @slow",
-         since="6.2.0")
+         since="6.2.0",
+         summary="Copy a key")
 def cmd_copy(client, argv):
     server = client.server
     src = dst = client.db
@@ -346,25 +363,29 @@ def _expire(client, argv, name, relative, in_seconds):
     client.reply.integer(1)
 
 
-@command("expire", -3, "write fast", keys=(1, 1, 1), acl="@keyspace @write @fast")
+@command("expire", -3, "write fast", keys=(1, 1, 1), acl="@keyspace @write @fast",
+         summary="Set a key's time to live in seconds")
 def cmd_expire(client, argv):
     _expire(client, argv, "expire", relative=True, in_seconds=True)
 
 
 @command("pexpire", -3, "write fast", keys=(1, 1, 1), acl="@keyspace @write @fast",
-         since="2.6.0")
+         since="2.6.0",
+         summary="Set a key's time to live in milliseconds")
 def cmd_pexpire(client, argv):
     _expire(client, argv, "pexpire", relative=True, in_seconds=False)
 
 
 @command("expireat", -3, "write fast", keys=(1, 1, 1), acl="@keyspace @write @fast",
-         since="1.2.0")
+         since="1.2.0",
+         summary="Set the expiration for a key as a UNIX timestamp")
 def cmd_expireat(client, argv):
     _expire(client, argv, "expireat", relative=False, in_seconds=True)
 
 
 @command("pexpireat", -3, "write fast", keys=(1, 1, 1), acl="@keyspace @write @fast",
-         since="2.6.0")
+         since="2.6.0",
+         summary="Set the expiration for a key as a UNIX timestamp specified in milliseconds")
 def cmd_pexpireat(client, argv):
     _expire(client, argv, "pexpireat", relative=False, in_seconds=False)
 
@@ -382,31 +403,36 @@ def _ttl(client, argv, in_ms, absolute):
 
 
 @command("ttl", 2, "readonly fast", keys=(1, 1, 1), acl="@keyspace @read @fast",
-         tips="nondeterministic_output")
+         tips="nondeterministic_output",
+         summary="Get the time to live for a key in seconds")
 def cmd_ttl(client, argv):
     _ttl(client, argv, in_ms=False, absolute=False)
 
 
 @command("pttl", 2, "readonly fast", keys=(1, 1, 1), acl="@keyspace @read @fast",
-         tips="nondeterministic_output", since="2.6.0")
+         tips="nondeterministic_output", since="2.6.0",
+         summary="Get the time to live for a key in milliseconds")
 def cmd_pttl(client, argv):
     _ttl(client, argv, in_ms=True, absolute=False)
 
 
 @command("expiretime", 2, "readonly fast", keys=(1, 1, 1), acl="@keyspace @read @fast",
-         since="7.0.0")
+         since="7.0.0",
+         summary="Get the expiration Unix timestamp for a key")
 def cmd_expiretime(client, argv):
     _ttl(client, argv, in_ms=False, absolute=True)
 
 
 @command("pexpiretime", 2, "readonly fast", keys=(1, 1, 1), acl="@keyspace @read @fast",
-         since="7.0.0")
+         since="7.0.0",
+         summary="Get the expiration Unix timestamp for a key in milliseconds")
 def cmd_pexpiretime(client, argv):
     _ttl(client, argv, in_ms=True, absolute=True)
 
 
 @command("persist", 2, "write fast", keys=(1, 1, 1), acl="@keyspace @write @fast",
-         since="2.2.0")
+         since="2.2.0",
+         summary="Remove the expiration from a key")
 def cmd_persist(client, argv):
     db = client.db
     if db.get_for_write(argv[1]) is not None and db.persist(argv[1]):
@@ -417,7 +443,8 @@ def cmd_persist(client, argv):
 
 # -- OBJECT ----------------------------------------------------------------------
 
-container("object", "generic", since="2.2.3")
+container("object", "generic", since="2.2.3",
+          summary="A container for object introspection commands")
 
 
 def encoding_of(value):
@@ -455,7 +482,8 @@ def _object_target(client, argv):
 
 
 @command("object|encoding", 3, "readonly", keys=(2, 2, 1), acl="@keyspace @read @slow",
-         tips="nondeterministic_output", since="2.2.3")
+         tips="nondeterministic_output", since="2.2.3",
+         summary="Inspect the internal encoding of a Redis object")
 def cmd_object_encoding(client, argv):
     value = _object_target(client, argv)
     if value is not None:
@@ -463,7 +491,8 @@ def cmd_object_encoding(client, argv):
 
 
 @command("object|refcount", 3, "readonly", keys=(2, 2, 1), acl="@keyspace @read @slow",
-         tips="nondeterministic_output", since="2.2.3")
+         tips="nondeterministic_output", since="2.2.3",
+         summary="Get the number of references to the value of the key")
 def cmd_object_refcount(client, argv):
     value = _object_target(client, argv)
     if value is not None:
@@ -471,7 +500,8 @@ def cmd_object_refcount(client, argv):
 
 
 @command("object|idletime", 3, "readonly", keys=(2, 2, 1), acl="@keyspace @read @slow",
-         tips="nondeterministic_output", since="2.2.3")
+         tips="nondeterministic_output", since="2.2.3",
+         summary="Get the time since a Redis object was last accessed")
 def cmd_object_idletime(client, argv):
     value = _object_target(client, argv)
     if value is None:
@@ -485,7 +515,8 @@ def cmd_object_idletime(client, argv):
 
 
 @command("object|freq", 3, "readonly", keys=(2, 2, 1), acl="@keyspace @read @slow",
-         tips="nondeterministic_output", since="4.0.0")
+         tips="nondeterministic_output", since="4.0.0",
+         summary="Get the logarithmic access frequency counter of a Redis object")
 def cmd_object_freq(client, argv):
     value = _object_target(client, argv)
     if value is None:
@@ -515,6 +546,7 @@ OBJECT_HELP = (
 )
 
 
-@command("object|help", 2, "loading stale", acl="@keyspace @slow", since="6.2.0")
+@command("object|help", 2, "loading stale", acl="@keyspace @slow", since="6.2.0",
+         summary="Show helpful text about the different subcommands")
 def cmd_object_help(client, argv):
     reply_help(client, OBJECT_HELP)
