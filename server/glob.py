@@ -26,6 +26,7 @@ import re
 _STAR = None                     # token: any run of bytes
 _ALL_BYTES = frozenset(range(256))
 _CACHE_LIMIT = 512
+_CACHED_PATTERN_MAX = 1024
 
 
 def glob_match(pattern, string, nocase=False):
@@ -37,13 +38,15 @@ _compiled = {}
 
 
 def compile_glob(pattern, nocase=False):
-    """A reusable GlobPattern; recent patterns are cached."""
+    """A reusable GlobPattern; recent short patterns are cached."""
     key = (pattern, nocase)
     compiled = _compiled.get(key)
     if compiled is None:
-        if len(_compiled) >= _CACHE_LIMIT:
-            _compiled.clear()
-        compiled = _compiled[key] = GlobPattern(pattern, nocase)
+        compiled = GlobPattern(pattern, nocase)
+        if len(pattern) <= _CACHED_PATTERN_MAX:
+            if len(_compiled) >= _CACHE_LIMIT:
+                _compiled.clear()
+            _compiled[key] = compiled
     return compiled
 
 
