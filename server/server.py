@@ -214,7 +214,10 @@ class Server:
         client.propagate_argv = None
         self.cached_time_ms = None
         start = time.perf_counter_ns()
-        reply_mark = len(client.reply.buf)
+        try:
+            reply_mark = len(client.reply.buf)
+        except AttributeError:          # a writer that keeps no byte buffer (scripts)
+            reply_mark = None
         try:
             cmd.handler(client, argv)
         except CommandError as exc:
@@ -223,7 +226,8 @@ class Server:
         except Exception as exc:  # a bug in a handler: the client gets an error, the server lives
             log.warning("Internal error in '%s' command:\n%s" % (cmd.name, traceback.format_exc()))
             # Drop any half-written reply so the client's protocol stream stays in sync.
-            del client.reply.buf[reply_mark:]
+            if reply_mark is not None:
+                del client.reply.buf[reply_mark:]
             client.reply.error(internal_error_message(cmd.name, exc))
             cmd.failed_calls += 1
         duration = (time.perf_counter_ns() - start) // 1000
@@ -344,6 +348,7 @@ class Server:
             import uvloop
             self.loop = uvloop.new_event_loop()
             asyncio.set_event_loop(self.loop)
+            self.loop.set_exception_handler(log_loop_exception)
         loop = self.loop
         port = self.config.port
         if port:
@@ -442,6 +447,13 @@ class Server:
         return True
 
     shutdown_hooks = []
+
+
+def log_loop_exception(loop, context):
+    """An error the event loop caught (a failing callback): into the server log, not stderr."""
+    exc = context.get("exception")
+    detail = "".join(traceback.format_exception(exc)) if exc is not None else ""
+    log.warning("Event loop error: %s\n%s" % (context.get("message", ""), detail))
 
 
 def used_memory():
