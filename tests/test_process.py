@@ -134,6 +134,7 @@ def start_pair(args, **kwargs):
 
 
 COMMAND_LINES = [
+    (["--save", "", "--appendonly", "no"], ["save", "appendonly"]),
     (["--maxmemory", "2mb", "--save"], ["maxmemory", "save"]),
     (["--save", "--maxmemory", "3mb"], ["maxmemory", "save"]),
     (["--slave-read-only", "no", "--hash-max-ziplist-entries", "5"],
@@ -253,6 +254,20 @@ def test_startup_log_lines_match_redis():
         assert lines[-1] == ("M", "*", "Ready to accept connections")
     finally:
         ref.stop()
+        ours.stop()
+
+
+def test_banner_with_always_show_logo():
+    """The banner gives version, mode, port and pid (as text, without Redis's artwork)."""
+    ours = ServerProcess(["--always-show-logo", "yes"])
+    try:
+        text = ours.wait_for_log("Ready to accept connections")
+        assert "Redis 7.0.15 (00000000/0) 64 bit" in text
+        assert "Running in standalone mode" in text
+        assert "Port: %d\n" % ours.port in text
+        assert "PID: %d\n" % ours.proc.pid in text
+        assert "Running mode=standalone" not in text
+    finally:
         ours.stop()
 
 

@@ -16,7 +16,7 @@ from harness import RawConnection, ServerProcess, encode_command
 
 @pytest.fixture(scope="module", params=["native", "pure"])
 def ours(request):
-    proc = ServerProcess(pure=request.param == "pure")
+    proc = ServerProcess(["--enable-debug-command", "yes"], pure=request.param == "pure")
     yield proc
     proc.stop()
 
@@ -228,6 +228,29 @@ RESP3_SCRIPT = [
 @pytest.mark.parametrize("resp3", [False, True], ids=["resp2", "resp3"])
 def test_reply_shapes_resp2_and_resp3(reference, ours, resp3):
     assert_same(reference, ours, RESP3_SCRIPT, resp3=resp3)
+
+
+PROTOCOL_TYPES = ["string", "integer", "double", "bignum", "null", "array", "set", "map", "attrib",
+                  "push", "verbatim", "true", "false", "nosuchtype"]
+
+
+@pytest.mark.parametrize("resp3", [False, True], ids=["resp2", "resp3"])
+def test_every_reply_type(reference, ours, resp3):
+    """DEBUG PROTOCOL emits one reply of each RESP type; the bytes must be Redis's."""
+    script = [["DEBUG", "PROTOCOL", name] for name in PROTOCOL_TYPES]
+    for server in (reference, ours):
+        conn = server.raw()
+        if resp3:
+            conn.command("HELLO", "3")
+        replies = []
+        for step in script:
+            replies.append(conn.command(*step))
+            if step[2] in ("attrib", "push") and resp3:
+                replies.append(conn.read_reply())    # the real reply after the out-of-band one
+        conn.close()
+        if server is reference:
+            expected = replies
+    assert replies == expected
 
 
 def test_hello_3_switches_the_protocol_mid_connection(reference, ours):
