@@ -43,6 +43,8 @@ class Client(asyncio.Protocol):
         self.closed = False
         self.flush_queued = False     # already in the server's list for this iteration
         self.blocked = False          # BLPOP & co: input is parsed again on resume_input()
+        self.blocked_on = None        # what a client blocked on keys waits for (server/blocking.py)
+        self.deny_blocking = False    # set while EXEC or a script runs: blocking commands answer at once
         self.reply_mode = REPLY_ON
         self.no_evict = False
         self.flags = set()            # CLIENT LIST flag letters state
@@ -273,6 +275,8 @@ class FakeClient:
         self.closing = False
         self.closed = False
         self.blocked = False
+        self.blocked_on = None
+        self.deny_blocking = True     # a client without a connection never waits
         self.flags = set()
         self.argv = None
         self.propagate_argv = None

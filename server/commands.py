@@ -106,6 +106,7 @@ def container(name, group, since="1.0.0", summary="", handler=None, arity=-2, fl
 
 
 _GROUP_BY_MODULE = {
+    "lists": "list",
     "strings": "string", "keys": "generic", "connection": "connection",
     "admin": "server", "introspection": "server", "hashes": "hash", "sets": "set",
     "zsets": "sorted_set",
@@ -129,5 +130,6 @@ def load_all():
     """Import every module that declares commands (each registers on import)."""
     from server import strings, keys, connection, introspection, admin  # noqa: F401
     from server import info, debug  # noqa: F401
+    from server import lists  # noqa: F401
     from server import hashes, sets  # noqa: F401
     from server import zsets  # noqa: F401

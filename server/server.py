@@ -14,6 +14,7 @@ import sys
 import time
 import traceback
 
+from server import blocking
 from server import commands as command_table
 from server.client import Client, internal_error_message
 from server.errors import CommandError, NOAUTH
@@ -79,6 +80,9 @@ class Server:
         self.listeners = []
         self.propagation_sinks = []           # AOF, replicas: fn(db_index, argv)
         self.watched_keys = None              # set by the transactions module when in use
+        self.blocking_keys = {}               # (db index, key) -> {client: None} blocked on it, in order
+        self.ready_keys = {}                  # (db index, key) -> db: written while clients wait on it
+        self.blocked_clients = 0
         self.replicaof = config.replicaof
         self.run_id = os.urandom(20).hex()
         self.replid = os.urandom(20).hex()
@@ -125,6 +129,7 @@ class Server:
 
     def remove_client(self, client):
         self.clients.pop(client.id, None)
+        blocking.forget_client(client)
         for hook in self.client_close_hooks:
             hook(client)
 
@@ -194,6 +199,9 @@ class Server:
         if self.queue_in_transaction is not None and self.queue_in_transaction(client, cmd, argv):
             return
         self.call(client, cmd, argv)
+        if self.ready_keys:
+            # Blocked clients are served once the whole top-level command (EXEC, a script) ran.
+            blocking.serve_ready_keys(self)
 
     command_checks = []                 # later subsystems add (client, cmd, argv) -> error|None
     queue_in_transaction = None         # MULTI: returns True when the command was queued
@@ -256,6 +264,12 @@ class Server:
     def key_modified(self, db, key):
         if self.watched_keys is not None:
             self.watched_keys(db, key)
+        if self.blocking_keys and (db.index, key) in self.blocking_keys:
+            self.ready_keys[(db.index, key)] = db
+
+    def unblock_client(self, client, error):
+        """CLIENT UNBLOCK: end a blocking command as a timeout, or with an error if `error`."""
+        return blocking.unblock_on_request(client, error)
 
     def has_watchers(self):
         return self.watched_keys is not None
