@@ -196,6 +196,27 @@ def test_keys_random_patterns(reference, server):
     assert_same(reference, server, keys_script(patterns))
 
 
+NOCASE_PATTERNS = [
+    "MAXMEMORY", "MaxMemory-*", "[M-M]axmemory", "[m]AXMEMORY", "\\Max*memory", "[\\M]ax*memory",
+    "[\\m]ax*memory", "[A-Z]axmemory", "[Z-a]axmemory", "[z-A]axmemory", "[^A-L]axmemory",
+    "?AXMEMORY-P*", "*-SAMPLES", "maxmemory-[A-Z]*", "[]axmemory", "*[", "Maxmemory[",
+    "MAXMEMORY-[^",
+]
+
+
+def test_glob_without_case_through_config_get(reference, server):
+    """CONFIG GET matches directive names ignoring case, with the same glob."""
+    def names(proc, pattern):
+        client = proc.client()
+        try:
+            return sorted(client.config_get(pattern))
+        finally:
+            client.close()
+
+    for pattern in NOCASE_PATTERNS:
+        assert names(server, pattern) == names(reference, pattern), pattern
+
+
 def test_keys_arity_and_empty_database(reference, server):
     assert_same(reference, server, [
         ["KEYS"], ["KEYS", "*", "x"], ["KEYS", "*"], ["KEYS", "a*"],
