@@ -363,6 +363,9 @@ class Server:
             self.loop = uvloop.new_event_loop()
             asyncio.set_event_loop(self.loop)
             self.loop.set_exception_handler(log_loop_exception)
+            # Before listening, as Redis: a signal during start-up shuts down once the loop runs.
+            self.loop.add_signal_handler(signal.SIGTERM, self._on_signal, signal.SIGTERM)
+            self.loop.add_signal_handler(signal.SIGINT, self._on_signal, signal.SIGINT)
         loop = self.loop
         port = self.config.port
         if port:
@@ -416,8 +419,6 @@ class Server:
             log.notice("Ready to accept connections")
         if self.config.unixsocket:
             log.notice("The server is now ready to accept connections at %s" % self.config.unixsocket)
-        loop.add_signal_handler(signal.SIGTERM, self._on_signal, signal.SIGTERM)
-        loop.add_signal_handler(signal.SIGINT, self._on_signal, signal.SIGINT)
         cron = loop.create_task(self.cron())
         try:
             loop.run_forever()
