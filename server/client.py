@@ -92,8 +92,9 @@ class Client(asyncio.Protocol):
             return
         parser = self.parser
         parser.feed(data)
-        # Checked on what is buffered before parsing, as Redis does after each read.
-        if parser.pending() > self.server.config.client_query_buffer_limit:
+        # Checked on what is buffered before parsing, as Redis does after each read; a master
+        # link is exempt (its stream is applied as it comes).
+        if parser.pending() > self.server.config.client_query_buffer_limit and not self.is_master:
             log.warning("Closing client that reached max query buffer length: %s "
                         "(qbuf initial bytes: %s)" % (self.info_line(), repr_bytes(parser.peek(64))))
             self.server.stats.client_qbuf_limit_disconnections += 1

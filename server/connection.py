@@ -11,7 +11,7 @@ from server.util import parse_int_arg
 def cmd_ping(client, argv):
     if len(argv) > 2:
         raise CommandError("ERR wrong number of arguments for 'ping' command")
-    if client.resp == 2 and getattr(client, "subscriptions", 0):
+    if client.resp == 2 and "P" in client.flags:     # subscribed: RESP2 needs a push shape
         client.reply.array(2)
         client.reply.bulk(b"pong")
         client.reply.bulk(argv[1] if len(argv) == 2 else b"")
