@@ -22,10 +22,14 @@ input runs on the next turn of the loop.
 The same machinery serves any type: a sorted set module blocks its BZPOPMIN
 clients with value_class=its class and its own serve callback.
 """
+import traceback
+
 from server import strings
+from server.client import internal_error_message
 from server.errors import CommandError
 from server.info import SECTION_HOOKS, set_field
 from server.keyspace import now_ms
+from server.log import log
 
 TIMEOUT_NOT_FLOAT = "ERR timeout is not a float or out of range"
 TIMEOUT_NEGATIVE = "ERR timeout is negative"
@@ -183,8 +187,7 @@ def unblock_on_request(client, error):
         client.reply.error(UNBLOCKED_BY_REQUEST)
     else:
         wait.timeout_reply(client)
-    if wait.command is not None:
-        wait.command.failed_calls += 1       # Redis counts an unblocked call as failed
+    _count_failure(wait)                     # Redis counts an unblocked call as failed
     unblock(client)
     return True
 
@@ -241,9 +244,18 @@ def _serve_key(server, db, key, waiters):
             wait.serve(client, db, key, value)
         except CommandError as exc:
             client.reply.error(exc.message)
-            if wait.command is not None:
-                wait.command.failed_calls += 1
+            _count_failure(wait)
+        except Exception as exc:  # a bug in a serve callback costs that client an -ERR, no more
+            name = wait.command.name if wait.command is not None else "?"
+            log.warning("Internal error serving a blocked '%s':\n%s" % (name, traceback.format_exc()))
+            client.reply.error(internal_error_message(name, exc))
+            _count_failure(wait)
         unblock(client)
+
+
+def _count_failure(wait):
+    if wait.command is not None:
+        wait.command.failed_calls += 1
 
 
 def propagate_served(client, db, argv, changes):

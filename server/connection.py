@@ -1,6 +1,7 @@
 """Connection commands: PING, ECHO, SELECT, SWAPDB, QUIT, RESET, AUTH, HELLO."""
 import hmac
 
+from server import blocking
 from server.commands import command
 from server.errors import CommandError, NOT_INTEGER, DB_INDEX, SYNTAX, WRONGPASS
 from server.util import parse_int_arg
@@ -52,6 +53,7 @@ def cmd_swapdb(client, argv):
         for db in (a, b):
             for key in list(db.data) if server.has_watchers() else ():
                 db.modified(key)
+            blocking.signal_database_ready(db)    # clients blocked on keys the swap brought
     server.dirty += 1
     client.reply.ok()
 

@@ -228,6 +228,14 @@ def test_other_database_does_not_serve(reference, server):
     ])
 
 
+def test_swapdb_brings_the_key(reference, server):
+    both_resps(reference, server, [
+        ("call", "A", "SELECT", "1"), ("block", "A", "BLPOP", "k", "0"),
+        ("call", "D", "RPUSH", "k", "from0"), ("call", "D", "SWAPDB", "0", "1"), ("read", "A"),
+        ("call", "D", "EXISTS", "k"), ("call", "D", "SELECT", "1"), ("call", "D", "EXISTS", "k"),
+    ])
+
+
 def test_key_of_another_type_meanwhile(reference, server):
     both_resps(reference, server, [
         ("block", "A", "BLPOP", "k", "0"),
@@ -451,3 +459,78 @@ def test_blocking_commands_inside_multi_do_not_block(reference, server):
         ("call", "D", "BRPOPLPUSH", "k", "d", "0"), ("call", "D", "BLMOVE", "k", "d", "LEFT", "LEFT", "0"),
         ("call", "D", "BLMPOP", "0", "1", "k", "LEFT"), ("call", "D", "EXEC"),
     ])
+
+
+# -- what reaches replicas -----------------------------------------------------------------
+
+PROPAGATION_STEPS = [
+    ("block", "A", "BLPOP", "k", "0"), ("call", "D", "RPUSH", "k", "a", "b"), ("read", "A"),
+    ("block", "B", "BLMOVE", "src", "dst", "LEFT", "RIGHT", "0"),
+    ("call", "D", "RPUSH", "src", "x"), ("read", "B"),
+    ("block", "C", "BRPOPLPUSH", "s2", "d2", "0"), ("call", "D", "RPUSH", "s2", "y"), ("read", "C"),
+    ("block", "E", "BLMPOP", "0", "1", "m", "LEFT", "COUNT", "5"),
+    ("call", "D", "RPUSH", "m", "1", "2"), ("read", "E"),
+    ("call", "D", "RPUSH", "n", "1", "2", "3", "4"), ("call", "D", "BLPOP", "n", "0"),
+    ("call", "D", "BLMOVE", "n", "n2", "RIGHT", "Left", "0"),
+    ("call", "D", "BRPOPLPUSH", "n2", "n3", "0"), ("call", "D", "BLMPOP", "0", "1", "n3", "RIGHT", "COUNT", "3"),
+    ("call", "D", "BLMOVE", "n", "n", "LEFT", "RIGHT", "0"),
+    ("call", "D", "SET", "done", "1"),
+]
+
+# The pops as they were done, not the blocking commands that asked for them.
+PROPAGATED = [
+    '"FLUSHALL"',
+    '"RPUSH" "k" "a" "b"', '"LPOP" "k"',
+    '"RPUSH" "src" "x"', '"LMOVE" "src" "dst" "left" "right"',
+    '"RPUSH" "s2" "y"', '"RPOPLPUSH" "s2" "d2"',
+    '"RPUSH" "m" "1" "2"', '"LPOP" "m" "2"',
+    '"RPUSH" "n" "1" "2" "3" "4"', '"LPOP" "n"', '"LMOVE" "n" "n2" "RIGHT" "Left"',
+    '"RPOPLPUSH" "n2" "n3"', '"RPOP" "n3" "1"', '"LMOVE" "n" "n" "LEFT" "RIGHT"',
+    '"SET" "done" "1"',
+]
+
+
+def monitored_commands(monitor, until):
+    """The commands a MONITOR connection reports, up to the one equal to `until`."""
+    seen = []
+    while True:
+        line = monitor._line().decode()
+        command = line.split("] ", 1)[1]
+        if command.startswith(('"PING"', '"SELECT"', '"REPLCONF"')):
+            continue
+        seen.append(command)
+        if command == until:
+            return seen
+
+
+def wait_in_sync(replica):
+    conn = replica.raw()
+    try:
+        deadline = time.monotonic() + 3 * WAIT
+        while b"master_link_status:up" not in conn.command("INFO", "replication"):
+            assert time.monotonic() < deadline, "replica never synced"
+            time.sleep(0.05)
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("master_kind", ["redis", "ours"])
+def test_served_pops_are_what_replicas_receive(reference, server, master_kind):
+    """A real redis-server replica of the master, watched with MONITOR."""
+    from harness import ServerProcess
+    master = reference if master_kind == "redis" else server
+    if not has_command(master, "psync"):
+        pytest.skip("no replication yet")
+    control = master.raw()
+    control.command("CONFIG", "SET", "repl-diskless-sync-delay", "0")   # sync at once
+    control.close()
+    replica = ServerProcess(["--replicaof", "127.0.0.1", str(master.port)], reference=True)
+    monitor = replica.raw()
+    try:
+        wait_in_sync(replica)
+        assert monitor.command("MONITOR") == b"+OK\r\n"
+        play(master.port, PROPAGATION_STEPS)
+        assert monitored_commands(monitor, '"SET" "done" "1"') == PROPAGATED
+    finally:
+        monitor.close()
+        replica.stop()

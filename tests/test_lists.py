@@ -54,6 +54,22 @@ def test_many_elements_pushed_at_both_ends(reference, server):
     assert_same(reference, server, script)
 
 
+def test_queue_and_stack_patterns_at_the_head(reference, server):
+    """Pops at the head leave room there that later pushes reuse or that gets dropped."""
+    script = [["RPUSH", "q"] + [str(i) for i in range(100)]]
+    for i in range(150):
+        script += [["LPOP", "q"], ["RPUSH", "q", "n%d" % i]]
+        if i % 7 == 0:
+            script += [["LPUSH", "q", "h%d" % i, "g%d" % i], ["LINDEX", "q", "0"],
+                       ["LINDEX", "q", "-1"], ["LRANGE", "q", "0", "3"], ["LLEN", "q"]]
+    script.append(["LRANGE", "q", "0", "-1"])
+    script.append(["RPUSH", "s"] + [str(i) for i in range(40)])
+    for size in (1, 5, 30, 2, 60, 3):
+        script += [["LPOP", "s", str(size)], ["LPUSH", "s"] + ["p%d" % j for j in range(size)],
+                   ["LPOP", "s", str(size + 1)], ["LPUSH", "s", "x"], ["LRANGE", "s", "0", "-1"]]
+    assert_same(reference, server, script)
+
+
 @pytest.mark.parametrize("size", [1, 127, 128, 129, 512, 2000])
 def test_encoding_is_quicklist_whatever_the_size(reference, server, size):
     """Redis 7.0 reports quicklist even for the smallest list (listpack lists are 7.2)."""
@@ -312,6 +328,20 @@ def test_tiny_timeouts_time_out(reference, server):
     both_resps(reference, server, script)
 
 
+def test_copies_and_digests_see_only_the_elements(reference, server):
+    """COPY makes an independent list; DEBUG DIGEST-VALUE walks exactly the elements,
+    also after pops at the head left room there."""
+    script = [
+        ["RPUSH", "l"] + [str(i) for i in range(50)], ["LPOP", "l", "30"], ["LPUSH", "l", "h"],
+        ["DEBUG", "DIGEST-VALUE", "l"], ["COPY", "l", "c"], ["RPUSH", "c", "more"],
+        ["LPOP", "c"], ["LRANGE", "l", "0", "-1"], ["LRANGE", "c", "0", "-1"],
+        ["DEBUG", "DIGEST-VALUE", "l", "c"], ["OBJECT", "ENCODING", "c"], ["TYPE", "c"],
+        ["RPUSH", "q", "a", "b", "c"], ["LPOP", "q"], ["LPOP", "q"], ["LPUSH", "q", "x", "y"],
+        ["DEBUG", "DIGEST-VALUE", "q"], ["LRANGE", "q", "0", "-1"],
+    ]
+    assert_same(reference, server, script)
+
+
 # -- the command table -----------------------------------------------------------------------
 
 LIST_COMMANDS = ["lpush", "rpush", "lpushx", "rpushx", "linsert", "llen", "lindex", "lrange",
@@ -380,13 +410,19 @@ def list_commands():
     )
 
 
-def run_sequence(reference, server, commands):
+def run_sequence(reference, server, commands, resp3=False):
     script = [["SET", "s", "str"]] + commands
     script += [["LRANGE", k, "0", "-1"] for k in KEYS] + [["EXISTS"] + KEYS]
-    assert_same(reference, server, script)
+    assert_same(reference, server, script, resp3=resp3)
 
 
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(list_commands(), min_size=10, max_size=40))
 def test_random_sequences(reference, server, commands):
     run_sequence(reference, server, commands)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(list_commands(), min_size=10, max_size=40))
+def test_random_sequences_resp3(reference, server, commands):
+    run_sequence(reference, server, commands, resp3=True)
