@@ -1,4 +1,5 @@
-"""Sorted set commands (t_zset): ZADD, ZRANGE and its family, ZPOP*, set algebra, ZSCAN.
+"""Sorted set commands (t_zset): ZADD, ZRANGE and its family, ZPOP* and the blocking
+BZPOPMIN/BZPOPMAX/BZMPOP (through server/blocking.py), set algebra, ZSCAN.
 
 A SortedSet reports "listpack" while it is small (entries <= zset-max-listpack-
 entries, every member <= zset-max-listpack-value bytes) and "skiplist" once an
@@ -23,13 +24,13 @@ from array import array
 from bisect import bisect_left, bisect_right
 
 from protocol.writer import format_double
+from server import blocking
 from server.commands import command
-from server.errors import CommandError, SYNTAX, WRONGTYPE, NOT_INTEGER
-from server.glob import compile_glob
+from server.errors import CommandError, SYNTAX, WRONGTYPE
 from server.keys import parse_scan_cursor
 from server.native_bridge import PURE
 from server.types import RedisValue, lookup_read, lookup_write
-from server.util import parse_int_arg
+from server.util import parse_int_arg, parse_ranged_int_arg, parse_scan_options
 
 if PURE:
     from server.skiplist import SkipList
@@ -468,15 +469,6 @@ def _positive_long(arg, message):
     return value
 
 
-def _ranged_long(arg, low, high, message=None):
-    """getRangeLongFromObjectOrReply with Redis's texts."""
-    value = parse_int_arg(arg, "ERR " + message if message else NOT_INTEGER)
-    if value < low or value > high:
-        raise CommandError("ERR " + message if message else
-                           "ERR value is out of range, value must between %d and %d" % (low, high))
-    return value
-
-
 # -- replies -----------------------------------------------------------------------------
 
 def _reply_pairs(reply, pairs, withscores):
@@ -602,7 +594,8 @@ def _zadd(client, argv, incr):
 
 
 @command("zadd", -4, "write denyoom fast", keys=(1, 1, 1), acl="@write @sortedset @fast",
-         since="1.2.0", summary="Add one or more members to a sorted set, or update its score if it already exists")
+         since="1.2.0", summary="Add one or more members to a sorted set, or update its score "
+                 "if it already exists")
 def cmd_zadd(client, argv):
     _zadd(client, argv, False)
 
@@ -682,7 +675,8 @@ def cmd_zremrangebyscore(client, argv):
 
 
 @command("zremrangebylex", 4, "write", keys=(1, 1, 1), acl="@write @sortedset @slow",
-         since="2.8.9", summary="Remove all members in a sorted set between the given lexicographical range")
+         since="2.8.9", summary="Remove all members in a sorted set between the given "
+                 "lexicographical range")
 def cmd_zremrangebylex(client, argv):
     _zremrange(client, argv, LEX)
 
@@ -737,7 +731,8 @@ def cmd_zrank(client, argv):
 
 
 @command("zrevrank", 3, "readonly fast", keys=(1, 1, 1), acl="@read @sortedset @fast",
-         since="2.0.0", summary="Determine the index of a member in a sorted set, with scores ordered from high to low")
+         since="2.0.0", summary="Determine the index of a member in a sorted set, with scores "
+                 "ordered from high to low")
 def cmd_zrevrank(client, argv):
     _zrank(client, argv, True)
 
@@ -745,7 +740,8 @@ def cmd_zrevrank(client, argv):
 # -- counting ------------------------------------------------------------------------------
 
 @command("zcount", 4, "readonly fast", keys=(1, 1, 1), acl="@read @sortedset @fast",
-         since="2.0.0", summary="Count the members in a sorted set with scores within the given values")
+         since="2.0.0", summary="Count the members in a sorted set with scores within the given "
+                 "values")
 def cmd_zcount(client, argv):
     score_range = parse_score_range(argv[2], argv[3])
     zset = lookup_read(client.db, argv[1], SortedSet)
@@ -756,7 +752,8 @@ def cmd_zcount(client, argv):
 
 
 @command("zlexcount", 4, "readonly fast", keys=(1, 1, 1), acl="@read @sortedset @fast",
-         since="2.8.9", summary="Count the number of members in a sorted set between a given lexicographical range")
+         since="2.8.9", summary="Count the number of members in a sorted set between a given "
+                 "lexicographical range")
 def cmd_zlexcount(client, argv):
     lex = LexRange(argv[2], argv[3])
     zset = lookup_read(client.db, argv[1], SortedSet)
@@ -796,7 +793,8 @@ def _zrange(client, argv, src, dst=None, by=None, reverse=None):
     reverse = bool(reverse)
     by = by or RANK
     if limit != -1 and by is RANK:
-        raise CommandError("ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX")
+        raise CommandError("ERR syntax error, LIMIT is only supported in combination with "
+                           "either BYSCORE or BYLEX")
     if withscores and by is LEX:
         raise CommandError("ERR syntax error, WITHSCORES not supported in combination with BYLEX")
     low_arg, high_arg = argv[src + 1], argv[src + 2]
@@ -863,7 +861,8 @@ def cmd_zrangestore(client, argv):
 
 
 @command("zrevrange", -4, "readonly", keys=(1, 1, 1), acl="@read @sortedset @slow",
-         since="1.2.0", summary="Return a range of members in a sorted set, by index, with scores ordered from high to low")
+         since="1.2.0", summary="Return a range of members in a sorted set, by index, with "
+                 "scores ordered from high to low")
 def cmd_zrevrange(client, argv):
     _zrange(client, argv, 1, by=RANK, reverse=True)
 
@@ -875,19 +874,22 @@ def cmd_zrangebyscore(client, argv):
 
 
 @command("zrevrangebyscore", -4, "readonly", keys=(1, 1, 1), acl="@read @sortedset @slow",
-         since="2.2.0", summary="Return a range of members in a sorted set, by score, with scores ordered from high to low")
+         since="2.2.0", summary="Return a range of members in a sorted set, by score, with "
+                 "scores ordered from high to low")
 def cmd_zrevrangebyscore(client, argv):
     _zrange(client, argv, 1, by=SCORE, reverse=True)
 
 
 @command("zrangebylex", -4, "readonly", keys=(1, 1, 1), acl="@read @sortedset @slow",
-         since="2.8.9", summary="Return a range of members in a sorted set, by lexicographical range")
+         since="2.8.9", summary="Return a range of members in a sorted set, by lexicographical "
+                 "range")
 def cmd_zrangebylex(client, argv):
     _zrange(client, argv, 1, by=LEX, reverse=False)
 
 
 @command("zrevrangebylex", -4, "readonly", keys=(1, 1, 1), acl="@read @sortedset @slow",
-         since="2.8.9", summary="Return a range of members in a sorted set, by lexicographical range, ordered from higher to lower strings.")
+         since="2.8.9", summary="Return a range of members in a sorted set, by lexicographical "
+                 "range, ordered from higher to lower strings.")
 def cmd_zrevrangebylex(client, argv):
     _zrange(client, argv, 1, by=LEX, reverse=True)
 
@@ -895,7 +897,7 @@ def cmd_zrevrangebylex(client, argv):
 # -- popping ---------------------------------------------------------------------------------
 
 def pop_from_first(client, keys, highest, count, nested, with_key, nil_when_empty):
-    """Pop from the first non-empty sorted set among keys (genericZpopCommand).
+    """Pop from the first sorted set among keys (genericZpopCommand).
 
     count is None for the single-element form. Returns (key, popped count), or
     None when nothing was there."""
@@ -912,6 +914,14 @@ def pop_from_first(client, keys, highest, count, nested, with_key, nil_when_empt
     if count == 0:
         reply.array(0)
         return None
+    popped = _pop_and_reply(client.reply, key, zset, highest, count, nested, with_key)
+    client.server.dirty += popped
+    _modified(client, key, zset)
+    return key, popped
+
+
+def _pop_and_reply(reply, key, zset, highest, count, nested, with_key):
+    """Pop up to count (None: one) entries and write the reply; returns how many."""
     popped = zset.pop(1 if count is None else count, highest)
     if with_key and nested:
         reply.array(2)
@@ -927,9 +937,7 @@ def pop_from_first(client, keys, highest, count, nested, with_key, nil_when_empt
             reply.array(2)
         reply.bulk(member)
         reply.double(score)
-    client.server.dirty += len(popped)
-    _modified(client, key, zset)
-    return key, len(popped)
+    return len(popped)
 
 
 def _zpop(client, argv, highest):
@@ -956,7 +964,8 @@ def cmd_zpopmax(client, argv):
 
 def parse_mpop(argv, numkeys_index):
     """ZMPOP/BZMPOP arguments after the timeout: (keys, highest, count)."""
-    numkeys = _ranged_long(argv[numkeys_index], 1, LONG_MAX, "numkeys should be greater than 0")
+    numkeys = parse_ranged_int_arg(argv[numkeys_index], 1, LONG_MAX,
+                                   "numkeys should be greater than 0")
     where_index = numkeys_index + numkeys + 1
     if where_index >= len(argv):
         raise CommandError(SYNTAX)
@@ -967,7 +976,7 @@ def parse_mpop(argv, numkeys_index):
     j = where_index + 1
     while j < len(argv):
         if count is None and _opt(argv[j]) == b"count" and j + 1 < len(argv):
-            count = _ranged_long(argv[j + 1], 1, LONG_MAX, "count should be greater than 0")
+            count = parse_ranged_int_arg(argv[j + 1], 1, LONG_MAX, "count should be greater than 0")
             j += 2
         else:
             raise CommandError(SYNTAX)
@@ -998,6 +1007,63 @@ def cmd_zmpop(client, argv):
         client.propagate_argv = [b"ZPOPMAX" if highest else b"ZPOPMIN", key, b"%d" % n]
 
 
+def _blocking_zpop(client, keys, timeout_arg, highest, count=None):
+    """BZPOPMIN/BZPOPMAX (count None: [key, member, score]) and BZMPOP ([key, [[m, s] ...]]).
+
+    What is served at once, or later to a waiting client, propagates as ZPOPMIN/ZPOPMAX."""
+    deadline = blocking.parse_timeout(timeout_arg)
+    name = b"ZPOPMAX" if highest else b"ZPOPMIN"
+    nested = count is not None
+
+    def propagated(key, popped):
+        return [name, key] if count is None else [name, key, b"%d" % popped]
+
+    for key in keys:
+        zset = lookup_write(client.db, key, SortedSet)
+        if zset is not None:
+            key, popped = pop_from_first(client, [key], highest, count, nested, True, nested)
+            client.propagate_argv = propagated(key, popped)
+            return
+    if not blocking.may_block(client):
+        client.reply.null_array()
+        return
+
+    def serve(receiver, db, key, zset):
+        popped = _pop_and_reply(receiver.reply, key, zset, highest, count, nested, True)
+        if not len(zset):
+            db.delete(key)
+        else:
+            db.modified(key)
+        blocking.propagate_served(receiver, db, propagated(key, popped), popped)
+
+    blocking.block_on_keys(client, keys, deadline, SortedSet, serve)
+
+
+@command("bzpopmin", -3, "write noscript blocking fast", keys=(1, -2, 1),
+         acl="@write @sortedset @fast @blocking", since="5.0.0",
+         summary="Remove and return the member with the lowest score from one or more "
+                 "sorted sets, or block until one is available")
+def cmd_bzpopmin(client, argv):
+    _blocking_zpop(client, argv[1:-1], argv[-1], False)
+
+
+@command("bzpopmax", -3, "write noscript blocking fast", keys=(1, -2, 1),
+         acl="@write @sortedset @fast @blocking", since="5.0.0",
+         summary="Remove and return the member with the highest score from one or more "
+                 "sorted sets, or block until one is available")
+def cmd_bzpopmax(client, argv):
+    _blocking_zpop(client, argv[1:-1], argv[-1], True)
+
+
+@command("bzmpop", -5, "write blocking", acl="@write @sortedset @slow @blocking", since="7.0.0",
+         get_keys=_numkeys_keys(2),
+         summary="Remove and return members with scores in a sorted set or block until one is "
+                 "available")
+def cmd_bzmpop(client, argv):
+    keys, highest, count = parse_mpop(argv, 2)
+    _blocking_zpop(client, keys, argv[1], highest, count)
+
+
 # -- ZRANDMEMBER --------------------------------------------------------------------------------
 
 @command("zrandmember", -2, "readonly", keys=(1, 1, 1), acl="@read @sortedset @slow",
@@ -1010,7 +1076,7 @@ def cmd_zrandmember(client, argv):
         if zset is None:
             return reply.null()
         return reply.bulk(zset.random_pairs(1)[0][0])
-    count = _ranged_long(argv[2], -LONG_MAX, LONG_MAX)
+    count = parse_ranged_int_arg(argv[2], -LONG_MAX, LONG_MAX)
     withscores = False
     if len(argv) > 4 or (len(argv) == 4 and _opt(argv[3]) != b"withscores"):
         raise CommandError(SYNTAX)
@@ -1031,7 +1097,7 @@ def cmd_zrandmember(client, argv):
     _reply_pairs(reply, pairs, withscores)
 
 
-# -- ZUNION / ZINTER / ZDIFF and their STORE forms ---------------------------------------------------
+# -- ZUNION / ZINTER / ZDIFF and their STORE forms -----------------------------------------
 
 class _Source:
     """One input of a set operation: a sorted set, a plain set (scores 1) or nothing."""
@@ -1229,7 +1295,8 @@ def cmd_zinter(client, argv):
 
 
 @command("zintercard", -3, "readonly", acl="@read @sortedset @slow", since="7.0.0",
-         get_keys=_numkeys_keys(1), summary="Intersect multiple sorted sets and return the cardinality of the result")
+         get_keys=_numkeys_keys(1),
+         summary="Intersect multiple sorted sets and return the cardinality of the result")
 def cmd_zintercard(client, argv):
     _set_operation(client, argv, "zintercard", 1, INTER, cardinality_only=True)
 
@@ -1240,7 +1307,7 @@ def cmd_zdiff(client, argv):
     _set_operation(client, argv, "zdiff", 1, DIFF)
 
 
-# -- ZSCAN ------------------------------------------------------------------------------------------
+# -- ZSCAN ------------------------------------------------------------------------------------
 
 @command("zscan", -3, "readonly", keys=(1, 1, 1), acl="@read @sortedset @slow",
          tips="nondeterministic_output", since="2.8.0",
@@ -1254,20 +1321,7 @@ def cmd_zscan(client, argv):
         reply.bulk(b"0")
         reply.array(0)
         return
-    count = 10
-    pattern = None
-    i = 3
-    while i < len(argv):
-        option = _opt(argv[i])
-        if option == b"count" and len(argv) - i >= 2:
-            count = parse_int_arg(argv[i + 1])
-            if count < 1:
-                raise CommandError(SYNTAX)
-        elif option == b"match" and len(argv) - i >= 2:
-            pattern = None if argv[i + 1] == b"*" else compile_glob(argv[i + 1])
-        else:
-            raise CommandError(SYNTAX)
-        i += 2
+    count, pattern = parse_scan_options(argv, 3)
     cursor, found = zset.scan(cursor, count)
     if pattern is not None:
         found = [pair for pair in found if pattern.match(pair[0])]

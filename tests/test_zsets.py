@@ -10,6 +10,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from collections import Counter
 
 import hiredis
@@ -727,6 +728,144 @@ def test_zrandmember_resp3_shapes(server):
         conn.close()
 
 
+# -- BZPOPMIN / BZPOPMAX / BZMPOP ------------------------------------------------------------------
+
+BLOCKING_AT_ONCE = POP_DATA + [
+    ["ZADD", "y", "10", "ten", "20", "twenty"],
+    ["BZPOPMIN", "z", "0"], ["BZPOPMAX", "missing", "z", "0"], ["BZPOPMIN", "y", "z", "1.5"],
+    ["BZMPOP", "0", "1", "z", "MIN"], ["BZMPOP", "0", "2", "missing", "y", "MAX", "COUNT", "5"],
+    ["EXISTS", "y"], ["BZMPOP", "0.5", "1", "z", "MAX", "COUNT", "1"],
+    ["BZPOPMIN", "z", "z", "0"],
+    ["SET", "str", "x"], ["BZPOPMIN", "str", "0"], ["BZPOPMIN", "missing", "str", "0"],
+    ["ZADD", "z", "1", "a", "2", "b", "3", "c", "4", "d"],
+    ["BZPOPMIN", "z", "str", "0"], ["BZMPOP", "0", "2", "missing", "str", "MIN"],
+    ["BZPOPMIN", "missing", "abc"], ["BZPOPMIN", "missing", "-1"], ["BZPOPMIN", "missing", "inf"],
+    ["BZPOPMIN", "missing", "nan"], ["BZPOPMIN", "z", "0x10"], ["BZPOPMIN", "str", "abc"],
+    ["BZPOPMAX", "missing", ""], ["BZPOPMAX", "z", "1e1"],
+    ["BZMPOP", "abc", "1", "z", "MIN"], ["BZMPOP", "-1", "1", "z", "MIN"], ["BZMPOP", "0", "0", "z", "MIN"],
+    ["BZMPOP", "abc", "0", "z", "MIN"], ["BZMPOP", "abc", "1", "z", "LEFT"],
+    ["BZMPOP", "0", "1", "z", "MIN", "COUNT", "0"], ["BZMPOP", "0", "3", "z", "MIN"],
+    ["BZPOPMIN", "z"], ["BZMPOP", "0", "1", "z"], ["ZRANGE", "z", "0", "-1"],
+]
+
+BLOCKING_IN_MULTI = POP_DATA + [
+    ["MULTI"], ["BZPOPMIN", "missing", "0"], ["BZPOPMAX", "z", "0"], ["BZMPOP", "0", "1", "missing", "MIN"],
+    ["BZMPOP", "0", "1", "z", "MIN", "COUNT", "2"], ["EXEC"],
+]
+
+
+def test_blocking_pops_with_data_or_errors_reply_at_once(reference, ours):
+    same(reference, ours, BLOCKING_AT_ONCE)
+
+
+def test_blocking_pops_at_once_resp3(reference, server):
+    same(reference, server, BLOCKING_AT_ONCE, resp3=True)
+
+
+def needs(server, *names):
+    """Skip when pyredis-server lacks a command from another family this test leans on."""
+    conn = RawConnection(server.port)
+    try:
+        missing = []
+        for name in names:
+            reply = conn.command("COMMAND", "INFO", name)
+            if not reply.startswith(b"*1\r\n*") or reply.startswith(b"*1\r\n*-1"):
+                missing.append(name)
+    finally:
+        conn.close()
+    if missing:
+        pytest.skip("pyredis-server has no %s yet" % ", ".join(missing))
+
+
+def test_blocking_pops_never_block_inside_multi(reference, server):
+    needs(server, "multi")
+    same(reference, server, BLOCKING_IN_MULTI)
+    same(reference, server, BLOCKING_IN_MULTI, resp3=True)
+
+
+def test_blocking_pops_time_out(reference, server):
+    script = [["BZPOPMIN", "missing", "0.01"], ["BZPOPMAX", "a", "b", "0.001"],
+              ["BZMPOP", "0.01", "2", "a", "b", "MIN", "COUNT", "3"]]
+    same(reference, server, script, encodings=(SMALL,))
+    same(reference, server, script, resp3=True, encodings=(SMALL,))
+
+
+def _blocked_clients(conn):
+    text = conn.command("INFO", "clients")
+    return int(re.search(rb"blocked_clients:(\d+)", text).group(1))
+
+
+def _wait_blocked(conn, n):
+    deadline = time.monotonic() + 10
+    while _blocked_clients(conn) != n:
+        assert time.monotonic() < deadline, "clients never blocked"
+        time.sleep(0.005)
+
+
+def blocking_session(target, waiters, writes, resp3=False):
+    """Start each waiter command on its own connection, wait until all are blocked, run the
+    writes on another, then read what each waiter got; returns every reply in order.
+    "WAIT-BLOCKED" in writes records how many clients are still blocked."""
+    admin = RawConnection(target.port)
+    watcher = RawConnection(target.port)
+    conns = []
+    try:
+        admin.command("FLUSHALL")
+        before = _changes(watcher)
+        for command in waiters:
+            conn = RawConnection(target.port)
+            conns.append(conn)
+            if resp3:
+                conn.command("HELLO", "3")
+            conn.send(encode_command(command))
+            _wait_blocked(watcher, len(conns))
+        replies = []
+        for step in writes:
+            if step == "WAIT-BLOCKED":
+                replies.append(b"blocked %d" % _blocked_clients(watcher))
+            else:
+                replies.append(admin.command(*step))
+        replies += [conn.read_reply() for conn in conns]
+        replies.append(b"changes %d" % (_changes(watcher) - before))
+        return replies
+    finally:
+        for conn in conns + [admin, watcher]:
+            conn.close()
+
+
+BLOCKING_SCENARIOS = {
+    "served-by-zadd": ([["BZPOPMIN", "k1", "k2", "5"]],
+                       [["ZADD", "k2", "1", "a", "2", "b"], ["ZRANGE", "k2", "0", "-1", "WITHSCORES"]]),
+    "served-in-blocking-order": ([["BZPOPMAX", "k", "0"], ["BZMPOP", "0", "1", "k", "MIN", "COUNT", "5"],
+                                  ["BZPOPMIN", "k", "0"]],
+                                 [["ZADD", "k", "1", "a", "2", "b", "3", "c"], ["EXISTS", "k"],
+                                  "WAIT-BLOCKED", ["ZADD", "k", "7", "late"], ["EXISTS", "k"]]),
+    "wrong-type-does-not-serve": ([["BZPOPMIN", "k", "0"]],
+                                  [["SET", "k", "x"], "WAIT-BLOCKED", ["DEL", "k"],
+                                   ["ZADD", "k", "4", "d", "5", "e"], ["ZCARD", "k"]]),
+    "served-after-exec": ([["BZPOPMIN", "k", "0"]],
+                          [["MULTI"], ["ZADD", "k", "1", "a"], ["ZADD", "k", "2", "b"], ["ZREM", "k", "a"],
+                           "WAIT-BLOCKED", ["EXEC"], ["EXISTS", "k"]]),
+    "served-by-store-commands": ([["BZPOPMAX", "dst", "0"], ["BZMPOP", "0", "1", "u", "MAX", "COUNT", "2"]],
+                                 [["ZADD", "src", "1", "a", "2", "b", "3", "c"],
+                                  ["ZRANGESTORE", "dst", "src", "0", "1"],
+                                  ["ZUNIONSTORE", "u", "2", "src", "dst"], ["ZRANGE", "u", "0", "-1"]]),
+    "several-keys-first-written-wins": ([["BZMPOP", "0", "3", "a", "b", "c", "MAX"]],
+                                        [["ZADD", "c", "1", "x"], ["ZADD", "b", "1", "y"], ["EXISTS", "b"]]),
+}
+
+
+@pytest.mark.parametrize("resp3", [False, True])
+@pytest.mark.parametrize("scenario", sorted(BLOCKING_SCENARIOS))
+def test_blocked_clients_are_served_as_redis_serves_them(reference, ours, scenario, resp3):
+    waiters, writes = BLOCKING_SCENARIOS[scenario]
+    if scenario == "served-after-exec":
+        needs(ours, "multi")
+    want = blocking_session(reference, waiters, writes, resp3)
+    got = blocking_session(ours, waiters, writes, resp3)
+    assert got == want
+
+
 # -- encodings ---------------------------------------------------------------------------------------
 
 ENCODINGS = [
@@ -797,7 +936,7 @@ def test_command_info_of_the_family(reference, server):
              "zrevrangebyscore", "zrangebylex", "zrevrangebylex", "zremrangebyrank",
              "zremrangebyscore", "zremrangebylex", "zpopmin", "zpopmax", "zmpop", "zrandmember",
              "zunionstore", "zinterstore", "zdiffstore", "zunion", "zinter", "zdiff",
-             "zintercard", "zscan"]
+             "zintercard", "zscan", "bzpopmin", "bzpopmax", "bzmpop"]
     for name in names:
         want = decode(RawConnection(reference.port).command("COMMAND", "INFO", name))[0]
         got = decode(RawConnection(server.port).command("COMMAND", "INFO", name))[0]
@@ -813,6 +952,8 @@ def test_getkeys_for_movable_keys(reference, server):
         ["COMMAND", "GETKEYS", "ZDIFFSTORE", "d", "1", "a"],
         ["COMMAND", "GETKEYS", "ZINTERCARD", "2", "a", "b", "LIMIT", "1"],
         ["COMMAND", "GETKEYS", "ZRANGESTORE", "d", "s", "0", "1"],
+        ["COMMAND", "GETKEYS", "BZMPOP", "0", "2", "a", "b", "MAX", "COUNT", "3"],
+        ["COMMAND", "GETKEYS", "BZPOPMIN", "a", "b", "c", "0"],
     ], encodings=(SMALL,))
 
 
