@@ -19,6 +19,10 @@ may make other keys ready (BLMOVE pushes to its destination): those are
 served in a further round. A served client gets its reply, and its buffered
 input runs on the next turn of the loop.
 
+EXEC and scripts run their commands through Server.call (so serving waits for
+their end) with client.deny_blocking set: a blocking command then answers at
+once, as if it had timed out.
+
 The same machinery serves any type: a sorted set module blocks its BZPOPMIN
 clients with value_class=its class and its own serve callback.
 """
@@ -119,7 +123,7 @@ def block_on_keys(client, keys, deadline, value_class, serve, timeout_reply=None
     db = client.db
     distinct = list(dict.fromkeys(keys))
     command = server.lookup_command(client.argv) if client.argv else None
-    wait = Wait(db, distinct, value_class, serve, deadline, command or None,
+    wait = Wait(db, distinct, value_class, serve, deadline, command or None,   # False: unknown
                 timeout_reply or _reply_null_array)
     for key in distinct:
         slot = (db.index, key)
@@ -174,7 +178,7 @@ def _timed_out(client, wait):
 
 def forget_client(client):
     """A blocked client went away: it no longer waits on anything."""
-    if client.blocked_on is not None:
+    if getattr(client, "blocked_on", None) is not None:
         unblock(client)
 
 
@@ -195,7 +199,7 @@ def unblock_on_request(client, error):
 def disconnect_all_blocked(server):
     """Turning into a replica: every blocked client gets an UNBLOCKED error and is closed."""
     for client in list(server.clients.values()):
-        if client.blocked_on is not None:
+        if getattr(client, "blocked_on", None) is not None:
             client.reply.error(UNBLOCKED_BY_ROLE_CHANGE)
             unblock(client)
             client.closing = True
@@ -268,11 +272,13 @@ def propagate_served(client, db, argv, changes):
 # -- INFO ---------------------------------------------------------------------------------------
 
 def _info_clients(server, fields):
-    waiting_with_deadline = sum(
-        1 for client in server.clients.values()
-        if client.blocked_on is not None and client.blocked_on.deadline)
-    set_field(fields, "blocked_clients", server.blocked_clients)
-    set_field(fields, "clients_in_timeout_table", waiting_with_deadline)
+    """Clients blocked with a deadline are those Redis keeps in its timeout table."""
+    with_deadline = 0
+    for client in server.clients.values():
+        wait = getattr(client, "blocked_on", None)
+        if wait is not None and wait.deadline:
+            with_deadline += 1
+    set_field(fields, "clients_in_timeout_table", with_deadline)
 
 
 SECTION_HOOKS["clients"].append(_info_clients)
