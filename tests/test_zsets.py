@@ -588,6 +588,17 @@ def test_zscan_listpack_is_one_deterministic_page(reference, server):
     ], encodings=(SMALL,))
 
 
+def test_zscan_listpack_resp3(reference, server):
+    same(reference, server, [["ZADD", "z", "1", "a", "2.5", "b", "inf", "c"], ["ZSCAN", "z", "0"],
+                             ["ZSCAN", "missing", "0"]], resp3=True, encodings=(SMALL,))
+
+
+def test_debug_digest_of_both_encodings(reference, server):
+    same(reference, server, [
+        ["ZADD", "z", "1", "a", "2.5", "b", "-0", "c", "inf", "d", "1e17", "e", "0.1", "f"],
+        ["DEBUG", "DIGEST-VALUE", "z"], ["DEBUG", "DIGEST"]])
+
+
 def _full_zscan(server, key, count, resp3=False):
     conn = RawConnection(server.port)
     try:
