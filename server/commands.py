@@ -109,7 +109,7 @@ _GROUP_BY_MODULE = {
     "lists": "list",
     "strings": "string", "keys": "generic", "connection": "connection",
     "admin": "server", "introspection": "server", "hashes": "hash", "sets": "set",
-    "zsets": "sorted_set",
+    "zsets": "sorted_set", "bitmaps": "bitmap",
 }
 
 
@@ -133,3 +133,4 @@ def load_all():
     from server import lists  # noqa: F401
     from server import hashes, sets  # noqa: F401
     from server import zsets  # noqa: F401
+    from server import bitmaps, hyperloglog  # noqa: F401
