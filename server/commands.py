@@ -31,6 +31,7 @@ class Command:
     since: str = "1.0.0"
     summary: str = ""
     get_keys: object = None       # for movable keys: argv -> list of key indexes
+    key_specs: tuple = ()         # COMMAND INFO key specs, when more than first/last/step
     parent: object = None
     subcommands: dict = field(default_factory=dict)
     # statistics (INFO commandstats)
@@ -65,7 +66,7 @@ COMMANDS = {}
 
 
 def command(name, arity, flags="", keys=(0, 0, 0), acl="", tips="", group=None,
-            since="1.0.0", summary="", get_keys=None):
+            since="1.0.0", summary="", get_keys=None, key_specs=()):
     """Declare a handler `fn(client, argv)` as command `name` ("parent|sub" for subcommands)."""
 
     def register(fn):
@@ -79,7 +80,7 @@ def command(name, arity, flags="", keys=(0, 0, 0), acl="", tips="", group=None,
             first_key=keys[0], last_key=keys[1], key_step=keys[2],
             acl=tuple(a.lstrip("@") for a in acl.split()),
             tips=tuple(tips.split()), group=group or _group_of(fn),
-            since=since, summary=summary, get_keys=get_keys,
+            since=since, summary=summary, get_keys=get_keys, key_specs=key_specs,
         )
         if "|" in name:
             parent_name, sub = name.split("|", 1)
@@ -133,4 +134,6 @@ def load_all():
     from server import lists  # noqa: F401
     from server import hashes, sets  # noqa: F401
     from server import zsets  # noqa: F401
+    from server import dump  # noqa: F401
     from server import bitmaps, hyperloglog  # noqa: F401
+    from server import sort  # noqa: F401
