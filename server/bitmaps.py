@@ -6,9 +6,11 @@ with int.from_bytes(..., "big") puts bit n at weight 2**(width-1-n). Counting,
 searching and combining work on whole byte ranges at once (int.bit_count,
 bytes.lstrip, big-int AND/OR/XOR); nothing loops over single bits.
 """
+from sys import getrefcount
+
 from server.commands import command
 from server.errors import CommandError, SYNTAX, WRONGTYPE
-from server.strings import _option, _string_for_write, _unshared_bytearray
+from server.strings import _option, _string_for_write
 from server.util import parse_int_arg
 from protocol.parser import parse_int
 
@@ -49,45 +51,36 @@ def _bit_offset(client, arg, hash_bits=0):
     return offset
 
 
-class _BitString:
-    """A string key opened for a bit write, padded with zero bytes to `size`.
+def unshare_in_place(db, key, value):
+    """The string at key as a bytearray this key alone holds, ready for edits in place.
 
-    The stored value is only replaced (or unshared) once a change is made, so a
-    write that changes nothing leaves the key and its watchers alone."""
-    __slots__ = ("db", "key", "value", "buf", "created", "grown")
+    Like Redis's dbUnshareStringValue (after which OBJECT ENCODING says raw), a copy
+    replaces a bytes value or a shared bytearray; the bytes stay the same, so
+    watchers are not told. Unshared means referenced only by the keyspace dict,
+    the caller's local, this parameter and getrefcount's argument."""
+    if value.__class__ is bytearray and getrefcount(value) <= 4:
+        return value
+    buf = bytearray(value)
+    db.data[key] = buf
+    return buf
+
+
+class _BitString:
+    """A string key opened for a bit write: a bytearray this key alone holds, padded
+    with zero bytes to `size`, edited in place."""
+    __slots__ = ("value", "fresh")
 
     def __init__(self, db, key, size):
         value = _string_for_write(db, key)
-        self.db = db
-        self.key = key
-        self.created = value is None
         if value is None:
-            value = bytearray(size)
-            db.set(key, value)
-        self.grown = len(value) < size
-        if self.grown:
-            value = _unshared_bytearray(value)
-            value.extend(bytes(size - len(value)))
-        self.value = value
-        self.buf = value if value.__class__ is bytearray else None
-
-    def writable(self):
-        """The bytearray to edit in place (the stored one when unshared)."""
-        if self.buf is None:
-            self.buf = _unshared_bytearray(self.value)
-        return self.buf
-
-    def store(self, changed):
-        """Make the edits visible: store the new buffer, or signal an in-place change."""
-        if self.created:
+            self.value = bytearray(size)
+            db.set(key, self.value)
+            self.fresh = True
             return
-        stored = self.db.peek(self.key)
-        buf = self.buf if self.buf is not None else self.value
-        if stored is not buf:
-            if changed or self.grown:
-                self.db.replace_value(self.key, buf)
-        elif changed or self.grown:
-            self.db.modified(self.key)
+        self.value = unshare_in_place(db, key, value)
+        self.fresh = len(self.value) < size       # grown: every write counts as a change
+        if self.fresh:
+            self.value.extend(bytes(size - len(self.value)))
 
 
 # -- SETBIT / GETBIT ------------------------------------------------------------------
@@ -101,13 +94,14 @@ def cmd_setbit(client, argv):
     if on is None or on & ~1:
         raise CommandError(BIT_VALUE_ERROR)
     byte = offset >> 3
-    target = _BitString(client.db, argv[1], byte + 1)
+    db = client.db
+    target = _BitString(db, argv[1], byte + 1)
+    buf = target.value
     mask = 0x80 >> (offset & 7)
-    old = 1 if target.value[byte] & mask else 0
-    if target.created or target.grown or old != on:
-        buf = target.writable()
+    old = 1 if buf[byte] & mask else 0
+    if target.fresh or old != on:
         buf[byte] = (buf[byte] | mask) if on else (buf[byte] & ~mask)
-        target.store(True)
+        db.modified(argv[1])
         client.server.dirty += 1
     client.reply.integer(old)
 
@@ -303,7 +297,7 @@ def cmd_bitop(client, argv):
             result ^= number
     else:
         result ^= (1 << (8 * size)) - 1
-    db.set(target, result.to_bytes(size, "big"))
+    db.set(target, bytearray(result.to_bytes(size, "big")))
     client.server.dirty += 1
     client.reply.integer(size)
 
@@ -419,11 +413,11 @@ def _bitfield(client, argv, read_only_command):
         raise CommandError("ERR BITFIELD_RO only supports the GET subcommand")
     size = (max(op[3] + op[2] - 1 for op in writes) >> 3) + 1
     target = _BitString(db, key, size)
-    fresh = target.created or target.grown
+    buf = target.value
     changes = 0
     reply.array(len(ops))
     for opcode, signed, bits, offset, argument, overflow in ops:
-        old = _read_field(target.value, offset, bits)
+        old = _read_field(buf, offset, bits)
         if signed:
             old = _to_signed(old, bits)
         if opcode == OP_GET:
@@ -442,11 +436,12 @@ def _bitfield(client, argv, read_only_command):
             continue
         reply.integer(shown)
         if new != old:
-            _write_field(target.writable(), offset, bits, new)
-        if fresh or new != old:
+            _write_field(buf, offset, bits, new)
+        if target.fresh or new != old:
             changes += 1
-    target.store(changes > 0)
-    client.server.dirty += changes
+    if changes:
+        db.modified(key)
+        client.server.dirty += changes
 
 
 @command("bitfield", -2, "write denyoom", keys=(1, 1, 1), acl="@write @bitmap @slow",

@@ -42,7 +42,8 @@ import struct
 from server.commands import command
 from server.errors import CommandError, WRONGTYPE
 from server.native_bridge import PURE
-from server.strings import _option, _unshared_bytearray
+from server.bitmaps import unshare_in_place
+from server.strings import _option
 
 HLL_P = 14
 REGISTERS = 1 << HLL_P                     # 16384
@@ -444,14 +445,6 @@ def _is_hll(value):
         raise CommandError(NOT_HLL)
 
 
-def _writable(db, key, value):
-    """A bytearray for the HLL at key that this key alone holds, stored if new."""
-    hll = _unshared_bytearray(value)
-    if hll is not value:
-        db.replace_value(key, hll)
-    return hll
-
-
 def _cached_cardinality(hll):
     if hll[CARD_STALE_BYTE] & CARD_STALE_BIT:
         return None
@@ -474,21 +467,15 @@ def cmd_pfadd(client, argv):
         updated = 1
     else:
         _is_hll(value)
-        hll = _unshared_bytearray(value)
+        hll = unshare_in_place(db, key, value)
         updated = 0
     added = TWIN.add(hll, argv, 2, _sparse_max_bytes(client))
     if added < 0:
-        if value is not None and hll is not value:
-            db.replace_value(key, hll)    # Redis keeps the registers set before the error
-        raise CommandError(CORRUPT)
+        raise CommandError(CORRUPT)     # registers raised before the error stay, as in Redis
     updated += added
     if updated:
         hll[CARD_STALE_BYTE] |= CARD_STALE_BIT
-        if value is not None:
-            if hll is value:
-                db.modified(key)
-            else:
-                db.replace_value(key, hll)
+        db.modified(key)
         client.server.dirty += updated
     client.reply.integer(1 if updated else 0)
 
@@ -516,17 +503,16 @@ def cmd_pfcount(client, argv):
         client.reply.integer(0)
         return
     _is_hll(value)
-    cardinality = _cached_cardinality(value)
+    hll = unshare_in_place(db, key, value)
+    cardinality = _cached_cardinality(hll)
     if cardinality is None:
-        counts = TWIN.histogram(value)
+        counts = TWIN.histogram(hll)
         if counts is None:
             raise CommandError(CORRUPT)
         cardinality = estimate(counts)
         # The cache lives in the value, so refreshing it is a change to propagate.
-        hll = _writable(db, key, value)
         hll[8:16] = cardinality.to_bytes(8, "little")
-        if hll is value:
-            db.modified(key)
+        db.modified(key)
         client.server.dirty += 1
     client.reply.integer(_signed(cardinality))
 
@@ -552,7 +538,7 @@ def cmd_pfmerge(client, argv):
         hll = new_sparse_hll()
         db.set(target, hll)
     else:
-        hll = _writable(db, target, value)     # checked above, as the first source
+        hll = unshare_in_place(db, target, value)     # checked above, as the first source
     if use_dense and not TWIN.to_dense(hll):
         raise CommandError(CORRUPT)
     TWIN.set_registers(hll, maximum, _sparse_max_bytes(client))
@@ -590,12 +576,12 @@ def cmd_pfdebug(client, argv):
     if value is None:
         raise CommandError("ERR The specified key does not exist")
     _is_hll(value)
+    value = unshare_in_place(db, key, value)
     sub = _option(argv[1])
     reply = client.reply
     if sub in (b"getreg", b"todense"):
         converted = value[4] == SPARSE
         if converted:
-            value = _writable(db, key, value)
             if not TWIN.to_dense(value):
                 raise CommandError(CORRUPT)
             db.modified(key)

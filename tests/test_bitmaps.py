@@ -394,6 +394,19 @@ def test_random_bit_sequences(reference, server, script):
     assert_same(reference, server, script + [["GET", b"a"], ["GET", b"b"], ["GET", b"c"]])
 
 
+def test_object_encoding_after_bit_commands(reference, server):
+    # Writes turn a string raw even when they change nothing; reads leave it alone.
+    script = [["SET", "a", "abc"], ["SET", "n", "123"], ["SET", "g", "abc"], ["SET", "c", "abc"],
+              ["SET", "z", "1"],
+              ["BITOP", "OR", "d", "a"], ["SETBIT", "s", "1", "1"], ["SETBIT", "a", "1", "0"],
+              ["GETBIT", "n", "1"], ["BITCOUNT", "n"], ["BITPOS", "n", "1"],
+              ["BITFIELD", "f", "SET", "u8", "0", "1"], ["BITFIELD", "g", "GET", "u8", "0"],
+              ["BITFIELD_RO", "n", "GET", "u8", "0"], ["BITFIELD", "c", "SET", "u8", "0", "97"],
+              ["BITFIELD", "z", "OVERFLOW", "FAIL", "INCRBY", "u8", "0", "1000"]]
+    script += [["OBJECT", "ENCODING", key] for key in "a n g c z d s f".split()]
+    assert_same(reference, server, script)
+
+
 # -- values shared between keys and large strings ----------------------------------------
 
 def test_copied_value_is_not_edited_through_its_copy(reference, server):

@@ -166,6 +166,16 @@ def test_registers_beyond_the_sparse_range_promote(reference, ours):
     assert_same(reference, ours, script)
 
 
+def test_object_encoding(reference, ours):
+    made = grab_after(reference, [["PFADD", "h", "a"], ["PFCOUNT", "h"]], "h")
+    script = [["SET", "s1", made], ["SET", "s2", made], ["SET", "s3", made], ["SET", "s4", made],
+              ["PFADD", "new", "x"], ["PFADD", "s1", "a"], ["PFCOUNT", "s2"],
+              ["PFMERGE", "m", "s3"], ["PFDEBUG", "ENCODING", "s4"], ["SET", "s5", made],
+              ["PFCOUNT", "s5", "s1"]]
+    script += [["OBJECT", "ENCODING", key] for key in ["new", "s1", "s2", "s3", "s4", "s5", "m"]]
+    assert_same(reference, ours, script)
+
+
 # -- PFMERGE / multi-key PFCOUNT -------------------------------------------------------------
 
 def merge_script(rng):
@@ -220,6 +230,11 @@ def grab(proc, key):
 
 def build_on(proc, script):
     run_script(proc.port, script)
+
+
+def grab_after(proc, script, key):
+    build_on(proc, script)
+    return grab(proc, key)
 
 
 @pytest.mark.parametrize("count", [5, 500, 3000, 50000])
