@@ -435,7 +435,12 @@ def test_relative_pidfile_and_dir(tmp_path):
                                reference=reference)
         try:
             assert os.readlink("/proc/%d/cwd" % server.proc.pid) == str(workdir)
-            assert (workdir / ("rel-%s.pid" % reference)).read_text() == "%d\n" % server.proc.pid
+            pidfile = workdir / ("rel-%s.pid" % reference)
+            # Both servers write the pidfile just after they start listening.
+            deadline = time.monotonic() + 5
+            while not pidfile.exists() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert pidfile.read_text() == "%d\n" % server.proc.pid
             assert server.client().config_get("dir") == {"dir": str(workdir)}
         finally:
             server.stop()
