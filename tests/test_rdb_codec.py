@@ -333,11 +333,18 @@ def test_write_string_encodings():
 
 def test_reader_refuses_lengths_beyond_the_data():
     for data in (b"\x05abc", b"\x80\x00\x00\x10\x00", b"\x81" + b"\xff" * 8,
-                 b"\xc3\x05\x40\x00abcde",           # LZF expanding past any possible ratio
+                 b"\xc3\x01\x80\x00\x00\x10\x00a",     # LZF expanding past any possible ratio
                  b"\xc3\x10\x20abc",                 # LZF longer than the data
                  b"\xc1\x01", b"\xc4", b"\x82"):
         with pytest.raises(RdbFormatError):
             Reader(data).string()
+
+
+def test_lzf_string_announcing_zero_bytes_is_empty():
+    # Redis compares only the decompressed length, so any data announcing 0 bytes is ""
+    reader = Reader(b"\xc3\x03\x00xyzrest")
+    assert reader.string() == b""
+    assert reader.take(4) == b"rest"
 
 
 def test_text_doubles_as_sscanf_reads_them():
