@@ -2,8 +2,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.bench-installed
 
-.PHONY: install run test bench clean
+.PHONY: install run test bench bench-memory clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,8 +22,17 @@ run: install
 test: install
 	$(BIN)/python -m pytest -q tests
 
-bench: install
-	$(BIN)/python benchmarks/run.py
+# matplotlib draws the ratio chart; a benchmark-only dependency, never a runtime one.
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/pip install -q matplotlib
+	touch $(BENCH_STAMP)
+
+# Options through BENCH_ARGS, e.g. make bench BENCH_ARGS=--quick
+bench: install $(BENCH_STAMP)
+	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
+
+bench-memory: install
+	$(BIN)/python benchmarks/memory.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info native/*.c native/*.so

@@ -1,0 +1,309 @@
+"""Throughput side by side: Debian's redis-server against pyredis-server under redis-benchmark.
+
+Both servers run at once with the same settings; redis-benchmark drives them in
+turn, one test at a time (Redis then ours for a test, ours then Redis in the
+next round), so load from anything else on the machine hits both alike. Each
+(test, pipeline, server) gets one rate per round; the report gives the medians
+and ours / Redis.
+
+    .venv/bin/python benchmarks/run.py [--rounds 3] [--requests 100000]
+        [--pipelined-requests 200000] [--tests set,get] [--pipelines 1,16]
+        [--quick] [--no-pin] [--out DIR]
+    .venv/bin/python benchmarks/run.py --memory [memory.py options]
+
+Writes throughput.csv, throughput.txt and throughput.png under benchmarks/results/.
+"""
+import argparse
+import csv
+import io
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import textwrap
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import servers  # noqa: E402
+
+RESULTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+
+# redis-benchmark's own order, kept so the lists LPUSH/RPUSH fill are there for LPOP/RPOP.
+DEFAULT_TESTS = ("ping_mbulk,set,get,incr,lpush,rpush,lpop,rpop,sadd,hset,spop,zadd,"
+                 "lrange_100,lrange_300,lrange_600,mset")
+DEFAULT_PIPELINES = "1,16"
+DEFAULT_ROUNDS = 3
+DEFAULT_REQUESTS = 100000            # per run at -P 1
+DEFAULT_PIPELINED_REQUESTS = 200000  # per run at -P > 1: those runs are several times faster
+QUICK_REQUESTS = 10000
+QUICK_PIPELINED_REQUESTS = 20000
+CLIENTS = 50
+SERVER_CPU = 0
+CLIENT_CPU = 1
+RUN_TIMEOUT = 600                    # one redis-benchmark run; a stuck server fails only its row
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--rounds", type=int, default=DEFAULT_ROUNDS,
+                   help="runs of every test on each server (median taken; default %(default)s)")
+    p.add_argument("--requests", type=int, default=None,
+                   help="requests per run at -P 1 (default %d)" % DEFAULT_REQUESTS)
+    p.add_argument("--pipelined-requests", type=int, default=None,
+                   help="requests per run at -P > 1 (default %d)" % DEFAULT_PIPELINED_REQUESTS)
+    p.add_argument("--tests", default=DEFAULT_TESTS, help="redis-benchmark -t names, comma separated")
+    p.add_argument("--pipelines", default=DEFAULT_PIPELINES, help="-P values, comma separated")
+    p.add_argument("--clients", type=int, default=CLIENTS, help="-c (default %(default)s)")
+    p.add_argument("--random-keys", type=int, default=0,
+                   help="-r keyspace length (default: off, every request hits the same key)")
+    p.add_argument("--quick", action="store_true",
+                   help="small request counts (%d / %d) for a fast look" % (QUICK_REQUESTS,
+                                                                           QUICK_PIPELINED_REQUESTS))
+    p.add_argument("--no-pin", action="store_true",
+                   help="let the scheduler place servers and client (default: servers on CPU %d, "
+                        "redis-benchmark on CPU %d)" % (SERVER_CPU, CLIENT_CPU))
+    p.add_argument("--out", default=RESULTS_DIR, help="directory for the CSV/TXT/PNG (default %(default)s)")
+    p.add_argument("--no-chart", action="store_true", help="skip the PNG")
+    args = p.parse_args(argv)
+    if args.requests is None:
+        args.requests = QUICK_REQUESTS if args.quick else DEFAULT_REQUESTS
+    if args.pipelined_requests is None:
+        args.pipelined_requests = QUICK_PIPELINED_REQUESTS if args.quick else DEFAULT_PIPELINED_REQUESTS
+    args.tests = [t.strip().lower() for t in args.tests.split(",") if t.strip()]
+    args.pipelines = [int(x) for x in args.pipelines.split(",") if x.strip()]
+    if args.rounds < 1 or args.requests < 1 or args.pipelined_requests < 1 or not args.tests or not args.pipelines:
+        p.error("rounds, requests, tests and pipelines must be non-empty and positive")
+    return args
+
+
+def cpu_layout(no_pin):
+    """(server CPU, client CPU), or (None, None) when not pinning or the CPUs are not ours to use."""
+    if no_pin:
+        return None, None
+    allowed = os.sched_getaffinity(0)
+    if SERVER_CPU in allowed and CLIENT_CPU in allowed and shutil.which("taskset"):
+        return SERVER_CPU, CLIENT_CPU
+    return None, None
+
+
+def test_name(label):
+    """redis-benchmark's CSV label back to its -t name: 'LRANGE_100 (first 100 elements)' -> lrange_100."""
+    return label.split(" ", 1)[0].lower()
+
+
+def parse_csv(text):
+    """{test name: requests per second} from redis-benchmark --csv, setup rows left out."""
+    rates = {}
+    for row in csv.reader(io.StringIO(text)):
+        if len(row) < 2 or row[0] == "test" or "needed to benchmark" in row[0]:
+            continue
+        try:
+            rates[test_name(row[0])] = float(row[1])
+        except ValueError:
+            continue
+    return rates
+
+
+def run_benchmark(port, test, pipeline, requests, clients, random_keys, cpu):
+    argv = ["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-c", str(clients),
+            "-n", str(requests), "-P", str(pipeline), "-t", test, "--csv"]
+    if random_keys:
+        argv += ["-r", str(random_keys)]
+    try:
+        out = subprocess.run(servers.pinned(argv, cpu), capture_output=True, text=True, timeout=RUN_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        return None
+    return parse_csv(out.stdout).get(test)
+
+
+def machine_busy_seconds():
+    """CPU seconds all CPUs spent not idle since boot (/proc/stat)."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    idle = fields[3] + fields[4]           # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu_seconds(pid):
+    """user + system CPU seconds of a running process; 0 when it is gone."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu_seconds():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def flush(server_list):
+    for server in server_list:
+        server.call("FLUSHALL")
+
+
+def summarise(samples, tests, pipelines):
+    """Rows of the report, one per (test, pipeline) in the order run."""
+    rows = []
+    for pipeline in pipelines:
+        for test in tests:
+            redis_runs = samples[("redis", test, pipeline)]
+            ours_runs = samples[("ours", test, pipeline)]
+            redis_median = statistics.median(redis_runs) if redis_runs else None
+            ours_median = statistics.median(ours_runs) if ours_runs else None
+            ratio = ours_median / redis_median if redis_median and ours_median else None
+            rows.append({"test": test, "pipeline": pipeline, "redis_rps": redis_median,
+                         "ours_rps": ours_median, "ratio": ratio,
+                         "redis_runs": redis_runs, "ours_runs": ours_runs})
+    return rows
+
+
+def fmt_rate(value):
+    return "failed" if value is None else "%.0f" % value
+
+
+def fmt_ratio(value):
+    return "-" if value is None else "%.2f" % value
+
+
+def format_table(rows):
+    lines = ["%-12s %8s %14s %14s %7s" % ("test", "pipeline", "redis rps", "ours rps", "ratio")]
+    for row in rows:
+        lines.append("%-12s %8d %14s %14s %7s" % (row["test"], row["pipeline"], fmt_rate(row["redis_rps"]),
+                                                  fmt_rate(row["ours_rps"]), fmt_ratio(row["ratio"])))
+    for pipeline in sorted({row["pipeline"] for row in rows}):
+        ratios = [row["ratio"] for row in rows if row["pipeline"] == pipeline and row["ratio"]]
+        if ratios:
+            lines.append("geometric mean of ratios at -P %d: %.2f" % (pipeline, statistics.geometric_mean(ratios)))
+    return "\n".join(lines)
+
+
+def write_csv(path, rows):
+    with open(path, "w", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(["test", "pipeline", "redis_rps_median", "ours_rps_median", "ratio",
+                      "redis_rps_runs", "ours_rps_runs"])
+        for row in rows:
+            out.writerow([row["test"], row["pipeline"],
+                          "" if row["redis_rps"] is None else "%.2f" % row["redis_rps"],
+                          "" if row["ours_rps"] is None else "%.2f" % row["ours_rps"],
+                          "" if row["ratio"] is None else "%.4f" % row["ratio"],
+                          ";".join("%.2f" % x for x in row["redis_runs"]),
+                          ";".join("%.2f" % x for x in row["ours_runs"])])
+
+
+def write_chart(path, rows, title):
+    """Grouped bars of ours / Redis per test, one colour per pipeline depth; False without matplotlib."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    tests = list(dict.fromkeys(row["test"] for row in rows))
+    pipelines = list(dict.fromkeys(row["pipeline"] for row in rows))
+    ratio_of = {(row["test"], row["pipeline"]): row["ratio"] or 0.0 for row in rows}
+    width = 0.8 / len(pipelines)
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.75 * len(tests) + 2), 4.5))
+    for i, pipeline in enumerate(pipelines):
+        xs = [t + (i - (len(pipelines) - 1) / 2) * width for t in range(len(tests))]
+        bars = ax.bar(xs, [ratio_of[(test, pipeline)] for test in tests], width, label="-P %d" % pipeline)
+        ax.bar_label(bars, fmt="%.2f", fontsize=6, padding=1)
+    ax.axhline(1.0, color="black", linewidth=0.8, linestyle="--")
+    ax.set_xticks(range(len(tests)))
+    ax.set_xticklabels(tests, rotation=45, ha="right")
+    ax.set_ylabel("ours / Redis (median rps)")
+    ax.set_title(textwrap.fill(title, 100), fontsize=8)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if "--memory" in argv:
+        import memory
+        return memory.main([a for a in argv if a != "--memory"])
+    args = parse_args(argv)
+    if shutil.which("redis-benchmark") is None or not os.path.exists(servers.REDIS_SERVER):
+        sys.exit("redis-benchmark and %s are needed (Debian: redis-server, redis-tools)" % servers.REDIS_SERVER)
+    if not servers.ours_uses_native_path():
+        sys.exit("pyredis-server would run its pure-Python path: build the native extensions (make install)")
+    server_cpu, client_cpu = cpu_layout(args.no_pin)
+    pinning = ("servers on CPU %d, redis-benchmark on CPU %d" % (server_cpu, client_cpu)
+               if server_cpu is not None else "not pinned")
+    os.makedirs(args.out, exist_ok=True)
+
+    settings = ("%s vs pyredis-server (native path); -c %d, -n %d at -P 1 and %d at -P > 1, %d rounds, %s%s"
+                % (servers.redis_version().split(" sha=")[0], args.clients, args.requests,
+                   args.pipelined_requests, args.rounds, pinning,
+                   ", -r %d" % args.random_keys if args.random_keys else ""))
+    print(settings, flush=True)
+    load_before = os.getloadavg()
+    busy_before = machine_busy_seconds()
+    children_before = children_cpu_seconds()
+    server_cpu_seconds = 0.0
+    started = time.monotonic()
+    samples = {(kind, test, pipeline): [] for kind in servers.KINDS for test in args.tests
+               for pipeline in args.pipelines}
+    running = []
+    try:
+        for kind in servers.KINDS:
+            running.append(servers.BenchServer(kind, cpu=server_cpu))
+        by_kind = {server.kind: server for server in running}
+        for round_no in range(args.rounds):
+            # Alternate who goes first, so neither server always runs right after the other.
+            order = ["redis", "ours"] if round_no % 2 == 0 else ["ours", "redis"]
+            flush(running)
+            for pipeline in args.pipelines:
+                requests = args.requests if pipeline == 1 else args.pipelined_requests
+                for test in args.tests:
+                    for kind in order:
+                        rate = run_benchmark(by_kind[kind].port, test, pipeline, requests,
+                                             args.clients, args.random_keys, client_cpu)
+                        if rate is not None:
+                            samples[(kind, test, pipeline)].append(rate)
+                    print("round %d/%d  -P %-3d %-12s redis %10s  ours %10s" % (
+                        round_no + 1, args.rounds, pipeline, test,
+                        fmt_rate(samples[("redis", test, pipeline)][-1] if samples[("redis", test, pipeline)] else None),
+                        fmt_rate(samples[("ours", test, pipeline)][-1] if samples[("ours", test, pipeline)] else None)),
+                        flush=True)
+    finally:
+        children_after = children_cpu_seconds()   # before the servers are reaped and counted in it
+        for server in running:
+            server_cpu_seconds += process_cpu_seconds(server.pid)
+            server.stop()
+    elapsed = time.monotonic() - started
+    own = server_cpu_seconds + children_after - children_before
+    others_share = max(0.0, machine_busy_seconds() - busy_before - own) / (elapsed * os.cpu_count())
+    load_after = os.getloadavg()
+
+    rows = summarise(samples, args.tests, args.pipelines)
+    table = format_table(rows)
+    footer = ("took %.0fs; other processes used %.0f%% of the machine's CPU time meanwhile; "
+              "load average %.2f before, %.2f after" % (elapsed, 100 * others_share, load_before[0], load_after[0]))
+    print()
+    print(table)
+    print(footer)
+    write_csv(os.path.join(args.out, "throughput.csv"), rows)
+    with open(os.path.join(args.out, "throughput.txt"), "w") as f:
+        f.write(settings + "\n\n" + table + "\n" + footer + "\n")
+    if not args.no_chart:
+        chart = os.path.join(args.out, "throughput.png")
+        if write_chart(chart, rows, settings):
+            print("chart: %s" % chart)
+        else:
+            print("chart skipped: matplotlib is not installed (make bench installs it)")
+    print("results: %s" % args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,203 @@
+"""The two servers under comparison, started the same way, and a small RESP connection.
+
+Debian's redis-server and our .venv/bin/pyredis-server get the same command-line
+settings (no persistence, loopback, a private working directory) and, when asked,
+the same CPU pinning through taskset. Everything here has a timeout so a stuck
+server ends a benchmark with an error instead of hanging it.
+"""
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+
+import hiredis
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REDIS_SERVER = "/usr/bin/redis-server"
+OURS_SERVER = os.path.join(ROOT, ".venv", "bin", "pyredis-server")
+OURS_PYTHON = os.path.join(ROOT, ".venv", "bin", "python")
+
+# Label, executable: the order is the order of the columns in every report.
+KINDS = {"redis": REDIS_SERVER, "ours": OURS_SERVER}
+
+# The settings both servers run with: nothing written to disk, loopback only.
+COMMON_ARGS = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no"]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def server_env():
+    """Our server on its native (Cython) path: never the pure-Python switch."""
+    env = dict(os.environ)
+    env.pop("PYREDIS_PURE", None)
+    return env
+
+
+def ours_uses_native_path():
+    """True when the venv's server would pick the Cython parser and reply writer."""
+    check = subprocess.run([OURS_PYTHON, "-c", "import server.native_bridge as b; print(b.NATIVE)"],
+                           cwd=ROOT, env=server_env(), capture_output=True, text=True, timeout=60)
+    return check.returncode == 0 and check.stdout.strip() == "True"
+
+
+def pinned(argv, cpu):
+    """argv run on one CPU (taskset execs, so the process id stays the program's)."""
+    if cpu is None:
+        return list(argv)
+    return ["taskset", "-c", str(cpu)] + list(argv)
+
+
+def read_rss(pid):
+    """Resident set size in bytes, from VmRSS in /proc/<pid>/status."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmRSS for pid %d" % pid)
+
+
+class Connection:
+    """A blocking RESP connection with a timeout on every read."""
+
+    def __init__(self, port, timeout=30.0):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.reader = hiredis.Reader()
+
+    def close(self):
+        self.sock.close()
+
+    def read_reply(self):
+        while True:
+            reply = self.reader.gets()
+            if reply is not False:
+                return reply
+            data = self.sock.recv(1 << 16)
+            if not data:
+                raise ConnectionError("server closed the connection")
+            self.reader.feed(data)
+
+    def call(self, *args):
+        self.sock.sendall(encode_command(args))
+        reply = self.read_reply()
+        if isinstance(reply, hiredis.ReplyError):
+            raise RuntimeError("%s: %s" % (args[0], reply))
+        return reply
+
+    def pipeline(self, payload, count):
+        """Send pre-encoded commands, read their `count` replies; errors are raised."""
+        self.sock.sendall(payload)
+        for _ in range(count):
+            reply = self.read_reply()
+            if isinstance(reply, hiredis.ReplyError):
+                raise RuntimeError("pipelined command failed: %s" % reply)
+
+    def info(self, section=None):
+        text = self.call(*(["INFO", section] if section else ["INFO"])).decode()
+        fields = {}
+        for line in text.splitlines():
+            if ":" in line and not line.startswith("#"):
+                name, value = line.split(":", 1)
+                fields[name] = value
+        return fields
+
+
+def as_bytes(arg):
+    if isinstance(arg, bytes):
+        return arg
+    return str(arg).encode()
+
+
+def encode_command(args):
+    parts = [b"*%d\r\n" % len(args)]
+    for arg in args:
+        arg = as_bytes(arg)
+        parts.append(b"$%d\r\n%s\r\n" % (len(arg), arg))
+    return b"".join(parts)
+
+
+class BenchServer:
+    """One server process (kind "redis" or "ours") on a free port in its own directory."""
+
+    def __init__(self, kind, cpu=None, start_timeout=30.0):
+        self.kind = kind
+        self.port = free_port()
+        self.dir = tempfile.mkdtemp(prefix="pyredis-bench-%s-" % kind)
+        self.log_path = os.path.join(self.dir, "server.log")
+        argv = [KINDS[kind], "--port", str(self.port), "--dir", self.dir,
+                "--logfile", self.log_path] + COMMON_ARGS
+        self.argv = pinned(argv, cpu)
+        self.proc = subprocess.Popen(self.argv, cwd=self.dir, env=server_env(),
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE)
+        try:
+            self.wait_ready(start_timeout)
+        except Exception:
+            self.stop()
+            raise
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def wait_ready(self, timeout):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("%s exited with %s: %s\n%s" % (
+                    self.kind, self.proc.returncode, self.proc.stderr.read().decode(errors="replace"),
+                    self.log()))
+            try:
+                conn = Connection(self.port, timeout=2.0)
+                try:
+                    if conn.call("PING") == b"PONG":
+                        return
+                finally:
+                    conn.close()
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise TimeoutError("%s did not answer PING on port %d within %.0fs" % (self.kind, self.port, timeout))
+
+    def log(self):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def connect(self, timeout=30.0):
+        return Connection(self.port, timeout=timeout)
+
+    def call(self, *args):
+        conn = self.connect()
+        try:
+            return conn.call(*args)
+        finally:
+            conn.close()
+
+    def rss(self):
+        return read_rss(self.pid)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=15)
+        if self.proc.stderr:
+            self.proc.stderr.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def redis_version():
+    out = subprocess.run([REDIS_SERVER, "--version"], capture_output=True, text=True, timeout=30)
+    return out.stdout.strip()

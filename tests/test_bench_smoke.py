@@ -1,0 +1,93 @@
+"""The benchmark scripts run end to end on tiny settings and write their reports.
+
+Functional only: the rates and sizes they measure are never asserted, only that
+both servers were driven, every requested row is there and the files agree with
+what was printed.
+"""
+import csv
+import importlib.util
+import os
+import subprocess
+import sys
+
+from harness import ROOT, require_tool
+
+RUN = os.path.join(ROOT, "benchmarks", "run.py")
+MEMORY = os.path.join(ROOT, "benchmarks", "memory.py")
+
+
+def run_script(argv, timeout=50):
+    return subprocess.run([sys.executable] + argv, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+
+
+def read_csv(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_throughput_benchmark_writes_table_csv_and_chart(tmp_path):
+    require_tool("redis-server")
+    require_tool("redis-benchmark")
+    out = run_script([RUN, "--rounds", "2", "--requests", "1500", "--pipelined-requests", "3000",
+                      "--tests", "set,get,lrange_100,mset", "--pipelines", "1,16", "--out", str(tmp_path)])
+    assert out.returncode == 0, out.stderr + out.stdout
+
+    rows = read_csv(tmp_path / "throughput.csv")
+    assert [(r["test"], r["pipeline"]) for r in rows] == [
+        (t, p) for p in ("1", "16") for t in ("set", "get", "lrange_100", "mset")]
+    for row in rows:
+        redis_runs = [float(x) for x in row["redis_rps_runs"].split(";")]
+        ours_runs = [float(x) for x in row["ours_rps_runs"].split(";")]
+        assert len(redis_runs) == len(ours_runs) == 2, row     # one rate per round from each server
+        assert all(rate > 0 for rate in redis_runs + ours_runs), row
+        redis_median, ours_median = float(row["redis_rps_median"]), float(row["ours_rps_median"])
+        assert abs(redis_median - sum(redis_runs) / 2) <= 0.01 and abs(ours_median - sum(ours_runs) / 2) <= 0.01
+        assert abs(float(row["ratio"]) - ours_median / redis_median) < 1e-3
+
+    # The printed table has the same rows as the CSV, and the text report repeats it.
+    table_lines = [line.split() for line in out.stdout.splitlines()
+                   if line.split()[:1] in (["set"], ["get"], ["lrange_100"], ["mset"])]
+    assert [(cells[0], cells[1]) for cells in table_lines] == [(r["test"], r["pipeline"]) for r in rows]
+    for cells, row in zip(table_lines, rows):
+        assert cells[2] == "%.0f" % float(row["redis_rps_median"])
+        assert cells[4] == "%.2f" % float(row["ratio"])
+    report = (tmp_path / "throughput.txt").read_text()
+    assert "native path" in report and "geometric mean of ratios at -P 16" in report
+
+    if importlib.util.find_spec("matplotlib") is not None:
+        assert (tmp_path / "throughput.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    else:
+        assert "chart skipped" in out.stdout
+
+
+def test_throughput_benchmark_rejects_bad_settings(tmp_path):
+    out = run_script([RUN, "--rounds", "0", "--out", str(tmp_path)])
+    assert out.returncode == 2 and "must be" in out.stderr
+    assert not (tmp_path / "throughput.csv").exists()
+
+
+def test_memory_benchmark_loads_every_dataset_into_both_servers(tmp_path):
+    require_tool("redis-server")
+    # Reached through run.py --memory as well as memory.py itself.
+    out = run_script([RUN, "--memory", "--keys", "20000", "--out", str(tmp_path)])
+    assert out.returncode == 0, out.stderr + out.stdout
+    rows = read_csv(tmp_path / "memory.csv")
+    assert [(r["dataset"], r["keys"]) for r in rows] == [
+        ("strings", "20000"), ("hashes", "4000"), ("sets", "4000"), ("zsets", "4000")]
+    expected_encodings = {"strings": "embstr", "hashes": "listpack", "sets": "hashtable", "zsets": "listpack"}
+    for row in rows:
+        # Same encoding as Redis 7.0 picks for these shapes: both servers got the same data.
+        assert row["redis_encoding"] == row["ours_encoding"] == expected_encodings[row["dataset"]], row
+        for server in ("redis", "ours"):
+            before, after = int(row[server + "_rss_before"]), int(row[server + "_rss_after"])
+            assert before > 0 and after > 0
+            assert abs(float(row[server + "_rss_bytes_per_key"]) - (after - before) / int(row["keys"])) <= 0.05
+    assert "strings" in (tmp_path / "memory.txt").read_text()
+
+
+def test_memory_script_runs_one_dataset_on_its_own(tmp_path):
+    require_tool("redis-server")
+    out = run_script([MEMORY, "--datasets", "hashes", "--aggregate-keys", "500", "--out", str(tmp_path)])
+    assert out.returncode == 0, out.stderr + out.stdout
+    rows = read_csv(tmp_path / "memory.csv")
+    assert [(r["dataset"], r["keys"]) for r in rows] == [("hashes", "500")]
