@@ -67,6 +67,7 @@ KEY_SPEC_FLAGS = {
     "rename": [("RW", "access", "delete"), _OW_UPDATE],
     "renamenx": [("RW", "access", "delete"), ("OW", "insert")],
     "copy": [("RO", "access"), _OW_UPDATE], "move": [("RW", "access", "delete")],
+    "sort": [("RO", "access"), _OW_UPDATE],
 }
 
 
@@ -83,6 +84,9 @@ def key_flags(cmd, position):
 
 
 def _key_specs(cmd):
+    if cmd.key_specs:
+        return [dict(spec, flags=SetReply([Status(f) for f in spec["flags"]]))
+                for spec in cmd.key_specs]
     if cmd.first_key <= 0:
         return []
     flags = key_flags(cmd, 0)

@@ -76,6 +76,11 @@ class SortedSet(RedisValue):
     def encoding(self):
         return "listpack" if self._order is None else "skiplist"
 
+    def to_skiplist(self):
+        """Take the skiplist form now (SORT converts what it reads, as Redis does)."""
+        if self._order is None:
+            self._to_skiplist()
+
     def __len__(self):
         return len(self._members)
 
