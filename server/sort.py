@@ -386,9 +386,7 @@ def sort_generic(client, argv, readonly):
 
     start, end = _clamped_range(options, len(source))
     if options.dont_sort and source.__class__ is not Set:
-        elements = _source_window(source, options, start, end)
-        if source.__class__ is SortedSet or end >= start:
-            start, end = 0, end - start
+        chosen = _source_window(source, options, start, end)
     else:
         elements = _all_elements(source)
         if not options.dont_sort:
@@ -396,8 +394,8 @@ def sort_generic(client, argv, readonly):
             if keys is None:
                 raise CommandError(SCORE_ERROR)
             elements = _sorted(list(zip(keys, elements)), options, start, end)
+        chosen = elements[start:end + 1] if end >= start else []
 
-    chosen = elements[start:end + 1] if end >= start else []
     if options.store_key is None:
         _reply(client, chosen, options.get_patterns)
     else:

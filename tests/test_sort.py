@@ -78,6 +78,15 @@ def assert_same_unordered(reference, server, script, unordered):
             assert got == want, "command %r: redis replied %r, we replied %r" % (step, want, got)
 
 
+def _has_command(srv, name):
+    conn = RawConnection(srv.port)
+    try:
+        reply = conn.command("COMMAND", "INFO", name)
+        return reply.startswith(b"*1\r\n*") and not reply.startswith(b"*1\r\n*-1")
+    finally:
+        conn.close()
+
+
 # -- arguments and errors -----------------------------------------------------------------
 
 def test_arity_and_syntax_errors(reference, server):
@@ -247,6 +256,17 @@ def test_by_hash_fields(reference, server):
     ])
 
 
+def test_weights_and_values_edited_in_place(reference, server):
+    assert_same(reference, server, [
+        ["RPUSH", "l", "a", "b", "c"],
+        ["SET", "w_a", "1"], ["APPEND", "w_a", "5"], ["SETRANGE", "w_b", "0", "7"],
+        ["SET", "w_c", "2"], ["APPEND", "w_c", "\x00x"],
+        ["SORT", "l", "BY", "w_*", "GET", "w_*"], ["SORT", "l", "BY", "w_*", "ALPHA", "GET", "#"],
+        ["SORT", "l", "BY", "w_*", "ALPHA", "GET", "w_*", "STORE", "d"], ["LRANGE", "d", "0", "-1"],
+        ["APPEND", "w_b", "x"], ["SORT", "l", "BY", "w_*"],
+    ])
+
+
 def test_hashtable_encoded_hash_weights(reference, server):
     big = "v" * 80
     assert_same(reference, server, [
@@ -378,6 +398,28 @@ def test_stored_set_is_sorted_even_with_nosort(reference, server):
         ["SORT", "s", "BY", "nosort", "GET", "#", "GET", "w_*", "STORE", "d"],
         ["LRANGE", "d", "0", "-1"],
         ["SORT", "s", "BY", "w_*", "BY", "nosort", "STORE", "d"], ["LRANGE", "d", "0", "-1"],
+    ])
+
+
+def test_scripts_see_sets_sorted_even_with_nosort(reference, server):
+    # An intset tells the two orders apart: ascending numbers, or sorted as bytes.
+    if not _has_command(server, "eval"):
+        pytest.skip("no scripting yet")
+    sort = "return redis.call('%s', KEYS[1], 'by', 'nosort'%s)"
+    assert_same(reference, server, [
+        ["SADD", "i", "10", "9", "-1"], ["SORT", "i", "BY", "nosort"],
+        ["EVAL", sort % ("sort", ""), "1", "i"], ["EVAL", sort % ("sort_ro", ""), "1", "i"],
+        ["EVAL", sort % ("sort", ", 'desc', 'limit', '0', '2'"), "1", "i"],
+        ["RPUSH", "l", "10", "9", "-1"], ["EVAL", sort % ("sort", ""), "1", "l"],
+    ])
+
+
+def test_transactions_keep_the_set_order_with_nosort(reference, server):
+    if not _has_command(server, "multi"):
+        pytest.skip("no MULTI yet")
+    assert_same(reference, server, [
+        ["SADD", "i", "10", "9", "-1"], ["MULTI"], ["SORT", "i", "BY", "nosort"],
+        ["SORT", "i", "BY", "nosort", "STORE", "d"], ["LRANGE", "d", "0", "-1"], ["EXEC"],
     ])
 
 
@@ -532,15 +574,6 @@ def test_large_sources(reference, server):
 
 
 # -- what reaches replicas -----------------------------------------------------------------------
-
-def _has_command(srv, name):
-    conn = RawConnection(srv.port)
-    try:
-        reply = conn.command("COMMAND", "INFO", name)
-        return reply.startswith(b"*1\r\n*") and not reply.startswith(b"*1\r\n*-1")
-    finally:
-        conn.close()
-
 
 def _wait_in_sync(replica):
     conn = replica.raw()
