@@ -2,6 +2,13 @@
 type byte followed by the type's payload. DUMP/RESTORE use it on its own; the
 RDB file writer and loader use it for every key.
 
+    value_type(value), write_value(out, value, config)
+        the type byte and the payload separately (a file has the key between them)
+    encode_value(value, config)
+        both together, as DUMP needs them
+    decode_value(Reader(data, pos), type_byte, config)
+        the value back; the Reader also reads lengths and strings for the file loader
+
 Writing produces what Redis produces for the same contents and encoding:
 
     string   integer encodings (8/16/32-bit) for canonical integers of up to
@@ -30,6 +37,13 @@ kept as Redis would keep it without sanitisation.
 The decoded value takes the encoding Redis gives it on load under the current
 config (e.g. a listpack hash with more entries than hash-max-listpack-entries
 becomes a hashtable).
+
+Where the bytes can differ from Redis's: hashtable-encoded hashes and sets come
+out in another order (Redis's follows its seeded hash table); a list is split
+into nodes as if built by RPUSH, while Redis keeps the node boundaries its
+pushes, inserts and loads made; an intset is written in the narrowest width,
+while Redis keeps a wider one after the member that needed it is removed.
+Streams and module values are not supported.
 """
 import math
 import re
@@ -242,55 +256,64 @@ def _score_entry(score):
     return b"%.17g" % score
 
 
-def encode_value(value, config):
-    """The type byte and payload of a value, as rdbSaveObjectType + rdbSaveObject write them."""
-    out = bytearray()
-    compress = bool(config.rdbcompression)
+def value_type(value):
+    """The type byte Redis writes for a value in its current encoding (rdbSaveObjectType)."""
     if isinstance(value, (bytes, bytearray)):
-        out.append(TYPE_STRING)
+        return TYPE_STRING
+    kind = value.TYPE
+    if kind == "list":
+        return TYPE_LIST_QUICKLIST_2
+    if kind == "hash":
+        return TYPE_HASH_LISTPACK if value.encoding() == "listpack" else TYPE_HASH
+    if kind == "set":
+        return TYPE_SET_INTSET if value.encoding() == "intset" else TYPE_SET
+    if kind == "zset":
+        return TYPE_ZSET_LISTPACK if value.encoding() == "listpack" else TYPE_ZSET_2
+    raise RdbFormatError("no RDB encoding for type %r" % kind)
+
+
+def write_value(out, value, config):
+    """A value's payload after its type byte, as rdbSaveObject writes it."""
+    compress = bool(config.rdbcompression)
+    rdb_type = value_type(value)
+    if rdb_type == TYPE_STRING:
         write_string(out, bytes(value), compress)
-    elif value.TYPE == "hash":
-        if value.encoding() == "listpack":
-            out.append(TYPE_HASH_LISTPACK)
-            items = []
-            for field, item in value.items():
-                items.append(field)
-                items.append(item)
-            write_string(out, build_listpack(items), compress)
-        else:
-            out.append(TYPE_HASH)
-            write_length(out, len(value))
-            for field, item in value.items():
-                write_string(out, field, compress)
-                write_string(out, item, compress)
-    elif value.TYPE == "set":
-        if value.encoding() == "intset":
-            out.append(TYPE_SET_INTSET)
-            write_string(out, build_intset([int(member) for member in value]), compress)
-        else:
-            out.append(TYPE_SET)
-            write_length(out, len(value))
-            for member in value:
-                write_string(out, member, compress)
-    elif value.TYPE == "zset":
-        if value.encoding() == "listpack":
-            out.append(TYPE_ZSET_LISTPACK)
-            items = []
-            for member, score in value.items():
-                items.append(member)
-                items.append(_score_entry(score))
-            write_string(out, build_listpack(items), compress)
-        else:
-            out.append(TYPE_ZSET_2)
-            write_length(out, len(value))
-            for member, score in value.items(0, len(value), reverse=True):
-                write_string(out, member, compress)
-                out += _pack_double(score)
-    elif value.TYPE == "list":
-        out.append(TYPE_LIST_QUICKLIST_2)
-        _write_quicklist(out, value, config, compress)
+    elif rdb_type == TYPE_HASH_LISTPACK:
+        items = []
+        for field, item in value.items():
+            items.append(field)
+            items.append(item)
+        write_string(out, build_listpack(items), compress)
+    elif rdb_type == TYPE_HASH:
+        write_length(out, len(value))
+        for field, item in value.items():
+            write_string(out, field, compress)
+            write_string(out, item, compress)
+    elif rdb_type == TYPE_SET_INTSET:
+        write_string(out, build_intset([int(member) for member in value]), compress)
+    elif rdb_type == TYPE_SET:
+        write_length(out, len(value))
+        for member in value:
+            write_string(out, member, compress)
+    elif rdb_type == TYPE_ZSET_LISTPACK:
+        items = []
+        for member, score in value.items():
+            items.append(member)
+            items.append(_score_entry(score))
+        write_string(out, build_listpack(items), compress)
+    elif rdb_type == TYPE_ZSET_2:
+        write_length(out, len(value))
+        for member, score in value.items(0, len(value), reverse=True):
+            write_string(out, member, compress)
+            out += _pack_double(score)
     else:
-        raise RdbFormatError("no RDB encoding for type %r" % value.TYPE)
+        _write_quicklist(out, value, config, compress)
+
+
+def encode_value(value, config):
+    """The type byte and payload of a value: what DUMP serialises."""
+    out = bytearray((value_type(value),))
+    write_value(out, value, config)
     return bytes(out)
 
 

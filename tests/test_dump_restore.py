@@ -434,6 +434,26 @@ def test_restore_freq_under_lfu_policy(configs, reference, server):
     assert_same(reference, server, script)
 
 
+def test_restore_serves_a_blocked_client(reference, server):
+    """A list created by RESTORE wakes a client blocked on its key, as a push does."""
+    for srv in (reference, server):
+        c = srv.client()
+        c.flushall()
+        c.rpush("src", "a", "b")
+        payload = c.dump("src")
+        waiter = srv.raw()
+        waiter.send(encode_command(["BLPOP", "dst", 5]))
+        deadline = time.monotonic() + 5
+        while c.execute_command("CLIENT", "LIST").count(b"cmd=blpop") == 0:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        assert c.restore("dst", 0, payload) == b"OK"
+        assert waiter.read_reply() == b"*2\r\n$3\r\ndst\r\n$1\r\na\r\n"
+        assert c.lrange("dst", 0, -1) == [b"b"]
+        waiter.close()
+        c.close()
+
+
 def _aof_text(srv, marker, timeout=5.0):
     directory = os.path.join(srv.dir, "appendonlydir")
     deadline = time.monotonic() + timeout
