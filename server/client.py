@@ -45,6 +45,9 @@ class Client(asyncio.Protocol):
         self.blocked = False          # BLPOP & co: input is parsed again on resume_input()
         self.blocked_on = None        # what a client blocked on keys waits for (server/blocking.py)
         self.deny_blocking = False    # set while EXEC or a script runs: blocking commands answer at once
+        self.multi_state = None       # MULTI: the queued (command, argv) until EXEC or DISCARD
+        self.multi_aborted = False    # a command was refused inside MULTI: EXEC answers EXECABORT
+        self.watched = {}             # WATCH: (db index, key) -> WatchedKey (server/transactions.py)
         self.reply_mode = REPLY_ON
         self.no_evict = False
         self.flags = set()            # CLIENT LIST flag letters state
@@ -278,6 +281,9 @@ class FakeClient:
         self.blocked = False
         self.blocked_on = None
         self.deny_blocking = True     # a client without a connection never waits
+        self.multi_state = None
+        self.multi_aborted = False
+        self.watched = {}
         self.flags = set()
         self.argv = None
         self.propagate_argv = None

@@ -136,4 +136,5 @@ def load_all():
     from server import zsets  # noqa: F401
     from server import dump  # noqa: F401
     from server import bitmaps, hyperloglog  # noqa: F401
+    from server import transactions  # noqa: F401
     from server import sort  # noqa: F401

@@ -49,10 +49,11 @@ def cmd_swapdb(client, argv):
         raise CommandError(DB_INDEX)
     a, b = server.dbs[first], server.dbs[second]
     if first != second:
+        if server.has_watchers():
+            from server.transactions import touch_swapped_databases
+            touch_swapped_databases(a, b)         # before the swap: it compares both sides
         a.swap_with(b)
         for db in (a, b):
-            for key in list(db.data) if server.has_watchers() else ():
-                db.modified(key)
             blocking.signal_database_ready(db)    # clients blocked on keys the swap brought
     server.dirty += 1
     client.reply.ok()

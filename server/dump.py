@@ -12,6 +12,7 @@ from persistence.crc64 import crc64
 from persistence.rdb_values import (RDB_VERSION, RdbFormatError, Reader, decode_value,
                                     encode_value, is_object_type)
 from server.commands import command
+from server.keyspace import now_ms
 from server.errors import CommandError, SYNTAX
 from server.util import parse_int_arg
 
@@ -108,8 +109,8 @@ def cmd_restore(client, argv):
 
     deleted = replace and db.delete(key)
     if ttl and not absttl:
-        ttl = _wrap_int64(ttl + server.clock_ms())
-    if ttl and ttl <= server.clock_ms() and not server.loading and not server.is_replica_of_master():
+        ttl = _wrap_int64(ttl + now_ms())     # wall time, not the clock an EXEC freezes
+    if ttl and ttl <= now_ms() and not server.loading and not server.is_replica_of_master():
         # already expired: nothing is created, and a replaced key is simply gone
         if deleted:
             client.propagate_argv = [b"DEL", key]

@@ -141,10 +141,12 @@ def client_info_string(client, caller=None):
     name = client.name.decode("utf-8", "replace") if client.name else ""
     multi = getattr(client, "multi_state", None)
     multi_count = len(multi) if multi is not None and "x" in client.flags else -1
+    # What the queued commands hold: their arguments' bytes plus a pointer per argument.
+    multi_mem = sum(sum(map(len, argv)) + 8 * len(argv) for _, argv in multi) if multi else 0
     redir = getattr(client, "tracking_redirect", -1) if "t" in client.flags else -1
-    tot_mem = 20474 + 16384 + qbuf + obl + argv_mem
+    tot_mem = 20474 + 16384 + qbuf + obl + argv_mem + multi_mem
     return ("id=%d addr=%s laddr=%s fd=%d name=%s age=%d idle=%d flags=%s db=%d sub=%d psub=%d "
-            "ssub=%d multi=%d qbuf=%d qbuf-free=%d argv-mem=%d multi-mem=0 rbs=16384 rbp=%d "
+            "ssub=%d multi=%d qbuf=%d qbuf-free=%d argv-mem=%d multi-mem=%d rbs=16384 rbp=%d "
             "obl=%d oll=0 omem=0 tot-mem=%d events=r cmd=%s user=%s redir=%d resp=%d" % (
                 client.id, client.addr, client.laddr, client.fd, name,
                 int(now - client.created), int(now - client.last_interaction),
@@ -152,7 +154,7 @@ def client_info_string(client, caller=None):
                 len(getattr(client, "channels", ()) or ()),
                 len(getattr(client, "patterns", ()) or ()),
                 len(getattr(client, "shard_channels", ()) or ()),
-                multi_count, qbuf, max(0, 20474 - qbuf), argv_mem, obl, obl, tot_mem,
+                multi_count, qbuf, max(0, 20474 - qbuf), argv_mem, multi_mem, obl, obl, tot_mem,
                 cmd_name, client.user, redir, client.resp))
 
 

@@ -8,7 +8,7 @@ from protocol.parser import parse_int
 from server.commands import command, container
 from server.errors import CommandError, SYNTAX, NO_SUCH_KEY, DB_INDEX, INVALID_EXPIRE
 from server.glob import compile_glob
-from server.keyspace import type_name, follow_eviction_policy
+from server.keyspace import type_name, follow_eviction_policy, now_ms
 from server.types import RedisValue
 from server.util import parse_int_arg, reply_help
 
@@ -338,7 +338,7 @@ def _expire(client, argv, name, relative, in_seconds):
         if when > LLONG_MAX // 1000 or when < -(LLONG_MAX // 1000):
             raise CommandError(INVALID_EXPIRE % name)
         when *= 1000
-    base = server.clock_ms() if relative else 0
+    base = now_ms() if relative else 0     # wall time, not the clock an EXEC freezes
     if when > LLONG_MAX - base:
         raise CommandError(INVALID_EXPIRE % name)
     when += base
@@ -351,7 +351,7 @@ def _expire(client, argv, name, relative, in_seconds):
                 or (flags & EXPIRE_GT and (current is None or when <= current))
                 or (flags & EXPIRE_LT and current is not None and when >= current)):
             return client.reply.integer(0)
-    if when <= server.clock_ms() and not server.loading and not server.is_replica_of_master():
+    if when <= now_ms() and not server.loading and not server.is_replica_of_master():
         # A time already past deletes the key, and is propagated as that deletion.
         db.delete(key)
         client.propagate_argv = [b"UNLINK" if server.config.lazyfree_lazy_expire else b"DEL", key]
@@ -398,7 +398,7 @@ def _ttl(client, argv, in_ms, absolute):
     when = db.get_expire(argv[1])
     if when is None:
         return client.reply.integer(-1)
-    ttl = max(0, when if absolute else when - client.server.clock_ms())
+    ttl = max(0, when if absolute else when - now_ms())
     client.reply.integer(ttl if in_ms else (ttl + 500) // 1000)
 
 

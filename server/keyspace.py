@@ -265,6 +265,8 @@ class Database:
     def set(self, key, value, keep_ttl=False):
         """Store value; a plain overwrite clears the TTL as SET does."""
         data = self.data
+        if key in self.expires:
+            self._expired(key)      # a key past its time is expired first, as a write lookup does
         if key in data:
             data[key] = value
         else:

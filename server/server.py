@@ -14,7 +14,7 @@ import sys
 import time
 import traceback
 
-from server import blocking
+from server import blocking, transactions
 from server import commands as command_table
 from server.client import Client, internal_error_message
 from server.errors import CommandError, NOAUTH
@@ -80,6 +80,9 @@ class Server:
         self.listeners = []
         self.propagation_sinks = []           # AOF, replicas: fn(db_index, argv)
         self.watched_keys = None              # set by the transactions module when in use
+        self.watchers = {}                    # (db index, key) -> [WatchedKey]: WATCH
+        self.propagation_batch = None         # EXEC, scripts: writes held to go out as one unit
+        self.call_depth = 0                   # > 1 while EXEC or a script calls commands
         self.blocking_keys = {}               # (db index, key) -> {client: None} blocked on it, in order
         self.ready_keys = {}                  # (db index, key) -> db: written while clients wait on it
         self.blocked_clients = 0
@@ -130,6 +133,7 @@ class Server:
     def remove_client(self, client):
         self.clients.pop(client.id, None)
         blocking.forget_client(client)
+        transactions.forget_client(client)
         for hook in self.client_close_hooks:
             hook(client)
 
@@ -189,6 +193,12 @@ class Server:
                 return self.reject(client, cmd, DEBUG_REFUSED % ("DEBUG", "enable-debug-command"))
         if not client.authenticated and "no_auth" not in flags:
             return self.reject(client, cmd, NOAUTH)
+        in_multi = client.multi_state is not None
+        if in_multi:
+            # no_multi commands are refused; EXEC is checked for the flags of what it queued.
+            if "no_multi" in flags:
+                return self.reject(client, cmd, transactions.NOT_ALLOWED_IN_MULTI)
+            flags = transactions.checked_flags(client, cmd)
         for check in self.command_checks:
             error = check(client, cmd, argv)
             if error:
@@ -196,7 +206,7 @@ class Server:
         if (self.replicaof is not None and self.config.replica_read_only and "write" in flags
                 and not client.is_master):
             return self.reject(client, cmd, "READONLY You can't write against a read only replica.")
-        if self.queue_in_transaction is not None and self.queue_in_transaction(client, cmd, argv):
+        if in_multi and transactions.queue_command(client, cmd, argv):
             return
         self.call(client, cmd, argv)
         if self.ready_keys:
@@ -204,11 +214,11 @@ class Server:
             blocking.serve_ready_keys(self)
 
     command_checks = []                 # later subsystems add (client, cmd, argv) -> error|None
-    queue_in_transaction = None         # MULTI: returns True when the command was queued
 
     def reject(self, client, cmd, message):
         if cmd is not None:
             cmd.rejected_calls += 1
+        message = transactions.note_rejection(client, cmd, message)
         client.reply.error(message)
         for hook in self.reject_hooks:
             hook(client, cmd)
@@ -220,7 +230,10 @@ class Server:
         dirty_before = self.dirty
         client.argv = argv
         client.propagate_argv = None
-        self.cached_time_ms = None
+        outermost = not self.call_depth
+        if outermost:                   # commands inside EXEC or a script share its clock
+            self.cached_time_ms = None
+        self.call_depth += 1
         start = time.perf_counter_ns()
         try:
             reply_mark = len(client.reply.buf)
@@ -238,8 +251,10 @@ class Server:
                 del client.reply.buf[reply_mark:]
             client.reply.error(internal_error_message(cmd.name, exc))
             cmd.failed_calls += 1
+        self.call_depth -= 1
         duration = (time.perf_counter_ns() - start) // 1000
-        self.cached_time_ms = None
+        if outermost:
+            self.cached_time_ms = None
         cmd.calls += 1
         cmd.usec += duration
         client.last_command = cmd
@@ -253,8 +268,26 @@ class Server:
 
     def propagate(self, db_index, argv):
         """The one propagation point: the AOF buffer, the backlog and every replica."""
+        if self.propagation_batch is not None:
+            self.propagation_batch.append((db_index, argv))
+            return
         for sink in self.propagation_sinks:
             sink(db_index, argv)
+
+    def begin_propagation_unit(self):
+        """Hold what propagates until end_propagation_unit (EXEC, scripts); False if one is open."""
+        if self.propagation_batch is not None:
+            return False
+        self.propagation_batch = []
+        return True
+
+    def end_propagation_unit(self):
+        """Send what was held: several writes go out wrapped in MULTI … EXEC, one alone."""
+        held, self.propagation_batch = self.propagation_batch, None
+        if len(held) > 1:
+            held = [(held[0][0], [b"MULTI"])] + held + [(held[-1][0], [b"EXEC"])]
+        for db_index, argv in held:
+            self.propagate(db_index, argv)
 
     def propagate_effect(self, db_index, argv):
         """Propagate a change the server made by itself (expired key → DEL)."""

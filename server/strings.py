@@ -10,6 +10,7 @@ from sys import getrefcount
 
 from protocol.parser import parse_int
 from server.commands import command
+from server.keyspace import now_ms
 from server.errors import (CommandError, WRONGTYPE, SYNTAX, NOT_INTEGER, NOT_FLOAT, OVERFLOW,
                            INVALID_EXPIRE)
 from server.util import parse_int_arg
@@ -116,7 +117,7 @@ def _expire_at_ms(client, arg, flags, command_name):
     if in_seconds:
         when *= 1000
     if flags & RELATIVE_EXPIRE:
-        when += client.server.clock_ms()
+        when += now_ms()     # wall time, not the clock an EXEC freezes
         if when > LLONG_MAX:   # the 64-bit sum would wrap negative in Redis
             raise CommandError(INVALID_EXPIRE % command_name)
     return when
@@ -221,7 +222,7 @@ def cmd_getex(client, argv):
     when = _expire_at_ms(client, expire, flags, "getex") if expire is not None else None
     client.reply.bulk(value)
     server = client.server
-    if (flags & (EXAT | PXAT) and when <= server.clock_ms()
+    if (flags & (EXAT | PXAT) and when <= now_ms()
             and not getattr(server, "loading", False) and not server.is_replica_of_master()):
         db.delete(key)
         server.dirty += 1

@@ -440,8 +440,6 @@ def test_blocked_clients_in_info_and_client_list(reference, server):
 # -- transactions (once MULTI exists) ----------------------------------------------------------
 
 def test_push_inside_multi_wakes_after_exec(reference, server):
-    if not has_command(server, "multi"):
-        pytest.skip("no MULTI yet")
     both_resps(reference, server, [
         ("block", "A", "BLPOP", "k", "0"), ("block", "B", "BLPOP", "j", "0"),
         ("call", "D", "MULTI"), ("call", "D", "RPUSH", "k", "a", "b"),
@@ -452,8 +450,6 @@ def test_push_inside_multi_wakes_after_exec(reference, server):
 
 
 def test_blocking_commands_inside_multi_do_not_block(reference, server):
-    if not has_command(server, "multi"):
-        pytest.skip("no MULTI yet")
     both_resps(reference, server, [
         ("call", "D", "MULTI"), ("call", "D", "BLPOP", "k", "0"),
         ("call", "D", "BRPOPLPUSH", "k", "d", "0"), ("call", "D", "BLMOVE", "k", "d", "LEFT", "LEFT", "0"),

@@ -789,7 +789,6 @@ def needs(server, *names):
 
 
 def test_blocking_pops_never_block_inside_multi(reference, server):
-    needs(server, "multi")
     same(reference, server, BLOCKING_IN_MULTI)
     same(reference, server, BLOCKING_IN_MULTI, resp3=True)
 
@@ -870,8 +869,6 @@ BLOCKING_SCENARIOS = {
 @pytest.mark.parametrize("scenario", sorted(BLOCKING_SCENARIOS))
 def test_blocked_clients_are_served_as_redis_serves_them(reference, ours, scenario, resp3):
     waiters, writes = BLOCKING_SCENARIOS[scenario]
-    if scenario == "served-after-exec":
-        needs(ours, "multi")
     want = blocking_session(reference, waiters, writes, resp3)
     got = blocking_session(ours, waiters, writes, resp3)
     assert got == want
