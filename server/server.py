@@ -38,6 +38,9 @@ DENIED_PROTECTED = (
     b"do one of the above things in order for the server to start accepting connections from the "
     b"outside.\r\n")
 
+# Their lazily expired keys propagate as separate DELs, never wrapped in MULTI … EXEC.
+EXPIRES_ARBITRARY_KEYS = frozenset(("scan", "randomkey"))
+
 DEBUG_REFUSED = (
     "ERR %s command not allowed. If the %s option is set to \"local\", you can run it from a "
     "local connection, otherwise you need to set this option in the configuration file, and "
@@ -81,7 +84,7 @@ class Server:
         self.propagation_sinks = []           # AOF, replicas: fn(db_index, argv)
         self.watched_keys = None              # set by the transactions module when in use
         self.watchers = {}                    # (db index, key) -> [WatchedKey]: WATCH
-        self.propagation_batch = None         # EXEC, scripts: writes held to go out as one unit
+        self.propagation_batch = None         # effects held until the top-level command ends
         self.call_depth = 0                   # > 1 while EXEC or a script calls commands
         self.blocking_keys = {}               # (db index, key) -> {client: None} blocked on it, in order
         self.ready_keys = {}                  # (db index, key) -> db: written while clients wait on it
@@ -261,33 +264,38 @@ class Server:
         self.stats.total_commands_processed += 1
         if self.dirty != dirty_before and "write" in cmd.flags and client.propagate_argv is not False:
             self.propagate(client.db.index, client.propagate_argv or argv)
+        if outermost and self.propagation_batch is not None:
+            self.end_propagation_unit(cmd)
         for hook in self.after_call_hooks:
             hook(client, cmd, argv, duration)
 
     after_call_hooks = []               # slowlog, monitor, latency …
 
     def propagate(self, db_index, argv):
-        """The one propagation point: the AOF buffer, the backlog and every replica."""
-        if self.propagation_batch is not None:
-            self.propagation_batch.append((db_index, argv))
-            return
-        for sink in self.propagation_sinks:
-            sink(db_index, argv)
+        """The one propagation point: the AOF buffer, the backlog and every replica.
 
-    def begin_propagation_unit(self):
-        """Hold what propagates until end_propagation_unit (EXEC, scripts); False if one is open."""
-        if self.propagation_batch is not None:
-            return False
-        self.propagation_batch = []
-        return True
+        What propagates while a command runs (an expired key's DEL, the commands
+        EXEC or a script runs) is held and sent as one unit when the top-level
+        command ends (end_propagation_unit)."""
+        batch = self.propagation_batch
+        if batch is not None:
+            batch.append((db_index, argv))
+        elif self.call_depth:
+            self.propagation_batch = [(db_index, argv)]
+        else:
+            for sink in self.propagation_sinks:
+                sink(db_index, argv)
 
-    def end_propagation_unit(self):
-        """Send what was held: several writes go out wrapped in MULTI … EXEC, one alone."""
+    def end_propagation_unit(self, cmd):
+        """Send what a top-level command held: several effects go out wrapped in MULTI … EXEC,
+        as Redis 7.0 does, unless the command may expire arbitrary keys (SCAN, RANDOMKEY)."""
         held, self.propagation_batch = self.propagation_batch, None
-        if len(held) > 1:
+        if len(held) > 1 and cmd.name not in EXPIRES_ARBITRARY_KEYS:
             held = [(held[0][0], [b"MULTI"])] + held + [(held[-1][0], [b"EXEC"])]
+        sinks = self.propagation_sinks
         for db_index, argv in held:
-            self.propagate(db_index, argv)
+            for sink in sinks:
+                sink(db_index, argv)
 
     def propagate_effect(self, db_index, argv):
         """Propagate a change the server made by itself (expired key → DEL)."""

@@ -4,9 +4,10 @@ Inside MULTI the dispatcher puts each command through every check it would
 pass to run, then queues it (queue_command) and answers +QUEUED. A command
 refused on the way marks the transaction aborted (note_rejection): EXEC then
 answers EXECABORT. EXEC runs the queue through Server.call with blocking
-denied, inside one propagation unit (its writes reach the AOF and replicas as
-MULTI … EXEC when there are several), and blocked clients are served only once
-the whole EXEC ran (Server.process_command does that after the top-level call).
+denied; as nested calls, their clock is EXEC's and their effects propagate
+together when EXEC ends (MULTI … EXEC when there are several, see
+Server.propagate), and blocked clients are served only once the whole EXEC ran
+(Server.process_command does that after the top-level call).
 
 WATCH keeps, per server and per client, the keys being watched:
 
@@ -119,14 +120,11 @@ def cmd_exec(client, argv):
     unwatch_all(client)                # our own writes must not make us dirty
     denied_before = client.deny_blocking
     client.deny_blocking = True
-    opened_unit = server.begin_propagation_unit()
     client.reply.array(len(queued))
     try:
         for cmd, args in queued:
-            server.call(client, cmd, args)
+            server.call(client, cmd, args)     # nested: their effects propagate once EXEC ends
     finally:
-        if opened_unit:
-            server.end_propagation_unit()
         client.deny_blocking = denied_before
         client.argv = argv
         client.propagate_argv = None
