@@ -3,8 +3,9 @@
 Both servers run at once with the same settings; redis-benchmark drives them in
 turn, one test at a time (Redis then ours for a test, ours then Redis in the
 next round), so load from anything else on the machine hits both alike. Each
-(test, pipeline, server) gets one rate per round; the report gives the medians
-and ours / Redis.
+(test, pipeline, server) gets one rate per round; the report gives the median
+rates, the median of ours / Redis over the back-to-back pairs, and how much of
+the CPU other processes took meanwhile.
 
     .venv/bin/python benchmarks/run.py [--rounds 3] [--requests 100000]
         [--pipelined-requests 200000] [--tests set,get] [--pipelines 1,16]
@@ -35,9 +36,11 @@ RESULTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results"
 DEFAULT_TESTS = ("ping_mbulk,set,get,incr,lpush,rpush,lpop,rpop,sadd,hset,spop,zadd,"
                  "lrange_100,lrange_300,lrange_600,mset")
 DEFAULT_PIPELINES = "1,16"
-DEFAULT_ROUNDS = 3
-DEFAULT_REQUESTS = 100000            # per run at -P 1
-DEFAULT_PIPELINED_REQUESTS = 200000  # per run at -P > 1: those runs are several times faster
+# Five short rounds rather than three long ones: more back-to-back pairs for the median,
+# and the whole default run stays near 8 minutes on 2 cores.
+DEFAULT_ROUNDS = 5
+DEFAULT_REQUESTS = 60000             # per run at -P 1
+DEFAULT_PIPELINED_REQUESTS = 120000  # per run at -P > 1: those runs are several times faster
 QUICK_REQUESTS = 10000
 QUICK_PIPELINED_REQUESTS = 20000
 CLIENTS = 50
@@ -138,8 +141,28 @@ def process_cpu_seconds(pid):
 
 
 def children_cpu_seconds():
+    """CPU seconds of finished (waited-for) children: the redis-benchmark runs."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
+
+
+class OthersCpuMeter:
+    """Share of the machine's CPU time that processes other than the benchmark's used
+    since the meter started: the noise other work on the machine added to a measurement."""
+
+    def __init__(self, server_pids):
+        self.server_pids = server_pids
+        self.started = time.monotonic()
+        self.busy = machine_busy_seconds()
+        self.own = self.own_seconds()
+
+    def own_seconds(self):
+        return children_cpu_seconds() + sum(process_cpu_seconds(pid) for pid in self.server_pids)
+
+    def share(self):
+        elapsed = time.monotonic() - self.started
+        others = (machine_busy_seconds() - self.busy) - (self.own_seconds() - self.own)
+        return max(0.0, others) / (max(elapsed, 1e-6) * os.cpu_count())
 
 
 def flush(server_list):
@@ -147,19 +170,27 @@ def flush(server_list):
         server.call("FLUSHALL")
 
 
-def summarise(samples, tests, pipelines):
-    """Rows of the report, one per (test, pipeline) in the order run."""
+def summarise(pairs, tests, pipelines):
+    """Rows of the report, one per (test, pipeline) in the order run.
+
+    pairs[(test, pipeline)] holds one {"redis": rps, "ours": rps, "others": share} per round,
+    the two runs back to back; ratio is the median of ours / Redis over those pairs, which
+    cancels the load both runs of a pair shared."""
     rows = []
     for pipeline in pipelines:
         for test in tests:
-            redis_runs = samples[("redis", test, pipeline)]
-            ours_runs = samples[("ours", test, pipeline)]
+            runs = pairs[(test, pipeline)]
+            redis_runs = [pair["redis"] for pair in runs if pair["redis"]]
+            ours_runs = [pair["ours"] for pair in runs if pair["ours"]]
+            pair_ratios = [pair["ours"] / pair["redis"] for pair in runs if pair["redis"] and pair["ours"]]
             redis_median = statistics.median(redis_runs) if redis_runs else None
             ours_median = statistics.median(ours_runs) if ours_runs else None
-            ratio = ours_median / redis_median if redis_median and ours_median else None
-            rows.append({"test": test, "pipeline": pipeline, "redis_rps": redis_median,
-                         "ours_rps": ours_median, "ratio": ratio,
-                         "redis_runs": redis_runs, "ours_runs": ours_runs})
+            rows.append({
+                "test": test, "pipeline": pipeline, "redis_rps": redis_median, "ours_rps": ours_median,
+                "ratio": statistics.median(pair_ratios) if pair_ratios else None,
+                "ratio_of_medians": ours_median / redis_median if redis_median and ours_median else None,
+                "redis_runs": redis_runs, "ours_runs": ours_runs, "pair_ratios": pair_ratios,
+                "others": statistics.median(pair["others"] for pair in runs)})
     return rows
 
 
@@ -172,10 +203,11 @@ def fmt_ratio(value):
 
 
 def format_table(rows):
-    lines = ["%-12s %8s %14s %14s %7s" % ("test", "pipeline", "redis rps", "ours rps", "ratio")]
+    lines = ["%-12s %8s %12s %12s %7s %8s" % ("test", "pipeline", "redis rps", "ours rps", "ratio", "others")]
     for row in rows:
-        lines.append("%-12s %8d %14s %14s %7s" % (row["test"], row["pipeline"], fmt_rate(row["redis_rps"]),
-                                                  fmt_rate(row["ours_rps"]), fmt_ratio(row["ratio"])))
+        lines.append("%-12s %8d %12s %12s %7s %7.0f%%" % (
+            row["test"], row["pipeline"], fmt_rate(row["redis_rps"]), fmt_rate(row["ours_rps"]),
+            fmt_ratio(row["ratio"]), 100 * row["others"]))
     for pipeline in sorted({row["pipeline"] for row in rows}):
         ratios = [row["ratio"] for row in rows if row["pipeline"] == pipeline and row["ratio"]]
         if ratios:
@@ -183,18 +215,23 @@ def format_table(rows):
     return "\n".join(lines)
 
 
+def fmt_number(value, pattern):
+    return "" if value is None else pattern % value
+
+
 def write_csv(path, rows):
     with open(path, "w", newline="") as f:
         out = csv.writer(f)
         out.writerow(["test", "pipeline", "redis_rps_median", "ours_rps_median", "ratio",
-                      "redis_rps_runs", "ours_rps_runs"])
+                      "ratio_of_medians", "others_cpu_share", "redis_rps_runs", "ours_rps_runs", "pair_ratios"])
         for row in rows:
             out.writerow([row["test"], row["pipeline"],
-                          "" if row["redis_rps"] is None else "%.2f" % row["redis_rps"],
-                          "" if row["ours_rps"] is None else "%.2f" % row["ours_rps"],
-                          "" if row["ratio"] is None else "%.4f" % row["ratio"],
+                          fmt_number(row["redis_rps"], "%.2f"), fmt_number(row["ours_rps"], "%.2f"),
+                          fmt_number(row["ratio"], "%.4f"), fmt_number(row["ratio_of_medians"], "%.4f"),
+                          "%.3f" % row["others"],
                           ";".join("%.2f" % x for x in row["redis_runs"]),
-                          ";".join("%.2f" % x for x in row["ours_runs"])])
+                          ";".join("%.2f" % x for x in row["ours_runs"]),
+                          ";".join("%.4f" % x for x in row["pair_ratios"])])
 
 
 def write_chart(path, rows, title):
@@ -217,7 +254,7 @@ def write_chart(path, rows, title):
     ax.axhline(1.0, color="black", linewidth=0.8, linestyle="--")
     ax.set_xticks(range(len(tests)))
     ax.set_xticklabels(tests, rotation=45, ha="right")
-    ax.set_ylabel("ours / Redis (median rps)")
+    ax.set_ylabel("ours / Redis (median over rounds)")
     ax.set_title(textwrap.fill(title, 100), fontsize=8)
     ax.legend()
     fig.tight_layout()
@@ -247,17 +284,15 @@ def main(argv=None):
                    ", -r %d" % args.random_keys if args.random_keys else ""))
     print(settings, flush=True)
     load_before = os.getloadavg()
-    busy_before = machine_busy_seconds()
-    children_before = children_cpu_seconds()
-    server_cpu_seconds = 0.0
     started = time.monotonic()
-    samples = {(kind, test, pipeline): [] for kind in servers.KINDS for test in args.tests
-               for pipeline in args.pipelines}
+    pairs = {(test, pipeline): [] for test in args.tests for pipeline in args.pipelines}
     running = []
     try:
         for kind in servers.KINDS:
             running.append(servers.BenchServer(kind, cpu=server_cpu))
         by_kind = {server.kind: server for server in running}
+        pids = [server.pid for server in running]
+        whole_run = OthersCpuMeter(pids)
         for round_no in range(args.rounds):
             # Alternate who goes first, so neither server always runs right after the other.
             order = ["redis", "ours"] if round_no % 2 == 0 else ["ours", "redis"]
@@ -265,27 +300,25 @@ def main(argv=None):
             for pipeline in args.pipelines:
                 requests = args.requests if pipeline == 1 else args.pipelined_requests
                 for test in args.tests:
-                    for kind in order:
-                        rate = run_benchmark(by_kind[kind].port, test, pipeline, requests,
-                                             args.clients, args.random_keys, client_cpu)
-                        if rate is not None:
-                            samples[(kind, test, pipeline)].append(rate)
-                    print("round %d/%d  -P %-3d %-12s redis %10s  ours %10s" % (
-                        round_no + 1, args.rounds, pipeline, test,
-                        fmt_rate(samples[("redis", test, pipeline)][-1] if samples[("redis", test, pipeline)] else None),
-                        fmt_rate(samples[("ours", test, pipeline)][-1] if samples[("ours", test, pipeline)] else None)),
-                        flush=True)
+                    meter = OthersCpuMeter(pids)
+                    pair = {kind: run_benchmark(by_kind[kind].port, test, pipeline, requests,
+                                                args.clients, args.random_keys, client_cpu)
+                            for kind in order}
+                    pair["others"] = meter.share()
+                    pairs[(test, pipeline)].append(pair)
+                    print("round %d/%d  -P %-3d %-12s redis %10s  ours %10s  ratio %5s  others %3.0f%%" % (
+                        round_no + 1, args.rounds, pipeline, test, fmt_rate(pair["redis"]),
+                        fmt_rate(pair["ours"]), fmt_ratio(pair["ours"] / pair["redis"]
+                                                          if pair["redis"] and pair["ours"] else None),
+                        100 * pair["others"]), flush=True)
+        others_share = whole_run.share()
     finally:
-        children_after = children_cpu_seconds()   # before the servers are reaped and counted in it
         for server in running:
-            server_cpu_seconds += process_cpu_seconds(server.pid)
             server.stop()
     elapsed = time.monotonic() - started
-    own = server_cpu_seconds + children_after - children_before
-    others_share = max(0.0, machine_busy_seconds() - busy_before - own) / (elapsed * os.cpu_count())
     load_after = os.getloadavg()
 
-    rows = summarise(samples, args.tests, args.pipelines)
+    rows = summarise(pairs, args.tests, args.pipelines)
     table = format_table(rows)
     footer = ("took %.0fs; other processes used %.0f%% of the machine's CPU time meanwhile; "
               "load average %.2f before, %.2f after" % (elapsed, 100 * others_share, load_before[0], load_after[0]))

@@ -38,11 +38,16 @@ def test_throughput_benchmark_writes_table_csv_and_chart(tmp_path):
     for row in rows:
         redis_runs = [float(x) for x in row["redis_rps_runs"].split(";")]
         ours_runs = [float(x) for x in row["ours_rps_runs"].split(";")]
-        assert len(redis_runs) == len(ours_runs) == 2, row     # one rate per round from each server
+        pair_ratios = [float(x) for x in row["pair_ratios"].split(";")]
+        assert len(redis_runs) == len(ours_runs) == len(pair_ratios) == 2, row   # one pair per round
         assert all(rate > 0 for rate in redis_runs + ours_runs), row
+        for redis_rate, ours_rate, pair_ratio in zip(redis_runs, ours_runs, pair_ratios):
+            assert abs(pair_ratio - ours_rate / redis_rate) < 1e-3
         redis_median, ours_median = float(row["redis_rps_median"]), float(row["ours_rps_median"])
         assert abs(redis_median - sum(redis_runs) / 2) <= 0.01 and abs(ours_median - sum(ours_runs) / 2) <= 0.01
-        assert abs(float(row["ratio"]) - ours_median / redis_median) < 1e-3
+        assert abs(float(row["ratio"]) - sum(pair_ratios) / 2) < 1e-3
+        assert abs(float(row["ratio_of_medians"]) - ours_median / redis_median) < 1e-3
+        assert 0 <= float(row["others_cpu_share"]) <= 1
 
     # The printed table has the same rows as the CSV, and the text report repeats it.
     table_lines = [line.split() for line in out.stdout.splitlines()
