@@ -48,6 +48,8 @@ class Client(asyncio.Protocol):
         self.multi_state = None       # MULTI: the queued (command, argv) until EXEC or DISCARD
         self.multi_aborted = False    # a command was refused inside MULTI: EXEC answers EXECABORT
         self.watched = {}             # WATCH: (db index, key) -> WatchedKey (server/transactions.py)
+        self.exec_argv = None         # EXEC's own argv while it runs the queue (what CLIENT INFO shows)
+        self.replies_filtered = False  # EXEC applied CLIENT REPLY to each queued command itself
         self.reply_mode = REPLY_ON
         self.no_evict = False
         self.flags = set()            # CLIENT LIST flag letters state
@@ -141,8 +143,9 @@ class Client(asyncio.Protocol):
 
     def end_of_command_reply_mode(self, mark):
         """CLIENT REPLY OFF/SKIP: drop what the command wrote; SKIP lasts one command."""
-        if self.reply_mode in (REPLY_OFF, REPLY_SKIP):
+        if self.reply_mode in (REPLY_OFF, REPLY_SKIP) and not self.replies_filtered:
             del self.reply.buf[mark:]
+        self.replies_filtered = False
         if self.reply_mode == REPLY_SKIP:
             self.reply_mode = REPLY_ON
         elif self.reply_mode == REPLY_SKIP_NEXT:

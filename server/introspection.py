@@ -130,6 +130,9 @@ def client_info_string(client, caller=None):
     if client is caller:
         cmd_name = _current_command_name(client) or "NULL"
         argv_mem = sum(len(a) for a in client.argv or ())
+        exec_argv = getattr(client, "exec_argv", None)
+        if exec_argv:       # run from inside EXEC: Redis shows EXEC itself
+            cmd_name, argv_mem = "exec", sum(map(len, exec_argv))
     else:
         cmd_name = client.last_command.name if client.last_command else "NULL"
         argv_mem = 0

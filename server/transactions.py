@@ -26,6 +26,7 @@ Client state: client.multi_state is None outside MULTI and the list of queued
 command. Once the transaction is aborted or dirty, commands are still answered
 +QUEUED but no longer stored, so CLIENT LIST's multi= stops growing, as in Redis.
 """
+from server.client import REPLY_ON, REPLY_OFF, REPLY_SKIP
 from server.commands import command
 from server.connection import RESET_HOOKS
 from server.errors import CommandError
@@ -120,15 +121,29 @@ def cmd_exec(client, argv):
     unwatch_all(client)                # our own writes must not make us dirty
     denied_before = client.deny_blocking
     client.deny_blocking = True
+    client.exec_argv = argv
+    mark = len(client.reply.buf)
     client.reply.array(len(queued))
+    _apply_reply_mode(client, mark)
     try:
         for cmd, args in queued:
+            mark = len(client.reply.buf)
             server.call(client, cmd, args)     # nested: their effects propagate once EXEC ends
+            _apply_reply_mode(client, mark)
     finally:
         client.deny_blocking = denied_before
         client.argv = argv
+        client.exec_argv = None
         client.propagate_argv = None
         discard_transaction(client)
+    # What CLIENT REPLY turned off is gone already; the rest must stay.
+    client.replies_filtered = client.reply_mode != REPLY_ON
+
+
+def _apply_reply_mode(client, mark):
+    """CLIENT REPLY inside EXEC acts from the queued command that sets it on."""
+    if client.reply_mode in (REPLY_OFF, REPLY_SKIP):
+        del client.reply.buf[mark:]
 
 
 @command("discard", 1, "noscript loading stale fast allow_busy", acl="@fast @transaction",

@@ -124,6 +124,20 @@ def test_pipelined_transactions(reference, server):
     assert_same_exchange(reference, server, chunks, pause=0.001)
 
 
+def test_client_reply_inside_transactions(reference, server):
+    commands = [
+        ["FLUSHALL"], ["MULTI"], ["CLIENT", "REPLY", "OFF"], ["SET", "b", "2"], ["GET", "b"],
+        ["EXEC"], ["CLIENT", "REPLY", "ON"], ["GET", "b"],
+        ["MULTI"], ["CLIENT", "REPLY", "SKIP"], ["GET", "b"], ["GET", "b"], ["EXEC"], ["GET", "b"],
+        ["CLIENT", "REPLY", "OFF"], ["MULTI"], ["CLIENT", "REPLY", "ON"], ["SET", "c", "1"],
+        ["EXEC"], ["GET", "c"],
+        ["MULTI"], ["GET", "c"], ["CLIENT", "REPLY", "SKIP"], ["EXEC"], ["GET", "c"], ["GET", "c"],
+        ["CLIENT", "REPLY", "SKIP"], ["MULTI"], ["GET", "c"], ["EXEC"],
+    ]
+    payload = b"".join(encode_command(c) for c in commands)
+    assert_same_exchange(reference, server, payload)
+
+
 def test_inline_transactions(reference, server):
     payload = (b"FLUSHALL\r\nMULTI\r\nSET a 1\r\nGET a\r\nEXEC\r\nMULTI\r\nFOO bar\r\n"
                b"EXEC\r\nMULTI\r\nEXEC extra\r\nEXEC\r\n")
@@ -265,6 +279,9 @@ WATCH_FAILS = {
                                   ("B", "SWAPDB", "0", "1"), ("A", "MULTI"), ("A", "EXEC")],
     "swapdb-brings-the-key": [("B", "SELECT", "1"), ("B", "SET", "k", "1"), ("A", "WATCH", "k"),
                               ("B", "SWAPDB", "0", "1"), ("A", "MULTI"), ("A", "EXEC")],
+    "watched-in-two-dbs": [
+        ("A", "WATCH", "k"), ("A", "SELECT", "1"), ("A", "WATCH", "k"), ("B", "SELECT", "1"),
+        ("B", "SET", "k", "1"), ("A", "MULTI"), ("A", "EXEC")],
     "swapdb-watcher-in-the-second-db": [
         ("A", "SELECT", "1"), ("A", "WATCH", "k"), ("B", "SET", "k", "1"),
         ("B", "SWAPDB", "1", "0"), ("A", "MULTI"), ("A", "EXEC")],
@@ -323,6 +340,13 @@ def test_watched_key_touched_fails_exec(reference, server, name):
 def test_watched_key_untouched_exec_runs(reference, server, name):
     replies = same_session(reference, server, WATCH_HOLDS[name])
     assert exec_reply(replies).startswith(b"*") and exec_reply(replies) != b"*-1\r\n"
+
+
+def test_execabort_wins_over_a_touched_watched_key(reference, server):
+    steps = [("A", "WATCH", "k"), ("A", "MULTI"), ("A", "NOSUCH"), ("B", "SET", "k", "1"),
+             ("A", "SET", "j", "1"), ("A", "EXEC"), ("A", "EXISTS", "j")]
+    replies = same_session(reference, server, steps)
+    assert replies[-2] == ("A", b"-EXECABORT Transaction discarded because of previous errors.\r\n")
 
 
 def test_every_watcher_of_a_key_fails(reference, server):
@@ -490,6 +514,24 @@ def test_client_list_shows_the_transaction(reference, server):
     assert [(f["flags"], f["multi"]) for f in expected] == [
         ("N", "-1"), ("x", "0"), ("x", "2"), ("xd", "2"), ("xd", "2"), ("N", "-1"), ("x", "1"),
         ("N", "-1"), ("d", "-1"), ("N", "-1")]
+
+
+def test_client_info_run_inside_exec(reference, server):
+    def observe(port):
+        conn = RawConnection(port)
+        try:
+            conn.command("MULTI")
+            conn.command("CLIENT", "INFO")
+            conn.command("SET", "a", "1")
+            reply = conn.command("EXEC")
+        finally:
+            conn.close()
+        line = reply.split(b"\r\n")[2].decode()
+        fields = dict(part.split("=", 1) for part in line.split(" ") if "=" in part)
+        return {key: fields[key] for key in ("flags", "multi", "multi-mem", "cmd", "argv-mem")}
+    expected = observe(reference.port)
+    assert observe(server.port) == expected
+    assert expected["cmd"] == "exec"
 
 
 def stats(port, section):
