@@ -256,7 +256,7 @@ def touch_watched_key(db, key):
             if key not in db.data:
                 entry.expired = False    # the expired key got deleted: logically no change
                 continue
-            break                        # Redis 7.0 stops at a watcher of a still stored expired key
+            break                        # Redis 7.0 stops at a watcher of a stored expired key
         mark_dirty(entry.client)
 
 

@@ -425,7 +425,7 @@ def test_watch_and_expiry(reference, server, name):
     same_session(reference, server, EXPIRY[name])
 
 
-# -- blocked clients and blocking commands ------------------------------------------------------------
+# -- blocked clients and blocking commands ---------------------------------------------------------
 
 BLOCKING = {
     "served-after-exec-with-what-is-left": [
@@ -672,3 +672,60 @@ def test_transactions_reach_replicas_wrapped_in_multi_exec(reference, server, ma
     finally:
         monitor.close()
         replica.stop()
+
+
+# -- every kind of write touches a watched key (and a write that changes nothing does not) ----------
+
+SETUP = [["SET", "str", "10"], ["RPUSH", "list", "a", "b", "c"],
+         ["HSET", "hash", "f", "1", "g", "2"], ["SADD", "set", "a", "b"], ["SADD", "set2", "b", "c"],
+         ["SADD", "one", "x"], ["ZADD", "zset", "1", "a", "2", "b"], ["SETBIT", "bits", "3", "1"],
+         ["PFADD", "hll", "a"]]
+
+WRITES = [
+    ("str", ["APPEND", "str", "x"]), ("str", ["APPEND", "str", ""]),
+    ("str", ["SETRANGE", "str", "0", "9"]), ("str", ["INCR", "str"]),
+    ("str", ["DECRBY", "str", "0"]), ("str", ["INCRBYFLOAT", "str", "0.5"]),
+    ("str", ["SET", "str", "10", "NX"]), ("str", ["SET", "str", "10", "XX"]),
+    ("str", ["GETSET", "str", "1"]), ("str", ["GETDEL", "str"]),
+    ("str", ["GETEX", "str", "EX", "100"]), ("str", ["GETEX", "str"]),
+    ("str", ["SETNX", "str", "1"]), ("str", ["MSET", "str", "1"]), ("str", ["MSETNX", "str", "1"]),
+    ("str", ["PSETEX", "str", "1000", "1"]), ("str", ["EXPIRE", "str", "100", "GT"]),
+    ("str", ["PEXPIREAT", "str", "1"]), ("str", ["UNLINK", "str"]), ("str", ["MOVE", "str", "1"]),
+    ("str", ["COPY", "list", "str"]), ("str", ["COPY", "list", "str", "REPLACE"]),
+    ("str", ["RENAMENX", "list", "str"]), ("str", ["TOUCH", "str"]),
+    ("str", ["OBJECT", "FREQ", "str"]),
+    ("list", ["LPUSH", "list", "x"]), ("list", ["LPUSHX", "list", "x"]), ("list", ["RPOP", "list"]),
+    ("list", ["LSET", "list", "0", "z"]), ("list", ["LREM", "list", "0", "zz"]),
+    ("list", ["LREM", "list", "0", "a"]), ("list", ["LTRIM", "list", "0", "-1"]),
+    ("list", ["LTRIM", "list", "1", "1"]), ("list", ["LINSERT", "list", "BEFORE", "b", "x"]),
+    ("list", ["LINSERT", "list", "BEFORE", "zz", "x"]),
+    ("list", ["LMOVE", "list", "list", "LEFT", "RIGHT"]), ("list", ["RPOPLPUSH", "other", "list"]),
+    ("list", ["LMPOP", "1", "list", "LEFT"]), ("list", ["SORT", "list", "ALPHA", "STORE", "list"]),
+    ("list", ["LRANGE", "list", "0", "-1"]),
+    ("hash", ["HSET", "hash", "f", "1"]), ("hash", ["HSETNX", "hash", "f", "1"]),
+    ("hash", ["HINCRBY", "hash", "f", "1"]), ("hash", ["HINCRBYFLOAT", "hash", "f", "1"]),
+    ("hash", ["HDEL", "hash", "nope"]), ("hash", ["HDEL", "hash", "f"]),
+    ("hash", ["HGETALL", "hash"]),
+    ("set", ["SADD", "set", "a"]), ("set", ["SADD", "set", "z"]), ("set", ["SREM", "set", "z"]),
+    ("set", ["SREM", "set", "a"]), ("one", ["SPOP", "one"]), ("one", ["SRANDMEMBER", "one"]),
+    ("set", ["SMOVE", "set", "set2", "a"]), ("set2", ["SMOVE", "set", "set2", "a"]),
+    ("set2", ["SMOVE", "set", "set2", "zz"]), ("set", ["SINTERSTORE", "set", "set", "set2"]),
+    ("set", ["SDIFFSTORE", "set", "nothing"]),
+    ("zset", ["ZADD", "zset", "1", "a"]), ("zset", ["ZADD", "zset", "5", "a"]),
+    ("zset", ["ZINCRBY", "zset", "0", "a"]), ("zset", ["ZREM", "zset", "zz"]),
+    ("zset", ["ZPOPMIN", "zset"]), ("zset", ["ZREMRANGEBYSCORE", "zset", "5", "6"]),
+    ("zset", ["ZRANGESTORE", "zset", "zset", "0", "0"]),
+    ("zset", ["ZUNIONSTORE", "zset", "1", "zset"]),
+    ("bits", ["SETBIT", "bits", "3", "1"]), ("bits", ["SETBIT", "bits", "4", "1"]),
+    ("bits", ["BITFIELD", "bits", "INCRBY", "u8", "0", "1"]),
+    ("bits", ["BITFIELD", "bits", "GET", "u8", "0"]), ("bits", ["BITOP", "NOT", "bits", "bits"]),
+    ("hll", ["PFADD", "hll", "a"]), ("hll", ["PFADD", "hll", "b"]), ("hll", ["PFCOUNT", "hll"]),
+    ("hll", ["PFMERGE", "hll"]),
+]
+
+
+@pytest.mark.parametrize("key,write", WRITES, ids=[" ".join(w) for _, w in WRITES])
+def test_writes_touch_watched_keys_as_redis(reference, server, key, write):
+    steps = [("B",) + tuple(command) for command in SETUP]
+    steps += [("A", "WATCH", key), ("B",) + tuple(write), ("A", "MULTI"), ("A", "EXEC")]
+    same_session(reference, server, steps)
