@@ -598,6 +598,38 @@ def test_queued_writes_refused_on_a_read_only_replica(reference):
         theirs.stop()
 
 
+TURNED_REPLICA = [
+    ("A", "MULTI"), ("A", "SET", "a", "1"), ("A", "GET", "a"), ("B", "REPLICAOF", "127.0.0.1", "{dead}"),
+    ("A", "EXEC"), ("A", "EXEC"), ("A", "MULTI"), ("A", "GET", "a"), ("A", "EXEC"),
+    ("A", "WATCH", "a"), ("A", "MULTI"), ("A", "INCR", "a"), ("A", "EXEC"), ("A", "MULTI"),
+    ("A", "EXEC"), ("B", "REPLICAOF", "NO", "ONE"),
+]
+
+
+@pytest.mark.parametrize("kind", ["redis", "ours"])
+def test_exec_of_queued_writes_refused_once_the_server_is_a_replica(kind):
+    """EXEC is checked for the flags of what it queued: a write queued while the server was a
+    master makes EXEC fail with the reason once it has turned into a read-only replica."""
+    proc = ServerProcess([], reference=(kind == "redis"))
+    try:
+        if not has_command(proc, "replicaof"):
+            pytest.skip("no REPLICAOF yet")
+        dead = str(free_port())       # nothing listens there: the link never comes up
+        steps = [tuple(dead if arg == "{dead}" else arg for arg in step) for step in TURNED_REPLICA]
+        replies = [reply for name, reply in play(proc.port, steps) if name == "A"]
+        assert replies == [
+            b"+OK\r\n", b"+QUEUED\r\n", b"+QUEUED\r\n",
+            b"-EXECABORT Transaction discarded because of: READONLY You can't write against a "
+            b"read only replica.\r\n",
+            b"-ERR EXEC without MULTI\r\n", b"+OK\r\n", b"+QUEUED\r\n", b"*1\r\n$-1\r\n",
+            b"+OK\r\n", b"+OK\r\n",
+            b"-READONLY You can't write against a read only replica.\r\n",
+            b"-EXECABORT Transaction discarded because of previous errors.\r\n",
+            b"+OK\r\n", b"*0\r\n"]
+    finally:
+        proc.stop()
+
+
 PROPAGATION_STEPS = [
     ["SET", "s", "text"],
     ["MULTI"], ["SET", "a", "1"], ["INCR", "a"], ["EXEC"],        # several writes: wrapped
