@@ -110,16 +110,25 @@ def parse_csv(text):
     return rates
 
 
-def run_benchmark(port, test, pipeline, requests, clients, random_keys, cpu):
-    argv = ["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-c", str(clients),
+def run_benchmark(server, test, pipeline, requests, clients, random_keys, cpu):
+    """(requests per second, server CPU microseconds per command) of one redis-benchmark run;
+    (None, None) when it failed."""
+    argv = ["redis-benchmark", "-h", "127.0.0.1", "-p", str(server.port), "-c", str(clients),
             "-n", str(requests), "-P", str(pipeline), "-t", test, "--csv"]
     if random_keys:
         argv += ["-r", str(random_keys)]
+    commands_before = server.commands_processed()
+    cpu_before = servers.main_thread_cpu_ns(server.pid)
     try:
         out = subprocess.run(servers.pinned(argv, cpu), capture_output=True, text=True, timeout=RUN_TIMEOUT)
     except subprocess.TimeoutExpired:
-        return None
-    return parse_csv(out.stdout).get(test)
+        return None, None
+    cpu_ns = servers.main_thread_cpu_ns(server.pid) - cpu_before
+    commands = server.commands_processed() - commands_before
+    rate = parse_csv(out.stdout).get(test)
+    if rate is None or commands <= 0:
+        return None, None
+    return rate, cpu_ns / 1000.0 / commands
 
 
 def machine_busy_seconds():
@@ -173,7 +182,8 @@ def flush(server_list):
 def summarise(pairs, tests, pipelines):
     """Rows of the report, one per (test, pipeline) in the order run.
 
-    pairs[(test, pipeline)] holds one {"redis": rps, "ours": rps, "others": share} per round,
+    pairs[(test, pipeline)] holds one {"redis": rps, "ours": rps, "redis_cpu": us, "ours_cpu": us,
+    "others": share} per round,
     the two runs back to back; ratio is the median of ours / Redis over those pairs, which
     cancels the load both runs of a pair shared."""
     rows = []
@@ -185,7 +195,12 @@ def summarise(pairs, tests, pipelines):
             pair_ratios = [pair["ours"] / pair["redis"] for pair in runs if pair["redis"] and pair["ours"]]
             redis_median = statistics.median(redis_runs) if redis_runs else None
             ours_median = statistics.median(ours_runs) if ours_runs else None
+            redis_cpu = [pair["redis_cpu"] for pair in runs if pair["redis_cpu"]]
+            ours_cpu = [pair["ours_cpu"] for pair in runs if pair["ours_cpu"]]
             rows.append({
+                "redis_cpu_us": statistics.median(redis_cpu) if redis_cpu else None,
+                "ours_cpu_us": statistics.median(ours_cpu) if ours_cpu else None,
+                "redis_cpu_runs": redis_cpu, "ours_cpu_runs": ours_cpu,
                 "test": test, "pipeline": pipeline, "redis_rps": redis_median, "ours_rps": ours_median,
                 "ratio": statistics.median(pair_ratios) if pair_ratios else None,
                 "ratio_of_medians": ours_median / redis_median if redis_median and ours_median else None,
@@ -198,16 +213,22 @@ def fmt_rate(value):
     return "failed" if value is None else "%.0f" % value
 
 
+def fmt_cpu(value):
+    return "-" if value is None else "%.2f" % value
+
+
 def fmt_ratio(value):
     return "-" if value is None else "%.2f" % value
 
 
 def format_table(rows):
-    lines = ["%-12s %8s %12s %12s %7s %8s" % ("test", "pipeline", "redis rps", "ours rps", "ratio", "others")]
+    lines = ["%-12s %8s %12s %12s %7s %9s %9s %7s" % (
+        "test", "pipeline", "redis rps", "ours rps", "ratio", "redis us", "ours us", "others")]
     for row in rows:
-        lines.append("%-12s %8d %12s %12s %7s %7.0f%%" % (
+        lines.append("%-12s %8d %12s %12s %7s %9s %9s %6.0f%%" % (
             row["test"], row["pipeline"], fmt_rate(row["redis_rps"]), fmt_rate(row["ours_rps"]),
-            fmt_ratio(row["ratio"]), 100 * row["others"]))
+            fmt_ratio(row["ratio"]), fmt_cpu(row["redis_cpu_us"]), fmt_cpu(row["ours_cpu_us"]),
+            100 * row["others"]))
     for pipeline in sorted({row["pipeline"] for row in rows}):
         ratios = [row["ratio"] for row in rows if row["pipeline"] == pipeline and row["ratio"]]
         if ratios:
@@ -223,15 +244,20 @@ def write_csv(path, rows):
     with open(path, "w", newline="") as f:
         out = csv.writer(f)
         out.writerow(["test", "pipeline", "redis_rps_median", "ours_rps_median", "ratio",
-                      "ratio_of_medians", "others_cpu_share", "redis_rps_runs", "ours_rps_runs", "pair_ratios"])
+                      "ratio_of_medians", "redis_cpu_us_per_command", "ours_cpu_us_per_command",
+                      "others_cpu_share", "redis_rps_runs", "ours_rps_runs", "pair_ratios",
+                      "redis_cpu_us_runs", "ours_cpu_us_runs"])
         for row in rows:
             out.writerow([row["test"], row["pipeline"],
                           fmt_number(row["redis_rps"], "%.2f"), fmt_number(row["ours_rps"], "%.2f"),
                           fmt_number(row["ratio"], "%.4f"), fmt_number(row["ratio_of_medians"], "%.4f"),
+                          fmt_number(row["redis_cpu_us"], "%.3f"), fmt_number(row["ours_cpu_us"], "%.3f"),
                           "%.3f" % row["others"],
                           ";".join("%.2f" % x for x in row["redis_runs"]),
                           ";".join("%.2f" % x for x in row["ours_runs"]),
-                          ";".join("%.4f" % x for x in row["pair_ratios"])])
+                          ";".join("%.4f" % x for x in row["pair_ratios"]),
+                          ";".join("%.3f" % x for x in row["redis_cpu_runs"]),
+                          ";".join("%.3f" % x for x in row["ours_cpu_runs"])])
 
 
 def write_chart(path, rows, title):
@@ -301,16 +327,19 @@ def main(argv=None):
                 requests = args.requests if pipeline == 1 else args.pipelined_requests
                 for test in args.tests:
                     meter = OthersCpuMeter(pids)
-                    pair = {kind: run_benchmark(by_kind[kind].port, test, pipeline, requests,
-                                                args.clients, args.random_keys, client_cpu)
-                            for kind in order}
+                    pair = {}
+                    for kind in order:
+                        pair[kind], pair[kind + "_cpu"] = run_benchmark(
+                            by_kind[kind], test, pipeline, requests, args.clients, args.random_keys, client_cpu)
                     pair["others"] = meter.share()
                     pairs[(test, pipeline)].append(pair)
-                    print("round %d/%d  -P %-3d %-12s redis %10s  ours %10s  ratio %5s  others %3.0f%%" % (
-                        round_no + 1, args.rounds, pipeline, test, fmt_rate(pair["redis"]),
-                        fmt_rate(pair["ours"]), fmt_ratio(pair["ours"] / pair["redis"]
-                                                          if pair["redis"] and pair["ours"] else None),
-                        100 * pair["others"]), flush=True)
+                    print("round %d/%d  -P %-3d %-12s redis %10s %6s us  ours %10s %6s us  ratio %5s  "
+                          "others %3.0f%%" % (
+                              round_no + 1, args.rounds, pipeline, test,
+                              fmt_rate(pair["redis"]), fmt_cpu(pair["redis_cpu"]),
+                              fmt_rate(pair["ours"]), fmt_cpu(pair["ours_cpu"]),
+                              fmt_ratio(pair["ours"] / pair["redis"] if pair["redis"] and pair["ours"] else None),
+                              100 * pair["others"]), flush=True)
         others_share = whole_run.share()
     finally:
         for server in running:

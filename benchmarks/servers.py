@@ -62,6 +62,13 @@ def read_rss(pid):
     raise RuntimeError("no VmRSS for pid %d" % pid)
 
 
+def main_thread_cpu_ns(pid):
+    """CPU time the process's main thread has run, in nanoseconds (/proc/<pid>/schedstat):
+    finer than the clock ticks of /proc/<pid>/stat, which matters for sub-second runs."""
+    with open("/proc/%d/schedstat" % pid) as f:
+        return int(f.read().split()[0])
+
+
 class Connection:
     """A blocking RESP connection with a timeout on every read."""
 
@@ -179,6 +186,13 @@ class BenchServer:
         conn = self.connect()
         try:
             return conn.call(*args)
+        finally:
+            conn.close()
+
+    def commands_processed(self):
+        conn = self.connect()
+        try:
+            return int(conn.info("stats")["total_commands_processed"])
         finally:
             conn.close()
 

@@ -48,6 +48,10 @@ def test_throughput_benchmark_writes_table_csv_and_chart(tmp_path):
         assert abs(float(row["ratio"]) - sum(pair_ratios) / 2) < 1e-3
         assert abs(float(row["ratio_of_medians"]) - ours_median / redis_median) < 1e-3
         assert 0 <= float(row["others_cpu_share"]) <= 1
+        for server in ("redis", "ours"):
+            cpu_runs = [float(x) for x in row[server + "_cpu_us_runs"].split(";")]
+            assert len(cpu_runs) == 2 and all(us > 0 for us in cpu_runs), row
+            assert abs(float(row[server + "_cpu_us_per_command"]) - sum(cpu_runs) / 2) <= 0.001
 
     # The printed table has the same rows as the CSV, and the text report repeats it.
     table_lines = [line.split() for line in out.stdout.splitlines()
