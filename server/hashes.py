@@ -3,11 +3,12 @@
 A Hash reports "listpack" while it is small (entries <= hash-max-listpack-entries,
 every field and value <= hash-max-listpack-value bytes) and "hashtable" once
 a write takes it past either limit; it never converts back. The small form is
-an insertion-ordered dict, so HGETALL/HKEYS come back in Redis's listpack
-order (new fields at the tail, updates in place, deletes closing the gap).
+a packed list (server/packlist.py: one bytes object holding field, value,
+field, value ...), so HGETALL/HKEYS come back in Redis's listpack order (new
+fields at the tail, updates in place, deletes closing the gap).
 
-The hashtable form keeps fields and values in two parallel lists plus a
-field -> position dict. Deletes move the last entry into the hole, which gives
+The hashtable form keeps fields and values interleaved in one list plus a
+field -> position dict. Deletes move the last pair into the hole, which gives
 O(1) uniform random sampling (HRANDFIELD) and an HSCAN cursor that survives
 concurrent writes: the scan walks positions downwards, and a swap-remove only
 ever moves an entry from the top (already visited, or beyond the cursor) into
@@ -19,96 +20,106 @@ from protocol.parser import parse_int
 from server.commands import command
 from server.errors import CommandError, SYNTAX, OVERFLOW
 from server.keys import parse_scan_cursor
+from server.packlist import implementation
 from server.strings import parse_long_double, incr_by_float, INFINITE, LLONG_MAX, LLONG_MIN
 from server.types import RedisValue, lookup_read, lookup_write
 from server.util import parse_int_arg, parse_ranged_int_arg, parse_scan_options
+
+packlist = implementation()
 
 LONG_MAX = 2**63 - 1
 SAMPLE_CHUNK = 1024          # random replies with repeats are produced this many at a time
 
 
 class Hash(RedisValue):
-    __slots__ = ("_map", "_fields", "_values")
+    # Two slots keep the object at 48 bytes, as small as a slotted object gets.
+    __slots__ = ("_map", "_pairs")
     TYPE = "hash"
 
     def __init__(self):
-        self._map = {}           # listpack: field -> value; hashtable: field -> position
-        self._fields = None      # hashtable only: fields by position
-        self._values = None      # hashtable only: values by position
+        self._map = packlist.EMPTY   # listpack: the packed list; hashtable: field -> position
+        self._pairs = None           # hashtable only: [field, value, field, value ...] by position
 
     def encoding(self):
-        return "listpack" if self._fields is None else "hashtable"
+        return "listpack" if self._pairs is None else "hashtable"
 
     def __len__(self):
+        if self._pairs is None:
+            return packlist.count(self._map) >> 1
         return len(self._map)
 
     def copy(self):
         twin = Hash()
-        twin._map = self._map.copy()
-        if self._fields is not None:
-            twin._fields = self._fields.copy()
-            twin._values = self._values.copy()
+        if self._pairs is None:
+            twin._map = self._map            # bytes: shared, never edited in place
+        else:
+            twin._map = self._map.copy()
+            twin._pairs = self._pairs.copy()
         return twin
 
     # -- reads -----------------------------------------------------------------
 
     def get(self, field):
         """The value of field, None when absent."""
-        if self._fields is None:
-            return self._map.get(field)
+        if self._pairs is None:
+            return packlist.pair_get(self._map, field)
         position = self._map.get(field)
-        return None if position is None else self._values[position]
+        return None if position is None else self._pairs[2 * position + 1]
 
     def __contains__(self, field):
+        if self._pairs is None:
+            return packlist.index(self._map, field, 2) >= 0
         return field in self._map
+
+    def _flat(self):
+        """[field, value, field, value ...] in HGETALL order."""
+        return packlist.unpack(self._map) if self._pairs is None else self._pairs
 
     def items(self):
         """(field, value) pairs in the order HGETALL replies with them."""
-        if self._fields is None:
-            return self._map.items()
-        return zip(self._fields, self._values)
+        flat = self._flat()
+        return list(zip(flat[0::2], flat[1::2]))
 
     def fields(self):
-        return self._map.keys() if self._fields is None else self._fields
+        return self._flat()[0::2]
 
     def values(self):
-        return self._map.values() if self._fields is None else self._values
+        return self._flat()[1::2]
 
     # -- writes ----------------------------------------------------------------
 
     def set(self, field, value):
         """Store value under field; True when the field is new."""
-        table = self._map
-        if self._fields is None:
-            created = field not in table
-            table[field] = value
+        if self._pairs is None:
+            self._map, created = packlist.pair_set(self._map, field, value)
             return created
+        table = self._map
         position = table.get(field)
         if position is None:
-            table[field] = len(self._fields)
-            self._fields.append(field)
-            self._values.append(value)
+            table[field] = len(table)
+            self._pairs += (field, value)
             return True
-        self._values[position] = value
+        self._pairs[2 * position + 1] = value
         return False
 
     def delete(self, field):
         """Remove field; True when it was there."""
+        if self._pairs is None:
+            remaining = packlist.pair_delete(self._map, field)
+            if remaining is None:
+                return False
+            self._map = remaining
+            return True
         table = self._map
-        if self._fields is None:
-            if field in table:
-                del table[field]
-                return True
-            return False
         position = table.pop(field, None)
         if position is None:
             return False
-        fields, values = self._fields, self._values
-        last_field = fields.pop()
-        last_value = values.pop()
-        if position < len(fields):
-            fields[position] = last_field
-            values[position] = last_value
+        pairs = self._pairs
+        last_value = pairs.pop()
+        last_field = pairs.pop()
+        if 2 * position < len(pairs):
+            pairs[2 * position] = last_field
+            pairs[2 * position + 1] = last_value
             table[last_field] = position
         return True
 
@@ -116,7 +127,7 @@ class Hash(RedisValue):
 
     def admit(self, strings, max_value):
         """Before storing `strings`: leave listpack if any is longer than max_value."""
-        if self._fields is None:
+        if self._pairs is None:
             for s in strings:
                 if len(s) > max_value:
                     self._to_hashtable()
@@ -124,48 +135,37 @@ class Hash(RedisValue):
 
     def fit(self, max_entries):
         """After inserting: leave listpack once it holds more than max_entries."""
-        if self._fields is None and len(self._map) > max_entries:
+        if self._pairs is None and len(self) > max_entries:
             self._to_hashtable()
 
     def _to_hashtable(self):
-        small = self._map
-        self._fields = list(small)
-        self._values = list(small.values())
-        self._map = {field: i for i, field in enumerate(self._fields)}
+        pairs = packlist.unpack(self._map)
+        self._map = {field: i for i, field in enumerate(pairs[0::2])}
+        self._pairs = pairs
 
     # -- random sampling -----------------------------------------------------------
 
-    def _pair_at(self, position, listpack_items=None):
-        if listpack_items is not None:
-            return listpack_items[position]
-        return self._fields[position], self._values[position]
-
-    def _positions(self):
-        """Items indexable by position: the parallel lists, or a snapshot of a small one."""
-        return None if self._fields is not None else list(self._map.items())
-
     def random_pairs(self, count):
         """`count` (field, value) pairs drawn independently (repeats allowed)."""
-        snapshot = self._positions()
-        size = len(self._map)
-        return [self._pair_at(i, snapshot) for i in random.choices(range(size), k=count)]
+        flat = self._flat()
+        return [(flat[2 * i], flat[2 * i + 1]) for i in random.choices(range(len(flat) >> 1), k=count)]
 
     def random_distinct_pairs(self, count):
         """`count` distinct (field, value) pairs, count < len(self)."""
-        snapshot = self._positions()
-        return [self._pair_at(i, snapshot) for i in random.sample(range(len(self._map)), count)]
+        flat = self._flat()
+        return [(flat[2 * i], flat[2 * i + 1]) for i in random.sample(range(len(flat) >> 1), count)]
 
     # -- HSCAN -------------------------------------------------------------------------
 
     def scan(self, cursor, count):
         """(next cursor, [(field, value) ...]); a listpack hash comes back whole."""
-        if self._fields is None:
-            return 0, list(self._map.items())
-        size = len(self._fields)
+        if self._pairs is None:
+            return 0, self.items()
+        pairs = self._pairs
+        size = len(pairs) >> 1
         top = size if cursor == 0 or cursor > size else cursor
         bottom = max(0, top - count)
-        fields, values = self._fields, self._values
-        found = [(fields[i], values[i]) for i in range(top - 1, bottom - 1, -1)]
+        found = [(pairs[2 * i], pairs[2 * i + 1]) for i in range(top - 1, bottom - 1, -1)]
         return bottom, found
 
 

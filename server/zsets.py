@@ -8,20 +8,20 @@ written whole (ZRANGESTORE, ZUNIONSTORE, ZINTERSTORE, ZDIFFSTORE) are built
 small again when they fit, as Redis does.
 
 Representation, private to the class:
-  listpack  `_members` and `_scores` are parallel, in (score, member) order.
-            Like Redis's listpack it cannot hold -0: a zero score is stored as 0.
-  skiplist  `_members` / `_scores` hold the entries by position (unordered),
-            `_positions` maps member -> position, `_order` is a SkipList of
-            (score, member) giving ranks and ranges in O(log n). A delete moves
-            the last position into the hole, which keeps random picks O(1) and
-            lets ZSCAN walk positions downwards without skipping anything that
-            stays in the set for the whole scan.
+  listpack  one packed list (server/packlist.py) of (member, score) entries in
+            (score, member) order. Like Redis's listpack it cannot hold -0: a
+            zero score is stored as 0.
+  skiplist  `_data` holds the entries by position (unordered) with a member ->
+            position dict, `_order` is a SkipList of (score, member) giving
+            ranks and ranges in O(log n). A delete moves the last position into
+            the hole, which keeps random picks O(1) and lets ZSCAN walk
+            positions downwards without skipping anything that stays in the set
+            for the whole scan.
 """
 import math
 import random
 import re
 from array import array
-from bisect import bisect_left, bisect_right
 
 from protocol.writer import format_double
 from server import blocking
@@ -29,6 +29,7 @@ from server.commands import command
 from server.errors import CommandError, SYNTAX, WRONGTYPE
 from server.keys import parse_scan_cursor
 from server.native_bridge import PURE
+from server.packlist import implementation
 from server.types import RedisValue, lookup_read, lookup_write
 from server.util import parse_int_arg, parse_ranged_int_arg, parse_scan_options
 
@@ -40,6 +41,8 @@ else:
     except ImportError:
         from server.skiplist import SkipList
 
+packlist = implementation()
+
 LONG_MAX = 2**63 - 1
 NAN_RESULT = "ERR resulting score is not a number (NaN)"
 NOT_FLOAT = "ERR value is not a valid float"
@@ -48,15 +51,27 @@ BAD_LEX_RANGE = "ERR min or max not valid string range item"
 DOUBLE_AS_LONG_LIMIT = float(LONG_MAX // 2)      # double2ll's "safe to cast" bound
 
 
+class _Positions:
+    """The skiplist form's entries by position, and where each member is."""
+    __slots__ = ("members", "scores", "index")
+
+    def __init__(self, members, scores):
+        self.members = members
+        self.scores = array("d", scores)
+        self.index = {member: i for i, member in enumerate(members)}
+
+    def copy(self):
+        return _Positions(self.members.copy(), self.scores)
+
+
 class SortedSet(RedisValue):
-    __slots__ = ("_members", "_scores", "_positions", "_order")
+    # Two slots keep the object at 48 bytes, as small as a slotted object gets.
+    __slots__ = ("_data", "_order")
     TYPE = "zset"
 
     def __init__(self):
-        self._members = []
-        self._scores = array("d")
-        self._positions = None
-        self._order = None
+        self._data = packlist.EMPTY    # listpack: the packed list; skiplist: a _Positions
+        self._order = None             # skiplist only: SkipList of (score, member)
 
     @classmethod
     def build(cls, pairs, max_entries, max_value):
@@ -65,8 +80,7 @@ class SortedSet(RedisValue):
         zset = cls()
         pairs = sorted(pairs, key=_pair_order)
         if len(pairs) <= max_entries and all(len(member) <= max_value for member, _ in pairs):
-            zset._members = [member for member, _ in pairs]
-            zset._scores = array("d", [score + 0.0 for _, score in pairs])
+            zset._data = packlist.zpack([(member, score + 0.0) for member, score in pairs])
         else:
             zset._to_skiplist()
             for member, score in pairs:
@@ -82,14 +96,16 @@ class SortedSet(RedisValue):
             self._to_skiplist()
 
     def __len__(self):
-        return len(self._members)
+        if self._order is None:
+            return packlist.count(self._data)
+        return len(self._data.members)
 
     def copy(self):
         twin = SortedSet()
-        twin._members = self._members.copy()
-        twin._scores = array("d", self._scores)
-        if self._order is not None:
-            twin._positions = self._positions.copy()
+        if self._order is None:
+            twin._data = self._data          # bytes: shared, never edited in place
+        else:
+            twin._data = self._data.copy()
             twin._order = SkipList()
             for member, score in self._order:
                 twin._order.insert(score, member)
@@ -102,12 +118,10 @@ class SortedSet(RedisValue):
     def score(self, member):
         """The score of member, None when absent."""
         if self._order is None:
-            try:
-                return self._scores[self._members.index(member)]
-            except ValueError:
-                return None
-        position = self._positions.get(member)
-        return None if position is None else self._scores[position]
+            return packlist.zscore(self._data, member)
+        data = self._data
+        position = data.index.get(member)
+        return None if position is None else data.scores[position]
 
     def __contains__(self, member):
         return self.score(member) is not None
@@ -115,58 +129,49 @@ class SortedSet(RedisValue):
     def rank(self, member):
         """0-based rank in ascending order, None when absent."""
         if self._order is None:
-            try:
-                return self._members.index(member)
-            except ValueError:
-                return None
-        position = self._positions.get(member)
+            rank = packlist.zrank(self._data, member)
+            return None if rank < 0 else rank
+        data = self._data
+        position = data.index.get(member)
         if position is None:
             return None
-        return self._order.rank(self._scores[position], member)
+        return self._order.rank(data.scores[position], member)
 
     def insert(self, member, score, max_entries, max_value):
         """Add a member that is not in the set, leaving listpack when past the limits."""
         if self._order is None:
-            if len(self._members) + 1 > max_entries or len(member) > max_value:
+            if len(self) + 1 > max_entries or len(member) > max_value:
                 self._to_skiplist()
             else:
-                score += 0.0       # no negative zero in a listpack
-                i = self._sorted_index(score, member)
-                self._members.insert(i, member)
-                self._scores.insert(i, score)
+                # score + 0.0: no negative zero in a listpack
+                self._data = packlist.zinsert(self._data, member, score + 0.0)
                 return
         self._append(member, score)
 
     def set_score(self, member, score):
         """Give a present member a new score."""
         if self._order is None:
-            i = self._members.index(member)
-            del self._members[i]
-            del self._scores[i]
-            score += 0.0
-            i = self._sorted_index(score, member)
-            self._members.insert(i, member)
-            self._scores.insert(i, score)
+            self._data = packlist.zinsert(packlist.zremove(self._data, member), member, score + 0.0)
             return
-        position = self._positions[member]
-        old = self._scores[position]
-        self._scores[position] = score
+        data = self._data
+        position = data.index[member]
+        old = data.scores[position]
+        data.scores[position] = score
         self._order.update(old, member, score)
 
     def remove(self, member):
         """Delete member; True when it was there."""
         if self._order is None:
-            try:
-                i = self._members.index(member)
-            except ValueError:
+            remaining = packlist.zremove(self._data, member)
+            if remaining is None:
                 return False
-            del self._members[i]
-            del self._scores[i]
+            self._data = remaining
             return True
-        position = self._positions.get(member)
+        data = self._data
+        position = data.index.get(member)
         if position is None:
             return False
-        self._order.delete(self._scores[position], member)
+        self._order.delete(data.scores[position], member)
         self._forget_position(member)
         return True
 
@@ -175,9 +180,8 @@ class SortedSet(RedisValue):
     def score_span(self, low, low_open, high, high_open):
         """Ranks [lo, hi) of the entries whose score is within the range."""
         if self._order is None:
-            scores = self._scores
-            lo = bisect_right(scores, low) if low_open else bisect_left(scores, low)
-            hi = bisect_left(scores, high) if high_open else bisect_right(scores, high)
+            lo = packlist.zbisect_score(self._data, low, low_open)
+            hi = packlist.zbisect_score(self._data, high, not high_open)
         else:
             lo = self._order.bisect_score(low, low_open)
             hi = self._order.bisect_score(high, not high_open)
@@ -187,27 +191,27 @@ class SortedSet(RedisValue):
         """Ranks [lo, hi) of the entries within a LexRange (members assumed sorted, as
         when all scores are equal). A listpack with mixed scores is scanned the way
         Redis walks it, from the head (or from the tail for `reverse`)."""
-        n = len(self._members)
-        scores = self._scores
-        if self._order is None and n and scores[0] != scores[-1]:
-            return lex.linear_span(self._members, reverse)
+        n = len(self)
+        data = self._data
+        if (self._order is None and n
+                and packlist.zscore_at(data, 0) != packlist.zscore_at(data, n - 1)):
+            return lex.linear_span(packlist.zunpack(data)[0], reverse)
         lo = lex.count_below_min(self, n)
         hi = lex.count_up_to_max(self, n)
         return lo, max(lo, hi)
 
     def bisect_member(self, member, right):
         if self._order is None:
-            members = self._members
-            return bisect_right(members, member) if right else bisect_left(members, member)
+            return packlist.zbisect_member(self._data, member, right)
         return self._order.bisect_member(member, right)
 
     def items(self, start=0, stop=None, reverse=False):
         """[(member, score)] for ranks [start, stop), descending with reverse."""
         if stop is None:
-            stop = len(self._members)
+            stop = len(self)
         if self._order is not None:
             return self._order.items(start, stop, reverse)
-        pairs = list(zip(self._members[start:stop], self._scores[start:stop]))
+        pairs = packlist.zitems(self._data, start, stop)
         if reverse:
             pairs.reverse()
         return pairs
@@ -216,7 +220,7 @@ class SortedSet(RedisValue):
         """Like items() without scores."""
         if self._order is not None:
             return self._order.members(start, stop, reverse)
-        chosen = self._members[start:stop]
+        chosen = packlist.zmembers(self._data, start, stop)
         if reverse:
             chosen.reverse()
         return chosen
@@ -224,16 +228,16 @@ class SortedSet(RedisValue):
     def __iter__(self):
         if self._order is not None:
             return iter(self._order)
-        return iter(list(zip(self._members, self._scores)))
+        return iter(packlist.zitems(self._data, 0, len(self)))
 
     def delete_span(self, start, stop):
         """Remove the entries at ranks [start, stop); returns how many went."""
         if start >= stop:
             return 0
         if self._order is None:
-            del self._members[start:stop]
-            del self._scores[start:stop]
-            return stop - start
+            before = len(self)
+            self._data = packlist.zdelete(self._data, start, stop)
+            return before - len(self)
         removed = self._order.delete_range(start, stop)
         for member in removed:
             self._forget_position(member)
@@ -241,7 +245,7 @@ class SortedSet(RedisValue):
 
     def pop(self, count, highest):
         """Remove and return the `count` lowest (or highest) entries, in pop order."""
-        n = len(self._members)
+        n = len(self)
         count = min(count, n)
         if highest:
             popped = self.items(n - count, n, reverse=True)
@@ -253,24 +257,30 @@ class SortedSet(RedisValue):
 
     # -- random picks and ZSCAN ------------------------------------------------------
 
+    def _by_position(self):
+        """(members, scores), indexable by position."""
+        if self._order is None:
+            return packlist.zunpack(self._data)
+        return self._data.members, self._data.scores
+
     def random_pairs(self, count):
         """`count` (member, score) pairs drawn independently."""
-        members, scores = self._members, self._scores
+        members, scores = self._by_position()
         return [(members[i], scores[i]) for i in random.choices(range(len(members)), k=count)]
 
     def random_distinct_pairs(self, count):
         """`count` distinct pairs (count < len); a listpack gives them in its order."""
-        chosen = random.sample(range(len(self._members)), count)
+        members, scores = self._by_position()
+        chosen = random.sample(range(len(members)), count)
         if self._order is None:
             chosen.sort()
-        members, scores = self._members, self._scores
         return [(members[i], scores[i]) for i in chosen]
 
     def scan(self, cursor, count):
         """(next cursor, [(member, score text)]); a listpack comes back whole."""
-        members, scores = self._members, self._scores
+        members, scores = self._by_position()
         if self._order is None:
-            return 0, [(members[i], _listpack_score_text(scores[i])) for i in range(len(members))]
+            return 0, [(member, _listpack_score_text(score)) for member, score in zip(members, scores)]
         size = len(members)
         top = size if cursor == 0 or cursor > size else cursor
         bottom = max(0, top - count)
@@ -279,35 +289,31 @@ class SortedSet(RedisValue):
 
     # -- representation ----------------------------------------------------------------
 
-    def _sorted_index(self, score, member):
-        scores = self._scores
-        lo = bisect_left(scores, score)
-        hi = bisect_right(scores, score, lo)
-        return bisect_left(self._members, member, lo, hi) if lo < hi else lo
-
     def _to_skiplist(self):
-        members, scores = self._members, self._scores
-        self._positions = {member: i for i, member in enumerate(members)}
+        members, scores = packlist.zunpack(self._data)
+        self._data = _Positions(members, scores)
         self._order = order = SkipList()
         for member, score in zip(members, scores):
             order.insert(score, member)
 
     def _append(self, member, score):
-        self._positions[member] = len(self._members)
-        self._members.append(member)
-        self._scores.append(score)
+        data = self._data
+        data.index[member] = len(data.members)
+        data.members.append(member)
+        data.scores.append(score)
         self._order.insert(score, member)
 
     def _forget_position(self, member):
         """Drop member's position, moving the last position into the hole."""
-        position = self._positions.pop(member)
-        members, scores = self._members, self._scores
+        data = self._data
+        position = data.index.pop(member)
+        members, scores = data.members, data.scores
         last_member = members.pop()
         last_score = scores.pop()
         if position < len(members):
             members[position] = last_member
             scores[position] = last_score
-            self._positions[last_member] = position
+            data.index[last_member] = position
 
 
 def _pair_order(pair):
