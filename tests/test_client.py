@@ -1,5 +1,6 @@
 """CLIENT subcommands against Redis 7.0.15: replies, errors, LIST/INFO format, KILL, REPLY."""
 import socket
+import os
 import time
 
 import pytest
@@ -354,6 +355,10 @@ def test_client_pause_returns_ok(server):
 def test_client_unix_socket_flag(start_server, tmp_path):
     path = str(tmp_path / "pyredis.sock")
     ours = start_server("--unixsocket", path)
+    # The unix socket is created right after the TCP port starts listening.
+    deadline = time.monotonic() + 5
+    while not os.path.exists(path) and time.monotonic() < deadline:
+        time.sleep(0.01)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.settimeout(10)
     sock.connect(path)
