@@ -66,7 +66,7 @@ def normalized(step, reply):
             # A partial page of a hashtable set depends on the table's layout: both servers
             # must say "more to come" and give distinct members; full scans are checked elsewhere.
             assert len(set(value[1])) == len(value[1]), reply
-            return reply[:1], "partial page"
+            return reply[:1], b"partial page"
         return reply[:1], value[0], sorted(value[1])
     return reply[:1], sorted(value)
 
@@ -78,7 +78,12 @@ def assert_same_unordered(reference, server, script, unordered, resp3=False):
     actual = run_script(server.port, script, resp3)
     for step, want, got in zip(script, expected, actual):
         name = step[0] if isinstance(step[0], str) else step[0].decode()
-        if name.upper() in unordered and want[:1] in (b"*", b"~"):
+        if (name.upper() == "SSCAN" and want[:1] == got[:1] == b"*"
+                and b"partial page" in (normalized(step, got)[-1], normalized(step, want)[-1])):
+            # How many calls a hashtable scan takes depends on the table: pages are checked
+            # for distinct members by normalized(); full iterations are compared elsewhere.
+            assert got[:1] == want[:1]
+        elif name.upper() in unordered and want[:1] in (b"*", b"~"):
             assert normalized(step, got) == normalized(step, want), \
                 "command %r: redis replied %r, we replied %r" % (step, want, got)
         else:
