@@ -321,7 +321,7 @@ def describe_object(server, db, key, value):
         encoding = value.encoding()
         length = SERIALIZED_LENGTH(server, db, key, value) if SERIALIZED_LENGTH else 0
     refcount = 1
-    access = getattr(db, "access", {}).get(key)
+    access = db.access_clock(key) if hasattr(db, "access_clock") else None
     lru = lru_clock(access) if access is not None else lru_clock()
     idle = db.idle_seconds(key) if hasattr(db, "idle_seconds") else 0
     if _shared_integer(server, value):

@@ -14,11 +14,16 @@ structures in step and fire the WATCH / client-tracking hook. Per database:
                   removed eagerly: PERSIST, an overwrite, DEL, RENAME or a new
                   TTL leave the old entry stale, and it is skipped when popped
                   because expires[key] no longer equals its `when`.
-    access        key -> LRU clock (whole seconds) of the last access, written
-                  on access only: OBJECT IDLETIME and LRU eviction read it.
+    access        key -> LRU clock (whole seconds) of the last access, for keys
+                  accessed since they were added (OBJECT IDLETIME, eviction).
+                  A key never accessed since is idle since it was added: the
+                  KeyLog knows when. That keeps write-once keys free of a
+                  second dict entry; under an LRU maxmemory policy every key
+                  gets its entry, so an evictor reads any key's clock in O(1).
     lfu           key -> (minutes << 8) | counter while an LFU maxmemory
                   policy is set, None otherwise (OBJECT FREQ, LFU eviction).
-    keylog        a KeyLog: SCAN's cursor space and RANDOMKEY's sample space.
+    keylog        a KeyLog: SCAN's cursor space, RANDOMKEY's sample space and
+                  the clock at which each key was added.
 
 Expiry is lazy on access (`_expired`) and active in the cron (`keyspace_cron`),
 which pops due keys from the heap instead of scanning the keyspace, within a
@@ -29,7 +34,7 @@ import heapq
 import random
 import time
 from array import array
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from itertools import chain, compress
 
 LFU_INIT_VAL = 5                # the counter a new key starts with under LFU
@@ -79,13 +84,66 @@ class KeyLog:
 
     Entries kept by the last compaction store their numbers in an int64
     array; entries appended since are numbered implicitly from tail_seq.
+
+    Keys are logged in the order they were added, so the LRU clock at which
+    each was added is a step function of its number: clock_seqs[i] is the
+    first number logged at clocks[i]. One pair per second in which keys were
+    added, instead of one clock per key.
     """
-    __slots__ = ("keys", "seqs", "tail_seq")
+    __slots__ = ("keys", "seqs", "tail_seq", "clock_seqs", "clocks", "last_clock")
 
     def __init__(self, first_seq=1):
         self.keys = []
         self.seqs = array("q")
         self.tail_seq = first_seq      # the number of keys[len(seqs)]
+        self.clock_seqs = array("q")   # first number logged at clocks[i]
+        self.clocks = array("q")
+        self.last_clock = None         # clocks[-1]: checked on every append
+
+    def append(self, key, clock):
+        """Log a key just added to the data dict at LRU clock `clock`."""
+        self.keys.append(key)
+        if clock != self.last_clock:
+            self.mark_clock(self.next_seq() - 1, clock)
+
+    def mark_clock(self, seq, clock):
+        """Keys numbered from seq on were added at clock."""
+        self.clock_seqs.append(seq)
+        self.clocks.append(clock)
+        self.last_clock = clock
+
+    def creation_clock(self, key):
+        """The clock at which key's newest entry was logged, None when it has none.
+
+        A walk of the log at C speed (list.index): this serves OBJECT IDLETIME
+        and DEBUG OBJECT for keys not accessed since they were added."""
+        keys = self.keys
+        i = -1
+        try:
+            while True:
+                i = keys.index(key, i + 1)
+        except ValueError:
+            pass
+        if i < 0:
+            return None
+        step = bisect_right(self.clock_seqs, self.seq_at(i)) - 1
+        return self.clocks[step] if step >= 0 else None
+
+    def creation_clocks(self, data):
+        """(key, clock added) for every key of data in the log, newest entries first."""
+        keys, clock_seqs, clocks = self.keys, self.clock_seqs, self.clocks
+        step = len(clocks) - 1
+        seen = set()
+        for i in range(len(keys) - 1, -1, -1):
+            key = keys[i]
+            if key in seen or key not in data:
+                continue
+            seen.add(key)
+            seq = self.seq_at(i)
+            while step >= 0 and clock_seqs[step] > seq:
+                step -= 1
+            if step >= 0:
+                yield key, clocks[step]
 
     def __len__(self):
         return len(self.keys)
@@ -151,9 +209,10 @@ class KeyLog:
                 self.compact(data)
         return next(iter(data), None)
 
-    def compact(self, data, renumber=False):
+    def compact(self, data, renumber=False, clock=None):
         """Drop stale entries, keeping numbers (renumbering when they ran out),
-        and log the keys that reached `data` without being logged."""
+        and log the keys that reached `data` without being logged (as added at
+        `clock` when given)."""
         keys = self.keys
         next_seq = self.next_seq()
         all_seqs = chain(self.seqs, range(self.tail_seq, next_seq))
@@ -166,8 +225,11 @@ class KeyLog:
             newest = sorted({key: i for i, key in enumerate(kept_keys)}.values())
             kept_keys = [kept_keys[i] for i in newest]
             kept_seqs = array("q", [kept_seqs[i] for i in newest])
+        self._compact_clocks(kept_seqs, renumber)
         if len(distinct) < len(data):
             missing = list(data.keys() - distinct)
+            if clock is not None and clock != self.last_clock:
+                self.mark_clock(len(kept_seqs) + 1 if renumber else next_seq, clock)
             kept_keys.extend(missing)
             kept_seqs.extend(range(next_seq, next_seq + len(missing)))
             next_seq += len(missing)
@@ -179,10 +241,25 @@ class KeyLog:
             self.seqs = kept_seqs
             self.tail_seq = next_seq
 
+    def _compact_clocks(self, kept_seqs, renumber):
+        """Keep the clock steps some kept entry falls in; renumbered, a step starts
+        at the new number of its first kept entry."""
+        clock_seqs, clocks = self.clock_seqs, self.clocks
+        new_seqs, new_clocks = array("q"), array("q")
+        for step in range(len(clocks)):
+            first = bisect_left(kept_seqs, clock_seqs[step])
+            end = (bisect_left(kept_seqs, clock_seqs[step + 1]) if step + 1 < len(clocks)
+                   else len(kept_seqs))
+            if first < end:
+                new_seqs.append(first + 1 if renumber else clock_seqs[step])
+                new_clocks.append(clocks[step])
+        self.clock_seqs, self.clocks = new_seqs, new_clocks
+        self.last_clock = new_clocks[-1] if new_clocks else None
+
 
 class Database:
     __slots__ = ("server", "index", "data", "expires", "_expiry_heap", "avg_ttl",
-                 "access", "lfu", "keylog")
+                 "access", "access_everywhere", "lfu", "keylog")
 
     def __init__(self, server, index):
         self.server = server
@@ -192,6 +269,7 @@ class Database:
         self._expiry_heap = []       # (when, key); stale entries skipped on pop
         self.avg_ttl = 0             # INFO keyspace: smoothed TTL of sampled keys
         self.access = {}             # key -> LRU clock second of the last access
+        self.access_everywhere = False   # access holds every key (LRU policies)
         self.lfu = None              # key -> (minutes << 8) | counter under LFU
         self.keylog = KeyLog()
 
@@ -267,16 +345,19 @@ class Database:
         data = self.data
         if key in self.expires:
             self._expired(key)      # a key past its time is expired first, as a write lookup does
+        clock = self.server.lru_clock
         if key in data:
             data[key] = value
+            self.access[key] = clock
         else:
             data[key] = value
-            self.keylog.keys.append(key)
+            self.keylog.append(key, clock)      # when it was added: its idle time until accessed
+            if self.access_everywhere:
+                self.access[key] = clock
             if self.lfu is not None:
                 self.lfu[key] = (self._lfu_minutes() << 8) | LFU_INIT_VAL
         if not keep_ttl and key in self.expires:
             del self.expires[key]
-        self.access[key] = self.server.lru_clock
         self.modified(key)
 
     def replace_value(self, key, value):
@@ -376,7 +457,7 @@ class Database:
     def keylog_in_step(self):
         """The KeyLog, completed first if keys reached the data dict some other way."""
         if len(self.keylog) < len(self.data):
-            self.keylog.compact(self.data)
+            self.keylog.compact(self.data, clock=self.server.lru_clock)
         return self.keylog
 
     def scan(self, cursor, count):
@@ -409,9 +490,27 @@ class Database:
 
     # -- access times (OBJECT IDLETIME / FREQ, eviction, RESTORE) ---------------
 
+    def access_clock(self, key):
+        """The LRU clock of key's last access, or of when it was added if it has
+        not been accessed since (None if unknown). The latter walks the KeyLog."""
+        clock = self.access.get(key)
+        if clock is None and key in self.data:
+            clock = self.keylog_in_step().creation_clock(key)
+        return clock
+
     def idle_seconds(self, key):
         clock = self.server.lru_clock
-        return max(0, clock - self.access.get(key, clock))
+        accessed = self.access_clock(key)
+        return max(0, clock - (clock if accessed is None else accessed))
+
+    def record_every_access(self, everywhere):
+        """Keep an access time for every key (True: from now on, filling in when
+        the keys not accessed since were added), or only for accessed keys."""
+        if everywhere and not self.access_everywhere:
+            access = self.access
+            for key, clock in self.keylog_in_step().creation_clocks(self.data):
+                access.setdefault(key, clock)
+        self.access_everywhere = everywhere
 
     def set_idle_seconds(self, key, seconds):
         """Backdate key's last access (RESTORE ... IDLETIME)."""
@@ -499,13 +598,18 @@ class Database:
 # -- the keyspace's share of the cron ------------------------------------------
 
 def follow_eviction_policy(server):
-    """Track LFU counters exactly while an LFU maxmemory policy is set."""
-    lfu = "lfu" in server.config.maxmemory_policy
+    """Track LFU counters exactly while an LFU maxmemory policy is set, and the
+    access time of every key while an LRU one is."""
+    policy = server.config.maxmemory_policy
+    lfu = "lfu" in policy
+    lru = "lru" in policy
     for db in server.dbs:
         if lfu and db.lfu is None:
             db.lfu = {}
         elif not lfu and db.lfu is not None:
             db.lfu = None
+        if lru != db.access_everywhere:
+            db.record_every_access(lru)
 
 
 def keyspace_cron(server, now, hz):
