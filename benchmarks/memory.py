@@ -166,8 +166,8 @@ def main(argv=None):
     if not servers.ours_uses_native_path():
         sys.exit("pyredis-server would run its pure-Python path: build the native extensions (make install)")
     os.makedirs(args.out, exist_ok=True)
-    settings = "%s vs pyredis-server (native path); RSS growth per key, fresh servers per dataset" % (
-        servers.redis_version().split(" sha=")[0])
+    settings = "%s vs pyredis-server %s (native path); RSS growth per key, fresh servers per dataset" % (
+        servers.redis_version().split(" sha=")[0], servers.source_revision())
     print(settings, flush=True)
     results = []
     for name in args.datasets:

@@ -304,8 +304,8 @@ def main(argv=None):
                if server_cpu is not None else "not pinned")
     os.makedirs(args.out, exist_ok=True)
 
-    settings = ("%s vs pyredis-server (native path); -c %d, -n %d at -P 1 and %d at -P > 1, %d rounds, %s%s"
-                % (servers.redis_version().split(" sha=")[0], args.clients, args.requests,
+    settings = ("%s vs pyredis-server %s (native path); -c %d, -n %d at -P 1 and %d at -P > 1, %d rounds, %s%s"
+                % (servers.redis_version().split(" sha=")[0], servers.source_revision(), args.clients, args.requests,
                    args.pipelined_requests, args.rounds, pinning,
                    ", -r %d" % args.random_keys if args.random_keys else ""))
     print(settings, flush=True)

@@ -212,6 +212,21 @@ class BenchServer:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def source_revision():
+    """The commit our server runs from, marked when its code has uncommitted changes."""
+    try:
+        head = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True, timeout=30).stdout.strip()
+        changed = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--", "server", "protocol",
+                                  "native", "persistence", "cluster"], capture_output=True, text=True,
+                                 timeout=30).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown revision"
+    if not head:
+        return "unknown revision"
+    return head + (" with uncommitted changes" if changed else "")
+
+
 def redis_version():
     out = subprocess.run([REDIS_SERVER, "--version"], capture_output=True, text=True, timeout=30)
     return out.stdout.strip()
