@@ -285,6 +285,10 @@ def pair_set(bytes buf, bytes field, bytes value):
     if _index(buf, field, 2, &offset) < 0:
         return _splice(buf, n + 2, size, size, field, value, False, 0.0), True
     start = _skip(p, offset, 1, 0)
+    pos = start
+    cdef Py_ssize_t old_len = _get_varint(p, &pos)
+    if old_len == PyBytes_GET_SIZE(value) and memcmp(p + pos, _data(value), old_len) == 0:
+        return buf, False                   # the same value: nothing to rebuild
     return _splice(buf, n, start, _skip(p, start, 1, 0), value, None, False, 0.0), False
 
 

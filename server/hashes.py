@@ -186,7 +186,8 @@ def _store_pairs(client, key, pairs_argv):
     new_fields = 0
     for i in range(0, len(pairs_argv), 2):
         new_fields += value.set(pairs_argv[i], pairs_argv[i + 1])
-    value.fit(max_entries)
+    if new_fields:
+        value.fit(max_entries)
     if created:
         db.set(key, value)
     else:

@@ -145,6 +145,8 @@ def pair_set(buf, field, value):
     items = unpack(buf)
     for i in range(0, len(items), 2):
         if items[i] == field:
+            if items[i + 1] == value:
+                return buf, False
             items[i + 1] = value
             return pack(items), False
     items += [field, value]

@@ -102,6 +102,8 @@ def test_pairs(pl):
     assert created and pl.unpack(buf) == [b"f1", b"v1", b"v1", b"f1"]
     buf, created = pl.pair_set(buf, b"f1", b"")
     assert not created and pl.unpack(buf) == [b"f1", b"", b"v1", b"f1"]
+    same, created = pl.pair_set(buf, b"v1", b"f1")    # the value it already has
+    assert not created and same == buf
     assert pl.pair_get(buf, b"f1") == b"" and pl.pair_get(buf, b"v1") == b"f1"
     assert pl.pair_get(buf, b"") is None
     assert pl.pair_delete(buf, b"f") is None
