@@ -138,3 +138,4 @@ def load_all():
     from server import bitmaps, hyperloglog  # noqa: F401
     from server import transactions  # noqa: F401
     from server import sort  # noqa: F401
+    from server import scripting  # noqa: F401
