@@ -40,6 +40,9 @@ pcall. Connections accepted meanwhile are handed to the event loop after.
 
 Not supported: SCRIPT DEBUG YES/SYNC (the Lua debugger), cjson.new, and the
 REPL_AOF / REPL_REPLICA split of redis.set_repl (REPL_NONE is honoured).
+Known differences: a call into Python takes at most 7996 arguments (Redis's
+limit is Lua's, about 8000); -0 reaches Python as 0, so redis.call and cjson
+see "0" where Redis writes "-0".
 """
 import hashlib
 import os
@@ -355,7 +358,7 @@ hook = function()
 end
 
 -- A result as tokens (kind, payload...) read with raw access, as Redis converts it.
-local MAX_DEPTH = 1000
+local MAX_DEPTH = 7995          -- where Redis's conversion runs out of Lua stack
 local emit
 emit = function(v, out, n, depth)
   local t = type(v)
@@ -429,7 +432,14 @@ local function info_text(value)
   return nil
 end
 
-local function run(fn, keys, args, with_hook)
+-- KEYS and ARGV come as arguments (small calls) or as two tables (keys == nil).
+local function run(fn, with_hook, keys, args, nkeys, ...)
+  if keys == nil then
+    local all = {...}
+    keys, args = {}, {}
+    for i = 1, nkeys do keys[i] = all[i] end
+    for i = nkeys + 1, select('#', ...) do args[i - nkeys] = all[i] end
+  end
   rawset(S, 'KEYS', keys)
   rawset(S, 'ARGV', args)
   if with_hook then sethook(hook, '', api.hook_instructions) end
@@ -437,7 +447,9 @@ local function run(fn, keys, args, with_hook)
   if with_hook then sethook() end
   if ok then
     local out = {}
-    return true, emit(result, out, 0, 0), out
+    local n = emit(result, out, 0, 0)
+    if n <= api.token_chunk then return true, n, false, unpack(out, 1, n) end
+    return true, n, out
   end
   if type(result) ~= 'table' then return false, nil, nil, nil, false, tostring(result) end
   return false, info_text(rawget(result, 'err')), info_text(rawget(result, 'source')),
@@ -608,6 +620,7 @@ class ScriptEngine:
             "internal_source": INTERNAL_SOURCE.encode(),
             "allowed_globals": ALLOWED_GLOBALS.encode(),
             "hook_instructions": HOOK_INSTRUCTIONS, "killed": KILLED, "null": NULL,
+            "token_chunk": TOKEN_CHUNK,
             "math_random": self._library(self.rand.random),
             "math_randomseed": self._library(self.rand.randomseed),
             "redis": self._module(redis, {
@@ -699,6 +712,9 @@ class ScriptEngine:
     def run(self, caller, script, keys, args, read_only_command):
         """Run a cached script for `caller`, replying to it; True when the reply is an error."""
         server = self.server
+        if self.running is not None:
+            # Only reachable with DEBUG SET-DISABLE-DENY-SCRIPTS (Redis asserts here).
+            raise CommandError("ERR Scripts can not run scripts")
         flags = script.flags
         read_only = read_only_command or (flags is not None and FLAG_NO_WRITES in flags)
         self._check_can_run(caller, flags, read_only_command)
@@ -714,8 +730,12 @@ class ScriptEngine:
         server.clock_ms()                 # every command of the script sees this time
         threshold = server.config.busy_reply_threshold
         try:
-            outcome = self.run_lua(script.function, self.table(keys), self.table(args),
-                                   threshold > 0)
+            if len(keys) + len(args) <= TOKEN_CHUNK:
+                outcome = self.run_lua(script.function, threshold > 0, None, None, len(keys),
+                                       *keys, *args)
+            else:
+                outcome = self.run_lua(script.function, threshold > 0, self.table(keys),
+                                       self.table(args))
         except lua51.LuaError as exc:     # only the sandbox's own code can get here
             outcome = (False, None, None, None, False, str(exc).encode())
         finally:
@@ -724,7 +744,11 @@ class ScriptEngine:
                 Server.command_checks.remove(busy_check)
                 ctx.pump.finish()
         if outcome[0]:
-            return self._write_result(caller.reply, outcome[1], outcome[2], client.resp)
+            if outcome[2] is False:
+                tokens = outcome[3:]              # the tokens came along
+            else:
+                tokens = self._fetch_tokens(outcome[2], outcome[1])
+            return self._write_result(caller.reply, tokens, client.resp)
         self._write_error(caller.reply, script.sha, outcome)
         return True
 
@@ -761,18 +785,16 @@ class ScriptEngine:
         else:
             writer.error(text)
 
-    def _write_result(self, writer, count, table, script_resp):
+    def _fetch_tokens(self, table, count):
+        tokens = []
+        for start in range(1, count + 1, TOKEN_CHUNK):
+            chunk = self.tokens(table, start, min(start + TOKEN_CHUNK - 1, count))
+            tokens.extend(chunk if isinstance(chunk, tuple) else (chunk,))
+        return tokens
+
+    def _write_result(self, writer, tokens, script_resp):
         """Write the flattened result (SANDBOX_LUA's emit) to the caller's writer; True when
         the reply is an error."""
-        if count <= TOKEN_CHUNK:
-            tokens = self.tokens(table, 1, count) if count else ()
-            if not isinstance(tokens, tuple):
-                tokens = (tokens,)
-        else:
-            tokens = []
-            for start in range(1, count + 1, TOKEN_CHUNK):
-                chunk = self.tokens(table, start, min(start + TOKEN_CHUNK - 1, count))
-                tokens.extend(chunk if isinstance(chunk, tuple) else (chunk,))
         i = 0
         n = len(tokens)
         while i < n:

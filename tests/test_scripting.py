@@ -856,3 +856,103 @@ def test_blocked_clients_wait_out_a_busy_script(start_server):
     assert setup.command("PING") == b"+PONG\r\n"
     for conn in (setup, waiter, runner):
         conn.close()
+
+
+def test_a_busy_script_answers_its_own_pipeline_afterwards(start_server):
+    """The caller's next commands wait for its script, even when others get BUSY."""
+    require_reference()
+    reference = ServerProcess(reference=True)
+
+    def scenario(port):
+        setup = RawConnection(port)
+        setup.command("CONFIG", "SET", "lua-time-limit", "10")
+        runner = RawConnection(port, timeout=20)
+        runner.send(encode_command(["EVAL", "while 1 do redis.call('ping') end", "0"])
+                    + encode_command(["PING"]))
+        deadline = time.monotonic() + 10
+        while not setup.command("PING").startswith(b"-BUSY"):
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        replies = [setup.command("SCRIPT", "KILL"), runner.read_reply(), runner.read_reply(),
+                   setup.command("PING")]
+        # a script past the limit that ends by itself leaves its connection usable
+        replies.append(runner.command("EVAL", "for i=1,100000 do redis.call('ping') end "
+                                              "return 'ok'", "0"))
+        replies.append(runner.command("PING"))
+        setup.close()
+        runner.close()
+        return replies
+
+    try:
+        expected = scenario(reference.port)
+    finally:
+        reference.stop()
+    assert scenario(start_server().port) == expected
+
+
+def test_blocked_client_not_served_by_commands_run_during_a_busy_script(start_server):
+    """A command allowed while busy (HELLO) must not serve clients blocked on keys the
+    script wrote: they get what the whole script left."""
+    require_reference()
+    reference = ServerProcess(["--enable-debug-command", "yes"], reference=True)
+
+    def scenario(port):
+        main = RawConnection(port)
+        runner = RawConnection(port, timeout=20)
+        waiter = RawConnection(port, timeout=20)
+        other = RawConnection(port)
+        waiter.send(encode_command(["BLPOP", "x", "0"]))
+        deadline = time.monotonic() + 10
+        while b"blocked_clients:1" not in main.command("INFO", "clients"):
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        replies = [main.command("DEBUG", "set-disable-deny-scripts", "1"),
+                   main.command("CONFIG", "SET", "lua-time-limit", "10")]
+        runner.send(encode_command(["EVAL", "redis.call('lpush', KEYS[1], 'y') "
+                                            "while true do "
+                                            "local clients = redis.call('client', 'list') "
+                                            "if string.find(clients, 'abortscript') then break end "
+                                            "end "
+                                            "redis.call('lpush', KEYS[1], 'z') return 'done'",
+                                    "1", "x"]))
+        while not main.command("PING").startswith(b"-BUSY"):
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        replies.append(other.command("HELLO", "2", "SETNAME", "abortscript")[:3])
+        replies += [waiter.read_reply(), runner.read_reply(),
+                    main.command("DEBUG", "set-disable-deny-scripts", "0"),
+                    main.command("LRANGE", "x", "0", "-1")]
+        for conn in (main, runner, waiter, other):
+            conn.close()
+        return replies
+
+    try:
+        expected = scenario(reference.port)
+    finally:
+        reference.stop()
+    assert scenario(start_server("--enable-debug-command", "yes").port) == expected
+
+
+def test_recursive_result_stops_at_the_stack_limit(reference, server):
+    def depth(port):
+        conn = RawConnection(port)
+        try:
+            conn.send(encode_command(["EVAL", "local a = {} local b = {a} a[1] = b return a", "0"]))
+            levels = 0
+            while True:
+                line = conn._line()
+                if line != b"*1":
+                    return levels, line, conn.command("PING")
+                levels += 1
+        finally:
+            conn.close()
+
+    assert depth(server.port) == depth(reference.port)
+
+
+def test_large_argument_lists(reference, server):
+    both_resp(reference, server, evals(
+        "local a = {} for i = 1, 7000 do a[i] = i end return redis.call('lpush', 'l', unpack(a))",
+        "return #redis.call('lrange', 'l', 0, -1)",
+    ) + [["EVAL", "return {#KEYS, #ARGV, KEYS[5000], ARGV[1]}", "5000"]
+         + ["k%d" % i for i in range(5000)] + ["a%d" % i for i in range(3000)]])
