@@ -5,12 +5,13 @@ server, rebuilt by SCRIPT FLUSH. A script body is compiled once as a function
 named by its SHA1 and cached; EVALSHA finds it there.
 
 The sandbox (SANDBOX_LUA below) is what Redis's patched Lua enforces with
-read-only tables, rebuilt with proxies: the globals table and every library
-table scripts can reach are empty proxies whose __newindex refuses writes
-("Attempt to modify a readonly table") and, for the globals, whose lookups of
-missing names fail ("Script attempted to access nonexistent global
-variable"); pairs/next/rawget/rawset/getmetatable/setmetatable see through
-them. Only the globals Redis 7.0.15 leaves to scripts remain.
+read-only tables, rebuilt with proxies: every script function runs with an
+empty proxy as its globals, and every library table it can reach is one too;
+their __newindex refuses writes ("Attempt to modify a readonly table"), and a
+global that does not exist fails to read ("Script attempted to access
+nonexistent global variable"); pairs/next/rawget/rawset/getmetatable/
+setmetatable see through the proxies. Only the globals Redis 7.0.15 leaves to
+scripts are there. The Lua thread's own globals stay untouched for lupa.
 
 redis.call / redis.pcall run commands through the one command table and the
 same handlers (Server.call), on a connection-less ScriptClient whose ordinary
@@ -20,15 +21,16 @@ result goes the other way: SANDBOX_LUA flattens it with raw table access into
 a token list that is written to the caller's reply writer. Functions reached
 from Lua are Python objects, which Lua calls as C functions: an error they
 raise (ScriptError) keeps the caller's frame, so messages name the script
-line as Redis's C functions do. Lua then sees type(redis.call) == "userdata"
-where Redis says "function".
+line as Redis's C functions do (a Lua wrapper would lose it to tail calls).
+Being userdata to Lua, they are named "function" by the sandbox's type().
 
 Effects replication (the only mode of 7.0): the writes of a script reach the
 AOF and replicas as the commands themselves, wrapped in MULTI ... EXEC when
 there are several (Server.propagate holds what nested calls propagate until
-the top-level command ends, for EXEC and scripts alike). While a script runs the clock is frozen (Server.call_depth), blocking commands answer
-at once (deny_blocking), SORT sorts set results (in_script) and blocked
-clients are served only after the top-level command.
+the top-level command ends, for EXEC and scripts alike). While a script runs
+the clock is frozen (Server.call_depth), blocking commands answer at once
+(deny_blocking), SORT sorts set results (in_script) and blocked clients are
+served only after the top-level command.
 
 Busy scripts: past busy-reply-threshold a Lua count hook (every 100000
 instructions) reads the other connections itself (BusyPump): the event loop
@@ -42,7 +44,8 @@ Not supported: SCRIPT DEBUG YES/SYNC (the Lua debugger), cjson.new, and the
 REPL_AOF / REPL_REPLICA split of redis.set_repl (REPL_NONE is honoured).
 Known differences: a call into Python takes at most 7996 arguments (Redis's
 limit is Lua's, about 8000); -0 reaches Python as 0, so redis.call and cjson
-see "0" where Redis writes "-0".
+see "0" where Redis writes "-0"; argument errors of next, pairs, rawget,
+rawset and setmetatable lose the script line when tail-called.
 """
 import hashlib
 import os
@@ -78,7 +81,6 @@ KILLED = b"ERR Script killed by user with SCRIPT KILL..."
 
 HOOK_INSTRUCTIONS = 100000         # Lua instructions between two looks at the clock
 TOKEN_CHUNK = 4000                 # tokens fetched per call (Lua's unpack limit is 8000)
-LLONG_MIN = -2 ** 63
 
 # Shebang flags (#!lua flags=...) of Redis 7.0.
 FLAG_NO_WRITES = "no-writes"

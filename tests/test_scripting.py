@@ -135,6 +135,14 @@ def test_redis_call_arguments(reference, server):
         "return redis.call({})", "return redis.pcall('set', 'num', false)",
         "return redis.call('echo', 'a\\0b\\255')",
         "return redis.call('set', 'k\\0ey', 'v\\0al'), redis.call('get', 'k\\0ey')",
+        "redis.call('set', 'foo', 9007199254740991) return redis.call('get', 'foo')",
+        "redis.call('set', 'key', '12039611435714932082') return redis.call('get', 'key')",
+        "return redis.call('set', 'invalid')", "return redis.call('incr')",
+        "local x = {} for i = 1, 100 do table.insert(x, i) end redis.call('del', 'mylist') "
+        "redis.call('rpush', 'mylist', unpack(x)) return redis.call('lrange', 'mylist', 0, -1)",
+        "for i = 0, 10 do redis.call('SET', 'a', '1') redis.call('MGET', 'a', 'b', 'c') "
+        "redis.call('EXPIRE', 'a', 0) redis.call('GET', 'a') redis.call('MGET', 'a', 'b', 'c') "
+        "end return redis.call('exists', 'a')",
     ))
 
 
@@ -399,7 +407,11 @@ def test_globals_are_protected(reference, server):
         "local t = {} for k in pairs(cmsgpack) do table.insert(t, k) end table.sort(t) return t",
         "return setmetatable({}, {__index = function(t, k) return k .. '!' end}).foo",
         "local t = setmetatable({}, {__metatable = 'locked'}) return getmetatable(t)",
-        "return next({})", "return rawequal(_G, _G)",
+        "return next({})", "return rawequal(_G, _G)", "_G = {}",
+        "redis = function() return 1 end", "local g = getmetatable(_G) g.__index = {}",
+        "bit.lshift = function() return 1 end", "cmsgpack.pack = function() return 1 end",
+        "return loadstring(string.dump(function() return 1 end))()", "loadfile('x')",
+        "dofile('x')", "print('x')",
     ))
 
 
