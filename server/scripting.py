@@ -880,12 +880,12 @@ class ScriptEngine:
         if not args:
             return self._fail(raise_errors, self.error_value(
                 b"Please specify at least one argument for this redis lib call"))
-        argv = []
-        for arg in args:
-            if isinstance(arg, bytes):
-                argv.append(arg)
-            elif isinstance(arg, (int, float)) and not isinstance(arg, bool):
-                argv.append(c_number_format(b"%.17g", arg))
+        argv = list(args)
+        for i, arg in enumerate(argv):
+            if arg.__class__ is bytes:
+                continue
+            if isinstance(arg, (int, float)) and not isinstance(arg, bool):
+                argv[i] = c_number_format(b"%.17g", arg)
             else:
                 return self._fail(raise_errors, self.error_value(
                     b"Lua redis lib command arguments must be strings or integers"))
@@ -907,7 +907,12 @@ class ScriptEngine:
         if ctx.repl == 0 and server.propagation_batch:
             del server.propagation_batch[held:]        # redis.set_repl(redis.REPL_NONE)
         reply = client.reply.take()
-        if reply[:1] == b"-":
+        kind = reply[0]
+        if kind == 43:                                   # +status, the most common reply
+            return self.table({b"ok": reply[1:-2]})
+        if kind == 58:                                   # :integer
+            return int(reply[1:-2])
+        if kind == 45:                                   # -error
             value = self.error_value(reply[:-2])
             value[b"ignore_error_stats_update"] = True
             return self._fail(raise_errors, value)
