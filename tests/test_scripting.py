@@ -226,6 +226,15 @@ def test_commands_refused_inside_scripts(reference, server):
     ))
 
 
+def test_blocking_commands_answer_at_once_in_scripts(reference, server):
+    both_resp(reference, server, evals(
+        "return redis.call('blmpop', '0', '1', 'nolist', 'left')",
+        "return redis.call('bzmpop', '0', '1', 'nozset', 'min')",
+        "redis.call('rpush', 'bl', 'a', 'b') return redis.call('blmpop', '0', '1', 'bl', 'left')",
+        "redis.call('zadd', 'bz', '1', 'm') return redis.call('bzmpop', '5', '1', 'bz', 'max')",
+    ))
+
+
 def test_random_and_write_commands_allowed(reference, server):
     # Effects replication: 7.0 lets scripts write after a random command.
     both_resp(reference, server, evals(
@@ -268,6 +277,27 @@ def test_redis_log_writes_to_the_server_log(server):
         assert line.endswith(" # %s 42 end" % marker)
     finally:
         conn.close()
+
+
+def test_script_writes_count_as_changes(reference, server):
+    """Each write a script makes counts once towards the next save, as its effects."""
+    def changes(port):
+        conn = RawConnection(port)
+        try:
+            def count():
+                info = conn.command("INFO", "persistence").decode()
+                return int(info.split("rdb_changes_since_last_save:")[1].split("\r\n")[0])
+            before = count()
+            conn.command("EVAL", "redis.call('set', 'a', '1') redis.call('incr', 'n') "
+                                 "redis.call('get', 'a') redis.call('del', 'nokey') "
+                                 "redis.pcall('incr', 'a', 'x') redis.call('set', 'e', 'v', 'px', 1)",
+                         "0")
+            conn.command("EVAL_RO", "return redis.call('get', 'a')", "0")
+            return count() - before
+        finally:
+            conn.close()
+
+    assert changes(server.port) == changes(reference.port) == 3
 
 
 def test_set_repl_none_keeps_writes_local(reference, server):
