@@ -1051,6 +1051,7 @@ class StructFormat:
 
 def struct_pack(*args):
     fmt = StructFormat(check_string(args, 1, "pack"))
+    args += (None,)       # the C function pushes a nil mark after its arguments: "got nil"
     out = bytearray()
     arg = 2
     for opt, size in fmt.options():
@@ -1085,10 +1086,12 @@ def struct_pack(*args):
 
 
 def _c_ulong(number):
-    if isinstance(number, float) and (math.isinf(number) or math.isnan(number)):
+    """(unsigned long) of a non-negative double as gcc compiles it on x86-64."""
+    if isinstance(number, float) and math.isnan(number):
         return 0x8000000000000000
-    value = int(number)
-    return value if value < 2 ** 64 else 0x8000000000000000
+    if number >= 2 ** 64:
+        return 0
+    return int(number)
 
 
 def _to_single(number):
@@ -1131,7 +1134,9 @@ def struct_unpack(*args):
             if size == 0:
                 if not results or lua_tonumber(results[-1]) is None:
                     raise Failure("format 'c0' needs a previous size")
-                size = int(lua_tonumber(results.pop()))
+                number = lua_tonumber(results.pop())
+                # converted to size_t as C does: negative sizes become huge
+                size = _c_ulong(number) if number >= 0 else c_long(number) & MASK64
                 if not (size <= len(data) and pos <= len(data) - size):
                     raise arg_error(args, 2, "unpack", "data string too short")
             results.append(data[pos:pos + size])

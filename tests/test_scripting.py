@@ -998,3 +998,57 @@ def test_large_argument_lists(reference, server):
         "return #redis.call('lrange', 'l', 0, -1)",
     ) + [["EVAL", "return {#KEYS, #ARGV, KEYS[5000], ARGV[1]}", "5000"]
          + ["k%d" % i for i in range(5000)] + ["a%d" % i for i in range(3000)]])
+
+
+def _random_lua_value(rnd, depth=0):
+    """Lua source for a random value: numbers at the encodings' edges, strings, tables."""
+    kind = rnd.randrange(8 if depth < 3 else 5)
+    if kind == 0:
+        return repr(rnd.choice([0, 1, -1, 127, 128, 255, 256, 65535, 65536, -32, -33, -128,
+                                -129, -32768, -32769, 2 ** 31, -2 ** 31 - 1, 2 ** 32, 2 ** 53,
+                                -2 ** 53, 2 ** 63, 1.5, 0.1, -0.25, 1e300, 3.4e38, 1e-320]))
+    if kind == 1:
+        text = "".join(rnd.choice("ab\x00\xff/\"\\\n") for _ in range(rnd.randrange(40)))
+        return '"%s"' % "".join("\\%d" % ord(ch) for ch in text)
+    if kind == 2:
+        return rnd.choice(["true", "false", "nil", "1/0", "cjson.null"])
+    if kind == 3:
+        return "string.rep('x', %d)" % rnd.choice([31, 32, 255, 256, 65535, 65536])
+    if kind == 4:
+        return repr(rnd.uniform(-1e6, 1e6))
+    if kind == 5:
+        return "{%s}" % ", ".join(_random_lua_value(rnd, depth + 1)
+                                  for _ in range(rnd.randrange(20)))
+    if kind == 6:
+        return "{%s}" % ", ".join("[%s] = %s" % (rnd.choice(["'k%d'" % i, str(i), "%d.5" % i]),
+                                                 _random_lua_value(rnd, depth + 1))
+                                  for i in range(rnd.randrange(8)))
+    return "{%s}" % ", ".join("f%d = %s" % (i, _random_lua_value(rnd, depth + 1))
+                              for i in range(rnd.randrange(5)))
+
+
+def test_libraries_on_random_values(reference, server):
+    import random
+    rnd = random.Random(7)
+    script = []
+    for _ in range(40):
+        value = _random_lua_value(rnd)
+        script += evals(
+            "return cmsgpack.pack(%s)" % value,
+            "return {cmsgpack.unpack(cmsgpack.pack(%s))}" % value,
+            "return {pcall(cjson.encode, %s)}" % value,
+            "local ok, r = pcall(cjson.encode, %s) "
+            "if ok then return cjson.encode(cjson.decode(r)) end return r" % value)
+    formats = ["b", "B", "h", "H", "l", "L", "T", "i", "I", "i1", "i3", "I5", "i8", "I16", "f",
+               "d", "x", "c3", "s", "<", ">", "!", "!2", "!4", " ", "c0"]
+    values = ["0", "1", "-1", "255", "-129", "65536", "2^31", "-2^31", "2^32+7", "2^63", "-2^62",
+              "1.5", "-0.5", "1e40", "'ab'", "'abcdef'", "'5'"]
+    for _ in range(60):
+        fmt = "".join(rnd.choice(formats) for _ in range(rnd.randrange(1, 6)))
+        args = "".join(", " + rnd.choice(values) for _ in range(rnd.randrange(6)))
+        script += evals(
+            "return {pcall(struct.pack, '%s'%s)}" % (fmt, args),
+            "local ok, s = pcall(struct.pack, '%s'%s) if not ok then return s end "
+            "return {pcall(struct.unpack, '%s', s)}" % (fmt, args, fmt),
+            "return {pcall(struct.size, '%s')}" % fmt)
+    assert_same(reference, server, script)
