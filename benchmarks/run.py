@@ -3,12 +3,13 @@
 Both servers run at once with the same settings; redis-benchmark drives them in
 turn, one test at a time (Redis then ours for a test, ours then Redis in the
 next round), so load from anything else on the machine hits both alike. Each
-(test, pipeline, server) gets one rate per round; the report gives the median
-rates, the median of ours / Redis over the back-to-back pairs, and how much of
-the CPU other processes took meanwhile.
+(test, pipeline, server) gets one rate and one server CPU time per command
+per round; the report gives the medians, the median of ours / Redis over the
+back-to-back pairs, and how much of the CPU other processes took meanwhile.
+Both servers are pinned to CPU 0 and redis-benchmark to CPU 1 (--no-pin: none).
 
-    .venv/bin/python benchmarks/run.py [--rounds 3] [--requests 100000]
-        [--pipelined-requests 200000] [--tests set,get] [--pipelines 1,16]
+    .venv/bin/python benchmarks/run.py [--rounds 5] [--requests 60000]
+        [--pipelined-requests 120000] [--tests set,get] [--pipelines 1,16]
         [--quick] [--no-pin] [--out DIR]
     .venv/bin/python benchmarks/run.py --memory [memory.py options]
 
@@ -37,7 +38,7 @@ DEFAULT_TESTS = ("ping_mbulk,set,get,incr,lpush,rpush,lpop,rpop,sadd,hset,spop,z
                  "lrange_100,lrange_300,lrange_600,mset")
 DEFAULT_PIPELINES = "1,16"
 # Five short rounds rather than three long ones: more back-to-back pairs for the median,
-# and the whole default run stays near 8 minutes on 2 cores.
+# and the whole default run takes about 7 minutes on a quiet 2-core machine.
 DEFAULT_ROUNDS = 5
 DEFAULT_REQUESTS = 60000             # per run at -P 1
 DEFAULT_PIPELINED_REQUESTS = 120000  # per run at -P > 1: those runs are several times faster
