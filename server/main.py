@@ -251,6 +251,13 @@ def write_pidfile(path):
         log.warning("Failed to write PID file: %s" % exc.strerror)
 
 
+def remove_pidfile(path):
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
 def show_banner(config, mode):
     """Redis's start-up banner: the one-line form unless stdout is a terminal (or forced)."""
     show_logo = config.always_show_logo or (
@@ -329,10 +336,17 @@ def main(argv=None):
     from server import native_bridge
     from server.server import Server
     server = Server(config)
-    server.open_listeners()
+    # The pidfile is written just before listening, so whoever sees the port open finds it;
+    # a failed start removes it again, leaving none behind as Redis does.
     if config.daemonize or config.pidfile:
         config.pidfile = config.pidfile or DEFAULT_PIDFILE
         write_pidfile(config.pidfile)
+    try:
+        server.open_listeners()
+    except SystemExit:
+        if config.pidfile:
+            remove_pidfile(config.pidfile)
+        raise
     show_banner(config, "cluster" if config.cluster_enabled else "standalone")
     system_warnings(config)
     log.warning("Server initialized")

@@ -331,6 +331,9 @@ def test_signal_shuts_down_cleanly(tmp_path, signum):
         pidfile = str(tmp_path / ("ref.pid" if reference else "ours.pid"))
         server = ServerProcess(["--pidfile", pidfile], reference=reference)
         try:
+            deadline = time.monotonic() + 5     # written around the time the port opens
+            while not os.path.exists(pidfile) and time.monotonic() < deadline:
+                time.sleep(0.01)
             assert open(pidfile).read() == "%d\n" % server.proc.pid
             server.proc.send_signal(signum)
             assert server.wait_exit(10) == 0
