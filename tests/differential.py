@@ -1,6 +1,8 @@
 """Differential testing: the same commands on Debian's redis-server and on ours,
 compared as raw reply bytes."""
-from harness import RawConnection, encode_command
+import pytest
+
+from harness import RawConnection, ServerProcess, encode_command
 
 
 def run_script(port, script, resp3=False):
@@ -28,6 +30,85 @@ def assert_same(reference, ours, script, resp3=False):
     for step, want, got in zip(script, expected, actual):
         assert got == want, "command %r: redis replied %r, we replied %r" % (step, want, got)
     return len(script)
+
+
+def command_name(step):
+    """A script step's command name, upper-cased, as str."""
+    name = step[0] if isinstance(step[0], str) else step[0].decode()
+    return name.upper()
+
+
+def has_command(srv, name):
+    conn = RawConnection(srv.port)
+    try:
+        reply = conn.command("COMMAND", "INFO", name)
+        return reply.startswith(b"*1\r\n*") and not reply.startswith(b"*1\r\n*-1")
+    finally:
+        conn.close()
+
+
+def needs(srv, *names):
+    """Skip when pyredis-server lacks a command this test leans on (another family's)."""
+    missing = [name for name in names if not has_command(srv, name)]
+    if missing:
+        pytest.skip("pyredis-server has no %s yet" % ", ".join(missing))
+
+
+# -- our server on both twins (native extensions, and PYREDIS_PURE=1) ------------
+
+@pytest.fixture(scope="module")
+def pure_server():
+    """pyredis-server with PYREDIS_PURE=1: the pure-Python twins of the native modules."""
+    proc = ServerProcess(["--enable-debug-command", "yes"], pure=True)
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture(params=["native", "pure"])
+def ours(request, server):
+    """Each test once against the native build (the module's `server`), once against the pure one."""
+    if request.param == "native":
+        return server
+    return request.getfixturevalue("pure_server")
+
+
+# -- a small RESP decoder, for replies compared as data rather than bytes ---------------
+
+def decode(data):
+    """One whole reply as Python data: errors and simple strings as (type, text) pairs
+    (so they never equal a bulk string), null as None, maps as flat lists."""
+    value, end = _decode(data, 0)
+    assert end == len(data), data
+    return value
+
+
+def _decode(data, pos):
+    end = data.index(b"\r\n", pos)
+    kind, head = data[pos:pos + 1], data[pos + 1:end]
+    pos = end + 2
+    if kind in (b"+", b"-"):
+        return (kind.decode(), head), pos
+    if kind == b":":
+        return int(head), pos
+    if kind in (b"$", b"="):
+        length = int(head)
+        if length < 0:
+            return None, pos
+        return data[pos:pos + length], pos + length + 2
+    if kind == b"_":
+        return None, pos
+    if kind in (b"*", b"~", b">", b"%"):
+        count = int(head)
+        if count < 0:
+            return None, pos
+        items = []
+        for _ in range(count * 2 if kind == b"%" else count):
+            item, pos = _decode(data, pos)
+            items.append(item)
+        return items, pos
+    if kind in (b",", b"#"):
+        return head, pos
+    raise AssertionError("unknown reply type %r" % kind)
 
 
 # -- raw byte streams -----------------------------------------------------------

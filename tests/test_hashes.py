@@ -15,47 +15,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from differential import assert_same, run_script
+from differential import assert_same, command_name, decode, run_script
 
 LLONG_MAX = "9223372036854775807"
 LLONG_MIN = "-9223372036854775808"
-
-
-# -- a small RESP decoder, for replies compared as data rather than bytes ---------------
-
-def decode(data):
-    value, end = _decode(data, 0)
-    assert end == len(data), data
-    return value
-
-
-def _decode(data, pos):
-    end = data.index(b"\r\n", pos)
-    kind, head = data[pos:pos + 1], data[pos + 1:end]
-    pos = end + 2
-    if kind in (b"+", b"-"):
-        return (kind.decode(), head), pos
-    if kind == b":":
-        return int(head), pos
-    if kind in (b"$", b"="):
-        length = int(head)
-        if length < 0:
-            return None, pos
-        return data[pos:pos + length], pos + length + 2
-    if kind == b"_":
-        return None, pos
-    if kind in (b"*", b"~", b">", b"%"):
-        count = int(head)
-        if count < 0:
-            return None, pos
-        items = []
-        for _ in range(count * 2 if kind == b"%" else count):
-            item, pos = _decode(data, pos)
-            items.append(item)
-        return items, pos
-    if kind in (b",", b"#"):
-        return head, pos
-    raise AssertionError("unknown reply type %r" % kind)
 
 
 def pairs(flat):
@@ -67,11 +30,11 @@ PAIRED = {"HGETALL", "HSCAN"}
 
 def normalized(step, reply):
     """A reply whose order is unspecified, as a sorted list (of pairs where replies pair up)."""
-    name = step[0].upper() if isinstance(step[0], bytes) else step[0].upper().encode()
+    name = command_name(step)
     value = decode(reply)
-    if name == b"HSCAN":
+    if name == "HSCAN":
         return reply[:1], value[0], pairs(value[1])
-    paired = name == b"HGETALL" or (name == b"HRANDFIELD" and len(step) == 4)
+    paired = name == "HGETALL" or (name == "HRANDFIELD" and len(step) == 4)
     if paired and value and not isinstance(value[0], list):
         return reply[:1], pairs(value)
     return reply[:1], sorted(value, key=repr)
@@ -83,8 +46,7 @@ def assert_same_unordered(reference, server, script, unordered, resp3=False):
     expected = run_script(reference.port, script, resp3)
     actual = run_script(server.port, script, resp3)
     for step, want, got in zip(script, expected, actual):
-        name = step[0] if isinstance(step[0], str) else step[0].decode()
-        name = name.upper()
+        name = command_name(step)
         if name in unordered and want[:1] in (b"*", b"%", b"~"):
             assert normalized(step, got) == normalized(step, want), \
                 "command %r: redis replied %r, we replied %r" % (step, want, got)

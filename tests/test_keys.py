@@ -10,11 +10,9 @@ import shutil
 import subprocess
 import time
 
-import hiredis
 import pytest
 
-from differential import run_script
-from harness import RawConnection
+from differential import decode, needs, run_script
 
 LLONG_MAX = "9223372036854775807"
 LLONG_MIN = "-9223372036854775808"
@@ -25,21 +23,6 @@ class Unordered:
 
     def __init__(self, command):
         self.command = command
-
-
-def decode(raw):
-    reader = hiredis.Reader()
-    reader.feed(raw)
-    value = reader.gets()
-    return _plain(value)
-
-
-def _plain(value):
-    if isinstance(value, hiredis.ReplyError):
-        return ("error", str(value))
-    if isinstance(value, list):
-        return [_plain(item) for item in value]
-    return value
 
 
 def _sorted_reply(raw):
@@ -64,22 +47,6 @@ def assert_same(reference, server, script, resp3=False):
         else:
             assert got == want, "command %r: redis replied %r, we replied %r" % (command, want, got)
     return len(script)
-
-
-def has_command(server, name):
-    conn = RawConnection(server.port)
-    try:
-        reply = conn.command("COMMAND", "INFO", name)
-        return reply.startswith(b"*1\r\n*") and not reply.startswith(b"*1\r\n*-1")
-    finally:
-        conn.close()
-
-
-def needs(server, *names):
-    """Skip when pyredis-server lacks a command this test leans on (another family's)."""
-    missing = [name for name in names if not has_command(server, name)]
-    if missing:
-        pytest.skip("pyredis-server has no %s yet" % ", ".join(missing))
 
 
 # -- DEL, UNLINK, EXISTS, TYPE, TOUCH, DBSIZE, FLUSH* --------------------------------

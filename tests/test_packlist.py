@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from differential import ours, pure_server  # noqa: F401 (fixtures)
 from harness import REQUIRE_REFERENCE
 from server import packlist as pure_module
 
@@ -257,22 +258,6 @@ def test_pure_switch_picks_the_python_twin():
 
 
 # -- the packed forms inside the server, on both twins --------------------------------------------
-
-@pytest.fixture(scope="module")
-def pure_server():
-    """pyredis-server with PYREDIS_PURE=1: the pure-Python packed lists."""
-    from harness import ServerProcess
-    proc = ServerProcess(["--enable-debug-command", "yes"], pure=True)
-    yield proc
-    proc.stop()
-
-
-@pytest.fixture(params=["native", "pure"])
-def ours(request, server):
-    if request.param == "native":
-        return server
-    return request.getfixturevalue("pure_server")
-
 
 BINARY = b"\x00\xff\r\n"
 SMALL_HASHES = [

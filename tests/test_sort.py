@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from differential import assert_same, run_script
+from differential import assert_same, decode, has_command, run_script
 from harness import RawConnection, ServerProcess
 
 LONG_MAX = "9223372036854775807"
@@ -25,38 +25,6 @@ def flat(parts):
     for part in parts:
         out.extend(part if isinstance(part, list) else [part])
     return out
-
-
-# -- a small RESP decoder, for replies compared as data rather than bytes ----------------
-
-def decode(data):
-    value, end = _decode(data, 0)
-    assert end == len(data), data
-    return value
-
-
-def _decode(data, pos):
-    end = data.index(b"\r\n", pos)
-    kind, head = data[pos:pos + 1], data[pos + 1:end]
-    pos = end + 2
-    if kind in (b"+", b"-"):
-        return (kind.decode(), head), pos
-    if kind == b":":
-        return int(head), pos
-    if kind == b"$":
-        length = int(head)
-        if length < 0:
-            return None, pos
-        return data[pos:pos + length], pos + length + 2
-    if kind == b"_":
-        return None, pos
-    if kind == b"*":
-        items = []
-        for _ in range(int(head)):
-            item, pos = _decode(data, pos)
-            items.append(item)
-        return items, pos
-    raise AssertionError("unexpected reply type %r" % kind)
 
 
 def _key(item):
@@ -76,15 +44,6 @@ def assert_same_unordered(reference, server, script, unordered):
                 "command %r: redis replied %r, we replied %r" % (step, want, got)
         else:
             assert got == want, "command %r: redis replied %r, we replied %r" % (step, want, got)
-
-
-def _has_command(srv, name):
-    conn = RawConnection(srv.port)
-    try:
-        reply = conn.command("COMMAND", "INFO", name)
-        return reply.startswith(b"*1\r\n*") and not reply.startswith(b"*1\r\n*-1")
-    finally:
-        conn.close()
 
 
 # -- arguments and errors -----------------------------------------------------------------
@@ -403,7 +362,7 @@ def test_stored_set_is_sorted_even_with_nosort(reference, server):
 
 def test_scripts_see_sets_sorted_even_with_nosort(reference, server):
     # An intset tells the two orders apart: ascending numbers, or sorted as bytes.
-    if not _has_command(server, "eval"):
+    if not has_command(server, "eval"):
         pytest.skip("no scripting yet")
     sort = "return redis.call('%s', KEYS[1], 'by', 'nosort'%s)"
     assert_same(reference, server, [
@@ -415,7 +374,7 @@ def test_scripts_see_sets_sorted_even_with_nosort(reference, server):
 
 
 def test_transactions_keep_the_set_order_with_nosort(reference, server):
-    if not _has_command(server, "multi"):
+    if not has_command(server, "multi"):
         pytest.skip("no MULTI yet")
     assert_same(reference, server, [
         ["SADD", "i", "10", "9", "-1"], ["MULTI"], ["SORT", "i", "BY", "nosort"],
@@ -605,7 +564,7 @@ PROPAGATED = [
 def test_stores_are_what_replicas_receive(reference, server, master_kind):
     """A real redis-server replica of the master, watched with MONITOR."""
     master = reference if master_kind == "redis" else server
-    if not _has_command(master, "psync"):
+    if not has_command(master, "psync"):
         pytest.skip("no replication yet")
     control = master.raw()
     control.command("CONFIG", "SET", "repl-diskless-sync-delay", "0")

@@ -8,27 +8,11 @@ import time
 
 import pytest
 
-from differential import assert_same
+from differential import assert_same, needs
 from harness import RawConnection
 
 LLONG_MAX = "9223372036854775807"
 LLONG_MIN = "-9223372036854775808"
-
-
-def has_command(server, name):
-    conn = RawConnection(server.port)
-    try:
-        reply = conn.command("COMMAND", "INFO", name)
-        return reply.startswith(b"*1\r\n*") and not reply.startswith(b"*1\r\n*-1")
-    finally:
-        conn.close()
-
-
-def needs(server, *names):
-    """Skip when pyredis-server lacks a command this test leans on (another family's)."""
-    missing = [name for name in names if not has_command(server, name)]
-    if missing:
-        pytest.skip("pyredis-server has no %s yet" % ", ".join(missing))
 
 
 def pttl(server, key):

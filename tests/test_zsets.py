@@ -17,7 +17,8 @@ import hiredis
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from harness import ROOT, RawConnection, ServerProcess, encode_command
+from differential import ours, pure_server  # noqa: F401 (fixtures)
+from harness import ROOT, RawConnection, encode_command
 
 LLONG_MAX = "9223372036854775807"
 LLONG_MIN = "-9223372036854775808"
@@ -70,21 +71,6 @@ def decode(raw):
     reader = hiredis.Reader()
     reader.feed(raw)
     return reader.gets()
-
-
-@pytest.fixture(scope="module")
-def pure_server():
-    """pyredis-server with PYREDIS_PURE=1: the pure-Python skiplist twin."""
-    proc = ServerProcess(["--enable-debug-command", "yes"], pure=True)
-    yield proc
-    proc.stop()
-
-
-@pytest.fixture(params=["native", "pure"])
-def ours(request, server):
-    if request.param == "native":
-        return server
-    return request.getfixturevalue("pure_server")
 
 
 # -- ZADD / ZINCRBY ---------------------------------------------------------------------
@@ -771,21 +757,6 @@ def test_blocking_pops_with_data_or_errors_reply_at_once(reference, ours):
 
 def test_blocking_pops_at_once_resp3(reference, server):
     same(reference, server, BLOCKING_AT_ONCE, resp3=True)
-
-
-def needs(server, *names):
-    """Skip when pyredis-server lacks a command from another family this test leans on."""
-    conn = RawConnection(server.port)
-    try:
-        missing = []
-        for name in names:
-            reply = conn.command("COMMAND", "INFO", name)
-            if not reply.startswith(b"*1\r\n*") or reply.startswith(b"*1\r\n*-1"):
-                missing.append(name)
-    finally:
-        conn.close()
-    if missing:
-        pytest.skip("pyredis-server has no %s yet" % ", ".join(missing))
 
 
 def test_blocking_pops_never_block_inside_multi(reference, server):
