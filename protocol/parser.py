@@ -118,6 +118,34 @@ def split_args(line):
             return args
 
 
+def quote_arg(data):
+    """`data` in double quotes with C escapes, the form split_args reads back verbatim
+    (Redis's sdscatrepr): bytes, or a str taken as its UTF-8 bytes with surrogate escapes."""
+    if isinstance(data, str):
+        data = data.encode("utf-8", "surrogateescape")
+    out = ['"']
+    for byte in data:
+        ch = chr(byte)
+        if ch in '\\"':
+            out.append("\\" + ch)
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\r":
+            out.append("\\r")
+        elif ch == "\t":
+            out.append("\\t")
+        elif ch == "\a":
+            out.append("\\a")
+        elif ch == "\b":
+            out.append("\\b")
+        elif 32 <= byte < 127:
+            out.append(ch)
+        else:
+            out.append("\\x%02x" % byte)
+    out.append('"')
+    return "".join(out)
+
+
 class RequestParser:
     """Feed bytes in, take complete commands (lists of bytes) out.
 

@@ -9,7 +9,7 @@ import socket
 import time
 import traceback
 
-from protocol.parser import ProtocolError
+from protocol.parser import ProtocolError, quote_arg
 from server import native_bridge
 from server.log import LEVELS, log
 
@@ -101,7 +101,7 @@ class Client(asyncio.Protocol):
         # link is exempt (its stream is applied as it comes).
         if parser.pending() > self.server.config.client_query_buffer_limit and not self.is_master:
             log.warning("Closing client that reached max query buffer length: %s "
-                        "(qbuf initial bytes: %s)" % (self.info_line(), repr_bytes(parser.peek(64))))
+                        "(qbuf initial bytes: %s)" % (self.info_line(), quote_arg(parser.peek(64))))
             self.server.stats.client_qbuf_limit_disconnections += 1
             self.close()
             return
@@ -227,31 +227,6 @@ def format_addr(addr):
 
 def internal_error_message(name, exc):
     return "ERR internal error while executing '%.128s': %s" % (name, type(exc).__name__)
-
-
-def repr_bytes(data):
-    """A quoted, escaped rendering of raw bytes, like Redis's sdscatrepr."""
-    out = ['"']
-    for byte in data:
-        ch = chr(byte)
-        if ch in '\\"':
-            out.append("\\" + ch)
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ch == "\a":
-            out.append("\\a")
-        elif ch == "\b":
-            out.append("\\b")
-        elif 32 <= byte < 127:
-            out.append(ch)
-        else:
-            out.append("\\x%02x" % byte)
-    out.append('"')
-    return "".join(out)
 
 
 def describe_query_buffer(parser):

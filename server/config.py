@@ -9,7 +9,7 @@ attributes of Config (`config.proto_max_bulk_len`), named after the directive.
 import os
 import re
 
-from protocol.parser import split_args
+from protocol.parser import quote_arg, split_args
 from server.glob import glob_match
 
 
@@ -85,31 +85,6 @@ def format_double_trimmed(value):
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     return text
-
-
-def sdscatrepr(text):
-    """Quote a value for a config file line as Redis's sdscatrepr does."""
-    out = ['"']
-    for byte in text.encode("utf-8", "surrogateescape"):
-        ch = chr(byte)
-        if ch in '\\"':
-            out.append("\\" + ch)
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ch == "\a":
-            out.append("\\a")
-        elif ch == "\b":
-            out.append("\\b")
-        elif 32 <= byte < 127:
-            out.append(ch)
-        else:
-            out.append("\\x%02x" % byte)
-    out.append('"')
-    return "".join(out)
 
 
 def format_memory_for_file(value):
@@ -198,7 +173,7 @@ class String(Directive):
         if self.null_empty and not value:
             return None
         force = not (self.default is not None and value == self.default)
-        return [("%s %s" % (name, sdscatrepr(value)), force)]
+        return [("%s %s" % (name, quote_arg(value)), force)]
 
 
 class Enum(Directive):
@@ -352,7 +327,7 @@ class Dir(Directive):
             return ""
 
     def rewrite(self, value, name):
-        return [("%s %s" % (name, sdscatrepr(self.format(value))), True)]
+        return [("%s %s" % (name, quote_arg(self.format(value))), True)]
 
 
 class Save(Directive):
@@ -477,7 +452,7 @@ class NotifyKeyspaceEvents(Directive):
         return keyspace_events_text(flags)
 
     def rewrite(self, value, name):
-        return [("%s %s" % (name, sdscatrepr(value)), value != "")]
+        return [("%s %s" % (name, quote_arg(value)), value != "")]
 
 
 class Bind(Directive):

@@ -9,7 +9,7 @@ import os
 import resource
 import sys
 
-from protocol.parser import split_args
+from protocol.parser import quote_arg, split_args
 from server.config import Config, ConfigError, ConfigFileError
 from server.log import log
 
@@ -46,31 +46,6 @@ OVERCOMMIT_WARNING = (
 
 
 # -- the command line ------------------------------------------------------------
-
-def config_repr(arg):
-    """An argument quoted so the config line splitter reads it back verbatim (sdscatrepr)."""
-    out = ['"']
-    for byte in arg.encode("utf-8", "surrogateescape"):
-        ch = chr(byte)
-        if ch in '\\"':
-            out.append("\\" + ch)
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ch == "\a":
-            out.append("\\a")
-        elif ch == "\b":
-            out.append("\\b")
-        elif 32 <= byte < 127:
-            out.append(ch)
-        else:
-            out.append("\\x%02x" % byte)
-    out.append('"')
-    return "".join(out)
-
 
 def options_from_argv(args):
     """redis-server's argv rules -> (config file or None, read stdin?, config text).
@@ -109,7 +84,7 @@ def options_from_argv(args):
             else:
                 last_has_value = True        # "--port 6380" as one argument
         else:
-            options += config_repr(arg) + " "
+            options += quote_arg(arg) + " "
             last_has_value = True
         j += 1
     return config_file, from_stdin, options
