@@ -13,6 +13,7 @@ import socket
 import sys
 import time
 import traceback
+from time import perf_counter_ns
 
 from server import blocking, transactions
 from server import commands as command_table
@@ -40,6 +41,9 @@ DENIED_PROTECTED = (
 
 # Their lazily expired keys propagate as separate DELs, never wrapped in MULTI … EXEC.
 EXPIRES_ARBITRARY_KEYS = frozenset(("scan", "randomkey"))
+
+# Spellings of command names (b"GET", b"get" ...) remembered before the cache starts over.
+RAW_NAME_CACHE_SIZE = 1024
 
 DEBUG_REFUSED = (
     "ERR %s command not allowed. If the %s option is set to \"local\", you can run it from a "
@@ -106,10 +110,30 @@ class Server:
     def _build_command_table(self):
         return build_command_table(self.config.renamed_commands)
 
+    @property
+    def command_table(self):
+        return self._command_table
+
+    @command_table.setter
+    def command_table(self, table):
+        self._command_table = table
+        self._commands_by_raw_name = {}
+
     def lookup_command(self, argv):
-        cmd = self.command_table.get(argv[0].lower().decode("latin-1"))
+        cmd = self._commands_by_raw_name.get(argv[0]) or self.command_for_name(argv[0])
         if cmd is not None and cmd.subcommands and len(argv) >= 2:
             return cmd.subcommands.get(argv[1].lower().decode("latin-1"), False)
+        return cmd
+
+    def command_for_name(self, raw):
+        """The command a name as sent (any case) stands for, or None; remembered per spelling."""
+        name = raw.lower().decode("latin-1")
+        cmd = self._command_table.get(name)
+        if cmd is not None and name not in ("post", "host:"):   # those must reach the HTTP check
+            cache = self._commands_by_raw_name
+            if len(cache) >= RAW_NAME_CACHE_SIZE:   # odd mixed-case spellings cannot grow it forever
+                cache.clear()
+            cache[bytes(raw)] = cmd
         return cmd
 
     # -- clients ----------------------------------------------------------------
@@ -180,14 +204,21 @@ class Server:
 
     def process_command(self, client, argv):
         """Check a parsed command against the table's rules, then run it (processCommand)."""
-        name = argv[0].lower()
-        if name == b"post" or name == b"host:":
-            return security_warning(client)
-        cmd = self.lookup_command(argv)
-        if not cmd:
-            return self.reject(client, None, unknown_command_error(argv, cmd is False))
+        cmd = self._commands_by_raw_name.get(argv[0])
+        if cmd is None:                 # a spelling not seen yet, HTTP, or no such command
+            name = argv[0].lower()
+            if name == b"post" or name == b"host:":
+                return security_warning(client)
+            cmd = self.command_for_name(argv[0])
+            if cmd is None:
+                return self.reject(client, None, unknown_command_error(argv, False))
         argc = len(argv)
-        if (cmd.arity > 0 and cmd.arity != argc) or argc < -cmd.arity:
+        if cmd.subcommands and argc >= 2:
+            cmd = cmd.subcommands.get(argv[1].lower().decode("latin-1"))
+            if cmd is None:
+                return self.reject(client, None, unknown_command_error(argv, True))
+        arity = cmd.arity
+        if (arity > 0 and arity != argc) or argc < -arity:
             return self.reject(client, cmd, "ERR wrong number of arguments for '%s' command" % cmd.name)
         flags = cmd.flags
         if "protected" in flags:
@@ -202,10 +233,12 @@ class Server:
             if "no_multi" in flags:
                 return self.reject(client, cmd, transactions.NOT_ALLOWED_IN_MULTI)
             flags = transactions.checked_flags(client, cmd)
-        for check in self.command_checks:
-            error = check(client, cmd, argv)
-            if error:
-                return self.reject(client, cmd, error)
+        checks = self.command_checks
+        if checks:
+            for check in checks:
+                error = check(client, cmd, argv)
+                if error:
+                    return self.reject(client, cmd, error)
         if (self.replicaof is not None and self.config.replica_read_only and "write" in flags
                 and not client.is_master):
             return self.reject(client, cmd, "READONLY You can't write against a read only replica.")
@@ -237,25 +270,26 @@ class Server:
         if outermost:                   # commands inside EXEC or a script share its clock
             self.cached_time_ms = None
         self.call_depth += 1
-        start = time.perf_counter_ns()
+        reply = client.reply
         try:
-            reply_mark = len(client.reply.buf)
+            reply_mark = len(reply.buf)
         except AttributeError:          # a writer that keeps no byte buffer (scripts)
             reply_mark = None
+        start = perf_counter_ns()
         try:
             cmd.handler(client, argv)
         except CommandError as exc:
-            client.reply.error(exc.message)
+            reply.error(exc.message)
             cmd.failed_calls += 1
         except Exception as exc:  # a bug in a handler: the client gets an error, the server lives
             log.warning("Internal error in '%s' command:\n%s" % (cmd.name, traceback.format_exc()))
             # Drop any half-written reply so the client's protocol stream stays in sync.
             if reply_mark is not None:
-                del client.reply.buf[reply_mark:]
-            client.reply.error(internal_error_message(cmd.name, exc))
+                del reply.buf[reply_mark:]
+            reply.error(internal_error_message(cmd.name, exc))
             cmd.failed_calls += 1
+        duration = (perf_counter_ns() - start) // 1000
         self.call_depth -= 1
-        duration = (time.perf_counter_ns() - start) // 1000
         if outermost:
             self.cached_time_ms = None
         cmd.calls += 1
@@ -266,8 +300,10 @@ class Server:
             self.propagate(client.db.index, client.propagate_argv or argv)
         if outermost and self.propagation_batch is not None:
             self.end_propagation_unit(cmd)
-        for hook in self.after_call_hooks:
-            hook(client, cmd, argv, duration)
+        hooks = self.after_call_hooks
+        if hooks:
+            for hook in hooks:
+                hook(client, cmd, argv, duration)
 
     after_call_hooks = []               # slowlog, monitor, latency …
 
