@@ -92,14 +92,15 @@ class Client(asyncio.Protocol):
         if self.closed:
             return
         self.last_interaction = time.time()
-        self.server.stats.total_net_input_bytes += len(data)
+        server = self.server
+        server.stats.total_net_input_bytes += len(data)
         if self.closing:
             return
         parser = self.parser
         parser.feed(data)
         # Checked on what is buffered before parsing, as Redis does after each read; a master
         # link is exempt (its stream is applied as it comes).
-        if parser.pending() > self.server.config.client_query_buffer_limit and not self.is_master:
+        if parser.pending() > server.config.client_query_buffer_limit and not self.is_master:
             log.warning("Closing client that reached max query buffer length: %s "
                         "(qbuf initial bytes: %s)" % (self.info_line(), quote_arg(parser.peek(64))))
             self.server.stats.client_qbuf_limit_disconnections += 1
@@ -109,22 +110,23 @@ class Client(asyncio.Protocol):
 
     def process_input(self):
         """Run every complete command in the query buffer, then queue the replies."""
-        parser = self.parser
+        next_command = self.parser.next_command
         server = self.server
+        run_command = self.run_command
         try:
             while not self.closing and not self.blocked:
-                argv = parser.next_command(not self.authenticated)
+                argv = next_command(not self.authenticated)
                 if argv is None:
                     break
                 if argv:
-                    self.run_command(argv)
+                    run_command(argv)
                     if self.closed:
                         return
         except ProtocolError as exc:
             self.reply.error("ERR " + exc.message)
             if log.level <= VERBOSE:  # Redis samples the offending input too
                 log.verbose("Protocol error (%s) from client: %s. %s"
-                            % (exc.reason, self.info_line(), describe_query_buffer(parser)))
+                            % (exc.reason, self.info_line(), describe_query_buffer(self.parser)))
             self.closing = True
         server.queue_flush(self)
 
