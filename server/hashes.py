@@ -22,7 +22,7 @@ from server.errors import CommandError, SYNTAX, OVERFLOW
 from server.keys import parse_scan_cursor
 from server.packlist import implementation
 from server.strings import parse_long_double, incr_by_float, INFINITE, LLONG_MAX, LLONG_MIN
-from server.types import RedisValue, lookup_read, lookup_write
+from server.types import RedisValue, lookup_read, lookup_write, remove_items
 from server.util import parse_int_arg, parse_ranged_int_arg, parse_scan_options
 
 packlist = implementation()
@@ -368,24 +368,7 @@ def cmd_hgetall(client, argv):
 @command("hdel", -3, "write fast", keys=(1, 1, 1), acl="@write @hash @fast",
          since="2.0.0", summary="Delete one or more hash fields")
 def cmd_hdel(client, argv):
-    db = client.db
-    key = argv[1]
-    value = lookup_write(db, key, Hash)
-    if value is None:
-        return client.reply.integer(0)
-    deleted = 0
-    for field in argv[2:]:
-        if value.delete(field):
-            deleted += 1
-            if not len(value):
-                break
-    if deleted:
-        if len(value):
-            db.modified(key)
-        else:
-            db.delete(key)
-        client.server.dirty += deleted
-    client.reply.integer(deleted)
+    remove_items(client, argv, Hash, Hash.delete)
 
 
 # -- HRANDFIELD ----------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from server.commands import command
 from server.errors import CommandError, SYNTAX, WRONGTYPE
 from server.keys import parse_scan_cursor
 from server.packlist import implementation
-from server.types import RedisValue, lookup_read, lookup_write
+from server.types import RedisValue, lookup_read, lookup_write, remove_items
 from server.util import parse_ranged_int_arg, parse_scan_options
 
 packlist = implementation()
@@ -285,24 +285,7 @@ def cmd_sadd(client, argv):
 @command("srem", -3, "write fast", keys=(1, 1, 1), acl="@write @set @fast",
          since="1.0.0", summary="Remove one or more members from a set")
 def cmd_srem(client, argv):
-    db = client.db
-    key = argv[1]
-    value = lookup_write(db, key, Set)
-    if value is None:
-        return client.reply.integer(0)
-    removed = 0
-    for member in argv[2:]:
-        if value.remove(member):
-            removed += 1
-            if not len(value):
-                break
-    if removed:
-        if len(value):
-            db.modified(key)
-        else:
-            db.delete(key)
-        client.server.dirty += removed
-    client.reply.integer(removed)
+    remove_items(client, argv, Set, Set.remove)
 
 
 @command("smove", 4, "write fast", keys=(1, 2, 1), acl="@write @set @fast",

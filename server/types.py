@@ -57,3 +57,26 @@ def delete_if_empty(db, key, value):
         db.delete(key)
         return True
     return False
+
+
+def remove_items(client, argv, cls, remove):
+    """HDEL and SREM: take argv[2:] out of the `cls` value at argv[1], where `remove(value,
+    item)` is true when the item was there; an emptied key is deleted. Replies the count."""
+    db = client.db
+    key = argv[1]
+    value = lookup_write(db, key, cls)
+    if value is None:
+        return client.reply.integer(0)
+    removed = 0
+    for item in argv[2:]:
+        if remove(value, item):
+            removed += 1
+            if not len(value):
+                break
+    if removed:
+        if len(value):
+            db.modified(key)
+        else:
+            db.delete(key)
+        client.server.dirty += removed
+    client.reply.integer(removed)
