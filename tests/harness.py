@@ -83,6 +83,16 @@ def run_server(args, reference=False, stdin=b"", timeout=15, cwd=None, env=None,
                           timeout=timeout, cwd=cwd, env=server_env(env), **kwargs)
 
 
+def run_python(code, pure):
+    """`python -c code` from the repository root, with PYREDIS_PURE=1 or without it."""
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    env.pop("PYREDIS_PURE", None)
+    if pure:
+        env["PYREDIS_PURE"] = "1"
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          timeout=30, cwd=ROOT)
+
+
 class ServerProcess:
     """A pyredis-server (or reference redis-server) running in its own directory."""
 
@@ -162,6 +172,23 @@ class ServerProcess:
                 stream.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 
+
+def read_aof(srv, marker, timeout=5.0):
+    """The concatenated AOF files once `marker` shows up in them, None without an AOF."""
+    aof_dir = os.path.join(srv.dir, "appendonlydir")
+    deadline = time.monotonic() + timeout
+    text = b""
+    while time.monotonic() < deadline:
+        if os.path.isdir(aof_dir):
+            text = b""
+            for name in sorted(os.listdir(aof_dir)):
+                if name.endswith(".aof"):
+                    with open(os.path.join(aof_dir, name), "rb") as f:
+                        text += f.read()
+            if marker in text:
+                return text
+        time.sleep(0.05)
+    return text if os.path.isdir(aof_dir) else None
 
 class RawConnection:
     """A socket speaking RESP by hand: send bytes, read exactly one reply's bytes."""

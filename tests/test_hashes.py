@@ -7,7 +7,6 @@ order), so those replies are compared as sorted multisets. Random replies
 (HRANDFIELD) are checked for membership, uniqueness, counts and uniformity,
 on the reference too, so the properties asserted are ones Redis has.
 """
-import os
 import time
 from collections import Counter
 
@@ -16,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from differential import assert_same, command_name, decode, run_script
+from harness import read_aof
 
 LLONG_MAX = "9223372036854775807"
 LLONG_MIN = "-9223372036854775808"
@@ -485,24 +485,6 @@ def test_copy_and_digest(reference, server):
 
 
 # -- propagation ------------------------------------------------------------------------------------
-
-def read_aof(srv, marker, timeout=5.0):
-    """The concatenated AOF files once `marker` shows up in them, None without an AOF."""
-    aof_dir = os.path.join(srv.dir, "appendonlydir")
-    deadline = time.monotonic() + timeout
-    text = b""
-    while time.monotonic() < deadline:
-        if os.path.isdir(aof_dir):
-            text = b""
-            for name in sorted(os.listdir(aof_dir)):
-                if name.endswith(".aof"):
-                    with open(os.path.join(aof_dir, name), "rb") as f:
-                        text += f.read()
-            if marker in text:
-                return text
-        time.sleep(0.05)
-    return text if os.path.isdir(aof_dir) else None
-
 
 def test_hincrbyfloat_propagates_as_hset(start_server):
     srv = start_server("--appendonly", "yes")

@@ -1,23 +1,18 @@
 """Packed lists (the small form of hashes, sets and sorted sets): the native
 (Cython) and pure-Python twins, each checked against plain Python lists doing
 the same edits, and both producing the same bytes."""
-import os
 import random
-import subprocess
-import sys
 
 import pytest
 
 from differential import ours, pure_server  # noqa: F401 (fixtures)
-from harness import REQUIRE_REFERENCE
+from harness import REQUIRE_REFERENCE, run_python
 from server import packlist as pure_module
 
 try:
     from native import packlist as native_module
 except ImportError:          # not built: only the pure twin is tested
     native_module = None
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 IMPLEMENTATIONS = [pytest.param(pure_module, id="pure"),
                    pytest.param(native_module, id="native",
@@ -246,13 +241,9 @@ def test_random_scored_edits_match_a_sorted_model(pl):
 
 def test_pure_switch_picks_the_python_twin():
     code = "from server import packlist; print(packlist.implementation().__name__)"
-    env = dict(os.environ, PYTHONPATH=ROOT, PYREDIS_PURE="1")
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                         timeout=30, cwd=ROOT)
+    out = run_python(code, pure=True)
     assert out.stdout.strip() == "server.packlist", out.stderr
-    env.pop("PYREDIS_PURE")
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                         timeout=30, cwd=ROOT)
+    out = run_python(code, pure=False)
     expected = "native.packlist" if native_module is not None else "server.packlist"
     assert out.stdout.strip() == expected, out.stderr
 

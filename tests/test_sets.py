@@ -6,7 +6,6 @@ byte; hashtable-encoded sets come back in hash order, which differs, so
 those replies are compared as sorted lists. Random replies (SPOP,
 SRANDMEMBER) are checked for membership, uniqueness, counts and uniformity.
 """
-import os
 import time
 from collections import Counter
 
@@ -15,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from differential import assert_same, command_name, decode, run_script
+from harness import read_aof
 
 LLONG_MAX = "9223372036854775807"
 LLONG_MIN = "-9223372036854775808"
@@ -520,24 +520,6 @@ def test_copy_and_digest(reference, server):
 
 
 # -- propagation ------------------------------------------------------------------------------------
-
-def read_aof(srv, marker, timeout=5.0):
-    """The concatenated AOF files once `marker` shows up in them, None without an AOF."""
-    aof_dir = os.path.join(srv.dir, "appendonlydir")
-    deadline = time.monotonic() + timeout
-    text = b""
-    while time.monotonic() < deadline:
-        if os.path.isdir(aof_dir):
-            text = b""
-            for name in sorted(os.listdir(aof_dir)):
-                if name.endswith(".aof"):
-                    with open(os.path.join(aof_dir, name), "rb") as f:
-                        text += f.read()
-            if marker in text:
-                return text
-        time.sleep(0.05)
-    return text if os.path.isdir(aof_dir) else None
-
 
 def test_spop_propagates_its_effect(start_server):
     srv = start_server("--appendonly", "yes")

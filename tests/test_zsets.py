@@ -6,10 +6,7 @@ encodings. After a script, the number of dataset changes it made (INFO
 rdb_changes_since_last_save) must match too. Random replies (ZRANDMEMBER,
 ZSCAN on a big set) are checked for their properties instead of bytes.
 """
-import os
 import re
-import subprocess
-import sys
 import time
 from collections import Counter
 
@@ -18,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from differential import ours, pure_server  # noqa: F401 (fixtures)
-from harness import ROOT, RawConnection, encode_command
+from harness import RawConnection, encode_command, run_python
 
 LLONG_MAX = "9223372036854775807"
 LLONG_MIN = "-9223372036854775808"
@@ -1019,13 +1016,9 @@ def test_random_command_sequences_pure_twin(reference, pure_server, entries, scr
 
 def test_pure_switch_picks_the_python_skiplist():
     code = "import server.zsets as z; print(z.SkipList.__module__)"
-    env = dict(os.environ, PYTHONPATH=ROOT, PYREDIS_PURE="1")
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                         timeout=30, cwd=ROOT)
+    out = run_python(code, pure=True)
     assert out.stdout.strip() == "server.skiplist", out.stderr
-    env.pop("PYREDIS_PURE")
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                         timeout=30, cwd=ROOT)
+    out = run_python(code, pure=False)
     try:
         import native.zskiplist  # noqa: F401
         expected = "native.zskiplist"
