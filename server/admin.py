@@ -590,6 +590,11 @@ def bind_tcp_sockets(addresses, port, backlog):
             elif host == "::*":
                 host = "::"
             family = socket.AF_INET6 if ":" in host else socket.AF_INET
+            if not host:
+                # An empty word ("a  b") names no address: Redis's resolver refuses it.
+                log.warning("Warning: Could not create server TCP listening socket :%d: "
+                            "Name or service not known" % port)
+                raise OSError(errno.EINVAL, "Name or service not known")
             try:
                 sock = socket.socket(family, socket.SOCK_STREAM)
             except OSError:
