@@ -112,14 +112,21 @@ class Client(asyncio.Protocol):
         """Run every complete command in the query buffer, then queue the replies."""
         next_command = self.parser.next_command
         server = self.server
-        run_command = self.run_command
+        process_command = server.process_command
         try:
             while not self.closing and not self.blocked:
                 argv = next_command(not self.authenticated)
                 if argv is None:
                     break
                 if argv:
-                    run_command(argv)
+                    # One command through the dispatcher; a bug in it costs an -ERR, never the server.
+                    mark = len(self.reply.buf)
+                    try:
+                        process_command(self, argv)
+                    except Exception as exc:
+                        self.internal_error(argv, exc)
+                    if self.reply_mode != REPLY_ON:
+                        self.end_of_command_reply_mode(mark)
                     if self.closed:
                         return
         except ProtocolError as exc:
@@ -130,18 +137,12 @@ class Client(asyncio.Protocol):
             self.closing = True
         server.queue_flush(self)
 
-    def run_command(self, argv):
-        """One command through the dispatcher; a bug in it costs an -ERR, never the server."""
-        mark = len(self.reply.buf)
-        try:
-            self.server.process_command(self, argv)
-        except Exception as exc:
-            name = argv[0].decode("utf-8", "replace")
-            log.warning("Internal error processing '%s' for client %s:\n%s"
-                        % (name, self.info_line(), traceback.format_exc()))
-            self.reply.error(internal_error_message(name, exc))
-        if self.reply_mode != REPLY_ON:
-            self.end_of_command_reply_mode(mark)
+    def internal_error(self, argv, exc):
+        """What a bug in the dispatcher costs: a logged traceback and an -ERR to this client."""
+        name = argv[0].decode("utf-8", "replace")
+        log.warning("Internal error processing '%s' for client %s:\n%s"
+                    % (name, self.info_line(), traceback.format_exc()))
+        self.reply.error(internal_error_message(name, exc))
 
     def end_of_command_reply_mode(self, mark):
         """CLIENT REPLY OFF/SKIP: drop what the command wrote; SKIP lasts one command."""
