@@ -276,3 +276,40 @@ def encode_command(args):
             arg = str(arg).encode()
         parts.append(b"$%d\r\n%s\r\n" % (len(arg), arg))
     return b"".join(parts)
+
+
+# -- waiting on blocked clients ---------------------------------------------------------------
+
+STATE_WAIT = 5.0      # seconds allowed for a server to reach an expected state
+
+
+def blocked_count(conn):
+    """INFO's blocked_clients, read over `conn`."""
+    info = conn.command("INFO", "clients").decode()
+    for line in info.split("\r\n"):
+        if line.startswith("blocked_clients:"):
+            return int(line.split(":")[1])
+    raise AssertionError("no blocked_clients in INFO: %r" % info)
+
+
+def wait_blocked(conn, expected):
+    """Poll until exactly `expected` clients are blocked, failing after STATE_WAIT seconds."""
+    deadline = time.monotonic() + STATE_WAIT
+    while True:
+        count = blocked_count(conn)
+        if count == expected:
+            return
+        assert time.monotonic() < deadline, "blocked_clients is %d, expected %d" % (count, expected)
+        time.sleep(0.005)
+
+
+def assert_silent(conn, wait=0.2):
+    """Nothing arrives on `conn` for `wait` seconds."""
+    conn.sock.settimeout(wait)
+    try:
+        data = conn.sock.recv(65536)
+    except socket.timeout:
+        return
+    finally:
+        conn.sock.settimeout(10)
+    raise AssertionError("unexpected reply %r" % data)

@@ -7,47 +7,22 @@ both servers. Every reply read is recorded with the connection's name, and
 the two servers' recordings must match byte for byte. Timeouts are
 measured on our server alone (Redis checks them only every 100 ms).
 """
-import socket
 import statistics
 import time
 
 import pytest
 
-from harness import RawConnection, encode_command
+from harness import RawConnection, assert_silent, blocked_count, encode_command, wait_blocked
 
 WAIT = 5.0      # seconds allowed for the server to reach an expected state
 
 
 # -- playing scenarios ------------------------------------------------------------------
 
-def blocked_count(conn):
-    info = conn.command("INFO", "clients").decode()
-    for line in info.split("\r\n"):
-        if line.startswith("blocked_clients:"):
-            return int(line.split(":")[1])
-    raise AssertionError("no blocked_clients in INFO: %r" % info)
 
 
-def wait_blocked(conn, expected):
-    deadline = time.monotonic() + WAIT
-    while True:
-        count = blocked_count(conn)
-        if count == expected:
-            return
-        assert time.monotonic() < deadline, "blocked_clients is %d, expected %d" % (count, expected)
-        time.sleep(0.005)
 
 
-def assert_silent(conn, wait=0.2):
-    """Nothing arrives on `conn` for `wait` seconds."""
-    conn.sock.settimeout(wait)
-    try:
-        data = conn.sock.recv(65536)
-    except socket.timeout:
-        return
-    finally:
-        conn.sock.settimeout(10)
-    raise AssertionError("unexpected reply %r" % data)
 
 
 class Scenario:

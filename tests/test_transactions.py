@@ -5,14 +5,13 @@ several connections (a WATCHing client and others touching its keys, blocked
 clients served after EXEC) are played step by step on each server and the
 replies every connection received are compared.
 """
-import re
-import socket
 import time
 
 import pytest
 
 from differential import assert_same, assert_same_exchange
-from harness import RawConnection, ServerProcess, encode_command, free_port
+from harness import (RawConnection, ServerProcess, assert_silent, blocked_count, encode_command,
+                     free_port, wait_blocked)
 
 WAIT = 5.0      # seconds allowed for a server to reach an expected state
 
@@ -146,27 +145,10 @@ def test_inline_transactions(reference, server):
 
 # -- several connections ---------------------------------------------------------------------------
 
-def blocked_count(conn):
-    info = conn.command("INFO", "clients").decode()
-    return int(re.search(r"blocked_clients:(\d+)", info).group(1))
 
 
-def wait_blocked(conn, expected):
-    deadline = time.monotonic() + WAIT
-    while blocked_count(conn) != expected:
-        assert time.monotonic() < deadline, "never reached %d blocked clients" % expected
-        time.sleep(0.005)
 
 
-def assert_silent(conn, wait=0.2):
-    conn.sock.settimeout(wait)
-    try:
-        data = conn.sock.recv(65536)
-    except socket.timeout:
-        return
-    finally:
-        conn.sock.settimeout(10)
-    raise AssertionError("unexpected reply %r" % data)
 
 
 class Session:
