@@ -1,11 +1,10 @@
 """Server commands: COMMAND, CONFIG, TIME, SHUTDOWN."""
-import errno
 import resource
 import socket
 import time
 
 from protocol.writer import Status, SetReply
-from server.commands import command, container, COMMANDS
+from server.commands import command, container
 from server.config import ConfigError, lookup as lookup_directive
 from server.errors import CommandError, SYNTAX
 from server.log import log, LEVELS
@@ -578,51 +577,6 @@ def _apply_bind(server):
     return None
 
 
-def bind_tcp_sockets(addresses, port, backlog):
-    """Listening sockets for every address ("-addr": skipped when unavailable)."""
-    sockets = []
-    try:
-        for raw in addresses:
-            optional = raw.startswith("-")
-            host = raw[1:] if optional else raw
-            if host == "*":
-                host = "0.0.0.0"
-            elif host == "::*":
-                host = "::"
-            family = socket.AF_INET6 if ":" in host else socket.AF_INET
-            if not host:
-                # An empty word ("a  b") names no address: Redis's resolver refuses it.
-                log.warning("Warning: Could not create server TCP listening socket :%d: "
-                            "Name or service not known" % port)
-                raise OSError(errno.EINVAL, "Name or service not known")
-            try:
-                sock = socket.socket(family, socket.SOCK_STREAM)
-            except OSError:
-                if optional:
-                    continue
-                raise
-            try:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                if family == socket.AF_INET6:
-                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-                sock.bind((host, port))
-                sock.listen(backlog)
-                sock.setblocking(False)
-            except OSError as exc:
-                sock.close()
-                if optional and exc.errno != errno.EADDRINUSE:
-                    continue
-                log.warning("Warning: Could not create server TCP listening socket %s:%d: bind: %s"
-                            % (host, port, exc.strerror))
-                raise
-            sockets.append(sock)
-    except OSError:
-        for sock in sockets:
-            sock.close()
-        return None
-    return sockets
-
-
 def _is_tcp_listener(listener):
     socks = listener.sockets or ()
     return any(s.family in (socket.AF_INET, socket.AF_INET6) for s in socks)
@@ -640,8 +594,10 @@ def _rebind(server, addresses, port, close_first):
     old = [listener for listener in server.listeners if _is_tcp_listener(listener)]
     if close_first:
         _close_listeners(server, old)
-    new_sockets = bind_tcp_sockets(addresses, port, server.config.tcp_backlog) if port else []
-    if new_sockets is None:
+    from server.server import ListenError, open_tcp_listeners
+    try:
+        new_sockets = open_tcp_listeners(addresses, port, server.config.tcp_backlog) if port else []
+    except ListenError:
         if close_first:
             server.tcp_binding = ([], 0)
         return False

@@ -446,19 +446,13 @@ class Server:
         loop = self.loop
         port = self.config.port
         if port:
-            for raw in self.config.bind:
-                optional = raw.startswith("-")      # "-addr": skipped if the address is absent
-                addr = raw[1:] if optional else raw
-                try:
-                    sock = open_tcp_listener(addr, port, self.config.tcp_backlog)
-                except ListenError as exc:
-                    log.warning("Warning: Could not create server TCP listening socket %s:%d: %s"
-                                % (addr, port, exc.detail))
-                    if (exc.errno == errno.EADDRNOTAVAIL and optional) or exc.errno in FAMILY_UNSUPPORTED:
-                        continue
-                    self.close_listeners()
-                    log.warning("Failed listening on port %d (TCP), aborting." % port)
-                    sys.exit(1)
+            try:
+                sockets = open_tcp_listeners(self.config.bind, port, self.config.tcp_backlog)
+            except ListenError:
+                self.close_listeners()
+                log.warning("Failed listening on port %d (TCP), aborting." % port)
+                sys.exit(1)
+            for sock in sockets:
                 self.listeners.append(loop.run_until_complete(
                     loop.create_server(lambda: Client(self), sock=sock)))
         self.tcp_listening = bool(self.listeners)
@@ -586,6 +580,28 @@ class ListenError(Exception):
 # A missing address family (no IPv6 here) skips the address instead of aborting.
 FAMILY_UNSUPPORTED = {errno.ENOPROTOOPT, errno.EPROTONOSUPPORT, errno.ESOCKTNOSUPPORT,
                       errno.EPFNOSUPPORT, errno.EAFNOSUPPORT}
+
+
+def open_tcp_listeners(addresses, port, backlog):
+    """Listening sockets for every `bind` address, or ListenError (none left open).
+
+    "-addr" is skipped when the address is absent, any address of a family this
+    host lacks is skipped; each failure is logged as Redis logs it."""
+    sockets = []
+    for raw in addresses:
+        optional = raw.startswith("-")
+        addr = raw[1:] if optional else raw
+        try:
+            sockets.append(open_tcp_listener(addr, port, backlog))
+        except ListenError as exc:
+            log.warning("Warning: Could not create server TCP listening socket %s:%d: %s"
+                        % (addr, port, exc.detail))
+            if (exc.errno == errno.EADDRNOTAVAIL and optional) or exc.errno in FAMILY_UNSUPPORTED:
+                continue
+            for sock in sockets:
+                sock.close()
+            raise
+    return sockets
 
 
 def open_tcp_listener(addr, port, backlog):
