@@ -10,7 +10,7 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-$(STAMP): $(BIN)/python pyproject.toml setup.py $(wildcard native/*.pyx)
+$(STAMP): $(BIN)/python pyproject.toml setup.py $(wildcard native/*.pyx) $(wildcard native/*.pxd)
 	$(BIN)/pip install -q -e '.[test]'
 	touch $(STAMP)
 

@@ -188,12 +188,7 @@ cdef class RequestParser:
     ProtocolError with Redis's message when the stream is malformed.
     """
 
-    cdef bytearray _buf
-    cdef Py_ssize_t _pos
-    cdef public long long max_bulk_len
-    cdef list _argv           # argv under construction for a partial multibulk
-    cdef Py_ssize_t _remaining  # bulks still to read for it
-    cdef long long _bulklen   # length of the bulk being read, -1 if unknown
+    # Attributes are declared in resp.pxd.
 
     def __init__(self, max_bulk_len=512 * 1024 * 1024):
         self._buf = bytearray()
@@ -235,7 +230,7 @@ cdef class RequestParser:
         """Up to n unconsumed bytes, left in place (for logging)."""
         return bytes(self._buf[self._pos:self._pos + n])
 
-    def next_command(self, auth_required=False):
+    cpdef object next_command(self, bint auth_required=False):
         cdef bint auth = auth_required
         cdef const char* base = PyByteArray_AS_STRING(self._buf)
         cdef Py_ssize_t size = PyByteArray_GET_SIZE(self._buf)
@@ -417,9 +412,7 @@ cdef Py_ssize_t _format_double(char* out, double value) noexcept:
 cdef class ReplyWriter:
     """Accumulates encoded replies for one client until the loop flushes them."""
 
-    cdef bytearray _buf
-    cdef public int resp
-    cdef public object on_error   # called with the error text, for error stats
+    # Attributes are declared in resp.pxd.
 
     def __init__(self, resp=2, on_error=None):
         self._buf = bytearray()

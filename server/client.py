@@ -9,9 +9,10 @@ import socket
 import time
 import traceback
 
-from protocol.parser import ProtocolError, quote_arg
+from protocol.parser import quote_arg
 from server import native_bridge
 from server.log import LEVELS, log
+from server.native_bridge import ClientCore
 
 REPLY_ON, REPLY_OFF, REPLY_SKIP_NEXT, REPLY_SKIP = range(4)
 
@@ -19,7 +20,7 @@ PROTO_DUMP_LEN = 128      # bytes of the query buffer quoted when logging a prot
 VERBOSE = LEVELS["verbose"]
 
 
-class Client(asyncio.Protocol):
+class Client(ClientCore, asyncio.Protocol):
     def __init__(self, server):
         self.server = server
         self.id = server.next_client_id()
@@ -108,34 +109,16 @@ class Client(asyncio.Protocol):
             return
         self.process_input()
 
-    def process_input(self):
-        """Run every complete command in the query buffer, then queue the replies."""
-        next_command = self.parser.next_command
-        server = self.server
-        process_command = server.process_command
-        try:
-            while not self.closing and not self.blocked:
-                argv = next_command(not self.authenticated)
-                if argv is None:
-                    break
-                if argv:
-                    # One command through the dispatcher; a bug in it costs an -ERR, never the server.
-                    mark = len(self.reply.buf)
-                    try:
-                        process_command(self, argv)
-                    except Exception as exc:
-                        self.internal_error(argv, exc)
-                    if self.reply_mode != REPLY_ON:
-                        self.end_of_command_reply_mode(mark)
-                    if self.closed:
-                        return
-        except ProtocolError as exc:
-            self.reply.error("ERR " + exc.message)
-            if log.level <= VERBOSE:  # Redis samples the offending input too
-                log.verbose("Protocol error (%s) from client: %s. %s"
-                            % (exc.reason, self.info_line(), describe_query_buffer(self.parser)))
-            self.closing = True
-        server.queue_flush(self)
+    # process_input, the loop over the commands in the query buffer, is ClientCore's
+    # (server/dispatch.py, native/dispatch.pyx).
+
+    def protocol_error(self, exc):
+        """Malformed input: Redis's -ERR, then the connection closes once it is written."""
+        self.reply.error("ERR " + exc.message)
+        if log.level <= VERBOSE:  # Redis samples the offending input too
+            log.verbose("Protocol error (%s) from client: %s. %s"
+                        % (exc.reason, self.info_line(), describe_query_buffer(self.parser)))
+        self.closing = True
 
     def internal_error(self, argv, exc):
         """What a bug in the dispatcher costs: a logged traceback and an -ERR to this client."""

@@ -6,6 +6,8 @@ MULTI, scripts, replicas, maxmemory and cluster routing all read this table.
 """
 from dataclasses import dataclass, field
 
+from server.native_bridge import CommandCore
+
 # Flags as COMMAND reports them.
 FLAG_NAMES = (
     "write", "readonly", "denyoom", "module", "admin", "pubsub", "noscript",
@@ -16,8 +18,8 @@ FLAG_NAMES = (
 )
 
 
-@dataclass
-class Command:
+@dataclass(eq=False)
+class Command(CommandCore):
     name: str                     # lower case; "config|get" for a subcommand
     handler: object
     arity: int
@@ -34,19 +36,14 @@ class Command:
     key_specs: tuple = ()         # COMMAND INFO key specs, when more than first/last/step
     parent: object = None
     subcommands: dict = field(default_factory=dict)
-    # statistics (INFO commandstats)
-    calls: int = 0
-    usec: int = 0
-    rejected_calls: int = 0
-    failed_calls: int = 0
+    # INFO commandstats (calls, usec, rejected_calls, failed_calls) live in CommandCore.
 
     @property
     def fullname(self):
         return self.name
 
-    @property
-    def is_write(self):
-        return "write" in self.flags
+    def __post_init__(self):
+        self.is_write = "write" in self.flags
 
     def key_indexes(self, argv):
         """Positions of the keys in argv, from the declared range or get_keys."""

@@ -1,4 +1,4 @@
-"""Picks the native (Cython) protocol classes when built, the pure-Python twins otherwise.
+"""Picks the native (Cython) protocol and dispatch classes when built, the pure-Python twins otherwise.
 
 `PYREDIS_PURE=1` forces pure Python. Both have the same interface and tests.
 """
@@ -12,6 +12,7 @@ NATIVE = False
 if not PURE:
     try:
         from native.resp import RequestParser, ReplyWriter  # noqa: F401
+        from native.dispatch import ClientCore, CommandCore, ServerCore, StatsCore  # noqa: F401
         NATIVE = True
     except ImportError:
         pass
@@ -19,6 +20,7 @@ if not PURE:
 if not NATIVE:
     from protocol.parser import RequestParser  # noqa: F401,F811
     from protocol.writer import ReplyWriter  # noqa: F401,F811
+    from server.dispatch import ClientCore, CommandCore, ServerCore, StatsCore  # noqa: F401,F811
 
 
 def warn_if_pure():

@@ -21,6 +21,7 @@ from server.client import Client, internal_error_message
 from server.errors import CommandError, NOAUTH
 from server.keyspace import Database, keyspace_cron
 from server.log import LEVELS, log
+from server.native_bridge import ServerCore, StatsCore
 
 REDIS_VERSION = "7.0.15"
 
@@ -51,7 +52,7 @@ DEBUG_REFUSED = (
     "then restart the server.")
 
 
-class Stats:
+class Stats(StatsCore):
     def __init__(self):
         self.reset()
         self.total_connections_received = 0
@@ -73,7 +74,7 @@ class Stats:
         self.ops_samples = []                  # (time, commands) for instantaneous_ops_per_sec
 
 
-class Server:
+class Server(ServerCore):
     def __init__(self, config):
         self.config = config
         self.stats = Stats()
@@ -130,6 +131,7 @@ class Server:
         name = raw.lower().decode("latin-1")
         cmd = self._command_table.get(name)
         if cmd is not None and name not in ("post", "host:"):   # those must reach the HTTP check
+            cmd.prepare_dispatch()
             cache = self._commands_by_raw_name
             if len(cache) >= RAW_NAME_CACHE_SIZE:   # odd mixed-case spellings cannot grow it forever
                 cache.clear()
@@ -246,8 +248,7 @@ class Server:
             return
         self.call(client, cmd, argv)
         if self.ready_keys:
-            # Blocked clients are served once the whole top-level command (EXEC, a script) ran.
-            blocking.serve_ready_keys(self)
+            self.serve_ready_keys()
 
     command_checks = []                 # later subsystems add (client, cmd, argv) -> error|None
 
@@ -261,8 +262,14 @@ class Server:
 
     reject_hooks = []
 
+    def serve_ready_keys(self):
+        """Blocked clients are served once the whole top-level command (EXEC, a script) ran."""
+        blocking.serve_ready_keys(self)
+
     def call(self, client, cmd, argv):
-        """Run a handler, account for it, and propagate what it changed (call())."""
+        """Run a handler, account for it, and propagate what it changed (call()).
+
+        native/dispatch.pyx repeats this for a top-level command: keep them in step."""
         dirty_before = self.dirty
         client.argv = argv
         client.propagate_argv = None
@@ -281,13 +288,8 @@ class Server:
         except CommandError as exc:
             reply.error(exc.message)
             cmd.failed_calls += 1
-        except Exception as exc:  # a bug in a handler: the client gets an error, the server lives
-            log.warning("Internal error in '%s' command:\n%s" % (cmd.name, traceback.format_exc()))
-            # Drop any half-written reply so the client's protocol stream stays in sync.
-            if reply_mark is not None:
-                del reply.buf[reply_mark:]
-            reply.error(internal_error_message(cmd.name, exc))
-            cmd.failed_calls += 1
+        except Exception as exc:
+            self.handler_failed(client, cmd, exc, reply_mark)
         duration = (perf_counter_ns() - start) // 1000
         self.call_depth -= 1
         if outermost:
@@ -306,6 +308,15 @@ class Server:
                 hook(client, cmd, argv, duration)
 
     after_call_hooks = []               # slowlog, monitor, latency …
+
+    def handler_failed(self, client, cmd, exc, reply_mark):
+        """A bug in a handler: the client gets an error, the server lives (call it from `except`)."""
+        log.warning("Internal error in '%s' command:\n%s" % (cmd.name, traceback.format_exc()))
+        # Drop any half-written reply so the client's protocol stream stays in sync.
+        if reply_mark is not None:
+            del client.reply.buf[reply_mark:]
+        client.reply.error(internal_error_message(cmd.name, exc))
+        cmd.failed_calls += 1
 
     def propagate(self, db_index, argv):
         """The one propagation point: the AOF buffer, the backlog and every replica.

@@ -1,0 +1,74 @@
+"""The per-command path from the query buffer to the handler: pure-Python twin of native/dispatch.pyx.
+
+`ClientCore.process_input` takes every complete command out of a client's
+query buffer and hands it to `Server.process_command`, which applies the
+command table's rules and calls the handler through `Server.call`.
+
+The native twin has the same loop, and for the common case runs the handler
+itself: a command name already seen, no subcommands, not `protected`, the
+right arity, an authenticated client outside MULTI, no extra checks
+registered (a busy script), not a write on a replica, at top level. For that
+case `process_command` would only have called `call`, so the native loop does
+what `call` does (clock, statistics, propagation, after-call hooks, serving
+blocked clients) without the Python calls in between; every other command
+goes through `process_command` as here.
+
+The four base classes hold the attributes that path reads or writes for every
+command. Client, Server, Command and Stats derive from them; in the native
+twin they are C fields, here they are ordinary attributes.
+"""
+from protocol.parser import ProtocolError
+
+REPLY_ON = 0      # client.reply_mode when every reply is sent (server/client.py has the others)
+
+
+class StatsCore:
+    """INFO stats counters the dispatch path updates."""
+
+
+class ServerCore:
+    """The Server attributes the dispatch path reads for every command."""
+
+
+class CommandCore:
+    """A command table entry's dispatch facts and its INFO commandstats counters."""
+
+    calls = 0
+    usec = 0
+    rejected_calls = 0
+    failed_calls = 0
+    fast = False        # may skip process_command's checks (set when first looked up by name)
+    is_write = False    # the write flag (set by Command)
+
+    def prepare_dispatch(self):
+        """Derive the fast-path facts, once the subcommands are all declared."""
+        self.fast = not self.subcommands and "protected" not in self.flags
+
+
+class ClientCore:
+    """The connection-independent part of a client the dispatch loop drives."""
+
+    def process_input(self):
+        """Run every complete command in the query buffer, then queue the replies."""
+        next_command = self.parser.next_command
+        server = self.server
+        process_command = server.process_command
+        try:
+            while not self.closing and not self.blocked:
+                argv = next_command(not self.authenticated)
+                if argv is None:
+                    break
+                if argv:
+                    # One command through the dispatcher; a bug in it costs an -ERR, never the server.
+                    mark = len(self.reply.buf)
+                    try:
+                        process_command(self, argv)
+                    except Exception as exc:
+                        self.internal_error(argv, exc)
+                    if self.reply_mode != REPLY_ON:
+                        self.end_of_command_reply_mode(mark)
+                    if self.closed:
+                        return
+        except ProtocolError as exc:
+            self.protocol_error(exc)
+        server.queue_flush(self)
