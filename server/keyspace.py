@@ -292,10 +292,10 @@ class Database:
     def get(self, key):
         """The value for a read: counts a keyspace hit or miss, records the access."""
         value = self.data.get(key)
-        if value is None or (key in self.expires and self._expired(key)):
-            self.server.stats.keyspace_misses += 1
-            return None
         server = self.server
+        if value is None or (key in self.expires and self._expired(key)):
+            server.stats.keyspace_misses += 1
+            return None
         server.stats.keyspace_hits += 1
         if self.lfu is None:
             self.access[key] = server.lru_clock
@@ -342,29 +342,55 @@ class Database:
 
     def set(self, key, value, keep_ttl=False):
         """Store value; a plain overwrite clears the TTL as SET does."""
-        data = self.data
-        if key in self.expires:
+        expires = self.expires
+        if key in expires:
             self._expired(key)      # a key past its time is expired first, as a write lookup does
-        clock = self.server.lru_clock
+            if not keep_ttl and key in expires:
+                del expires[key]
+        server = self.server
+        data = self.data
         if key in data:
             data[key] = value
-            self.access[key] = clock
+            self.access[key] = server.lru_clock
         else:
-            data[key] = value
-            self.keylog.append(key, clock)      # when it was added: its idle time until accessed
-            if self.access_everywhere:
-                self.access[key] = clock
-            if self.lfu is not None:
-                self.lfu[key] = (self._lfu_minutes() << 8) | LFU_INIT_VAL
-        if not keep_ttl and key in self.expires:
-            del self.expires[key]
-        self.modified(key)
+            self._add(key, value, server.lru_clock)
+        server.key_modified(self, key)
+
+    def set_many(self, argv, start):
+        """MSET: store argv[start + 1] under argv[start], and so on for every pair after."""
+        expires = self.expires
+        server = self.server
+        clock = server.lru_clock
+        data = self.data
+        access = self.access
+        key_modified = server.key_modified
+        for i in range(start, len(argv), 2):
+            key = argv[i]
+            if key in expires:
+                self._expired(key)
+                if key in expires:
+                    del expires[key]
+            if key in data:
+                data[key] = argv[i + 1]
+                access[key] = clock
+            else:
+                self._add(key, argv[i + 1], clock)
+            key_modified(self, key)
+
+    def _add(self, key, value, clock):
+        """Store a key that is not in the data dict, with the side data a new key gets."""
+        self.data[key] = value
+        self.keylog.append(key, clock)      # when it was added: its idle time until accessed
+        if self.access_everywhere:
+            self.access[key] = clock
+        if self.lfu is not None:
+            self.lfu[key] = (self._lfu_minutes() << 8) | LFU_INIT_VAL
 
     def replace_value(self, key, value):
-        """Store a new value for an existing key, keeping its TTL (APPEND, INCR …)."""
+        """Store a new value for a key just looked up with get_for_write (which recorded
+        the access), keeping its TTL (APPEND, INCR …)."""
         self.data[key] = value
-        self.access[key] = self.server.lru_clock
-        self.modified(key)
+        self.server.key_modified(self, key)
 
     def delete(self, key):
         """Remove key if it exists; an expired key is expired (not deleted) on a master."""

@@ -259,9 +259,7 @@ def _check_pairs(argv, name):
          summary="Set multiple keys to multiple values")
 def cmd_mset(client, argv):
     _check_pairs(argv, "mset")
-    db = client.db
-    for j in range(1, len(argv), 2):
-        db.set(argv[j], argv[j + 1])
+    client.db.set_many(argv, 1)
     client.server.dirty += len(argv) // 2
     client.reply.ok()
 
@@ -389,21 +387,29 @@ def cmd_substr(client, argv):
 
 # -- counters ---------------------------------------------------------------------
 
+def _stored_int(value):
+    """The integer a stored string holds, as Redis's string2ll reads it, or None."""
+    # Most counters are short non-negative numbers: plain digits, no leading zero.
+    if value.isdigit() and len(value) < 19 and (value[0] != 48 or len(value) == 1):
+        return int(value)
+    return parse_int(value if value.__class__ is bytes else bytes(value))
+
+
 def _incr_by(client, key, increment):
     db = client.db
-    value = _string_for_write(db, key)
+    value = db.get_for_write(key)
     if value is None:
-        current = 0
-    else:
-        current = parse_int(value if value.__class__ is bytes else bytes(value))
-        if current is None:
-            raise CommandError(NOT_INTEGER)
-    result = current + increment
-    if result > LLONG_MAX or result < LLONG_MIN:
-        raise CommandError(OVERFLOW)
-    if value is None:
+        result = increment
         db.set(key, b"%d" % result)
     else:
+        if value.__class__ is not bytes and value.__class__ is not bytearray:
+            raise CommandError(WRONGTYPE)
+        current = _stored_int(value)
+        if current is None:
+            raise CommandError(NOT_INTEGER)
+        result = current + increment
+        if result > LLONG_MAX or result < LLONG_MIN:
+            raise CommandError(OVERFLOW)
         db.replace_value(key, b"%d" % result)
     client.server.dirty += 1
     client.reply.integer(result)
