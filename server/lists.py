@@ -68,6 +68,23 @@ class ListValue(RedisValue):
     def push_tail(self, elements):
         self._items.extend(elements)
 
+    def prepend(self, element):
+        """LPUSH of one element; returns the new length."""
+        head = self._head
+        if not head:
+            self._make_head_room(1)
+            head = self._head
+        head -= 1
+        self._items[head] = element
+        self._head = head
+        return len(self._items) - head
+
+    def append(self, element):
+        """RPUSH of one element; returns the new length."""
+        items = self._items
+        items.append(element)
+        return len(items) - self._head
+
     def pop_head(self, count=1):
         """Up to `count` elements from the head, head first."""
         items = self._items
@@ -86,6 +103,34 @@ class ListValue(RedisValue):
             items[self._head:head] = [None] * len(taken)
             self._head = head
         return taken
+
+    def pop_first(self):
+        """Remove the head element: (element, True when that emptied the list)."""
+        items = self._items
+        head = self._head
+        element = items[head]
+        head += 1
+        if head >= len(items):
+            self._items = []
+            self._head = 0
+            return element, True
+        if head > 2 * (len(items) - head) + MIN_HEAD_ROOM:
+            del items[:head]      # mostly free slots: drop them, as pop_head does
+            self._head = 0
+        else:
+            items[head - 1] = None
+            self._head = head
+        return element, False
+
+    def pop_last(self):
+        """Remove the tail element: (element, True when that emptied the list)."""
+        items = self._items
+        element = items.pop()
+        if len(items) == self._head:
+            self._items = []
+            self._head = 0
+            return element, True
+        return element, False
 
     def pop_tail(self, count=1):
         """Up to `count` elements from the tail, tail first."""
@@ -111,6 +156,19 @@ class ListValue(RedisValue):
         """The elements at start <= index < stop, as a list."""
         head = self._head
         return self._items[head + start:head + stop]
+
+    def span(self, start, end):
+        """LRANGE: the elements from start to end inclusive, negative counting from the tail."""
+        items = self._items
+        head = self._head
+        size = len(items) - head
+        if start < 0:
+            start = max(start + size, 0)
+        if end < 0:
+            end += size
+        if start > end or start >= size:
+            return []
+        return items[head + start:head + min(end, size - 1) + 1]
 
     def insert(self, index, element):
         self._items.insert(self._head + index, element)
@@ -258,26 +316,29 @@ def _move(client, source_key, source, destination_key, from_head, to_head):
 def _push(client, argv, head, only_existing):
     db = client.db
     key = argv[1]
-    elements = argv[2:]
     value = lookup_write(db, key, ListValue)
     if value is None:
         if only_existing:
             client.reply.integer(0)
             return
         value = ListValue()
-        if head:
-            value.push_head(elements)
-        else:
-            value.push_tail(elements)
-        db.set(key, value)
+        created = True
+    else:
+        created = False
+    if len(argv) == 3:
+        size = value.prepend(argv[2]) if head else value.append(argv[2])
     else:
         if head:
-            value.push_head(elements)
+            value.push_head(argv[2:])
         else:
-            value.push_tail(elements)
+            value.push_tail(argv[2:])
+        size = len(value)
+    if created:
+        db.set(key, value)
+    else:
         db.modified(key)
-    client.server.dirty += len(elements)
-    client.reply.integer(len(value))
+    client.server.dirty += len(argv) - 2
+    client.reply.integer(size)
 
 
 @command("lpush", -3, "write denyoom fast", keys=(1, 1, 1), acl="@write @list @fast",
@@ -364,7 +425,7 @@ def cmd_lrange(client, argv):
     if value is None:
         client.reply.array(0)
         return
-    client.reply.bulk_array(value.range(*_normalize_range(start, end, len(value))))
+    client.reply.bulk_array(value.span(start, end))
 
 
 @command("lpos", -3, "readonly", keys=(1, 1, 1), acl="@read @list @slow", since="6.0.6",
@@ -471,6 +532,8 @@ def cmd_lrem(client, argv):
 # -- pops --------------------------------------------------------------------------------------
 
 def _pop_command(client, argv, head, name):
+    if len(argv) == 2:
+        return _pop_one(client, argv[1], head)
     if len(argv) > 3:
         raise CommandError("ERR wrong number of arguments for '%s' command" % name)
     with_count = len(argv) == 3
@@ -493,6 +556,22 @@ def _pop_command(client, argv, head, name):
     else:
         reply.bulk(elements[0])
     _removed(client, key, value, len(elements))
+
+
+def _pop_one(client, key, head):
+    """LPOP/RPOP without a count: the element, or nil for no list."""
+    db = client.db
+    value = lookup_write(db, key, ListValue)
+    if value is None:
+        client.reply.null()
+        return
+    element, emptied = value.pop_first() if head else value.pop_last()
+    client.reply.bulk(element)
+    if emptied:
+        db.delete(key)
+    else:
+        db.modified(key)
+    client.server.dirty += 1
 
 
 @command("lpop", -2, "write fast", keys=(1, 1, 1), acl="@write @list @fast",

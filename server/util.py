@@ -6,6 +6,9 @@ from server.glob import compile_glob
 
 def parse_int_arg(arg, error=NOT_INTEGER):
     """A signed 64-bit integer argument, or CommandError(error)."""
+    # Short plain digits (the usual index or count) need none of parse_int's checks.
+    if arg.isdigit() and len(arg) < 19 and (arg[0] != 48 or len(arg) == 1):
+        return int(arg)
     value = parse_int(arg)
     if value is None:
         raise CommandError(error)
