@@ -102,6 +102,20 @@ class Hash(RedisValue):
         self._pairs[2 * position + 1] = value
         return False
 
+    def store(self, field, value, max_entries, max_value):
+        """set() with the conversions a write makes: past either listpack limit
+        (a string longer than max_value, more than max_entries fields) the hash
+        becomes a hashtable. True when the field is new."""
+        if self._pairs is None:
+            if len(field) > max_value or len(value) > max_value:
+                self._to_hashtable()
+            else:
+                self._map, created = packlist.pair_set(self._map, field, value)
+                if created and packlist.count(self._map) > 2 * max_entries:
+                    self._to_hashtable()
+                return created
+        return self.set(field, value)
+
     def delete(self, field):
         """Remove field; True when it was there."""
         if self._pairs is None:
@@ -197,16 +211,17 @@ def _store_pairs(client, key, pairs_argv):
 
 
 def _set_one(client, key, value, created, field, new_value):
-    """Store one computed value (HINCRBY*), converting as Redis's hashTypeSet does."""
-    max_entries, max_value = _limits(client)
-    value.admit((field, new_value), max_value)
-    value.set(field, new_value)
-    value.fit(max_entries)
+    """Store one field (HSET of one pair, HSETNX, HINCRBY*), converting as Redis's
+    hashTypeSet does; returns True when the field is new."""
+    config = client.server.config
+    is_new = value.store(field, new_value, config.hash_max_listpack_entries,
+                         config.hash_max_listpack_value)
     if created:
         client.db.set(key, value)
     else:
         client.db.modified(key)
     client.server.dirty += 1
+    return is_new
 
 
 # -- setting fields -----------------------------------------------------------------
@@ -214,6 +229,14 @@ def _set_one(client, key, value, created, field, new_value):
 @command("hset", -4, "write denyoom fast", keys=(1, 1, 1), acl="@write @hash @fast",
          since="2.0.0", summary="Set the string value of a hash field")
 def cmd_hset(client, argv):
+    if len(argv) == 4:
+        key = argv[1]
+        value = lookup_write(client.db, key, Hash)
+        if value is None:
+            client.reply.integer(_set_one(client, key, Hash(), True, argv[2], argv[3]))
+        else:
+            client.reply.integer(_set_one(client, key, value, False, argv[2], argv[3]))
+        return
     if len(argv) % 2:
         raise CommandError("ERR wrong number of arguments for 'hset' command")
     client.reply.integer(_store_pairs(client, argv[1], argv[2:]))
