@@ -38,6 +38,9 @@ SPOP_REBUILD_RATIO = 5            # SPOP leaving under 1/5 of what it pops rebui
 PACKED_MAX_MEMBERS = 128          # a hashtable set stays packed up to this many members
 PACKED_MAX_LENGTH = 64            # ... each at most this long (Redis 7.2's listpack set limits)
 _format_int = b"%d".__mod__
+# int(_random() * n) draws a position in [0, n): randrange's job without its argument
+# checks (the bias of scaling a 53-bit float is nil for any size a set can reach).
+_random = random.random
 
 
 class Set(RedisValue):
@@ -203,21 +206,26 @@ class Set(RedisValue):
         return list(map(_format_int, drawn)) if self._data.__class__ is array else drawn
 
     def pop_random(self):
-        """Remove and return one uniformly chosen member."""
+        """Remove one uniformly chosen member: (member, True when that emptied the set)."""
         data = self._data
         cls = data.__class__
+        if cls is list:
+            position = int(_random() * len(data))
+            member = data[position]
+            index = self._index
+            del index[member]
+            last = data.pop()
+            if position < len(data):     # the last member fills the hole (_close_gap)
+                data[position] = last
+                index[last] = position
+            return member, not data
         if cls is array:
-            return _format_int(data.pop(random.randrange(len(data))))
-        if cls is bytes:
-            position = random.randrange(packlist.count(data))
-            member = packlist.item(data, position)
-            self._data = packlist.swap_remove(data, position)
-            return member
-        position = random.randrange(len(data))
-        member = data[position]
-        del self._index[member]
-        self._close_gap(position)
-        return member
+            return _format_int(data.pop(int(_random() * len(data)))), not data
+        size = packlist.count(data)
+        position = int(_random() * size)
+        member = packlist.item(data, position)
+        self._data = packlist.swap_remove(data, position)
+        return member, size == 1
 
     def pop_random_many(self, count):
         """Remove and return `count` distinct random members, count < len(self)."""
@@ -228,7 +236,7 @@ class Set(RedisValue):
             dropped = set(chosen)
             self._data = array("q", [n for i, n in enumerate(data) if i not in dropped])
             return list(map(_format_int, popped))
-        return [self.pop_random() for _ in range(count)]
+        return [self.pop_random()[0] for _ in range(count)]
 
     # -- SSCAN ---------------------------------------------------------------------------
 
@@ -269,11 +277,14 @@ def cmd_sadd(client, argv):
     created = value is None
     if created:
         value = Set()
-    max_intset = _max_intset(client)
-    add = value.add
-    added = 0
-    for member in argv[2:]:
-        added += add(member, max_intset)
+    max_intset = client.server.config.set_max_intset_entries
+    if len(argv) == 3:
+        added = value.add(argv[2], max_intset)
+    else:
+        add = value.add
+        added = 0
+        for member in argv[2:]:
+            added += add(member, max_intset)
     if created:
         db.set(key, value)
     elif added:
@@ -361,11 +372,11 @@ def cmd_spop(client, argv):
     value = lookup_write(db, key, Set)
     if value is None:
         return client.reply.null()
-    member = value.pop_random()
-    if len(value):
-        db.modified(key)
-    else:
+    member, emptied = value.pop_random()
+    if emptied:
         db.delete(key)
+    else:
+        db.modified(key)
     client.server.dirty += 1
     client.propagate_argv = [b"SREM", key, member]
     client.reply.bulk(member)
