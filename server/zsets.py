@@ -380,6 +380,8 @@ def strtod(text, start=0):
 def parse_score(arg, error=NOT_FLOAT):
     """A double as Redis's string2d reads it: all of arg, no leading space, no NaN,
     no overflow or underflow to zero (hex floats and inf are fine)."""
+    if arg.isdigit() and len(arg) < 16:      # plain digits: exact, and the usual case
+        return float(arg)
     if not arg or arg[0] in _C_SPACE:
         raise CommandError(error)
     value, end, out_of_range = strtod(arg)
@@ -608,7 +610,37 @@ def _zadd(client, argv, incr):
          since="1.2.0", summary="Add one or more members to a sorted set, or update its score "
                  "if it already exists")
 def cmd_zadd(client, argv):
-    _zadd(client, argv, False)
+    # One pair, no flags, a score of plain digits: the common shape, without option parsing.
+    if len(argv) == 4 and argv[2].isdigit() and len(argv[2]) < 16:
+        _zadd_one(client, argv[1], float(argv[2]), argv[3])
+    else:
+        _zadd(client, argv, False)
+
+
+def _zadd_one(client, key, score, member):
+    """ZADD key score member, without flags: what _zadd does for that shape."""
+    db = client.db
+    zset = lookup_write(db, key, SortedSet)
+    reply = client.reply
+    if zset is None:
+        zset = SortedSet()
+        config = client.server.config
+        zset.insert(member, score, config.zset_max_listpack_entries, config.zset_max_listpack_value)
+        db.set(key, zset)
+    else:
+        current = zset.score(member)
+        if current is not None:
+            if score != current:
+                zset.set_score(member, score)
+                db.modified(key)
+                client.server.dirty += 1
+            reply.integer(0)
+            return
+        config = client.server.config
+        zset.insert(member, score, config.zset_max_listpack_entries, config.zset_max_listpack_value)
+        db.modified(key)
+    client.server.dirty += 1
+    reply.integer(1)
 
 
 @command("zincrby", 4, "write denyoom fast", keys=(1, 1, 1), acl="@write @sortedset @fast",
