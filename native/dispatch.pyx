@@ -10,16 +10,20 @@ does what call does (the clock, commandstats, propagation, after-call hooks,
 serving blocked clients) on C fields instead. Anything else goes through
 process_command unchanged.
 """
-from cpython.bytearray cimport PyByteArray_GET_SIZE
+from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE, PyByteArray_Resize
+from cpython.bytes cimport PyBytes_FromStringAndSize
 from cpython.dict cimport PyDict_GetItem
 from cpython.list cimport PyList_GET_SIZE
 from cpython.ref cimport PyObject
-from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
+from posix.time cimport CLOCK_MONOTONIC, CLOCK_REALTIME, clock_gettime, timespec
 
 from native.resp cimport ReplyWriter, RequestParser
 
+import traceback
+
 from protocol.parser import ProtocolError
 from server.errors import CommandError
+from server.log import log
 
 cdef enum:
     REPLY_ON = 0      # client.reply_mode when every reply is sent (server/client.py has the others)
@@ -28,10 +32,15 @@ cdef enum:
 cdef class StatsCore:
     """INFO stats counters the dispatch path updates."""
     cdef public long long total_commands_processed
+    cdef public long long total_net_input_bytes
+    cdef public long long total_net_output_bytes
 
 
 cdef class ServerCore:
-    """The Server attributes the dispatch path reads for every command."""
+    """The Server attributes the dispatch path reads for every command, and the loop's end."""
+    cdef public list _pending_flush       # clients with replies to write this iteration
+    cdef public bint _flush_scheduled
+    cdef public object loop
     cdef public long long dirty
     cdef public int call_depth
     cdef public object cached_time_ms
@@ -41,6 +50,38 @@ cdef class ServerCore:
     cdef public object propagation_sinks
     cdef public StatsCore stats
     cdef public dict _commands_by_raw_name
+
+    def queue_flush(self, client):
+        """Have `client`'s replies written at the end of this loop iteration."""
+        cdef ClientCore core
+        if isinstance(client, ClientCore):
+            core = <ClientCore>client
+            if not core.flush_queued:
+                core.flush_queued = True
+                self._pending_flush.append(client)
+        elif not getattr(client, "flush_queued", False):
+            client.flush_queued = True
+            self._pending_flush.append(client)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self.loop.call_soon(self.before_sleep)
+
+    def before_sleep(self):
+        """End of a loop iteration: AOF first (durability), then every reply."""
+        self._flush_scheduled = False
+        for hook in self.before_sleep_hooks:
+            try:
+                hook()
+            except Exception:  # one broken hook must not stop every reply
+                log.warning("Error in before-sleep hook:\n" + traceback.format_exc())
+        pending = self._pending_flush
+        self._pending_flush = []
+        for client in pending:
+            try:
+                client.flush()
+            except Exception:
+                log.warning("Error writing to client:\n" + traceback.format_exc())
+                client.close()
 
 
 cdef class CommandCore:
@@ -61,6 +102,13 @@ cdef class CommandCore:
         self._arity = self.arity
 
 
+cdef inline double _wall_time() noexcept:
+    """time.time(), without the Python call."""
+    cdef timespec ts
+    clock_gettime(CLOCK_REALTIME, &ts)
+    return <double>ts.tv_sec + <double>ts.tv_nsec * 1e-9
+
+
 cdef inline long long _now_ns() noexcept:
     cdef timespec ts
     clock_gettime(CLOCK_MONOTONIC, &ts)
@@ -68,7 +116,11 @@ cdef inline long long _now_ns() noexcept:
 
 
 cdef class ClientCore:
-    """The connection-independent part of a client the dispatch loop drives."""
+    """What a client does with every read and every loop iteration: parse, run, write."""
+    cdef public object transport
+    cdef public double last_interaction
+    cdef public bint flush_queued         # already in the server's list for this iteration
+    cdef public bint is_master
     cdef public ServerCore server
     cdef public object parser
     cdef public object reply
@@ -82,6 +134,37 @@ cdef class ClientCore:
     cdef public bint closed
     cdef public bint blocked              # BLPOP & co: input is parsed again on resume_input()
     cdef public int reply_mode
+
+    def data_received(self, data):
+        if self.closed:
+            return
+        self.last_interaction = _wall_time()
+        cdef ServerCore server = self.server
+        server.stats.total_net_input_bytes += len(data)
+        if self.closing:
+            return
+        cdef RequestParser parser = <RequestParser?>self.parser
+        parser.feed(data)
+        # Checked on what is buffered before parsing, as Redis does after each read; a master
+        # link is exempt (its stream is applied as it comes).
+        if parser.pending() > server.config.client_query_buffer_limit and not self.is_master:
+            self.query_buffer_overflow()
+            return
+        self.process_input()
+
+    def flush(self):
+        """Write what the writer holds; called by the server once per loop iteration."""
+        self.flush_queued = False
+        cdef ReplyWriter reply = <ReplyWriter?>self.reply
+        cdef bytearray buf = reply._buf
+        cdef Py_ssize_t size = PyByteArray_GET_SIZE(buf)
+        if size and not self.closed:
+            self.server.stats.total_net_output_bytes += size
+            self.transport.write(PyBytes_FromStringAndSize(PyByteArray_AS_STRING(buf), size))
+            self.last_interaction = _wall_time()
+        PyByteArray_Resize(buf, 0)
+        if self.closing and not self.closed:
+            self.close()
 
     def process_input(self):
         """Run every complete command in the query buffer, then queue the replies."""

@@ -89,28 +89,15 @@ class Client(ClientCore, asyncio.Protocol):
             transport.close()
             self.closed = True
 
-    def data_received(self, data):
-        if self.closed:
-            return
-        self.last_interaction = time.time()
-        server = self.server
-        server.stats.total_net_input_bytes += len(data)
-        if self.closing:
-            return
-        parser = self.parser
-        parser.feed(data)
-        # Checked on what is buffered before parsing, as Redis does after each read; a master
-        # link is exempt (its stream is applied as it comes).
-        if parser.pending() > server.config.client_query_buffer_limit and not self.is_master:
-            log.warning("Closing client that reached max query buffer length: %s "
-                        "(qbuf initial bytes: %s)" % (self.info_line(), quote_arg(parser.peek(64))))
-            self.server.stats.client_qbuf_limit_disconnections += 1
-            self.close()
-            return
-        self.process_input()
+    def query_buffer_overflow(self):
+        """The query buffer outgrew client-query-buffer-limit: log it and drop the client."""
+        log.warning("Closing client that reached max query buffer length: %s "
+                    "(qbuf initial bytes: %s)" % (self.info_line(), quote_arg(self.parser.peek(64))))
+        self.server.stats.client_qbuf_limit_disconnections += 1
+        self.close()
 
-    # process_input, the loop over the commands in the query buffer, is ClientCore's
-    # (server/dispatch.py, native/dispatch.pyx).
+    # data_received, process_input (the loop over the commands in the query buffer) and
+    # flush are ClientCore's (server/dispatch.py, native/dispatch.pyx).
 
     def protocol_error(self, exc):
         """Malformed input: Redis's -ERR, then the connection closes once it is written."""
@@ -150,18 +137,6 @@ class Client(ClientCore, asyncio.Protocol):
             self.server.remove_client(self)
 
     # -- replies ---------------------------------------------------------------
-
-    def flush(self):
-        """Write what the writer holds; called by the server once per loop iteration."""
-        self.flush_queued = False
-        buf = self.reply.buf
-        if buf and not self.closed:
-            self.server.stats.total_net_output_bytes += len(buf)
-            self.transport.write(bytes(buf))
-            self.last_interaction = time.time()
-        buf.clear()
-        if self.closing and not self.closed:
-            self.close()
 
     def close(self):
         """Drop the connection now; replies not yet flushed are discarded."""

@@ -17,7 +17,11 @@ The four base classes hold the attributes that path reads or writes for every
 command. Client, Server, Command and Stats derive from them; in the native
 twin they are C fields, here they are ordinary attributes.
 """
+import time
+import traceback
+
 from protocol.parser import ProtocolError
+from server.log import log
 
 REPLY_ON = 0      # client.reply_mode when every reply is sent (server/client.py has the others)
 
@@ -27,7 +31,33 @@ class StatsCore:
 
 
 class ServerCore:
-    """The Server attributes the dispatch path reads for every command."""
+    """The Server attributes the dispatch path reads for every command, and the loop's end."""
+
+    def queue_flush(self, client):
+        """Have `client`'s replies written at the end of this loop iteration."""
+        if not getattr(client, "flush_queued", False):
+            client.flush_queued = True
+            self._pending_flush.append(client)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self.loop.call_soon(self.before_sleep)
+
+    def before_sleep(self):
+        """End of a loop iteration: AOF first (durability), then every reply."""
+        self._flush_scheduled = False
+        for hook in self.before_sleep_hooks:
+            try:
+                hook()
+            except Exception:  # one broken hook must not stop every reply
+                log.warning("Error in before-sleep hook:\n" + traceback.format_exc())
+        pending = self._pending_flush
+        self._pending_flush = []
+        for client in pending:
+            try:
+                client.flush()
+            except Exception:
+                log.warning("Error writing to client:\n" + traceback.format_exc())
+                client.close()
 
 
 class CommandCore:
@@ -46,7 +76,24 @@ class CommandCore:
 
 
 class ClientCore:
-    """The connection-independent part of a client the dispatch loop drives."""
+    """What a client does with every read and every loop iteration: parse, run, write."""
+
+    def data_received(self, data):
+        if self.closed:
+            return
+        self.last_interaction = time.time()
+        server = self.server
+        server.stats.total_net_input_bytes += len(data)
+        if self.closing:
+            return
+        parser = self.parser
+        parser.feed(data)
+        # Checked on what is buffered before parsing, as Redis does after each read; a master
+        # link is exempt (its stream is applied as it comes).
+        if parser.pending() > server.config.client_query_buffer_limit and not self.is_master:
+            self.query_buffer_overflow()
+            return
+        self.process_input()
 
     def process_input(self):
         """Run every complete command in the query buffer, then queue the replies."""
@@ -72,3 +119,15 @@ class ClientCore:
         except ProtocolError as exc:
             self.protocol_error(exc)
         server.queue_flush(self)
+
+    def flush(self):
+        """Write what the writer holds; called by the server once per loop iteration."""
+        self.flush_queued = False
+        buf = self.reply.buf
+        if buf and not self.closed:
+            self.server.stats.total_net_output_bytes += len(buf)
+            self.transport.write(bytes(buf))
+            self.last_interaction = time.time()
+        buf.clear()
+        if self.closing and not self.closed:
+            self.close()

@@ -168,31 +168,8 @@ class Server(ServerCore):
 
     client_close_hooks = []
 
-    def queue_flush(self, client):
-        """Have `client`'s replies written at the end of this loop iteration."""
-        if not getattr(client, "flush_queued", False):
-            client.flush_queued = True
-            self._pending_flush.append(client)
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            self.loop.call_soon(self.before_sleep)
-
-    def before_sleep(self):
-        """End of a loop iteration: AOF first (durability), then every reply."""
-        self._flush_scheduled = False
-        for hook in self.before_sleep_hooks:
-            try:
-                hook()
-            except Exception:  # one broken hook must not stop every reply
-                log.warning("Error in before-sleep hook:\n" + traceback.format_exc())
-        pending = self._pending_flush
-        self._pending_flush = []
-        for client in pending:
-            try:
-                client.flush()
-            except Exception:
-                log.warning("Error writing to client:\n" + traceback.format_exc())
-                client.close()
+    # queue_flush and before_sleep (the end of a loop iteration) are ServerCore's
+    # (server/dispatch.py, native/dispatch.pyx).
 
     before_sleep_hooks = []
 
