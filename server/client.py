@@ -21,6 +21,13 @@ VERBOSE = LEVELS["verbose"]
 
 
 class Client(ClientCore, asyncio.Protocol):
+    # Slots for what handlers read on every command (see native/dispatch.pyx); other
+    # attributes go to the __dict__.
+    __slots__ = ("server", "parser", "reply", "db", "id", "resp", "name", "lib_name", "lib_ver",
+                 "user", "addr", "laddr", "fd", "created", "blocked_on", "deny_blocking",
+                 "multi_aborted", "watched", "exec_argv", "replies_filtered", "no_evict", "flags",
+                 "unix", "__dict__")
+
     def __init__(self, server):
         self.server = server
         self.id = server.next_client_id()

@@ -29,9 +29,13 @@ REPLY_ON = 0      # client.reply_mode when every reply is sent (server/client.py
 class StatsCore:
     """INFO stats counters the dispatch path updates."""
 
+    __slots__ = ()      # the subclass's own __slots__ and __dict__ then work as with the native base
+
 
 class ServerCore:
     """The Server attributes the dispatch path reads for every command, and the loop's end."""
+
+    __slots__ = ()
 
     def queue_flush(self, client):
         """Have `client`'s replies written at the end of this loop iteration."""
@@ -77,6 +81,8 @@ class CommandCore:
 
 class ClientCore:
     """What a client does with every read and every loop iteration: parse, run, write."""
+
+    __slots__ = ()
 
     def data_received(self, data):
         if self.closed:

@@ -53,6 +53,12 @@ DEBUG_REFUSED = (
 
 
 class Stats(StatsCore):
+    # Slots: handlers count hits and misses on every lookup (see native/dispatch.pyx).
+    __slots__ = ("rejected_connections", "expired_keys", "evicted_keys", "keyspace_hits",
+                 "keyspace_misses", "total_error_replies", "errors",
+                 "client_qbuf_limit_disconnections", "unexpected_error_replies", "ops_samples",
+                 "total_connections_received", "start_time", "__dict__")
+
     def __init__(self):
         self.reset()
         self.total_connections_received = 0
@@ -75,6 +81,13 @@ class Stats(StatsCore):
 
 
 class Server(ServerCore):
+    # Slots for what handlers read on every command (see native/dispatch.pyx); other
+    # attributes go to the __dict__.
+    __slots__ = ("config", "stats", "dbs", "clients", "_next_client_id", "listeners",
+                 "watched_keys", "watchers", "blocking_keys", "blocked_clients", "run_id",
+                 "replid", "master_repl_offset", "active_expire_enabled", "lru_clock", "loading",
+                 "shutdown_requested", "exit_code", "_command_table", "__dict__")
+
     def __init__(self, config):
         self.config = config
         self.stats = Stats()
