@@ -14,6 +14,7 @@ from libc.stdio cimport snprintf
 from libc.string cimport memchr, memcpy
 
 from protocol.parser import ProtocolError
+from protocol.parser import incr_string as _pure_incr_string, parse_int as _pure_parse_int
 from protocol.writer import SetReply, Status
 
 cdef extern from "Python.h":
@@ -32,6 +33,8 @@ cdef enum:
     BACKSLASH = 92
 
 cdef unsigned long long LLONG_MAX_AS_UNSIGNED = 9223372036854775807ULL
+cdef long long LLONG_MAX_VALUE = 9223372036854775807LL
+cdef long long LLONG_MIN_VALUE = -9223372036854775807LL - 1
 
 
 # -- request parsing -----------------------------------------------------------
@@ -76,6 +79,45 @@ cdef bint _parse_ll(const unsigned char* s, Py_ssize_t n, long long* out) noexce
             return False
         out[0] = <long long>value
     return True
+
+
+def parse_int(data):
+    """Native twin of protocol.parser.parse_int: a strict decimal integer (string2ll), or None."""
+    cdef long long value
+    if PyBytes_CheckExact(data):
+        if _parse_ll(<const unsigned char*>PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data), &value):
+            return value
+        return None
+    if PyByteArray_CheckExact(data):
+        if _parse_ll(<const unsigned char*>PyByteArray_AS_STRING(data), PyByteArray_GET_SIZE(data), &value):
+            return value
+        return None
+    return _pure_parse_int(data)
+
+
+def incr_string(value, long long increment):
+    """Native twin of protocol.parser.incr_string: INCRBY on a stored string, in C."""
+    cdef long long current
+    cdef const unsigned char* text
+    cdef Py_ssize_t n
+    cdef char out[32]
+    if PyBytes_CheckExact(value):
+        text = <const unsigned char*>PyBytes_AS_STRING(value)
+        n = PyBytes_GET_SIZE(value)
+    elif PyByteArray_CheckExact(value):
+        text = <const unsigned char*>PyByteArray_AS_STRING(value)
+        n = PyByteArray_GET_SIZE(value)
+    else:
+        return _pure_incr_string(value, increment)
+    if not _parse_ll(text, n, &current):
+        return None
+    if (increment < 0 and current < 0 and increment < LLONG_MIN_VALUE - current) or \
+            (increment > 0 and current > 0 and increment > LLONG_MAX_VALUE - current):
+        raise OverflowError("increment or decrement would overflow")
+    current += increment
+    # _format_header writes a prefix byte and CRLF around the digits; keep only the digits.
+    n = _format_header(out, b':', current)
+    return current, PyBytes_FromStringAndSize(out + 1, n - 3)
 
 
 cdef inline bint _is_space(unsigned char c) noexcept:

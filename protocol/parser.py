@@ -43,6 +43,18 @@ def parse_int(data):
     return value
 
 
+def incr_string(value, increment):
+    """INCRBY on a stored string: (new integer, its decimal bytes), or None when the string
+    is not an integer as string2ll reads it; OverflowError past a signed 64-bit result."""
+    current = parse_int(value if value.__class__ is bytes else bytes(value))
+    if current is None:
+        return None
+    result = current + increment
+    if result > 0x7FFFFFFFFFFFFFFF or result < -0x8000000000000000:
+        raise OverflowError("increment or decrement would overflow")
+    return result, b"%d" % result
+
+
 _ESCAPES = {ord("n"): 10, ord("r"): 13, ord("t"): 9, ord("b"): 8, ord("a"): 7}
 _HEX = b"0123456789abcdefABCDEF"
 

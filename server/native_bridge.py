@@ -11,14 +11,14 @@ NATIVE = False
 
 if not PURE:
     try:
-        from native.resp import RequestParser, ReplyWriter  # noqa: F401
+        from native.resp import RequestParser, ReplyWriter, incr_string, parse_int  # noqa: F401
         from native.dispatch import ClientCore, CommandCore, ServerCore, StatsCore  # noqa: F401
         NATIVE = True
     except ImportError:
         pass
 
 if not NATIVE:
-    from protocol.parser import RequestParser  # noqa: F401,F811
+    from protocol.parser import RequestParser, incr_string, parse_int  # noqa: F401,F811
     from protocol.writer import ReplyWriter  # noqa: F401,F811
     from server.dispatch import ClientCore, CommandCore, ServerCore, StatsCore  # noqa: F401,F811
 

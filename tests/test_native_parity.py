@@ -517,6 +517,55 @@ def send_pipeline(port, pieces):
         raw.close()
 
 
+# -- integers in stored strings ----------------------------------------------------
+
+INT_TEXTS = [b"0", b"-0", b"00", b"01", b"-1", b"+1", b" 1", b"1 ", b"", b"-", b"12a", b"1\x00",
+             b"9223372036854775807", b"9223372036854775808", b"-9223372036854775808",
+             b"-9223372036854775809", b"18446744073709551616", b"123456789012345678901",
+             b"\xd9\xa1"]   # a non-ASCII digit: str.isdigit would say yes, string2ll says no
+INCREMENTS = [0, 1, -1, 10, -10, 2**63 - 1, -2**63, 2**62, -2**62]
+
+
+def outcome(fn, *args):
+    try:
+        return fn(*args)
+    except OverflowError:
+        return "overflow"
+
+
+@pytest.mark.parametrize("text", INT_TEXTS + [bytearray(t) for t in INT_TEXTS[:6]])
+def test_parse_int_twins_agree(text):
+    require_native()
+    assert native_resp.parse_int(text) == pure_parser.parse_int(bytes(text))
+    for increment in INCREMENTS:
+        assert outcome(native_resp.incr_string, text, increment) == \
+            outcome(pure_parser.incr_string, text, increment), (text, increment)
+
+
+def test_incr_string_results():
+    for incr_string in (pure_parser.incr_string, native_resp.incr_string if native_resp else None):
+        if incr_string is None:
+            require_native()
+        assert incr_string(b"41", 1) == (42, b"42")
+        assert incr_string(bytearray(b"-5"), -5) == (-10, b"-10")
+        assert incr_string(b"9223372036854775806", 1) == (2**63 - 1, b"9223372036854775807")
+        assert incr_string(b"-9223372036854775807", -1) == (-2**63, b"-9223372036854775808")
+        assert outcome(incr_string, b"9223372036854775807", 1) == "overflow"
+        assert outcome(incr_string, b"-9223372036854775808", -1) == "overflow"
+        assert incr_string(b"01", 1) is None and incr_string(b"", 1) is None
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(st.integers(-2**64, 2**64).map(lambda n: b"%d" % n),
+                 st.binary(max_size=22)),
+       st.integers(-2**63, 2**63 - 1))
+def test_random_integers_give_the_same_outcome(text, increment):
+    require_native()
+    assert native_resp.parse_int(text) == pure_parser.parse_int(text)
+    assert outcome(native_resp.incr_string, text, increment) == \
+        outcome(pure_parser.incr_string, text, increment)
+
+
 def test_pure_and_native_servers_reply_the_same_bytes(start_server):
     require_native()
     pure = start_server(env={"PYREDIS_PURE": "1"})
