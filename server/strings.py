@@ -8,7 +8,7 @@ Redis prints them.
 import re
 from sys import getrefcount
 
-from protocol.parser import parse_int
+from server.native_bridge import incr_string
 from server.commands import command
 from server.keyspace import now_ms
 from server.errors import (CommandError, WRONGTYPE, SYNTAX, NOT_INTEGER, NOT_FLOAT, OVERFLOW,
@@ -387,14 +387,6 @@ def cmd_substr(client, argv):
 
 # -- counters ---------------------------------------------------------------------
 
-def _stored_int(value):
-    """The integer a stored string holds, as Redis's string2ll reads it, or None."""
-    # Most counters are short non-negative numbers: plain digits, no leading zero.
-    if value.isdigit() and len(value) < 19 and (value[0] != 48 or len(value) == 1):
-        return int(value)
-    return parse_int(value if value.__class__ is bytes else bytes(value))
-
-
 def _incr_by(client, key, increment):
     db = client.db
     value = db.get_for_write(key)
@@ -404,13 +396,14 @@ def _incr_by(client, key, increment):
     else:
         if value.__class__ is not bytes and value.__class__ is not bytearray:
             raise CommandError(WRONGTYPE)
-        current = _stored_int(value)
-        if current is None:
+        try:
+            incremented = incr_string(value, increment)
+        except OverflowError:
+            raise CommandError(OVERFLOW) from None
+        if incremented is None:
             raise CommandError(NOT_INTEGER)
-        result = current + increment
-        if result > LLONG_MAX or result < LLONG_MIN:
-            raise CommandError(OVERFLOW)
-        db.replace_value(key, b"%d" % result)
+        result, text = incremented
+        db.replace_value(key, text)
     client.server.dirty += 1
     client.reply.integer(result)
 

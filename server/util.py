@@ -1,14 +1,11 @@
 """Argument parsing shared by command handlers, with Redis's error texts."""
-from protocol.parser import parse_int
+from server.native_bridge import parse_int
 from server.errors import CommandError, NOT_INTEGER, NOT_FLOAT, SYNTAX
 from server.glob import compile_glob
 
 
 def parse_int_arg(arg, error=NOT_INTEGER):
     """A signed 64-bit integer argument, or CommandError(error)."""
-    # Short plain digits (the usual index or count) need none of parse_int's checks.
-    if arg.isdigit() and len(arg) < 19 and (arg[0] != 48 or len(arg) == 1):
-        return int(arg)
     value = parse_int(arg)
     if value is None:
         raise CommandError(error)
