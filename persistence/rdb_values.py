@@ -823,6 +823,7 @@ def _load_hash(reader, config):
     if count == 0:
         raise EmptyValueError("empty hash")
     value = Hash()
+    value.expect(count, config.hash_max_listpack_entries)     # duplicate fields fail the load
     max_value = config.hash_max_listpack_value
     for _ in range(count):
         field = reader.string()
@@ -838,6 +839,7 @@ def _hash_from_pairs(pairs, config):
     if not pairs:
         raise EmptyValueError("empty hash")
     value = Hash()
+    value.expect(len({field for field, _ in pairs}), config.hash_max_listpack_entries)
     for field, item in pairs:
         value.set(field, _as_bytes(item))
     value.fit(config.hash_max_listpack_entries)
