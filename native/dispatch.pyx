@@ -46,7 +46,6 @@ cdef class ServerCore:
     cdef public list _pending_flush       # clients with replies to write this iteration
     cdef public bint _flush_scheduled
     cdef public object loop
-    cdef public long long dirty
     cdef public int call_depth
     cdef public object cached_time_ms
     cdef public object replicaof
@@ -179,7 +178,8 @@ cdef class ClientCore:
         cdef PyObject* entry
         cdef list argv
         cdef Py_ssize_t argc, mark
-        cdef long long dirty_before, started, duration
+        cdef object dirty_before
+        cdef long long started, duration
         cdef list checks = server.command_checks
         cdef list hooks = server.after_call_hooks
         process_command = server.process_command
@@ -206,7 +206,9 @@ cdef class ClientCore:
                             process_command(self, argv)
                         else:
                             # Server.call for a top-level command, field by field.
-                            dirty_before = server.dirty
+                            # Only a write propagates, so only a write needs the dirty count
+                            # (a slot of Server: handlers bump it from Python).
+                            dirty_before = server.dirty if cmd.is_write else None
                             self.argv = argv
                             self.propagate_argv = None
                             server.cached_time_ms = None
@@ -226,7 +228,7 @@ cdef class ClientCore:
                             cmd.usec += duration
                             self.last_command = cmd
                             stats.total_commands_processed += 1
-                            if (server.dirty != dirty_before and cmd.is_write
+                            if (cmd.is_write and server.dirty != dirty_before
                                     and self.propagate_argv is not False
                                     and (server.propagation_sinks or server.propagation_batch is not None)):
                                 server.propagate(self.db.index, self.propagate_argv or argv)

@@ -83,7 +83,7 @@ class Stats(StatsCore):
 class Server(ServerCore):
     # Slots for what handlers read on every command (see native/dispatch.pyx); other
     # attributes go to the __dict__.
-    __slots__ = ("config", "stats", "dbs", "clients", "_next_client_id", "listeners",
+    __slots__ = ("config", "stats", "dirty", "dbs", "clients", "_next_client_id", "listeners",
                  "watched_keys", "watchers", "blocking_keys", "blocked_clients", "run_id",
                  "replid", "master_repl_offset", "active_expire_enabled", "lru_clock", "loading",
                  "shutdown_requested", "exit_code", "_command_table", "__dict__")
