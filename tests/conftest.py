@@ -5,7 +5,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import REFERENCE_BINARY, REQUIRE_REFERENCE, ServerProcess  # noqa: E402
+from harness import PURE_RUN, REFERENCE_BINARY, REQUIRE_REFERENCE, ServerProcess  # noqa: E402
 
 REFERENCE_TOOLS = ("redis-server", "redis-cli", "redis-benchmark")
 
@@ -39,6 +39,18 @@ def start_server():
 def server():
     """One pyredis-server shared by a test module (tests flush what they use)."""
     proc = ServerProcess(["--enable-debug-command", "yes"])
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture(scope="module")
+def native_server(request):
+    """pyredis-server on the native twins: the module's `server`, or one of its own when the
+    suite runs on the pure ones (PYREDIS_PURE=1)."""
+    if not PURE_RUN:
+        yield request.getfixturevalue("server")
+        return
+    proc = ServerProcess(["--enable-debug-command", "yes"], pure=False)
     yield proc
     proc.stop()
 

@@ -65,11 +65,9 @@ def pure_server():
 
 
 @pytest.fixture(params=["native", "pure"])
-def ours(request, server):
-    """Each test once against the native build (the module's `server`), once against the pure one."""
-    if request.param == "native":
-        return server
-    return request.getfixturevalue("pure_server")
+def ours(request):
+    """Each test once against the native build, once against the pure one."""
+    return request.getfixturevalue(request.param + "_server")
 
 
 # -- a small RESP decoder, for replies compared as data rather than bytes ---------------

@@ -14,6 +14,9 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REFERENCE_BINARY = shutil.which("redis-server")
 REQUIRE_REFERENCE = os.environ.get("REQUIRE_REFERENCE", "") not in ("", "0")
+# The twin the suite runs on: PYREDIS_PURE=1 in the test environment puts every server and
+# in-process import on the pure-Python twins, unless a test asks for one twin by name.
+PURE_RUN = os.environ.get("PYREDIS_PURE", "") not in ("", "0")
 
 
 def free_port():
@@ -70,6 +73,13 @@ def server_command(reference=False):
     return [REFERENCE_BINARY] if reference else [sys.executable, "-m", "server"]
 
 
+def twin_env(pure):
+    """The PYREDIS_PURE setting for one twin: True pure, False native, None the suite's own."""
+    if pure is None:
+        return {}
+    return {"PYREDIS_PURE": "1" if pure else ""}
+
+
 def server_env(extra=None):
     env = dict(os.environ)
     env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
@@ -84,20 +94,20 @@ def run_server(args, reference=False, stdin=b"", timeout=15, cwd=None, env=None,
 
 
 def run_python(code, pure):
-    """`python -c code` from the repository root, with PYREDIS_PURE=1 or without it."""
-    env = dict(os.environ, PYTHONPATH=ROOT)
-    env.pop("PYREDIS_PURE", None)
-    if pure:
-        env["PYREDIS_PURE"] = "1"
+    """`python -c code` from the repository root on the pure twins (pure=True) or the native ones."""
+    env = dict(os.environ, PYTHONPATH=ROOT, **twin_env(bool(pure)))
     return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                           timeout=30, cwd=ROOT)
 
 
 class ServerProcess:
-    """A pyredis-server (or reference redis-server) running in its own directory."""
+    """A pyredis-server (or reference redis-server) running in its own directory.
+
+    pure: True runs the pure-Python twins, False the native ones, None (the default)
+    whichever the suite runs on."""
 
     def __init__(self, args=(), reference=False, config_text=None, env=None, port=None,
-                 pure=False, host="127.0.0.1", preexec_fn=None):
+                 pure=None, host="127.0.0.1", preexec_fn=None):
         self.reference = reference
         self.host = host              # where to check that the server listens
         self.port = port or free_port()
@@ -112,7 +122,7 @@ class ServerProcess:
         cmd += ["--port", str(self.port), "--dir", self.dir, "--save", "",
                 "--logfile", self.log_path]
         cmd += list(args)
-        full_env = server_env({"PYREDIS_PURE": "1"} if pure else None)   # pure: Python twins
+        full_env = server_env(twin_env(pure))
         full_env.update(env or {})
         self.cmd = cmd
         self.proc = subprocess.Popen(cmd, cwd=self.dir, env=full_env, stdin=subprocess.DEVNULL,

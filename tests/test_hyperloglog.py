@@ -35,10 +35,10 @@ def pure_server():
 
 
 @pytest.fixture(params=["native", "pure"])
-def ours(request, server, pure_server):
+def ours(request, pure_server):
     if request.param == "native":
         require_native()
-        return server
+        return request.getfixturevalue("native_server")
     return pure_server
 
 
