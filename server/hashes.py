@@ -22,7 +22,7 @@ from server.errors import CommandError, SYNTAX, OVERFLOW
 from server.keys import parse_scan_cursor
 from server.packlist import implementation
 from server.strings import parse_long_double, incr_by_float, INFINITE, LLONG_MAX, LLONG_MIN
-from server.types import RedisValue, lookup_read, lookup_write, remove_items
+from server.types import RedisValue, remove_items
 from server.util import parse_int_arg, parse_ranged_int_arg, parse_scan_options
 
 packlist = implementation()
@@ -197,7 +197,7 @@ def _limits(client):
 def _store_pairs(client, key, pairs_argv):
     """Write field/value pairs from argv (HSET/HMSET); returns how many fields were new."""
     db = client.db
-    value = lookup_write(db, key, Hash)
+    value = db.get_for_write(key, Hash)
     created = value is None
     if created:
         value = Hash()
@@ -239,7 +239,7 @@ def _set_one(client, key, value, created, field, new_value):
 def cmd_hset(client, argv):
     if len(argv) == 4:
         key = argv[1]
-        value = lookup_write(client.db, key, Hash)
+        value = client.db.get_for_write(key, Hash)
         if value is None:
             client.reply.integer(_set_one(client, key, Hash(), True, argv[2], argv[3]))
         else:
@@ -263,7 +263,7 @@ def cmd_hmset(client, argv):
          since="2.0.0", summary="Set the value of a hash field, only if the field does not exist")
 def cmd_hsetnx(client, argv):
     key, field = argv[1], argv[2]
-    value = lookup_write(client.db, key, Hash)
+    value = client.db.get_for_write(key, Hash)
     if value is not None and field in value:
         return client.reply.integer(0)
     created = value is None
@@ -278,7 +278,7 @@ def cmd_hsetnx(client, argv):
 def cmd_hincrby(client, argv):
     increment = parse_int_arg(argv[3])
     key, field = argv[1], argv[2]
-    value = lookup_write(client.db, key, Hash)
+    value = client.db.get_for_write(key, Hash)
     created = value is None
     if created:
         value = Hash()
@@ -304,7 +304,7 @@ def cmd_hincrbyfloat(client, argv):
     key, field, increment = argv[1], argv[2], argv[3]
     if parse_long_double(increment) is INFINITE:
         raise CommandError("ERR value is NaN or Infinity")
-    value = lookup_write(client.db, key, Hash)
+    value = client.db.get_for_write(key, Hash)
     created = value is None
     if created:
         value = Hash()
@@ -326,14 +326,14 @@ def cmd_hincrbyfloat(client, argv):
 @command("hget", 3, "readonly fast", keys=(1, 1, 1), acl="@read @hash @fast",
          since="2.0.0", summary="Get the value of a hash field")
 def cmd_hget(client, argv):
-    value = lookup_read(client.db, argv[1], Hash)
+    value = client.db.get(argv[1], Hash)
     client.reply.bulk_or_null(None if value is None else value.get(argv[2]))
 
 
 @command("hmget", -3, "readonly fast", keys=(1, 1, 1), acl="@read @hash @fast",
          since="2.0.0", summary="Get the values of all the given hash fields")
 def cmd_hmget(client, argv):
-    value = lookup_read(client.db, argv[1], Hash)
+    value = client.db.get(argv[1], Hash)
     if value is None:
         client.reply.bulk_array([None] * (len(argv) - 2))
     else:
@@ -344,21 +344,21 @@ def cmd_hmget(client, argv):
 @command("hexists", 3, "readonly fast", keys=(1, 1, 1), acl="@read @hash @fast",
          since="2.0.0", summary="Determine if a hash field exists")
 def cmd_hexists(client, argv):
-    value = lookup_read(client.db, argv[1], Hash)
+    value = client.db.get(argv[1], Hash)
     client.reply.integer(1 if value is not None and argv[2] in value else 0)
 
 
 @command("hlen", 2, "readonly fast", keys=(1, 1, 1), acl="@read @hash @fast",
          since="2.0.0", summary="Get the number of fields in a hash")
 def cmd_hlen(client, argv):
-    value = lookup_read(client.db, argv[1], Hash)
+    value = client.db.get(argv[1], Hash)
     client.reply.integer(0 if value is None else len(value))
 
 
 @command("hstrlen", 3, "readonly fast", keys=(1, 1, 1), acl="@read @hash @fast",
          since="3.2.0", summary="Get the length of the value of a hash field")
 def cmd_hstrlen(client, argv):
-    value = lookup_read(client.db, argv[1], Hash)
+    value = client.db.get(argv[1], Hash)
     stored = None if value is None else value.get(argv[2])
     client.reply.integer(0 if stored is None else len(stored))
 
@@ -367,7 +367,7 @@ def cmd_hstrlen(client, argv):
          tips="nondeterministic_output_order", since="2.0.0",
          summary="Get all the fields in a hash")
 def cmd_hkeys(client, argv):
-    value = lookup_read(client.db, argv[1], Hash)
+    value = client.db.get(argv[1], Hash)
     client.reply.bulk_array(() if value is None else list(value.fields()))
 
 
@@ -375,7 +375,7 @@ def cmd_hkeys(client, argv):
          tips="nondeterministic_output_order", since="2.0.0",
          summary="Get all the values in a hash")
 def cmd_hvals(client, argv):
-    value = lookup_read(client.db, argv[1], Hash)
+    value = client.db.get(argv[1], Hash)
     client.reply.bulk_array(() if value is None else list(value.values()))
 
 
@@ -383,7 +383,7 @@ def cmd_hvals(client, argv):
          tips="nondeterministic_output_order", since="2.0.0",
          summary="Get all the fields and values in a hash")
 def cmd_hgetall(client, argv):
-    value = lookup_read(client.db, argv[1], Hash)
+    value = client.db.get(argv[1], Hash)
     reply = client.reply
     if value is None:
         return reply.map(0)
@@ -427,7 +427,7 @@ def _reply_pairs(reply, pairs, with_values):
 def cmd_hrandfield(client, argv):
     reply = client.reply
     if len(argv) == 2:
-        value = lookup_read(client.db, argv[1], Hash)
+        value = client.db.get(argv[1], Hash)
         if value is None:
             return reply.null()
         return reply.bulk(value.random_pairs(1)[0][0])
@@ -439,7 +439,7 @@ def cmd_hrandfield(client, argv):
         with_values = True
         if count < -(LONG_MAX // 2) or count > LONG_MAX // 2:
             raise CommandError("ERR value is out of range")
-    value = lookup_read(client.db, argv[1], Hash)
+    value = client.db.get(argv[1], Hash)
     if value is None or count == 0:
         return reply.array(0)
     flat = with_values and reply.resp != 3
@@ -467,7 +467,7 @@ def cmd_hrandfield(client, argv):
          summary="Incrementally iterate hash fields and associated values")
 def cmd_hscan(client, argv):
     cursor = parse_scan_cursor(argv[2])
-    value = lookup_read(client.db, argv[1], Hash)
+    value = client.db.get(argv[1], Hash)
     reply = client.reply
     if value is None:
         reply.array(2)

@@ -37,6 +37,8 @@ from array import array
 from bisect import bisect_left, bisect_right
 from itertools import chain, compress
 
+from server.errors import CommandError, WRONGTYPE
+
 LFU_INIT_VAL = 5                # the counter a new key starts with under LFU
 SCAN_VISITS_PER_COUNT = 10      # one SCAN call visits at most COUNT*10 entries
 
@@ -289,8 +291,11 @@ class Database:
         self.expire_now(key)
         return True
 
-    def get(self, key):
-        """The value for a read: counts a keyspace hit or miss, records the access."""
+    def get(self, key, cls=None):
+        """The value for a read: counts a keyspace hit or miss, records the access.
+
+        With `cls` (a value class: ListValue, Hash ...), a value of another type
+        raises WRONGTYPE, once the lookup has counted, as Redis checks the type."""
         value = self.data.get(key)
         server = self.server
         if value is None or (key in self.expires and self._expired(key)):
@@ -301,10 +306,13 @@ class Database:
             self.access[key] = server.lru_clock
         else:
             self._lfu_touch(key)
-        return value
+        if cls is None or value.__class__ is cls:
+            return value
+        raise CommandError(WRONGTYPE)
 
-    def get_for_write(self, key):
-        """The value before a write: records the access, no hit/miss accounting."""
+    def get_for_write(self, key, cls=None):
+        """The value before a write: records the access, no hit/miss accounting;
+        `cls` as for get()."""
         value = self.data.get(key)
         if value is None or (key in self.expires and self._expired(key)):
             return None
@@ -312,7 +320,9 @@ class Database:
             self.access[key] = self.server.lru_clock
         else:
             self._lfu_touch(key)
-        return value
+        if cls is None or value.__class__ is cls:
+            return value
+        raise CommandError(WRONGTYPE)
 
     def get_notouch(self, key):
         """The value for inspection (EXISTS, TYPE, TTL, OBJECT): counts hits and

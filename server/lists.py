@@ -16,7 +16,7 @@ from itertools import islice
 from server import blocking
 from server.commands import command
 from server.errors import CommandError, NO_SUCH_KEY, NOT_INTEGER, OUT_OF_RANGE, SYNTAX
-from server.types import RedisValue, lookup_read, lookup_write
+from server.types import RedisValue
 from server.util import parse_int_arg
 
 LONG_MAX = 2**63 - 1
@@ -297,7 +297,7 @@ def _move(client, source_key, source, destination_key, from_head, to_head):
     lists alone) and the source deleted only after the push, so moving the last
     element of a list onto itself keeps it."""
     db = client.db
-    destination = lookup_write(db, destination_key, ListValue)
+    destination = db.get_for_write(destination_key, ListValue)
     element = _pop(source, from_head)
     if destination is None:
         db.set(destination_key, ListValue(element))
@@ -316,7 +316,7 @@ def _move(client, source_key, source, destination_key, from_head, to_head):
 def _push(client, argv, head, only_existing):
     db = client.db
     key = argv[1]
-    value = lookup_write(db, key, ListValue)
+    value = db.get_for_write(key, ListValue)
     if value is None:
         if only_existing:
             client.reply.integer(0)
@@ -376,7 +376,7 @@ def cmd_linsert(client, argv):
     else:
         raise CommandError(SYNTAX)
     db = client.db
-    value = lookup_write(db, argv[1], ListValue)
+    value = db.get_for_write(argv[1], ListValue)
     if value is None:
         client.reply.integer(0)
         return
@@ -395,14 +395,14 @@ def cmd_linsert(client, argv):
 @command("llen", 2, "readonly fast", keys=(1, 1, 1), acl="@read @list @fast",
          summary="Get the length of a list")
 def cmd_llen(client, argv):
-    value = lookup_read(client.db, argv[1], ListValue)
+    value = client.db.get(argv[1], ListValue)
     client.reply.integer(len(value) if value is not None else 0)
 
 
 @command("lindex", 3, "readonly", keys=(1, 1, 1), acl="@read @list @slow",
          summary="Get an element from a list by its index")
 def cmd_lindex(client, argv):
-    value = lookup_read(client.db, argv[1], ListValue)
+    value = client.db.get(argv[1], ListValue)
     if value is None:
         client.reply.null()
         return
@@ -421,7 +421,7 @@ def cmd_lindex(client, argv):
 def cmd_lrange(client, argv):
     start = parse_int_arg(argv[2])
     end = parse_int_arg(argv[3])
-    value = lookup_read(client.db, argv[1], ListValue)
+    value = client.db.get(argv[1], ListValue)
     if value is None:
         client.reply.array(0)
         return
@@ -449,7 +449,7 @@ def cmd_lpos(client, argv):
         else:
             raise CommandError(SYNTAX)
         j += 2
-    value = lookup_read(client.db, argv[1], ListValue)
+    value = client.db.get(argv[1], ListValue)
     reply = client.reply
     if value is None:
         if count is None:
@@ -482,7 +482,7 @@ def cmd_lpos(client, argv):
          summary="Set the value of an element in a list by its index")
 def cmd_lset(client, argv):
     db = client.db
-    value = lookup_write(db, argv[1], ListValue)
+    value = db.get_for_write(argv[1], ListValue)
     if value is None:
         raise CommandError(NO_SUCH_KEY)
     index = parse_int_arg(argv[2])
@@ -504,7 +504,7 @@ def cmd_ltrim(client, argv):
     end = parse_int_arg(argv[3])
     db = client.db
     key = argv[1]
-    value = lookup_write(db, key, ListValue)
+    value = db.get_for_write(key, ListValue)
     if value is not None:
         size = len(value)
         start, stop = _normalize_range(start, end, size)
@@ -519,7 +519,7 @@ def cmd_lrem(client, argv):
     count = parse_int_arg(argv[2])
     db = client.db
     key = argv[1]
-    value = lookup_write(db, key, ListValue)
+    value = db.get_for_write(key, ListValue)
     if value is None:
         client.reply.integer(0)
         return
@@ -539,7 +539,7 @@ def _pop_command(client, argv, head, name):
     with_count = len(argv) == 3
     count = _ranged(argv[2], 0, NOT_POSITIVE) if with_count else 1
     key = argv[1]
-    value = lookup_write(client.db, key, ListValue)
+    value = client.db.get_for_write(key, ListValue)
     reply = client.reply
     if value is None:
         if with_count:
@@ -561,7 +561,7 @@ def _pop_command(client, argv, head, name):
 def _pop_one(client, key, head):
     """LPOP/RPOP without a count: the element, or nil for no list."""
     db = client.db
-    value = lookup_write(db, key, ListValue)
+    value = db.get_for_write(key, ListValue)
     if value is None:
         client.reply.null()
         return
@@ -610,7 +610,7 @@ def _pop_first_nonempty(client, keys, head, count):
     Returns False (nothing replied) when no key holds one."""
     db = client.db
     for key in keys:
-        value = lookup_write(db, key, ListValue)
+        value = db.get_for_write(key, ListValue)
         if value is None:
             continue
         elements = _pop(value, head, count)
@@ -645,7 +645,7 @@ def cmd_lmpop(client, argv):
 # -- moves --------------------------------------------------------------------------------------
 
 def _lmove(client, argv, from_head, to_head):
-    source = lookup_write(client.db, argv[1], ListValue)
+    source = client.db.get_for_write(argv[1], ListValue)
     if source is None:
         client.reply.null()
         return
@@ -678,7 +678,7 @@ def _blocking_pop(client, keys, timeout_arg, head, count=None):
     deadline = blocking.parse_timeout(timeout_arg)
     db = client.db
     for key in keys:
-        value = lookup_write(db, key, ListValue)
+        value = db.get_for_write(key, ListValue)
         if value is None:
             continue
         if count is None:
@@ -740,7 +740,7 @@ def cmd_blmpop(client, argv):
 
 def _blocking_move(client, argv, from_head, to_head, deadline, as_rpoplpush):
     source_key, destination_key = argv[1], argv[2]
-    source = lookup_write(client.db, source_key, ListValue)
+    source = client.db.get_for_write(source_key, ListValue)
     if source is not None:
         client.reply.bulk(_move(client, source_key, source, destination_key, from_head, to_head))
         if as_rpoplpush:

@@ -26,7 +26,7 @@ from server.commands import command
 from server.errors import CommandError, SYNTAX, WRONGTYPE
 from server.keys import parse_scan_cursor
 from server.packlist import implementation
-from server.types import RedisValue, lookup_read, lookup_write, remove_items
+from server.types import RedisValue, remove_items
 from server.util import parse_ranged_int_arg, parse_scan_options
 
 packlist = implementation()
@@ -273,7 +273,7 @@ def _empty_set(reply):
 def cmd_sadd(client, argv):
     db = client.db
     key = argv[1]
-    value = lookup_write(db, key, Set)
+    value = db.get_for_write(key, Set)
     created = value is None
     if created:
         value = Set()
@@ -336,14 +336,14 @@ def cmd_smove(client, argv):
 @command("sismember", 3, "readonly fast", keys=(1, 1, 1), acl="@read @set @fast",
          since="1.0.0", summary="Determine if a given value is a member of a set")
 def cmd_sismember(client, argv):
-    value = lookup_read(client.db, argv[1], Set)
+    value = client.db.get(argv[1], Set)
     client.reply.integer(1 if value is not None and argv[2] in value else 0)
 
 
 @command("smismember", -3, "readonly fast", keys=(1, 1, 1), acl="@read @set @fast",
          since="6.2.0", summary="Returns the membership associated with the given elements for a set")
 def cmd_smismember(client, argv):
-    value = lookup_read(client.db, argv[1], Set)
+    value = client.db.get(argv[1], Set)
     reply = client.reply
     reply.array(len(argv) - 2)
     for member in argv[2:]:
@@ -353,7 +353,7 @@ def cmd_smismember(client, argv):
 @command("scard", 2, "readonly fast", keys=(1, 1, 1), acl="@read @set @fast",
          since="1.0.0", summary="Get the number of members in a set")
 def cmd_scard(client, argv):
-    value = lookup_read(client.db, argv[1], Set)
+    value = client.db.get(argv[1], Set)
     client.reply.integer(0 if value is None else len(value))
 
 
@@ -369,7 +369,7 @@ def cmd_spop(client, argv):
         raise CommandError(SYNTAX)
     db = client.db
     key = argv[1]
-    value = lookup_write(db, key, Set)
+    value = db.get_for_write(key, Set)
     if value is None:
         return client.reply.null()
     member, emptied = value.pop_random()
@@ -386,14 +386,14 @@ def _spop_count(client, argv):
     count = parse_ranged_int_arg(argv[2], 0, LONG_MAX, "value is out of range, must be positive")
     db = client.db
     key = argv[1]
-    value = lookup_write(db, key, Set)
+    value = db.get_for_write(key, Set)
     reply = client.reply
     if value is None or count == 0:
         return _empty_set(reply)
     size = len(value)
     if count >= size:
         # The whole set goes: reply as SUNION of it would, propagate as DEL.
-        everything = _union(client, [lookup_read(db, key, Set)])
+        everything = _union(client, [db.get(key, Set)])
         _reply_set(reply, everything, len(everything))
         db.delete(key)
         client.server.dirty += size
@@ -421,12 +421,12 @@ def cmd_srandmember(client, argv):
     if len(argv) > 3:
         raise CommandError(SYNTAX)
     if len(argv) == 2:
-        value = lookup_read(client.db, argv[1], Set)
+        value = client.db.get(argv[1], Set)
         if value is None:
             return reply.null()
         return reply.bulk(value.random_members(1)[0])
     count = parse_ranged_int_arg(argv[2], -LONG_MAX, LONG_MAX)
-    value = lookup_read(client.db, argv[1], Set)
+    value = client.db.get(argv[1], Set)
     if value is None or count == 0:
         return reply.array(0)
     size = len(value)
@@ -450,7 +450,7 @@ def cmd_srandmember(client, argv):
 def _load_sets(client, keys):
     """The sets at keys (None for a missing key), WRONGTYPE on the first non-set."""
     db = client.db
-    return [lookup_read(db, key, Set) for key in keys]
+    return [db.get(key, Set) for key in keys]
 
 
 def _intersection(sets, limit=0):
@@ -537,7 +537,7 @@ def _store(client, destination, result):
          tips="nondeterministic_output_order", since="1.0.0",
          summary="Get all the members in a set")
 def cmd_smembers(client, argv):
-    value = lookup_read(client.db, argv[1], Set)
+    value = client.db.get(argv[1], Set)
     if value is None:
         return _empty_set(client.reply)
     _reply_set(client.reply, value, len(value))
@@ -624,7 +624,7 @@ def cmd_sdiffstore(client, argv):
          summary="Incrementally iterate Set elements")
 def cmd_sscan(client, argv):
     cursor = parse_scan_cursor(argv[2])
-    value = lookup_read(client.db, argv[1], Set)
+    value = client.db.get(argv[1], Set)
     reply = client.reply
     reply_cursor = 0
     members = []

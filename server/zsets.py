@@ -30,7 +30,7 @@ from server.errors import CommandError, SYNTAX, WRONGTYPE
 from server.keys import parse_scan_cursor
 from server.native_bridge import PURE
 from server.packlist import implementation
-from server.types import RedisValue, lookup_read, lookup_write
+from server.types import RedisValue
 from server.util import parse_int_arg, parse_ranged_int_arg, parse_scan_options
 
 if PURE:
@@ -561,7 +561,7 @@ def _zadd(client, argv, incr):
 
     db = client.db
     key = argv[1]
-    zset = lookup_write(db, key, SortedSet)
+    zset = db.get_for_write(key, SortedSet)
     reply = client.reply
     created = zset is None
     if created:
@@ -620,7 +620,7 @@ def cmd_zadd(client, argv):
 def _zadd_one(client, key, score, member):
     """ZADD key score member, without flags: what _zadd does for that shape."""
     db = client.db
-    zset = lookup_write(db, key, SortedSet)
+    zset = db.get_for_write(key, SortedSet)
     reply = client.reply
     if zset is None:
         zset = SortedSet()
@@ -655,7 +655,7 @@ def cmd_zincrby(client, argv):
          since="1.2.0", summary="Remove one or more members from a sorted set")
 def cmd_zrem(client, argv):
     key = argv[1]
-    zset = lookup_write(client.db, key, SortedSet)
+    zset = client.db.get_for_write(key, SortedSet)
     if zset is None:
         return client.reply.integer(0)
     deleted = 0
@@ -681,7 +681,7 @@ def _zremrange(client, argv, by):
         score_range = parse_score_range(argv[2], argv[3])
     else:
         lex = LexRange(argv[2], argv[3])
-    zset = lookup_write(client.db, key, SortedSet)
+    zset = client.db.get_for_write(key, SortedSet)
     if zset is None:
         return client.reply.integer(0)
     if by is RANK:
@@ -729,14 +729,14 @@ def cmd_zremrangebylex(client, argv):
 @command("zcard", 2, "readonly fast", keys=(1, 1, 1), acl="@read @sortedset @fast",
          since="1.2.0", summary="Get the number of members in a sorted set")
 def cmd_zcard(client, argv):
-    zset = lookup_read(client.db, argv[1], SortedSet)
+    zset = client.db.get(argv[1], SortedSet)
     client.reply.integer(0 if zset is None else len(zset))
 
 
 @command("zscore", 3, "readonly fast", keys=(1, 1, 1), acl="@read @sortedset @fast",
          since="1.2.0", summary="Get the score associated with the given member in a sorted set")
 def cmd_zscore(client, argv):
-    zset = lookup_read(client.db, argv[1], SortedSet)
+    zset = client.db.get(argv[1], SortedSet)
     score = None if zset is None else zset.score(argv[2])
     if score is None:
         client.reply.null()
@@ -747,7 +747,7 @@ def cmd_zscore(client, argv):
 @command("zmscore", -3, "readonly fast", keys=(1, 1, 1), acl="@read @sortedset @fast",
          since="6.2.0", summary="Get the score associated with the given members in a sorted set")
 def cmd_zmscore(client, argv):
-    zset = lookup_read(client.db, argv[1], SortedSet)
+    zset = client.db.get(argv[1], SortedSet)
     reply = client.reply
     reply.array(len(argv) - 2)
     for member in argv[2:]:
@@ -759,7 +759,7 @@ def cmd_zmscore(client, argv):
 
 
 def _zrank(client, argv, reverse):
-    zset = lookup_read(client.db, argv[1], SortedSet)
+    zset = client.db.get(argv[1], SortedSet)
     rank = None if zset is None else zset.rank(argv[2])
     if rank is None:
         client.reply.null()
@@ -787,7 +787,7 @@ def cmd_zrevrank(client, argv):
                  "values")
 def cmd_zcount(client, argv):
     score_range = parse_score_range(argv[2], argv[3])
-    zset = lookup_read(client.db, argv[1], SortedSet)
+    zset = client.db.get(argv[1], SortedSet)
     if zset is None:
         return client.reply.integer(0)
     lo, hi = zset.score_span(*score_range)
@@ -799,7 +799,7 @@ def cmd_zcount(client, argv):
                  "lexicographical range")
 def cmd_zlexcount(client, argv):
     lex = LexRange(argv[2], argv[3])
-    zset = lookup_read(client.db, argv[1], SortedSet)
+    zset = client.db.get(argv[1], SortedSet)
     if zset is None:
         return client.reply.integer(0)
     lo, hi = zset.lex_span(lex)
@@ -851,7 +851,7 @@ def _zrange(client, argv, src, dst=None, by=None, reverse=None):
     else:
         lex = LexRange(low_arg, high_arg)
 
-    zset = lookup_read(client.db, argv[src], SortedSet)
+    zset = client.db.get(argv[src], SortedSet)
     if zset is None:
         if dst is not None:
             return _store(client, dst, [])
@@ -948,7 +948,7 @@ def pop_from_first(client, keys, highest, count, nested, with_key, nil_when_empt
     reply = client.reply
     zset = key = None
     for key in keys:
-        zset = lookup_write(db, key, SortedSet)
+        zset = db.get_for_write(key, SortedSet)
         if zset is not None:
             break
     if zset is None:
@@ -1062,7 +1062,7 @@ def _blocking_zpop(client, keys, timeout_arg, highest, count=None):
         return [name, key] if count is None else [name, key, b"%d" % popped]
 
     for key in keys:
-        zset = lookup_write(client.db, key, SortedSet)
+        zset = client.db.get_for_write(key, SortedSet)
         if zset is not None:
             key, popped = pop_from_first(client, [key], highest, count, nested, True, nested)
             client.propagate_argv = propagated(key, popped)
@@ -1115,7 +1115,7 @@ def cmd_bzmpop(client, argv):
 def cmd_zrandmember(client, argv):
     reply = client.reply
     if len(argv) == 2:
-        zset = lookup_read(client.db, argv[1], SortedSet)
+        zset = client.db.get(argv[1], SortedSet)
         if zset is None:
             return reply.null()
         return reply.bulk(zset.random_pairs(1)[0][0])
@@ -1127,7 +1127,7 @@ def cmd_zrandmember(client, argv):
         withscores = True
         if count < -(LONG_MAX // 2) or count > LONG_MAX // 2:
             raise CommandError("ERR value is out of range")
-    zset = lookup_read(client.db, argv[1], SortedSet)
+    zset = client.db.get(argv[1], SortedSet)
     if zset is None or count == 0:
         return reply.array(0)
     size = len(zset)
@@ -1358,7 +1358,7 @@ def cmd_zdiff(client, argv):
 def cmd_zscan(client, argv):
     cursor = parse_scan_cursor(argv[2])
     reply = client.reply
-    zset = lookup_read(client.db, argv[1], SortedSet)
+    zset = client.db.get(argv[1], SortedSet)
     if zset is None:
         reply.array(2)
         reply.bulk(b"0")
