@@ -532,8 +532,6 @@ def cmd_lrem(client, argv):
 # -- pops --------------------------------------------------------------------------------------
 
 def _pop_command(client, argv, head, name):
-    if len(argv) == 2:
-        return _pop_one(client, argv[1], head)
     if len(argv) > 3:
         raise CommandError("ERR wrong number of arguments for '%s' command" % name)
     with_count = len(argv) == 3
@@ -577,13 +575,19 @@ def _pop_one(client, key, head):
 @command("lpop", -2, "write fast", keys=(1, 1, 1), acl="@write @list @fast",
          summary="Remove and get the first elements in a list")
 def cmd_lpop(client, argv):
-    _pop_command(client, argv, True, "lpop")
+    if len(argv) == 2:
+        _pop_one(client, argv[1], True)
+    else:
+        _pop_command(client, argv, True, "lpop")
 
 
 @command("rpop", -2, "write fast", keys=(1, 1, 1), acl="@write @list @fast",
          summary="Remove and get the last elements in a list")
 def cmd_rpop(client, argv):
-    _pop_command(client, argv, False, "rpop")
+    if len(argv) == 2:
+        _pop_one(client, argv[1], False)
+    else:
+        _pop_command(client, argv, False, "rpop")
 
 
 def _parse_mpop(argv, numkeys_index):
