@@ -380,8 +380,8 @@ def strtod(text, start=0):
 def parse_score(arg, error=NOT_FLOAT):
     """A double as Redis's string2d reads it: all of arg, no leading space, no NaN,
     no overflow or underflow to zero (hex floats and inf are fine)."""
-    if arg.isdigit() and len(arg) < 16:      # plain digits: exact, and the usual case
-        return float(arg)
+    if arg.isdigit() and len(arg) < 16:      # plain digits, the usual case: exact through int,
+        return float(int(arg))               # which reads bytes twice as fast as float does
     if not arg or arg[0] in _C_SPACE:
         raise CommandError(error)
     value, end, out_of_range = strtod(arg)
@@ -610,9 +610,10 @@ def _zadd(client, argv, incr):
          since="1.2.0", summary="Add one or more members to a sorted set, or update its score "
                  "if it already exists")
 def cmd_zadd(client, argv):
-    # One pair, no flags, a score of plain digits: the common shape, without option parsing.
+    # One pair, no flags, a score of plain digits: the common shape, without option parsing
+    # (float(int()) as in parse_score).
     if len(argv) == 4 and argv[2].isdigit() and len(argv[2]) < 16:
-        _zadd_one(client, argv[1], float(argv[2]), argv[3])
+        _zadd_one(client, argv[1], float(int(argv[2])), argv[3])
     else:
         _zadd(client, argv, False)
 
