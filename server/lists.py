@@ -109,17 +109,17 @@ class ListValue(RedisValue):
         items = self._items
         head = self._head
         element = items[head]
+        items[head] = None
         head += 1
-        if head >= len(items):
+        left = len(items) - head
+        if not left:
             self._items = []
             self._head = 0
             return element, True
-        if head > 2 * (len(items) - head) + MIN_HEAD_ROOM:
+        if head > 2 * left + MIN_HEAD_ROOM:
             del items[:head]      # mostly free slots: drop them, as pop_head does
-            self._head = 0
-        else:
-            items[head - 1] = None
-            self._head = head
+            head = 0
+        self._head = head
         return element, False
 
     def pop_last(self):
