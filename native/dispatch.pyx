@@ -206,9 +206,9 @@ cdef class ClientCore:
                             process_command(self, argv)
                         else:
                             # Server.call for a top-level command, field by field.
-                            # Only a write propagates, so only a write needs the dirty count
-                            # (a slot of Server: handlers bump it from Python).
-                            dirty_before = server.dirty if cmd.is_write else None
+                            # Only a write propagates, and only to sinks (AOF, replicas): without
+                            # them a write's effects reach nobody, so dirty need not be read.
+                            dirty_before = server.dirty if cmd.is_write and server.propagation_sinks else None
                             self.argv = argv
                             self.propagate_argv = None
                             server.cached_time_ms = None
@@ -228,9 +228,8 @@ cdef class ClientCore:
                             cmd.usec += duration
                             self.last_command = cmd
                             stats.total_commands_processed += 1
-                            if (cmd.is_write and server.dirty != dirty_before
-                                    and self.propagate_argv is not False
-                                    and (server.propagation_sinks or server.propagation_batch is not None)):
+                            if (dirty_before is not None and server.dirty != dirty_before
+                                    and self.propagate_argv is not False):
                                 server.propagate(self.db.index, self.propagate_argv or argv)
                             if server.propagation_batch is not None:
                                 server.end_propagation_unit(cmd)
