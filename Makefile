@@ -19,8 +19,10 @@ install: $(STAMP)
 run: install
 	$(BIN)/pyredis-server ./redis.conf
 
+# The whole suite twice: on the native twins, then on their pure-Python twins.
 test: install
-	$(BIN)/python -m pytest -q tests
+	PYREDIS_PURE= $(BIN)/python -m pytest -q tests
+	PYREDIS_PURE=1 $(BIN)/python -m pytest -q tests
 
 # matplotlib draws the ratio chart; a benchmark-only dependency, never a runtime one.
 $(BENCH_STAMP): $(STAMP)
