@@ -50,9 +50,20 @@ cdef class ServerCore:
     cdef public object cached_time_ms
     cdef public object replicaof
     cdef public object ready_keys
+    cdef public object watched_keys       # WATCH's hook, None while nothing is watched
+    cdef public dict blocking_keys        # (db index, key) -> clients blocked on it
     cdef public object propagation_batch
     cdef public object propagation_sinks
     cdef public dict _commands_by_raw_name
+
+    cpdef key_modified(self, db, key):
+        """Every write to a key: WATCH and blocked clients hear of it (signalModifiedKey)."""
+        if self.watched_keys is not None:
+            self.watched_keys(db, key)
+        if self.blocking_keys:
+            slot = (db.index, key)
+            if slot in self.blocking_keys:
+                self.ready_keys[slot] = db
 
     def queue_flush(self, client):
         """Have `client`'s replies written at the end of this loop iteration."""

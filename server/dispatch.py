@@ -37,6 +37,13 @@ class ServerCore:
 
     __slots__ = ()
 
+    def key_modified(self, db, key):
+        """Every write to a key: WATCH and blocked clients hear of it (signalModifiedKey)."""
+        if self.watched_keys is not None:
+            self.watched_keys(db, key)
+        if self.blocking_keys and (db.index, key) in self.blocking_keys:
+            self.ready_keys[(db.index, key)] = db
+
     def queue_flush(self, client):
         """Have `client`'s replies written at the end of this loop iteration."""
         if not getattr(client, "flush_queued", False):

@@ -84,7 +84,7 @@ class Server(ServerCore):
     # Slots for what handlers read on every command (see native/dispatch.pyx); other
     # attributes go to the __dict__.
     __slots__ = ("config", "stats", "dirty", "dbs", "clients", "_next_client_id", "listeners",
-                 "watched_keys", "watchers", "blocking_keys", "blocked_clients", "run_id",
+                 "watchers", "blocked_clients", "run_id",
                  "replid", "master_repl_offset", "active_expire_enabled", "lru_clock", "loading",
                  "shutdown_requested", "exit_code", "_command_table", "__dict__")
 
@@ -338,12 +338,6 @@ class Server(ServerCore):
         """Propagate a change the server made by itself (expired key → DEL)."""
         self.dirty += 1
         self.propagate(db_index, argv)
-
-    def key_modified(self, db, key):
-        if self.watched_keys is not None:
-            self.watched_keys(db, key)
-        if self.blocking_keys and (db.index, key) in self.blocking_keys:
-            self.ready_keys[(db.index, key)] = db
 
     def unblock_client(self, client, error):
         """CLIENT UNBLOCK: end a blocking command as a timeout, or with an error if `error`."""
