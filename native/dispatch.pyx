@@ -17,7 +17,12 @@ from cpython.list cimport PyList_GET_SIZE
 from cpython.ref cimport PyObject
 from posix.time cimport CLOCK_MONOTONIC, CLOCK_REALTIME, clock_gettime, timespec
 
-from native.resp cimport ReplyWriter, RequestParser
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_GET_SIZE
+from cpython.dict cimport PyDict_SetItem
+from cpython.list cimport PyList_Append, PyList_GET_ITEM, PyList_SET_ITEM
+from cpython.ref cimport Py_INCREF, Py_DECREF
+
+from native.resp cimport ReplyWriter, RequestParser, _format_header, _parse_ll
 
 import traceback
 
@@ -27,6 +32,24 @@ from server.log import log
 
 cdef enum:
     REPLY_ON = 0      # client.reply_mode when every reply is sent (server/client.py has the others)
+
+# Commands with a native path for their most common shape (see _run_fast).
+cdef enum:
+    FAST_NONE = 0
+    FAST_INCR
+    FAST_DECR
+    FAST_LPUSH
+    FAST_RPUSH
+    FAST_LPOP
+    FAST_RPOP
+
+FAST_PATHS = {"incr": FAST_INCR, "decr": FAST_DECR, "lpush": FAST_LPUSH, "rpush": FAST_RPUSH,
+              "lpop": FAST_LPOP, "rpop": FAST_RPOP}
+
+# server.lists' ListValue and its head-room constant, fetched once commands are declared
+# (server.lists imports the command table, which imports this module).
+cdef object _ListValue = None
+cdef Py_ssize_t _MIN_HEAD_ROOM = 0
 
 
 # Attributes Python code reads for every command (client.server, .db, .reply,
@@ -102,6 +125,7 @@ cdef class CommandCore:
     """A command table entry's dispatch facts and its INFO commandstats counters."""
     cdef object _handler          # copies of handler and arity, taken by prepare_dispatch
     cdef int _arity
+    cdef int _fast_kind           # FAST_*: a native path for the common shape, or FAST_NONE
     cdef public long long calls
     cdef public long long usec
     cdef public long long rejected_calls
@@ -114,6 +138,12 @@ cdef class CommandCore:
         self.fast = not self.subcommands and "protected" not in self.flags
         self._handler = self.handler
         self._arity = self.arity
+        global _ListValue, _MIN_HEAD_ROOM
+        if _ListValue is None:
+            from server import lists
+            _ListValue = lists.ListValue
+            _MIN_HEAD_ROOM = lists.MIN_HEAD_ROOM
+        self._fast_kind = FAST_PATHS.get(self.name, FAST_NONE)
 
 
 cdef inline double _wall_time() noexcept:
@@ -226,7 +256,8 @@ cdef class ClientCore:
                             server.call_depth = 1
                             started = _now_ns()
                             try:
-                                cmd._handler(self, argv)
+                                if not cmd._fast_kind or not _run_fast(cmd._fast_kind, self, server, argv, reply):
+                                    cmd._handler(self, argv)
                             except CommandError as exc:
                                 reply.error(exc.message)
                                 cmd.failed_calls += 1
@@ -258,3 +289,98 @@ cdef class ClientCore:
         except ProtocolError as exc:
             self.protocol_error(exc)
         server.queue_flush(self)
+
+
+cdef bint _run_fast(int kind, ClientCore client, ServerCore server, list argv,
+                    ReplyWriter reply) except -1:
+    """The most common shape of INCR/DECR, LPUSH/RPUSH of one element and LPOP/RPOP
+    without a count, on a key that exists, has no TTL and holds the right type, under
+    LRU bookkeeping: done here with the same effects as the handler (the access clock,
+    key_modified, dirty, the reply). Anything else returns False before changing
+    anything, and the handler (the pure twin of this) runs as usual."""
+    cdef Py_ssize_t argc = PyList_GET_SIZE(argv)
+    cdef long long number
+    cdef char text[32]
+    cdef Py_ssize_t n, head, size
+    cdef list items
+    key = <object>PyList_GET_ITEM(argv, 1)
+    db = client.db
+    if db.lfu is not None:
+        return False
+    expires = db.expires
+    if expires and key in expires:
+        return False
+    cdef dict data = db.data
+    cdef PyObject* found = PyDict_GetItem(data, key)
+    if found == NULL:
+        return False
+    value = <object>found
+    if kind == FAST_INCR or kind == FAST_DECR:
+        if argc != 2 or not PyBytes_CheckExact(value):
+            return False
+        if not _parse_ll(<const unsigned char*>PyBytes_AS_STRING(value), PyBytes_GET_SIZE(value), &number):
+            return False
+        if kind == FAST_INCR:
+            if number == 9223372036854775807:
+                return False
+            number += 1
+        else:
+            if number == -9223372036854775807 - 1:
+                return False
+            number -= 1
+        n = _format_header(text, b':', number)
+        PyDict_SetItem(data, key, PyBytes_FromStringAndSize(text + 1, n - 3))
+        _record_write(db, server, key)
+        reply.raw(PyBytes_FromStringAndSize(text, n))
+        return True
+    if type(value) is not _ListValue:
+        return False
+    items = value._items
+    head = value._head
+    if kind == FAST_LPUSH or kind == FAST_RPUSH:
+        if argc != 3:
+            return False
+        element = <object>PyList_GET_ITEM(argv, 2)
+        if kind == FAST_LPUSH:
+            if head == 0:
+                return False        # the handler makes room before the head
+            head -= 1
+            old = <object>PyList_GET_ITEM(items, head)
+            Py_INCREF(element)
+            PyList_SET_ITEM(items, head, element)
+            Py_DECREF(old)          # once for the list's reference; `old` keeps its own
+            value._head = head
+        else:
+            PyList_Append(items, element)
+        size = PyList_GET_SIZE(items) - head
+        _record_write(db, server, key)
+        reply.integer(size)
+        return True
+    # LPOP / RPOP without a count, leaving at least one element.
+    if argc != 2:
+        return False
+    size = PyList_GET_SIZE(items) - head
+    if size < 2:
+        return False                # the handler deletes the emptied key
+    if kind == FAST_LPOP:
+        if head + 1 > 2 * (size - 1) + _MIN_HEAD_ROOM:
+            return False            # the handler compacts the free slots
+        element = <object>PyList_GET_ITEM(items, head)
+        Py_INCREF(None)
+        PyList_SET_ITEM(items, head, None)
+        Py_DECREF(element)          # the list's reference; `element` keeps its own
+        value._head = head + 1
+    else:
+        element = items.pop()
+    _record_write(db, server, key)
+    reply.bulk(element)
+    return True
+
+
+cdef inline int _record_write(object db, ServerCore server, object key) except -1:
+    """What a write lookup and its write leave behind: the access clock, the modified-key
+    hook and one more change."""
+    db.access[key] = server.lru_clock
+    server.key_modified(db, key)
+    server.dirty += 1
+    return 0

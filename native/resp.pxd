@@ -1,6 +1,11 @@
 # Declarations of the native parser and writer, so other native modules
 # (native/dispatch.pyx) reach their buffers and next_command at C speed.
 
+# Integers as Redis reads (string2ll) and prints them; native/dispatch.pyx uses them too.
+cdef bint _parse_ll(const unsigned char* s, Py_ssize_t n, long long* out) noexcept
+cdef Py_ssize_t _format_header(char* out, char prefix, long long n) noexcept
+
+
 cdef class RequestParser:
     cdef bytearray _buf
     cdef Py_ssize_t _pos

@@ -383,7 +383,7 @@ cdef inline void _put(char** dst, const char* src, Py_ssize_t n) noexcept:
     dst[0] += n
 
 
-cdef inline Py_ssize_t _format_header(char* out, char prefix, long long n) noexcept:
+cdef Py_ssize_t _format_header(char* out, char prefix, long long n) noexcept:
     """Writes prefix, n in decimal and CRLF into out (32 bytes); returns the length."""
     cdef char digits[24]
     cdef char* p = digits + 24

@@ -411,3 +411,70 @@ def test_expired_keys_are_gone_for_single_pops(reference, ours):
     script = [["LPOP", "l"], ["RPOP", "l"], ["SPOP", "s"], ["GET", "m"], ["LRANGE", "l", "0", "9"],
               ["EXISTS", "l", "s", "m"]]
     assert expiry_replies(ours, script) == expiry_replies(reference, script)
+
+
+# -- the native paths of INCR/DECR, LPUSH/RPUSH and LPOP/RPOP -----------------------------
+
+def random_list_and_counter_script(seed, steps=1500):
+    """Single-element pushes and pops on a few lists (through empty, with free head room
+    used up and compacted), counters near the 64-bit ends, and the changes that make those
+    commands leave their common shape (a TTL, another type, an APPENDed counter)."""
+    import random
+    rng = random.Random(seed)
+    lists = ["l1", "l2", "l3"]
+    counters = ["c1", "c2"]
+    script = [["SET", "c1", "9223372036854775800"], ["SET", "c2", "-9223372036854775800"]]
+    for i in range(steps):
+        roll = rng.random()
+        key = rng.choice(lists)
+        if roll < 0.25:
+            script.append(["LPUSH", key, "h%d" % i])
+        elif roll < 0.45:
+            script.append(["RPUSH", key, "t%d" % i])
+        elif roll < 0.60:
+            script.append(["LPOP", key])
+        elif roll < 0.72:
+            script.append(["RPOP", key])
+        elif roll < 0.84:
+            script.append([rng.choice(["INCR", "DECR"]), rng.choice(counters)])
+        elif roll < 0.87:
+            script.append(["LRANGE", key, "0", "-1"])
+        elif roll < 0.89:
+            script.append(["EXPIRE", rng.choice(lists + counters), "1000"])
+        elif roll < 0.91:
+            script.append(["PERSIST", rng.choice(lists + counters)])
+        elif roll < 0.92:
+            script.append(["APPEND", rng.choice(counters), "1"])
+        elif roll < 0.93:
+            script.append(["SET", rng.choice(counters), str(rng.choice([0, -1, 2**63 - 2, -2**63 + 1]))])
+        elif roll < 0.94:
+            script.append(["SET", key, "not a list"])
+        elif roll < 0.95:
+            script.append(["DEL", key])
+        else:
+            script.append(["LLEN", key])
+    for key in lists + counters:
+        script += [["TYPE", key], ["TTL", key], ["OBJECT", "ENCODING", key], ["DUMP", key]]
+    return script
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_native_paths_random_sequences(reference, ours, seed):
+    assert_same(reference, ours, random_list_and_counter_script(seed))
+
+
+def test_native_paths_keep_the_access_clock(ours):
+    """A write through the native path records the access as the handler does."""
+    conn = RawConnection(ours.port)
+    try:
+        conn.command("DEBUG", "SET-ACTIVE-EXPIRE", "0")
+        conn.command("RPUSH", "l", "a", "b", "c")
+        conn.command("SET", "c", "1")
+        time.sleep(2.2)
+        assert conn.command("OBJECT", "IDLETIME", "l") in (b":2\r\n", b":3\r\n")
+        conn.command("RPUSH", "l", "d")
+        conn.command("INCR", "c")
+        assert conn.command("OBJECT", "IDLETIME", "l") == b":0\r\n"
+        assert conn.command("OBJECT", "IDLETIME", "c") == b":0\r\n"
+    finally:
+        conn.close()
