@@ -42,14 +42,18 @@ cdef enum:
     FAST_RPUSH
     FAST_LPOP
     FAST_RPOP
+    FAST_HSET
 
 FAST_PATHS = {"incr": FAST_INCR, "decr": FAST_DECR, "lpush": FAST_LPUSH, "rpush": FAST_RPUSH,
-              "lpop": FAST_LPOP, "rpop": FAST_RPOP}
+              "lpop": FAST_LPOP, "rpop": FAST_RPOP, "hset": FAST_HSET}
 
-# server.lists' ListValue and its head-room constant, fetched once commands are declared
-# (server.lists imports the command table, which imports this module).
+# The value classes and packed-list functions those paths use, fetched once commands are
+# declared (their modules import the command table, which imports this module).
 cdef object _ListValue = None
 cdef Py_ssize_t _MIN_HEAD_ROOM = 0
+cdef object _Hash = None
+cdef object _pair_set = None
+cdef object _packed_count = None
 
 
 # Attributes Python code reads for every command (client.server, .db, .reply,
@@ -138,11 +142,14 @@ cdef class CommandCore:
         self.fast = not self.subcommands and "protected" not in self.flags
         self._handler = self.handler
         self._arity = self.arity
-        global _ListValue, _MIN_HEAD_ROOM
+        global _ListValue, _MIN_HEAD_ROOM, _Hash, _pair_set, _packed_count
         if _ListValue is None:
-            from server import lists
+            from server import hashes, lists
             _ListValue = lists.ListValue
             _MIN_HEAD_ROOM = lists.MIN_HEAD_ROOM
+            _Hash = hashes.Hash
+            _pair_set = hashes.packlist.pair_set
+            _packed_count = hashes.packlist.count
         self._fast_kind = FAST_PATHS.get(self.name, FAST_NONE)
 
 
@@ -293,8 +300,8 @@ cdef class ClientCore:
 
 cdef bint _run_fast(int kind, ClientCore client, ServerCore server, list argv,
                     ReplyWriter reply) except -1:
-    """The most common shape of INCR/DECR, LPUSH/RPUSH of one element and LPOP/RPOP
-    without a count, on a key that exists, has no TTL and holds the right type, under
+    """The most common shape of INCR/DECR, LPUSH/RPUSH of one element, LPOP/RPOP
+    without a count and HSET of one field into a listpack, on a key that exists, has no TTL and holds the right type, under
     LRU bookkeeping: done here with the same effects as the handler (the access clock,
     key_modified, dirty, the reply). Anything else returns False before changing
     anything, and the handler (the pure twin of this) runs as usual."""
@@ -333,6 +340,8 @@ cdef bint _run_fast(int kind, ClientCore client, ServerCore server, list argv,
         _record_write(db, server, key)
         reply.raw(PyBytes_FromStringAndSize(text, n))
         return True
+    if kind == FAST_HSET:
+        return _hset_one(db, server, key, value, argv, reply)
     if type(value) is not _ListValue:
         return False
     items = value._items
@@ -374,6 +383,26 @@ cdef bint _run_fast(int kind, ClientCore client, ServerCore server, list argv,
         element = items.pop()
     _record_write(db, server, key)
     reply.bulk(element)
+    return True
+
+
+cdef bint _hset_one(object db, ServerCore server, object key, object value, list argv,
+                    ReplyWriter reply) except -1:
+    """HSET key field value into a hash still in its listpack form (Hash.store's first case)."""
+    if PyList_GET_SIZE(argv) != 4 or type(value) is not _Hash or value._pairs is not None:
+        return False
+    field = <object>PyList_GET_ITEM(argv, 2)
+    new_value = <object>PyList_GET_ITEM(argv, 3)
+    config = server.config
+    max_value = config.hash_max_listpack_value
+    if len(field) > max_value or len(new_value) > max_value:
+        return False                # the handler converts to a hashtable first
+    packed, created = _pair_set(value._map, field, new_value)
+    value._map = packed
+    if created and _packed_count(packed) > 2 * config.hash_max_listpack_entries:
+        value._to_hashtable()
+    _record_write(db, server, key)
+    reply.integer(1 if created else 0)
     return True
 
 

@@ -478,3 +478,41 @@ def test_native_paths_keep_the_access_clock(ours):
         assert conn.command("OBJECT", "IDLETIME", "c") == b":0\r\n"
     finally:
         conn.close()
+
+
+def random_hset_script(seed, steps=800):
+    """HSET of one field into hashes that cross both listpack limits (set small here), with
+    TTLs and other types in the way; read back with HMGET (field order of a hashtable is
+    the server's own)."""
+    import random
+    rng = random.Random(seed)
+    keys = ["h1", "h2"]
+    fields = ["f%d" % i for i in range(7)] + ["long-field-name"]
+    script = [["CONFIG", "SET", "hash-max-listpack-entries", "5"],
+              ["CONFIG", "SET", "hash-max-listpack-value", "8"]]
+    for i in range(steps):
+        roll = rng.random()
+        key = rng.choice(keys)
+        if roll < 0.6:
+            value = rng.choice(["v", "v%d" % i, "12345678", "123456789", ""])
+            script.append(["HSET", key, rng.choice(fields), value])
+        elif roll < 0.75:
+            script.append(["HDEL", key, rng.choice(fields)])
+        elif roll < 0.85:
+            script.append(["HMGET", key] + fields)
+        elif roll < 0.88:
+            script.append(["EXPIRE", key, "1000"])
+        elif roll < 0.90:
+            script.append(["SET", key, "string"])
+        elif roll < 0.92:
+            script.append(["DEL", key])
+        else:
+            script += [["HLEN", key], ["OBJECT", "ENCODING", key]]
+    # The servers are shared with the other tests of this module: back to the defaults.
+    return script + [["CONFIG", "SET", "hash-max-listpack-entries", "128"],
+                     ["CONFIG", "SET", "hash-max-listpack-value", "64"]]
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_native_hset_random_sequences(reference, ours, seed):
+    assert_same(reference, ours, random_hset_script(seed))
