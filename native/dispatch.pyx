@@ -43,9 +43,10 @@ cdef enum:
     FAST_LPOP
     FAST_RPOP
     FAST_HSET
+    FAST_ZADD
 
 FAST_PATHS = {"incr": FAST_INCR, "decr": FAST_DECR, "lpush": FAST_LPUSH, "rpush": FAST_RPUSH,
-              "lpop": FAST_LPOP, "rpop": FAST_RPOP, "hset": FAST_HSET}
+              "lpop": FAST_LPOP, "rpop": FAST_RPOP, "hset": FAST_HSET, "zadd": FAST_ZADD}
 
 # The value classes and packed-list functions those paths use, fetched once commands are
 # declared (their modules import the command table, which imports this module).
@@ -54,6 +55,7 @@ cdef Py_ssize_t _MIN_HEAD_ROOM = 0
 cdef object _Hash = None
 cdef object _pair_set = None
 cdef object _packed_count = None
+cdef object _SortedSet = None
 
 
 # Attributes Python code reads for every command (client.server, .db, .reply,
@@ -142,9 +144,10 @@ cdef class CommandCore:
         self.fast = not self.subcommands and "protected" not in self.flags
         self._handler = self.handler
         self._arity = self.arity
-        global _ListValue, _MIN_HEAD_ROOM, _Hash, _pair_set, _packed_count
+        global _ListValue, _MIN_HEAD_ROOM, _Hash, _pair_set, _packed_count, _SortedSet
         if _ListValue is None:
-            from server import hashes, lists
+            from server import hashes, lists, zsets
+            _SortedSet = zsets.SortedSet
             _ListValue = lists.ListValue
             _MIN_HEAD_ROOM = lists.MIN_HEAD_ROOM
             _Hash = hashes.Hash
@@ -301,7 +304,8 @@ cdef class ClientCore:
 cdef bint _run_fast(int kind, ClientCore client, ServerCore server, list argv,
                     ReplyWriter reply) except -1:
     """The most common shape of INCR/DECR, LPUSH/RPUSH of one element, LPOP/RPOP
-    without a count and HSET of one field into a listpack, on a key that exists, has no TTL and holds the right type, under
+    without a count, HSET of one field into a listpack and ZADD of a member already
+    there with that score, on a key that exists, has no TTL and holds the right type, under
     LRU bookkeeping: done here with the same effects as the handler (the access clock,
     key_modified, dirty, the reply). Anything else returns False before changing
     anything, and the handler (the pure twin of this) runs as usual."""
@@ -342,6 +346,8 @@ cdef bint _run_fast(int kind, ClientCore client, ServerCore server, list argv,
         return True
     if kind == FAST_HSET:
         return _hset_one(db, server, key, value, argv, reply)
+    if kind == FAST_ZADD:
+        return _zadd_unchanged(db, server, key, value, argv, reply)
     if type(value) is not _ListValue:
         return False
     items = value._items
@@ -403,6 +409,26 @@ cdef bint _hset_one(object db, ServerCore server, object key, object value, list
         value._to_hashtable()
     _record_write(db, server, key)
     reply.integer(1 if created else 0)
+    return True
+
+
+cdef bint _zadd_unchanged(object db, ServerCore server, object key, object value, list argv,
+                          ReplyWriter reply) except -1:
+    """ZADD key score member where member already has that score, the score in plain
+    digits: nothing changes, so no dirty and no modified hook, only the access clock."""
+    cdef long long number
+    if PyList_GET_SIZE(argv) != 4 or type(value) is not _SortedSet:
+        return False
+    score_text = <object>PyList_GET_ITEM(argv, 2)
+    if (not PyBytes_CheckExact(score_text) or PyBytes_GET_SIZE(score_text) >= 16
+            or PyBytes_AS_STRING(score_text)[0] == b'-'
+            or not _parse_ll(<const unsigned char*>PyBytes_AS_STRING(score_text),
+                             PyBytes_GET_SIZE(score_text), &number)):
+        return False
+    if value.score(<object>PyList_GET_ITEM(argv, 3)) != <double>number:
+        return False                # a new member or a new score: the handler's work
+    db.access[key] = server.lru_clock
+    reply.integer(0)
     return True
 
 

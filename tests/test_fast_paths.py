@@ -516,3 +516,40 @@ def random_hset_script(seed, steps=800):
 @pytest.mark.parametrize("seed", [1, 2])
 def test_native_hset_random_sequences(reference, ours, seed):
     assert_same(reference, ours, random_hset_script(seed))
+
+
+def random_zadd_script(seed, steps=800):
+    """ZADD of one pair, mostly re-adding a member with the score it has (nothing changes),
+    among new members, new scores and scores that are not plain digits."""
+    import random
+    rng = random.Random(seed)
+    keys = ["z1", "z2"]
+    members = ["m%d" % i for i in range(5)]
+    scores = ["0", "1", "2", "007", "-1", "1.5", "1e1", "999999999999999", "1000000000000000"]
+    script = []
+    for i in range(steps):
+        roll = rng.random()
+        key = rng.choice(keys)
+        if roll < 0.7:
+            script.append(["ZADD", key, rng.choice(scores[:3]) if rng.random() < 0.8
+                           else rng.choice(scores), rng.choice(members)])
+        elif roll < 0.8:
+            script.append(["ZRANGE", key, "0", "-1", "WITHSCORES"])
+        elif roll < 0.85:
+            script.append(["ZREM", key, rng.choice(members)])
+        elif roll < 0.88:
+            script.append(["EXPIRE", key, "1000"])
+        elif roll < 0.90:
+            script.append(["SET", key, "string"])
+        elif roll < 0.92:
+            script.append(["DEL", key])
+        else:
+            script.append(["ZSCORE", key, rng.choice(members)])
+    return script
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_native_zadd_random_sequences(reference, ours, seed):
+    script = random_zadd_script(seed)
+    assert_same(reference, ours, script)
+    assert counted_deltas(ours, script) == counted_deltas(reference, script)
