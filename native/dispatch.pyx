@@ -44,9 +44,13 @@ cdef enum:
     FAST_RPOP
     FAST_HSET
     FAST_ZADD
+    FAST_GET
+    FAST_SET
+    FAST_SADD
 
 FAST_PATHS = {"incr": FAST_INCR, "decr": FAST_DECR, "lpush": FAST_LPUSH, "rpush": FAST_RPUSH,
-              "lpop": FAST_LPOP, "rpop": FAST_RPOP, "hset": FAST_HSET, "zadd": FAST_ZADD}
+              "lpop": FAST_LPOP, "rpop": FAST_RPOP, "hset": FAST_HSET, "zadd": FAST_ZADD,
+              "get": FAST_GET, "set": FAST_SET, "sadd": FAST_SADD}
 
 # The value classes and packed-list functions those paths use, fetched once commands are
 # declared (their modules import the command table, which imports this module).
@@ -56,6 +60,7 @@ cdef object _Hash = None
 cdef object _pair_set = None
 cdef object _packed_count = None
 cdef object _SortedSet = None
+cdef object _Set = None
 
 
 # Attributes Python code reads for every command (client.server, .db, .reply,
@@ -144,10 +149,11 @@ cdef class CommandCore:
         self.fast = not self.subcommands and "protected" not in self.flags
         self._handler = self.handler
         self._arity = self.arity
-        global _ListValue, _MIN_HEAD_ROOM, _Hash, _pair_set, _packed_count, _SortedSet
+        global _ListValue, _MIN_HEAD_ROOM, _Hash, _pair_set, _packed_count, _SortedSet, _Set
         if _ListValue is None:
-            from server import hashes, lists, zsets
+            from server import hashes, lists, sets, zsets
             _SortedSet = zsets.SortedSet
+            _Set = sets.Set
             _ListValue = lists.ListValue
             _MIN_HEAD_ROOM = lists.MIN_HEAD_ROOM
             _Hash = hashes.Hash
@@ -303,9 +309,10 @@ cdef class ClientCore:
 
 cdef bint _run_fast(int kind, ClientCore client, ServerCore server, list argv,
                     ReplyWriter reply) except -1:
-    """The most common shape of INCR/DECR, LPUSH/RPUSH of one element, LPOP/RPOP
-    without a count, HSET of one field into a listpack and ZADD of a member already
-    there with that score, on a key that exists, has no TTL and holds the right type, under
+    """The most common shape of GET, SET without options, INCR/DECR, LPUSH/RPUSH of one
+    element, LPOP/RPOP without a count, SADD and HSET of one member or field (HSET into a
+    listpack) and ZADD of a member already there with that score, on a key that exists
+    (GET: or is missing), has no TTL and holds the right type, under
     LRU bookkeeping: done here with the same effects as the handler (the access clock,
     key_modified, dirty, the reply). Anything else returns False before changing
     anything, and the handler (the pure twin of this) runs as usual."""
@@ -323,9 +330,28 @@ cdef bint _run_fast(int kind, ClientCore client, ServerCore server, list argv,
         return False
     cdef dict data = db.data
     cdef PyObject* found = PyDict_GetItem(data, key)
+    if kind == FAST_GET:
+        return _get(server, db, key, found, reply)
     if found == NULL:
         return False
     value = <object>found
+    if kind == FAST_SET:
+        if argc != 3:
+            return False            # options: the handler parses them
+        PyDict_SetItem(data, key, <object>PyList_GET_ITEM(argv, 2))
+        _record_write(db, server, key)
+        reply.ok()
+        return True
+    if kind == FAST_SADD:
+        if argc != 3 or type(value) is not _Set:
+            return False
+        added = value.add(<object>PyList_GET_ITEM(argv, 2), server.config.set_max_intset_entries)
+        db.access[key] = server.lru_clock
+        if added:
+            server.key_modified(db, key)
+            server.dirty += added
+        reply.integer(added)
+        return True
     if kind == FAST_INCR or kind == FAST_DECR:
         if argc != 2 or not PyBytes_CheckExact(value):
             return False
@@ -389,6 +415,23 @@ cdef bint _run_fast(int kind, ClientCore client, ServerCore server, list argv,
         element = items.pop()
     _record_write(db, server, key)
     reply.bulk(element)
+    return True
+
+
+cdef bint _get(ServerCore server, object db, object key, PyObject* found,
+               ReplyWriter reply) except -1:
+    """GET of a string or of a missing key, counting the hit or the miss as Database.get."""
+    stats = server.stats
+    if found == NULL:
+        stats.keyspace_misses += 1
+        reply.null()
+        return True
+    value = <object>found
+    if type(value) is not bytes and type(value) is not bytearray:
+        return False                # WRONGTYPE, raised by the handler
+    stats.keyspace_hits += 1
+    db.access[key] = server.lru_clock
+    reply.bulk(value)
     return True
 
 

@@ -553,3 +553,43 @@ def test_native_zadd_random_sequences(reference, ours, seed):
     script = random_zadd_script(seed)
     assert_same(reference, ours, script)
     assert counted_deltas(ours, script) == counted_deltas(reference, script)
+
+
+def random_get_set_sadd_script(seed, steps=900):
+    """GET, SET without options and SADD of one member on keys that come and go, change
+    type and get TTLs; sets cross the intset limit (set small here)."""
+    import random
+    rng = random.Random(seed)
+    keys = ["k1", "k2", "s1", "s2"]
+    script = [["CONFIG", "SET", "set-max-intset-entries", "4"]]
+    for i in range(steps):
+        roll = rng.random()
+        key = rng.choice(keys)
+        if roll < 0.3:
+            script.append(["GET", key])
+        elif roll < 0.5:
+            script.append(["SET", key, rng.choice(["v%d" % i, "12", "", "x" * 50])])
+        elif roll < 0.75:
+            script.append(["SADD", key, rng.choice(["1", "2", "3", "5", "8", "13", "m", "-1"])])
+        elif roll < 0.8:
+            script += [["SCARD", key], ["OBJECT", "ENCODING", key]]
+        elif roll < 0.84:
+            script.append(["SISMEMBER", key, rng.choice(["1", "m", "13"])])
+        elif roll < 0.87:
+            script.append(["EXPIRE", key, "1000"])
+        elif roll < 0.89:
+            script.append(["PERSIST", key])
+        elif roll < 0.92:
+            script.append(["DEL", key])
+        elif roll < 0.94:
+            script.append(["APPEND", key, "z"])
+        else:
+            script.append(["TYPE", key])
+    return script + [["CONFIG", "SET", "set-max-intset-entries", "512"]]
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_native_get_set_sadd_random_sequences(reference, ours, seed):
+    script = random_get_set_sadd_script(seed)
+    assert_same(reference, ours, script)
+    assert counted_deltas(ours, script) == counted_deltas(reference, script)
