@@ -26,7 +26,7 @@ from posix.time cimport CLOCK_MONOTONIC, CLOCK_REALTIME, clock_gettime, timespec
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_GET_SIZE
 from cpython.dict cimport PyDict_SetItem
 from cpython.list cimport PyList_Append, PyList_GET_ITEM, PyList_SET_ITEM
-from cpython.ref cimport Py_INCREF, Py_DECREF
+from cpython.ref cimport Py_DECREF, Py_INCREF, Py_XDECREF
 
 from native.resp cimport ReplyWriter, RequestParser, _format_header, _parse_ll
 
@@ -67,6 +67,64 @@ cdef object _pair_set = None
 cdef object _packed_count = None
 cdef object _SortedSet = None
 cdef object _Set = None
+
+# Offsets of the __slots__ those paths read and write, taken from the classes' member
+# descriptors: C reads a slot at its offset for the price of a load, where a generic
+# attribute lookup from C costs more than Python's own specialised one.
+cdef extern from "Python.h":
+    ctypedef struct PyMemberDef:
+        Py_ssize_t offset
+    ctypedef struct PyMemberDescrObject:
+        PyMemberDef* d_member
+
+cdef object _Database = None, _Server = None, _Client = None, _Stats = None
+cdef Py_ssize_t _client_db, _db_data, _db_expires, _db_access, _db_lfu
+cdef Py_ssize_t _server_lru_clock, _server_dirty, _server_stats, _server_config
+cdef Py_ssize_t _stats_hits, _stats_misses
+cdef Py_ssize_t _list_items, _list_head, _hash_map, _hash_pairs
+
+
+cdef Py_ssize_t _slot(object cls, str name) except -1:
+    """Where instances of cls keep the slot `name`."""
+    descr = getattr(cls, name)
+    if type(descr).__name__ != "member_descriptor":
+        raise TypeError("%s.%s is not a slot" % (cls.__name__, name))
+    return (<PyMemberDescrObject*>descr).d_member.offset
+
+
+cdef inline object _get(object obj, Py_ssize_t offset):
+    cdef PyObject* item = (<PyObject**>((<char*><PyObject*>obj) + offset))[0]
+    if item == NULL:
+        raise AttributeError("unset slot")
+    return <object>item
+
+
+cdef inline int _put(object obj, Py_ssize_t offset, object value) except -1:
+    cdef PyObject** where = <PyObject**>((<char*><PyObject*>obj) + offset)
+    cdef PyObject* old = where[0]
+    Py_INCREF(value)
+    where[0] = <PyObject*>value
+    Py_XDECREF(old)
+    return 0
+
+
+cdef int _find_slots() except -1:
+    global _Database, _Server, _Client, _Stats, _client_db, _db_data, _db_expires, _db_access, _db_lfu
+    global _server_lru_clock, _server_dirty, _server_stats, _server_config
+    global _stats_hits, _stats_misses, _list_items, _list_head, _hash_map, _hash_pairs
+    from server.client import Client
+    from server.keyspace import Database
+    from server.server import Server, Stats
+    _client_db = _slot(Client, "db")
+    _db_data, _db_expires = _slot(Database, "data"), _slot(Database, "expires")
+    _db_access, _db_lfu = _slot(Database, "access"), _slot(Database, "lfu")
+    _server_lru_clock, _server_dirty = _slot(Server, "lru_clock"), _slot(Server, "dirty")
+    _server_stats, _server_config = _slot(Server, "stats"), _slot(Server, "config")
+    _stats_hits, _stats_misses = _slot(Stats, "keyspace_hits"), _slot(Stats, "keyspace_misses")
+    _list_items, _list_head = _slot(_ListValue, "_items"), _slot(_ListValue, "_head")
+    _hash_map, _hash_pairs = _slot(_Hash, "_map"), _slot(_Hash, "_pairs")
+    _Database, _Server, _Client, _Stats = Database, Server, Client, Stats
+    return 0
 
 
 # Attributes Python code reads for every command (client.server, .db, .reply,
@@ -165,6 +223,7 @@ cdef class CommandCore:
             _Hash = hashes.Hash
             _pair_set = hashes.packlist.pair_set
             _packed_count = hashes.packlist.count
+            _find_slots()
         self._fast_kind = FAST_PATHS.get(self.name, FAST_NONE)
 
 
@@ -327,14 +386,16 @@ cdef bint _run_fast(int kind, ClientCore client, ServerCore server, list argv,
     cdef char text[32]
     cdef Py_ssize_t n, head, size
     cdef list items
+    if type(client) is not _Client or type(server) is not _Server:
+        return False                # the slot offsets are those of these classes
     key = <object>PyList_GET_ITEM(argv, 1)
-    db = client.db
-    if db.lfu is not None:
+    db = _get(client, _client_db)
+    if type(db) is not _Database or _get(db, _db_lfu) is not None:
         return False
-    expires = db.expires
+    cdef dict expires = _get(db, _db_expires)
     if expires and key in expires:
         return False
-    cdef dict data = db.data
+    cdef dict data = _get(db, _db_data)
     cdef PyObject* found = PyDict_GetItem(data, key)
     if kind == FAST_GET:
         return _get(server, db, key, found, reply)
@@ -351,11 +412,12 @@ cdef bint _run_fast(int kind, ClientCore client, ServerCore server, list argv,
     if kind == FAST_SADD:
         if argc != 3 or type(value) is not _Set:
             return False
-        added = value.add(<object>PyList_GET_ITEM(argv, 2), server.config.set_max_intset_entries)
-        db.access[key] = server.lru_clock
+        added = value.add(<object>PyList_GET_ITEM(argv, 2),
+                          _get(server, _server_config).set_max_intset_entries)
+        _touch(db, server, key)
         if added:
             server.key_modified(db, key)
-            server.dirty += added
+            _put(server, _server_dirty, _get(server, _server_dirty) + added)
         reply.integer(added)
         return True
     if kind == FAST_INCR or kind == FAST_DECR:
@@ -382,8 +444,8 @@ cdef bint _run_fast(int kind, ClientCore client, ServerCore server, list argv,
         return _zadd_unchanged(db, server, key, value, argv, reply)
     if type(value) is not _ListValue:
         return False
-    items = value._items
-    head = value._head
+    items = _get(value, _list_items)
+    head = _get(value, _list_head)
     if kind == FAST_LPUSH or kind == FAST_RPUSH:
         if argc != 3:
             return False
@@ -396,7 +458,7 @@ cdef bint _run_fast(int kind, ClientCore client, ServerCore server, list argv,
             Py_INCREF(element)
             PyList_SET_ITEM(items, head, element)
             Py_DECREF(old)          # once for the list's reference; `old` keeps its own
-            value._head = head
+            _put(value, _list_head, head)
         else:
             PyList_Append(items, element)
         size = PyList_GET_SIZE(items) - head
@@ -416,7 +478,7 @@ cdef bint _run_fast(int kind, ClientCore client, ServerCore server, list argv,
         Py_INCREF(None)
         PyList_SET_ITEM(items, head, None)
         Py_DECREF(element)          # the list's reference; `element` keeps its own
-        value._head = head + 1
+        _put(value, _list_head, head + 1)
     else:
         element = items.pop()
     _record_write(db, server, key)
@@ -427,16 +489,18 @@ cdef bint _run_fast(int kind, ClientCore client, ServerCore server, list argv,
 cdef bint _get(ServerCore server, object db, object key, PyObject* found,
                ReplyWriter reply) except -1:
     """GET of a string or of a missing key, counting the hit or the miss as Database.get."""
-    stats = server.stats
+    stats = _get(server, _server_stats)
+    if type(stats) is not _Stats:
+        return False
     if found == NULL:
-        stats.keyspace_misses += 1
+        _put(stats, _stats_misses, _get(stats, _stats_misses) + 1)
         reply.null()
         return True
     value = <object>found
     if type(value) is not bytes and type(value) is not bytearray:
         return False                # WRONGTYPE, raised by the handler
-    stats.keyspace_hits += 1
-    db.access[key] = server.lru_clock
+    _put(stats, _stats_hits, _get(stats, _stats_hits) + 1)
+    _touch(db, server, key)
     reply.bulk(value)
     return True
 
@@ -444,16 +508,16 @@ cdef bint _get(ServerCore server, object db, object key, PyObject* found,
 cdef bint _hset_one(object db, ServerCore server, object key, object value, list argv,
                     ReplyWriter reply) except -1:
     """HSET key field value into a hash still in its listpack form (Hash.store's first case)."""
-    if PyList_GET_SIZE(argv) != 4 or type(value) is not _Hash or value._pairs is not None:
+    if PyList_GET_SIZE(argv) != 4 or type(value) is not _Hash or _get(value, _hash_pairs) is not None:
         return False
     field = <object>PyList_GET_ITEM(argv, 2)
     new_value = <object>PyList_GET_ITEM(argv, 3)
-    config = server.config
+    config = _get(server, _server_config)
     max_value = config.hash_max_listpack_value
     if len(field) > max_value or len(new_value) > max_value:
         return False                # the handler converts to a hashtable first
-    packed, created = _pair_set(value._map, field, new_value)
-    value._map = packed
+    packed, created = _pair_set(_get(value, _hash_map), field, new_value)
+    _put(value, _hash_map, packed)
     if created and _packed_count(packed) > 2 * config.hash_max_listpack_entries:
         value._to_hashtable()
     _record_write(db, server, key)
@@ -476,7 +540,7 @@ cdef bint _zadd_unchanged(object db, ServerCore server, object key, object value
         return False
     if value.score(<object>PyList_GET_ITEM(argv, 3)) != <double>number:
         return False                # a new member or a new score: the handler's work
-    db.access[key] = server.lru_clock
+    _touch(db, server, key)
     reply.integer(0)
     return True
 
@@ -484,7 +548,13 @@ cdef bint _zadd_unchanged(object db, ServerCore server, object key, object value
 cdef inline int _record_write(object db, ServerCore server, object key) except -1:
     """What a write lookup and its write leave behind: the access clock, the modified-key
     hook and one more change."""
-    db.access[key] = server.lru_clock
+    _touch(db, server, key)
     server.key_modified(db, key)
-    server.dirty += 1
+    _put(server, _server_dirty, _get(server, _server_dirty) + 1)
+    return 0
+
+
+cdef inline int _touch(object db, ServerCore server, object key) except -1:
+    """The access clock a lookup records (LRU bookkeeping; LFU never reaches here)."""
+    PyDict_SetItem(_get(db, _db_access), key, _get(server, _server_lru_clock))
     return 0
