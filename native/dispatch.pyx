@@ -65,6 +65,7 @@ cdef Py_ssize_t _MIN_HEAD_ROOM = 0
 cdef object _Hash = None
 cdef object _pair_set = None
 cdef object _packed_count = None
+cdef object _packed_index = None
 cdef object _SortedSet = None
 cdef object _Set = None
 
@@ -81,7 +82,7 @@ cdef object _Database = None, _Server = None, _Client = None, _Stats = None
 cdef Py_ssize_t _client_db, _db_data, _db_expires, _db_access, _db_lfu
 cdef Py_ssize_t _server_lru_clock, _server_dirty, _server_stats, _server_config
 cdef Py_ssize_t _stats_hits, _stats_misses
-cdef Py_ssize_t _list_items, _list_head, _hash_map, _hash_pairs
+cdef Py_ssize_t _list_items, _list_head, _hash_map, _hash_pairs, _set_data, _set_index
 
 
 cdef Py_ssize_t _slot(object cls, str name) except -1:
@@ -112,6 +113,7 @@ cdef int _find_slots() except -1:
     global _Database, _Server, _Client, _Stats, _client_db, _db_data, _db_expires, _db_access, _db_lfu
     global _server_lru_clock, _server_dirty, _server_stats, _server_config
     global _stats_hits, _stats_misses, _list_items, _list_head, _hash_map, _hash_pairs
+    global _set_data, _set_index
     from server.client import Client
     from server.keyspace import Database
     from server.server import Server, Stats
@@ -123,6 +125,7 @@ cdef int _find_slots() except -1:
     _stats_hits, _stats_misses = _slot(Stats, "keyspace_hits"), _slot(Stats, "keyspace_misses")
     _list_items, _list_head = _slot(_ListValue, "_items"), _slot(_ListValue, "_head")
     _hash_map, _hash_pairs = _slot(_Hash, "_map"), _slot(_Hash, "_pairs")
+    _set_data, _set_index = _slot(_Set, "_data"), _slot(_Set, "_index")
     _Database, _Server, _Client, _Stats = Database, Server, Client, Stats
     return 0
 
@@ -214,6 +217,7 @@ cdef class CommandCore:
         self._handler = self.handler
         self._arity = self.arity
         global _ListValue, _MIN_HEAD_ROOM, _Hash, _pair_set, _packed_count, _SortedSet, _Set
+        global _packed_index
         if _ListValue is None:
             from server import hashes, lists, sets, zsets
             _SortedSet = zsets.SortedSet
@@ -223,6 +227,7 @@ cdef class CommandCore:
             _Hash = hashes.Hash
             _pair_set = hashes.packlist.pair_set
             _packed_count = hashes.packlist.count
+            _packed_index = hashes.packlist.index
             _find_slots()
         self._fast_kind = FAST_PATHS.get(self.name, FAST_NONE)
 
@@ -412,8 +417,11 @@ cdef bint _run_fast(int kind, ClientCore client, ServerCore server, list argv,
     if kind == FAST_SADD:
         if argc != 3 or type(value) is not _Set:
             return False
-        added = value.add(<object>PyList_GET_ITEM(argv, 2),
-                          _get(server, _server_config).set_max_intset_entries)
+        member = <object>PyList_GET_ITEM(argv, 2)
+        if _set_has(value, member):
+            added = 0               # Set.add's first answer for a member already there
+        else:
+            added = value.add(member, _get(server, _server_config).set_max_intset_entries)
         _touch(db, server, key)
         if added:
             server.key_modified(db, key)
@@ -503,6 +511,16 @@ cdef bint _get(ServerCore server, object db, object key, PyObject* found,
     _touch(db, server, key)
     reply.bulk(value)
     return True
+
+
+cdef bint _set_has(object value, object member) except -1:
+    """A string member already in a set kept packed or as a table (an intset is left to
+    Set.add, which parses the member)."""
+    data = _get(value, _set_data)
+    if type(data) is bytes:
+        return _packed_index(data, member, 1) >= 0
+    index = _get(value, _set_index)
+    return type(index) is dict and member in <dict>index
 
 
 cdef bint _hset_one(object db, ServerCore server, object key, object value, list argv,
