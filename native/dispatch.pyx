@@ -93,14 +93,14 @@ cdef Py_ssize_t _slot(object cls, str name) except -1:
     return (<PyMemberDescrObject*>descr).d_member.offset
 
 
-cdef inline object _get(object obj, Py_ssize_t offset):
+cdef inline object _slot_get(object obj, Py_ssize_t offset):
     cdef PyObject* item = (<PyObject**>((<char*><PyObject*>obj) + offset))[0]
     if item == NULL:
         raise AttributeError("unset slot")
     return <object>item
 
 
-cdef inline int _put(object obj, Py_ssize_t offset, object value) except -1:
+cdef inline int _slot_put(object obj, Py_ssize_t offset, object value) except -1:
     cdef PyObject** where = <PyObject**>((<char*><PyObject*>obj) + offset)
     cdef PyObject* old = where[0]
     Py_INCREF(value)
@@ -394,16 +394,16 @@ cdef bint _run_fast(int kind, ClientCore client, ServerCore server, list argv,
     if type(client) is not _Client or type(server) is not _Server:
         return False                # the slot offsets are those of these classes
     key = <object>PyList_GET_ITEM(argv, 1)
-    db = _get(client, _client_db)
-    if type(db) is not _Database or _get(db, _db_lfu) is not None:
+    db = _slot_get(client, _client_db)
+    if type(db) is not _Database or _slot_get(db, _db_lfu) is not None:
         return False
-    cdef dict expires = _get(db, _db_expires)
+    cdef dict expires = _slot_get(db, _db_expires)
     if expires and key in expires:
         return False
-    cdef dict data = _get(db, _db_data)
+    cdef dict data = _slot_get(db, _db_data)
     cdef PyObject* found = PyDict_GetItem(data, key)
     if kind == FAST_GET:
-        return _get(server, db, key, found, reply)
+        return _get_string(server, db, key, found, reply)
     if found == NULL:
         return False
     value = <object>found
@@ -421,11 +421,11 @@ cdef bint _run_fast(int kind, ClientCore client, ServerCore server, list argv,
         if _set_has(value, member):
             added = 0               # Set.add's first answer for a member already there
         else:
-            added = value.add(member, _get(server, _server_config).set_max_intset_entries)
+            added = value.add(member, _slot_get(server, _server_config).set_max_intset_entries)
         _touch(db, server, key)
         if added:
             server.key_modified(db, key)
-            _put(server, _server_dirty, _get(server, _server_dirty) + added)
+            _slot_put(server, _server_dirty, _slot_get(server, _server_dirty) + added)
         reply.integer(added)
         return True
     if kind == FAST_INCR or kind == FAST_DECR:
@@ -452,8 +452,8 @@ cdef bint _run_fast(int kind, ClientCore client, ServerCore server, list argv,
         return _zadd_unchanged(db, server, key, value, argv, reply)
     if type(value) is not _ListValue:
         return False
-    items = _get(value, _list_items)
-    head = _get(value, _list_head)
+    items = _slot_get(value, _list_items)
+    head = _slot_get(value, _list_head)
     if kind == FAST_LPUSH or kind == FAST_RPUSH:
         if argc != 3:
             return False
@@ -466,7 +466,7 @@ cdef bint _run_fast(int kind, ClientCore client, ServerCore server, list argv,
             Py_INCREF(element)
             PyList_SET_ITEM(items, head, element)
             Py_DECREF(old)          # once for the list's reference; `old` keeps its own
-            _put(value, _list_head, head)
+            _slot_put(value, _list_head, head)
         else:
             PyList_Append(items, element)
         size = PyList_GET_SIZE(items) - head
@@ -486,7 +486,7 @@ cdef bint _run_fast(int kind, ClientCore client, ServerCore server, list argv,
         Py_INCREF(None)
         PyList_SET_ITEM(items, head, None)
         Py_DECREF(element)          # the list's reference; `element` keeps its own
-        _put(value, _list_head, head + 1)
+        _slot_put(value, _list_head, head + 1)
     else:
         element = items.pop()
     _record_write(db, server, key)
@@ -494,20 +494,20 @@ cdef bint _run_fast(int kind, ClientCore client, ServerCore server, list argv,
     return True
 
 
-cdef bint _get(ServerCore server, object db, object key, PyObject* found,
+cdef bint _get_string(ServerCore server, object db, object key, PyObject* found,
                ReplyWriter reply) except -1:
     """GET of a string or of a missing key, counting the hit or the miss as Database.get."""
-    stats = _get(server, _server_stats)
+    stats = _slot_get(server, _server_stats)
     if type(stats) is not _Stats:
         return False
     if found == NULL:
-        _put(stats, _stats_misses, _get(stats, _stats_misses) + 1)
+        _slot_put(stats, _stats_misses, _slot_get(stats, _stats_misses) + 1)
         reply.null()
         return True
     value = <object>found
     if type(value) is not bytes and type(value) is not bytearray:
         return False                # WRONGTYPE, raised by the handler
-    _put(stats, _stats_hits, _get(stats, _stats_hits) + 1)
+    _slot_put(stats, _stats_hits, _slot_get(stats, _stats_hits) + 1)
     _touch(db, server, key)
     reply.bulk(value)
     return True
@@ -516,26 +516,26 @@ cdef bint _get(ServerCore server, object db, object key, PyObject* found,
 cdef bint _set_has(object value, object member) except -1:
     """A string member already in a set kept packed or as a table (an intset is left to
     Set.add, which parses the member)."""
-    data = _get(value, _set_data)
+    data = _slot_get(value, _set_data)
     if type(data) is bytes:
         return _packed_index(data, member, 1) >= 0
-    index = _get(value, _set_index)
+    index = _slot_get(value, _set_index)
     return type(index) is dict and member in <dict>index
 
 
 cdef bint _hset_one(object db, ServerCore server, object key, object value, list argv,
                     ReplyWriter reply) except -1:
     """HSET key field value into a hash still in its listpack form (Hash.store's first case)."""
-    if PyList_GET_SIZE(argv) != 4 or type(value) is not _Hash or _get(value, _hash_pairs) is not None:
+    if PyList_GET_SIZE(argv) != 4 or type(value) is not _Hash or _slot_get(value, _hash_pairs) is not None:
         return False
     field = <object>PyList_GET_ITEM(argv, 2)
     new_value = <object>PyList_GET_ITEM(argv, 3)
-    config = _get(server, _server_config)
+    config = _slot_get(server, _server_config)
     max_value = config.hash_max_listpack_value
     if len(field) > max_value or len(new_value) > max_value:
         return False                # the handler converts to a hashtable first
-    packed, created = _pair_set(_get(value, _hash_map), field, new_value)
-    _put(value, _hash_map, packed)
+    packed, created = _pair_set(_slot_get(value, _hash_map), field, new_value)
+    _slot_put(value, _hash_map, packed)
     if created and _packed_count(packed) > 2 * config.hash_max_listpack_entries:
         value._to_hashtable()
     _record_write(db, server, key)
@@ -568,11 +568,11 @@ cdef inline int _record_write(object db, ServerCore server, object key) except -
     hook and one more change."""
     _touch(db, server, key)
     server.key_modified(db, key)
-    _put(server, _server_dirty, _get(server, _server_dirty) + 1)
+    _slot_put(server, _server_dirty, _slot_get(server, _server_dirty) + 1)
     return 0
 
 
 cdef inline int _touch(object db, ServerCore server, object key) except -1:
     """The access clock a lookup records (LRU bookkeeping; LFU never reaches here)."""
-    PyDict_SetItem(_get(db, _db_access), key, _get(server, _server_lru_clock))
+    PyDict_SetItem(_slot_get(db, _db_access), key, _slot_get(server, _server_lru_clock))
     return 0
