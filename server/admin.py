@@ -500,6 +500,13 @@ def _apply_hz(server):
     server.config.hz = max(1, min(server.config.hz, 500))
 
 
+@on_config_change("maxmemory-policy")
+def _apply_maxmemory_policy(server):
+    # Counters and clocks follow the new policy from the next access on, not from the next cron tick.
+    from server.keyspace import follow_eviction_policy
+    follow_eviction_policy(server)
+
+
 @on_config_change("maxclients")
 def _apply_maxclients(server):
     return adjust_open_files_limit(server.config)
