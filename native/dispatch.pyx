@@ -28,7 +28,8 @@ from cpython.dict cimport PyDict_SetItem
 from cpython.list cimport PyList_Append, PyList_GET_ITEM, PyList_SET_ITEM
 from cpython.ref cimport Py_DECREF, Py_INCREF, Py_XDECREF
 
-from native.resp cimport ReplyWriter, RequestParser, _format_header, _parse_ll
+from native.keytable cimport HELD, Entry, KeyTable, inline_chars
+from native.resp cimport ReplyWriter, RequestParser, _append_bulk, _format_header, _parse_ll
 
 import traceback
 
@@ -400,20 +401,44 @@ cdef bint _run_fast(int kind, ClientCore client, ServerCore server, list argv,
     cdef dict expires = _slot_get(db, _db_expires)
     if expires and key in expires:
         return False
-    cdef dict data = _slot_get(db, _db_data)
-    cdef PyObject* found = PyDict_GetItem(data, key)
-    if kind == FAST_GET:
-        return _get_string(server, db, key, found, reply)
-    if found == NULL:
+    data = _slot_get(db, _db_data)
+    if type(data) is not KeyTable:
         return False
-    value = <object>found
+    cdef KeyTable table = <KeyTable>data
+    cdef Entry* entry = table.find(key)
+    if kind == FAST_GET:
+        return _get_string(server, db, key, entry, reply)
+    if entry == NULL:
+        return False
     if kind == FAST_SET:
         if argc != 3:
             return False            # options: the handler parses them
-        PyDict_SetItem(data, key, <object>PyList_GET_ITEM(argv, 2))
+        table.store(key, <object>PyList_GET_ITEM(argv, 2))
         _record_write(db, server, key)
         reply.ok()
         return True
+    if kind == FAST_INCR or kind == FAST_DECR:
+        # A held value is a bytearray or a string too long to be a number: the handler's.
+        if argc != 2 or entry.size == HELD:
+            return False
+        if not _parse_ll(<const unsigned char*>inline_chars(entry), entry.size, &number):
+            return False
+        if kind == FAST_INCR:
+            if number == 9223372036854775807:
+                return False
+            number += 1
+        else:
+            if number == -9223372036854775807 - 1:
+                return False
+            number -= 1
+        n = _format_header(text, b':', number)
+        table.store_chars(key, text + 1, n - 3)
+        _record_write(db, server, key)
+        reply.raw(PyBytes_FromStringAndSize(text, n))
+        return True
+    if entry.size != HELD:
+        return False                # a short string where another type is wanted: WRONGTYPE
+    value = table.value_of(entry)
     if kind == FAST_SADD:
         if argc != 3 or type(value) is not _Set:
             return False
@@ -427,24 +452,6 @@ cdef bint _run_fast(int kind, ClientCore client, ServerCore server, list argv,
             server.key_modified(db, key)
             _slot_put(server, _server_dirty, _slot_get(server, _server_dirty) + added)
         reply.integer(added)
-        return True
-    if kind == FAST_INCR or kind == FAST_DECR:
-        if argc != 2 or not PyBytes_CheckExact(value):
-            return False
-        if not _parse_ll(<const unsigned char*>PyBytes_AS_STRING(value), PyBytes_GET_SIZE(value), &number):
-            return False
-        if kind == FAST_INCR:
-            if number == 9223372036854775807:
-                return False
-            number += 1
-        else:
-            if number == -9223372036854775807 - 1:
-                return False
-            number -= 1
-        n = _format_header(text, b':', number)
-        PyDict_SetItem(data, key, PyBytes_FromStringAndSize(text + 1, n - 3))
-        _record_write(db, server, key)
-        reply.raw(PyBytes_FromStringAndSize(text, n))
         return True
     if kind == FAST_HSET:
         return _hset_one(db, server, key, value, argv, reply)
@@ -494,22 +501,28 @@ cdef bint _run_fast(int kind, ClientCore client, ServerCore server, list argv,
     return True
 
 
-cdef bint _get_string(ServerCore server, object db, object key, PyObject* found,
+cdef bint _get_string(ServerCore server, object db, object key, Entry* entry,
                ReplyWriter reply) except -1:
     """GET of a string or of a missing key, counting the hit or the miss as Database.get."""
     stats = _slot_get(server, _server_stats)
     if type(stats) is not _Stats:
         return False
-    if found == NULL:
+    if entry == NULL:
         _slot_put(stats, _stats_misses, _slot_get(stats, _stats_misses) + 1)
         reply.null()
         return True
-    value = <object>found
-    if type(value) is not bytes and type(value) is not bytearray:
-        return False                # WRONGTYPE, raised by the handler
+    if entry.size == HELD:
+        value = <object>(<PyObject**>(<char*>entry + sizeof(Entry)))[0]
+        if type(value) is not bytes and type(value) is not bytearray:
+            return False            # WRONGTYPE, raised by the handler
     _slot_put(stats, _stats_hits, _slot_get(stats, _stats_hits) + 1)
     _touch(db, server, key)
-    reply.bulk(value)
+    if entry.size == HELD:
+        reply.bulk(value)
+    elif type(reply) is ReplyWriter:
+        _append_bulk(reply._buf, inline_chars(entry), entry.size)
+    else:
+        reply.bulk(PyBytes_FromStringAndSize(inline_chars(entry), entry.size))
     return True
 
 

@@ -4,6 +4,8 @@
 # Integers as Redis reads (string2ll) and prints them; native/dispatch.pyx uses them too.
 cdef bint _parse_ll(const unsigned char* s, Py_ssize_t n, long long* out) noexcept
 cdef Py_ssize_t _format_header(char* out, char prefix, long long n) noexcept
+# A bulk reply of n bytes appended to a reply buffer (data must not point into it).
+cdef int _append_bulk(bytearray buf, const char* data, Py_ssize_t n) except -1
 
 
 cdef class RequestParser:

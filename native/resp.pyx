@@ -416,7 +416,7 @@ cdef inline int _append_header(bytearray buf, char prefix, long long n) except -
     return _append(buf, header, _format_header(header, prefix, n))
 
 
-cdef inline int _append_bulk(bytearray buf, const char* data, Py_ssize_t n) except -1:
+cdef int _append_bulk(bytearray buf, const char* data, Py_ssize_t n) except -1:
     """$<n>\\r\\n<data>\\r\\n with one resize; data must not point into buf."""
     cdef char header[32]
     cdef Py_ssize_t header_len = _format_header(header, b'$', n)

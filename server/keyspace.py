@@ -8,7 +8,8 @@ OBJECT ENCODING reports and copy() is the deep copy COPY stores.
 Every write goes through the Database methods below: they keep the side
 structures in step and fire the WATCH / client-tracking hook. Per database:
 
-    data          key -> value
+    data          key -> value: a KeyTable (native/keytable.pyx, which keeps short
+                  strings inside its entries) or, on the pure path, a dict
     expires       key -> unix time in ms
     _expiry_heap  (when, key) min-heap for active expiry. Entries are never
                   removed eagerly: PERSIST, an overwrite, DEL, RENAME or a new
@@ -38,6 +39,7 @@ from bisect import bisect_left, bisect_right
 from itertools import chain, compress
 
 from server.errors import CommandError, WRONGTYPE
+from server.native_bridge import KeyTable
 
 LFU_INIT_VAL = 5                # the counter a new key starts with under LFU
 SCAN_VISITS_PER_COUNT = 10      # one SCAN call visits at most COUNT*10 entries
@@ -229,7 +231,7 @@ class KeyLog:
             kept_seqs = array("q", [kept_seqs[i] for i in newest])
         self._compact_clocks(kept_seqs, renumber)
         if len(distinct) < len(data):
-            missing = list(data.keys() - distinct)
+            missing = [key for key in data if key not in distinct]
             if clock is not None and clock != self.last_clock:
                 self.mark_clock(len(kept_seqs) + 1 if renumber else next_seq, clock)
             kept_keys.extend(missing)
@@ -266,7 +268,7 @@ class Database:
     def __init__(self, server, index):
         self.server = server
         self.index = index
-        self.data = {}
+        self.data = KeyTable()
         self.expires = {}            # key -> unix time in ms
         self._expiry_heap = []       # (when, key); stale entries skipped on pop
         self.avg_ttl = 0             # INFO keyspace: smoothed TTL of sampled keys
@@ -467,7 +469,7 @@ class Database:
     def clear(self):
         removed = len(self.data)
         keys = list(self.data) if self.server.has_watchers() else ()
-        self.data = {}
+        self.data = KeyTable()
         self.expires = {}
         self._expiry_heap = []
         self.access = {}

@@ -13,6 +13,7 @@ if not PURE:
     try:
         from native.resp import RequestParser, ReplyWriter, incr_string, parse_int  # noqa: F401
         from native.dispatch import ClientCore, CommandCore, ServerCore, StatsCore  # noqa: F401
+        from native.keytable import KeyTable  # noqa: F401
         NATIVE = True
     except ImportError:
         pass
@@ -21,6 +22,7 @@ if not NATIVE:
     from protocol.parser import RequestParser, incr_string, parse_int  # noqa: F401,F811
     from protocol.writer import ReplyWriter  # noqa: F401,F811
     from server.dispatch import ClientCore, CommandCore, ServerCore, StatsCore  # noqa: F401,F811
+    KeyTable = dict     # a database's keys and values: the native table's twin
 
 
 def warn_if_pure():

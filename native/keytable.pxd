@@ -1,0 +1,36 @@
+# Declarations of the native key table, so native/dispatch.pyx reads and writes
+# entries without building objects for short strings.
+from cpython.ref cimport PyObject
+from libc.stdint cimport uint32_t
+
+cdef enum:
+    INLINE_MAX = 64           # longest string value kept inside its entry
+    HELD = 0xFFFFFFFF         # Entry.size of an entry that holds a value object
+
+cdef struct Entry:
+    Entry* next               # the next entry of the same bucket
+    PyObject* key             # a bytes object, owned
+    uint32_t hash32           # the key's hash, low 32 bits (the bucket index is taken from them)
+    uint32_t size             # length of the string stored after the header, or HELD
+    # After the header: the string's bytes, or one owned PyObject* when size is HELD.
+
+
+cdef class KeyTable:
+    cdef Entry** buckets
+    cdef size_t mask          # bucket count - 1; the count is a power of two
+    cdef Py_ssize_t used
+
+    cdef Entry* find(self, object key) except? NULL
+    cdef object value_of(self, Entry* entry)
+    cdef int store(self, object key, object value) except -1
+    cdef int store_chars(self, object key, const char* text, Py_ssize_t size) except -1
+    cdef uint32_t _checked_hash(self, object key) except? 0xFFFFFFFF
+    cdef Entry** _link(self, PyObject* key, uint32_t hash32) noexcept
+    cdef int _put(self, Entry** link, object key, uint32_t hash32, Entry* entry) except -1
+    cdef Entry* _unlink(self, object key) except? NULL
+    cdef int _resize(self, size_t count) except -1
+
+
+cdef inline const char* inline_chars(Entry* entry) noexcept:
+    """The string bytes of an entry whose size is not HELD."""
+    return (<const char*>entry) + sizeof(Entry)

@@ -1,0 +1,206 @@
+"""The key table (native/keytable.pyx) against its twin, the dict the pure path keeps.
+
+Every test runs on both: the same operations must give the same answers. The
+native table keeps short strings inside its entries and hands out new bytes
+objects for them; held values (bytearrays, long strings, other types) must
+come back as the very objects stored, as from a dict.
+"""
+import gc
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from harness import REQUIRE_REFERENCE
+
+try:
+    from native.keytable import KeyTable as NativeKeyTable
+except ImportError:         # not built: the pure twin is still tested
+    if REQUIRE_REFERENCE:
+        raise
+    NativeKeyTable = None
+
+TABLES = [pytest.param(dict, id="dict")]
+if NativeKeyTable is not None:
+    TABLES.append(pytest.param(NativeKeyTable, id="native"))
+else:
+    TABLES.append(pytest.param(None, id="native", marks=pytest.mark.skip("native.keytable not built")))
+
+INLINE_MAX = 64     # the longest string the native table keeps inline
+
+
+@pytest.fixture(params=TABLES)
+def table_cls(request):
+    return request.param
+
+
+def test_mapping_basics(table_cls):
+    t = table_cls()
+    assert len(t) == 0 and not t and list(t) == []
+    t[b"a"] = b"1"
+    t[b"b"] = b"x" * 100
+    assert len(t) == 2 and t
+    assert b"a" in t and b"c" not in t
+    assert t[b"a"] == b"1" and t.get(b"b") == b"x" * 100
+    assert t.get(b"c") is None and t.get(b"c", 7) == 7
+    with pytest.raises(KeyError):
+        t[b"c"]
+    with pytest.raises(KeyError):
+        del t[b"c"]
+    with pytest.raises(KeyError):
+        t.pop(b"c")
+    assert t.pop(b"c", None) is None
+    assert t.pop(b"a") == b"1" and b"a" not in t
+    with pytest.raises(TypeError):
+        t.pop(b"b", 1, 2)
+    del t[b"b"]
+    assert len(t) == 0
+
+
+def test_non_bytes_keys_are_never_found(table_cls):
+    t = table_cls()
+    t[b"k"] = b"v"
+    assert "k" not in t and t.get("k") is None and t.get(5, 0) == 0
+
+
+@pytest.mark.parametrize("size", [0, 1, 2, 31, 32, 33, INLINE_MAX - 1, INLINE_MAX, INLINE_MAX + 1, 1000])
+def test_strings_of_every_size_come_back_equal(table_cls, size):
+    t = table_cls()
+    value = bytes(range(256))[:size] if size <= 256 else b"\0\r\n" * size
+    t[b"k"] = value
+    assert t[b"k"] == value and type(t[b"k"]) is bytes
+    assert t.get(b"k") == value and t.pop(b"k") == value
+
+
+def test_overwrites_across_inline_and_held_values(table_cls):
+    t = table_cls()
+    sequence = [b"12", b"13", b"1234", b"x" * INLINE_MAX, b"y" * (INLINE_MAX + 1), bytearray(b"ab"),
+                b"", [1, 2], b"z" * INLINE_MAX, b"9"]
+    for value in sequence:
+        t[b"k"] = value
+        assert t[b"k"] == value and len(t) == 1
+
+
+def test_held_values_are_the_objects_stored(table_cls):
+    t = table_cls()
+    buf, items, long_string = bytearray(b"abc"), [1], b"q" * (INLINE_MAX + 10)
+    t[b"buf"], t[b"items"], t[b"long"] = buf, items, long_string
+    assert t[b"buf"] is buf and t.get(b"items") is items and t[b"long"] is long_string
+    buf += b"d"                         # edited in place, as SETRANGE/APPEND do
+    assert t[b"buf"] == b"abcd"
+    assert t.pop(b"items") is items
+
+
+def test_the_first_key_object_is_kept_on_overwrite(table_cls):
+    t = table_cls()
+    first, second = b"key-%d" % 1, b"key-%d" % 1
+    assert first is not second
+    t[first] = b"a"
+    t[second] = b"b"
+    [kept] = list(t)
+    assert kept is first and t[second] == b"b"
+
+
+def test_references_are_released(table_cls):
+    class Value:
+        released = 0
+
+        def __del__(self):
+            Value.released += 1
+
+    t = table_cls()
+    for i in range(10):
+        t[b"k%d" % i] = Value()
+    t[b"k0"] = b"string"                # overwrite drops the old object
+    del t[b"k1"]
+    t.pop(b"k2")
+    assert Value.released == 3
+    t.clear()
+    assert Value.released == 10 and len(t) == 0
+    t[b"again"] = Value()
+    del t
+    gc.collect()
+    assert Value.released == 11
+
+
+def test_growing_to_many_keys_and_shrinking_back(table_cls):
+    t = table_cls()
+    keys = [b"key:%d" % i for i in range(100_000)]
+    for i, key in enumerate(keys):
+        t[key] = b"%032d" % i
+    assert len(t) == len(keys)
+    assert all(t[keys[i]] == b"%032d" % i for i in range(0, len(keys), 997))
+    for key in keys[:99_990]:
+        del t[key]
+    assert sorted(t) == sorted(keys[99_990:])
+    assert all(t[key] == b"%032d" % (99_990 + i) for i, key in enumerate(keys[99_990:]))
+    for key in keys[:10]:
+        t[key] = b"back"
+    assert len(t) == 20 and t[keys[0]] == b"back"
+
+
+def test_views_match(table_cls):
+    t = table_cls()
+    expected = {b"s%d" % i: b"v" * i for i in range(0, 120, 7)}
+    expected[b"list"] = [1]
+    for key, value in expected.items():
+        t[key] = value
+    assert sorted(t.keys()) == sorted(expected)
+    assert sorted(map(repr, t.values())) == sorted(map(repr, expected.values()))
+    assert sorted(t.items(), key=lambda kv: kv[0]) == sorted(expected.items(), key=lambda kv: kv[0])
+    assert sorted(iter(t)) == sorted(expected)
+    assert list(map(t.__contains__, [b"s7", b"nope"])) == [True, False]
+
+
+def test_iteration_walks_a_snapshot(table_cls):
+    t = table_cls()
+    for i in range(50):
+        t[b"k%d" % i] = b"v"
+    seen = []
+    for key in list(t):
+        seen.append(key)
+        del t[key]                      # the keyspace copies before deleting, as here
+    assert len(seen) == 50 and len(t) == 0
+
+
+VALUES = st.one_of(st.binary(max_size=INLINE_MAX + 8), st.builds(bytearray, st.binary(max_size=8)),
+                   st.builds(list, st.lists(st.integers(), max_size=2)))
+KEYS = st.binary(min_size=0, max_size=6)
+OPERATIONS = st.lists(st.tuples(st.sampled_from(["set"] * 4 + ["get", "del", "pop", "contains", "clear"]),
+                                KEYS, VALUES), max_size=80)
+
+
+@settings(max_examples=150, deadline=None)
+@given(OPERATIONS)
+def test_random_operations_answer_as_a_dict(operations):
+    """Every table the keyspace may use answers a random sequence as a plain dict does."""
+    tables = [cls() for cls in (dict, NativeKeyTable) if cls is not None]
+    model = {}
+    for op, key, value in operations:
+        for t in tables:
+            if op == "set":
+                t[key] = value
+            elif op == "get":
+                assert t.get(key) == model.get(key)
+            elif op == "del":
+                if key in model:
+                    del t[key]
+                else:
+                    with pytest.raises(KeyError):
+                        del t[key]
+            elif op == "pop":
+                assert t.pop(key, None) == model.get(key)
+            elif op == "contains":
+                assert (key in t) == (key in model)
+            elif op == "clear":
+                t.clear()
+        if op == "set":
+            model[key] = value
+        elif op in ("del", "pop"):
+            model.pop(key, None)
+        elif op == "clear":
+            model.clear()
+        for t in tables:
+            assert len(t) == len(model)
+    for t in tables:
+        assert sorted(t.items(), key=lambda kv: kv[0]) == sorted(model.items(), key=lambda kv: kv[0])
