@@ -29,7 +29,8 @@ from cpython.list cimport PyList_Append, PyList_GET_ITEM, PyList_SET_ITEM
 from cpython.ref cimport Py_DECREF, Py_INCREF, Py_XDECREF
 
 from native.keytable cimport HELD, Entry, KeyTable, inline_chars
-from native.resp cimport ReplyWriter, RequestParser, _append_bulk, _format_header, _parse_ll
+from native.resp cimport (INCR_OK, ReplyWriter, RequestParser, _append_bulk, _format_header,
+                          _incr_ll, _parse_ll)
 
 import traceback
 
@@ -421,16 +422,9 @@ cdef bint _run_fast(int kind, ClientCore client, ServerCore server, list argv,
         # A held value is a bytearray or a string too long to be a number: the handler's.
         if argc != 2 or entry.size == HELD:
             return False
-        if not _parse_ll(<const unsigned char*>inline_chars(entry), entry.size, &number):
-            return False
-        if kind == FAST_INCR:
-            if number == 9223372036854775807:
-                return False
-            number += 1
-        else:
-            if number == -9223372036854775807 - 1:
-                return False
-            number -= 1
+        if _incr_ll(<const unsigned char*>inline_chars(entry), entry.size,
+                    1 if kind == FAST_INCR else -1, &number) != INCR_OK:
+            return False            # not an integer, or overflow: the handler's errors
         n = _format_header(text, b':', number)
         table.store_chars(key, text + 1, n - 3)
         _record_write(db, server, key)

@@ -4,6 +4,12 @@
 # Integers as Redis reads (string2ll) and prints them; native/dispatch.pyx uses them too.
 cdef bint _parse_ll(const unsigned char* s, Py_ssize_t n, long long* out) noexcept
 cdef Py_ssize_t _format_header(char* out, char prefix, long long n) noexcept
+# INCRBY's arithmetic on a stored integer's text (incr_string and native/dispatch.pyx).
+cdef enum:
+    INCR_OK = 0
+    INCR_NOT_INTEGER
+    INCR_OVERFLOW
+cdef int _incr_ll(const unsigned char* text, Py_ssize_t n, long long increment, long long* out) noexcept
 # A bulk reply of n bytes appended to a reply buffer (data must not point into it).
 cdef int _append_bulk(bytearray buf, const char* data, Py_ssize_t n) except -1
 

@@ -95,6 +95,20 @@ def parse_int(data):
     return _pure_parse_int(data)
 
 
+cdef int _incr_ll(const unsigned char* text, Py_ssize_t n, long long increment,
+                  long long* out) noexcept:
+    """INCRBY's arithmetic: the integer `text` holds plus increment into out (INCR_OK),
+    or why not (INCR_NOT_INTEGER, INCR_OVERFLOW)."""
+    cdef long long current
+    if not _parse_ll(text, n, &current):
+        return INCR_NOT_INTEGER
+    if (increment < 0 and current < 0 and increment < LLONG_MIN_VALUE - current) or \
+            (increment > 0 and current > 0 and increment > LLONG_MAX_VALUE - current):
+        return INCR_OVERFLOW
+    out[0] = current + increment
+    return INCR_OK
+
+
 def incr_string(value, long long increment):
     """Native twin of protocol.parser.incr_string: INCRBY on a stored string, in C."""
     cdef long long current
@@ -109,12 +123,11 @@ def incr_string(value, long long increment):
         n = PyByteArray_GET_SIZE(value)
     else:
         return _pure_incr_string(value, increment)
-    if not _parse_ll(text, n, &current):
+    status = _incr_ll(text, n, increment, &current)
+    if status == INCR_NOT_INTEGER:
         return None
-    if (increment < 0 and current < 0 and increment < LLONG_MIN_VALUE - current) or \
-            (increment > 0 and current > 0 and increment > LLONG_MAX_VALUE - current):
+    if status == INCR_OVERFLOW:
         raise OverflowError("increment or decrement would overflow")
-    current += increment
     # _format_header writes a prefix byte and CRLF around the digits; keep only the digits.
     n = _format_header(out, b':', current)
     return current, PyBytes_FromStringAndSize(out + 1, n - 3)

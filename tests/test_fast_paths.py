@@ -415,44 +415,43 @@ def test_expired_keys_are_gone_for_single_pops(reference, ours):
 
 # -- the native paths of INCR/DECR, LPUSH/RPUSH and LPOP/RPOP -----------------------------
 
+def weighted_steps(seed, steps, keys, choices):
+    """`steps` random steps, each on a random one of `keys`: choices holds (weight, maker)
+    pairs, and a maker turns (rng, key, step number) into the commands of one step."""
+    import random
+    rng = random.Random(seed)
+    weights = [weight for weight, _ in choices]
+    makers = [maker for _, maker in choices]
+    script = []
+    for i in range(steps):
+        key = rng.choice(keys)
+        script += rng.choices(makers, weights)[0](rng, key, i)
+    return script
+
+
 def random_list_and_counter_script(seed, steps=1500):
     """Single-element pushes and pops on a few lists (through empty, with free head room
     used up and compacted), counters near the 64-bit ends, and the changes that make those
     commands leave their common shape (a TTL, another type, an APPENDed counter)."""
-    import random
-    rng = random.Random(seed)
     lists = ["l1", "l2", "l3"]
     counters = ["c1", "c2"]
     script = [["SET", "c1", "9223372036854775800"], ["SET", "c2", "-9223372036854775800"]]
-    for i in range(steps):
-        roll = rng.random()
-        key = rng.choice(lists)
-        if roll < 0.25:
-            script.append(["LPUSH", key, "h%d" % i])
-        elif roll < 0.45:
-            script.append(["RPUSH", key, "t%d" % i])
-        elif roll < 0.60:
-            script.append(["LPOP", key])
-        elif roll < 0.72:
-            script.append(["RPOP", key])
-        elif roll < 0.84:
-            script.append([rng.choice(["INCR", "DECR"]), rng.choice(counters)])
-        elif roll < 0.87:
-            script.append(["LRANGE", key, "0", "-1"])
-        elif roll < 0.89:
-            script.append(["EXPIRE", rng.choice(lists + counters), "1000"])
-        elif roll < 0.91:
-            script.append(["PERSIST", rng.choice(lists + counters)])
-        elif roll < 0.92:
-            script.append(["APPEND", rng.choice(counters), "1"])
-        elif roll < 0.93:
-            script.append(["SET", rng.choice(counters), str(rng.choice([0, -1, 2**63 - 2, -2**63 + 1]))])
-        elif roll < 0.94:
-            script.append(["SET", key, "not a list"])
-        elif roll < 0.95:
-            script.append(["DEL", key])
-        else:
-            script.append(["LLEN", key])
+    script += weighted_steps(seed, steps, lists, [
+        (25, lambda rng, key, i: [["LPUSH", key, "h%d" % i]]),
+        (20, lambda rng, key, i: [["RPUSH", key, "t%d" % i]]),
+        (15, lambda rng, key, i: [["LPOP", key]]),
+        (12, lambda rng, key, i: [["RPOP", key]]),
+        (12, lambda rng, key, i: [[rng.choice(["INCR", "DECR"]), rng.choice(counters)]]),
+        (3, lambda rng, key, i: [["LRANGE", key, "0", "-1"]]),
+        (2, lambda rng, key, i: [["EXPIRE", rng.choice(lists + counters), "1000"]]),
+        (2, lambda rng, key, i: [["PERSIST", rng.choice(lists + counters)]]),
+        (1, lambda rng, key, i: [["APPEND", rng.choice(counters), "1"]]),
+        (1, lambda rng, key, i: [["SET", rng.choice(counters),
+                                  str(rng.choice([0, -1, 2**63 - 2, -2**63 + 1]))]]),
+        (1, lambda rng, key, i: [["SET", key, "not a list"]]),
+        (1, lambda rng, key, i: [["DEL", key]]),
+        (5, lambda rng, key, i: [["LLEN", key]]),
+    ])
     for key in lists + counters:
         script += [["TYPE", key], ["TTL", key], ["OBJECT", "ENCODING", key], ["DUMP", key]]
     return script
@@ -484,30 +483,19 @@ def random_hset_script(seed, steps=800):
     """HSET of one field into hashes that cross both listpack limits (set small here), with
     TTLs and other types in the way; read back with HMGET (field order of a hashtable is
     the server's own)."""
-    import random
-    rng = random.Random(seed)
-    keys = ["h1", "h2"]
     fields = ["f%d" % i for i in range(7)] + ["long-field-name"]
     script = [["CONFIG", "SET", "hash-max-listpack-entries", "5"],
               ["CONFIG", "SET", "hash-max-listpack-value", "8"]]
-    for i in range(steps):
-        roll = rng.random()
-        key = rng.choice(keys)
-        if roll < 0.6:
-            value = rng.choice(["v", "v%d" % i, "12345678", "123456789", ""])
-            script.append(["HSET", key, rng.choice(fields), value])
-        elif roll < 0.75:
-            script.append(["HDEL", key, rng.choice(fields)])
-        elif roll < 0.85:
-            script.append(["HMGET", key] + fields)
-        elif roll < 0.88:
-            script.append(["EXPIRE", key, "1000"])
-        elif roll < 0.90:
-            script.append(["SET", key, "string"])
-        elif roll < 0.92:
-            script.append(["DEL", key])
-        else:
-            script += [["HLEN", key], ["OBJECT", "ENCODING", key]]
+    script += weighted_steps(seed, steps, ["h1", "h2"], [
+        (60, lambda rng, key, i: [["HSET", key, rng.choice(fields),
+                                   rng.choice(["v", "v%d" % i, "12345678", "123456789", ""])]]),
+        (15, lambda rng, key, i: [["HDEL", key, rng.choice(fields)]]),
+        (10, lambda rng, key, i: [["HMGET", key] + fields]),
+        (3, lambda rng, key, i: [["EXPIRE", key, "1000"]]),
+        (2, lambda rng, key, i: [["SET", key, "string"]]),
+        (2, lambda rng, key, i: [["DEL", key]]),
+        (8, lambda rng, key, i: [["HLEN", key], ["OBJECT", "ENCODING", key]]),
+    ])
     # The servers are shared with the other tests of this module: back to the defaults.
     return script + [["CONFIG", "SET", "hash-max-listpack-entries", "128"],
                      ["CONFIG", "SET", "hash-max-listpack-value", "64"]]
@@ -521,31 +509,18 @@ def test_native_hset_random_sequences(reference, ours, seed):
 def random_zadd_script(seed, steps=800):
     """ZADD of one pair, mostly re-adding a member with the score it has (nothing changes),
     among new members, new scores and scores that are not plain digits."""
-    import random
-    rng = random.Random(seed)
-    keys = ["z1", "z2"]
     members = ["m%d" % i for i in range(5)]
     scores = ["0", "1", "2", "007", "-1", "1.5", "1e1", "999999999999999", "1000000000000000"]
-    script = []
-    for i in range(steps):
-        roll = rng.random()
-        key = rng.choice(keys)
-        if roll < 0.7:
-            script.append(["ZADD", key, rng.choice(scores[:3]) if rng.random() < 0.8
-                           else rng.choice(scores), rng.choice(members)])
-        elif roll < 0.8:
-            script.append(["ZRANGE", key, "0", "-1", "WITHSCORES"])
-        elif roll < 0.85:
-            script.append(["ZREM", key, rng.choice(members)])
-        elif roll < 0.88:
-            script.append(["EXPIRE", key, "1000"])
-        elif roll < 0.90:
-            script.append(["SET", key, "string"])
-        elif roll < 0.92:
-            script.append(["DEL", key])
-        else:
-            script.append(["ZSCORE", key, rng.choice(members)])
-    return script
+    return weighted_steps(seed, steps, ["z1", "z2"], [
+        (70, lambda rng, key, i: [["ZADD", key, rng.choice(scores[:3]) if rng.random() < 0.8
+                                   else rng.choice(scores), rng.choice(members)]]),
+        (10, lambda rng, key, i: [["ZRANGE", key, "0", "-1", "WITHSCORES"]]),
+        (5, lambda rng, key, i: [["ZREM", key, rng.choice(members)]]),
+        (3, lambda rng, key, i: [["EXPIRE", key, "1000"]]),
+        (2, lambda rng, key, i: [["SET", key, "string"]]),
+        (2, lambda rng, key, i: [["DEL", key]]),
+        (8, lambda rng, key, i: [["ZSCORE", key, rng.choice(members)]]),
+    ])
 
 
 @pytest.mark.parametrize("seed", [1, 2])
@@ -555,36 +530,30 @@ def test_native_zadd_random_sequences(reference, ours, seed):
     assert counted_deltas(ours, script) == counted_deltas(reference, script)
 
 
+# String values on both sides of the key table's inline limit (64 bytes), numbers whose
+# next value has one digit more or less, and values that are not numbers.
+STRING_VALUES = ["12", "", "x" * 50, "y" * 64, "z" * 65, "9", "99", "-10", "-1",
+                 "9223372036854775807", "1" * 64, "01"]
+
+
 def random_get_set_sadd_script(seed, steps=900):
-    """GET, SET without options and SADD of one member on keys that come and go, change
-    type and get TTLs; sets cross the intset limit (set small here)."""
-    import random
-    rng = random.Random(seed)
-    keys = ["k1", "k2", "s1", "s2"]
+    """GET, SET without options, INCR/DECR and SADD of one member on keys that come and go,
+    change type, grow in place and get TTLs; sets cross the intset limit (set small here)."""
     script = [["CONFIG", "SET", "set-max-intset-entries", "4"]]
-    for i in range(steps):
-        roll = rng.random()
-        key = rng.choice(keys)
-        if roll < 0.3:
-            script.append(["GET", key])
-        elif roll < 0.5:
-            script.append(["SET", key, rng.choice(["v%d" % i, "12", "", "x" * 50])])
-        elif roll < 0.75:
-            script.append(["SADD", key, rng.choice(["1", "2", "3", "5", "8", "13", "m", "-1"])])
-        elif roll < 0.8:
-            script += [["SCARD", key], ["OBJECT", "ENCODING", key]]
-        elif roll < 0.84:
-            script.append(["SISMEMBER", key, rng.choice(["1", "m", "13"])])
-        elif roll < 0.87:
-            script.append(["EXPIRE", key, "1000"])
-        elif roll < 0.89:
-            script.append(["PERSIST", key])
-        elif roll < 0.92:
-            script.append(["DEL", key])
-        elif roll < 0.94:
-            script.append(["APPEND", key, "z"])
-        else:
-            script.append(["TYPE", key])
+    script += weighted_steps(seed, steps, ["k1", "k2", "s1", "s2"], [
+        (26, lambda rng, key, i: [["GET", key]]),
+        (16, lambda rng, key, i: [["SET", key, rng.choice(STRING_VALUES + ["v%d" % i])]]),
+        (8, lambda rng, key, i: [[rng.choice(["INCR", "DECR"]), key]]),
+        (25, lambda rng, key, i: [["SADD", key, rng.choice(["1", "2", "3", "5", "8", "13", "m", "-1"])]]),
+        (5, lambda rng, key, i: [["SCARD", key], ["OBJECT", "ENCODING", key]]),
+        (4, lambda rng, key, i: [["SISMEMBER", key, rng.choice(["1", "m", "13"])]]),
+        (3, lambda rng, key, i: [["EXPIRE", key, "1000"]]),
+        (2, lambda rng, key, i: [["PERSIST", key]]),
+        (3, lambda rng, key, i: [["DEL", key]]),
+        (2, lambda rng, key, i: [["APPEND", key, "z"]]),
+        (2, lambda rng, key, i: [["SETRANGE", key, str(rng.choice([0, 10, 63, 64])), "ab"]]),
+        (4, lambda rng, key, i: [["TYPE", key], ["STRLEN", key], ["OBJECT", "ENCODING", key]]),
+    ])
     return script + [["CONFIG", "SET", "set-max-intset-entries", "512"]]
 
 
