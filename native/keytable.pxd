@@ -29,6 +29,7 @@ cdef class KeyTable:
     cdef int _put(self, Entry** link, object key, uint32_t hash32, Entry* entry) except -1
     cdef Entry* _unlink(self, object key) except? NULL
     cdef int _resize(self, size_t count) except -1
+    cdef list _walk(self, int what)
 
 
 cdef inline const char* inline_chars(Entry* entry) noexcept:

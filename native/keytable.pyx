@@ -36,6 +36,11 @@ cdef extern from "Python.h":
 cdef enum:
     MIN_BUCKETS = 8
 
+cdef enum:      # what KeyTable._walk collects
+    WALK_KEYS
+    WALK_VALUES
+    WALK_ITEMS
+
 
 cdef inline PyObject** _held(Entry* entry) noexcept:
     """Where an entry whose size is HELD keeps its value object."""
@@ -277,35 +282,28 @@ cdef class KeyTable:
         PyMem_Free(old)
 
     def keys(self):
-        cdef list found = []
-        cdef size_t i
-        cdef Entry* entry
-        for i in range(self.mask + 1):
-            entry = self.buckets[i]
-            while entry != NULL:
-                found.append(<object>entry.key)
-                entry = entry.next
-        return found
+        return self._walk(WALK_KEYS)
 
     def values(self):
-        cdef list found = []
-        cdef size_t i
-        cdef Entry* entry
-        for i in range(self.mask + 1):
-            entry = self.buckets[i]
-            while entry != NULL:
-                found.append(self.value_of(entry))
-                entry = entry.next
-        return found
+        return self._walk(WALK_VALUES)
 
     def items(self):
+        return self._walk(WALK_ITEMS)
+
+    cdef list _walk(self, int what):
+        """Every key, value or (key, value) pair, in bucket order."""
         cdef list found = []
         cdef size_t i
         cdef Entry* entry
         for i in range(self.mask + 1):
             entry = self.buckets[i]
             while entry != NULL:
-                found.append((<object>entry.key, self.value_of(entry)))
+                if what == WALK_KEYS:
+                    found.append(<object>entry.key)
+                elif what == WALK_VALUES:
+                    found.append(self.value_of(entry))
+                else:
+                    found.append((<object>entry.key, self.value_of(entry)))
                 entry = entry.next
         return found
 
