@@ -11,7 +11,7 @@ serving blocked clients) on C fields instead. Anything else goes through
 process_command unchanged.
 
 Inside that case, the most common shape of the benchmarked commands (GET,
-SET, INCR/DECR, LPUSH/RPUSH, LPOP/RPOP, SADD, HSET, ZADD on a key that
+SET, MSET, INCR/DECR, LPUSH/RPUSH, LPOP/RPOP, SADD, HSET, ZADD on a key that
 exists, without a TTL, under LRU bookkeeping) is served by _run_fast with the
 same effects as its handler; any other shape returns to the handler, which is
 this path's pure twin, before anything changed.
@@ -55,10 +55,11 @@ cdef enum:
     FAST_GET
     FAST_SET
     FAST_SADD
+    FAST_MSET
 
 FAST_PATHS = {"incr": FAST_INCR, "decr": FAST_DECR, "lpush": FAST_LPUSH, "rpush": FAST_RPUSH,
               "lpop": FAST_LPOP, "rpop": FAST_RPOP, "hset": FAST_HSET, "zadd": FAST_ZADD,
-              "get": FAST_GET, "set": FAST_SET, "sadd": FAST_SADD}
+              "get": FAST_GET, "set": FAST_SET, "sadd": FAST_SADD, "mset": FAST_MSET}
 
 # The value classes and packed-list functions those paths use, fetched once commands are
 # declared (their modules import the command table, which imports this module).
@@ -381,7 +382,7 @@ cdef class ClientCore:
 
 cdef bint _run_fast(int kind, ClientCore client, ServerCore server, list argv,
                     ReplyWriter reply) except -1:
-    """The most common shape of GET, SET without options, INCR/DECR, LPUSH/RPUSH of one
+    """The most common shape of GET, SET without options, MSET, INCR/DECR, LPUSH/RPUSH of one
     element, LPOP/RPOP without a count, SADD and HSET of one member or field (HSET into a
     listpack) and ZADD of a member already there with that score, on a key that exists
     (GET: or is missing), has no TTL and holds the right type, under
@@ -400,12 +401,14 @@ cdef bint _run_fast(int kind, ClientCore client, ServerCore server, list argv,
     if type(db) is not _Database or _slot_get(db, _db_lfu) is not None:
         return False
     cdef dict expires = _slot_get(db, _db_expires)
-    if expires and key in expires:
-        return False
     data = _slot_get(db, _db_data)
     if type(data) is not KeyTable:
         return False
     cdef KeyTable table = <KeyTable>data
+    if kind == FAST_MSET:
+        return _mset(db, server, table, expires, argv, reply)
+    if expires and key in expires:
+        return False
     cdef Entry* entry = table.find(key)
     if kind == FAST_GET:
         return _get_string(server, db, key, entry, reply)
@@ -517,6 +520,34 @@ cdef bint _get_string(ServerCore server, object db, object key, Entry* entry,
         _append_bulk(reply._buf, inline_chars(entry), entry.size)
     else:
         reply.bulk(PyBytes_FromStringAndSize(inline_chars(entry), entry.size))
+    return True
+
+
+cdef bint _mset(object db, ServerCore server, KeyTable table, dict expires, list argv,
+                ReplyWriter reply) except -1:
+    """MSET of keys without a TTL: Database.set_many's stores, access clocks and
+    modified-key hooks, and the handler's dirty count and reply."""
+    cdef Py_ssize_t argc = PyList_GET_SIZE(argv)
+    cdef Py_ssize_t i
+    if argc % 2 == 0:
+        return False                # the handler's arity error
+    if expires:
+        for i in range(1, argc, 2):
+            if <object>PyList_GET_ITEM(argv, i) in expires:
+                return False        # a key with a TTL: expired first, or its TTL cleared
+    access = _slot_get(db, _db_access)
+    clock = _slot_get(server, _server_lru_clock)
+    for i in range(1, argc, 2):
+        key = <object>PyList_GET_ITEM(argv, i)
+        value = <object>PyList_GET_ITEM(argv, i + 1)
+        if table.find(key) == NULL:
+            db._add(key, value, clock)      # a new key: its side data, as set_many adds it
+        else:
+            table.store(key, value)
+            PyDict_SetItem(access, key, clock)
+        server.key_modified(db, key)
+    _slot_put(server, _server_dirty, _slot_get(server, _server_dirty) + argc // 2)
+    reply.ok()
     return True
 
 

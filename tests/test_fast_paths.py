@@ -315,7 +315,8 @@ def test_dirty_and_keyspace_counts(reference, ours):
 
 # (set-up, command on the watched key): does EXEC still run after the command?
 WATCHED = [
-    ([], ["SET", "w", "v"]), ([], ["MSET", "x", "1", "w", "2"]), ([["SET", "w", "1"]], ["INCR", "w"]),
+    ([], ["SET", "w", "v"]), ([], ["MSET", "x", "1", "w", "2"]), ([["SET", "w", "1"]], ["MSET", "w", "2"]),
+    ([["SET", "w", "1"]], ["INCR", "w"]),
     ([], ["INCR", "w"]), ([["SET", "w", "x"]], ["INCR", "w"]), ([], ["LPUSH", "w", "a"]),
     ([["RPUSH", "w", "a"]], ["RPUSH", "w", "b"]), ([["RPUSH", "w", "a", "b"]], ["LPOP", "w"]),
     ([["RPUSH", "w", "a"]], ["RPOP", "w"]), ([], ["LPOP", "w"]), ([["SADD", "w", "m"]], ["SADD", "w", "m"]),
@@ -469,12 +470,17 @@ def test_native_paths_keep_the_access_clock(ours):
         conn.command("DEBUG", "SET-ACTIVE-EXPIRE", "0")
         conn.command("RPUSH", "l", "a", "b", "c")
         conn.command("SET", "c", "1")
+        conn.command("MSET", "m", "1", "n", "1")
         time.sleep(2.2)
         assert conn.command("OBJECT", "IDLETIME", "l") in (b":2\r\n", b":3\r\n")
         conn.command("RPUSH", "l", "d")
         conn.command("INCR", "c")
+        conn.command("MSET", "m", "2", "new", "1")
         assert conn.command("OBJECT", "IDLETIME", "l") == b":0\r\n"
         assert conn.command("OBJECT", "IDLETIME", "c") == b":0\r\n"
+        assert conn.command("OBJECT", "IDLETIME", "m") == b":0\r\n"
+        assert conn.command("OBJECT", "IDLETIME", "new") == b":0\r\n"
+        assert conn.command("OBJECT", "IDLETIME", "n") in (b":2\r\n", b":3\r\n")
     finally:
         conn.close()
 
@@ -537,13 +543,15 @@ STRING_VALUES = ["12", "", "x" * 50, "y" * 64, "z" * 65, "9", "99", "-10", "-1",
 
 
 def random_get_set_sadd_script(seed, steps=900):
-    """GET, SET without options, INCR/DECR and SADD of one member on keys that come and go,
+    """GET, SET without options, MSET, INCR/DECR and SADD of one member on keys that come and go,
     change type, grow in place and get TTLs; sets cross the intset limit (set small here)."""
     script = [["CONFIG", "SET", "set-max-intset-entries", "4"]]
     script += weighted_steps(seed, steps, ["k1", "k2", "s1", "s2"], [
         (26, lambda rng, key, i: [["GET", key]]),
         (16, lambda rng, key, i: [["SET", key, rng.choice(STRING_VALUES + ["v%d" % i])]]),
         (8, lambda rng, key, i: [[rng.choice(["INCR", "DECR"]), key]]),
+        (8, lambda rng, key, i: [["MSET", key, rng.choice(STRING_VALUES)]
+                                 + rng.choice([[], ["k2", "m%d" % i], [key, "again"], ["s1"]])]),
         (25, lambda rng, key, i: [["SADD", key, rng.choice(["1", "2", "3", "5", "8", "13", "m", "-1"])]]),
         (5, lambda rng, key, i: [["SCARD", key], ["OBJECT", "ENCODING", key]]),
         (4, lambda rng, key, i: [["SISMEMBER", key, rng.choice(["1", "m", "13"])]]),
