@@ -411,7 +411,7 @@ cdef bint _run_fast(int kind, ClientCore client, ServerCore server, list argv,
         return False
     cdef Entry* entry = table.find(key)
     if kind == FAST_GET:
-        return _get_string(server, db, key, entry, reply)
+        return _get_string(server, db, key, table, entry, reply)
     if entry == NULL:
         return False
     if kind == FAST_SET:
@@ -498,7 +498,7 @@ cdef bint _run_fast(int kind, ClientCore client, ServerCore server, list argv,
     return True
 
 
-cdef bint _get_string(ServerCore server, object db, object key, Entry* entry,
+cdef bint _get_string(ServerCore server, object db, object key, KeyTable table, Entry* entry,
                ReplyWriter reply) except -1:
     """GET of a string or of a missing key, counting the hit or the miss as Database.get."""
     stats = _slot_get(server, _server_stats)
@@ -509,17 +509,15 @@ cdef bint _get_string(ServerCore server, object db, object key, Entry* entry,
         reply.null()
         return True
     if entry.size == HELD:
-        value = <object>(<PyObject**>(<char*>entry + sizeof(Entry)))[0]
+        value = table.value_of(entry)
         if type(value) is not bytes and type(value) is not bytearray:
             return False            # WRONGTYPE, raised by the handler
     _slot_put(stats, _stats_hits, _slot_get(stats, _stats_hits) + 1)
     _touch(db, server, key)
     if entry.size == HELD:
         reply.bulk(value)
-    elif type(reply) is ReplyWriter:
-        _append_bulk(reply._buf, inline_chars(entry), entry.size)
     else:
-        reply.bulk(PyBytes_FromStringAndSize(inline_chars(entry), entry.size))
+        _append_bulk(reply._buf, inline_chars(entry), entry.size)
     return True
 
 
