@@ -311,6 +311,7 @@ def main(argv=None):
     from server import native_bridge
     from server.server import Server
     server = Server(config)
+    server.catch_signals()
     # The pidfile is written just before listening, so whoever sees the port open finds it;
     # a failed start removes it again, leaving none behind as Redis does.
     if config.daemonize or config.pidfile:

@@ -428,16 +428,24 @@ class Server(ServerCore):
 
     # -- start and stop --------------------------------------------------------
 
+    def catch_signals(self):
+        """SIGTERM and SIGINT request a shutdown from here on (before the pidfile exists).
+
+        Plain Python handlers rather than the loop's add_signal_handler: uvloop keeps a
+        signal that arrives while its loop is not running (between start-up steps) until
+        another one comes, while a Python handler runs at the next bytecode either way and
+        the cron acts on the request once the loop runs."""
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+
     def open_listeners(self):
         """Create the event loop and bind every listener, or exit(1) as Redis's initServer."""
         if self.loop is None:
             import uvloop
+            self.catch_signals()
             self.loop = uvloop.new_event_loop()
             asyncio.set_event_loop(self.loop)
             self.loop.set_exception_handler(log_loop_exception)
-            # Before listening, as Redis: a signal during start-up shuts down once the loop runs.
-            self.loop.add_signal_handler(signal.SIGTERM, self._on_signal, signal.SIGTERM)
-            self.loop.add_signal_handler(signal.SIGINT, self._on_signal, signal.SIGINT)
         loop = self.loop
         port = self.config.port
         if port:
@@ -495,7 +503,7 @@ class Server(ServerCore):
     startup_hooks = []
     tcp_listening = False
 
-    def _on_signal(self, signum):
+    def _on_signal(self, signum, frame=None):
         """Like Redis's handler: log at once, shut down from the cron; a second SIGINT exits now."""
         if self.shutdown_requested is not None and signum == signal.SIGINT:
             log.from_signal_handler("You insist... exiting now.")

@@ -351,6 +351,38 @@ def test_signal_shuts_down_cleanly(tmp_path, signum):
                           ("M", "#", "Redis is now ready to exit, bye bye...")]
 
 
+@pytest.mark.timeout(120)
+def test_signal_during_start_up_still_shuts_down():
+    # SIGTERM sent at several moments after the pidfile appears, while the server is still
+    # binding, logging its banner or entering its loop: each start ends with a clean exit.
+    for delay in (0, 0.001, 0.002, 0.004, 0.008, 0.016, 0.03, 0.06):
+        workdir = tempfile.mkdtemp(prefix="pyredis-test-")
+        pidfile = os.path.join(workdir, "ours.pid")
+        logfile = os.path.join(workdir, "server.log")
+        proc = subprocess.Popen(server_command() + ["--port", str(free_port()), "--dir", workdir,
+                                                    "--save", "", "--logfile", logfile,
+                                                    "--pidfile", pidfile],
+                                cwd=workdir, env=server_env(), stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 15
+            while not os.path.exists(pidfile) and time.monotonic() < deadline:
+                time.sleep(0.0005)
+            assert os.path.exists(pidfile)
+            time.sleep(delay)
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(10) == 0, "delay %s" % delay
+            with open(logfile) as f:
+                log = f.read()
+            assert "Received SIGTERM scheduling shutdown..." in log
+            assert log.rstrip().endswith("Redis is now ready to exit, bye bye...")
+            assert not os.path.exists(pidfile)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(10)
+
+
 @pytest.mark.parametrize("command", [["SHUTDOWN"], ["SHUTDOWN", "NOSAVE"], ["shutdown", "nosave", "now"],
                                      ["SHUTDOWN", "SAVE"]])
 def test_shutdown_command_closes_and_exits_zero(command):
