@@ -45,8 +45,18 @@ class Logger:
             self.write(text)
 
     def from_signal_handler(self, message):
-        """Redis's async-signal-safe variant: `<pid>:signal-handler (<unix time>) <message>`."""
-        self.write("%d:signal-handler (%d) %s\n" % (os.getpid(), int(time.time()), message))
+        """Redis's async-signal-safe variant: `<pid>:signal-handler (<unix time>) <message>`.
+
+        The handler may interrupt a write to sys.stdout, whose buffer refuses a reentrant
+        write, so without a logfile the line goes to the descriptor directly."""
+        text = "%d:signal-handler (%d) %s\n" % (os.getpid(), int(time.time()), message)
+        if self.path:
+            self.write(text)
+            return
+        try:
+            os.write(sys.stdout.fileno(), text.encode())
+        except (OSError, ValueError, AttributeError):
+            pass
 
     def write(self, text):
         try:

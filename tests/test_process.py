@@ -351,6 +351,32 @@ def test_signal_shuts_down_cleanly(tmp_path, signum):
                           ("M", "#", "Redis is now ready to exit, bye bye...")]
 
 
+def test_signal_logged_to_stdout_without_logfile(tmp_path):
+    # Without a logfile the handler's line goes to standard output, in order with the rest.
+    results = []
+    for reference in (True, False):
+        port = free_port()
+        proc = subprocess.Popen(server_command(reference) + ["--port", str(port), "--save", ""],
+                                cwd=str(tmp_path), env=server_env(), stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            wait_for_port(port, proc=proc)
+            proc.send_signal(signal.SIGTERM)
+            out, _ = proc.communicate(timeout=10)
+            assert proc.returncode == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate(timeout=10)
+        lines = parse_log(out.decode(), port=port)
+        start = lines.index(("M", "*", "Ready to accept connections"))
+        results.append(lines[start + 1:])
+    assert results[1] == results[0]
+    assert results[1] == [("signal-handler", "", "Received SIGTERM scheduling shutdown..."),
+                          ("M", "#", "User requested shutdown..."),
+                          ("M", "#", "Redis is now ready to exit, bye bye...")]
+
+
 @pytest.mark.timeout(120)
 def test_signal_during_start_up_still_shuts_down():
     # SIGTERM sent at several moments after the pidfile appears, while the server is still
