@@ -335,6 +335,9 @@ def test_signal_shuts_down_cleanly(tmp_path, signum):
             while not os.path.exists(pidfile) and time.monotonic() < deadline:
                 time.sleep(0.01)
             assert open(pidfile).read() == "%d\n" % server.proc.pid
+            # The port opens a little before the ready line is logged; a signal sent earlier
+            # is logged before that line (test_signal_during_start_up_still_shuts_down).
+            server.wait_for_log("Ready to accept connections")
             server.proc.send_signal(signum)
             assert server.wait_exit(10) == 0
             assert not os.path.exists(pidfile)
@@ -351,6 +354,21 @@ def test_signal_shuts_down_cleanly(tmp_path, signum):
                           ("M", "#", "Redis is now ready to exit, bye bye...")]
 
 
+def _read_until(pipe, marker, timeout):
+    """What a child's pipe gives until `marker` has come, waiting at most `timeout` seconds."""
+    import select
+    data = b""
+    deadline = time.monotonic() + timeout
+    while marker not in data:
+        left = deadline - time.monotonic()
+        assert left > 0, "%r not seen within %ss: %r" % (marker, timeout, data)
+        if select.select([pipe], [], [], left)[0]:
+            chunk = os.read(pipe.fileno(), 65536)
+            assert chunk, "pipe closed before %r: %r" % (marker, data)
+            data += chunk
+    return data
+
+
 def test_signal_logged_to_stdout_without_logfile(tmp_path):
     # Without a logfile the handler's line goes to standard output, in order with the rest.
     results = []
@@ -361,8 +379,10 @@ def test_signal_logged_to_stdout_without_logfile(tmp_path):
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
             wait_for_port(port, proc=proc)
+            head = _read_until(proc.stdout, b"Ready to accept connections\n", timeout=10)
             proc.send_signal(signal.SIGTERM)
             out, _ = proc.communicate(timeout=10)
+            out = head + out
             assert proc.returncode == 0
         finally:
             if proc.poll() is None:
