@@ -44,6 +44,23 @@ def parse_log(text, pid_words=(), port=None):
     return lines
 
 
+def wait_for_pidfile(path, timeout=10):
+    """The pidfile's text once its line is complete ("" after `timeout`).
+
+    Redis writes its pidfile just after it starts listening, so a reader that saw the
+    port open may find the file missing, or created with its line not yet written."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with open(path) as f:
+                text = f.read()
+        except OSError:
+            text = ""
+        if text.endswith("\n") or time.monotonic() > deadline:
+            return text
+        time.sleep(0.01)
+
+
 def ours_and_reference(args, **kwargs):
     return [run_server(args, reference=is_ref, **kwargs) for is_ref in (True, False)]
 
@@ -331,10 +348,7 @@ def test_signal_shuts_down_cleanly(tmp_path, signum):
         pidfile = str(tmp_path / ("ref.pid" if reference else "ours.pid"))
         server = ServerProcess(["--pidfile", pidfile], reference=reference)
         try:
-            deadline = time.monotonic() + 5     # written around the time the port opens
-            while not os.path.exists(pidfile) and time.monotonic() < deadline:
-                time.sleep(0.01)
-            assert open(pidfile).read() == "%d\n" % server.proc.pid
+            assert wait_for_pidfile(pidfile) == "%d\n" % server.proc.pid
             # The port opens a little before the ready line is logged; a signal sent earlier
             # is logged before that line (test_signal_during_start_up_still_shuts_down).
             server.wait_for_log("Ready to accept connections")
@@ -483,10 +497,7 @@ def test_daemonize_forks_writes_pidfile_and_serves(tmp_path):
         assert parent.returncode == 0
         assert parent.stdout == b"" and parent.stderr == b""
         wait_for_port(port)
-        deadline = time.monotonic() + 10
-        while not pidfile.exists() and time.monotonic() < deadline:
-            time.sleep(0.02)
-        pid = int(pidfile.read_text())
+        pid = int(wait_for_pidfile(pidfile))
         try:
             assert _pid_alive(pid)
             with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
@@ -517,11 +528,7 @@ def test_relative_pidfile_and_dir(tmp_path):
         try:
             assert os.readlink("/proc/%d/cwd" % server.proc.pid) == str(workdir)
             pidfile = workdir / ("rel-%s.pid" % reference)
-            # Both servers write the pidfile just after they start listening.
-            deadline = time.monotonic() + 5
-            while not pidfile.exists() and time.monotonic() < deadline:
-                time.sleep(0.01)
-            assert pidfile.read_text() == "%d\n" % server.proc.pid
+            assert wait_for_pidfile(pidfile) == "%d\n" % server.proc.pid
             assert server.client().config_get("dir") == {"dir": str(workdir)}
         finally:
             server.stop()
