@@ -45,28 +45,23 @@ class Logger:
             self.write(text)
 
     def from_signal_handler(self, message):
-        """Redis's async-signal-safe variant: `<pid>:signal-handler (<unix time>) <message>`.
-
-        The handler may interrupt a write to sys.stdout, whose buffer refuses a reentrant
-        write, so without a logfile the line goes to the descriptor directly."""
-        text = "%d:signal-handler (%d) %s\n" % (os.getpid(), int(time.time()), message)
-        if self.path:
-            self.write(text)
-            return
-        try:
-            os.write(sys.stdout.fileno(), text.encode())
-        except (OSError, ValueError, AttributeError):
-            pass
+        """Redis's async-signal-safe variant: `<pid>:signal-handler (<unix time>) <message>`."""
+        self.write("%d:signal-handler (%d) %s\n" % (os.getpid(), int(time.time()), message))
 
     def write(self, text):
+        """Append to the logfile, opened for this text alone, or write standard output's
+        descriptor. No buffer is shared between writes, so the signal handler may log in the
+        middle of another write (a buffered stream refuses such a reentrant write)."""
         try:
             if self.path:
                 with open(self.path, "a") as f:
                     f.write(text)
             else:
-                sys.stdout.write(text)
-                sys.stdout.flush()
-        except (OSError, ValueError):
+                data = text.encode()
+                fd = sys.stdout.fileno()
+                while data:
+                    data = data[os.write(fd, data):]
+        except (OSError, ValueError, AttributeError):
             pass
 
     def debug(self, message):

@@ -442,7 +442,6 @@ class Server(ServerCore):
         """Create the event loop and bind every listener, or exit(1) as Redis's initServer."""
         if self.loop is None:
             import uvloop
-            self.catch_signals()
             self.loop = uvloop.new_event_loop()
             asyncio.set_event_loop(self.loop)
             self.loop.set_exception_handler(log_loop_exception)
@@ -503,7 +502,7 @@ class Server(ServerCore):
     startup_hooks = []
     tcp_listening = False
 
-    def _on_signal(self, signum, frame=None):
+    def _on_signal(self, signum, frame):
         """Like Redis's handler: log at once, shut down from the cron; a second SIGINT exits now."""
         if self.shutdown_requested is not None and signum == signal.SIGINT:
             log.from_signal_handler("You insist... exiting now.")

@@ -44,8 +44,9 @@ def parse_log(text, pid_words=(), port=None):
     return lines
 
 
-def wait_for_pidfile(path, timeout=10):
-    """The pidfile's text once its line is complete ("" after `timeout`).
+def wait_for_pidfile(path, timeout=10, interval=0.01):
+    """The pidfile's text once its line is complete ("" after `timeout`), looking every
+    `interval` seconds.
 
     Redis writes its pidfile just after it starts listening, so a reader that saw the
     port open may find the file missing, or created with its line not yet written."""
@@ -58,7 +59,7 @@ def wait_for_pidfile(path, timeout=10):
             text = ""
         if text.endswith("\n") or time.monotonic() > deadline:
             return text
-        time.sleep(0.01)
+        time.sleep(interval)
 
 
 def ours_and_reference(args, **kwargs):
@@ -413,35 +414,33 @@ def test_signal_logged_to_stdout_without_logfile(tmp_path):
 
 
 @pytest.mark.timeout(120)
-def test_signal_during_start_up_still_shuts_down():
+def test_signal_during_start_up_still_shuts_down(tmp_path):
     # SIGTERM sent at several moments after the pidfile appears, while the server is still
     # binding, logging its banner or entering its loop: each start ends with a clean exit.
-    for delay in (0, 0.001, 0.002, 0.004, 0.008, 0.016, 0.03, 0.06):
-        workdir = tempfile.mkdtemp(prefix="pyredis-test-")
-        pidfile = os.path.join(workdir, "ours.pid")
-        logfile = os.path.join(workdir, "server.log")
-        proc = subprocess.Popen(server_command() + ["--port", str(free_port()), "--dir", workdir,
-                                                    "--save", "", "--logfile", logfile,
-                                                    "--pidfile", pidfile],
-                                cwd=workdir, env=server_env(), stdin=subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            deadline = time.monotonic() + 15
-            while not os.path.exists(pidfile) and time.monotonic() < deadline:
-                time.sleep(0.0005)
-            assert os.path.exists(pidfile)
-            time.sleep(delay)
-            proc.send_signal(signal.SIGTERM)
-            assert proc.wait(10) == 0, "delay %s" % delay
-            with open(logfile) as f:
-                log = f.read()
-            assert "Received SIGTERM scheduling shutdown..." in log
-            assert log.rstrip().endswith("Redis is now ready to exit, bye bye...")
-            assert not os.path.exists(pidfile)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(10)
+    for reference in (True, False):
+        for delay in (0, 0.001, 0.002, 0.004, 0.008, 0.016, 0.03, 0.06):
+            workdir = tmp_path / ("%s-%s" % ("ref" if reference else "ours", delay))
+            workdir.mkdir()
+            pidfile, logfile = workdir / "server.pid", workdir / "server.log"
+            proc = subprocess.Popen(server_command(reference) + [
+                                        "--port", str(free_port()), "--dir", str(workdir),
+                                        "--save", "", "--logfile", str(logfile),
+                                        "--pidfile", str(pidfile)],
+                                    cwd=str(workdir), env=server_env(), stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            try:
+                assert wait_for_pidfile(pidfile, timeout=15, interval=0.0005) == "%d\n" % proc.pid
+                time.sleep(delay)
+                proc.send_signal(signal.SIGTERM)
+                assert proc.wait(10) == 0, "reference %s, delay %s" % (reference, delay)
+                log = logfile.read_text()
+                assert "Received SIGTERM scheduling shutdown..." in log
+                assert log.rstrip().endswith("Redis is now ready to exit, bye bye...")
+                assert not pidfile.exists()
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait(10)
 
 
 @pytest.mark.parametrize("command", [["SHUTDOWN"], ["SHUTDOWN", "NOSAVE"], ["shutdown", "nosave", "now"],
