@@ -4,6 +4,7 @@ Every read and wait here has a deadline, so a hung server fails a test
 instead of hanging the suite.
 """
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -19,20 +20,66 @@ REQUIRE_REFERENCE = os.environ.get("REQUIRE_REFERENCE", "") not in ("", "0")
 PURE_RUN = os.environ.get("PYREDIS_PURE", "") not in ("", "0")
 
 
+def _ephemeral_range():
+    """The ports the kernel hands out to connecting sockets (ip_local_port_range)."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low, high = map(int, f.read().split())
+        return low, high
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+def _server_ports():
+    """Ports for test servers: they and their bus ports (+10000) lie outside the ephemeral
+    range, so no client socket of any process can be sitting on one (a client that took the
+    port would make a later bind or rebind of it fail, and one connecting to a closed port
+    could end up connected to itself). Empty when the range leaves no room."""
+    low, high = _ephemeral_range()
+    outside = lambda port: port < low or port > high
+    return [port for port in range(15000, 65536 - 10000) if outside(port) and outside(port + 10000)]
+
+
+_SERVER_PORTS = _server_ports()
+_next_port_index = random.randrange(len(_SERVER_PORTS)) if _SERVER_PORTS else 0
+
+
+def _is_free(port):
+    """Nothing bound to `port` on any IPv4 or IPv6 address (a bind without SO_REUSEADDR,
+    stricter than the servers' own)."""
+    for family, any_address in ((socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::")):
+        try:
+            sock = socket.socket(family)
+        except OSError:
+            continue                  # no IPv6 on this host
+        with sock:
+            try:
+                if family == socket.AF_INET6:
+                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                sock.bind((any_address, port))
+            except OSError:
+                return False
+    return True
+
+
 def free_port():
-    """A port that is free now, with its bus port (port+10000) free too."""
+    """A port that is free now, with its bus port (port+10000) free too.
+
+    Taken in turn from outside the ephemeral range, starting at a random place so that
+    suites running side by side rarely ask for the same ports."""
+    global _next_port_index
+    if _SERVER_PORTS:
+        for _ in range(len(_SERVER_PORTS)):
+            port = _SERVER_PORTS[_next_port_index]
+            _next_port_index = (_next_port_index + 1) % len(_SERVER_PORTS)
+            if _is_free(port) and _is_free(port + 10000):
+                return port
     for _ in range(100):
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        if port + 10000 > 65535:
-            continue
-        try:
-            with socket.socket() as s:
-                s.bind(("127.0.0.1", port + 10000))
-        except OSError:
-            continue
-        return port
+        if port + 10000 <= 65535 and _is_free(port + 10000):
+            return port
     raise RuntimeError("no free port")
 
 
