@@ -20,6 +20,19 @@ def pytest_sessionstart(session):
             pytest.exit("REQUIRE_REFERENCE=1 but not installed: %s" % ", ".join(missing), returncode=1)
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed test's report ends with the log tail of every server still running, read
+    before the fixtures stop them and remove their directories."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "call" and report.failed:
+        for proc in ServerProcess.running:
+            lines = proc.log().splitlines()[-40:]
+            name = "redis-server" if proc.reference else "pyredis-server"
+            report.sections.append(("log of %s on port %d" % (name, proc.port), "\n".join(lines)))
+
+
 @pytest.fixture
 def start_server():
     """Start pyredis-server processes with extra args; all are stopped after the test."""

@@ -172,6 +172,7 @@ class ServerProcess:
         full_env = server_env(twin_env(pure))
         full_env.update(env or {})
         self.cmd = cmd
+        ServerProcess.running.append(self)
         self.proc = subprocess.Popen(cmd, cwd=self.dir, env=full_env, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      preexec_fn=preexec_fn)
@@ -184,6 +185,8 @@ class ServerProcess:
             stderr = self.proc.stderr.read().decode(errors="replace")
             self.stop()
             raise RuntimeError("server did not start: %s\nlog:\n%s\nstderr:\n%s" % (cmd, log, stderr))
+
+    running = []              # started and not yet stopped, for failure reports
 
     def log(self):
         try:
@@ -228,6 +231,8 @@ class ServerProcess:
             if stream:
                 stream.close()
         shutil.rmtree(self.dir, ignore_errors=True)
+        if self in ServerProcess.running:
+            ServerProcess.running.remove(self)
 
 
 def read_aof(srv, marker, timeout=5.0):

@@ -280,8 +280,7 @@ def test_config_set_port_rebinds_the_listener(start_server):
 def test_config_set_bind_rebinds(start_server):
     ours = start_server()
     conn = ours.raw()
-    # on failure the log says which bind or listen call failed and why
-    assert conn.command("CONFIG", "SET", "bind", "127.0.0.1") == b"+OK\r\n", ours.log()
+    assert conn.command("CONFIG", "SET", "bind", "127.0.0.1") == b"+OK\r\n"
     assert conn.command("CONFIG", "GET", "bind") == b"*2\r\n$4\r\nbind\r\n$9\r\n127.0.0.1\r\n"
     again = _connect_eventually(ours.port)
     assert again.command("PING") == b"+PONG\r\n"
