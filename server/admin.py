@@ -110,8 +110,14 @@ def command_info(cmd):
 
 
 def command_docs(cmd):
-    doc = {"summary": cmd.summary or cmd.name.replace("|", " ").upper(), "since": cmd.since,
-           "group": cmd.group}
+    """COMMAND DOCS for one command, fields in Redis's order (complexity, history and
+    arguments are not carried)."""
+    doc = {"summary": cmd.summary, "since": cmd.since, "group": cmd.group}
+    if cmd.doc_flags:
+        doc["doc_flags"] = SetReply([Status(flag) for flag in cmd.doc_flags])
+    if cmd.deprecated_since:
+        doc["deprecated_since"] = cmd.deprecated_since
+        doc["replaced_by"] = cmd.replaced_by
     if cmd.subcommands:
         doc["subcommands"] = {sub.name: command_docs(sub) for sub in cmd.subcommands.values()}
     return doc
@@ -145,7 +151,8 @@ container("command", "server", since="2.8.13", handler=cmd_command, arity=-1,
           summary="Get array of Redis command details")
 
 
-@command("command|help", 2, "loading stale", acl="@slow @connection", since="5.0.0")
+@command("command|help", 2, "loading stale", acl="@slow @connection", since="5.0.0",
+         summary="Show helpful text about the different subcommands")
 def cmd_command_help(client, argv):
     reply_help(client, [
         "(no subcommand)",
@@ -169,13 +176,15 @@ def cmd_command_help(client, argv):
     ])
 
 
-@command("command|count", 2, "loading stale", acl="@slow @connection", since="2.8.13")
+@command("command|count", 2, "loading stale", acl="@slow @connection", since="2.8.13",
+         summary="Get total number of Redis commands")
 def cmd_command_count(client, argv):
     client.reply.integer(len(client.server.command_table))
 
 
 @command("command|info", -2, "loading stale", acl="@slow @connection",
-         tips="nondeterministic_output_order", since="2.8.13")
+         tips="nondeterministic_output_order", since="2.8.13",
+         summary="Get array of specific Redis command details, or all when no argument is given.")
 def cmd_command_info(client, argv):
     if len(argv) == 2:
         return cmd_command(client, argv)
@@ -187,7 +196,8 @@ def cmd_command_info(client, argv):
 
 
 @command("command|docs", -2, "loading stale", acl="@slow @connection",
-         tips="nondeterministic_output_order", since="7.0.0")
+         tips="nondeterministic_output_order", since="7.0.0",
+         summary="Get array of specific Redis command documentation")
 def cmd_command_docs(client, argv):
     if len(argv) == 2:
         wanted = list(client.server.command_table.values())
@@ -200,7 +210,8 @@ def cmd_command_docs(client, argv):
 
 
 @command("command|list", -2, "loading stale", acl="@slow @connection",
-         tips="nondeterministic_output_order", since="7.0.0")
+         tips="nondeterministic_output_order", since="7.0.0",
+         summary="Get an array of Redis command names")
 def cmd_command_list(client, argv):
     keep = None
     i = 2
@@ -234,12 +245,14 @@ def _matching(pattern):
     return lambda cmd: glob_match(pattern, cmd.name.encode(), nocase=True)
 
 
-@command("command|getkeys", -4, "loading stale", acl="@slow @connection", since="2.8.13")
+@command("command|getkeys", -4, "loading stale", acl="@slow @connection", since="2.8.13",
+         summary="Extract keys given a full Redis command")
 def cmd_command_getkeys(client, argv):
     _getkeys(client, argv[2:], with_flags=False)
 
 
-@command("command|getkeysandflags", -4, "loading stale", acl="@slow @connection", since="7.0.0")
+@command("command|getkeysandflags", -4, "loading stale", acl="@slow @connection", since="7.0.0",
+         summary="Extract keys and access flags given a full Redis command")
 def cmd_command_getkeysandflags(client, argv):
     _getkeys(client, argv[2:], with_flags=True)
 
@@ -270,7 +283,8 @@ def _getkeys(client, target, with_flags):
 container("config", "server", since="2.0.0", summary="A container for server configuration commands")
 
 
-@command("config|help", 2, "loading stale", acl="@slow", since="5.0.0")
+@command("config|help", 2, "loading stale", acl="@slow", since="5.0.0",
+         summary="Show helpful text about the different subcommands")
 def cmd_config_help(client, argv):
     reply_help(client, [
         "GET <pattern>",
@@ -285,7 +299,8 @@ def cmd_config_help(client, argv):
 
 
 @command("config|get", -3, "admin noscript loading stale", acl="@admin @slow @dangerous",
-         since="2.0.0")
+         since="2.0.0",
+         summary="Get the values of configuration parameters")
 def cmd_config_get(client, argv):
     config = client.server.config
     found = {}
@@ -324,7 +339,8 @@ def _protected_allowed(server, client):
 
 @command("config|set", -4, "admin noscript loading stale may_replicate",
          acl="@admin @slow @dangerous", tips="request_policy:all_nodes response_policy:all_succeeded",
-         since="2.0.0")
+         since="2.0.0",
+         summary="Set configuration parameters to the given values")
 def cmd_config_set(client, argv):
     if len(argv) % 2:
         raise CommandError(SYNTAX)
@@ -415,7 +431,8 @@ def _restore(config, old):
 
 
 @command("config|resetstat", 2, "admin noscript loading stale", acl="@admin @slow @dangerous",
-         since="2.0.0")
+         since="2.0.0",
+         summary="Reset the stats returned by INFO")
 def cmd_config_resetstat(client, argv):
     reset_stats(client.server)
     client.reply.ok()
@@ -454,7 +471,8 @@ def reset_stats(server):
 
 
 @command("config|rewrite", 2, "admin noscript loading stale", acl="@admin @slow @dangerous",
-         since="2.8.0")
+         since="2.8.0",
+         summary="Rewrite the configuration file with the in memory configuration")
 def cmd_config_rewrite(client, argv):
     config = client.server.config
     if not config.config_file:
@@ -629,14 +647,16 @@ def _close_listeners(server, listeners):
 # -- TIME / SHUTDOWN ----------------------------------------------------------------
 
 @command("time", 1, "loading stale fast", acl="@fast", tips="nondeterministic_output",
-         since="2.6.0")
+         since="2.6.0",
+         summary="Return the current server time")
 def cmd_time(client, argv):
     now = time.time_ns() // 1000
     client.reply.bulk_array([b"%d" % (now // 1_000_000), b"%d" % (now % 1_000_000)])
 
 
 @command("shutdown", -1, "admin noscript loading stale no_multi allow_busy",
-         acl="@admin @slow @dangerous", since="1.0.0")
+         acl="@admin @slow @dangerous", since="1.0.0",
+         summary="Synchronously save the dataset to disk and then shut down the server")
 def cmd_shutdown(client, argv):
     nosave = save = False
     for arg in argv[1:]:

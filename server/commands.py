@@ -32,6 +32,9 @@ class Command(CommandCore):
     group: str = "generic"
     since: str = "1.0.0"
     summary: str = ""
+    doc_flags: tuple = ()         # COMMAND DOCS: "deprecated", "syscmd"
+    deprecated_since: str = ""
+    replaced_by: str = ""
     get_keys: object = None       # for movable keys: argv -> list of key indexes
     key_specs: tuple = ()         # COMMAND INFO key specs, when more than first/last/step
     parent: object = None
@@ -63,8 +66,11 @@ COMMANDS = {}
 
 
 def command(name, arity, flags="", keys=(0, 0, 0), acl="", tips="", group=None,
-            since="1.0.0", summary="", get_keys=None, key_specs=()):
-    """Declare a handler `fn(client, argv)` as command `name` ("parent|sub" for subcommands)."""
+            since="1.0.0", summary="", get_keys=None, key_specs=(), doc_flags="",
+            deprecated=None):
+    """Declare a handler `fn(client, argv)` as command `name` ("parent|sub" for subcommands).
+
+    `deprecated` is (since which version, what replaces it), as COMMAND DOCS shows them."""
 
     def register(fn):
         flagset = frozenset(flags.split())
@@ -78,6 +84,9 @@ def command(name, arity, flags="", keys=(0, 0, 0), acl="", tips="", group=None,
             acl=tuple(a.lstrip("@") for a in acl.split()),
             tips=tuple(tips.split()), group=group or _group_of(fn),
             since=since, summary=summary, get_keys=get_keys, key_specs=key_specs,
+            doc_flags=tuple(doc_flags.split()) + (("deprecated",) if deprecated else ()),
+            deprecated_since=deprecated[0] if deprecated else "",
+            replaced_by=deprecated[1] if deprecated else "",
         )
         if "|" in name:
             parent_name, sub = name.split("|", 1)
@@ -93,21 +102,21 @@ def command(name, arity, flags="", keys=(0, 0, 0), acl="", tips="", group=None,
 
 
 def container(name, group, since="1.0.0", summary="", handler=None, arity=-2, flags="",
-              acl="", tips=""):
+              acl="", tips="", doc_flags=""):
     """Declare a command that holds subcommands (CONFIG, CLIENT, OBJECT …).
 
     `handler` runs when it is called with no subcommand (plain COMMAND)."""
     COMMANDS[name] = Command(name=name, handler=handler, arity=arity,
                              flags=frozenset(flags.split()), group=group, since=since,
                              summary=summary, acl=tuple(a.lstrip("@") for a in acl.split()),
-                             tips=tuple(tips.split()))
+                             tips=tuple(tips.split()), doc_flags=tuple(doc_flags.split()))
 
 
 _GROUP_BY_MODULE = {
     "lists": "list",
     "strings": "string", "keys": "generic", "connection": "connection",
     "admin": "server", "introspection": "server", "hashes": "hash", "sets": "set",
-    "zsets": "sorted_set", "bitmaps": "bitmap",
+    "zsets": "sorted-set", "bitmaps": "bitmap",
 }
 
 

@@ -8,7 +8,8 @@ from server.util import parse_int_arg
 
 
 @command("ping", -1, "fast", acl="@fast @connection", since="1.0.0",
-         tips="request_policy:all_shards response_policy:all_succeeded")
+         tips="request_policy:all_shards response_policy:all_succeeded",
+         summary="Ping the server")
 def cmd_ping(client, argv):
     if len(argv) > 2:
         raise CommandError("ERR wrong number of arguments for 'ping' command")
@@ -22,12 +23,14 @@ def cmd_ping(client, argv):
         client.reply.simple(b"PONG")
 
 
-@command("echo", 2, "loading stale fast", acl="@fast @connection")
+@command("echo", 2, "loading stale fast", acl="@fast @connection",
+         summary="Echo the given string")
 def cmd_echo(client, argv):
     client.reply.bulk(argv[1])
 
 
-@command("select", 2, "loading stale fast", acl="@fast @connection")
+@command("select", 2, "loading stale fast", acl="@fast @connection",
+         summary="Change the selected database for the current connection")
 def cmd_select(client, argv):
     index = parse_int_arg(argv[1], NOT_INTEGER)
     if client.server.config.cluster_enabled and index != 0:
@@ -38,7 +41,8 @@ def cmd_select(client, argv):
     client.reply.ok()
 
 
-@command("swapdb", 3, "write fast", acl="@keyspace @write @fast @dangerous", since="4.0.0")
+@command("swapdb", 3, "write fast", acl="@keyspace @write @fast @dangerous", since="4.0.0",
+         summary="Swaps two Redis databases", group="server")
 def cmd_swapdb(client, argv):
     server = client.server
     if server.config.cluster_enabled:
@@ -59,14 +63,16 @@ def cmd_swapdb(client, argv):
     client.reply.ok()
 
 
-@command("quit", -1, "noscript loading stale fast no_auth allow_busy", acl="@fast @connection")
+@command("quit", -1, "noscript loading stale fast no_auth allow_busy", acl="@fast @connection",
+         summary="Close the connection")
 def cmd_quit(client, argv):
     client.reply.ok()
     client.closing = True
 
 
 @command("reset", 1, "noscript loading stale fast no_auth allow_busy", acl="@fast @connection",
-         since="6.2.0")
+         since="6.2.0",
+         summary="Reset the connection")
 def cmd_reset(client, argv):
     server = client.server
     if client.is_master or "S" in client.flags:
@@ -95,7 +101,8 @@ def check_password(server, username, password):
     return hmac.compare_digest(password, required.encode("utf-8", "surrogateescape"))
 
 
-@command("auth", -2, "noscript loading stale fast no_auth allow_busy", acl="@fast @connection")
+@command("auth", -2, "noscript loading stale fast no_auth allow_busy", acl="@fast @connection",
+         summary="Authenticate to the server")
 def cmd_auth(client, argv):
     if len(argv) > 3:
         raise CommandError(SYNTAX)
@@ -116,7 +123,8 @@ def cmd_auth(client, argv):
 
 
 @command("hello", -1, "noscript loading stale fast no_auth allow_busy", acl="@fast @connection",
-         since="6.0.0")
+         since="6.0.0",
+         summary="Handshake with Redis")
 def cmd_hello(client, argv):
     version = 0
     i = 1

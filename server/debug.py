@@ -12,6 +12,7 @@ import time
 
 from server.commands import command
 from server.errors import CommandError, NO_SUCH_KEY
+from server.keys import SHARED_REFCOUNT, encoding_of, refcount_of
 from server.log import log
 from server.util import reply_help
 
@@ -247,24 +248,12 @@ def dataset_digest(server):
 
 # -- DEBUG OBJECT --------------------------------------------------------------------
 
-SHARED_INTEGERS = 10000
-NO_SHARED_INTEGER_POLICIES = ("volatile-lru", "volatile-lfu", "allkeys-lru", "allkeys-lfu")
-
-
 def string_integer(value):
     """The integer a string encodes as Redis's int encoding, or None."""
     if len(value) > 20 or not value:
         return None
     from protocol.parser import parse_int
     return parse_int(bytes(value))
-
-
-def string_encoding(value):
-    if isinstance(value, bytearray):
-        return "raw"
-    if string_integer(value) is not None:
-        return "int"
-    return "embstr" if len(value) <= 44 else "raw"
 
 
 def _length_prefix_size(n):
@@ -306,27 +295,18 @@ def lru_clock(seconds=None):
     return int(time.time() if seconds is None else seconds) & ((1 << 24) - 1)
 
 
-def _shared_integer(server, value):
-    number = string_integer(value) if isinstance(value, bytes) else None
-    return (number is not None and 0 <= number < SHARED_INTEGERS
-            and (server.config.maxmemory == 0
-                 or server.config.maxmemory_policy not in NO_SHARED_INTEGER_POLICIES))
-
-
 def describe_object(server, db, key, value):
+    encoding = encoding_of(value)
     if isinstance(value, (bytes, bytearray)):
-        encoding = string_encoding(value)
         length = string_serialized_length(server, value)
     else:
-        encoding = value.encoding()
         length = SERIALIZED_LENGTH(server, db, key, value) if SERIALIZED_LENGTH else 0
-    refcount = 1
+    refcount = refcount_of(value, server.config)
     access = db.access_clock(key) if hasattr(db, "access_clock") else None
     lru = lru_clock(access) if access is not None else lru_clock()
     idle = db.idle_seconds(key) if hasattr(db, "idle_seconds") else 0
-    if _shared_integer(server, value):
+    if refcount == SHARED_REFCOUNT:
         # shared integer objects are created at start-up and never touched
-        refcount = 2147483647
         lru = lru_clock(server.stats.start_time)
         idle = int(time.time() - server.stats.start_time)
     return ("Value at:0x%x refcount:%d encoding:%s serializedlength:%d lru:%d "
@@ -430,7 +410,8 @@ def _syntax_error(argv):
 
 
 @command("debug", -2, "admin noscript loading stale protected", acl="@admin @slow @dangerous",
-         group="server", since="1.0.0")
+         group="server", since="1.0.0",
+         summary="A container for debugging commands", doc_flags="syscmd")
 def cmd_debug(client, argv):
     sub = argv[1].lower()
     argc = len(argv)

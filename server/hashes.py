@@ -251,7 +251,8 @@ def cmd_hset(client, argv):
 
 
 @command("hmset", -4, "write denyoom fast", keys=(1, 1, 1), acl="@write @hash @fast",
-         since="2.0.0", summary="Set multiple hash fields to multiple values")
+         since="2.0.0", summary="Set multiple hash fields to multiple values",
+         deprecated=("4.0.0", "`HSET` with multiple field-value pairs"))
 def cmd_hmset(client, argv):
     if len(argv) % 2:
         raise CommandError("ERR wrong number of arguments for 'hmset' command")

@@ -568,7 +568,8 @@ def _decode_sparse(hll):
 
 @command("pfdebug", 3, "write denyoom admin", keys=(2, 2, 1),
          acl="@write @hyperloglog @admin @slow @dangerous", since="2.8.9",
-         summary="Internal commands for debugging HyperLogLog values")
+         summary="Internal commands for debugging HyperLogLog values",
+         doc_flags="syscmd")
 def cmd_pfdebug(client, argv):
     db = client.db
     key = argv[2]
@@ -609,7 +610,8 @@ SELFTEST_ELEMENTS = 1000000 if NATIVE_TWIN else 100000     # pure Python hashes 
 
 
 @command("pfselftest", 1, "admin", acl="@hyperloglog @admin @slow @dangerous", since="2.8.9",
-         summary="An internal command for testing HyperLogLog values")
+         summary="An internal command for testing HyperLogLog values",
+         doc_flags="syscmd")
 def cmd_pfselftest(client, argv):
     rng = random.Random(os.urandom(8))
     # Register access: random registers survive packing and unpacking unchanged.

@@ -487,7 +487,8 @@ def info_fields(server, section):
 
 @command("info", -1, "loading stale", acl="@slow @dangerous",
          tips="nondeterministic_output request_policy:all_shards response_policy:special",
-         group="server", since="1.0.0")
+         group="server", since="1.0.0",
+         summary="Get information and statistics about the server")
 def cmd_info(client, argv):
     text = generate(client.server, argv[1:])
     client.reply.verbatim(text.encode("utf-8", "surrogateescape"))

@@ -163,36 +163,42 @@ def client_info_string(client, caller=None):
 
 # -- the subcommands ---------------------------------------------------------------
 
-@command("client|help", 2, "loading stale", acl="@slow @connection", since="5.0.0")
+@command("client|help", 2, "loading stale", acl="@slow @connection", since="5.0.0",
+         summary="Show helpful text about the different subcommands", group="connection")
 def cmd_client_help(client, argv):
     reply_help(client, HELP)
 
 
-@command("client|id", 2, "noscript loading stale", acl="@slow @connection", since="5.0.0")
+@command("client|id", 2, "noscript loading stale", acl="@slow @connection", since="5.0.0",
+         summary="Returns the client ID for the current connection", group="connection")
 def cmd_client_id(client, argv):
     client.reply.integer(client.id)
 
 
-@command("client|setname", 3, "noscript loading stale", acl="@slow @connection", since="2.6.9")
+@command("client|setname", 3, "noscript loading stale", acl="@slow @connection", since="2.6.9",
+         summary="Set the current connection name", group="connection")
 def cmd_client_setname(client, argv):
     validate_client_name(argv[2])
     client.name = argv[2]
     client.reply.ok()
 
 
-@command("client|getname", 2, "noscript loading stale", acl="@slow @connection", since="2.6.9")
+@command("client|getname", 2, "noscript loading stale", acl="@slow @connection", since="2.6.9",
+         summary="Get the current connection name", group="connection")
 def cmd_client_getname(client, argv):
     client.reply.bulk_or_null(client.name or None)
 
 
 @command("client|info", 2, "noscript loading stale", acl="@slow @connection",
-         tips="nondeterministic_output", since="6.2.0")
+         tips="nondeterministic_output", since="6.2.0",
+         summary="Returns information about the current client connection.", group="connection")
 def cmd_client_info(client, argv):
     client.reply.verbatim((client_info_string(client, client) + "\n").encode("utf-8", "replace"))
 
 
 @command("client|list", -2, "admin noscript loading stale", acl="@admin @slow @dangerous @connection",
-         tips="nondeterministic_output", since="2.4.0")
+         tips="nondeterministic_output", since="2.4.0",
+         summary="Get the list of client connections", group="connection")
 def cmd_client_list(client, argv):
     server = client.server
     clients = None
@@ -221,7 +227,8 @@ def cmd_client_list(client, argv):
 
 
 @command("client|kill", -3, "admin noscript loading stale", acl="@admin @slow @dangerous @connection",
-         since="2.4.0")
+         since="2.4.0",
+         summary="Kill the connection of a client", group="connection")
 def cmd_client_kill(client, argv):
     server = client.server
     addr = laddr = user = wanted_type = None
@@ -304,7 +311,8 @@ def user_exists(server, name):
     return name == "default"
 
 
-@command("client|reply", 3, "noscript loading stale", acl="@slow @connection", since="3.2.0")
+@command("client|reply", 3, "noscript loading stale", acl="@slow @connection", since="3.2.0",
+         summary="Instruct the server whether to reply to commands", group="connection")
 def cmd_client_reply(client, argv):
     mode = argv[2].lower()
     if mode == b"on":
@@ -320,7 +328,8 @@ def cmd_client_reply(client, argv):
 
 
 @command("client|no-evict", 3, "admin noscript loading stale", acl="@admin @slow @dangerous @connection",
-         since="7.0.0")
+         since="7.0.0",
+         summary="Set client eviction mode for the current connection", group="connection")
 def cmd_client_no_evict(client, argv):
     mode = argv[2].lower()
     if mode == b"on":
@@ -333,7 +342,8 @@ def cmd_client_no_evict(client, argv):
 
 
 @command("client|pause", -3, "admin noscript loading stale", acl="@admin @slow @dangerous @connection",
-         since="3.0.0")
+         since="2.9.50",
+         summary="Stop processing commands from clients for some time", group="connection")
 def cmd_client_pause(client, argv):
     if len(argv) > 4:
         raise subcommand_syntax_error(argv)
@@ -362,14 +372,17 @@ def parse_timeout_ms(arg):
 
 
 @command("client|unpause", 2, "admin noscript loading stale", acl="@admin @slow @dangerous @connection",
-         since="6.2.0")
+         since="6.2.0",
+         summary="Resume processing of clients that were paused", group="connection")
 def cmd_client_unpause(client, argv):
     client.server.clients_paused_until = 0
     client.reply.ok()
 
 
 @command("client|unblock", -3, "admin noscript loading stale", acl="@admin @slow @dangerous @connection",
-         since="5.0.0")
+         since="5.0.0",
+         summary="Unblock a client blocked in a blocking command from a different connection",
+         group="connection")
 def cmd_client_unblock(client, argv):
     if len(argv) > 4:
         raise subcommand_syntax_error(argv)
@@ -394,7 +407,8 @@ def cmd_client_unblock(client, argv):
 
 
 # CLIENT SETINFO arrived in Redis 7.2; clients such as redis-py send it on connect.
-@command("client|setinfo", 4, "noscript loading stale", acl="@slow @connection", since="7.2.0")
+@command("client|setinfo", 4, "noscript loading stale", acl="@slow @connection", since="7.2.0",
+         summary="Set client or connection specific info", group="connection")
 def cmd_client_setinfo(client, argv):
     attr = argv[2].lower()
     value = argv[3]

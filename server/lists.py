@@ -666,7 +666,8 @@ def cmd_lmove(client, argv):
 
 @command("rpoplpush", 3, "write denyoom", keys=(1, 2, 1), acl="@write @list @slow",
          since="1.2.0",
-         summary="Remove the last element in a list, prepend it to another list and return it")
+         summary="Remove the last element in a list, prepend it to another list and return it",
+         deprecated=("6.2.0", "`LMOVE` with the `RIGHT` and `LEFT` arguments"))
 def cmd_rpoplpush(client, argv):
     _lmove(client, argv, False, True)
 
@@ -784,7 +785,8 @@ def cmd_blmove(client, argv):
 @command("brpoplpush", 4, "write denyoom noscript blocking", keys=(1, 2, 1),
          acl="@write @list @slow @blocking", since="2.2.0",
          summary="Pop an element from a list, push it to another list and return it; or block "
-                 "until one is available")
+                 "until one is available",
+         deprecated=("6.2.0", "`BLMOVE` with the `RIGHT` and `LEFT` arguments"))
 def cmd_brpoplpush(client, argv):
     deadline = blocking.parse_timeout(argv[3])
     _blocking_move(client, argv, False, True, deadline, True)

@@ -192,7 +192,8 @@ def cmd_psetex(client, argv):
 
 
 @command("getset", 3, "write denyoom fast", keys=(1, 1, 1), acl="@write @string @fast",
-         summary="Set the string value of a key and return its old value")
+         summary="Set the string value of a key and return its old value",
+         deprecated=("6.2.0", "`SET` with the `!GET` argument"))
 def cmd_getset(client, argv):
     cmd_get(client, argv)
     client.db.set(argv[1], argv[2])
@@ -380,7 +381,8 @@ def cmd_getrange(client, argv):
 
 
 @command("substr", 4, "readonly", keys=(1, 1, 1), acl="@read @string @slow",
-         summary="Get a substring of the string stored at a key")
+         summary="Get a substring of the string stored at a key",
+         deprecated=("2.0.0", "`GETRANGE`"))
 def cmd_substr(client, argv):
     _getrange(client, argv)
 

@@ -906,34 +906,39 @@ def cmd_zrangestore(client, argv):
 
 @command("zrevrange", -4, "readonly", keys=(1, 1, 1), acl="@read @sortedset @slow",
          since="1.2.0", summary="Return a range of members in a sorted set, by index, with "
-                 "scores ordered from high to low")
+                 "scores ordered from high to low",
+         deprecated=("6.2.0", "`ZRANGE` with the `REV` argument"))
 def cmd_zrevrange(client, argv):
     _zrange(client, argv, 1, by=RANK, reverse=True)
 
 
 @command("zrangebyscore", -4, "readonly", keys=(1, 1, 1), acl="@read @sortedset @slow",
-         since="1.0.5", summary="Return a range of members in a sorted set, by score")
+         since="1.0.5", summary="Return a range of members in a sorted set, by score",
+         deprecated=("6.2.0", "`ZRANGE` with the `BYSCORE` argument"))
 def cmd_zrangebyscore(client, argv):
     _zrange(client, argv, 1, by=SCORE, reverse=False)
 
 
 @command("zrevrangebyscore", -4, "readonly", keys=(1, 1, 1), acl="@read @sortedset @slow",
          since="2.2.0", summary="Return a range of members in a sorted set, by score, with "
-                 "scores ordered from high to low")
+                 "scores ordered from high to low",
+         deprecated=("6.2.0", "`ZRANGE` with the `REV` and `BYSCORE` arguments"))
 def cmd_zrevrangebyscore(client, argv):
     _zrange(client, argv, 1, by=SCORE, reverse=True)
 
 
 @command("zrangebylex", -4, "readonly", keys=(1, 1, 1), acl="@read @sortedset @slow",
          since="2.8.9", summary="Return a range of members in a sorted set, by lexicographical "
-                 "range")
+                 "range",
+         deprecated=("6.2.0", "`ZRANGE` with the `BYLEX` argument"))
 def cmd_zrangebylex(client, argv):
     _zrange(client, argv, 1, by=LEX, reverse=False)
 
 
 @command("zrevrangebylex", -4, "readonly", keys=(1, 1, 1), acl="@read @sortedset @slow",
          since="2.8.9", summary="Return a range of members in a sorted set, by lexicographical "
-                 "range, ordered from higher to lower strings.")
+                 "range, ordered from higher to lower strings.",
+         deprecated=("6.2.0", "`ZRANGE` with the `REV` and `BYLEX` arguments"))
 def cmd_zrevrangebylex(client, argv):
     _zrange(client, argv, 1, by=LEX, reverse=True)
 
