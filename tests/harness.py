@@ -172,10 +172,10 @@ class ServerProcess:
         full_env = server_env(twin_env(pure))
         full_env.update(env or {})
         self.cmd = cmd
-        ServerProcess.running.append(self)
         self.proc = subprocess.Popen(cmd, cwd=self.dir, env=full_env, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      preexec_fn=preexec_fn)
+        ServerProcess.running.append(self)      # stop() takes it out again
         try:
             wait_for_port(self.port, proc=self.proc, host=host)
         except Exception:
