@@ -20,9 +20,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from server.client import Client  # noqa: E402
-from server.config import Config  # noqa: E402
+from server.base.config import Config  # noqa: E402
 from server.server import Server  # noqa: E402
-from server import commands as command_table  # noqa: E402
 
 
 def encode(*args):
@@ -68,7 +67,6 @@ class NullTransport:
 def make_client():
     config = Config()
     config.load_text("save ''\nappendonly no\n")
-    command_table.load_all()
     server = Server(config)
     server.loop = asyncio.new_event_loop()
     client = Client(server)
@@ -106,7 +104,7 @@ def main():
     parser.add_argument("--reads", type=int, default=4000)
     parser.add_argument("--repeat", type=int, default=9)
     args = parser.parse_args()
-    from server import native_bridge
+    from server.base import native_bridge
     print("path: %s" % ("native" if native_bridge.NATIVE else "pure Python"))
     for name in args.tests.split(","):
         print("%-12s %6.0f ns" % (name, measure(name, args.reads, args.repeat)))

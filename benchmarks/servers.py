@@ -41,7 +41,7 @@ def server_env():
 
 def ours_uses_native_path():
     """True when the venv's server would pick the Cython parser and reply writer."""
-    check = subprocess.run([OURS_PYTHON, "-c", "import server.native_bridge as b; print(b.NATIVE)"],
+    check = subprocess.run([OURS_PYTHON, "-c", "import server.base.native_bridge as b; print(b.NATIVE)"],
                            cwd=ROOT, env=server_env(), capture_output=True, text=True, timeout=60)
     return check.returncode == 0 and check.stdout.strip() == "True"
 

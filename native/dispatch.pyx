@@ -1,7 +1,7 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
-"""Native twin of server/dispatch.py: the per-command path at C speed.
+"""Native twin of server/base/dispatch.py: the per-command path at C speed.
 
-The loop is server/dispatch.py's; what it adds is the common case run here:
+The loop is server/base/dispatch.py's; what it adds is the common case run here:
 a command name already seen (the server's cache of names as sent), no
 subcommands, not `protected`, the right arity, an authenticated client
 outside MULTI, no extra checks registered, not a write on a replica, at top
@@ -35,8 +35,8 @@ from native.resp cimport (INCR_OK, ReplyWriter, RequestParser, _append_bulk, _fo
 import traceback
 
 from protocol.parser import ProtocolError
-from server.errors import CommandError
-from server.log import log
+from server.base.errors import CommandError
+from server.base.log import log
 
 cdef enum:
     REPLY_ON = 0      # client.reply_mode when every reply is sent (server/client.py has the others)
@@ -61,8 +61,7 @@ FAST_PATHS = {"incr": FAST_INCR, "decr": FAST_DECR, "lpush": FAST_LPUSH, "rpush"
               "lpop": FAST_LPOP, "rpop": FAST_RPOP, "hset": FAST_HSET, "zadd": FAST_ZADD,
               "get": FAST_GET, "set": FAST_SET, "sadd": FAST_SADD, "mset": FAST_MSET}
 
-# The value classes and packed-list functions those paths use, fetched once commands are
-# declared (their modules import the command table, which imports this module).
+# The value classes and packed-list functions those paths use, handed over by install().
 cdef object _ListValue = None
 cdef Py_ssize_t _MIN_HEAD_ROOM = 0
 cdef object _Hash = None
@@ -112,14 +111,19 @@ cdef inline int _slot_put(object obj, Py_ssize_t offset, object value) except -1
     return 0
 
 
-cdef int _find_slots() except -1:
+def install(Client, Database, Server, Stats, ListValue, Hash, Set, SortedSet, packlist,
+            Py_ssize_t min_head_room):
+    """The server core hands over the classes the native paths check and whose slots
+    they read (this module sits below them and imports none of them)."""
     global _Database, _Server, _Client, _Stats, _client_db, _db_data, _db_expires, _db_access, _db_lfu
     global _server_lru_clock, _server_dirty, _server_stats, _server_config
     global _stats_hits, _stats_misses, _list_items, _list_head, _hash_map, _hash_pairs
     global _set_data, _set_index
-    from server.client import Client
-    from server.keyspace import Database
-    from server.server import Server, Stats
+    global _ListValue, _MIN_HEAD_ROOM, _Hash, _pair_set, _packed_count, _SortedSet, _Set
+    global _packed_index
+    _SortedSet, _Set, _ListValue, _Hash = SortedSet, Set, ListValue, Hash
+    _MIN_HEAD_ROOM = min_head_room
+    _pair_set, _packed_count, _packed_index = packlist.pair_set, packlist.count, packlist.index
     _client_db = _slot(Client, "db")
     _db_data, _db_expires = _slot(Database, "data"), _slot(Database, "expires")
     _db_access, _db_lfu = _slot(Database, "access"), _slot(Database, "lfu")
@@ -130,7 +134,6 @@ cdef int _find_slots() except -1:
     _hash_map, _hash_pairs = _slot(_Hash, "_map"), _slot(_Hash, "_pairs")
     _set_data, _set_index = _slot(_Set, "_data"), _slot(_Set, "_index")
     _Database, _Server, _Client, _Stats = Database, Server, Client, Stats
-    return 0
 
 
 # Attributes Python code reads for every command (client.server, .db, .reply,
@@ -168,6 +171,32 @@ cdef class ServerCore:
             slot = (db.index, key)
             if slot in self.blocking_keys:
                 self.ready_keys[slot] = db
+
+    cpdef after_call(self, client, CommandCore cmd, list argv, long long duration,
+                     object dirty_before, bint outermost):
+        """What every command pays after its handler, whichever path ran it (this module's
+        loop, Server.call for the Python path, EXEC, scripts): command statistics, the
+        propagation of what it changed, the end of a propagation unit, after-call hooks.
+        `dirty_before` is None when nothing can receive propagation."""
+        cmd.calls += 1
+        cmd.usec += duration
+        if isinstance(client, ClientCore):
+            (<ClientCore>client).last_command = cmd
+        else:
+            client.last_command = cmd
+        if type(self) is _Server:
+            (<StatsCore>_slot_get(self, _server_stats)).total_commands_processed += 1
+        else:
+            self.stats.total_commands_processed += 1
+        if (dirty_before is not None and cmd.is_write and self.dirty != dirty_before
+                and client.propagate_argv is not False):
+            self.propagate(client.db.index, client.propagate_argv or argv)
+        if outermost and self.propagation_batch is not None:
+            self.end_propagation_unit(cmd)
+        cdef list hooks = self.after_call_hooks
+        if PyList_GET_SIZE(hooks):
+            for hook in hooks:
+                hook(client, cmd, argv, duration)
 
     def queue_flush(self, client):
         """Have `client`'s replies written at the end of this loop iteration."""
@@ -219,19 +248,6 @@ cdef class CommandCore:
         self.fast = not self.subcommands and "protected" not in self.flags
         self._handler = self.handler
         self._arity = self.arity
-        global _ListValue, _MIN_HEAD_ROOM, _Hash, _pair_set, _packed_count, _SortedSet, _Set
-        global _packed_index
-        if _ListValue is None:
-            from server import hashes, lists, sets, zsets
-            _SortedSet = zsets.SortedSet
-            _Set = sets.Set
-            _ListValue = lists.ListValue
-            _MIN_HEAD_ROOM = lists.MIN_HEAD_ROOM
-            _Hash = hashes.Hash
-            _pair_set = hashes.packlist.pair_set
-            _packed_count = hashes.packlist.count
-            _packed_index = hashes.packlist.index
-            _find_slots()
         self._fast_kind = FAST_PATHS.get(self.name, FAST_NONE)
 
 
@@ -311,7 +327,6 @@ cdef class ClientCore:
         cdef object dirty_before
         cdef long long started, duration
         cdef list checks = server.command_checks
-        cdef list hooks = server.after_call_hooks
         process_command = server.process_command
         try:
             while not self.closing and not self.blocked:
@@ -335,9 +350,9 @@ cdef class ClientCore:
                                 or (cmd.is_write and server.replicaof is not None)):
                             process_command(self, argv)
                         else:
-                            # Server.call for a top-level command, field by field.
-                            # Only a write propagates, and only to sinks (AOF, replicas): without
-                            # them a write's effects reach nobody, so dirty need not be read.
+                            # Server.call for a top-level command: the clock, the handler (or its
+                            # native path), then after_call. Only a write propagates, and only to
+                            # sinks (AOF, replicas): without them dirty need not be read.
                             dirty_before = server.dirty if cmd.is_write and server.propagation_sinks else None
                             self.argv = argv
                             self.propagate_argv = None
@@ -355,18 +370,7 @@ cdef class ClientCore:
                             duration = (_now_ns() - started) // 1000
                             server.call_depth = 0
                             server.cached_time_ms = None
-                            cmd.calls += 1
-                            cmd.usec += duration
-                            self.last_command = cmd
-                            stats.total_commands_processed += 1
-                            if (dirty_before is not None and server.dirty != dirty_before
-                                    and self.propagate_argv is not False):
-                                server.propagate(self.db.index, self.propagate_argv or argv)
-                            if server.propagation_batch is not None:
-                                server.end_propagation_unit(cmd)
-                            if PyList_GET_SIZE(hooks):
-                                for hook in hooks:
-                                    hook(self, cmd, argv, duration)
+                            server.after_call(self, cmd, argv, duration, dirty_before, True)
                             if server.ready_keys:
                                 server.serve_ready_keys()
                 except Exception as exc:

@@ -1,7 +1,7 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
 """KeyTable: the keys and values of one database, a chained hash table in C.
 
-Its pure twin is the dict the pure path keeps (server/native_bridge.py picks
+Its pure twin is the dict the pure path keeps (server/base/native_bridge.py picks
 one): for what the keyspace asks of it (get, [], []=, del, in, len, pop,
 iteration, keys, values, items, clear) it answers as that dict does.
 

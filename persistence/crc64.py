@@ -5,9 +5,9 @@ from 0 with no final xor: crc64(b"123456789") == 0xe9c6d914c4b8d9ca.
 
 `crc64(data, crc=0)` continues a running checksum, so a file can be summed in
 pieces. The Cython twin native/crc64.pyx has the same function and is used
-unless PYREDIS_PURE=1 (the switch of server/native_bridge.py).
+unless PYREDIS_PURE=1 (the switch of server/base/native_bridge.py).
 """
-from server.native_bridge import PURE
+from server.base.native_bridge import PURE
 
 POLY_REFLECTED = 0x95AC9329AC4BC9B5     # 0xad93d23594c935a9 with its bits reversed
 

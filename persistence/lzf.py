@@ -20,7 +20,7 @@ stream is malformed or expands to another length.
 The Cython twin native/lzf.pyx has the same two functions and is used unless
 PYREDIS_PURE=1.
 """
-from server.native_bridge import PURE
+from server.base.native_bridge import PURE
 
 MAX_LIT = 1 << 5            # longest literal run
 MAX_OFF = 1 << 13           # farthest back reference

@@ -51,10 +51,10 @@ import struct
 
 from persistence import lzf
 from protocol.parser import parse_int
-from server.hashes import Hash
-from server.lists import ListValue
-from server.sets import Set
-from server.zsets import SortedSet
+from server.commands.hashes import Hash
+from server.commands.lists import ListValue
+from server.commands.sets import Set
+from server.commands.zsets import SortedSet
 
 RDB_VERSION = 10
 

@@ -10,11 +10,12 @@ import time
 import traceback
 
 from protocol.parser import quote_arg
-from server import native_bridge
-from server.log import LEVELS, log
-from server.native_bridge import ClientCore
+from server.base import native_bridge
+from server.base.log import LEVELS, log
+from server.base.dispatch import REPLY_OFF, REPLY_ON, REPLY_SKIP, REPLY_SKIP_NEXT
+from server.base.errors import internal_error_message
+from server.base.native_bridge import ClientCore
 
-REPLY_ON, REPLY_OFF, REPLY_SKIP_NEXT, REPLY_SKIP = range(4)
 
 PROTO_DUMP_LEN = 128      # bytes of the query buffer quoted when logging a protocol error
 VERBOSE = LEVELS["verbose"]
@@ -51,11 +52,11 @@ class Client(ClientCore, asyncio.Protocol):
         self.closed = False
         self.flush_queued = False     # already in the server's list for this iteration
         self.blocked = False          # BLPOP & co: input is parsed again on resume_input()
-        self.blocked_on = None        # what a client blocked on keys waits for (server/blocking.py)
+        self.blocked_on = None        # what a client blocked on keys waits for (server/commands/blocking.py)
         self.deny_blocking = False    # set while EXEC or a script runs: blocking commands answer at once
         self.multi_state = None       # MULTI: the queued (command, argv) until EXEC or DISCARD
         self.multi_aborted = False    # a command was refused inside MULTI: EXEC answers EXECABORT
-        self.watched = {}             # WATCH: (db index, key) -> WatchedKey (server/transactions.py)
+        self.watched = {}             # WATCH: (db index, key) -> WatchedKey (server/commands/transactions.py)
         self.exec_argv = None         # EXEC's own argv while it runs the queue (what CLIENT INFO shows)
         self.replies_filtered = False  # EXEC applied CLIENT REPLY to each queued command itself
         self.reply_mode = REPLY_ON
@@ -104,7 +105,7 @@ class Client(ClientCore, asyncio.Protocol):
         self.close()
 
     # data_received, process_input (the loop over the commands in the query buffer) and
-    # flush are ClientCore's (server/dispatch.py, native/dispatch.pyx).
+    # flush are ClientCore's (server/base/dispatch.py, native/dispatch.pyx).
 
     def protocol_error(self, exc):
         """Malformed input: Redis's -ERR, then the connection closes once it is written."""
@@ -166,7 +167,7 @@ class Client(ClientCore, asyncio.Protocol):
 
     def info_line(self):
         """This client as one CLIENT LIST line (for log messages)."""
-        from server.introspection import client_info_string
+        from server.commands.introspection import client_info_string
         return client_info_string(self)
 
 
@@ -193,10 +194,6 @@ def format_addr(addr):
     return "%s:%d" % (host, port)
 
 
-def internal_error_message(name, exc):
-    return "ERR internal error while executing '%.128s': %s" % (name, type(exc).__name__)
-
-
 def describe_query_buffer(parser):
     """The sample of unparsed input Redis logs with a protocol error."""
     pending = parser.peek(parser.pending())
@@ -209,30 +206,3 @@ def describe_query_buffer(parser):
             pending[-half:].decode("latin-1"))
     printable = "".join(ch if " " <= ch <= "~" else "." for ch in sample)
     return "Query buffer during protocol error: " + printable
-
-
-class FakeClient:
-    """A client with no connection: AOF loading, scripts, MULTI reuse the handlers."""
-
-    def __init__(self, server, writer):
-        self.server = server
-        self.reply = writer
-        self.db = server.dbs[0]
-        self.resp = writer.resp
-        self.authenticated = True
-        self.id = 0
-        self.name = b""
-        self.closing = False
-        self.closed = False
-        self.blocked = False
-        self.blocked_on = None
-        self.deny_blocking = True     # a client without a connection never waits
-        self.multi_state = None
-        self.multi_aborted = False
-        self.watched = {}
-        self.flags = set()
-        self.argv = None
-        self.propagate_argv = None
-        self.last_command = None
-        self.is_master = False
-        self.reply_mode = REPLY_ON

@@ -10,8 +10,8 @@ import resource
 import sys
 
 from protocol.parser import quote_arg, split_args
-from server.config import Config, ConfigError, ConfigFileError
-from server.log import log
+from server.base.config import Config, ConfigError, ConfigFileError
+from server.base.log import log
 
 REDIS_VERSION = "7.0.15"
 VERSION_LINE = "Redis server v=7.0.15 sha=00000000:0 malloc=libc bits=64 build=7079726564697300"
@@ -308,7 +308,7 @@ def main(argv=None):
     log.role = "M" if config.replicaof is None else "S"
     adjust_open_files_limit(config)
     log.notice("monotonic clock: POSIX clock_gettime")
-    from server import native_bridge
+    from server.base import native_bridge
     from server.server import Server
     server = Server(config)
     server.catch_signals()

@@ -6,22 +6,29 @@ the command table's flags imply, in one place, in Redis's order) → `call`
 iteration, `before_sleep` writes the AOF buffer and then every pending reply.
 """
 import asyncio
-import errno
 import os
 import signal
-import socket
 import sys
 import time
 import traceback
 from time import perf_counter_ns
 
-from server import blocking, transactions
-from server import commands as command_table
-from server.client import Client, internal_error_message
-from server.errors import CommandError, NOAUTH
-from server.keyspace import Database, keyspace_cron
-from server.log import LEVELS, log
-from server.native_bridge import ServerCore, StatsCore
+# The command families, each declaring its commands into the table as it is imported
+# (in this order: containers before the subcommands other families add to them).
+from server.commands import strings, keys, connection, introspection, admin  # noqa: F401
+from server.commands import info, debug, lists, hashes, sets, zsets, dump  # noqa: F401
+from server.commands import bitmaps, hyperloglog, transactions, sort, scripting  # noqa: F401
+from server.commands import blocking
+from server.commands import table as command_table
+from server.client import Client
+from server.base.errors import CommandError, NOAUTH, internal_error_message
+from server.values.keyspace import Database, keyspace_cron
+from server.base.log import LEVELS, log
+from server.base.net import ListenError, is_local_client, open_tcp_listeners, open_unix_listener
+from server.base.native_bridge import ServerCore, StatsCore, install_dispatch
+from server.values import hashes as hash_values, lists as list_values
+from server.values.sets import Set
+from server.values.zsets import SortedSet
 
 REDIS_VERSION = "7.0.15"
 
@@ -118,6 +125,7 @@ class Server(ServerCore):
         self.exit_code = 0
         self.cached_time_ms = None            # frozen clock while a command runs
         self.command_table = self._build_command_table()
+        install_native_paths()
 
     # -- command table --------------------------------------------------------
 
@@ -153,6 +161,10 @@ class Server(ServerCore):
 
     # -- clients ----------------------------------------------------------------
 
+    def new_client(self):
+        """The protocol object of a new connection (a listener's factory)."""
+        return Client(self)
+
     def next_client_id(self):
         self._next_client_id += 1
         return self._next_client_id
@@ -182,7 +194,7 @@ class Server(ServerCore):
     client_close_hooks = []
 
     # queue_flush and before_sleep (the end of a loop iteration) are ServerCore's
-    # (server/dispatch.py, native/dispatch.pyx).
+    # (server/base/dispatch.py, native/dispatch.pyx).
 
     before_sleep_hooks = []
 
@@ -257,9 +269,9 @@ class Server(ServerCore):
         blocking.serve_ready_keys(self)
 
     def call(self, client, cmd, argv):
-        """Run a handler, account for it, and propagate what it changed (call()).
-
-        native/dispatch.pyx repeats this for a top-level command: keep them in step."""
+        """Run a handler, then what every command pays after it (after_call: statistics,
+        propagation, hooks), as Redis's call(). native/dispatch.pyx runs a top-level
+        command's handler itself and calls the same after_call."""
         dirty_before = self.dirty
         client.argv = argv
         client.propagate_argv = None
@@ -284,18 +296,7 @@ class Server(ServerCore):
         self.call_depth -= 1
         if outermost:
             self.cached_time_ms = None
-        cmd.calls += 1
-        cmd.usec += duration
-        client.last_command = cmd
-        self.stats.total_commands_processed += 1
-        if self.dirty != dirty_before and "write" in cmd.flags and client.propagate_argv is not False:
-            self.propagate(client.db.index, client.propagate_argv or argv)
-        if outermost and self.propagation_batch is not None:
-            self.end_propagation_unit(cmd)
-        hooks = self.after_call_hooks
-        if hooks:
-            for hook in hooks:
-                hook(client, cmd, argv, duration)
+        self.after_call(client, cmd, argv, duration, dirty_before, outermost)
 
     after_call_hooks = []               # slowlog, monitor, latency …
 
@@ -403,12 +404,12 @@ class Server(ServerCore):
         if log.level > LEVELS["verbose"]:
             return
         for db in self.dbs:
-            keys, volatile = len(db), len(db.expires)
-            if keys or volatile:
+            count, volatile = len(db), len(db.expires)
+            if count or volatile:
                 slots = 4
-                while slots < keys:
+                while slots < count:
                     slots *= 2
-                log.verbose("DB %d: %d keys (%d volatile) in %d slots HT." % (db.index, keys, volatile, slots))
+                log.verbose("DB %d: %d keys (%d volatile) in %d slots HT." % (db.index, count, volatile, slots))
         replicas = sum(1 for client in self.clients.values() if "S" in client.flags)
         log.debug("%d clients connected (%d replicas), %d bytes in use"
                   % (len(self.clients) - replicas, replicas, used_memory()))
@@ -456,7 +457,7 @@ class Server(ServerCore):
                 sys.exit(1)
             for sock in sockets:
                 self.listeners.append(loop.run_until_complete(
-                    loop.create_server(lambda: Client(self), sock=sock)))
+                    loop.create_server(self.new_client, sock=sock)))
         self.tcp_listening = bool(self.listeners)
         if self.config.unixsocket:
             try:
@@ -466,7 +467,7 @@ class Server(ServerCore):
                 log.warning("Failed opening Unix socket: %s" % exc.detail)
                 sys.exit(1)
             self.listeners.append(loop.run_until_complete(
-                loop.create_unix_server(lambda: Client(self), sock=sock)))
+                loop.create_unix_server(self.new_client, sock=sock)))
         if not self.listeners:
             log.warning("Configured to not listen anywhere, exiting.")
             sys.exit(1)
@@ -537,6 +538,12 @@ class Server(ServerCore):
     shutdown_hooks = []
 
 
+def install_native_paths():
+    """Hand the native dispatch the classes its fast paths check and read."""
+    install_dispatch(Client, Database, Server, Stats, list_values.ListValue, hash_values.Hash,
+                     Set, SortedSet, hash_values.packlist, list_values.MIN_HEAD_ROOM)
+
+
 def log_loop_exception(loop, context):
     """An error the event loop caught (a failing callback): into the server log, not stderr."""
     exc = context.get("exception")
@@ -558,7 +565,6 @@ def build_command_table(renames):
 
     `renames` holds (old, new) or (old, new, lineno, line); a bad rename is a
     fatal config error, reported at its line as Redis does."""
-    command_table.load_all()
     table = dict(command_table.COMMANDS)
     for rename in renames:
         old, new = rename[0].lower(), rename[1]
@@ -570,89 +576,6 @@ def build_command_table(renames):
                 raise RenameError("Target command name already exists", *rename[2:4])
             table[new.lower()] = cmd
     return table
-
-
-class ListenError(Exception):
-    def __init__(self, detail, errno_=None):
-        super().__init__(detail)
-        self.detail = detail          # the text Redis appends to its warning
-        self.errno = errno_
-
-
-# A missing address family (no IPv6 here) skips the address instead of aborting.
-FAMILY_UNSUPPORTED = {errno.ENOPROTOOPT, errno.EPROTONOSUPPORT, errno.ESOCKTNOSUPPORT,
-                      errno.EPFNOSUPPORT, errno.EAFNOSUPPORT}
-
-
-def open_tcp_listeners(addresses, port, backlog):
-    """Listening sockets for every `bind` address, or ListenError (none left open).
-
-    "-addr" is skipped when the address is absent, any address of a family this
-    host lacks is skipped; each failure is logged as Redis logs it."""
-    sockets = []
-    for raw in addresses:
-        optional = raw.startswith("-")
-        addr = raw[1:] if optional else raw
-        try:
-            sockets.append(open_tcp_listener(addr, port, backlog))
-        except ListenError as exc:
-            log.warning("Warning: Could not create server TCP listening socket %s:%d: %s"
-                        % (addr, port, exc.detail))
-            if (exc.errno == errno.EADDRNOTAVAIL and optional) or exc.errno in FAMILY_UNSUPPORTED:
-                continue
-            for sock in sockets:
-                sock.close()
-            raise
-    return sockets
-
-
-def open_tcp_listener(addr, port, backlog):
-    """A listening socket for one `bind` address ("*" / "::*" for any), as anetTcpServer."""
-    family = socket.AF_INET6 if ":" in addr else socket.AF_INET
-    host = None if addr in ("*", "::*") else addr
-    try:
-        infos = socket.getaddrinfo(host, port, family, socket.SOCK_STREAM, 0, socket.AI_PASSIVE)
-    except socket.gaierror as exc:
-        raise ListenError(exc.strerror)
-    last_errno = 0
-    for fam, kind, proto, _, sockaddr in infos:
-        try:
-            sock = socket.socket(fam, kind, proto)
-        except OSError as exc:
-            last_errno = exc.errno
-            continue
-        try:
-            if fam == socket.AF_INET6:
-                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            step = "bind"
-            sock.bind(sockaddr)
-            step = "listen"
-            sock.listen(backlog)
-        except OSError as exc:
-            sock.close()
-            raise ListenError("%s: %s" % (step, exc.strerror), exc.errno)
-        sock.setblocking(False)
-        return sock
-    raise ListenError("unable to bind socket, errno: %d" % last_errno, last_errno)
-
-
-def open_unix_listener(path, perm, backlog):
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        sock.bind(path)
-        if perm:
-            os.chmod(path, perm)
-        sock.listen(backlog)
-    except OSError as exc:
-        sock.close()
-        raise ListenError("%s: %s" % ("bind", exc.strerror), exc.errno)
-    sock.setblocking(False)
-    return sock
 
 
 class RenameError(Exception):
@@ -702,12 +625,4 @@ def unknown_command_error(argv, is_subcommand):
         _c_string(argv[0], 128), args.decode("utf-8", "surrogateescape"))
 
 
-def is_local_client(client):
-    """Unix socket or exactly 127.0.0.1 / ::1, as Redis's islocalClient."""
-    return client.unix or _is_loopback(client.addr)
-
-
-def _is_loopback(addr):
-    host = addr.rsplit(":", 1)[0]
-    return host in ("127.0.0.1", "[::1]", "::1")
 

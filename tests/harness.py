@@ -154,12 +154,16 @@ class ServerProcess:
     whichever the suite runs on."""
 
     def __init__(self, args=(), reference=False, config_text=None, env=None, port=None,
-                 pure=None, host="127.0.0.1", preexec_fn=None):
+                 pure=None, host="127.0.0.1", preexec_fn=None, dir=None):
         self.reference = reference
         self.host = host              # where to check that the server listens
         self.port = port or free_port()
-        self.dir = tempfile.mkdtemp(prefix="pyredis-test-")
-        self.log_path = os.path.join(self.dir, "server.log")
+        # A directory given by the caller outlives the server (restarts read its files).
+        self.owns_dir = dir is None
+        self.dir = tempfile.mkdtemp(prefix="pyredis-test-") if dir is None else str(dir)
+        # Servers sharing a directory one after the other keep separate logs.
+        self.log_path = os.path.join(self.dir, "server.log" if self.owns_dir else
+                                     "server-%d-%d.log" % (self.port, time.monotonic_ns()))
         cmd = server_command(reference)
         if config_text is not None:
             conf = os.path.join(self.dir, "test.conf")
@@ -230,7 +234,8 @@ class ServerProcess:
         for stream in (self.proc.stdout, self.proc.stderr):
             if stream:
                 stream.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
+        if self.owns_dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
         if self in ServerProcess.running:
             ServerProcess.running.remove(self)
 

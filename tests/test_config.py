@@ -566,7 +566,7 @@ SHIPPED_CONF = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__fi
 
 
 def test_shipped_conf_documents_every_directive():
-    from server.config import DIRECTIVES
+    from server.base.config import DIRECTIVES
     with open(SHIPPED_CONF) as f:
         mentioned = set()
         for line in f:

@@ -242,7 +242,7 @@ def test_info_replica_field_order_matches_redis(start_server):
 
 
 def test_info_human_sizes():
-    from server.info import bytes_to_human
+    from server.commands.info import bytes_to_human
     assert bytes_to_human(0) == "0B"
     assert bytes_to_human(1023) == "1023B"
     assert bytes_to_human(1024) == "1.00K"

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from harness import RawConnection, encode_command
-from server.keyspace import KeyLog
+from server.values.keyspace import KeyLog
 
 
 def wait_for_second_boundary():

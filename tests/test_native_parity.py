@@ -109,7 +109,7 @@ def test_server_bridge_picks_native_unless_forced_pure():
     require_native()
     import subprocess
     import sys
-    code = "from server import native_bridge as b; print(b.NATIVE, b.RequestParser.__module__)"
+    code = "from server.base import native_bridge as b; print(b.NATIVE, b.RequestParser.__module__)"
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     for pure, expected in (("", "True native.resp"), ("1", "False protocol.parser")):
         env = dict(os.environ, PYREDIS_PURE=pure)

@@ -7,7 +7,7 @@ import pytest
 
 from differential import ours, pure_server  # noqa: F401 (fixtures)
 from harness import REQUIRE_REFERENCE, run_python
-from server import packlist as pure_module
+from server.values import packlist as pure_module
 
 try:
     from native import packlist as native_module
@@ -240,11 +240,11 @@ def test_random_scored_edits_match_a_sorted_model(pl):
 
 
 def test_pure_switch_picks_the_python_twin():
-    code = "from server import packlist; print(packlist.implementation().__name__)"
+    code = "from server.values import packlist; print(packlist.implementation().__name__)"
     out = run_python(code, pure=True)
-    assert out.stdout.strip() == "server.packlist", out.stderr
+    assert out.stdout.strip() == "server.values.packlist", out.stderr
     out = run_python(code, pure=False)
-    expected = "native.packlist" if native_module is not None else "server.packlist"
+    expected = "native.packlist" if native_module is not None else "server.values.packlist"
     assert out.stdout.strip() == expected, out.stderr
 
 

@@ -454,10 +454,10 @@ def test_packed_parsers_only_raise_format_errors(parser, blob):
 # -- whole values ---------------------------------------------------------------------------------
 
 def _values():
-    from server.hashes import Hash
-    from server.lists import ListValue
-    from server.sets import Set
-    from server.zsets import SortedSet
+    from server.commands.hashes import Hash
+    from server.commands.lists import ListValue
+    from server.commands.sets import Set
+    from server.commands.zsets import SortedSet
     small_hash = Hash()
     for i in range(5):
         small_hash.set(b"f%d" % i, b"%d" % (i * 1000))

@@ -308,7 +308,7 @@ def test_protected_mode_ignores_explicit_bind_and_can_be_turned_off_at_runtime()
 
 FAULTY_COMMANDS = textwrap.dedent('''
     """Loaded at interpreter start-up: adds commands whose handlers fail like a bug would."""
-    from server.commands import command
+    from server.commands.table import command
 
 
     @command("test-fault", -1, "fast")

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from server import skiplist as pure_module
+from server.values import skiplist as pure_module
 
 try:
     from native import zskiplist as native_module

@@ -75,7 +75,10 @@ def test_a_server_started_for_one_twin_gets_it_whatever_the_environment(start_se
 
 def test_imports_in_the_test_process_follow_the_environment():
     from persistence import crc64, lzf
-    from server import hyperloglog, native_bridge, packlist, zsets
+    from server.commands import hyperloglog
+    from server.base import native_bridge
+    from server.values import packlist
+    from server.values import zsets
     built = built_native_modules()
     assert native_bridge.PURE == PURE_RUN
     native = not PURE_RUN
@@ -83,9 +86,9 @@ def test_imports_in_the_test_process_follow_the_environment():
     assert native_bridge.RequestParser.__module__ == \
         ("native.resp" if native_bridge.NATIVE else "protocol.parser")
     assert zsets.SkipList.__module__ == \
-        ("native.zskiplist" if native and "zskiplist" in built else "server.skiplist")
+        ("native.zskiplist" if native and "zskiplist" in built else "server.values.skiplist")
     assert packlist.implementation().__name__ == \
-        ("native.packlist" if native and "packlist" in built else "server.packlist")
+        ("native.packlist" if native and "packlist" in built else "server.values.packlist")
     assert (hyperloglog.TWIN is hyperloglog.PURE_TWIN) == (not native or "hll" not in built)
     assert lzf.NATIVE == (native and "lzf" in built)
     assert crc64.NATIVE == (native and "crc64" in built)

@@ -1015,13 +1015,13 @@ def test_random_command_sequences_pure_twin(reference, pure_server, entries, scr
 
 
 def test_pure_switch_picks_the_python_skiplist():
-    code = "import server.zsets as z; print(z.SkipList.__module__)"
+    code = "import server.values.zsets as z; print(z.SkipList.__module__)"
     out = run_python(code, pure=True)
-    assert out.stdout.strip() == "server.skiplist", out.stderr
+    assert out.stdout.strip() == "server.values.skiplist", out.stderr
     out = run_python(code, pure=False)
     try:
         import native.zskiplist  # noqa: F401
         expected = "native.zskiplist"
     except ImportError:
-        expected = "server.skiplist"
+        expected = "server.values.skiplist"
     assert out.stdout.strip() == expected, out.stderr

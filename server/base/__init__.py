@@ -1,0 +1,1 @@
+"""Layer 1: errors, logging, config, listeners and the native/pure switch."""

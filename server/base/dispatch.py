@@ -1,0 +1,174 @@
+"""The per-command path from the query buffer to the handler: pure-Python twin of native/dispatch.pyx.
+
+`ClientCore.process_input` takes every complete command out of a client's
+query buffer and hands it to `Server.process_command`, which applies the
+command table's rules and calls the handler through `Server.call`.
+
+The native twin has the same loop, and for the common case runs the handler
+itself: a command name already seen, no subcommands, not `protected`, the
+right arity, an authenticated client outside MULTI, no extra checks
+registered (a busy script), not a write on a replica, at top level. For that
+case `process_command` would only have called `call`, so the native loop does
+what `call` does (clock, statistics, propagation, after-call hooks, serving
+blocked clients) without the Python calls in between; every other command
+goes through `process_command` as here. For the most common shape of GET, SET,
+INCR/DECR, LPUSH/RPUSH, LPOP/RPOP, SADD, HSET and ZADD it also does the
+handler's work itself (`_run_fast`); the handlers in server/commands/strings.py,
+lists.py, sets.py, hashes.py and zsets.py are the twins of those paths.
+
+The four base classes hold the attributes that path reads or writes for every
+command. Client, Server, Command and Stats derive from them; in the native
+twin they are C fields, here they are ordinary attributes.
+"""
+import time
+import traceback
+
+from protocol.parser import ProtocolError
+from server.base.log import log
+
+# client.reply_mode: every reply sent; none (CLIENT REPLY OFF); skip the next; skipping this one.
+REPLY_ON, REPLY_OFF, REPLY_SKIP_NEXT, REPLY_SKIP = range(4)
+
+
+def install(Client, Database, Server, Stats, ListValue, Hash, Set, SortedSet, packlist,
+            min_head_room):
+    """The native twin learns the classes its fast paths check; this loop has none."""
+
+
+class StatsCore:
+    """INFO stats counters the dispatch path updates."""
+
+    __slots__ = ()      # the subclass's own __slots__ and __dict__ then work as with the native base
+
+
+class ServerCore:
+    """The Server attributes the dispatch path reads for every command, and the loop's end."""
+
+    __slots__ = ()
+
+    def key_modified(self, db, key):
+        """Every write to a key: WATCH and blocked clients hear of it (signalModifiedKey)."""
+        if self.watched_keys is not None:
+            self.watched_keys(db, key)
+        if self.blocking_keys and (db.index, key) in self.blocking_keys:
+            self.ready_keys[(db.index, key)] = db
+
+    def after_call(self, client, cmd, argv, duration, dirty_before, outermost):
+        """What every command pays after its handler, whichever path ran it (the native
+        loop, Server.call for the Python path, EXEC, scripts): command statistics, the
+        propagation of what it changed, the end of a propagation unit, after-call hooks.
+        `dirty_before` is None when nothing can receive propagation."""
+        cmd.calls += 1
+        cmd.usec += duration
+        client.last_command = cmd
+        self.stats.total_commands_processed += 1
+        if (dirty_before is not None and self.dirty != dirty_before and cmd.is_write
+                and client.propagate_argv is not False):
+            self.propagate(client.db.index, client.propagate_argv or argv)
+        if outermost and self.propagation_batch is not None:
+            self.end_propagation_unit(cmd)
+        hooks = self.after_call_hooks
+        if hooks:
+            for hook in hooks:
+                hook(client, cmd, argv, duration)
+
+    def queue_flush(self, client):
+        """Have `client`'s replies written at the end of this loop iteration."""
+        if not getattr(client, "flush_queued", False):
+            client.flush_queued = True
+            self._pending_flush.append(client)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self.loop.call_soon(self.before_sleep)
+
+    def before_sleep(self):
+        """End of a loop iteration: AOF first (durability), then every reply."""
+        self._flush_scheduled = False
+        for hook in self.before_sleep_hooks:
+            try:
+                hook()
+            except Exception:  # one broken hook must not stop every reply
+                log.warning("Error in before-sleep hook:\n" + traceback.format_exc())
+        pending = self._pending_flush
+        self._pending_flush = []
+        for client in pending:
+            try:
+                client.flush()
+            except Exception:
+                log.warning("Error writing to client:\n" + traceback.format_exc())
+                client.close()
+
+
+class CommandCore:
+    """A command table entry's dispatch facts and its INFO commandstats counters."""
+
+    calls = 0
+    usec = 0
+    rejected_calls = 0
+    failed_calls = 0
+    fast = False        # may skip process_command's checks (set when first looked up by name)
+    is_write = False    # the write flag (set by Command)
+
+    def prepare_dispatch(self):
+        """Derive the fast-path facts, once the subcommands are all declared."""
+        self.fast = not self.subcommands and "protected" not in self.flags
+
+
+class ClientCore:
+    """What a client does with every read and every loop iteration: parse, run, write."""
+
+    __slots__ = ()
+
+    def data_received(self, data):
+        if self.closed:
+            return
+        self.last_interaction = time.time()
+        server = self.server
+        server.stats.total_net_input_bytes += len(data)
+        if self.closing:
+            return
+        parser = self.parser
+        parser.feed(data)
+        # Checked on what is buffered before parsing, as Redis does after each read; a master
+        # link is exempt (its stream is applied as it comes).
+        if parser.pending() > server.config.client_query_buffer_limit and not self.is_master:
+            self.query_buffer_overflow()
+            return
+        self.process_input()
+
+    def process_input(self):
+        """Run every complete command in the query buffer, then queue the replies."""
+        next_command = self.parser.next_command
+        server = self.server
+        process_command = server.process_command
+        try:
+            while not self.closing and not self.blocked:
+                argv = next_command(not self.authenticated)
+                if argv is None:
+                    break
+                if argv:
+                    # One command through the dispatcher; a bug in it costs an -ERR, never the server.
+                    mark = len(self.reply.buf)
+                    try:
+                        process_command(self, argv)
+                    except Exception as exc:
+                        self.internal_error(argv, exc)
+                    if self.reply_mode != REPLY_ON:
+                        self.end_of_command_reply_mode(mark)
+                    if self.closed:
+                        return
+        except ProtocolError as exc:
+            self.protocol_error(exc)
+        server.queue_flush(self)
+
+    def flush(self):
+        """Write what the writer holds; called by the server once per loop iteration."""
+        self.flush_queued = False
+        buf = self.reply.buf
+        if buf and not self.closed:
+            self.server.stats.total_net_output_bytes += len(buf)
+            self.transport.write(bytes(buf))
+            self.last_interaction = time.time()
+        buf.clear()
+        if self.closing and not self.closed:
+            self.close()

@@ -1,0 +1,32 @@
+"""Picks the native (Cython) protocol and dispatch classes when built, the pure-Python twins otherwise.
+
+`PYREDIS_PURE=1` forces pure Python. Both have the same interface and tests.
+"""
+import os
+
+from server.base.log import log
+
+PURE = os.environ.get("PYREDIS_PURE", "") not in ("", "0")
+NATIVE = False
+
+if not PURE:
+    try:
+        from native.resp import RequestParser, ReplyWriter, incr_string, parse_int  # noqa: F401
+        from native.dispatch import (ClientCore, CommandCore, ServerCore, StatsCore,  # noqa: F401
+                                     install as install_dispatch)
+        from native.keytable import KeyTable  # noqa: F401
+        NATIVE = True
+    except ImportError:
+        pass
+
+if not NATIVE:
+    from protocol.parser import RequestParser, incr_string, parse_int  # noqa: F401,F811
+    from protocol.writer import ReplyWriter  # noqa: F401,F811
+    from server.base.dispatch import (ClientCore, CommandCore, ServerCore, StatsCore,  # noqa: F401,F811
+                                      install as install_dispatch)
+    KeyTable = dict     # a database's keys and values: the native table's twin
+
+
+def warn_if_pure():
+    if not NATIVE and not PURE:
+        log.warning("Native extensions not built; running the pure-Python protocol path (slower).")

@@ -1,0 +1,75 @@
+"""Argument parsing shared by command handlers, with Redis's error texts."""
+from server.base.native_bridge import parse_int
+from server.base.errors import CommandError, NOT_INTEGER, NOT_FLOAT, SYNTAX
+from server.base.glob import compile_glob
+
+
+def parse_int_arg(arg, error=NOT_INTEGER):
+    """A signed 64-bit integer argument, or CommandError(error)."""
+    value = parse_int(arg)
+    if value is None:
+        raise CommandError(error)
+    return value
+
+
+def parse_float_arg(arg, error=NOT_FLOAT):
+    """A double as strtod accepts it (inf, -inf, exponents); NaN refused."""
+    try:
+        text = arg.decode("ascii")
+    except UnicodeDecodeError:
+        raise CommandError(error)
+    if not text or text[0].isspace() or text[-1].isspace():
+        raise CommandError(error)
+    low = text.lower()
+    if "nan" in low or low.startswith(("0x", "-0x", "+0x")) or "_" in low:
+        raise CommandError(error)
+    try:
+        return float(text)
+    except ValueError:
+        raise CommandError(error)
+
+
+def reply_help(client, lines):
+    """A HELP reply as Redis formats it: header, the lines, then the HELP entry."""
+    name = client.argv[0].decode("utf-8", "replace").upper() if client.argv else ""
+    reply = client.reply
+    reply.array(len(lines) + 3)
+    reply.simple("%s <subcommand> [<arg> [value] [opt] ...]. Subcommands are:" % name)
+    for line in lines:
+        reply.simple(line)
+    reply.simple("HELP")
+    reply.simple("    Prints this help.")
+
+
+def parse_scan_options(argv, start):
+    """HSCAN/SSCAN/ZSCAN options from argv[start:]: (count, compiled MATCH pattern or None).
+
+    Option names compare as C strings (up to a NUL), case-insensitively; a
+    MATCH of exactly `*` filters nothing, as in Redis."""
+    count = 10
+    pattern = None
+    i = start
+    while i < len(argv):
+        option = argv[i].split(b"\0", 1)[0].lower()
+        if option == b"count" and len(argv) - i >= 2:
+            count = parse_int_arg(argv[i + 1])
+            if count < 1:
+                raise CommandError(SYNTAX)
+        elif option == b"match" and len(argv) - i >= 2:
+            pattern = None if argv[i + 1] == b"*" else compile_glob(argv[i + 1])
+        else:
+            raise CommandError(SYNTAX)
+        i += 2
+    return count, pattern
+
+
+def parse_ranged_int_arg(arg, low, high, message=None):
+    """An integer within [low, high]; `message` (when given) replaces every error,
+    else Redis's generic texts (getRangeLongFromObjectOrReply)."""
+    value = parse_int(arg)
+    if value is None:
+        raise CommandError("ERR " + message if message else NOT_INTEGER)
+    if value < low or value > high:
+        raise CommandError("ERR " + message if message else
+                           "ERR value is out of range, value must between %d and %d" % (low, high))
+    return value

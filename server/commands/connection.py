@@ -1,0 +1,181 @@
+"""Connection commands: PING, ECHO, SELECT, SWAPDB, QUIT, RESET, AUTH, HELLO."""
+import hmac
+
+from server.commands import blocking, transactions
+from server.commands.table import command
+from server.base.errors import CommandError, NOT_INTEGER, DB_INDEX, SYNTAX, WRONGPASS
+from server.base.util import parse_int_arg
+
+
+@command("ping", -1, "fast", acl="@fast @connection", since="1.0.0",
+         tips="request_policy:all_shards response_policy:all_succeeded",
+         summary="Ping the server")
+def cmd_ping(client, argv):
+    if len(argv) > 2:
+        raise CommandError("ERR wrong number of arguments for 'ping' command")
+    if client.resp == 2 and "P" in client.flags:     # subscribed: RESP2 needs a push shape
+        client.reply.array(2)
+        client.reply.bulk(b"pong")
+        client.reply.bulk(argv[1] if len(argv) == 2 else b"")
+    elif len(argv) == 2:
+        client.reply.bulk(argv[1])
+    else:
+        client.reply.simple(b"PONG")
+
+
+@command("echo", 2, "loading stale fast", acl="@fast @connection",
+         summary="Echo the given string")
+def cmd_echo(client, argv):
+    client.reply.bulk(argv[1])
+
+
+@command("select", 2, "loading stale fast", acl="@fast @connection",
+         summary="Change the selected database for the current connection")
+def cmd_select(client, argv):
+    index = parse_int_arg(argv[1], NOT_INTEGER)
+    if client.server.config.cluster_enabled and index != 0:
+        raise CommandError("ERR SELECT is not allowed in cluster mode")
+    if not 0 <= index < len(client.server.dbs):
+        raise CommandError(DB_INDEX)
+    client.db = client.server.dbs[index]
+    client.reply.ok()
+
+
+@command("swapdb", 3, "write fast", acl="@keyspace @write @fast @dangerous", since="4.0.0",
+         summary="Swaps two Redis databases", group="server")
+def cmd_swapdb(client, argv):
+    server = client.server
+    if server.config.cluster_enabled:
+        raise CommandError("ERR SWAPDB is not allowed in cluster mode")
+    first = parse_int_arg(argv[1], "ERR invalid first DB index")
+    second = parse_int_arg(argv[2], "ERR invalid second DB index")
+    if not (0 <= first < len(server.dbs) and 0 <= second < len(server.dbs)):
+        raise CommandError(DB_INDEX)
+    a, b = server.dbs[first], server.dbs[second]
+    if first != second:
+        if server.has_watchers():
+            transactions.touch_swapped_databases(a, b)         # before the swap: it compares both sides
+        a.swap_with(b)
+        for db in (a, b):
+            blocking.signal_database_ready(db)    # clients blocked on keys the swap brought
+    server.dirty += 1
+    client.reply.ok()
+
+
+@command("quit", -1, "noscript loading stale fast no_auth allow_busy", acl="@fast @connection",
+         summary="Close the connection")
+def cmd_quit(client, argv):
+    client.reply.ok()
+    client.closing = True
+
+
+@command("reset", 1, "noscript loading stale fast no_auth allow_busy", acl="@fast @connection",
+         since="6.2.0",
+         summary="Reset the connection")
+def cmd_reset(client, argv):
+    server = client.server
+    if client.is_master or "S" in client.flags:
+        raise CommandError("ERR can only reset normal client connections")
+    for hook in RESET_HOOKS:
+        hook(client)
+    client.db = server.dbs[0]
+    client.set_resp(2)
+    client.name = b""
+    client.reply_mode = 0       # CLIENT NO-EVICT is the one setting RESET keeps
+    client.authenticated = not server.config.requirepass
+    client.user = "default"
+    client.reply.simple(b"RESET")
+
+
+# What RESET clears besides the connection's own state (pubsub, tracking … add theirs).
+RESET_HOOKS = [transactions.discard_transaction]
+
+
+def check_password(server, username, password):
+    """True if username/password authenticate as the default user."""
+    if username != b"default":
+        return False
+    required = server.config.requirepass
+    if not required:
+        return True
+    return hmac.compare_digest(password, required.encode("utf-8", "surrogateescape"))
+
+
+@command("auth", -2, "noscript loading stale fast no_auth allow_busy", acl="@fast @connection",
+         summary="Authenticate to the server")
+def cmd_auth(client, argv):
+    if len(argv) > 3:
+        raise CommandError(SYNTAX)
+    if len(argv) == 2:
+        if not client.server.config.requirepass:
+            raise CommandError(
+                "ERR AUTH <password> called without any password configured for the default "
+                "user. Are you sure your configuration is correct?")
+        username, password = b"default", argv[1]
+    else:
+        username, password = argv[1], argv[2]
+    if check_password(client.server, username, password):
+        client.authenticated = True
+        client.user = username.decode("utf-8", "replace")
+        client.reply.ok()
+    else:
+        raise CommandError(WRONGPASS)
+
+
+@command("hello", -1, "noscript loading stale fast no_auth allow_busy", acl="@fast @connection",
+         since="6.0.0",
+         summary="Handshake with Redis")
+def cmd_hello(client, argv):
+    version = 0
+    i = 1
+    if len(argv) >= 2:
+        version = parse_int_arg(argv[1], "ERR Protocol version is not an integer or out of range")
+        if version < 2 or version > 3:
+            raise CommandError("NOPROTO unsupported protocol version")
+        i = 2
+    # Options take effect one by one, as Redis applies them: a later bad one keeps earlier ones.
+    while i < len(argv):
+        option = argv[i].lower()
+        remaining = len(argv) - i - 1
+        if option == b"auth" and remaining >= 2:
+            if not check_password(client.server, argv[i + 1], argv[i + 2]):
+                raise CommandError(WRONGPASS)
+            client.authenticated = True
+            client.user = argv[i + 1].decode("utf-8", "replace")
+            i += 3
+        elif option == b"setname" and remaining >= 1:
+            from server.commands.introspection import validate_client_name
+            validate_client_name(argv[i + 1])
+            client.name = argv[i + 1]
+            i += 2
+        else:
+            raise CommandError("ERR Syntax error in HELLO option '%s'"
+                               % argv[i].split(b"\0", 1)[0].decode("utf-8", "surrogateescape"))
+    if not client.authenticated:
+        raise CommandError("NOAUTH HELLO must be called with the client already authenticated, "
+                           "otherwise the HELLO AUTH <user> <pass> option can be used to "
+                           "authenticate the client and select the RESP protocol version at the "
+                           "same time")
+    if version:
+        client.set_resp(version)
+    server = client.server
+    sentinel = getattr(server, "sentinel_mode", False)
+    reply = client.reply
+    reply.map(6 if sentinel else 7)
+    reply.bulk(b"server")
+    reply.bulk(b"redis")
+    reply.bulk(b"version")
+    reply.bulk(b"7.0.15")
+    reply.bulk(b"proto")
+    reply.integer(client.resp)
+    reply.bulk(b"id")
+    reply.integer(client.id)
+    reply.bulk(b"mode")
+    if sentinel:
+        reply.bulk(b"sentinel")
+    else:
+        reply.bulk(b"cluster" if server.config.cluster_enabled else b"standalone")
+        reply.bulk(b"role")
+        reply.bulk(b"replica" if server.replicaof is not None else b"master")
+    reply.bulk(b"modules")
+    reply.array(0)

@@ -1,0 +1,150 @@
+"""DUMP and RESTORE: a value in Redis's serialisation, portable to and from Redis 7.0.
+
+A payload is the RDB encoding of the value (type byte + payload, see
+persistence/rdb_values.py), then the RDB version as two little-endian bytes,
+then a CRC-64 of everything before it as eight little-endian bytes.
+RESTORE accepts payloads of RDB version 10 or older whose checksum matches
+(DEBUG SET-SKIP-CHECKSUM-VALIDATION 1 skips the checksum). As in Redis, the
+value is read from the payload with its footer still attached, so a value
+may run into the footer bytes without being refused.
+"""
+from persistence.crc64 import crc64
+from persistence.rdb_values import (RDB_VERSION, RdbFormatError, Reader, decode_value,
+                                    encode_value, is_object_type)
+from server.commands.table import command
+from server.values.keyspace import now_ms
+from server.base.errors import CommandError, SYNTAX
+from server.base.util import parse_int_arg
+
+BUSYKEY = "BUSYKEY Target key name already exists."
+BAD_PAYLOAD = "ERR DUMP payload version or checksum are wrong"
+BAD_FORMAT = "ERR Bad data format"
+LLONG_MAX = 2**63 - 1
+LRU_CLOCK_MAX = (1 << 24) - 1      # Redis keeps access times in a 24-bit clock of seconds
+
+
+def dump_payload(value, config):
+    """The DUMP serialisation of a value."""
+    body = encode_value(value, config) + RDB_VERSION.to_bytes(2, "little")
+    return body + crc64(body).to_bytes(8, "little")
+
+
+def payload_is_valid(payload, skip_checksum=False):
+    """True when the footer names an RDB version we read and the checksum matches."""
+    if len(payload) < 10:
+        return False
+    if int.from_bytes(payload[-10:-8], "little") > RDB_VERSION:
+        return False
+    return skip_checksum or crc64(memoryview(payload)[:-8]) == int.from_bytes(payload[-8:], "little")
+
+
+def load_payload(payload, config):
+    """The value a valid payload holds; RdbFormatError when it is malformed."""
+    reader = Reader(bytes(payload))
+    rdb_type = reader.byte()
+    if not is_object_type(rdb_type):
+        raise RdbFormatError("not an object type: %d" % rdb_type)
+    return decode_value(reader, rdb_type, config)
+
+
+@command("dump", 2, "readonly", keys=(1, 1, 1), acl="@keyspace @read @slow",
+         tips="nondeterministic_output", group="generic", since="2.6.0",
+         summary="Return a serialized version of the value stored at the specified key.")
+def cmd_dump(client, argv):
+    value = client.db.get(argv[1])
+    if value is None:
+        return client.reply.null()
+    client.reply.bulk(dump_payload(value, client.server.config))
+
+
+def _option(arg):
+    """An option word as strcasecmp sees it: up to a NUL, any case."""
+    return arg.split(b"\0", 1)[0].lower()
+
+
+@command("restore", -4, "write denyoom", keys=(1, 1, 1), acl="@keyspace @write @slow @dangerous",
+         group="generic", since="2.6.0",
+         summary="Create a key using the provided serialized value, previously obtained "
+                 "using DUMP.")
+def cmd_restore(client, argv):
+    server = client.server
+    db = client.db
+    key = argv[1]
+    replace = absttl = False
+    idle = freq = None
+    j = 4
+    while j < len(argv):
+        option = _option(argv[j])
+        more = len(argv) - j - 1
+        if option == b"replace":
+            replace = True
+        elif option == b"absttl":
+            absttl = True
+        elif option == b"idletime" and more >= 1 and freq is None:
+            idle = parse_int_arg(argv[j + 1])
+            if idle < 0:
+                raise CommandError("ERR Invalid IDLETIME value, must be >= 0")
+            j += 1
+        elif option == b"freq" and more >= 1 and idle is None:
+            freq = parse_int_arg(argv[j + 1])
+            if freq < 0 or freq > 255:
+                raise CommandError("ERR Invalid FREQ value, must be >= 0 and <= 255")
+            j += 1
+        else:
+            raise CommandError(SYNTAX)
+        j += 1
+
+    if not replace and db.get_for_write(key) is not None:
+        raise CommandError(BUSYKEY)
+    ttl = parse_int_arg(argv[2])
+    if ttl < 0:
+        raise CommandError("ERR Invalid TTL value, must be >= 0")
+    payload = argv[3]
+    if not payload_is_valid(payload, getattr(server, "debug_set_skip_checksum_validation", 0)):
+        raise CommandError(BAD_PAYLOAD)
+    try:
+        value = load_payload(payload, server.config)
+    except RdbFormatError:
+        raise CommandError(BAD_FORMAT)
+
+    deleted = replace and db.delete(key)
+    if ttl and not absttl:
+        ttl = _wrap_int64(ttl + now_ms())     # wall time, not the clock an EXEC freezes
+    if ttl and ttl <= now_ms() and not server.loading and not server.is_replica_of_master():
+        # already expired: nothing is created, and a replaced key is simply gone
+        if deleted:
+            client.propagate_argv = [b"DEL", key]
+            server.dirty += 1
+        return client.reply.ok()
+
+    db.set(key, value)
+    if ttl:
+        db.set_expire(key, ttl)
+        if not absttl:
+            client.propagate_argv = [argv[0], key, b"%d" % ttl] + list(argv[3:]) + [b"ABSTTL"]
+    if "lfu" in server.config.maxmemory_policy:
+        if freq is not None:
+            db.set_lfu_counter(key, freq)
+    elif idle is not None:
+        db.set_idle_seconds(key, _idle_as_redis_keeps_it(idle, server.lru_clock))
+    server.dirty += 1
+    client.reply.ok()
+
+
+def _wrap_int64(n):
+    """n as a C int64 addition leaves it (an overflowing TTL wraps to the past)."""
+    return ((n + 2**63) % 2**64) - 2**63
+
+
+def _idle_as_redis_keeps_it(idle, now_seconds):
+    """The idle time OBJECT IDLETIME reports after RESTORE ... IDLETIME idle: Redis
+    stores the access time in a wrapping 24-bit clock, so huge values wrap."""
+    clock = now_seconds & LRU_CLOCK_MAX
+    if idle > LLONG_MAX // 1000:          # idle * 1000 overflows in C, and wraps
+        scaled = _wrap_int64(idle * 1000)
+        idle = -(-scaled // 1000) if scaled < 0 else scaled // 1000
+    access = clock - idle
+    if access < 0:
+        access += LRU_CLOCK_MAX
+    access &= LRU_CLOCK_MAX
+    return clock - access if clock >= access else clock + (LRU_CLOCK_MAX - access)

@@ -1,0 +1,425 @@
+"""CLIENT subcommands: ID, SETNAME, GETNAME, LIST, INFO, KILL, REPLY, NO-EVICT, PAUSE …
+
+CLIENT LIST / CLIENT INFO print the fields Redis 7.0.15 prints, in its order.
+The flags letters come from the client's state the way Redis derives them.
+"""
+import time
+
+from server.base.dispatch import REPLY_OFF, REPLY_ON, REPLY_SKIP_NEXT
+from server.commands.table import command, container
+from server.base.errors import CommandError, SYNTAX
+from server.base.util import reply_help
+
+container("client", "connection", since="2.4.0", summary="A container for client connection commands")
+
+HELP = [
+    "CACHING (YES|NO)",
+    "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+    "GETREDIR",
+    "    Return the client ID we are redirecting to when tracking is enabled.",
+    "GETNAME",
+    "    Return the name of the current connection.",
+    "ID",
+    "    Return the ID of the current connection.",
+    "INFO",
+    "    Return information about the current client connection.",
+    "KILL <ip:port>",
+    "    Kill connection made from <ip:port>.",
+    "KILL <option> <value> [<option> <value> [...]]",
+    "    Kill connections. Options are:",
+    "    * ADDR (<ip:port>|<unixsocket>:0)",
+    "      Kill connections made from the specified address",
+    "    * LADDR (<ip:port>|<unixsocket>:0)",
+    "      Kill connections made to specified local address",
+    "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+    "      Kill connections by type.",
+    "    * USER <username>",
+    "      Kill connections authenticated by <username>.",
+    "    * SKIPME (YES|NO)",
+    "      Skip killing current connection (default: yes).",
+    "LIST [options ...]",
+    "    Return information about client connections. Options:",
+    "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+    "      Return clients of specified type.",
+    "UNPAUSE",
+    "    Stop the current client pause, resuming traffic.",
+    "PAUSE <timeout> [WRITE|ALL]",
+    "    Suspend all, or just write, clients for <timeout> milliseconds.",
+    "REPLY (ON|OFF|SKIP)",
+    "    Control the replies sent to the current connection.",
+    "SETNAME <name>",
+    "    Assign the name <name> to the current connection.",
+    "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+    "    Unblock the specified blocked client.",
+    "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+    "         [OPTIN] [OPTOUT] [NOLOOP]",
+    "    Control server assisted client side caching.",
+    "TRACKINGINFO",
+    "    Report tracking status for the current connection.",
+    "NO-EVICT (ON|OFF)",
+    "    Protect current client connection from eviction.",
+]
+
+
+def subcommand_syntax_error(argv):
+    return CommandError("ERR unknown subcommand or wrong number of arguments for '%.128s'. Try "
+                        "%s HELP." % (argv[1].decode("utf-8", "replace"),
+                                      argv[0].decode("utf-8", "replace").upper()))
+
+
+def validate_client_name(name):
+    for byte in name:
+        if byte < 33 or byte > 126:
+            raise CommandError("ERR Client names cannot contain spaces, newlines or special characters.")
+
+
+# -- describing a client -------------------------------------------------------------
+
+CLIENT_TYPES = {"normal": "normal", "slave": "replica", "replica": "replica",
+                "pubsub": "pubsub", "master": "master"}
+
+
+def client_type_by_name(name):
+    return CLIENT_TYPES.get(name.decode("latin-1").lower())
+
+
+def client_type(client):
+    if getattr(client, "is_master", False):
+        return "master"
+    flags = client.flags
+    if "S" in flags and "O" not in flags:
+        return "replica"
+    if "P" in flags:
+        return "pubsub"
+    return "normal"
+
+
+# Redis's order of the flag letters; the client's `flags` set holds the ones
+# other subsystems maintain (S, O, P, x, b, t, R, B, d, u, A, r).
+FLAG_ORDER = "SOMPxbtRBdcuAUre"
+
+
+def flag_letters(client):
+    letters = set(client.flags)
+    if "O" in letters:
+        letters.discard("S")
+    if getattr(client, "is_master", False):
+        letters.add("M")
+    if getattr(client, "closing", False):
+        letters.add("c")
+    if getattr(client, "unix", False):
+        letters.add("U")
+    if getattr(client, "no_evict", False):
+        letters.add("e")
+    text = "".join(ch for ch in FLAG_ORDER if ch in letters)
+    return text or "N"
+
+
+def _current_command_name(client):
+    """The command being run by this client (Redis sets lastcmd before calling it)."""
+    if client.argv:
+        cmd = client.server.lookup_command(client.argv)
+        if cmd:
+            return cmd.name
+    return None
+
+
+def client_info_string(client, caller=None):
+    """One CLIENT LIST line (without the newline)."""
+    now = time.time()
+    if client is caller:
+        cmd_name = _current_command_name(client) or "NULL"
+        argv_mem = sum(len(a) for a in client.argv or ())
+        exec_argv = getattr(client, "exec_argv", None)
+        if exec_argv:       # run from inside EXEC: Redis shows EXEC itself
+            cmd_name, argv_mem = "exec", sum(map(len, exec_argv))
+    else:
+        cmd_name = client.last_command.name if client.last_command else "NULL"
+        argv_mem = 0
+    try:
+        qbuf = client.parser.pending()
+    except AttributeError:
+        qbuf = 0
+    obl = len(client.reply.buf)
+    name = client.name.decode("utf-8", "replace") if client.name else ""
+    multi = getattr(client, "multi_state", None)
+    multi_count = len(multi) if multi is not None and "x" in client.flags else -1
+    # What the queued commands hold: their arguments' bytes plus a pointer per argument.
+    multi_mem = sum(sum(map(len, argv)) + 8 * len(argv) for _, argv in multi) if multi else 0
+    redir = getattr(client, "tracking_redirect", -1) if "t" in client.flags else -1
+    tot_mem = 20474 + 16384 + qbuf + obl + argv_mem + multi_mem
+    return ("id=%d addr=%s laddr=%s fd=%d name=%s age=%d idle=%d flags=%s db=%d sub=%d psub=%d "
+            "ssub=%d multi=%d qbuf=%d qbuf-free=%d argv-mem=%d multi-mem=%d rbs=16384 rbp=%d "
+            "obl=%d oll=0 omem=0 tot-mem=%d events=r cmd=%s user=%s redir=%d resp=%d" % (
+                client.id, client.addr, client.laddr, client.fd, name,
+                int(now - client.created), int(now - client.last_interaction),
+                flag_letters(client), client.db.index,
+                len(getattr(client, "channels", ()) or ()),
+                len(getattr(client, "patterns", ()) or ()),
+                len(getattr(client, "shard_channels", ()) or ()),
+                multi_count, qbuf, max(0, 20474 - qbuf), argv_mem, multi_mem, obl, obl, tot_mem,
+                cmd_name, client.user, redir, client.resp))
+
+
+# -- the subcommands ---------------------------------------------------------------
+
+@command("client|help", 2, "loading stale", acl="@slow @connection", since="5.0.0",
+         summary="Show helpful text about the different subcommands", group="connection")
+def cmd_client_help(client, argv):
+    reply_help(client, HELP)
+
+
+@command("client|id", 2, "noscript loading stale", acl="@slow @connection", since="5.0.0",
+         summary="Returns the client ID for the current connection", group="connection")
+def cmd_client_id(client, argv):
+    client.reply.integer(client.id)
+
+
+@command("client|setname", 3, "noscript loading stale", acl="@slow @connection", since="2.6.9",
+         summary="Set the current connection name", group="connection")
+def cmd_client_setname(client, argv):
+    validate_client_name(argv[2])
+    client.name = argv[2]
+    client.reply.ok()
+
+
+@command("client|getname", 2, "noscript loading stale", acl="@slow @connection", since="2.6.9",
+         summary="Get the current connection name", group="connection")
+def cmd_client_getname(client, argv):
+    client.reply.bulk_or_null(client.name or None)
+
+
+@command("client|info", 2, "noscript loading stale", acl="@slow @connection",
+         tips="nondeterministic_output", since="6.2.0",
+         summary="Returns information about the current client connection.", group="connection")
+def cmd_client_info(client, argv):
+    client.reply.verbatim((client_info_string(client, client) + "\n").encode("utf-8", "replace"))
+
+
+@command("client|list", -2, "admin noscript loading stale", acl="@admin @slow @dangerous @connection",
+         tips="nondeterministic_output", since="2.4.0",
+         summary="Get the list of client connections", group="connection")
+def cmd_client_list(client, argv):
+    server = client.server
+    clients = None
+    wanted_type = None
+    if len(argv) == 4 and argv[2].lower() == b"type":
+        wanted_type = client_type_by_name(argv[3])
+        if wanted_type is None:
+            raise CommandError("ERR Unknown client type '%s'" % argv[3].decode("utf-8", "replace"))
+    elif len(argv) > 3 and argv[2].lower() == b"id":
+        from protocol.parser import parse_int
+        clients = []
+        for arg in argv[3:]:
+            wanted = parse_int(arg)
+            if wanted is None:
+                raise CommandError("ERR Invalid client ID")
+            found = server.clients.get(wanted)
+            if found is not None:
+                clients.append(found)
+    elif len(argv) != 2:
+        raise CommandError(SYNTAX)
+    if clients is None:
+        clients = [c for c in server.clients.values()
+                   if wanted_type is None or client_type(c) == wanted_type]
+    text = "".join(client_info_string(c, client) + "\n" for c in clients)
+    client.reply.verbatim(text.encode("utf-8", "replace"))
+
+
+@command("client|kill", -3, "admin noscript loading stale", acl="@admin @slow @dangerous @connection",
+         since="2.4.0",
+         summary="Kill the connection of a client", group="connection")
+def cmd_client_kill(client, argv):
+    server = client.server
+    addr = laddr = user = wanted_type = None
+    wanted_id = 0
+    skipme = True
+    if len(argv) == 3:
+        addr = argv[2].decode("utf-8", "surrogateescape")
+        skipme = False              # the old form may kill the caller
+    else:
+        i = 2
+        while i < len(argv):
+            option = argv[i].lower()
+            if i + 1 >= len(argv):
+                raise CommandError(SYNTAX)
+            value = argv[i + 1]
+            if option == b"id":
+                from protocol.parser import parse_int
+                number = parse_int(value)
+                if number is None or number < 1:
+                    raise CommandError("ERR client-id should be greater than 0")
+                wanted_id = number
+            elif option == b"type":
+                wanted_type = client_type_by_name(value)
+                if wanted_type is None:
+                    raise CommandError("ERR Unknown client type '%s'"
+                                       % value.decode("utf-8", "replace"))
+            elif option == b"addr":
+                addr = value.decode("utf-8", "surrogateescape")
+            elif option == b"laddr":
+                laddr = value.decode("utf-8", "surrogateescape")
+            elif option == b"user":
+                user = value.decode("utf-8", "surrogateescape")
+                if not user_exists(server, user):
+                    raise CommandError("ERR No such user '%s'" % user)
+            elif option == b"skipme":
+                if value.lower() == b"yes":
+                    skipme = True
+                elif value.lower() == b"no":
+                    skipme = False
+                else:
+                    raise CommandError(SYNTAX)
+            else:
+                raise CommandError(SYNTAX)
+            i += 2
+    killed = 0
+    kill_self = False
+    for other in list(server.clients.values()):
+        if addr is not None and other.addr != addr:
+            continue
+        if laddr is not None and other.laddr != laddr:
+            continue
+        if wanted_type is not None and client_type(other) != wanted_type:
+            continue
+        if wanted_id and other.id != wanted_id:
+            continue
+        if user is not None and other.user != user:
+            continue
+        if other is client and skipme:
+            continue
+        if other is client:
+            kill_self = True
+        else:
+            other.close()
+        killed += 1
+    if len(argv) == 3:
+        if not killed:
+            raise CommandError("ERR No such client")
+        client.reply.ok()
+    else:
+        client.reply.integer(killed)
+    if kill_self:
+        client.closing = True       # after this reply is written
+
+
+def user_exists(server, name):
+    """ACL users when ACLs are loaded; otherwise only "default" exists."""
+    users = getattr(server, "acl_users", None)
+    if users is not None:
+        return name in users
+    return name == "default"
+
+
+@command("client|reply", 3, "noscript loading stale", acl="@slow @connection", since="3.2.0",
+         summary="Instruct the server whether to reply to commands", group="connection")
+def cmd_client_reply(client, argv):
+    mode = argv[2].lower()
+    if mode == b"on":
+        client.reply_mode = REPLY_ON
+        client.reply.ok()
+    elif mode == b"off":
+        client.reply_mode = REPLY_OFF
+    elif mode == b"skip":
+        if client.reply_mode != REPLY_OFF:
+            client.reply_mode = REPLY_SKIP_NEXT
+    else:
+        raise CommandError(SYNTAX)
+
+
+@command("client|no-evict", 3, "admin noscript loading stale", acl="@admin @slow @dangerous @connection",
+         since="7.0.0",
+         summary="Set client eviction mode for the current connection", group="connection")
+def cmd_client_no_evict(client, argv):
+    mode = argv[2].lower()
+    if mode == b"on":
+        client.no_evict = True
+    elif mode == b"off":
+        client.no_evict = False
+    else:
+        raise CommandError(SYNTAX)
+    client.reply.ok()
+
+
+@command("client|pause", -3, "admin noscript loading stale", acl="@admin @slow @dangerous @connection",
+         since="2.9.50",
+         summary="Stop processing commands from clients for some time", group="connection")
+def cmd_client_pause(client, argv):
+    if len(argv) > 4:
+        raise subcommand_syntax_error(argv)
+    mode = "all"
+    if len(argv) == 4:
+        mode = argv[3].lower().decode("latin-1")
+        if mode not in ("write", "all"):
+            raise CommandError("ERR CLIENT PAUSE mode must be WRITE or ALL")
+    timeout = parse_timeout_ms(argv[2])
+    server = client.server
+    until = max(timeout + time.time() * 1000, getattr(server, "clients_paused_until", 0))
+    server.clients_paused_until = until
+    server.clients_pause_mode = mode
+    client.reply.ok()
+
+
+def parse_timeout_ms(arg):
+    """A timeout as getTimeoutFromObjectOrReply reads it (milliseconds)."""
+    from protocol.parser import parse_int
+    value = parse_int(arg)
+    if value is None:
+        raise CommandError("ERR timeout is not an integer or out of range")
+    if value < 0:
+        raise CommandError("ERR timeout is negative")
+    return value
+
+
+@command("client|unpause", 2, "admin noscript loading stale", acl="@admin @slow @dangerous @connection",
+         since="6.2.0",
+         summary="Resume processing of clients that were paused", group="connection")
+def cmd_client_unpause(client, argv):
+    client.server.clients_paused_until = 0
+    client.reply.ok()
+
+
+@command("client|unblock", -3, "admin noscript loading stale", acl="@admin @slow @dangerous @connection",
+         since="5.0.0",
+         summary="Unblock a client blocked in a blocking command from a different connection",
+         group="connection")
+def cmd_client_unblock(client, argv):
+    if len(argv) > 4:
+        raise subcommand_syntax_error(argv)
+    error = False
+    if len(argv) == 4:
+        reason = argv[3].lower()
+        if reason == b"timeout":
+            error = False
+        elif reason == b"error":
+            error = True
+        else:
+            raise CommandError("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
+    from server.base.util import parse_int_arg
+    target_id = parse_int_arg(argv[2])
+    target = client.server.clients.get(target_id)
+    unblock = getattr(client.server, "unblock_client", None)
+    if target is not None and getattr(target, "blocked", False) and unblock is not None:
+        unblock(target, error)
+        client.reply.integer(1)
+    else:
+        client.reply.integer(0)
+
+
+# CLIENT SETINFO arrived in Redis 7.2; clients such as redis-py send it on connect.
+@command("client|setinfo", 4, "noscript loading stale", acl="@slow @connection", since="7.2.0",
+         summary="Set client or connection specific info", group="connection")
+def cmd_client_setinfo(client, argv):
+    attr = argv[2].lower()
+    value = argv[3]
+    if attr not in (b"lib-name", b"lib-ver"):
+        raise CommandError("ERR Unrecognized option '%s'" % argv[2].decode("utf-8", "replace"))
+    for byte in value:
+        if byte < 33 or byte > 126:
+            raise CommandError("ERR %s cannot contain spaces, newlines or special characters."
+                               % argv[2].decode("utf-8", "replace"))
+    if attr == b"lib-name":
+        client.lib_name = value
+    else:
+        client.lib_ver = value
+    client.reply.ok()

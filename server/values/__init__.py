@@ -1,0 +1,1 @@
+"""Layer 2: the value types and the keyspace; no command handler, no server, no socket."""
