@@ -309,8 +309,10 @@ def main(argv=None):
     adjust_open_files_limit(config)
     log.notice("monotonic clock: POSIX clock_gettime")
     from server.base import native_bridge
+    from persistence.services import attach as attach_persistence
     from server.server import Server
     server = Server(config)
+    attach_persistence(server)
     server.catch_signals()
     # The pidfile is written just before listening, so whoever sees the port open finds it;
     # a failed start removes it again, leaving none behind as Redis does.

@@ -1,0 +1,196 @@
+"""The persistence services on a server: RDB snapshots and the append-only file.
+
+`attach(server)` sets the services up on a server built by the server core
+(layer 4) before it starts: the persistence commands are declared on import,
+and the services hang on the server's hooks (cron, start-up, shutdown,
+FLUSHALL, INFO, DEBUG RELOAD) and on its one propagation point.
+"""
+import asyncio
+import errno
+import sys
+import time
+
+from persistence import children, commands, rdb  # noqa: F401  (commands declare on import)
+from persistence.snapshot import LOADING, DuplicateKey, Snapshots, command_flags  # noqa: F401
+from server.base.log import log
+
+
+def attach(server):
+    """Give `server` its persistence: call before Server.run."""
+    from server.commands import debug, info, keys
+    server.fork_child = None
+    server.snapshots = Snapshots(server)
+    server.loading_started = None
+    server.loading_total_bytes = 0
+    server.loading_loaded_bytes = 0
+    server.cron_hooks.append(lambda now: cron(server, now))
+    server.startup_hooks.append(lambda: load_at_startup(server))
+    server.shutdown_hooks.append(lambda nosave, save: prepare_shutdown(server, nosave, save))
+    keys.FLUSHALL_HOOKS.append(flushall_snapshot)
+    info.SECTION_HOOKS["persistence"].append(info_fields)
+    debug.EXTRA["reload"] = debug_reload
+
+
+def cron(server, now):
+    """Reap a finished child, then the save rules (serverCron's persistence part)."""
+    child = server.fork_child
+    if child is not None:
+        ended = children.poll(child)
+        if ended is None:
+            return
+        server.fork_child = None
+        if child.kind == "rdb":
+            server.snapshots.child_done(ended)
+    server.snapshots.cron(now)
+
+
+# -- start-up ----------------------------------------------------------------------------------
+
+def load_at_startup(server):
+    """Load the RDB file, serving -LOADING to the clients that connect meanwhile."""
+    started = time.time()
+    snapshots = server.snapshots
+    try:
+        with rdb.open_rdb_file(snapshots.path, server.config,
+                               databases=len(server.dbs)) as loader:
+            run_loading(server, loader.size, snapshots.load_records(loader))
+    except OSError as exc:
+        if exc.errno == errno.ENOENT:
+            return
+        log.warning("Fatal error loading the DB: %s. Exiting." % exc.strerror)
+        sys.exit(1)
+    except rdb.RdbLoadError as exc:
+        for line in exc.log_lines:
+            log.warning(line)
+        if exc.kind == rdb.FAILED_HEADER:
+            log.warning("Fatal error loading the DB: Invalid argument. Exiting.")
+        elif exc.kind == rdb.FAILED_READING:
+            log.warning("Terminating server after rdb file reading failure.")
+        sys.exit(1)
+    except DuplicateKey as exc:
+        log.warning(str(exc))
+        log.warning("Duplicated key found in RDB file")
+        sys.exit(1)
+    log.notice("DB loaded from disk: %.3f seconds" % (time.time() - started))
+
+
+def run_loading(server, total_bytes, steps):
+    """Run a loading generator on the event loop, one batch per loop turn, with
+    `loading:1` in INFO and -LOADING for every command not flagged `loading`."""
+    server.loading = True
+    server.loading_started = time.time()
+    server.loading_total_bytes = total_bytes
+    server.loading_loaded_bytes = 0
+    server.command_checks.append(refuse_while_loading)
+
+    async def load():
+        for _ in steps:
+            await asyncio.sleep(0)
+
+    try:
+        server.loop.run_until_complete(load())
+    finally:
+        server.loading = False
+        server.loading_started = None
+        server.command_checks.remove(refuse_while_loading)
+
+
+def refuse_while_loading(client, cmd, argv):
+    if "loading" not in command_flags(client, cmd):
+        return LOADING
+    return None
+
+
+# -- shutdown, FLUSHALL, DEBUG RELOAD -------------------------------------------------------------
+
+def prepare_shutdown(server, nosave, save):
+    """SHUTDOWN and SIGTERM: stop a child, save when rules exist (or SAVE asked); False refuses."""
+    child = server.fork_child
+    if child is not None and child.kind == "rdb":
+        log.warning("There is a child saving an .rdb. Killing it!")
+        server.snapshots.kill_child()
+    if (server.snapshots.rules_active() and not nosave) or save:
+        log.notice("Saving the final RDB snapshot before exiting.")
+        if not server.snapshots.save():
+            log.warning("Error trying to save the DB, can't exit.")
+            return False
+    return True
+
+
+def flushall_snapshot(client):
+    """FLUSHALL kills a BGSAVE and, with save rules, writes the now empty dataset at once."""
+    server = client.server
+    snapshots = server.snapshots
+    snapshots.kill_child()
+    if snapshots.rules_active():
+        snapshots.save()
+        # The save zeroed the change counter; FLUSHALL still counts as one change and
+        # must reach the AOF and replicas whatever the counter was before.
+        server.dirty += 1
+        client.propagate_argv = False
+        server.propagate(client.db.index, client.argv)
+
+
+def debug_reload(client, argv):
+    from server.base.errors import CommandError
+    save = flush = True
+    merge = False
+    for option in argv[2:]:
+        option = option.lower()
+        if option == b"merge":
+            merge = True
+        elif option == b"noflush":
+            flush = False
+        elif option == b"nosave":
+            save = False
+        else:
+            raise CommandError("ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE "
+                               "options.")
+    server = client.server
+    snapshots = server.snapshots
+    if save and not snapshots.save():
+        raise CommandError("ERR")
+    if flush:
+        for db in server.dbs:
+            db.clear()
+    try:
+        snapshots.load_file(snapshots.path, replace_duplicates=merge)
+    except (OSError, rdb.RdbLoadError, DuplicateKey) as exc:
+        log.warning("Error loading the RDB dump: %s" % exc)
+        raise CommandError("ERR Error trying to load the RDB dump, check server logs.")
+    log.warning("DB reloaded by DEBUG RELOAD")
+    client.reply.ok()
+
+
+# -- INFO persistence -------------------------------------------------------------------------
+
+def info_fields(server, fields):
+    from server.commands.info import set_field
+    snapshots = server.snapshots
+    child = server.fork_child
+    now = time.time()
+    rdb_child = child is not None and child.kind == "rdb"
+    set_field(fields, "loading", int(server.loading))
+    set_field(fields, "rdb_bgsave_in_progress", int(rdb_child))
+    set_field(fields, "rdb_last_save_time", snapshots.lastsave)
+    set_field(fields, "rdb_last_bgsave_status", "ok" if snapshots.last_bgsave_ok else "err")
+    set_field(fields, "rdb_last_bgsave_time_sec", snapshots.last_bgsave_seconds)
+    set_field(fields, "rdb_current_bgsave_time_sec",
+              int(now - child.started) if rdb_child else -1)
+    set_field(fields, "rdb_saves", snapshots.saves)
+    set_field(fields, "rdb_last_cow_size", snapshots.last_cow_size)
+    set_field(fields, "rdb_last_load_keys_expired", snapshots.keys_expired_on_load)
+    set_field(fields, "rdb_last_load_keys_loaded", snapshots.keys_loaded)
+    if server.loading and server.loading_started is not None:
+        elapsed = now - server.loading_started
+        loaded, total = server.loading_loaded_bytes, server.loading_total_bytes
+        perc = 100.0 * loaded / total if total else 0.0
+        eta = int((total - loaded) / (loaded / elapsed)) if loaded and elapsed else 1
+        extra = [["loading_start_time", int(server.loading_started)],
+                 ["loading_total_bytes", total],
+                 ["loading_rdb_used_mem", 0],
+                 ["loading_loaded_bytes", loaded],
+                 ["loading_loaded_perc", "%.2f" % perc],
+                 ["loading_eta_seconds", eta]]
+        at = next(i for i, pair in enumerate(fields) if pair[0] == "async_loading") + 1
+        fields[at:at] = extra

@@ -1,0 +1,249 @@
+"""RDB persistence: SAVE, BGSAVE through fork, the `save` rules, loading at start-up.
+
+`Snapshots` is the server's RDB side (Redis's rdb.c commands and the parts of
+serverCron and prepareForShutdown that concern snapshots). It reads and writes
+the keyspace through the Database API only; the file format is persistence/rdb.py.
+
+State kept as Redis keeps it: `dirty` (the server's change counter, reset by
+a save), `lastsave`, the last background save's status and try time (a failed
+BGSAVE is retried by the rules only after RETRY_DELAY seconds), a scheduled
+BGSAVE (BGSAVE SCHEDULE while an AOF rewrite runs), and the figures INFO
+persistence shows.
+"""
+import os
+import time
+
+from persistence import children, rdb
+from server.base.log import log
+
+RETRY_DELAY = 5            # seconds before the save rules retry a failed background save
+
+MISCONF = ("MISCONF Redis is configured to save RDB snapshots, but it's currently unable to "
+           "persist to disk. Commands that may modify the data set are disabled, because this "
+           "instance is configured to report errors during writes if RDB snapshotting fails "
+           "(stop-writes-on-bgsave-error option). Please check the Redis logs for details "
+           "about the RDB error.")
+LOADING = "LOADING Redis is loading the dataset in memory"
+
+# Keys loaded between two turns of the event loop while a file loads at start-up.
+LOAD_BATCH = 1024
+
+
+class Snapshots:
+    def __init__(self, server):
+        self.server = server
+        self.lastsave = int(time.time())
+        self.last_bgsave_ok = True
+        self.last_bgsave_try = 0
+        self.last_bgsave_seconds = -1
+        self.bgsave_scheduled = False
+        self.dirty_before_bgsave = 0
+        self.saves = 0
+        self.last_cow_size = 0
+        self.keys_loaded = 0
+        self.keys_expired_on_load = 0
+        self.replication_aux = None      # repl-id / repl-offset of the last loaded file
+
+    @property
+    def path(self):
+        return self.server.config.dbfilename    # the process runs inside `dir`
+
+    def rules_active(self):
+        return bool(self.server.config.save)
+
+    # -- saving ----------------------------------------------------------------------------
+
+    def _write(self, path):
+        """Write the dataset to `path` (temp file, fsync, rename); raises OSError."""
+        from server.server import used_memory
+        server = self.server
+        rdb.save_file(path, server.dbs, server.config, used_memory=used_memory())
+
+    def save(self):
+        """SAVE, and the saves of SHUTDOWN, FLUSHALL and DEBUG RELOAD: in the foreground."""
+        self.saves += 1
+        try:
+            self._write(self.path)
+        except OSError as exc:
+            log.warning("Write error saving DB on disk(%s): %s" % ("rdbSaveRio", exc.strerror or exc))
+            return False
+        log.notice("DB saved on disk")
+        self.server.dirty = 0
+        self.lastsave = int(time.time())
+        self.last_bgsave_ok = True
+        self.update_write_check()
+        return True
+
+    def background_save(self):
+        """Fork a child that writes the snapshot; False when it cannot start."""
+        server = self.server
+        if server.fork_child is not None:
+            return False
+        self.saves += 1
+        self.dirty_before_bgsave = server.dirty
+        self.last_bgsave_try = int(time.time())
+        path = self.path
+
+        def work():
+            try:
+                self._write(path)
+            except OSError as exc:
+                log.warning("Write error saving DB on disk(%s): %s"
+                            % ("rdbSaveRio", exc.strerror or exc))
+                return False
+            log.notice("DB saved on disk")
+            return True
+
+        try:
+            server.fork_child = children.start_child("rdb", work, "RDB")
+        except OSError as exc:
+            self.last_bgsave_ok = False
+            self.update_write_check()
+            log.warning("Can't save in background: fork: %s" % exc.strerror)
+            return False
+        log.notice("Background saving started by pid %d" % server.fork_child.pid)
+        return True
+
+    def child_done(self, ended):
+        """The cron reaped our BGSAVE child."""
+        server = self.server
+        self.last_bgsave_seconds = int(ended.seconds)
+        if ended.ok:
+            log.notice("Background saving terminated with success")
+            server.dirty -= self.dirty_before_bgsave
+            self.lastsave = int(time.time())
+            self.last_bgsave_ok = True
+            self.last_cow_size = ended.cow_bytes
+        elif ended.signal == 0:
+            log.warning("Background saving error")
+            self.last_bgsave_ok = False
+        else:
+            log.warning("Background saving terminated by signal %d" % ended.signal)
+            remove_temp_file(ended.child.pid)
+            if ended.signal != 10:          # SIGUSR1: killed on purpose, not an error
+                self.last_bgsave_ok = False
+        self.update_write_check()
+
+    def kill_child(self):
+        """Stop a BGSAVE in progress (SHUTDOWN, FLUSHALL), leaving the previous file."""
+        child = self.server.fork_child
+        if child is not None and child.kind == "rdb":
+            children.kill(child)
+            remove_temp_file(child.pid)
+            self.server.fork_child = None
+
+    def cron(self, now):
+        """The save rules and a scheduled BGSAVE, while no child runs (serverCron)."""
+        server = self.server
+        if server.fork_child is not None:
+            return
+        unixtime = int(now)
+        retry_allowed = self.last_bgsave_ok or unixtime - self.last_bgsave_try > RETRY_DELAY
+        for seconds, changes in server.config.save:
+            if (server.dirty >= changes and unixtime - self.lastsave > seconds
+                    and retry_allowed):
+                log.notice("%d changes in %d seconds. Saving..." % (changes, seconds))
+                self.background_save()
+                return
+        if self.bgsave_scheduled and retry_allowed:
+            if self.background_save():
+                self.bgsave_scheduled = False
+
+    # -- refusing writes after a failed save ---------------------------------------------------
+
+    def update_write_check(self):
+        """With stop-writes-on-bgsave-error, a failed save refuses writes until one succeeds.
+
+        The check is registered only while it can refuse: a registered check sends
+        every command through the full dispatch path."""
+        checks = self.server.command_checks
+        refusing = (not self.last_bgsave_ok and self.server.config.stop_writes_on_bgsave_error
+                    and self.rules_active())
+        if refusing and self.refuse_writes not in checks:
+            checks.append(self.refuse_writes)
+        elif not refusing and self.refuse_writes in checks:
+            checks.remove(self.refuse_writes)
+
+    def refuse_writes(self, client, cmd, argv):
+        if client.is_master:
+            return None
+        if cmd.name == "ping" or "write" in command_flags(client, cmd):
+            return MISCONF
+        return None
+
+    # -- loading ---------------------------------------------------------------------------------
+
+    def load_records(self, loader, expire_on_load=True, replace_duplicates=False):
+        """Apply an RdbLoader's records to the keyspace, yielding every LOAD_BATCH keys.
+
+        Raises rdb.RdbLoadError, or DuplicateKey."""
+        server = self.server
+        dbs = server.dbs
+        now = int(time.time() * 1000)
+        policy = server.config.maxmemory_policy
+        keep_idle, keep_freq = policy.endswith("-lru"), policy.endswith("-lfu")
+        loaded = expired = batch = 0
+        for record in loader:
+            kind = type(record)
+            if kind is rdb.Key:
+                db = dbs[record.db]
+                if (record.expire_ms is not None and record.expire_ms < now and expire_on_load
+                        and server.replicaof is None):
+                    expired += 1
+                    continue
+                if record.key in db.data:
+                    if not replace_duplicates:
+                        raise DuplicateKey(record.key, record.db)
+                    db.delete(record.key)
+                db.set(record.key, record.value)
+                if record.expire_ms is not None:
+                    db.set_expire(record.key, record.expire_ms)
+                if keep_freq and record.lfu_freq is not None:
+                    db.set_lfu_counter(record.key, record.lfu_freq)
+                elif keep_idle and record.lru_idle is not None:
+                    db.set_idle_seconds(record.key, record.lru_idle)
+                loaded += 1
+                batch += 1
+                if batch >= LOAD_BATCH:
+                    batch = 0
+                    server.loading_loaded_bytes = loader.offset
+                    yield
+            elif kind is rdb.AuxField:
+                line = rdb.aux_log_line(record)
+                if line is not None:
+                    log.notice(line)
+                if record.name in (b"repl-id", b"repl-offset", b"repl-stream-db"):
+                    if self.replication_aux is None:
+                        self.replication_aux = {}
+                    self.replication_aux[record.name.decode()] = record.value
+        self.keys_loaded, self.keys_expired_on_load = loaded, expired
+        log.notice("Done loading RDB, keys loaded: %d, keys expired: %d." % (loaded, expired))
+
+    def load_file(self, path, replace_duplicates=False):
+        """Load a whole RDB file in the foreground (DEBUG RELOAD); raises on errors."""
+        with rdb.open_rdb_file(path, self.server.config, databases=len(self.server.dbs)) as loader:
+            for _ in self.load_records(loader, replace_duplicates=replace_duplicates):
+                pass
+
+
+class DuplicateKey(Exception):
+    def __init__(self, key, db):
+        super().__init__("RDB has duplicated key '%s' in DB %d"
+                         % (key.decode("utf-8", "replace"), db))
+
+
+def remove_temp_file(pid):
+    try:
+        os.unlink("temp-%d.rdb" % pid)
+    except OSError:
+        pass
+
+
+def command_flags(client, cmd):
+    """The flags a command is checked with; EXEC carries those of what it queued."""
+    if cmd.name == "exec" and client.multi_state is not None:
+        flags = set(cmd.flags)
+        for queued, _ in client.multi_state:
+            flags |= queued.flags
+        return flags
+    return cmd.flags
