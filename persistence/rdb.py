@@ -183,6 +183,14 @@ class _ChecksummedOutput:
             self.buffer = bytearray()     # a new one: the stream may hold on to the old
         return self.buffer
 
+    def write(self, chunk):
+        """Bytes encoded elsewhere (the native walk), after what the buffer holds."""
+        self.flush()
+        if self.checksum:
+            self.crc = crc64(chunk, self.crc)
+        self.stream.write(chunk)
+        self.written += len(chunk)
+
 
 def _write_aux(out, name, value, compress):
     out.append(OPCODE_AUX)
@@ -222,12 +230,16 @@ def write_rdb(stream, databases, config, *, functions=(), replication=None, aof_
     for db in databases:
         if not len(db):
             continue
+        out = output.buffer             # the native walk may have replaced it
         out.append(OPCODE_SELECTDB)
         write_length(out, db.index)
         out.append(OPCODE_RESIZEDB)
         write_length(out, len(db))
         write_length(out, len(db.expires))
         expires = db.expires
+        if _write_entries is not None and type(db.data) is _KeyTable and not (save_idle or save_freq):
+            _write_natively(output, db, config, compress)
+            continue
         for key, value in db.data.items():
             when = expires.get(key)
             if when is not None:
@@ -245,11 +257,50 @@ def write_rdb(stream, databases, config, *, functions=(), replication=None, aof_
             if len(out) >= WRITE_CHUNK:
                 out = output.flush()
 
+    out = output.buffer                 # the native walk may have replaced it
     out.append(OPCODE_EOF)
     output.flush()
     trailer = output.crc.to_bytes(8, "little")   # stays 0 under rdbchecksum no
     stream.write(trailer)
     return output.written + len(trailer)
+
+
+def _write_natively(output, db, config, compress):
+    """One database's keys through the native walk: short strings are encoded in C from
+    the key table's entries without touching a Python object (in a fork child, touching
+    objects writes their reference counts and un-shares the pages they sit on); values
+    held as objects come back to `fallback`, encoded here as in write_rdb."""
+    expires = db.expires
+
+    def fallback(key, value):
+        record = bytearray()
+        when = expires.get(key)
+        if when is not None:
+            record.append(OPCODE_EXPIRETIME_MS)
+            record += when.to_bytes(8, "little", signed=True)
+        record.append(value_type(value))
+        write_string(record, key, compress)
+        write_value(record, value, config)
+        output.write(record)
+
+    output.flush()
+    _write_entries(db.data, expires, output, compress, fallback)
+
+
+def _native_walk():
+    """The native walk and the key table class it reads, when the native path is on."""
+    from server.base.native_bridge import NATIVE
+    if not NATIVE:
+        return None, None
+    try:
+        from native.keytable import KeyTable
+        from native.snapshot import write_entries
+    except ImportError:
+        return None, None
+    return write_entries, KeyTable
+
+
+_write_entries, _KeyTable = _native_walk()
 
 
 def rdb_bytes(databases, config, **options):

@@ -10,25 +10,59 @@ import errno
 import sys
 import time
 
-from persistence import children, commands, rdb  # noqa: F401  (commands declare on import)
-from persistence.snapshot import LOADING, DuplicateKey, Snapshots, command_flags  # noqa: F401
+from persistence import aof, children, commands, rdb  # noqa: F401  (commands declare on import)
+from persistence.append_only import AppendOnly
+from persistence.snapshot import LOADING, DuplicateKey, Snapshots, command_flags
 from server.base.log import log
 
 
 def attach(server):
     """Give `server` its persistence: call before Server.run."""
-    from server.commands import debug, info, keys
+    from server.commands import admin, debug, info, keys
     server.fork_child = None
     server.snapshots = Snapshots(server)
+    server.aof = AppendOnly(server)
     server.loading_started = None
     server.loading_total_bytes = 0
     server.loading_loaded_bytes = 0
     server.cron_hooks.append(lambda now: cron(server, now))
     server.startup_hooks.append(lambda: load_at_startup(server))
+    server.before_sleep_hooks.append(server.aof.flush)
+    server.shutdown_hooks.append(server.aof.shutdown)
     server.shutdown_hooks.append(lambda nosave, save: prepare_shutdown(server, nosave, save))
     keys.FLUSHALL_HOOKS.append(flushall_snapshot)
     info.SECTION_HOOKS["persistence"].append(info_fields)
     debug.EXTRA["reload"] = debug_reload
+    debug.EXTRA["loadaof"] = debug_loadaof
+    admin.APPLY["appendonly"] = apply_appendonly
+    admin.APPLY["appendfsync"] = apply_appendfsync
+
+
+def set_aof_sink(server, on):
+    """The AOF hears propagation only while it is on: no sink, no cost per write."""
+    sinks = server.propagation_sinks
+    feed = server.aof.feed
+    if on and feed not in sinks:
+        sinks.append(feed)
+    elif not on and feed in sinks:
+        sinks.remove(feed)
+
+
+def apply_appendonly(server):
+    appendonly = server.aof
+    if server.config.appendonly and appendonly.state == "off":
+        if not appendonly.start():
+            return "Unable to turn on AOF. Check server logs."
+        set_aof_sink(server, True)
+    elif not server.config.appendonly and appendonly.state != "off":
+        appendonly.stop()
+        set_aof_sink(server, False)
+    return None
+
+
+def apply_appendfsync(server):
+    if server.aof.writer is not None:
+        server.aof.writer.fsync_policy = server.config.appendfsync
 
 
 def cron(server, now):
@@ -41,12 +75,58 @@ def cron(server, now):
         server.fork_child = None
         if child.kind == "rdb":
             server.snapshots.child_done(ended)
+        else:
+            server.aof.child_done(ended)
+    server.aof.cron(now)
     server.snapshots.cron(now)
 
 
 # -- start-up ----------------------------------------------------------------------------------
 
 def load_at_startup(server):
+    """The AOF when it is on, else the RDB file (loadDataFromDisk); then the AOF's incr
+    file is opened for appending."""
+    appendonly = server.aof
+    try:
+        appendonly.load_manifest()
+    except aof.ManifestError as exc:
+        for line in exc.messages:
+            log.warning(line)
+        sys.exit(1)
+    if server.config.appendonly:
+        load_aof_at_startup(server)
+    else:
+        load_rdb_at_startup(server)
+
+
+def load_aof_at_startup(server):
+    started = time.time()
+    appendonly = server.aof
+    try:
+        result = load_aof(server)
+        if result.status in (aof.AofStatus.FAILED, aof.AofStatus.OPEN_ERR):
+            sys.exit(1)
+        if result.status != aof.AofStatus.NOT_EXIST:
+            log.notice("DB loaded from append only file: %.3f seconds" % (time.time() - started))
+        appendonly.open_on_start()
+    except aof.AofFatalError:
+        sys.exit(1)
+    set_aof_sink(server, True)
+
+
+def load_aof(server):
+    """Run the AOF's commands with loading:1 (nothing expires) and propagation held off."""
+    server.loading = True
+    sinks, server.propagation_sinks[:] = list(server.propagation_sinks), []
+    try:
+        return server.aof.load()
+    finally:
+        server.propagation_sinks[:] = sinks
+        server.loading = False
+        server.dirty = 0
+
+
+def load_rdb_at_startup(server):
     """Load the RDB file, serving -LOADING to the clients that connect meanwhile."""
     started = time.time()
     snapshots = server.snapshots
@@ -131,6 +211,21 @@ def flushall_snapshot(client):
         server.propagate(client.db.index, client.argv)
 
 
+def debug_loadaof(client, argv):
+    """DEBUG LOADAOF: flush the AOF, then replace the dataset with what it holds."""
+    server = client.server
+    appendonly = server.aof
+    if appendonly.state == "on" and appendonly.writer is not None:
+        appendonly.writer.write(force=True)
+    for db in server.dbs:
+        db.clear()
+    result = load_aof(server)
+    if result.status not in (aof.AofStatus.OK, aof.AofStatus.EMPTY):
+        sys.exit(1)
+    log.warning("Append Only File loaded by DEBUG LOADAOF")
+    client.reply.ok()
+
+
 def debug_reload(client, argv):
     from server.base.errors import CommandError
     save = flush = True
@@ -181,6 +276,7 @@ def info_fields(server, fields):
     set_field(fields, "rdb_last_cow_size", snapshots.last_cow_size)
     set_field(fields, "rdb_last_load_keys_expired", snapshots.keys_expired_on_load)
     set_field(fields, "rdb_last_load_keys_loaded", snapshots.keys_loaded)
+    server.aof.info_fields(fields, now)
     if server.loading and server.loading_started is not None:
         elapsed = now - server.loading_started
         loaded, total = server.loading_loaded_bytes, server.loading_total_bytes
