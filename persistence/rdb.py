@@ -106,6 +106,7 @@ internal error's line names no C source line and gives the real offset.
 """
 import mmap
 import os
+import random
 import time
 from contextlib import contextmanager
 from typing import NamedTuple, Optional
@@ -237,7 +238,9 @@ def write_rdb(stream, databases, config, *, functions=(), replication=None, aof_
         write_length(out, len(db))
         write_length(out, len(db.expires))
         expires = db.expires
-        if _write_entries is not None and type(db.data) is _KeyTable and not (save_idle or save_freq):
+        save_delay = getattr(config, "rdb_key_save_delay", 0)
+        if (_write_entries is not None and type(db.data) is _KeyTable
+                and not (save_idle or save_freq or save_delay)):
             _write_natively(output, db, config, compress)
             continue
         for key, value in db.data.items():
@@ -256,6 +259,8 @@ def write_rdb(stream, databases, config, *, functions=(), replication=None, aof_
             write_value(out, value, config)
             if len(out) >= WRITE_CHUNK:
                 out = output.flush()
+            if save_delay:
+                debug_delay(save_delay)
 
     out = output.buffer                 # the native walk may have replaced it
     out.append(OPCODE_EOF)
@@ -263,6 +268,15 @@ def write_rdb(stream, databases, config, *, functions=(), replication=None, aof_
     trailer = output.crc.to_bytes(8, "little")   # stays 0 under rdbchecksum no
     stream.write(trailer)
     return output.written + len(trailer)
+
+
+def debug_delay(usec):
+    """rdb-key-save-delay / key-load-delay: sleep usec microseconds per key; a negative
+    value sleeps one microsecond once in -usec keys (tests use it to slow a save down)."""
+    if usec < 0:
+        usec = 1 if random.randrange(-usec) == 0 else 0
+    if usec:
+        time.sleep(usec / 1_000_000)
 
 
 def _write_natively(output, db, config, compress):

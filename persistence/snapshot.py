@@ -183,6 +183,7 @@ class Snapshots:
         policy = server.config.maxmemory_policy
         keep_idle, keep_freq = policy.endswith("-lru"), policy.endswith("-lfu")
         loaded = expired = batch = 0
+        load_delay = server.config.key_load_delay
         for record in loader:
             kind = type(record)
             if kind is rdb.Key:
@@ -204,6 +205,8 @@ class Snapshots:
                     db.set_idle_seconds(record.key, record.lru_idle)
                 loaded += 1
                 batch += 1
+                if load_delay:
+                    rdb.debug_delay(load_delay)
                 if batch >= LOAD_BATCH:
                     batch = 0
                     server.loading_loaded_bytes = loader.offset
