@@ -23,6 +23,7 @@ import os
 import time
 
 from persistence import aof, children, rdb
+from persistence.snapshot import update_disk_error_check
 from server.base.log import log
 
 LOG_LEVELS = {"debug": log.debug, "verbose": log.verbose, "notice": log.notice,
@@ -96,23 +97,17 @@ class AppendOnly:
     # -- refusing writes after a write error ---------------------------------------------------
 
     def update_write_check(self):
-        checks = self.server.command_checks
+        """A failed write or background fsync refuses writes (-MISCONF) until one succeeds."""
+        server = self.server
         error = self.writer.disk_error() if self.writer is not None else None
-        if error is not None and self.refuse_writes not in checks:
-            checks.append(self.refuse_writes)
-        elif error is None and self.refuse_writes in checks:
-            checks.remove(self.refuse_writes)
-
-    def refuse_writes(self, client, cmd, argv):
-        from persistence.snapshot import command_flags
-        if client.is_master or self.writer is None:
-            return None
-        error = self.writer.disk_error()
-        if error is None:
-            return None
-        if cmd.name == "ping" or "write" in command_flags(client, cmd):
-            return "MISCONF Errors writing to the AOF file: %s" % os.strerror(error)
-        return None
+        if error is not None:
+            server.disk_errors["aof"] = "MISCONF Errors writing to the AOF file: %s" % (
+                os.strerror(error))
+        elif "aof" in server.disk_errors:
+            del server.disk_errors["aof"]
+        else:
+            return
+        update_disk_error_check(server)
 
     # -- start-up --------------------------------------------------------------------------------
 

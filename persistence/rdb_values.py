@@ -431,13 +431,13 @@ class Reader:
             if compressed_len > self.remaining():
                 raise RdbFormatError("unexpected end of data")
             if original_len > compressed_len * LZF_MAX_RATIO:
-                raise RdbFormatError("invalid LZF compressed string")
+                raise RdbFormatError("Invalid LZF compressed string")
             compressed = self.take(compressed_len)
             if original_len == 0:
                 return b""             # Redis checks only the produced length: 0 always matches
             text = lzf.decompress(compressed, original_len)
             if text is None:
-                raise RdbFormatError("invalid LZF compressed string")
+                raise RdbFormatError("Invalid LZF compressed string")
             return text
         raise RdbFormatError("unknown string encoding %d" % n)
 
@@ -688,6 +688,20 @@ def parse_zipmap(blob):
     return pairs
 
 
+def _checked(what, parse, *args):
+    """parse(*args), with a malformed packed encoding reported under Redis's name for
+    the value's kind ("Hash ziplist integrity check failed.")."""
+    try:
+        return parse(*args)
+    except EmptyValueError:
+        raise
+    except RdbFormatError as exc:
+        reason = str(exc)
+        if reason.endswith("integrity check failed") or "entries" in reason:
+            raise RdbFormatError("%s integrity check failed." % what) from None
+        raise
+
+
 def _pairs(items, what):
     """Alternating entries as (bytes, item) pairs, refusing an odd count or a repeated name."""
     if len(items) % 2:
@@ -724,7 +738,7 @@ def _load_list(reader, config):
 
 
 def _load_list_ziplist(reader, config):
-    elements = [_as_bytes(item) for item in parse_ziplist(reader.string())]
+    elements = [_as_bytes(item) for item in _checked("List ziplist", parse_ziplist, reader.string())]
     if not elements:
         raise EmptyValueError("empty list")
     return ListValue(elements)
@@ -740,16 +754,16 @@ def _load_quicklist(reader, config, version):
         if version == 2:
             container = reader.length()
             if container not in (QUICKLIST_PACKED, QUICKLIST_PLAIN):
-                raise RdbFormatError("quicklist integrity check failed")
+                raise RdbFormatError("Quicklist integrity check failed.")
         data = reader.string()
         if not data:
             raise RdbFormatError("empty quicklist node")
         if container == QUICKLIST_PLAIN:
             elements.append(data)
         elif version == 2:
-            elements.extend(map(_as_bytes, parse_listpack(data)))
+            elements.extend(map(_as_bytes, _checked("Listpack", parse_listpack, data)))
         else:
-            elements.extend(map(_as_bytes, parse_ziplist(data)))
+            elements.extend(map(_as_bytes, _checked("Ziplist", parse_ziplist, data)))
     if not elements:
         raise EmptyValueError("empty list")
     return ListValue(elements)
@@ -763,12 +777,12 @@ def _load_set(reader, config):
     max_intset = config.set_max_intset_entries
     for _ in range(count):
         if not value.add(reader.string(), max_intset):
-            raise RdbFormatError("duplicate set members")
+            raise RdbFormatError("Duplicate set members detected")
     return value
 
 
 def _load_set_intset(reader, config):
-    numbers = parse_intset(reader.string())
+    numbers = _checked("Intset", parse_intset, reader.string())
     value = Set()
     max_intset = config.set_max_intset_entries
     for number in numbers:
@@ -785,24 +799,24 @@ def _load_zset(reader, config, binary):
         member = reader.string()
         score = reader.binary_double() if binary else reader.text_double()
         if score != score:
-            raise RdbFormatError("sorted set with a NaN score")
+            raise RdbFormatError("Zset with NAN score detected")
         if member in scores:
-            raise RdbFormatError("duplicate sorted set members")
+            raise RdbFormatError("Duplicate zset fields detected")
         scores[member] = score
     return SortedSet.build(scores.items(), config.zset_max_listpack_entries,
                            config.zset_max_listpack_value)
 
 
-def _zset_from_packed(items, config):
+def _zset_from_packed(items, config, what):
     pairs = []
-    for member, score in _pairs(items, "sorted set"):
+    for member, score in _checked(what, _pairs, items, "sorted set"):
         if score.__class__ is not int:
             score = parse_c_double(score[:127], whole=False)
             if score is None:
                 score = 0.0            # strtod's answer for text that is no number
         score = float(score)
         if score != score:
-            raise RdbFormatError("sorted set with a NaN score")
+            raise RdbFormatError("Zset with NAN score detected")
         pairs.append((member, score))
     if not pairs:
         raise EmptyValueError("empty sorted set")
@@ -811,11 +825,13 @@ def _zset_from_packed(items, config):
 
 
 def _load_zset_listpack(reader, config):
-    return _zset_from_packed(parse_listpack(reader.string()), config)
+    return _zset_from_packed(_checked("Zset listpack", parse_listpack, reader.string()), config,
+                             "Zset listpack")
 
 
 def _load_zset_ziplist(reader, config):
-    return _zset_from_packed(parse_ziplist(reader.string()), config)
+    return _zset_from_packed(_checked("Zset ziplist", parse_ziplist, reader.string()), config,
+                             "Zset ziplist")
 
 
 def _load_hash(reader, config):
@@ -830,7 +846,7 @@ def _load_hash(reader, config):
         item = reader.string()
         value.admit((field, item), max_value)
         if not value.set(field, item):
-            raise RdbFormatError("duplicate hash fields")
+            raise RdbFormatError("Duplicate hash fields detected")
     value.fit(config.hash_max_listpack_entries)
     return value
 
@@ -847,17 +863,19 @@ def _hash_from_pairs(pairs, config):
 
 
 def _load_hash_listpack(reader, config):
-    return _hash_from_pairs(_pairs(parse_listpack(reader.string()), "hash"), config)
+    items = _checked("Hash listpack", parse_listpack, reader.string())
+    return _hash_from_pairs(_checked("Hash listpack", _pairs, items, "hash"), config)
 
 
 def _load_hash_ziplist(reader, config):
-    return _hash_from_pairs(_pairs(parse_ziplist(reader.string()), "hash"), config)
+    items = _checked("Hash ziplist", parse_ziplist, reader.string())
+    return _hash_from_pairs(_checked("Hash ziplist", _pairs, items, "hash"), config)
 
 
 def _load_hash_zipmap(reader, config):
-    pairs = parse_zipmap(reader.string())
+    pairs = _checked("Zipmap", parse_zipmap, reader.string())
     if len({field for field, _ in pairs}) != len(pairs):
-        raise RdbFormatError("duplicate hash fields")
+        raise RdbFormatError("Hash zipmap with dup elements, or big length (%u)" % len(pairs))
     value = _hash_from_pairs(pairs, config)
     # a zipmap hash also converts for a long field or value (Redis checks both here)
     value.admit((max((s for pair in pairs for s in pair), key=len),),

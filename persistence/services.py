@@ -7,6 +7,7 @@ FLUSHALL, INFO, DEBUG RELOAD) and on its one propagation point.
 """
 import asyncio
 import errno
+import os
 import sys
 import time
 
@@ -145,6 +146,7 @@ def load_rdb_at_startup(server):
         if exc.kind == rdb.FAILED_HEADER:
             log.warning("Fatal error loading the DB: Invalid argument. Exiting.")
         elif exc.kind == rdb.FAILED_READING:
+            report_check(snapshots.path)
             log.warning("Terminating server after rdb file reading failure.")
         sys.exit(1)
     except DuplicateKey as exc:
@@ -152,6 +154,21 @@ def load_rdb_at_startup(server):
         log.warning("Duplicated key found in RDB file")
         sys.exit(1)
     log.notice("DB loaded from disk: %.3f seconds" % (time.time() - started))
+
+
+def report_check(path):
+    """What redis-check-rdb says of a file that failed to load, on standard output, as
+    Redis prints it before giving up (its closing log line is the caller's)."""
+    import io
+    from persistence.check_rdb import check_file
+    out = io.BytesIO()
+    check_file(path, out)
+    lines = [line for line in out.getvalue().splitlines(True)
+             if b"Terminating server after rdb file reading failure." not in line]
+    try:
+        os.write(1, b"".join(lines))      # the log writes this descriptor directly too
+    except OSError:
+        pass
 
 
 def run_loading(server, total_bytes, steps):
@@ -192,6 +209,9 @@ def prepare_shutdown(server, nosave, save):
     if (server.snapshots.rules_active() and not nosave) or save:
         log.notice("Saving the final RDB snapshot before exiting.")
         if not server.snapshots.save():
+            if server.shutdown_force:
+                log.warning("Error trying to save the DB. Exit anyway.")
+                return True
             log.warning("Error trying to save the DB, can't exit.")
             return False
     return True
@@ -204,9 +224,8 @@ def flushall_snapshot(client):
     snapshots.kill_child()
     if snapshots.rules_active():
         snapshots.save()
-        # The save zeroed the change counter; FLUSHALL still counts as one change and
-        # must reach the AOF and replicas whatever the counter was before.
-        server.dirty += 1
+        # The save zeroed the change counter, which therefore no longer tells whether
+        # FLUSHALL changed anything: it reaches the AOF and replicas regardless.
         client.propagate_argv = False
         server.propagate(client.db.index, client.argv)
 

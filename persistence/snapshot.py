@@ -156,20 +156,15 @@ class Snapshots:
 
         The check is registered only while it can refuse: a registered check sends
         every command through the full dispatch path."""
-        checks = self.server.command_checks
-        refusing = (not self.last_bgsave_ok and self.server.config.stop_writes_on_bgsave_error
+        server = self.server
+        refusing = (not self.last_bgsave_ok and server.config.stop_writes_on_bgsave_error
                     and self.rules_active())
-        if refusing and self.refuse_writes not in checks:
-            checks.append(self.refuse_writes)
-        elif not refusing and self.refuse_writes in checks:
-            checks.remove(self.refuse_writes)
+        if refusing:
+            server.disk_errors["rdb"] = MISCONF
+        else:
+            server.disk_errors.pop("rdb", None)
+        update_disk_error_check(server)
 
-    def refuse_writes(self, client, cmd, argv):
-        if client.is_master:
-            return None
-        if cmd.name == "ping" or "write" in command_flags(client, cmd):
-            return MISCONF
-        return None
 
     # -- loading ---------------------------------------------------------------------------------
 
@@ -182,7 +177,7 @@ class Snapshots:
         now = int(time.time() * 1000)
         policy = server.config.maxmemory_policy
         keep_idle, keep_freq = policy.endswith("-lru"), policy.endswith("-lfu")
-        loaded = expired = batch = 0
+        loaded = expired = batch = empty = 0
         load_delay = server.config.key_load_delay
         for record in loader:
             kind = type(record)
@@ -211,6 +206,12 @@ class Snapshots:
                     batch = 0
                     server.loading_loaded_bytes = loader.offset
                     yield
+            elif kind is rdb.EmptyKey:
+                # Redis never keeps an empty aggregate; it names the first few it skips.
+                empty += 1
+                if empty <= 10:
+                    log.warning("rdbLoadObject skipping empty key: %s"
+                                % record.key.decode("utf-8", "replace"))
             elif kind is rdb.AuxField:
                 line = rdb.aux_log_line(record)
                 if line is not None:
@@ -220,7 +221,11 @@ class Snapshots:
                         self.replication_aux = {}
                     self.replication_aux[record.name.decode()] = record.value
         self.keys_loaded, self.keys_expired_on_load = loaded, expired
-        log.notice("Done loading RDB, keys loaded: %d, keys expired: %d." % (loaded, expired))
+        if empty:
+            log.warning("Done loading RDB, keys loaded: %d, keys expired: %d, empty keys "
+                        "skipped: %d." % (loaded, expired, empty))
+        else:
+            log.notice("Done loading RDB, keys loaded: %d, keys expired: %d." % (loaded, expired))
 
     def load_file(self, path, replace_duplicates=False):
         """Load a whole RDB file in the foreground (DEBUG RELOAD); raises on errors."""
@@ -250,3 +255,22 @@ def command_flags(client, cmd):
             flags |= queued.flags
         return flags
     return cmd.flags
+
+
+def update_disk_error_check(server):
+    """Register the MISCONF check while a disk error is recorded, and only then."""
+    checks = server.command_checks
+    if server.disk_errors and refuse_writes not in checks:
+        checks.append(refuse_writes)
+    elif not server.disk_errors and refuse_writes in checks:
+        checks.remove(refuse_writes)
+
+
+def refuse_writes(client, cmd, argv):
+    """processCommand's disk-error rule: writes (and PING) refused, the master's stream not."""
+    errors = client.server.disk_errors
+    if not errors or client.is_master:
+        return None
+    if cmd.name == "ping" or "write" in command_flags(client, cmd):
+        return errors.get("rdb") or errors.get("aof")
+    return None

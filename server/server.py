@@ -124,6 +124,9 @@ class Server(ServerCore):
         self.shutdown_requested = None
         self.exit_code = 0
         self.cached_time_ms = None            # frozen clock while a command runs
+        # Why writes are refused after a failed save or AOF write ("rdb"/"aof" -> the
+        # MISCONF text), kept by the persistence services, read by the checks and scripts.
+        self.disk_errors = {}
         self.command_table = self._build_command_table()
         install_native_paths()
 
@@ -368,6 +371,8 @@ class Server(ServerCore):
                 log.warning("cron error: " + traceback.format_exc())
 
     def cron_tick(self, hz):
+        if self.debug_pause_cron:         # DEBUG PAUSE-CRON: tests freeze the cron's work
+            return
         now = time.time()
         if self.shutdown_requested is not None:
             # A signal asked for it; a refused shutdown (failed save) keeps serving.
@@ -398,6 +403,8 @@ class Server(ServerCore):
 
     cron_hooks = []
     _last_status_log = 0.0
+    debug_pause_cron = 0
+    shutdown_force = False                # SHUTDOWN FORCE: exit even if the final save fails
 
     def log_status(self):
         """Every 5 seconds: the non-empty databases (verbose) and the clients (debug), as Redis."""
@@ -507,6 +514,10 @@ class Server(ServerCore):
         """Like Redis's handler: log at once, shut down from the cron; a second SIGINT exits now."""
         if self.shutdown_requested is not None and signum == signal.SIGINT:
             log.from_signal_handler("You insist... exiting now.")
+            try:                          # a save this process was writing is dropped
+                os.unlink("temp-%d.rdb" % os.getpid())
+            except OSError:
+                pass
             os._exit(1)
         name = "SIGINT" if signum == signal.SIGINT else "SIGTERM"
         log.from_signal_handler("Received %s scheduling shutdown..." % name)

@@ -212,7 +212,7 @@ def test_flushall_rewrites_the_snapshot_when_rules_exist(servers, tmp_path):
     client.set("gone", 1)
     client.save()
     client.flushall()
-    assert client.info("persistence")["rdb_changes_since_last_save"] == 1
+    assert client.info("persistence")["rdb_changes_since_last_save"] == 0
     srv.proc.kill()
     srv.wait_exit()
     assert start(servers, tmp_path).client().dbsize() == 0
@@ -248,7 +248,8 @@ def test_expired_keys_are_dropped_on_load(servers, tmp_path):
 def test_command_errors_match_redis(servers, tmp_path, reference):
     srv = start(servers, tmp_path)
     script = [["BGSAVE", "NOW"], ["BGSAVE", "SCHEDULE", "X"], ["SAVE", "X"], ["LASTSAVE", "X"],
-              ["BGREWRITEAOF", "X"], ["DEBUG", "RELOAD", "BAD"]]
+              ["BGREWRITEAOF", "X"], ["DEBUG", "RELOAD", "BAD"], ["SHUTDOWN", "ABORT"],
+              ["SHUTDOWN", "ABORT", "NOW"], ["SHUTDOWN", "SAVE", "NOSAVE"], ["SHUTDOWN", "SOON"]]
     for command in script:
         assert_same(reference, srv, [command])
 
@@ -267,6 +268,13 @@ def test_failed_bgsave_refuses_writes_until_a_save_succeeds(servers, tmp_path):
     assert conn.command("GET", "before") == b"$1\r\n1\r\n"      # reads still work
     assert conn.command("PING").startswith(b"-MISCONF")
     assert client.info("persistence")["rdb_last_bgsave_status"] == "err"
+    # scripts are refused their first write too, and flagged scripts that may write at all
+    assert conn.command("EVAL", "return redis.call('SET', 'x', 1)", "0").startswith(b"-MISCONF")
+    assert conn.command("EVAL", "#!lua\nreturn 1", "0") == (
+        b"-MISCONF Redis is configured to save RDB snapshots, but it's currently unable to "
+        b"persist to disk. Writable scripts are blocked. Use 'no-writes' flag for read only "
+        b"scripts.\r\n")
+    assert conn.command("EVAL", "#!lua flags=no-writes\nreturn 1", "0") == b":1\r\n"
     os.unlink(tmp_path / "dump.rdb" / "occupied")
     os.rmdir(tmp_path / "dump.rdb")
     assert conn.command("SAVE") == b"+OK\r\n"
@@ -298,6 +306,20 @@ def test_bad_checksum_is_refused(tmp_path):
     code, log = failed_start(tmp_path)
     assert code == 1
     assert "Wrong RDB checksum expected: (" in log
+
+
+def test_shutdown_abort_cancels_a_signalled_shutdown(servers, tmp_path):
+    srv = start(servers, tmp_path, "--save", "3600 1")
+    client = srv.client()
+    client.execute_command("DEBUG", "PAUSE-CRON", "1")    # the cron would act on the signal
+    srv.proc.send_signal(signal.SIGTERM)
+    srv.wait_for_log("Received SIGTERM scheduling shutdown...")
+    assert client.execute_command("SHUTDOWN", "ABORT") is True
+    assert "Shutdown manually aborted." in srv.log()
+    client.execute_command("DEBUG", "PAUSE-CRON", "0")
+    time.sleep(0.3)
+    assert client.ping() is True
+    assert srv.proc.poll() is None
 
 
 # -- loading -----------------------------------------------------------------------------------

@@ -824,7 +824,7 @@ def test_corrupt_value_reports_redis_offset(tmp_dir):
     data = finish(HEADER + b"\xfe\x00" + b"\x10" + raw(b"h") + raw(b"abc"))
     error = load_error(data)
     assert error.message.startswith("Internal error in RDB reading offset")
-    assert error.message.endswith("listpack integrity check failed")
+    assert error.message.endswith("Hash listpack integrity check failed.")
     assert (error.key, error.key_type, error.doing) == (b"h", 16, "read-object-value")
     path = os.path.join(tmp_dir, "corrupt.rdb")
     with open(path, "wb") as f:

@@ -656,18 +656,31 @@ def cmd_time(client, argv):
          acl="@admin @slow @dangerous", since="1.0.0",
          summary="Synchronously save the dataset to disk and then shut down the server")
 def cmd_shutdown(client, argv):
-    nosave = save = False
+    nosave = save = force = abort = False
     for arg in argv[1:]:
         option = arg.lower()
         if option == b"nosave":
             nosave = True
         elif option == b"save":
             save = True
-        elif option in (b"now", b"force", b"abort"):
-            pass
+        elif option == b"force":
+            force = True
+        elif option == b"abort":
+            abort = True
+        elif option == b"now":
+            pass                    # no replicas to wait for
         else:
             raise CommandError(SYNTAX)
-    if nosave and save:
+    if (nosave and save) or (abort and len(argv) > 2):
         raise CommandError(SYNTAX)
-    if not client.server.shutdown(nosave, save):
+    server = client.server
+    if abort:
+        if server.shutdown_requested is None:
+            raise CommandError("ERR No shutdown in progress.")
+        server.shutdown_requested = None
+        log.warning("Shutdown manually aborted.")
+        client.reply.ok()
+        return
+    server.shutdown_force = force
+    if not server.shutdown(nosave, save):
         raise CommandError("ERR Errors trying to SHUTDOWN. Check logs.")

@@ -13,6 +13,7 @@ from persistence.rdb_values import (RDB_VERSION, RdbFormatError, Reader, decode_
                                     encode_value, is_object_type)
 from server.commands.table import command
 from server.values.keyspace import now_ms
+from server.base.log import log
 from server.base.errors import CommandError, SYNTAX
 from server.base.util import parse_int_arg
 
@@ -104,7 +105,9 @@ def cmd_restore(client, argv):
         raise CommandError(BAD_PAYLOAD)
     try:
         value = load_payload(payload, server.config)
-    except RdbFormatError:
+    except RdbFormatError as exc:
+        # Logged as Redis logs a RESTORE's corrupt payload (verbose: the client is told).
+        log.verbose("Internal error in RDB reading offset 0, function at rdb.c:0 -> %s" % exc)
         raise CommandError(BAD_FORMAT)
 
     deleted = replace and db.delete(key)

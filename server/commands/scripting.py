@@ -512,6 +512,14 @@ class RunContext:
         self.pump = None
 
 
+def disk_error_of(server):
+    """The MISCONF text while a failed save or AOF write refuses writes, else None."""
+    errors = getattr(server, "disk_errors", None)
+    if not errors:
+        return None
+    return errors.get("rdb") or errors.get("aof")
+
+
 class ScriptClient(FakeClient):
     """The connection-less client scripts run their commands as."""
 
@@ -765,6 +773,16 @@ class ScriptEngine:
             # The dispatcher would refuse it as a write command on a read-only replica.
             if server.replicaof is not None and config.replica_read_only and not caller.is_master:
                 raise CommandError("READONLY You can't write against a read only replica.")
+            disk_error = disk_error_of(server)
+            if disk_error is not None and not caller.is_master:
+                raise CommandError(disk_error.replace(
+                    " Commands that may modify the data set are disabled, because this "
+                    "instance is configured to report errors during writes if RDB "
+                    "snapshotting fails (stop-writes-on-bgsave-error option). Please check "
+                    "the Redis logs for details about the RDB error.", "")
+                    + ("." if "AOF" in disk_error else "")
+                    + " Writable scripts are blocked. Use 'no-writes' flag for read only "
+                    "scripts.")
             if read_only_command:
                 raise CommandError("ERR Can not execute a script with write flag using *_ro "
                                    "command.")
@@ -939,6 +957,9 @@ class ScriptEngine:
             if (server.replicaof is not None and server.config.replica_read_only
                     and not ctx.caller.is_master):
                 return b"-READONLY You can't write against a read only replica."
+            disk_error = disk_error_of(server)
+            if disk_error is not None and not ctx.caller.is_master:
+                return b"-" + disk_error.encode()
         return None
 
     def _sha1hex(self, *args):
