@@ -115,8 +115,9 @@ class AppendOnly:
         """Read the manifest (always, as Redis does); a bad one stops start-up."""
         self.directory.load_manifest()
 
-    def load(self):
-        """appendonly yes: load base and incr files; an AofStatus."""
+    def load(self, progress=None):
+        """appendonly yes: load base and incr files; an AofLoadResult. progress(offset)
+        is called every 1024 commands."""
         server = self.server
         snapshots = server.snapshots
 
@@ -127,11 +128,12 @@ class AppendOnly:
             data = f.read()
             loader = rdb.RdbLoader(data, server.config, databases=len(server.dbs))
             for _ in snapshots.load_records(loader, expire_on_load=False):
-                pass
+                if progress is not None:
+                    progress(loader.offset)
             return loader.offset
 
         result = self.directory.load(new_fake_client, load_rdb,
-                                     bool(server.config.aof_load_truncated))
+                                     bool(server.config.aof_load_truncated), progress)
         self.base_size = result.base_size
         return result
 

@@ -104,7 +104,7 @@ def load_aof_at_startup(server):
     started = time.time()
     appendonly = server.aof
     try:
-        result = load_aof(server)
+        result = load_aof(server, serve_clients=True)
         if result.status in (aof.AofStatus.FAILED, aof.AofStatus.OPEN_ERR):
             sys.exit(1)
         if result.status != aof.AofStatus.NOT_EXIST:
@@ -115,13 +115,30 @@ def load_aof_at_startup(server):
     set_aof_sink(server, True)
 
 
-def load_aof(server):
-    """Run the AOF's commands with loading:1 (nothing expires) and propagation held off."""
+def load_aof(server, serve_clients=False):
+    """Run the AOF's commands with loading:1 (nothing expires) and propagation held off.
+
+    serve_clients (at start-up, before the loop runs): every 1024 commands the event
+    loop turns once, so clients that connect meanwhile are answered -LOADING."""
     server.loading = True
     sinks, server.propagation_sinks[:] = list(server.propagation_sinks), []
+    progress = None
+    if serve_clients:
+        server.loading_started = time.time()
+        server.loading_total_bytes = server.aof.total_size()
+        server.loading_loaded_bytes = 0
+        server.command_checks.append(refuse_while_loading)
+
+        def serve_once(offset):
+            server.loading_loaded_bytes = offset
+            server.loop.run_until_complete(asyncio.sleep(0))
+        progress = serve_once
     try:
-        return server.aof.load()
+        return server.aof.load(progress)
     finally:
+        if serve_clients:
+            server.command_checks.remove(refuse_while_loading)
+            server.loading_started = None
         server.propagation_sinks[:] = sinks
         server.loading = False
         server.dirty = 0

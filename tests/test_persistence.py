@@ -324,17 +324,27 @@ def test_shutdown_abort_cancels_a_signalled_shutdown(servers, tmp_path):
 
 # -- loading -----------------------------------------------------------------------------------
 
-def test_clients_get_loading_errors_while_a_big_file_loads(servers, tmp_path):
+@pytest.mark.parametrize("source", ["rdb", "aof-rdb-base", "aof-commands"])
+def test_clients_get_loading_errors_while_a_big_file_loads(servers, tmp_path, source):
     srv = start(servers, tmp_path)
     client = srv.client()
     client.execute_command("DEBUG", "POPULATE", 400000, "key", 64)
-    client.save()
+    extra = []
+    if source == "rdb":
+        client.save()
+    else:
+        extra = ["--appendonly", "yes"]
+        if source == "aof-commands":
+            client.config_set("aof-use-rdb-preamble", "no")
+            extra += ["--aof-use-rdb-preamble", "no"]
+        client.config_set("appendonly", "yes")       # its rewrite writes the whole dataset
+        srv.wait_for_log("Background AOF rewrite finished successfully", timeout=60)
     srv.stop()
     # Start without waiting for the port: the first replies may come during loading.
     port = free_port()
     log_path = tmp_path / "loading.log"
     proc = subprocess.Popen(server_command() + ["--port", str(port), "--dir", str(tmp_path),
-                                                "--save", "", "--logfile", str(log_path)],
+                                                "--save", "", "--logfile", str(log_path)] + extra,
                             cwd=tmp_path, env=server_env(), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     try:
