@@ -172,7 +172,7 @@ class AppendOnly:
                 from server.server import used_memory
                 with open(temp, "wb") as f:
                     rdb.write_rdb(f, server.dbs, config, aof_base=True,
-                                  used_memory=used_memory())
+                                  used_memory=used_memory(), progress=children.report_progress)
                     f.flush()
                     os.fsync(f.fileno())
             else:
@@ -223,7 +223,8 @@ class AppendOnly:
             return True
 
         try:
-            server.fork_child = children.start_child("aof", work, "AOF rewrite")
+            server.fork_child = children.start_child("aof", work, "AOF rewrite",
+                                                     sum(len(db) for db in server.dbs))
         except OSError as exc:
             log.warning("Can't rewrite append only file in background: fork: %s" % exc.strerror)
             self.rewrite_ok = False

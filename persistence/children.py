@@ -18,15 +18,49 @@ import time
 from server.base.log import log
 
 
-class ChildProcess:
-    """A running fork child: what it does ("rdb" or "aof"), its pid, since when."""
+REPORT_INTERVAL = 1.0     # seconds between two progress reports of a child
+_MESSAGE = 17             # kind (b"P" progress, b"F" final), keys done, copy-on-write bytes
 
-    def __init__(self, kind, pid, info_fd):
+
+class ChildProcess:
+    """A running fork child: what it does ("rdb" or "aof"), its pid, since when, and
+    what it last reported (keys written, copy-on-write) for INFO's current_* fields."""
+
+    def __init__(self, kind, pid, info_fd, keys_total):
         self.kind = kind
         self.pid = pid
         self.info_fd = info_fd
         self.started = time.time()
         self.started_monotonic = time.monotonic()
+        self.keys_total = keys_total
+        self.keys_processed = 0
+        self.cow_bytes = 0
+        self.cow_peak = 0
+        self.cow_updated = None          # monotonic time of the last report
+        self.final_cow = None
+        self._pending = b""
+
+    def receive(self):
+        """Take in whatever the child reported since the last call (never blocks)."""
+        while True:
+            try:
+                data = os.read(self.info_fd, 4096)
+            except (BlockingIOError, OSError):
+                break
+            if not data:
+                break
+            self._pending += data
+        while len(self._pending) >= _MESSAGE:
+            message, self._pending = self._pending[:_MESSAGE], self._pending[_MESSAGE:]
+            keys = int.from_bytes(message[1:9], "little")
+            cow = int.from_bytes(message[9:17], "little")
+            if message[:1] == b"F":
+                self.final_cow = cow
+            else:
+                self.keys_processed = keys
+                self.cow_bytes = cow
+                self.cow_peak = max(self.cow_peak, cow)
+                self.cow_updated = time.monotonic()
 
 
 class ChildExit:
@@ -56,11 +90,12 @@ def private_dirty_bytes():
     return 0
 
 
-def start_child(kind, work, cow_label):
+def start_child(kind, work, cow_label, keys_total=0):
     """Fork; the child runs `work()` (truthy: success) and exits. Returns a ChildProcess.
 
     `cow_label` names the work in the child's copy-on-write log line ("RDB",
-    "AOF rewrite"). Raises OSError when fork fails."""
+    "AOF rewrite"); work() may call report_progress(keys) as it goes. Raises OSError
+    when fork fails."""
     read_fd, write_fd = os.pipe()
     gc.freeze()
     try:
@@ -74,13 +109,36 @@ def start_child(kind, work, cow_label):
         _run_child(work, cow_label, read_fd, write_fd)      # never returns
     os.close(write_fd)
     os.set_blocking(read_fd, False)
-    return ChildProcess(kind, pid, read_fd)
+    return ChildProcess(kind, pid, read_fd, keys_total)
+
+
+_report_fd = None
+_last_report = 0.0
+
+
+def report_progress(keys_done):
+    """In a child: tell the parent how far it got, at most once a REPORT_INTERVAL."""
+    global _last_report
+    if _report_fd is None:
+        return
+    now = time.monotonic()
+    if now - _last_report < REPORT_INTERVAL:
+        return
+    _last_report = now
+    try:
+        os.write(_report_fd, b"P" + keys_done.to_bytes(8, "little")
+                 + private_dirty_bytes().to_bytes(8, "little"))
+    except OSError:
+        pass
 
 
 def _run_child(work, cow_label, read_fd, write_fd):
+    global _report_fd, _last_report
     code = 1
     try:
         os.close(read_fd)
+        _report_fd = write_fd
+        _last_report = time.monotonic()
         # Killed children exit at once (SHUTDOWN kills a saving child with SIGUSR1).
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1):
             signal.signal(signum, signal.SIG_DFL)
@@ -89,7 +147,7 @@ def _run_child(work, cow_label, read_fd, write_fd):
             megabytes = cow // (1024 * 1024)
             log.notice("Fork CoW for %s: current %d MB, peak %d MB, average %d MB"
                        % (cow_label, megabytes, megabytes, megabytes))
-            os.write(write_fd, cow.to_bytes(8, "little"))
+            os.write(write_fd, b"F" + bytes(8) + cow.to_bytes(8, "little"))
             code = 0
     except BaseException:
         import traceback
@@ -109,13 +167,8 @@ def poll(child):
         pid, status = child.pid, 1 << 8     # already reaped elsewhere: count it as failed
     if pid == 0:
         return None
-    cow = 0
-    try:
-        data = os.read(child.info_fd, 8)
-        if len(data) == 8:
-            cow = int.from_bytes(data, "little")
-    except OSError:
-        pass
+    child.receive()
+    cow = child.final_cow or 0
     os.close(child.info_fd)
     gc.unfreeze()
     if os.WIFSIGNALED(status):

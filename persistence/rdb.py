@@ -145,6 +145,7 @@ MODULE_OPCODE_DOUBLE = 4
 MODULE_OPCODE_STRING = 5
 MODULE_NAME_CHARSET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
+PROGRESS_KEYS = 1024              # write_rdb's progress callback comes this often
 WRITE_CHUNK = 64 * 1024            # the writer hands the stream pieces of about this size
 CHECKSUM_CHUNK = 256 * 1024        # the loader sums the file in pieces of at least this size
 
@@ -206,8 +207,11 @@ def _eviction_info(config):
 
 
 def write_rdb(stream, databases, config, *, functions=(), replication=None, aof_base=False,
-              used_memory=0, ctime=None):
-    """Write a whole RDB file to a binary stream; returns the bytes written."""
+              used_memory=0, ctime=None, progress=None):
+    """Write a whole RDB file to a binary stream; returns the bytes written.
+
+    progress(keys written so far), if given, is called every PROGRESS_KEYS keys and
+    after each database (a fork child reports to its parent from it)."""
     compress = bool(config.rdbcompression)
     output = _ChecksummedOutput(stream, bool(config.rdbchecksum))
     out = output.buffer
@@ -228,6 +232,7 @@ def write_rdb(stream, databases, config, *, functions=(), replication=None, aof_
             out = output.flush()
 
     save_idle, save_freq = _eviction_info(config)
+    keys_done = 0
     for db in databases:
         if not len(db):
             continue
@@ -242,6 +247,9 @@ def write_rdb(stream, databases, config, *, functions=(), replication=None, aof_
         if (_write_entries is not None and type(db.data) is _KeyTable
                 and not (save_idle or save_freq or save_delay)):
             _write_natively(output, db, config, compress)
+            keys_done += len(db)
+            if progress is not None:
+                progress(keys_done)
             continue
         for key, value in db.data.items():
             when = expires.get(key)
@@ -261,6 +269,11 @@ def write_rdb(stream, databases, config, *, functions=(), replication=None, aof_
                 out = output.flush()
             if save_delay:
                 debug_delay(save_delay)
+            keys_done += 1
+            if progress is not None and keys_done % PROGRESS_KEYS == 0:
+                progress(keys_done)
+        if progress is not None:
+            progress(keys_done)
 
     out = output.buffer                 # the native walk may have replaced it
     out.append(OPCODE_EOF)

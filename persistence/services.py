@@ -70,6 +70,7 @@ def cron(server, now):
     """Reap a finished child, then the save rules (serverCron's persistence part)."""
     child = server.fork_child
     if child is not None:
+        child.receive()
         ended = children.poll(child)
         if ended is None:
             return
@@ -302,6 +303,15 @@ def info_fields(server, fields):
     now = time.time()
     rdb_child = child is not None and child.kind == "rdb"
     set_field(fields, "loading", int(server.loading))
+    if child is not None:
+        age = int(time.monotonic() - child.cow_updated) if child.cow_updated else 0
+        perc = 100.0 * child.keys_processed / child.keys_total if child.keys_total else 0.0
+        set_field(fields, "current_cow_peak", child.cow_peak)
+        set_field(fields, "current_cow_size", child.cow_bytes)
+        set_field(fields, "current_cow_size_age", age)
+        set_field(fields, "current_fork_perc", "%.2f" % perc)
+        set_field(fields, "current_save_keys_processed", child.keys_processed)
+        set_field(fields, "current_save_keys_total", child.keys_total)
     set_field(fields, "rdb_bgsave_in_progress", int(rdb_child))
     set_field(fields, "rdb_last_save_time", snapshots.lastsave)
     set_field(fields, "rdb_last_bgsave_status", "ok" if snapshots.last_bgsave_ok else "err")

@@ -53,11 +53,12 @@ class Snapshots:
 
     # -- saving ----------------------------------------------------------------------------
 
-    def _write(self, path):
+    def _write(self, path, progress=None):
         """Write the dataset to `path` (temp file, fsync, rename); raises OSError."""
         from server.server import used_memory
         server = self.server
-        rdb.save_file(path, server.dbs, server.config, used_memory=used_memory())
+        rdb.save_file(path, server.dbs, server.config, used_memory=used_memory(),
+                      progress=progress)
 
     def save(self):
         """SAVE, and the saves of SHUTDOWN, FLUSHALL and DEBUG RELOAD: in the foreground."""
@@ -86,7 +87,7 @@ class Snapshots:
 
         def work():
             try:
-                self._write(path)
+                self._write(path, children.report_progress)
             except OSError as exc:
                 log.warning("Write error saving DB on disk(%s): %s"
                             % ("rdbSaveRio", exc.strerror or exc))
@@ -95,7 +96,8 @@ class Snapshots:
             return True
 
         try:
-            server.fork_child = children.start_child("rdb", work, "RDB")
+            server.fork_child = children.start_child("rdb", work, "RDB",
+                                                     sum(len(db) for db in server.dbs))
         except OSError as exc:
             self.last_bgsave_ok = False
             self.update_write_check()

@@ -429,3 +429,33 @@ def test_digest_survives_the_round_trip_through_redis(servers, tmp_path):
     ours.stop()
     (ours_dir / "dump.rdb").write_bytes((ref_dir / "dump.rdb").read_bytes())
     assert start(servers, ours_dir).client().execute_command("DEBUG", "DIGEST") == digest
+
+
+def test_a_saving_child_reports_its_progress(servers, tmp_path):
+    """INFO's current_* fields follow the BGSAVE child: keys written, share of the total,
+    copy-on-write; they go back to zero once it is done."""
+    srv = start(servers, tmp_path)
+    client = srv.client()
+    client.execute_command("DEBUG", "POPULATE", 5000, "key", 500)
+    client.config_set("rdb-key-save-delay", 500)        # about 2.5 s of saving
+    client.bgsave()
+    deadline = time.monotonic() + 20
+    seen = None
+    while time.monotonic() < deadline:
+        info = client.info("persistence")
+        if not info["rdb_bgsave_in_progress"]:
+            break
+        assert info["current_save_keys_total"] == 5000
+        if info["current_save_keys_processed"] > 0 and float(info["current_fork_perc"]) > 0:
+            seen = info
+            for i in range(64):                      # writes un-share pages of the child
+                client.setrange("key:%d" % i, 0, "B" * 500)
+        time.sleep(0.2)
+    assert seen is not None, "no progress reported"
+    assert 0 < seen["current_save_keys_processed"] <= 5000
+    assert seen["current_cow_size"] > 0
+    srv.wait_for_log("Background saving terminated with success", timeout=30)
+    info = client.info("persistence")
+    assert info["current_save_keys_total"] == 0
+    assert info["current_save_keys_processed"] == 0
+    assert info["rdb_last_cow_size"] > 0
