@@ -1,11 +1,11 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
-"""Native twin of the HyperLogLog register functions in server/commands/hyperloglog.py.
+"""Native twin of the HyperLogLog register functions in server/values/hll.py.
 
 Same functions, arguments and results: murmurhash64a, add, histogram, merge,
 raw_histogram, to_dense, set_registers. An HLL is the whole string value (16
 byte header, then dense or sparse registers); functions that edit it take a
 bytearray and may resize it, readers also take bytes. The layout and the
-sparse editing rules are described in server/commands/hyperloglog.py.
+sparse editing rules are described in server/values/hll.py.
 """
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE, PyByteArray_Resize
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from differential import assert_same, run_script
 from harness import REQUIRE_REFERENCE, RawConnection, ServerProcess
 
-from server.commands import hyperloglog as hll_module
+from server.values import hll as hll_module
 
 try:
     from native import hll as native_hll

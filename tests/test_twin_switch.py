@@ -75,7 +75,7 @@ def test_a_server_started_for_one_twin_gets_it_whatever_the_environment(start_se
 
 def test_imports_in_the_test_process_follow_the_environment():
     from persistence import crc64, lzf
-    from server.commands import hyperloglog
+    from server.values import hll as hyperloglog
     from server.base import native_bridge
     from server.values import packlist
     from server.values import zsets
