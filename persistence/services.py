@@ -11,7 +11,8 @@ import os
 import sys
 import time
 
-from persistence import aof, children, commands, rdb  # noqa: F401  (commands declare on import)
+from persistence import aof, children, rdb, rdb_values
+from persistence import commands, dump  # noqa: F401  (they declare their commands on import)
 from persistence.append_only import AppendOnly
 from persistence.snapshot import LOADING, DuplicateKey, Snapshots, command_flags
 from server.base.log import log
@@ -34,9 +35,25 @@ def attach(server):
     keys.FLUSHALL_HOOKS.append(flushall_snapshot)
     info.SECTION_HOOKS["persistence"].append(info_fields)
     debug.EXTRA["reload"] = debug_reload
+    debug.COMPRESSED_LENGTH = compressed_length
+    debug.SERIALIZED_LENGTH = serialized_length
     debug.EXTRA["loadaof"] = debug_loadaof
     admin.APPLY["appendonly"] = apply_appendonly
     admin.APPLY["appendfsync"] = apply_appendfsync
+
+
+def compressed_length(data):
+    """LZF size of a string as the RDB writer would store it, 0 when it would not shrink."""
+    from persistence import lzf
+    compressed = lzf.compress(data, len(data) - 4)
+    return len(compressed) if compressed else 0
+
+
+def serialized_length(server, db, key, value):
+    """DEBUG OBJECT's serializedlength: the bytes the value takes in an RDB file."""
+    out = bytearray()
+    rdb_values.write_value(out, value, server.config)
+    return len(out)
 
 
 def set_aof_sink(server, on):

@@ -16,7 +16,7 @@ from time import perf_counter_ns
 # The command families, each declaring its commands into the table as it is imported
 # (in this order: containers before the subcommands other families add to them).
 from server.commands import strings, keys, connection, introspection, admin  # noqa: F401
-from server.commands import info, debug, lists, hashes, sets, zsets, dump  # noqa: F401
+from server.commands import info, debug, lists, hashes, sets, zsets  # noqa: F401
 from server.commands import bitmaps, hyperloglog, transactions, sort, scripting  # noqa: F401
 from server.commands import blocking
 from server.commands import table as command_table
