@@ -122,7 +122,7 @@ def _default_rdb_checker(name, path, out):
     now_ms = time.time_ns() // 1_000_000
     with open_rdb_file(path, check_rdb.CheckConfig, check_mode=True) as loader:
         try:
-            check_rdb._walk(loader, report, now_ms)
+            check_rdb.walk(loader, report, now_ms)
         except RdbLoadError as exc:
             report.error(exc)
             return None

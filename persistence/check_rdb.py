@@ -125,7 +125,7 @@ def check_file(path, out, now_ms=None):
         except OSError:
             return False               # redis-check-rdb says nothing more here either
         try:
-            _walk(loader, report, now_ms)
+            walk(loader, report, now_ms)
         except RdbLoadError as exc:
             report.error(exc)
             return False
@@ -135,7 +135,9 @@ def check_file(path, out, now_ms=None):
     return True
 
 
-def _walk(loader, report, now_ms):
+def walk(loader, report, now_ms):
+    """Read every record of `loader`, reporting as redis-check-rdb does (the AOF checker
+    uses it for an RDB base)."""
     for record in loader:
         kind = record.__class__
         if kind is Key:
