@@ -145,6 +145,7 @@ MODULE_OPCODE_DOUBLE = 4
 MODULE_OPCODE_STRING = 5
 MODULE_NAME_CHARSET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
+AUTOSYNC_BYTES = 4 * 1024 * 1024   # rdb-save-incremental-fsync's step
 PROGRESS_KEYS = 1024              # write_rdb's progress callback comes this often
 WRITE_CHUNK = 64 * 1024            # the writer hands the stream pieces of about this size
 CHECKSUM_CHUNK = 256 * 1024        # the loader sums the file in pieces of at least this size
@@ -338,6 +339,24 @@ def rdb_bytes(databases, config, **options):
     return stream.getvalue()
 
 
+class _SyncingWriter:
+    """rdb-save-incremental-fsync: fsync every AUTOSYNC_BYTES while the file is written,
+    so the kernel never holds one huge batch of dirty pages to flush at the end."""
+
+    def __init__(self, f):
+        self.f = f
+        self.unsynced = 0
+
+    def write(self, data):
+        self.f.write(data)
+        self.unsynced += len(data)
+        if self.unsynced >= AUTOSYNC_BYTES:
+            self.f.flush()
+            os.fdatasync(self.f.fileno())
+            self.unsynced = 0
+        return len(data)
+
+
 def save_file(path, databases, config, **options):
     """Write the file next to `path` as temp-<pid>.rdb, make it durable, then
     rename it over `path`, so a crash never leaves a half-written file there."""
@@ -345,7 +364,10 @@ def save_file(path, databases, config, **options):
     temp_path = os.path.join(directory, "temp-%d.rdb" % os.getpid())
     try:
         with open(temp_path, "wb") as f:
-            written = write_rdb(f, databases, config, **options)
+            stream = f
+            if getattr(config, "rdb_save_incremental_fsync", False):
+                stream = _SyncingWriter(f)
+            written = write_rdb(stream, databases, config, **options)
             f.flush()
             os.fsync(f.fileno())
         os.replace(temp_path, path)
