@@ -171,7 +171,8 @@ class AppendOnly:
             if config.aof_use_rdb_preamble:
                 from server.server import used_memory
                 with open(temp, "wb") as f:
-                    rdb.write_rdb(f, server.dbs, config, aof_base=True,
+                    stream = rdb.SyncingWriter(f) if config.aof_rewrite_incremental_fsync else f
+                    rdb.write_rdb(stream, server.dbs, config, aof_base=True,
                                   used_memory=used_memory(), progress=children.report_progress)
                     f.flush()
                     os.fsync(f.fileno())

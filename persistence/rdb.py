@@ -339,8 +339,9 @@ def rdb_bytes(databases, config, **options):
     return stream.getvalue()
 
 
-class _SyncingWriter:
-    """rdb-save-incremental-fsync: fsync every AUTOSYNC_BYTES while the file is written,
+class SyncingWriter:
+    """rdb-save-incremental-fsync (and aof-rewrite-incremental-fsync for an RDB base):
+    fsync every AUTOSYNC_BYTES while the file is written,
     so the kernel never holds one huge batch of dirty pages to flush at the end."""
 
     def __init__(self, f):
@@ -366,7 +367,7 @@ def save_file(path, databases, config, **options):
         with open(temp_path, "wb") as f:
             stream = f
             if getattr(config, "rdb_save_incremental_fsync", False):
-                stream = _SyncingWriter(f)
+                stream = SyncingWriter(f)
             written = write_rdb(stream, databases, config, **options)
             f.flush()
             os.fsync(f.fileno())
