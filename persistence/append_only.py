@@ -28,6 +28,8 @@ from server.base.log import log
 
 LOG_LEVELS = {"debug": log.debug, "verbose": log.verbose, "notice": log.notice,
               "warning": log.warning}
+LIMIT_FAILURES = 3         # failed rewrites in a row before automatic ones are spaced out
+LIMIT_MAX_MINUTES = 60
 ITEMS_PER_COMMAND = 64     # a command-format rewrite splits big values into commands this size
 
 
@@ -52,6 +54,8 @@ class AppendOnly:
         self.last_cow_size = 0
         self.rewrite_base_size = 0
         self.base_size = 0
+        self.limit_delay_minutes = 0
+        self.limit_until = 0
 
     # -- the propagation point and the loop's end ----------------------------------------------
 
@@ -82,7 +86,7 @@ class AppendOnly:
         server = self.server
         if server.fork_child is not None:
             return
-        if self.rewrite_scheduled:
+        if self.rewrite_scheduled and not self.rewrite_limited(now):
             self.background_rewrite()
             return
         config = server.config
@@ -90,9 +94,27 @@ class AppendOnly:
                 and writer.current_size > config.auto_aof_rewrite_min_size):
             base = self.rewrite_base_size or 1
             growth = writer.current_size * 100 // base - 100
-            if growth >= config.auto_aof_rewrite_percentage:
+            if growth >= config.auto_aof_rewrite_percentage and not self.rewrite_limited(now):
                 log.notice("Starting automatic rewriting of AOF on %d%% growth" % growth)
                 self.background_rewrite()
+
+    def rewrite_limited(self, now):
+        """After LIMIT_FAILURES failed rewrites in a row, scheduled and automatic ones wait
+        1, 2, 4 ... 60 minutes (BGREWRITEAOF still runs at once), as aofRewriteLimited."""
+        if self.consecutive_failures < LIMIT_FAILURES:
+            self.limit_delay_minutes = 0
+            self.limit_until = 0
+            return False
+        if self.limit_until:
+            if now < self.limit_until:
+                return True
+            self.limit_until = 0
+            return False
+        self.limit_delay_minutes = min(LIMIT_MAX_MINUTES, self.limit_delay_minutes * 2 or 1)
+        self.limit_until = now + self.limit_delay_minutes * 60
+        log.warning("Background AOF rewrite has repeatedly failed and triggered the limit, "
+                    "will retry in %d minutes" % self.limit_delay_minutes)
+        return True
 
     # -- refusing writes after a write error ---------------------------------------------------
 
@@ -155,10 +177,20 @@ class AppendOnly:
                              no_fsync_on_rewrite=bool(config.no_appendfsync_on_rewrite),
                              has_active_child=lambda: self.server.fork_child is not None)
 
-    def total_size(self):
-        manifest = self.directory.manifest
-        names = [info.name for info in manifest.loadable_files()]
-        return sum(self.directory.file_size(name) for name in names)
+    def total_size(self, quiet=False):
+        """Bytes of the base and incr files; quiet: a missing file counts 0 unlogged (the
+        loader reports it, once)."""
+        directory = self.directory
+        names = [info.name for info in directory.manifest.loadable_files()]
+        if not quiet:
+            return sum(directory.file_size(name) for name in names)
+        total = 0
+        for name in names:
+            try:
+                total += os.stat(directory.file_path(name)).st_size
+            except OSError:
+                pass
+        return total
 
     # -- the base file: what a rewrite child writes ------------------------------------------------
 
@@ -231,6 +263,7 @@ class AppendOnly:
             self.rewrite_ok = False
             self.consecutive_failures += 1
             return False
+        children.count_fork(server, server.fork_child)
         self.rewrite_scheduled = False
         log.notice("Background append only file rewriting started by pid %d"
                    % server.fork_child.pid)
@@ -387,6 +420,7 @@ class AofClient:
         from server.commands.fake_client import FakeClient
         self.server = server
         self.client = FakeClient(server, ReplyWriter())
+        self.client.is_master = True     # obeyed like the master: a replica's AOF loads too
         self.queued = None
 
     def run(self, argv):

@@ -98,6 +98,7 @@ def start_child(kind, work, cow_label, keys_total=0):
     when fork fails."""
     read_fd, write_fd = os.pipe()
     gc.freeze()
+    started = time.perf_counter_ns()
     try:
         pid = os.fork()
     except OSError:
@@ -109,7 +110,16 @@ def start_child(kind, work, cow_label, keys_total=0):
         _run_child(work, cow_label, read_fd, write_fd)      # never returns
     os.close(write_fd)
     os.set_blocking(read_fd, False)
-    return ChildProcess(kind, pid, read_fd, keys_total)
+    child = ChildProcess(kind, pid, read_fd, keys_total)
+    child.fork_usec = (time.perf_counter_ns() - started) // 1000
+    return child
+
+
+def count_fork(server, child):
+    """INFO stats: total_forks and latest_fork_usec (how long fork itself took)."""
+    stats = server.stats
+    stats.total_forks = getattr(stats, "total_forks", 0) + 1
+    stats.latest_fork_usec = child.fork_usec
 
 
 _report_fd = None

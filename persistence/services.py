@@ -40,6 +40,9 @@ def attach(server):
     debug.EXTRA["loadaof"] = debug_loadaof
     admin.APPLY["appendonly"] = apply_appendonly
     admin.APPLY["appendfsync"] = apply_appendfsync
+    admin.APPLY["aof-timestamp-enabled"] = apply_aof_writer_settings
+    admin.APPLY["no-appendfsync-on-rewrite"] = apply_aof_writer_settings
+    admin.APPLY["aof-disable-auto-gc"] = apply_aof_auto_gc
 
 
 def compressed_length(data):
@@ -76,6 +79,19 @@ def apply_appendonly(server):
         appendonly.stop()
         set_aof_sink(server, False)
     return None
+
+
+def apply_aof_writer_settings(server):
+    writer = server.aof.writer
+    if writer is not None:
+        writer.timestamp_enabled = bool(server.config.aof_timestamp_enabled)
+        writer.no_fsync_on_rewrite = bool(server.config.no_appendfsync_on_rewrite)
+
+
+def apply_aof_auto_gc(server):
+    """aof-disable-auto-gc no: the history files kept meanwhile go now."""
+    if not server.config.aof_disable_auto_gc:
+        server.aof.directory.delete_history_files(True)
 
 
 def apply_appendfsync(server):
@@ -143,7 +159,7 @@ def load_aof(server, serve_clients=False):
     progress = None
     if serve_clients:
         server.loading_started = time.time()
-        server.loading_total_bytes = server.aof.total_size()
+        server.loading_total_bytes = server.aof.total_size(quiet=True)
         server.loading_loaded_bytes = 0
         server.command_checks.append(refuse_while_loading)
 
@@ -273,7 +289,14 @@ def debug_loadaof(client, argv):
         appendonly.writer.write(force=True)
     for db in server.dbs:
         db.clear()
-    result = load_aof(server)
+    # As at start-up: the manifest on disk is the truth (it sets the next incr sequence).
+    appendonly.load_manifest()
+    appendonly.directory.delete_history_files(not server.config.aof_disable_auto_gc)
+    server.command_checks.insert(0, refuse_while_loading)    # before a busy script's check
+    try:
+        result = load_aof(server)
+    finally:
+        server.command_checks.remove(refuse_while_loading)
     if result.status not in (aof.AofStatus.OK, aof.AofStatus.EMPTY):
         sys.exit(1)
     log.warning("Append Only File loaded by DEBUG LOADAOF")

@@ -103,6 +103,7 @@ class Snapshots:
             self.update_write_check()
             log.warning("Can't save in background: fork: %s" % exc.strerror)
             return False
+        children.count_fork(server, server.fork_child)
         log.notice("Background saving started by pid %d" % server.fork_child.pid)
         return True
 

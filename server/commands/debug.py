@@ -130,7 +130,8 @@ def _sha1(data):
 
 
 def _xor(a, b):
-    return bytes(x ^ y for x, y in zip(a, b))
+    """Two 20-byte digests XORed, as one integer operation (a byte loop costs ~8 us a key)."""
+    return (int.from_bytes(a, "big") ^ int.from_bytes(b, "big")).to_bytes(20, "big")
 
 
 class Digest:
