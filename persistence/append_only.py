@@ -123,8 +123,11 @@ class AppendOnly:
         server = self.server
         error = self.writer.disk_error() if self.writer is not None else None
         if error is not None:
-            server.disk_errors["aof"] = "MISCONF Errors writing to the AOF file: %s" % (
-                os.strerror(error))
+            reason = os.strerror(error)
+            server.disk_errors["aof"] = (
+                "MISCONF Errors writing to the AOF file: %s" % reason,
+                "MISCONF Errors writing to the AOF file: %s. Writable scripts are blocked. Use "
+                "'no-writes' flag for read only scripts." % reason)
         elif "aof" in server.disk_errors:
             del server.disk_errors["aof"]
         else:

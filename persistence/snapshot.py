@@ -23,6 +23,9 @@ MISCONF = ("MISCONF Redis is configured to save RDB snapshots, but it's currentl
            "instance is configured to report errors during writes if RDB snapshotting fails "
            "(stop-writes-on-bgsave-error option). Please check the Redis logs for details "
            "about the RDB error.")
+MISCONF_SCRIPT = ("MISCONF Redis is configured to save RDB snapshots, but it's currently unable "
+                  "to persist to disk. Writable scripts are blocked. Use 'no-writes' flag for "
+                  "read only scripts.")
 LOADING = "LOADING Redis is loading the dataset in memory"
 
 # Keys loaded between two turns of the event loop while a file loads at start-up.
@@ -163,7 +166,7 @@ class Snapshots:
         refusing = (not self.last_bgsave_ok and server.config.stop_writes_on_bgsave_error
                     and self.rules_active())
         if refusing:
-            server.disk_errors["rdb"] = MISCONF
+            server.disk_errors["rdb"] = (MISCONF, MISCONF_SCRIPT)
         else:
             server.disk_errors.pop("rdb", None)
         update_disk_error_check(server)
@@ -275,5 +278,5 @@ def refuse_writes(client, cmd, argv):
     if not errors or client.is_master:
         return None
     if cmd.name == "ping" or "write" in command_flags(client, cmd):
-        return errors.get("rdb") or errors.get("aof")
+        return (errors.get("rdb") or errors.get("aof"))[0]
     return None

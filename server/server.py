@@ -124,8 +124,9 @@ class Server(ServerCore):
         self.shutdown_requested = None
         self.exit_code = 0
         self.cached_time_ms = None            # frozen clock while a command runs
-        # Why writes are refused after a failed save or AOF write ("rdb"/"aof" -> the
-        # MISCONF text), kept by the persistence services, read by the checks and scripts.
+        # Why writes are refused after a failed save or AOF write: "rdb"/"aof" -> (the
+        # MISCONF reply to a command, the one to a script that may write), kept by the
+        # persistence services, read by their command check and by scripts.
         self.disk_errors = {}
         self.command_table = self._build_command_table()
         install_native_paths()

@@ -393,3 +393,27 @@ def test_aof_directories_move_between_redis_and_us(servers, tmp_path, writer_is_
     os.rename(first, second)
     other = start(servers, second, *AOF, reference=not writer_is_redis)
     assert snapshot(other.client()) == expected
+
+
+def test_aof_write_error_refuses_writes_until_it_clears(servers, tmp_path):
+    """A full disk under everysec: the write fails, writes and PING get -MISCONF (reads
+    and scripts that only read go on), and the unwritten commands wait in the buffer."""
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full")
+    srv = start(servers, tmp_path, "--appendonly", "yes", "--appendfsync", "everysec")
+    srv.client().set("before", "1")
+    srv.stop()
+    incr = incr_files(tmp_path)[-1]
+    os.rename(incr, incr + ".kept")
+    os.symlink("/dev/full", incr)
+    again = start(servers, tmp_path, "--appendonly", "yes", "--appendfsync", "everysec")
+    conn = again.raw()
+    assert conn.command("SET", "k", "v") == b"+OK\r\n"          # acknowledged, then the write fails
+    refused = (b"-MISCONF Errors writing to the AOF file: No space left on device\r\n")
+    wait_for(lambda: conn.command("SET", "k2", "v") == refused)
+    assert conn.command("PING") == refused
+    assert conn.command("GET", "k") == b"$1\r\nv\r\n"
+    assert conn.command("EVAL", "#!lua\nreturn 1", "0") == (
+        b"-MISCONF Errors writing to the AOF file: No space left on device. Writable scripts "
+        b"are blocked. Use 'no-writes' flag for read only scripts.\r\n")
+    assert again.client().info("persistence")["aof_last_write_status"] == "err"

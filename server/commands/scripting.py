@@ -512,12 +512,13 @@ class RunContext:
         self.pump = None
 
 
-def disk_error_of(server):
-    """The MISCONF text while a failed save or AOF write refuses writes, else None."""
+def disk_error_of(server, flagged=False):
+    """While a failed save or AOF write refuses writes: the MISCONF text for a write a
+    script makes, or (flagged) for running a script that may write; else None."""
     errors = getattr(server, "disk_errors", None)
     if not errors:
         return None
-    return errors.get("rdb") or errors.get("aof")
+    return (errors.get("rdb") or errors.get("aof"))[1 if flagged else 0]
 
 
 class ScriptClient(FakeClient):
@@ -773,16 +774,9 @@ class ScriptEngine:
             # The dispatcher would refuse it as a write command on a read-only replica.
             if server.replicaof is not None and config.replica_read_only and not caller.is_master:
                 raise CommandError("READONLY You can't write against a read only replica.")
-            disk_error = disk_error_of(server)
+            disk_error = disk_error_of(server, flagged=True)
             if disk_error is not None and not caller.is_master:
-                raise CommandError(disk_error.replace(
-                    " Commands that may modify the data set are disabled, because this "
-                    "instance is configured to report errors during writes if RDB "
-                    "snapshotting fails (stop-writes-on-bgsave-error option). Please check "
-                    "the Redis logs for details about the RDB error.", "")
-                    + ("." if "AOF" in disk_error else "")
-                    + " Writable scripts are blocked. Use 'no-writes' flag for read only "
-                    "scripts.")
+                raise CommandError(disk_error)
             if read_only_command:
                 raise CommandError("ERR Can not execute a script with write flag using *_ro "
                                    "command.")
