@@ -81,7 +81,7 @@ cdef extern from "Python.h":
         PyMemberDef* d_member
 
 cdef object _Database = None, _Server = None, _Client = None, _Stats = None
-cdef Py_ssize_t _client_db, _db_data, _db_expires, _db_access, _db_lfu
+cdef Py_ssize_t _client_db, _db_data, _db_expires, _db_access, _db_lfu, _db_index
 cdef Py_ssize_t _server_lru_clock, _server_dirty, _server_stats, _server_config
 cdef Py_ssize_t _stats_hits, _stats_misses
 cdef Py_ssize_t _list_items, _list_head, _hash_map, _hash_pairs, _set_data, _set_index
@@ -116,7 +116,7 @@ def install(Client, Database, Server, Stats, ListValue, Hash, Set, SortedSet, pa
     """The server core hands over the classes the native paths check and whose slots
     they read (this module sits below them and imports none of them)."""
     global _Database, _Server, _Client, _Stats, _client_db, _db_data, _db_expires, _db_access, _db_lfu
-    global _server_lru_clock, _server_dirty, _server_stats, _server_config
+    global _db_index, _server_lru_clock, _server_dirty, _server_stats, _server_config
     global _stats_hits, _stats_misses, _list_items, _list_head, _hash_map, _hash_pairs
     global _set_data, _set_index
     global _ListValue, _MIN_HEAD_ROOM, _Hash, _pair_set, _packed_count, _SortedSet, _Set
@@ -127,6 +127,7 @@ def install(Client, Database, Server, Stats, ListValue, Hash, Set, SortedSet, pa
     _client_db = _slot(Client, "db")
     _db_data, _db_expires = _slot(Database, "data"), _slot(Database, "expires")
     _db_access, _db_lfu = _slot(Database, "access"), _slot(Database, "lfu")
+    _db_index = _slot(Database, "index")
     _server_lru_clock, _server_dirty = _slot(Server, "lru_clock"), _slot(Server, "dirty")
     _server_stats, _server_config = _slot(Server, "stats"), _slot(Server, "config")
     _stats_hits, _stats_misses = _slot(Stats, "keyspace_hits"), _slot(Stats, "keyspace_misses")
@@ -178,25 +179,51 @@ cdef class ServerCore:
         loop, Server.call for the Python path, EXEC, scripts): command statistics, the
         propagation of what it changed, the end of a propagation unit, after-call hooks.
         `dirty_before` is None when nothing can receive propagation."""
+        cdef ClientCore core
+        cdef object replacement
         cmd.calls += 1
         cmd.usec += duration
-        if isinstance(client, ClientCore):
-            (<ClientCore>client).last_command = cmd
-        else:
-            client.last_command = cmd
         if type(self) is _Server:
             (<StatsCore>_slot_get(self, _server_stats)).total_commands_processed += 1
         else:
             self.stats.total_commands_processed += 1
-        if (dirty_before is not None and cmd.is_write and self.dirty != dirty_before
-                and client.propagate_argv is not False):
-            self.propagate(client.db.index, client.propagate_argv or argv)
+        if type(client) is _Client and type(self) is _Server:
+            # The common case read through the slots (see _slot_get): no attribute lookups.
+            core = <ClientCore>client
+            core.last_command = cmd
+            if (dirty_before is not None and cmd.is_write
+                    and _slot_get(self, _server_dirty) != dirty_before):
+                replacement = core.propagate_argv
+                if replacement is not False:
+                    db = _slot_get(client, _client_db)
+                    self.propagate(_slot_get(db, _db_index) if type(db) is _Database else db.index,
+                                   replacement or argv)
+        else:
+            client.last_command = cmd
+            if (dirty_before is not None and cmd.is_write and self.dirty != dirty_before
+                    and client.propagate_argv is not False):
+                self.propagate(client.db.index, client.propagate_argv or argv)
         if outermost and self.propagation_batch is not None:
             self.end_propagation_unit(cmd)
         cdef list hooks = self.after_call_hooks
         if PyList_GET_SIZE(hooks):
             for hook in hooks:
                 hook(client, cmd, argv, duration)
+
+    cpdef propagate(self, db_index, argv):
+        """The one propagation point: the AOF buffer, the backlog and every replica.
+
+        What propagates while a command runs (an expired key's DEL, the commands
+        EXEC or a script runs) is held and sent as one unit when the top-level
+        command ends (end_propagation_unit)."""
+        batch = self.propagation_batch
+        if batch is not None:
+            batch.append((db_index, argv))
+        elif self.call_depth:
+            self.propagation_batch = [(db_index, argv)]
+        else:
+            for sink in self.propagation_sinks:
+                sink(db_index, argv)
 
     def queue_flush(self, client):
         """Have `client`'s replies written at the end of this loop iteration."""

@@ -1146,6 +1146,48 @@ class BackgroundJobs:
                 self._lock.notify_all()
 
 
+class PureCommandBuffer:
+    """The AOF buffer being filled: commands encoded as the file stores them, with a
+    SELECT when the database changes and, under aof-timestamp-enabled, a #TS: line when
+    the second changes. native/aofbuffer.pyx is its twin."""
+
+    def __init__(self, timestamp_enabled=False, clock=None):
+        self.data = bytearray()
+        self.selected_db = -1               # forces a SELECT before the first command
+        self.timestamp_enabled = timestamp_enabled
+        self.current_timestamp = 0
+        self.clock = clock or time.time
+
+    def feed(self, db_index, argv):
+        self.feed_encoded(db_index, encode_command(argv))
+
+    def feed_encoded(self, db_index, data):
+        buffer = self.data
+        if self.timestamp_enabled:
+            now = int(self.clock())
+            if self.current_timestamp < now:
+                self.current_timestamp = now
+                buffer += timestamp_annotation(now)
+        if db_index != self.selected_db:
+            buffer += select_command(db_index)
+            self.selected_db = db_index
+        buffer += data
+
+
+def _command_buffer_class():
+    """The native CommandBuffer when built and not switched off (PYREDIS_PURE=1)."""
+    from server.base.native_bridge import PURE
+    if PURE:
+        return PureCommandBuffer
+    try:
+        from native.aofbuffer import CommandBuffer as NativeCommandBuffer
+    except ImportError:
+        return PureCommandBuffer
+    return NativeCommandBuffer
+
+
+CommandBuffer = _command_buffer_class()
+
 FSYNC_POLICIES = ("always", "everysec", "no")
 
 
@@ -1177,12 +1219,10 @@ class AofWriter:
         self.log = log or _no_log
         self.background = background or BackgroundJobs()
         self.fsync = fsync or redis_fsync
-        self.timestamp_enabled = timestamp_enabled
+        self.commands = CommandBuffer(timestamp_enabled, clock)
         self.no_fsync_on_rewrite = no_fsync_on_rewrite
         self.has_active_child = has_active_child or (lambda: False)
         self.clock = clock
-        self.buffer = bytearray()
-        self.selected_db = -1               # forces a SELECT before the first command
         self.last_incr_size = os.fstat(fd).st_size
         self.last_incr_fsync_offset = self.last_incr_size
         self.current_size = self.last_incr_size
@@ -1193,28 +1233,46 @@ class AofWriter:
         self.last_write_errno = 0
         self.bio_fsync_ok = True            # set by the background thread
         self.bio_fsync_errno = 0
-        self.current_timestamp = 0
         self._last_error_log = 0
         self._last_error_retry = 0.0
 
     # feeding
 
-    def feed(self, db_index, argv):
-        """Append one propagated command, for database db_index."""
-        self.feed_encoded(db_index, encode_command(argv))
+    # The buffer and its feeding are the CommandBuffer's (native when built): `feed` is
+    # what the server registers as its propagation sink.
+
+    @property
+    def buffer(self):
+        return self.commands.data
+
+    @buffer.setter
+    def buffer(self, data):
+        self.commands.data = data
+
+    @property
+    def selected_db(self):
+        return self.commands.selected_db
+
+    @selected_db.setter
+    def selected_db(self, index):
+        self.commands.selected_db = index
+
+    @property
+    def timestamp_enabled(self):
+        return self.commands.timestamp_enabled
+
+    @timestamp_enabled.setter
+    def timestamp_enabled(self, enabled):
+        self.commands.timestamp_enabled = enabled
+
+    @property
+    def feed(self):
+        """feed(db_index, argv): append one propagated command, for database db_index."""
+        return self.commands.feed
 
     def feed_encoded(self, db_index, data):
         """feed() for a command already encoded as RESP (shared with replication)."""
-        buffer = self.buffer
-        if self.timestamp_enabled:
-            now = int(self.clock())
-            if self.current_timestamp < now:
-                self.current_timestamp = now
-                buffer += timestamp_annotation(now)
-        if db_index != self.selected_db:
-            buffer += select_command(db_index)
-            self.selected_db = db_index
-        buffer += data
+        self.commands.feed_encoded(db_index, data)
 
     # writing
 

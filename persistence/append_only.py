@@ -59,9 +59,15 @@ class AppendOnly:
 
     # -- the propagation point and the loop's end ----------------------------------------------
 
-    def feed(self, db_index, argv):
-        if self.writer is not None:
-            self.writer.feed(db_index, argv)
+    def set_writer(self, writer):
+        """Adopt a writer (or None): its buffer's feed is the propagation sink, registered
+        directly so a write command pays one call into it (native when built)."""
+        sinks = self.server.propagation_sinks
+        if self.writer is not None and self.writer.feed in sinks:
+            sinks.remove(self.writer.feed)
+        self.writer = writer
+        if writer is not None:
+            sinks.append(writer.feed)
 
     def flush(self):
         """Before replies leave: write (and under always, fsync) what this iteration fed."""
@@ -167,7 +173,7 @@ class AppendOnly:
         config = self.server.config
         fd = self.directory.open_incr_on_start(self.write_base,
                                                bool(config.aof_use_rdb_preamble))
-        self.writer = self._new_writer(fd)
+        self.set_writer(self._new_writer(fd))
         self.writer.current_size = self.total_size()
         self.rewrite_base_size = self.writer.current_size
         self.state = "on"
@@ -244,7 +250,7 @@ class AppendOnly:
             self.consecutive_failures += 1
             return False
         if self.writer is None:
-            self.writer = self._new_writer(fd)
+            self.set_writer(self._new_writer(fd))
         else:
             self.writer.switch_file(fd)
         self.rewrites += 1
@@ -356,7 +362,7 @@ class AppendOnly:
         """appendonly no at runtime: flush, fsync and close; a rewrite in progress is killed."""
         if self.writer is not None:
             self._guarded(self.writer.stop)
-            self.writer = None
+            self.set_writer(None)
         child = self.server.fork_child
         if child is not None and child.kind == "aof":
             log.notice("Killing running AOF rewrite child: %d" % child.pid)

@@ -59,25 +59,13 @@ def serialized_length(server, db, key, value):
     return len(out)
 
 
-def set_aof_sink(server, on):
-    """The AOF hears propagation only while it is on: no sink, no cost per write."""
-    sinks = server.propagation_sinks
-    feed = server.aof.feed
-    if on and feed not in sinks:
-        sinks.append(feed)
-    elif not on and feed in sinks:
-        sinks.remove(feed)
-
-
 def apply_appendonly(server):
     appendonly = server.aof
     if server.config.appendonly and appendonly.state == "off":
         if not appendonly.start():
             return "Unable to turn on AOF. Check server logs."
-        set_aof_sink(server, True)
     elif not server.config.appendonly and appendonly.state != "off":
         appendonly.stop()
-        set_aof_sink(server, False)
     return None
 
 
@@ -146,7 +134,6 @@ def load_aof_at_startup(server):
         appendonly.open_on_start()
     except aof.AofFatalError:
         sys.exit(1)
-    set_aof_sink(server, True)
 
 
 def load_aof(server, serve_clients=False):

@@ -313,20 +313,8 @@ class Server(ServerCore):
         client.reply.error(internal_error_message(cmd.name, exc))
         cmd.failed_calls += 1
 
-    def propagate(self, db_index, argv):
-        """The one propagation point: the AOF buffer, the backlog and every replica.
-
-        What propagates while a command runs (an expired key's DEL, the commands
-        EXEC or a script runs) is held and sent as one unit when the top-level
-        command ends (end_propagation_unit)."""
-        batch = self.propagation_batch
-        if batch is not None:
-            batch.append((db_index, argv))
-        elif self.call_depth:
-            self.propagation_batch = [(db_index, argv)]
-        else:
-            for sink in self.propagation_sinks:
-                sink(db_index, argv)
+    # propagate, the one propagation point, is ServerCore's (server/base/dispatch.py,
+    # native/dispatch.pyx): after_call reaches it without a Python call.
 
     def end_propagation_unit(self, cmd):
         """Send what a top-level command held: several effects go out wrapped in MULTI … EXEC,

@@ -10,6 +10,7 @@ import errno
 import io
 import json
 import os
+import random
 import re
 import shutil
 import subprocess
@@ -1115,3 +1116,30 @@ def test_upgrade_conditions(tmp_path):
                                      b"file appendonly.aof.1.incr.aof seq 1 type i\n")
     os.unlink(tmp_path / "appendonlydir" / "appendonly.aof")
     assert not aof.upgrade_needed()                             # the directory AOF wins
+
+
+def test_command_buffer_twins_write_the_same_bytes():
+    """native/aofbuffer.pyx and PureCommandBuffer: the same bytes for the same commands
+    (database switches, bytes/str/int/bytearray arguments, empty and binary ones, #TS:
+    lines with a clock that moves)."""
+    native = pytest.importorskip("native.aofbuffer")
+    from persistence.aof import PureCommandBuffer
+    rng = random.Random(7)
+    now = [1700000000.0]
+    clock = lambda: now[0]                                  # noqa: E731
+    for timestamps in (False, True):
+        twins = [native.CommandBuffer(timestamps, clock), PureCommandBuffer(timestamps, clock)]
+        for _ in range(500):
+            db = rng.choice([0, 0, 0, 1, 9, 15, 12345])
+            argv = [b"SET"] + [rng.choice([b"", b"k", bytes(range(256)), "text", 42, -7,
+                                            bytearray(b"grown"), b"x" * rng.randrange(300)])
+                               for _ in range(rng.randrange(4))]
+            if rng.random() < 0.1:
+                now[0] += rng.choice([0.2, 1, 5])
+            for buffer in twins:
+                buffer.feed(db, list(argv))
+            if rng.random() < 0.05:
+                for buffer in twins:
+                    buffer.feed_encoded(db, b"*1\r\n$4\r\nPING\r\n")
+        assert bytes(twins[0].data) == bytes(twins[1].data)
+        assert twins[0].selected_db == twins[1].selected_db

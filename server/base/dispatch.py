@@ -72,6 +72,21 @@ class ServerCore:
             for hook in hooks:
                 hook(client, cmd, argv, duration)
 
+    def propagate(self, db_index, argv):
+        """The one propagation point: the AOF buffer, the backlog and every replica.
+
+        What propagates while a command runs (an expired key's DEL, the commands
+        EXEC or a script runs) is held and sent as one unit when the top-level
+        command ends (end_propagation_unit)."""
+        batch = self.propagation_batch
+        if batch is not None:
+            batch.append((db_index, argv))
+        elif self.call_depth:
+            self.propagation_batch = [(db_index, argv)]
+        else:
+            for sink in self.propagation_sinks:
+                sink(db_index, argv)
+
     def queue_flush(self, client):
         """Have `client`'s replies written at the end of this loop iteration."""
         if not getattr(client, "flush_queued", False):
