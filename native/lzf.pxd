@@ -8,3 +8,6 @@ cdef uint64_t table_base
 
 cdef Py_ssize_t _compress(const unsigned char *data, Py_ssize_t in_end,
                           unsigned char *out, Py_ssize_t out_limit, uint64_t base) noexcept nogil
+
+cdef Py_ssize_t _decompress(const unsigned char *data, Py_ssize_t end,
+                            unsigned char *out, Py_ssize_t out_len) noexcept nogil

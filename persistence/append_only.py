@@ -157,7 +157,8 @@ class AppendOnly:
 
         def load_rdb(f, name):
             data = f.read()
-            loader = rdb.RdbLoader(data, server.config, databases=len(server.dbs))
+            loader = rdb.RdbLoader(data, server.config, databases=len(server.dbs),
+                                   string_runs=True)
             for _ in snapshots.load_records(loader, expire_on_load=False):
                 if progress is not None:
                     progress(loader.offset)

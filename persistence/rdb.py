@@ -146,6 +146,7 @@ MODULE_OPCODE_STRING = 5
 MODULE_NAME_CHARSET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 AUTOSYNC_BYTES = 4 * 1024 * 1024   # rdb-save-incremental-fsync's step
+STRING_RUN_KEYS = 1024            # string keys per StringRun record at most
 PROGRESS_KEYS = 1024              # write_rdb's progress callback comes this often
 WRITE_CHUNK = 64 * 1024            # the writer hands the stream pieces of about this size
 CHECKSUM_CHUNK = 256 * 1024        # the loader sums the file in pieces of at least this size
@@ -331,6 +332,20 @@ def _native_walk():
 _write_entries, _KeyTable = _native_walk()
 
 
+def _native_string_runs():
+    from server.base.native_bridge import NATIVE
+    if not NATIVE:
+        return None
+    try:
+        from native.rdbload import read_string_run
+    except ImportError:
+        return None
+    return read_string_run
+
+
+_read_string_run = _native_string_runs()
+
+
 def rdb_bytes(databases, config, **options):
     """The whole file write_rdb writes, as bytes."""
     import io
@@ -413,6 +428,15 @@ class Key(NamedTuple):
     expire_ms: Optional[int]
     lru_idle: Optional[int]
     lfu_freq: Optional[int]
+
+
+class StringRun(NamedTuple):
+    """Consecutive string keys read in one go (RdbLoader's string_runs): keys[i] holds
+    values[i]; expires lists (i, unix ms) for those with a TTL."""
+    db: int
+    keys: list
+    values: list
+    expires: list
 
 
 class EmptyKey(NamedTuple):
@@ -508,8 +532,10 @@ def replication_info(aux_fields):
 class RdbLoader:
     """Reads an RDB file's records one at a time; see the module docstring."""
 
-    def __init__(self, data, config, *, databases=None, check_mode=False):
+    def __init__(self, data, config, *, databases=None, check_mode=False, string_runs=False):
         self.reader = Reader(data)
+        # StringRun records for runs of plain string keys, read natively (when built)
+        self.string_runs = string_runs and _read_string_run is not None and not check_mode
         self.size = len(data)
         self.config = config
         self.databases = databases
@@ -576,6 +602,14 @@ class RdbLoader:
             self._doing = "read-type"
             if verify_checksum and reader.pos - self._crc_upto >= CHECKSUM_CHUNK:
                 self._sum_upto(reader.pos)
+            if self.string_runs and expire is None and lru_idle is None and lfu_freq is None:
+                keys, values, expires = [], [], []
+                end = _read_string_run(reader.data, reader.pos, STRING_RUN_KEYS, keys, values,
+                                       expires)
+                if keys:
+                    reader.pos = end
+                    yield StringRun(db, keys, values, expires)
+                    continue
             opcode = reader.byte()
             if opcode == OPCODE_EXPIRETIME_MS:
                 self._doing = "read-expire"

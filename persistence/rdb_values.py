@@ -48,13 +48,30 @@ Streams and module values are not supported.
 import math
 import re
 import struct
+import sys
+from array import array
 
 from persistence import lzf
 from protocol.parser import parse_int
+from server.base.native_bridge import PURE
 from server.commands.hashes import Hash
 from server.commands.lists import ListValue
 from server.commands.sets import Set
 from server.commands.zsets import SortedSet
+from server.values.packlist import implementation as _packlist_implementation
+from server.values.sets import INTSET_HARD_LIMIT
+
+_packlist = _packlist_implementation()
+
+# native/listpack.pyx: listpacks to and from the values' packed lists in one C pass each.
+# Its pure-Python twin is the entry-by-entry code below (build_listpack, parse_listpack,
+# _pairs, _quicklist_nodes), which runs when it is not built or under PYREDIS_PURE=1.
+_native = None
+if not PURE:
+    try:
+        from native import listpack as _native
+    except ImportError:
+        pass
 
 RDB_VERSION = 10
 
@@ -242,9 +259,10 @@ def build_intset(numbers):
             width = 8
         elif low < -32768 or high > 32767:
             width = 4
-    code = {2: "h", 4: "i", 8: "q"}[width]
-    return (width.to_bytes(4, "little") + len(numbers).to_bytes(4, "little")
-            + struct.pack("<%d%s" % (len(numbers), code), *numbers))
+    body = array({2: "h", 4: "i", 8: "q"}[width], numbers)
+    if sys.byteorder != "little":
+        body.byteswap()
+    return width.to_bytes(4, "little") + len(numbers).to_bytes(4, "little") + body.tobytes()
 
 
 def _score_entry(score):
@@ -279,6 +297,9 @@ def write_value(out, value, config):
     if rdb_type == TYPE_STRING:
         write_string(out, bytes(value), compress)
     elif rdb_type == TYPE_HASH_LISTPACK:
+        if _native is not None:
+            write_string(out, _native.packed_listpack(value.packed()), compress)
+            return
         items = []
         for field, item in value.items():
             items.append(field)
@@ -290,12 +311,15 @@ def write_value(out, value, config):
             write_string(out, field, compress)
             write_string(out, item, compress)
     elif rdb_type == TYPE_SET_INTSET:
-        write_string(out, build_intset([int(member) for member in value]), compress)
+        write_string(out, build_intset(value.intset_numbers()), compress)
     elif rdb_type == TYPE_SET:
         write_length(out, len(value))
         for member in value:
             write_string(out, member, compress)
     elif rdb_type == TYPE_ZSET_LISTPACK:
+        if _native is not None:
+            write_string(out, _native.zpacked_listpack(value.packed()), compress)
+            return
         items = []
         for member, score in value.items():
             items.append(member)
@@ -350,14 +374,18 @@ def _quicklist_nodes(elements, fill):
 
 
 def _write_quicklist(out, value, config, compress):
-    nodes = _quicklist_nodes(value, config.list_max_listpack_size)
+    if _native is not None:
+        # (container, blob) with the listpacks built
+        nodes = _native.quicklist_nodes(value.range(0, len(value)), config.list_max_listpack_size)
+    else:
+        nodes = [(container, listpack_from_entries(content, len(content))
+                  if container == QUICKLIST_PACKED else content)
+                 for container, content in _quicklist_nodes(value, config.list_max_listpack_size)]
     depth = config.list_compress_depth
     write_length(out, len(nodes))
     last_uncompressed = len(nodes) - depth
-    for i, (container, content) in enumerate(nodes):
+    for i, (container, blob) in enumerate(nodes):
         write_length(out, container)
-        blob = listpack_from_entries(content, len(content)) if container == QUICKLIST_PACKED \
-            else content
         if depth and depth <= i < last_uncompressed and len(blob) >= QUICKLIST_MIN_COMPRESS:
             # an interior node the quicklist keeps compressed: saved as it is in memory
             compressed = lzf.compress(blob, len(blob))
@@ -645,11 +673,8 @@ def parse_intset(blob):
     if width not in (2, 4, 8) or 8 + count * width != size or count == 0:
         raise RdbFormatError("intset integrity check failed")
     numbers = struct.unpack_from("<%d%s" % (count, {2: "h", 4: "i", 8: "q"}[width]), blob, 8)
-    previous = numbers[0]
-    for number in numbers[1:]:
-        if number <= previous:
-            raise RdbFormatError("intset integrity check failed")
-        previous = number
+    if count > 1 and not all(map(int.__lt__, numbers, numbers[1:])):
+        raise RdbFormatError("intset integrity check failed")
     return numbers
 
 
@@ -761,7 +786,13 @@ def _load_quicklist(reader, config, version):
         if container == QUICKLIST_PLAIN:
             elements.append(data)
         elif version == 2:
-            elements.extend(map(_as_bytes, _checked("Listpack", parse_listpack, data)))
+            if _native is not None:
+                try:
+                    elements += _native.listpack_items(data)
+                except _native.Corrupt:
+                    raise RdbFormatError("Listpack integrity check failed.") from None
+            else:
+                elements.extend(map(_as_bytes, _checked("Listpack", parse_listpack, data)))
         else:
             elements.extend(map(_as_bytes, _checked("Ziplist", parse_ziplist, data)))
     if not elements:
@@ -773,18 +804,34 @@ def _load_set(reader, config):
     count = reader.length()
     if count == 0:
         raise EmptyValueError("empty set")
+    members = []
+    try:
+        for _ in range(count):
+            members.append(reader.string())
+    except RdbFormatError:
+        # adding members as they come would have met a duplicate before the bad read
+        if len(set(members)) != len(members):
+            raise RdbFormatError("Duplicate set members detected") from None
+        raise
+    if parse_int(members[0]) is None:
+        # the first add leaves intset for good: the members stay in their order
+        if len(set(members)) != len(members):
+            raise RdbFormatError("Duplicate set members detected")
+        return Set.from_members(members)
     value = Set()
     max_intset = config.set_max_intset_entries
-    for _ in range(count):
-        if not value.add(reader.string(), max_intset):
+    for member in members:
+        if not value.add(member, max_intset):
             raise RdbFormatError("Duplicate set members detected")
     return value
 
 
 def _load_set_intset(reader, config):
     numbers = _checked("Intset", parse_intset, reader.string())
-    value = Set()
     max_intset = config.set_max_intset_entries
+    if len(numbers) <= max_intset and len(numbers) <= INTSET_HARD_LIMIT:
+        return Set.from_intset(numbers)      # ascending and distinct: what the adds build
+    value = Set()
     for number in numbers:
         value.add(_format_int(number), max_intset)
     return value
@@ -824,7 +871,26 @@ def _zset_from_packed(items, config, what):
     return SortedSet.build(pairs, config.zset_max_listpack_entries, math.inf)
 
 
+def _text_score(text):
+    """A listpack's text score as zzlGetScore reads it."""
+    score = parse_c_double(text[:127], whole=False)
+    return 0.0 if score is None else float(score)
+
+
 def _load_zset_listpack(reader, config):
+    if _native is not None:
+        try:
+            result = _native.listpack_zpacked(reader.string(), config.zset_max_listpack_entries,
+                                              _text_score)
+        except _native.Corrupt as exc:
+            if exc.args[0] == "nan":
+                raise RdbFormatError("Zset with NAN score detected") from None
+            raise RdbFormatError("Zset listpack integrity check failed.") from None
+        if result.__class__ is not bytes:
+            return SortedSet.build(result, config.zset_max_listpack_entries, math.inf)
+        if result == b"\x00":
+            raise EmptyValueError("empty sorted set")
+        return SortedSet.from_packed(result)
     return _zset_from_packed(_checked("Zset listpack", parse_listpack, reader.string()), config,
                              "Zset listpack")
 
@@ -852,17 +918,26 @@ def _load_hash(reader, config):
 
 
 def _hash_from_pairs(pairs, config):
+    """A hash of (bytes, bytes or int) pairs with distinct fields, as HSETting them in order
+    leaves it."""
     if not pairs:
         raise EmptyValueError("empty hash")
-    value = Hash()
-    value.expect(len({field for field, _ in pairs}), config.hash_max_listpack_entries)
+    flat = []
     for field, item in pairs:
-        value.set(field, _as_bytes(item))
-    value.fit(config.hash_max_listpack_entries)
-    return value
+        flat.append(field)
+        flat.append(_as_bytes(item))
+    return Hash.from_packed(_packlist.pack(flat), config.hash_max_listpack_entries)
 
 
 def _load_hash_listpack(reader, config):
+    if _native is not None:
+        try:
+            packed = _native.listpack_packed(reader.string(), True)
+        except _native.Corrupt:
+            raise RdbFormatError("Hash listpack integrity check failed.") from None
+        if packed == b"\x00":
+            raise EmptyValueError("empty hash")
+        return Hash.from_packed(packed, config.hash_max_listpack_entries)
     items = _checked("Hash listpack", parse_listpack, reader.string())
     return _hash_from_pairs(_checked("Hash listpack", _pairs, items, "hash"), config)
 

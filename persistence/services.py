@@ -170,8 +170,8 @@ def load_rdb_at_startup(server):
     started = time.time()
     snapshots = server.snapshots
     try:
-        with rdb.open_rdb_file(snapshots.path, server.config,
-                               databases=len(server.dbs)) as loader:
+        with rdb.open_rdb_file(snapshots.path, server.config, databases=len(server.dbs),
+                               string_runs=True) as loader:
             run_loading(server, loader.size, snapshots.load_records(loader))
     except OSError as exc:
         if exc.errno == errno.ENOENT:

@@ -180,31 +180,17 @@ class Snapshots:
         Raises rdb.RdbLoadError, or DuplicateKey."""
         server = self.server
         dbs = server.dbs
-        now = int(time.time() * 1000)
         policy = server.config.maxmemory_policy
-        keep_idle, keep_freq = policy.endswith("-lru"), policy.endswith("-lfu")
-        loaded = expired = batch = empty = 0
+        keys = _KeyLoader(server, int(time.time() * 1000), policy.endswith("-lru"),
+                          policy.endswith("-lfu"),
+                          expire_on_load and server.replicaof is None, replace_duplicates)
+        batch = empty = 0
         load_delay = server.config.key_load_delay
         for record in loader:
             kind = type(record)
             if kind is rdb.Key:
-                db = dbs[record.db]
-                if (record.expire_ms is not None and record.expire_ms < now and expire_on_load
-                        and server.replicaof is None):
-                    expired += 1
-                    continue
-                if record.key in db.data:
-                    if not replace_duplicates:
-                        raise DuplicateKey(record.key, record.db)
-                    db.delete(record.key)
-                db.set(record.key, record.value)
-                if record.expire_ms is not None:
-                    db.set_expire(record.key, record.expire_ms)
-                if keep_freq and record.lfu_freq is not None:
-                    db.set_lfu_counter(record.key, record.lfu_freq)
-                elif keep_idle and record.lru_idle is not None:
-                    db.set_idle_seconds(record.key, record.lru_idle)
-                loaded += 1
+                keys.load(dbs[record.db], record.key, record.value, record.expire_ms,
+                          record.lru_idle, record.lfu_freq)
                 batch += 1
                 if load_delay:
                     rdb.debug_delay(load_delay)
@@ -212,6 +198,13 @@ class Snapshots:
                     batch = 0
                     server.loading_loaded_bytes = loader.offset
                     yield
+            elif kind is rdb.StringRun:
+                count = keys.load_run(dbs[record.db], record)
+                if load_delay:
+                    for _ in range(count):
+                        rdb.debug_delay(load_delay)
+                server.loading_loaded_bytes = loader.offset
+                yield
             elif kind is rdb.EmptyKey:
                 # Redis never keeps an empty aggregate; it names the first few it skips.
                 empty += 1
@@ -226,6 +219,7 @@ class Snapshots:
                     if self.replication_aux is None:
                         self.replication_aux = {}
                     self.replication_aux[record.name.decode()] = record.value
+        loaded, expired = keys.loaded, keys.expired
         self.keys_loaded, self.keys_expired_on_load = loaded, expired
         if empty:
             log.warning("Done loading RDB, keys loaded: %d, keys expired: %d, empty keys "
@@ -235,9 +229,60 @@ class Snapshots:
 
     def load_file(self, path, replace_duplicates=False):
         """Load a whole RDB file in the foreground (DEBUG RELOAD); raises on errors."""
-        with rdb.open_rdb_file(path, self.server.config, databases=len(self.server.dbs)) as loader:
+        with rdb.open_rdb_file(path, self.server.config, databases=len(self.server.dbs),
+                               string_runs=True) as loader:
             for _ in self.load_records(loader, replace_duplicates=replace_duplicates):
                 pass
+
+
+class _KeyLoader:
+    """How a loaded key enters the keyspace: expired keys dropped (on a master, unless
+    the file is an AOF base), duplicates refused (or replaced: DEBUG RELOAD MERGE), the
+    TTL and the LRU/LFU figures the policy keeps."""
+
+    def __init__(self, server, now, keep_idle, keep_freq, drop_expired, replace_duplicates):
+        self.now = now
+        self.keep_idle = keep_idle
+        self.keep_freq = keep_freq
+        self.drop_expired = drop_expired
+        self.replace_duplicates = replace_duplicates
+        self.loaded = self.expired = 0
+
+    def load(self, db, key, value, expire_ms=None, lru_idle=None, lfu_freq=None):
+        if expire_ms is not None and expire_ms < self.now and self.drop_expired:
+            self.expired += 1
+            return
+        if key in db.data:
+            if not self.replace_duplicates:
+                raise DuplicateKey(key, db.index)
+            db.delete(key)
+        db.set(key, value)
+        if expire_ms is not None:
+            db.set_expire(key, expire_ms)
+        if self.keep_freq and lfu_freq is not None:
+            db.set_lfu_counter(key, lfu_freq)
+        elif self.keep_idle and lru_idle is not None:
+            db.set_idle_seconds(key, lru_idle)
+        self.loaded += 1
+
+    def load_run(self, db, run):
+        """A StringRun: in one pass when its keys are all new and none has expired, else
+        key by key; returns how many keys it held."""
+        keys, values, expires = run.keys, run.values, run.expires
+        data = db.data
+        if (any(when is not None and when < self.now and self.drop_expired
+                for _, when in expires)
+                or len(set(keys)) != len(keys) or any(map(data.__contains__, keys))):
+            when_of = dict(expires)
+            for i, key in enumerate(keys):
+                self.load(db, key, values[i], when_of.get(i))
+            return len(keys)
+        db.add_loaded(keys, values)
+        for i, when in expires:
+            if when is not None:
+                db.set_expire(keys[i], when)
+        self.loaded += len(keys)
+        return len(keys)
 
 
 class DuplicateKey(Exception):

@@ -459,3 +459,46 @@ def test_a_saving_child_reports_its_progress(servers, tmp_path):
     assert info["current_save_keys_total"] == 0
     assert info["current_save_keys_processed"] == 0
     assert info["rdb_last_cow_size"] > 0
+
+
+def test_loaded_keys_are_scanned_sampled_and_expire(servers, tmp_path):
+    """Keys loaded in bulk (runs of strings) are in SCAN's and RANDOMKEY's spaces, keep
+    their TTLs and expire on time, like keys written one by one."""
+    srv = start(servers, tmp_path)
+    client = srv.client()
+    pipe = client.pipeline(transaction=False)
+    for i in range(5000):
+        pipe.set("s:%d" % i, i)
+        if i % 10 == 0:
+            pipe.pexpire("s:%d" % i, 1500 if i % 20 == 0 else 100000)
+    pipe.execute()
+    client.save()
+    srv.stop()
+    again = start(servers, tmp_path)
+    client = again.client()
+    assert set(client.scan_iter(count=500)) == {b"s:%d" % i for i in range(5000)}
+    assert client.randomkey().startswith(b"s:")
+    assert 0 < client.pttl("s:10") <= 100000
+    assert client.object("idletime", "s:1") < 100
+    time.sleep(1.6)
+    assert client.exists(*("s:%d" % i for i in range(0, 5000, 20))) == 0      # expired
+    assert client.exists(*("s:%d" % i for i in range(10, 5000, 20))) == 250   # not yet
+
+
+def test_a_key_twice_in_the_file_stops_start_up(tmp_path):
+    """Redis refuses a file with a duplicated key; DEBUG RELOAD MERGE keeps the last."""
+    srv = ServerProcess(DEBUG, dir=tmp_path)
+    client = srv.client()
+    client.set("dup", "first")
+    client.set("other", "x")
+    client.save()
+    srv.stop()
+    data = (tmp_path / "dump.rdb").read_bytes()
+    # the same record again right after the first: rename "other" to "dup"
+    patched = data.replace(b"\x05other\x01x", b"\x03dup\x01x")
+    from persistence.crc64 import crc64
+    patched = patched[:-8] + crc64(patched[:-8]).to_bytes(8, "little")
+    (tmp_path / "dump.rdb").write_bytes(patched)
+    code, log = failed_start(tmp_path)
+    assert code == 1
+    assert "RDB has duplicated key 'dup' in DB 0" in log

@@ -110,6 +110,15 @@ class KeyLog:
         if clock != self.last_clock:
             self.mark_clock(self.next_seq() - 1, clock)
 
+    def extend(self, keys, clock):
+        """Log keys just added together at LRU clock `clock`."""
+        if not keys:
+            return
+        first = self.next_seq()
+        self.keys.extend(keys)
+        if clock != self.last_clock:
+            self.mark_clock(first, clock)
+
     def mark_clock(self, seq, clock):
         """Keys numbered from seq on were added at clock."""
         self.clock_seqs.append(seq)
@@ -397,6 +406,24 @@ class Database:
             self.access[key] = clock
         if self.lfu is not None:
             self.lfu[key] = (self._lfu_minutes() << 8) | LFU_INIT_VAL
+
+    def add_loaded(self, keys, values):
+        """Keys read from a data file, none of them present: stored in one pass with the
+        side data new keys get (no WATCH or blocked-client signals: nothing waits yet)."""
+        data = self.data
+        clock = self.server.lru_clock
+        for key, value in zip(keys, values):
+            data[key] = value
+        self.keylog.extend(keys, clock)
+        if self.access_everywhere:
+            access = self.access
+            for key in keys:
+                access[key] = clock
+        if self.lfu is not None:
+            word = (self._lfu_minutes() << 8) | LFU_INIT_VAL
+            lfu = self.lfu
+            for key in keys:
+                lfu[key] = word
 
     def replace_value(self, key, value):
         """Store a new value for a key just looked up with get_for_write (which recorded
