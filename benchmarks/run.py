@@ -10,10 +10,12 @@ Both servers are pinned to CPU 0 and redis-benchmark to CPU 1 (--no-pin: none).
 
     .venv/bin/python benchmarks/run.py [--rounds 5] [--requests 60000]
         [--pipelined-requests 120000] [--tests set,get] [--pipelines 1,16]
-        [--quick] [--no-pin] [--out DIR]
+        [--quick] [--no-pin] [--appendonly no|everysec|always] [--out DIR]
     .venv/bin/python benchmarks/run.py --memory [memory.py options]
 
-Writes throughput.csv, throughput.txt and throughput.png under benchmarks/results/.
+Writes throughput.csv, throughput.txt and throughput.png under benchmarks/results/;
+with --appendonly everysec|always both servers run with appendonly yes and that
+appendfsync, and the files are named throughput-aof-<policy>[-r<N>].*.
 """
 import argparse
 import csv
@@ -69,6 +71,9 @@ def parse_args(argv):
     p.add_argument("--no-pin", action="store_true",
                    help="let the scheduler place servers and client (default: servers on CPU %d, "
                         "redis-benchmark on CPU %d)" % (SERVER_CPU, CLIENT_CPU))
+    p.add_argument("--appendonly", choices=("no", "everysec", "always"), default="no",
+                   help="no (default): no persistence; everysec/always: both servers with appendonly yes "
+                        "and this appendfsync, each in its own temporary directory")
     p.add_argument("--out", default=RESULTS_DIR, help="directory for the CSV/TXT/PNG (default %(default)s)")
     p.add_argument("--no-chart", action="store_true", help="skip the PNG")
     args = p.parse_args(argv)
@@ -173,6 +178,32 @@ class OthersCpuMeter:
         elapsed = time.monotonic() - self.started
         others = (machine_busy_seconds() - self.busy) - (self.own_seconds() - self.own)
         return max(0.0, others) / (max(elapsed, 1e-6) * os.cpu_count())
+
+
+def aof_settings(policy):
+    """The servers' extra settings for --appendonly."""
+    if policy == "no":
+        return {}
+    return {"appendonly": "yes", "appendfsync": policy}
+
+
+def results_name(args):
+    """Base name of the result files: throughput, or throughput-aof-<policy>[-r<N>] with an AOF."""
+    if args.appendonly == "no":
+        return "throughput"
+    return "throughput-aof-%s%s" % (args.appendonly, "-r%d" % args.random_keys if args.random_keys else "")
+
+
+def aof_summary(server):
+    """What the server's AOF did during the run, from INFO persistence."""
+    conn = server.connect()
+    try:
+        info = conn.info("persistence")
+    finally:
+        conn.close()
+    return "%s: aof_current_size %.1f MB, aof_rewrites %s, aof_last_write_status %s, aof_delayed_fsync %s" % (
+        server.kind, int(info.get("aof_current_size", 0)) / 1e6, info.get("aof_rewrites", "?"),
+        info.get("aof_last_write_status", "?"), info.get("aof_delayed_fsync", "?"))
 
 
 def flush(server_list):
@@ -308,10 +339,11 @@ def main(argv=None):
                if server_cpu is not None else "not pinned")
     os.makedirs(args.out, exist_ok=True)
 
-    settings = ("%s vs pyredis-server %s (native path); -c %d, -n %d at -P 1 and %d at -P > 1, %d rounds, %s%s"
+    settings = ("%s vs pyredis-server %s (native path); -c %d, -n %d at -P 1 and %d at -P > 1, %d rounds, %s%s%s"
                 % (servers.redis_version().split(" sha=")[0], servers.source_revision(), args.clients, args.requests,
                    args.pipelined_requests, args.rounds, pinning,
-                   ", -r %d" % args.random_keys if args.random_keys else ""))
+                   ", -r %d" % args.random_keys if args.random_keys else "",
+                   ", appendonly yes, appendfsync %s" % args.appendonly if args.appendonly != "no" else ""))
     print(settings, flush=True)
     load_before = os.getloadavg()
     started = time.monotonic()
@@ -319,7 +351,7 @@ def main(argv=None):
     running = []
     try:
         for kind in servers.KINDS:
-            running.append(servers.BenchServer(kind, cpu=server_cpu))
+            running.append(servers.BenchServer(kind, cpu=server_cpu, settings=aof_settings(args.appendonly)))
         by_kind = {server.kind: server for server in running}
         pids = [server.pid for server in running]
         whole_run = OthersCpuMeter(pids)
@@ -345,6 +377,7 @@ def main(argv=None):
                               fmt_ratio(pair["ours"] / pair["redis"] if pair["redis"] and pair["ours"] else None),
                               100 * pair["others"]), flush=True)
         others_share = whole_run.share()
+        aof_lines = [aof_summary(server) for server in running] if args.appendonly != "no" else []
     finally:
         for server in running:
             server.stop()
@@ -355,14 +388,16 @@ def main(argv=None):
     table = format_table(rows)
     footer = ("took %.0fs; other processes used %.0f%% of the machine's CPU time meanwhile; "
               "load average %.2f before, %.2f after" % (elapsed, 100 * others_share, load_before[0], load_after[0]))
+    footer = "\n".join([footer] + aof_lines)
     print()
     print(table)
     print(footer)
-    write_csv(os.path.join(args.out, "throughput.csv"), rows)
-    with open(os.path.join(args.out, "throughput.txt"), "w") as f:
+    name = results_name(args)
+    write_csv(os.path.join(args.out, name + ".csv"), rows)
+    with open(os.path.join(args.out, name + ".txt"), "w") as f:
         f.write(settings + "\n\n" + table + "\n" + footer + "\n")
     if not args.no_chart:
-        chart = os.path.join(args.out, "throughput.png")
+        chart = os.path.join(args.out, name + ".png")
         if write_chart(chart, rows, settings):
             print("chart: %s" % chart)
         else:

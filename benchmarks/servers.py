@@ -26,6 +26,21 @@ KINDS = {"redis": REDIS_SERVER, "ours": OURS_SERVER}
 COMMON_ARGS = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no"]
 
 
+def server_args(overrides=None):
+    """COMMON_ARGS with some settings replaced or added: {"appendonly": "yes", ...}.
+    Each setting appears once (a value given twice on the command line is an error for some)."""
+    overrides = dict(overrides or {})
+    args = []
+    i = 0
+    while i < len(COMMON_ARGS):
+        name, value = COMMON_ARGS[i][2:], COMMON_ARGS[i + 1]
+        args += ["--" + name, overrides.pop(name, value)]
+        i += 2
+    for name, value in overrides.items():
+        args += ["--" + name, value]
+    return args
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -130,19 +145,28 @@ def encode_command(args):
 
 
 class BenchServer:
-    """One server process (kind "redis" or "ours") on a free port in its own directory."""
+    """One server process (kind "redis" or "ours") on a free port in its own directory.
 
-    def __init__(self, kind, cpu=None, start_timeout=30.0):
+    `settings` replaces or adds to COMMON_ARGS ({"appendonly": "yes", "appendfsync": "always"}).
+    `directory`: work in this existing directory (kept by stop()) instead of a new temporary one,
+    e.g. to start again on the files a previous server saved. `wait`: False returns right after
+    the process started (the caller polls; `started` is the monotonic time of the start)."""
+
+    def __init__(self, kind, cpu=None, start_timeout=30.0, settings=None, directory=None, wait=True):
         self.kind = kind
         self.port = free_port()
-        self.dir = tempfile.mkdtemp(prefix="pyredis-bench-%s-" % kind)
+        self.own_dir = directory is None
+        self.dir = tempfile.mkdtemp(prefix="pyredis-bench-%s-" % kind) if directory is None else directory
         self.log_path = os.path.join(self.dir, "server.log")
         argv = [KINDS[kind], "--port", str(self.port), "--dir", self.dir,
-                "--logfile", self.log_path] + COMMON_ARGS
+                "--logfile", self.log_path] + server_args(settings)
         self.argv = pinned(argv, cpu)
+        self.started = time.monotonic()
         self.proc = subprocess.Popen(self.argv, cwd=self.dir, env=server_env(),
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE)
+        if not wait:
+            return
         try:
             self.wait_ready(start_timeout)
         except Exception:
@@ -209,7 +233,8 @@ class BenchServer:
                 self.proc.wait(timeout=15)
         if self.proc.stderr:
             self.proc.stderr.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
+        if self.own_dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def source_revision():
