@@ -188,6 +188,17 @@ def write_string(out, s, compress=True):
     out += s
 
 
+if _native is not None:
+    _pure_write_string = write_string
+
+    def write_string(out, s, compress=True):        # noqa: F811 (the native twin)
+        """A string as rdbSaveRawString writes it: integer, LZF or raw."""
+        if out.__class__ is bytearray and s.__class__ is bytes:
+            _native.write_string(out, s, compress)
+        else:
+            _pure_write_string(out, s, compress)
+
+
 def _listpack_int(value):
     """The listpack encoding of an int64."""
     if 0 <= value <= 127:
@@ -297,8 +308,8 @@ def write_value(out, value, config):
     if rdb_type == TYPE_STRING:
         write_string(out, bytes(value), compress)
     elif rdb_type == TYPE_HASH_LISTPACK:
-        if _native is not None:
-            write_string(out, _native.packed_listpack(value.packed()), compress)
+        if _native is not None and out.__class__ is bytearray:
+            _native.write_packed_listpack(out, value.packed(), compress)
             return
         items = []
         for field, item in value.items():
@@ -314,11 +325,14 @@ def write_value(out, value, config):
         write_string(out, build_intset(value.intset_numbers()), compress)
     elif rdb_type == TYPE_SET:
         write_length(out, len(value))
+        if _native is not None and out.__class__ is bytearray:
+            _native.write_strings(out, value, compress)
+            return
         for member in value:
             write_string(out, member, compress)
     elif rdb_type == TYPE_ZSET_LISTPACK:
-        if _native is not None:
-            write_string(out, _native.zpacked_listpack(value.packed()), compress)
+        if _native is not None and out.__class__ is bytearray:
+            _native.write_zpacked_listpack(out, value.packed(), compress)
             return
         items = []
         for member, score in value.items():
@@ -444,6 +458,26 @@ class Reader:
         return self.length_or_encoding()[0]
 
     def string(self):
+        # the common case inline: a raw string of fewer than 64 bytes
+        data = self.data
+        pos = self.pos
+        if pos < len(data):
+            first = data[pos]
+            if first < 0x40:
+                end = pos + 1 + first
+                if end > len(data):
+                    self.pos = pos + 1
+                    raise RdbFormatError("unexpected end of data")
+                self.pos = end
+                return data[pos + 1:end]
+            if _native is not None:
+                got = _native.read_string(data, pos)
+                if got is not None:
+                    self.pos = got[1]
+                    return got[0]
+        return self._string()
+
+    def _string(self):
         n, encoded = self.length_or_encoding()
         if not encoded:
             return self.take(n)
@@ -804,9 +838,13 @@ def _load_set(reader, config):
     count = reader.length()
     if count == 0:
         raise EmptyValueError("empty set")
-    members = []
+    got = None if _native is None else _native.read_strings(reader.data, reader.pos, count)
+    if got is not None:
+        members, reader.pos = got
+    else:
+        members = []
     try:
-        for _ in range(count):
+        for _ in range(count - len(members)):
             members.append(reader.string())
     except RdbFormatError:
         # adding members as they come would have met a duplicate before the bad read

@@ -115,6 +115,28 @@ def wait_for_port(port, timeout=15.0, proc=None, host="127.0.0.1"):
     raise TimeoutError("port %d not listening after %.1fs" % (port, timeout))
 
 
+def wait_until_loaded(port, proc=None, host="127.0.0.1", timeout=60.0):
+    """Wait while the server answers -LOADING (a data file loads after the port opens, in
+    Redis as here); a server that requires a password or refuses PING counts as ready."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            conn = RawConnection(port, host=host, timeout=5.0)
+            try:
+                reply = conn.command("PING")
+            finally:
+                conn.close()
+        except (OSError, ConnectionError):
+            return                       # closed on us (protected mode, maxclients ...): not ours to judge
+        if not reply.startswith(b"-LOADING"):
+            return
+        if proc is not None and proc.poll() is not None:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError("server on port %d still loading after %.0fs" % (port, timeout))
+        time.sleep(0.02)
+
+
 def server_command(reference=False):
     """argv prefix that starts the reference redis-server or ours."""
     return [REFERENCE_BINARY] if reference else [sys.executable, "-m", "server"]
@@ -182,6 +204,7 @@ class ServerProcess:
         ServerProcess.running.append(self)      # stop() takes it out again
         try:
             wait_for_port(self.port, proc=self.proc, host=host)
+            wait_until_loaded(self.port, self.proc, host)
         except Exception:
             log = self.log()
             if self.proc.poll() is None:

@@ -31,8 +31,22 @@ class Hash(RedisValue):
         self._map = packlist.EMPTY   # listpack: the packed list; hashtable: field -> position
         self._pairs = None           # hashtable only: [field, value, field, value ...] by position
 
+    @classmethod
+    def from_packed(cls, packed, max_entries):
+        """A hash of the packed list's field, value ... (distinct fields), as HSETting them
+        in order would leave it: a hashtable when it has more than max_entries fields."""
+        value = cls()
+        value._map = packed
+        if packlist.count(packed) >> 1 > max_entries:
+            value._to_hashtable()
+        return value
+
     def encoding(self):
         return "listpack" if self._pairs is None else "hashtable"
+
+    def packed(self):
+        """The packed list (field, value ...) of a listpack hash; None for a hashtable."""
+        return self._map if self._pairs is None else None
 
     def __len__(self):
         if self._pairs is None:

@@ -46,8 +46,32 @@ class Set(RedisValue):
         self._data = array("q")   # intset: sorted array; hashtable: packed bytes, or a list
         self._index = None        # hashtable as a list only: member -> position
 
+    @classmethod
+    def from_intset(cls, numbers):
+        """An intset of ascending, distinct int64s (at most set-max-intset-entries)."""
+        value = cls()
+        value._data = array("q", numbers)
+        return value
+
+    @classmethod
+    def from_members(cls, members):
+        """A hashtable set of distinct members, in order, the first no integer: what
+        adding them one by one builds."""
+        value = cls()
+        if len(members) <= PACKED_MAX_MEMBERS and all(len(m) <= PACKED_MAX_LENGTH for m in members):
+            value._data = packlist.pack(members)
+        else:
+            value._data = members = list(members)
+            value._index = {member: i for i, member in enumerate(members)}
+        return value
+
     def encoding(self):
         return "intset" if self._data.__class__ is array else "hashtable"
+
+    def intset_numbers(self):
+        """The ascending int64 array of an intset; None for a hashtable."""
+        data = self._data
+        return data if data.__class__ is array else None
 
     def __len__(self):
         data = self._data

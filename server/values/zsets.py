@@ -83,8 +83,19 @@ class SortedSet(RedisValue):
                 zset._append(member, score)
         return zset
 
+    @classmethod
+    def from_packed(cls, packed):
+        """A listpack sorted set holding a packed list already in (score, member) order."""
+        zset = cls()
+        zset._data = packed
+        return zset
+
     def encoding(self):
         return "listpack" if self._order is None else "skiplist"
+
+    def packed(self):
+        """The packed list of a listpack sorted set; None for a skiplist."""
+        return self._data if self._order is None else None
 
     def to_skiplist(self):
         """Take the skiplist form now (SORT converts what it reads, as Redis does)."""
