@@ -1,11 +1,12 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
-"""The RDB loader's fast path for runs of string keys, in C.
+"""The RDB loader's fast path for runs of keys, in C.
 
-Most keys of most files are strings. read_string_run parses consecutive records of
-the shape [EXPIRETIME_MS ms] STRING key value, builds the key and value bytes and
-stops before anything else (another opcode, another type, IDLE/FREQ, a malformed or
-truncated record), which the loader's general path (persistence/rdb.py, the pure
-twin of this) then reads and, if it is bad, reports with its offset.
+read_key_run parses consecutive records of the shape [EXPIRETIME_MS ms] TYPE key value:
+strings entirely here, other types through the decoder the caller gives for their type
+byte. It stops before anything else (another opcode, a type without a decoder,
+IDLE/FREQ, a malformed or truncated record, a decoder that declines), which the
+loader's general path (persistence/rdb.py, the pure twin of this) then reads and, if
+it is bad, reports with its offset.
 """
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from cpython.list cimport PyList_Append
@@ -111,18 +112,21 @@ cdef object _string(const unsigned char* data, Py_ssize_t* at, Py_ssize_t end):
     return None
 
 
-def read_string_run(data, Py_ssize_t pos, Py_ssize_t limit, list keys, list values,
-                    list expires):
-    """Parse up to `limit` string records from pos on, appending to keys and values (and
-    (index in keys, unix ms) to expires); returns the position after the last one read."""
+def read_key_run(data, Py_ssize_t pos, Py_ssize_t limit, list keys, list values,
+                 list expires, dict decoders):
+    """Parse up to `limit` records from pos on, appending to keys and values (and (index
+    in keys, unix ms) to expires); returns the position after the last one read.
+
+    decoders: type byte -> fn(data, pos) giving (value, position after it), or None to
+    leave the record to the general path."""
     cdef const unsigned char[::1] view = data
     cdef const unsigned char* base = &view[0]
     cdef Py_ssize_t end = view.shape[0]
     cdef Py_ssize_t p, count = 0
     cdef int64_t when
     cdef bint has_expire
-    cdef object key = None, value = None
-    cdef int i
+    cdef object key = None, value = None, decoder, decoded
+    cdef int i, kind
     while count < limit and pos < end:
         p = pos
         has_expire = False
@@ -134,15 +138,25 @@ def read_string_run(data, Py_ssize_t pos, Py_ssize_t limit, list keys, list valu
                 when = (when << 8) | base[p + 1 + i]
             has_expire = True
             p += 9
-        if base[p] != TYPE_STRING:
-            break
+        kind = base[p]
+        decoder = None
+        if kind != TYPE_STRING:
+            decoder = decoders.get(kind)
+            if decoder is None:
+                break
         p += 1
         key = _string(base, &p, end)
         if key is None:
             break
-        value = _string(base, &p, end)
-        if value is None:
-            break
+        if decoder is None:
+            value = _string(base, &p, end)
+            if value is None:
+                break
+        else:
+            decoded = decoder(data, p)
+            if decoded is None:
+                break
+            value, p = decoded
         if has_expire:
             PyList_Append(expires, (len(keys), when if when != -1 else None))
         PyList_Append(keys, key)

@@ -111,6 +111,7 @@ import time
 from contextlib import contextmanager
 from typing import NamedTuple, Optional
 
+from persistence import rdb_values
 from persistence.crc64 import crc64
 from persistence.rdb_values import (EmptyValueError, RdbFormatError, Reader, decode_value,
                                     is_object_type, value_type, write_length, write_string,
@@ -146,7 +147,7 @@ MODULE_OPCODE_STRING = 5
 MODULE_NAME_CHARSET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 AUTOSYNC_BYTES = 4 * 1024 * 1024   # rdb-save-incremental-fsync's step
-STRING_RUN_KEYS = 1024            # string keys per StringRun record at most
+KEY_RUN_KEYS = 1024               # keys per KeyRun record at most
 PROGRESS_KEYS = 1024              # write_rdb's progress callback comes this often
 WRITE_CHUNK = 64 * 1024            # the writer hands the stream pieces of about this size
 CHECKSUM_CHUNK = 256 * 1024        # the loader sums the file in pieces of at least this size
@@ -332,18 +333,38 @@ def _native_walk():
 _write_entries, _KeyTable = _native_walk()
 
 
-def _native_string_runs():
+def _native_key_runs():
     from server.base.native_bridge import NATIVE
     if not NATIVE:
         return None
     try:
-        from native.rdbload import read_string_run
+        from native.rdbload import read_key_run
     except ImportError:
         return None
-    return read_string_run
+    return read_key_run
 
 
-_read_string_run = _native_string_runs()
+_read_key_run = _native_key_runs()
+
+# The value types a key run decodes (the others, rarer, take the general path).
+RUN_TYPES = (rdb_values.TYPE_HASH_LISTPACK, rdb_values.TYPE_ZSET_LISTPACK,
+             rdb_values.TYPE_SET, rdb_values.TYPE_SET_INTSET, rdb_values.TYPE_LIST_QUICKLIST_2,
+             rdb_values.TYPE_HASH, rdb_values.TYPE_ZSET_2)
+
+
+def _run_decoders(config):
+    """type byte -> fn(data, pos) -> (value, end) for read_key_run; None declines (an
+    empty or malformed value: the general path reads it again and reports it)."""
+    def decoder_for(rdb_type):
+        def decode(data, pos):
+            reader = Reader(data, pos)
+            try:
+                value = decode_value(reader, rdb_type, config)
+            except RdbFormatError:
+                return None
+            return value, reader.pos
+        return decode
+    return {rdb_type: decoder_for(rdb_type) for rdb_type in RUN_TYPES}
 
 
 def rdb_bytes(databases, config, **options):
@@ -430,8 +451,8 @@ class Key(NamedTuple):
     lfu_freq: Optional[int]
 
 
-class StringRun(NamedTuple):
-    """Consecutive string keys read in one go (RdbLoader's string_runs): keys[i] holds
+class KeyRun(NamedTuple):
+    """Consecutive keys read in one go (RdbLoader's string_runs): keys[i] holds
     values[i]; expires lists (i, unix ms) for those with a TTL."""
     db: int
     keys: list
@@ -534,8 +555,9 @@ class RdbLoader:
 
     def __init__(self, data, config, *, databases=None, check_mode=False, string_runs=False):
         self.reader = Reader(data)
-        # StringRun records for runs of plain string keys, read natively (when built)
-        self.string_runs = string_runs and _read_string_run is not None and not check_mode
+        # KeyRun records for runs of keys, read natively (when built)
+        self.string_runs = string_runs and _read_key_run is not None and not check_mode
+        self._decoders = _run_decoders(config) if self.string_runs else None
         self.size = len(data)
         self.config = config
         self.databases = databases
@@ -604,11 +626,11 @@ class RdbLoader:
                 self._sum_upto(reader.pos)
             if self.string_runs and expire is None and lru_idle is None and lfu_freq is None:
                 keys, values, expires = [], [], []
-                end = _read_string_run(reader.data, reader.pos, STRING_RUN_KEYS, keys, values,
-                                       expires)
+                end = _read_key_run(reader.data, reader.pos, KEY_RUN_KEYS, keys, values,
+                                    expires, self._decoders)
                 if keys:
                     reader.pos = end
-                    yield StringRun(db, keys, values, expires)
+                    yield KeyRun(db, keys, values, expires)
                     continue
             opcode = reader.byte()
             if opcode == OPCODE_EXPIRETIME_MS:

@@ -198,7 +198,7 @@ class Snapshots:
                     batch = 0
                     server.loading_loaded_bytes = loader.offset
                     yield
-            elif kind is rdb.StringRun:
+            elif kind is rdb.KeyRun:
                 count = keys.load_run(dbs[record.db], record)
                 if load_delay:
                     for _ in range(count):
@@ -266,7 +266,7 @@ class _KeyLoader:
         self.loaded += 1
 
     def load_run(self, db, run):
-        """A StringRun: in one pass when its keys are all new and none has expired, else
+        """A KeyRun: in one pass when its keys are all new and none has expired, else
         key by key; returns how many keys it held."""
         keys, values, expires = run.keys, run.values, run.expires
         data = db.data

@@ -58,7 +58,7 @@ class Set(RedisValue):
         """A hashtable set of distinct members, in order, the first no integer: what
         adding them one by one builds."""
         value = cls()
-        if len(members) <= PACKED_MAX_MEMBERS and all(len(m) <= PACKED_MAX_LENGTH for m in members):
+        if len(members) <= PACKED_MAX_MEMBERS and max(map(len, members)) <= PACKED_MAX_LENGTH:
             value._data = packlist.pack(members)
         else:
             value._data = members = list(members)
