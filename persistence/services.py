@@ -95,14 +95,13 @@ def cron(server, now):
     if child is not None:
         child.receive()
         ended = children.poll(child)
-        if ended is None:
-            return
-        server.fork_child = None
-        if child.kind == "rdb":
-            server.snapshots.child_done(ended)
-        else:
-            server.aof.child_done(ended)
-    server.aof.cron(now)
+        if ended is not None:
+            server.fork_child = None
+            if child.kind == "rdb":
+                server.snapshots.child_done(ended)
+            else:
+                server.aof.child_done(ended)
+    server.aof.cron(now)            # its writes and fsyncs go on while a child runs
     server.snapshots.cron(now)
 
 
