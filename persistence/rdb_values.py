@@ -838,7 +838,9 @@ def _load_set(reader, config):
     count = reader.length()
     if count == 0:
         raise EmptyValueError("empty set")
-    got = None if _native is None else _native.read_strings(reader.data, reader.pos, count)
+    got = None
+    if _native is not None and count <= reader.remaining():   # a bigger count is a short read
+        got = _native.read_strings(reader.data, reader.pos, count)
     if got is not None:
         members, reader.pos = got
     else:

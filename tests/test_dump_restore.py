@@ -754,3 +754,11 @@ def test_pure_python_twins_dump_the_same_bytes(reference, start_server):
         assert c.restore("r%d" % i, 0, payload) == b"OK"
         assert c.dump("r%d" % i) == payload
     c.close()
+
+
+def test_restore_refuses_a_set_claiming_more_members_than_any_file_holds(server, reference):
+    """A set whose length prefix claims ~2^63 members: a bad payload, not an internal error."""
+    payload = b"\x02\x81\xC0\x00\x02\x5F\x31\xC0\x02\x09\x00\xB2\x1B\xE5\x17\x2E\x15\xF4\x6C"
+    script = [["DEBUG", "SET-SKIP-CHECKSUM-VALIDATION", "1"], ["RESTORE", "k", "0", payload, "REPLACE"],
+              ["PING"]]
+    assert_same(reference, server, script)
