@@ -214,14 +214,12 @@ def report_check(path):
 @contextmanager
 def collector_paused():
     """A load creates millions of objects and no garbage: the cyclic collector would walk
-    the growing heap again and again for nothing. Paused meanwhile; what was loaded is
-    then frozen (gc.freeze), so later collections do not walk the dataset either."""
+    the growing heap again and again for nothing, so it is paused meanwhile."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
-        gc.freeze()
         if was_enabled:
             gc.enable()
 
