@@ -110,26 +110,8 @@ class _CFile:
 def _default_rdb_checker(name, path, out):
     """Check the RDB payload at the start of `path` with persistence.check_rdb's report,
     headed with `name` as redis-check-aof heads it; the payload's end, or None."""
-    try:
-        from persistence import check_rdb
-        from persistence.rdb import RdbLoadError, open_rdb_file
-    except ImportError:
-        out.write(b"[offset 0] Checking RDB file " + _b(name) + b"\n")
-        out.write(b"--- RDB ERROR DETECTED ---\n[offset 0] no RDB checker available\n")
-        return None
-    report = check_rdb.Report(out)
-    report.info(0, b"Checking RDB file " + _b(name))
-    now_ms = time.time_ns() // 1_000_000
-    with open_rdb_file(path, check_rdb.CheckConfig, check_mode=True) as loader:
-        try:
-            check_rdb.walk(loader, report, now_ms)
-        except RdbLoadError as exc:
-            report.error(exc)
-            return None
-        end = loader.offset
-    report.info(end, "\\o/ RDB looks OK! \\o/")
-    report.totals()
-    return end
+    from persistence import check_rdb
+    return check_rdb.check_file(path, out, name=_b(name))
 
 
 class AofChecker:

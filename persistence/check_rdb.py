@@ -113,26 +113,28 @@ class Report:
                       % (os.getpid(), _log_time()))
 
 
-def check_file(path, out, now_ms=None):
-    """Check the file at `path`, writing the report to the binary stream `out`;
-    True when the file is sound."""
+def check_file(path, out, now_ms=None, name=None):
+    """Check the file at `path`, writing the report to the binary stream `out`, headed
+    with `name` (the path by default); where the RDB data ends when it is sound (an AOF's
+    RDB preamble may go on with commands), else None."""
     report = Report(out)
-    report.info(0, b"Checking RDB file " + path.encode("utf-8", "surrogateescape"))
+    name = path.encode("utf-8", "surrogateescape") if name is None else name
+    report.info(0, b"Checking RDB file " + name)
     now_ms = time.time_ns() // 1_000_000 if now_ms is None else now_ms
     with ExitStack() as stack:
         try:
             loader = stack.enter_context(open_rdb_file(path, CheckConfig, check_mode=True))
         except OSError:
-            return False               # redis-check-rdb says nothing more here either
+            return None                # redis-check-rdb says nothing more here either
         try:
             walk(loader, report, now_ms)
         except RdbLoadError as exc:
             report.error(exc)
-            return False
+            return None
         end = loader.offset
     report.info(end, "\\o/ RDB looks OK! \\o/")
     report.totals()
-    return True
+    return end
 
 
 def walk(loader, report, now_ms):
@@ -172,7 +174,7 @@ def main(argv=None):
         sys.stdout.write("redis-check-rdb %s\n" % VERSION)
         return 0
     sys.stdout.flush()
-    ok = check_file(argv[0], sys.stdout.buffer)
+    ok = check_file(argv[0], sys.stdout.buffer) is not None
     sys.stdout.buffer.flush()
     return 0 if ok else 1
 
