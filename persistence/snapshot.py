@@ -15,6 +15,7 @@ import time
 
 from persistence import children, rdb
 from server.base.log import log
+from server.commands import transactions
 
 RETRY_DELAY = 5            # seconds before the save rules retry a failed background save
 
@@ -299,13 +300,11 @@ def remove_temp_file(pid):
 
 
 def command_flags(client, cmd):
-    """The flags a command is checked with; EXEC carries those of what it queued."""
-    if cmd.name == "exec" and client.multi_state is not None:
-        flags = set(cmd.flags)
-        for queued, _ in client.multi_state:
-            flags |= queued.flags
-        return flags
-    return cmd.flags
+    """The flags a command is checked with: the dispatcher's own rule (EXEC carries what
+    it queued: write if any queued command writes, loading only if all may run then)."""
+    if client.multi_state is None:
+        return cmd.flags
+    return transactions.checked_flags(client, cmd)
 
 
 def update_disk_error_check(server):
