@@ -61,13 +61,19 @@ class AppendOnly:
 
     def set_writer(self, writer):
         """Adopt a writer (or None): its buffer's feed is the propagation sink, registered
-        directly so a write command pays one call into it (native when built)."""
-        sinks = self.server.propagation_sinks
+        directly so a write command pays one call into it (native when built), and flush
+        runs at the end of every loop iteration; with no writer, neither costs anything."""
+        server = self.server
+        sinks, hooks = server.propagation_sinks, server.before_sleep_hooks
         if self.writer is not None and self.writer.feed in sinks:
             sinks.remove(self.writer.feed)
         self.writer = writer
         if writer is not None:
             sinks.append(writer.feed)
+            if self.flush not in hooks:
+                hooks.append(self.flush)
+        elif self.flush in hooks:
+            hooks.remove(self.flush)
 
     def flush(self):
         """Before replies leave: write (and under always, fsync) what this iteration fed."""

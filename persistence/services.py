@@ -31,7 +31,6 @@ def attach(server):
     server.loading_loaded_bytes = 0
     server.cron_hooks.append(lambda now: cron(server, now))
     server.startup_hooks.append(lambda: load_at_startup(server))
-    server.before_sleep_hooks.append(server.aof.flush)
     server.shutdown_hooks.append(server.aof.shutdown)
     server.shutdown_hooks.append(lambda nosave, save: prepare_shutdown(server, nosave, save))
     keys.FLUSHALL_HOOKS.append(flushall_snapshot)
