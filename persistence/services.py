@@ -137,32 +137,19 @@ def load_aof_at_startup(server):
 
 
 def load_aof(server, serve_clients=False):
-    """Run the AOF's commands with loading:1 (nothing expires) and propagation held off.
+    """Run the AOF's commands in the loading state, propagation held off.
 
     serve_clients (at start-up, before the loop runs): every 1024 commands the event
     loop turns once, so clients that connect meanwhile are answered -LOADING."""
-    server.loading = True
+    def serve_once(offset):
+        server.loading_loaded_bytes = offset
+        server.loop.run_until_complete(asyncio.sleep(0))
     sinks, server.propagation_sinks[:] = list(server.propagation_sinks), []
-    progress = None
-    if serve_clients:
-        server.loading_started = time.time()
-        server.loading_total_bytes = server.aof.total_size(quiet=True)
-        server.loading_loaded_bytes = 0
-        server.command_checks.append(refuse_while_loading)
-
-        def serve_once(offset):
-            server.loading_loaded_bytes = offset
-            server.loop.run_until_complete(asyncio.sleep(0))
-        progress = serve_once
     try:
-        with collector_paused():
-            return server.aof.load(progress)
+        with loading_state(server, server.aof.total_size(quiet=True)):
+            return server.aof.load(serve_once if serve_clients else None)
     finally:
-        if serve_clients:
-            server.command_checks.remove(refuse_while_loading)
-            server.loading_started = None
         server.propagation_sinks[:] = sinks
-        server.loading = False
         server.dirty = 0
 
 
@@ -223,26 +210,34 @@ def collector_paused():
             gc.enable()
 
 
-def run_loading(server, total_bytes, steps):
-    """Run a loading generator on the event loop, one batch per loop turn, with
-    `loading:1` in INFO and -LOADING for every command not flagged `loading`."""
+@contextmanager
+def loading_state(server, total_bytes):
+    """While a data file loads: `loading:1` and its progress fields in INFO, nothing
+    expires, -LOADING for every command not flagged `loading` (checked first, ahead of a
+    busy script's check), and the cyclic collector paused."""
     server.loading = True
     server.loading_started = time.time()
     server.loading_total_bytes = total_bytes
     server.loading_loaded_bytes = 0
-    server.command_checks.append(refuse_while_loading)
+    server.command_checks.insert(0, refuse_while_loading)
+    try:
+        with collector_paused():
+            yield
+    finally:
+        server.command_checks.remove(refuse_while_loading)
+        server.loading = False
+        server.loading_started = None
 
+
+def run_loading(server, total_bytes, steps):
+    """Run a loading generator on the event loop in the loading state, one batch per
+    loop turn."""
     async def load():
         for _ in steps:
             await asyncio.sleep(0)
 
-    try:
-        with collector_paused():
-            server.loop.run_until_complete(load())
-    finally:
-        server.loading = False
-        server.loading_started = None
-        server.command_checks.remove(refuse_while_loading)
+    with loading_state(server, total_bytes):
+        server.loop.run_until_complete(load())
 
 
 def refuse_while_loading(client, cmd, argv):
@@ -294,11 +289,7 @@ def debug_loadaof(client, argv):
     # As at start-up: the manifest on disk is the truth (it sets the next incr sequence).
     appendonly.load_manifest()
     appendonly.directory.delete_history_files(not server.config.aof_disable_auto_gc)
-    server.command_checks.insert(0, refuse_while_loading)    # before a busy script's check
-    try:
-        result = load_aof(server)
-    finally:
-        server.command_checks.remove(refuse_while_loading)
+    result = load_aof(server)
     if result.status not in (aof.AofStatus.OK, aof.AofStatus.EMPTY):
         sys.exit(1)
     log.warning("Append Only File loaded by DEBUG LOADAOF")
