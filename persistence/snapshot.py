@@ -47,6 +47,8 @@ class Snapshots:
         self.keys_loaded = 0
         self.keys_expired_on_load = 0
         self.replication_aux = None      # repl-id / repl-offset of the last loaded file
+        # Told of every ended RDB child: fn(ok, target), target "disk" or "socket" (replication).
+        self.child_done_hooks = []
 
     @property
     def path(self):
@@ -57,12 +59,12 @@ class Snapshots:
 
     # -- saving ----------------------------------------------------------------------------
 
-    def _write(self, path, progress=None):
+    def _write(self, path, progress=None, replication=None):
         """Write the dataset to `path` (temp file, fsync, rename); raises OSError."""
         from server.server import used_memory
         server = self.server
         rdb.save_file(path, server.dbs, server.config, used_memory=used_memory(),
-                      progress=progress)
+                      progress=progress, replication=replication)
 
     def save(self):
         """SAVE, and the saves of SHUTDOWN, FLUSHALL and DEBUG RELOAD: in the foreground."""
@@ -79,8 +81,10 @@ class Snapshots:
         self.update_write_check()
         return True
 
-    def background_save(self):
-        """Fork a child that writes the snapshot; False when it cannot start."""
+    def background_save(self, replication=None):
+        """Fork a child that writes the snapshot; False when it cannot start.
+
+        `replication` (an rdb.ReplicationInfo) goes into the file for a replica's full sync."""
         server = self.server
         if server.fork_child is not None:
             return False
@@ -91,7 +95,7 @@ class Snapshots:
 
         def work():
             try:
-                self._write(path, children.report_progress)
+                self._write(path, children.report_progress, replication)
             except OSError as exc:
                 log.warning("Write error saving DB on disk(%s): %s"
                             % ("rdbSaveRio", exc.strerror or exc))
@@ -113,6 +117,24 @@ class Snapshots:
 
     def child_done(self, ended):
         """The cron reaped our BGSAVE child."""
+        target = getattr(ended.child, "target", "disk")
+        if target == "socket":
+            self.transfer_done(ended)
+        else:
+            self.save_done(ended)
+        for hook in self.child_done_hooks:
+            hook(ended.ok, target)
+
+    def transfer_done(self, ended):
+        """A child that wrote the RDB to replicas' sockets, not to the file."""
+        if ended.ok:
+            log.notice("Background RDB transfer terminated with success")
+        elif ended.signal == 0:
+            log.warning("Background transfer error")
+        else:
+            log.warning("Background transfer terminated by signal %d" % ended.signal)
+
+    def save_done(self, ended):
         server = self.server
         self.last_bgsave_seconds = int(ended.seconds)
         if ended.ok:
@@ -138,6 +160,8 @@ class Snapshots:
             children.kill(child)
             remove_temp_file(child.pid)
             self.server.fork_child = None
+            for hook in self.child_done_hooks:
+                hook(False, getattr(child, "target", "disk"))
 
     def cron(self, now):
         """The save rules and a scheduled BGSAVE, while no child runs (serverCron)."""

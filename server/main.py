@@ -310,9 +310,11 @@ def main(argv=None):
     log.notice("monotonic clock: POSIX clock_gettime")
     from server.base import native_bridge
     from persistence.services import attach as attach_persistence
+    from cluster.services import attach as attach_replication
     from server.server import Server
     server = Server(config)
     attach_persistence(server)
+    attach_replication(server)
     server.catch_signals()
     # The pidfile is written just before listening, so whoever sees the port open finds it;
     # a failed start removes it again, leaving none behind as Redis does.

@@ -85,6 +85,9 @@ class Stats(StatsCore):
         self.client_qbuf_limit_disconnections = 0
         self.unexpected_error_replies = 0
         self.ops_samples = []                  # (time, commands) for instantaneous_ops_per_sec
+        self.sync_full = 0                     # replicas served a full resync
+        self.sync_partial_ok = 0
+        self.sync_partial_err = 0
 
 
 class Server(ServerCore):
@@ -124,6 +127,7 @@ class Server(ServerCore):
         self.shutdown_requested = None
         self.exit_code = 0
         self.cached_time_ms = None            # frozen clock while a command runs
+        self.executing_master_stream = False  # a replica runs what its master sent
         # Why writes are refused after a failed save or AOF write: "rdb"/"aof" -> (the
         # MISCONF reply to a command, the one to a script that may write), kept by the
         # persistence services, read by their command check and by scripts.

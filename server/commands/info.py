@@ -321,38 +321,8 @@ def section_stats(server):
 
 
 def section_replication(server):
-    config = server.config
-    fields = [["role", "master" if server.replicaof is None else "slave"]]
-    if server.replicaof is not None:
-        host, port = server.replicaof
-        fields += [
-            ["master_host", host],
-            ["master_port", port],
-            ["master_link_status", "down"],
-            ["master_last_io_seconds_ago", -1],
-            ["master_sync_in_progress", 0],
-            ["slave_read_repl_offset", 1],
-            ["slave_repl_offset", 1],
-            ["master_link_down_since_seconds", -1],
-            ["slave_priority", config.replica_priority],
-            ["slave_read_only", int(bool(config.replica_read_only))],
-            ["replica_announced", int(bool(config.replica_announced))],
-        ]
-    fields.append(["connected_slaves", len(getattr(server, "replicas", ()) or ())])
-    if config.min_replicas_to_write and config.min_replicas_max_lag:
-        fields.append(["min_slaves_good_slaves", 0])
-    fields += [
-        ["master_failover_state", "no-failover"],
-        ["master_replid", server.replid],
-        ["master_replid2", getattr(server, "replid2", "0" * 40)],
-        ["master_repl_offset", server.master_repl_offset],
-        ["second_repl_offset", getattr(server, "second_repl_offset", -1)],
-        ["repl_backlog_active", 0],
-        ["repl_backlog_size", config.repl_backlog_size],
-        ["repl_backlog_first_byte_offset", 0],
-        ["repl_backlog_histlen", 0],
-    ]
-    return fields
+    """The role alone; the replication service (cluster/replication.py) fills in the rest."""
+    return [["role", "master" if server.replicaof is None else "slave"]]
 
 
 def _seconds(tv):

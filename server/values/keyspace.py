@@ -298,7 +298,9 @@ class Database:
         if when is None or when > server.clock_ms() or server.loading:
             return False
         if server.is_replica_of_master():
-            return True   # a replica waits for the master's DEL, but hides the key
+            # A replica waits for the master's DEL and hides the key meanwhile; the master's
+            # own commands still see it, as the master did when it sent them.
+            return not server.executing_master_stream
         self.expire_now(key)
         return True
 

@@ -1,0 +1,407 @@
+"""Replication, the replica's side: the link to the master (Redis's syncWithMaster and
+readSyncBulkPayload).
+
+`MasterLink.run` connects, shakes hands (PING, AUTH, REPLCONF listening-port,
+ip-address, capa eof psync2), asks PSYNC <replid> <offset+1> for the history it
+has (or ? -1), and then either continues (+CONTINUE) or receives an RDB
+($<size> or $EOF:<mark>), loads it and takes the master's replid and offset
+(+FULLRESYNC). From then on the master's stream is applied by a `MasterClient`:
+a client whose replies are dropped, whose commands see keys that are logically
+expired, and whose applied bytes are forwarded as they are to this server's
+backlog and replicas. A lost link keeps the replid and offset (the "cached
+master"), so the next connection asks to continue where it stopped.
+
+States as ROLE shows them: connect, connecting, handshake, sync, connected.
+"""
+import asyncio
+import os
+import time
+
+from cluster.replication import EOF_MARK_SIZE
+from persistence import aof, rdb
+from persistence.services import loading_state
+from server.base.log import log
+from server.client import Client, format_addr
+
+RETRY_SECONDS = 1.0
+READ_SIZE = 64 * 1024
+
+
+class LinkError(Exception):
+    pass
+
+
+class MasterClient(Client):
+    """The master's connection once synchronized: the stream it sends runs here."""
+
+    def __init__(self, server, link, transport):
+        super().__init__(server)
+        self.link = link
+        self.transport = transport
+        self.is_master = True
+        self.authenticated = True
+        self.flags.add("M")
+        peer = transport.get_extra_info("peername")
+        local = transport.get_extra_info("sockname")
+        self.addr = format_addr(peer)
+        self.laddr = format_addr(local)
+        sock = transport.get_extra_info("socket")
+        self.fd = sock.fileno() if sock is not None else -1
+        self.unapplied = bytearray()     # bytes read, not yet run as whole commands
+        server.clients[self.id] = self
+
+    def data_received(self, data):
+        server = self.server
+        self.unapplied += data
+        self.link.read_offset += len(data)
+        server.executing_master_stream = True
+        try:
+            Client.data_received(self, data)
+        finally:
+            server.executing_master_stream = False
+        applied = len(self.unapplied) - self.parser.pending()
+        if applied > 0:
+            chunk = bytes(self.unapplied[:applied])
+            del self.unapplied[:applied]
+            self.link.replication.forward(chunk)
+
+    def offset_before_current(self):
+        """The stream offset before the command now running (REPLCONF GETACK's answer)."""
+        consumed = len(self.unapplied) - self.parser.pending()
+        return self.server.master_repl_offset + consumed - len(aof.encode_command(self.argv))
+
+    def flush(self):
+        """A master gets no replies (REPLCONF ACK is written by the link itself)."""
+        self.flush_queued = False
+        self.reply.buf.clear()
+
+
+class MasterLink:
+    def __init__(self, replication, host, port):
+        self.replication = replication
+        self.server = replication.server
+        self.host = host
+        self.port = port
+        self.state = "connect"
+        self.client = None
+        self.writer = None
+        self.read_offset = 0
+        self.last_io = time.time()
+        self.transfer_size = -1
+        self.transfer_read = 0
+        self.transfer_last_io = 0
+        self.task = self.server.loop.create_task(self.run())
+
+    # -- the link's life ------------------------------------------------------------------------
+
+    async def run(self):
+        first = True
+        while True:
+            if not first:
+                await asyncio.sleep(RETRY_SECONDS)
+            first = False
+            try:
+                await self.sync_and_stream()
+            except asyncio.CancelledError:
+                self.drop()
+                raise
+            except (OSError, LinkError, asyncio.IncompleteReadError, asyncio.TimeoutError) as exc:
+                if isinstance(exc, OSError) and self.state == "connecting":
+                    log.warning("Error condition on socket for SYNC: %s"
+                                % (exc.strerror or exc))
+                elif isinstance(exc, asyncio.TimeoutError) and self.state == "connecting":
+                    log.warning("Timeout connecting to the MASTER...")
+                elif isinstance(exc, LinkError) and str(exc):
+                    log.warning(str(exc))
+            except Exception:
+                import traceback
+                log.warning("Replication link error:\n" + traceback.format_exc())
+            self.drop()
+
+    def stop(self):
+        self.task.cancel()
+        self.drop()
+
+    def drop(self):
+        """The link is gone: the master state stays cached for the next PSYNC."""
+        if self.client is not None:
+            client, self.client = self.client, None
+            log.notice("Connection with master lost.")
+            log.notice("Caching the disconnected master state.")
+            client.closed = True
+            self.server.remove_client(client)
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+        if self.state != "connect":
+            self.replication.down_since = int(time.time())
+        self.state = "connect"
+        self.replication.link_state_changed()
+
+    # -- handshake ------------------------------------------------------------------------------
+
+    async def sync_and_stream(self):
+        server = self.server
+        config = server.config
+        timeout = config.repl_timeout
+        self.state = "connecting"
+        log.notice("Connecting to MASTER %s:%d" % (self.host, self.port))
+        log.notice("MASTER <-> REPLICA sync started")
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(self.host, self.port, limit=1 << 20), timeout)
+        self.reader, self.writer = reader, writer
+        log.notice("Non blocking connect for SYNC fired the event.")
+        self.state = "handshake"
+        reply = await self.command(timeout, b"PING")
+        if reply.startswith(b"-") and not reply.startswith((b"-NOAUTH", b"-NOPERM",
+                                                            b"-ERR operation not permitted")):
+            raise LinkError("Error reply to PING from master: '%s'" % text(reply[1:]))
+        log.notice("Master replied to PING, replication can continue...")
+        if config.masterauth:
+            args = [b"AUTH"] + ([config.masteruser.encode()] if config.masteruser else [])
+            reply = await self.command(timeout, *args, config.masterauth.encode())
+            if reply.startswith(b"-"):
+                raise LinkError("Unable to AUTH to MASTER: %s" % text(reply[1:]))
+        port = config.replica_announce_port or config.port
+        reply = await self.command(timeout, b"REPLCONF", b"listening-port", b"%d" % port)
+        if reply.startswith(b"-"):
+            log.notice("(Non critical) Master does not understand REPLCONF listening-port: %s"
+                       % text(reply[1:]))
+        if config.replica_announce_ip:
+            reply = await self.command(timeout, b"REPLCONF", b"ip-address",
+                                       config.replica_announce_ip.encode())
+            if reply.startswith(b"-"):
+                log.notice("(Non critical) Master does not understand REPLCONF ip-address: %s"
+                           % text(reply[1:]))
+        reply = await self.command(timeout, b"REPLCONF", b"capa", b"eof", b"capa", b"psync2")
+        if reply.startswith(b"-"):
+            log.notice("(Non critical) Master does not understand REPLCONF capa: %s"
+                       % text(reply[1:]))
+        await self.psync(timeout)
+
+    async def command(self, timeout, *argv):
+        self.writer.write(aof.encode_command(list(argv)))
+        line = await asyncio.wait_for(self.reader.readline(), timeout)
+        if not line:
+            raise LinkError("Master did not respond to command during SYNC handshake")
+        self.last_io = time.time()
+        return line.rstrip(b"\r\n")
+
+    async def psync(self, timeout):
+        server = self.server
+        replication = self.replication
+        cached = replication.cached_master
+        if cached:
+            replid, offset = server.replid, server.master_repl_offset + 1
+            log.notice("Trying a partial resynchronization (request %s:%d)." % (replid, offset))
+        else:
+            replid, offset = "?", -1
+            log.notice("Partial resynchronization not possible (no cached master)")
+        self.writer.write(aof.encode_command([b"PSYNC", replid.encode(), b"%d" % offset]))
+        while True:
+            line = await asyncio.wait_for(self.reader.readline(), timeout)
+            if not line:
+                raise LinkError("Master did not reply to PSYNC, will try later")
+            if line.strip():                 # newlines keep the link alive meanwhile
+                break
+        reply = line.rstrip(b"\r\n")
+        if reply.startswith(b"+FULLRESYNC"):
+            parts = reply.split()
+            if len(parts) < 3:
+                raise LinkError("Master replied with wrong +FULLRESYNC syntax.")
+            master_replid, master_offset = parts[1].decode(), int(parts[2])
+            log.notice("Full resync from master: %s:%d" % (master_replid, master_offset))
+            await self.full_sync(master_replid, master_offset)
+        elif reply.startswith(b"+CONTINUE"):
+            log.notice("Successful partial resynchronization with master.")
+            parts = reply.split()
+            if len(parts) > 1 and parts[1].decode() != server.replid:
+                new_id = parts[1].decode()
+                replication.flush_stream()
+                server.replid2 = server.replid
+                server.second_repl_offset = server.master_repl_offset + 1
+                server.replid = new_id
+                log.warning("Master replication ID changed to %s" % new_id)
+                replication.disconnect_replicas()
+            log.notice("MASTER <-> REPLICA sync: Master accepted a Partial Resynchronization.")
+            self.start_streaming()
+        elif reply.startswith((b"-NOMASTERLINK", b"-LOADING")):
+            raise LinkError("Master is currently unable to PSYNC but should be in the future: %s"
+                            % text(reply))
+        elif reply.startswith(b"-"):
+            log.warning("Unexpected reply to PSYNC from master: %s" % text(reply))
+            log.notice("Retrying with SYNC...")
+            self.writer.write(b"SYNC\r\n")
+            await self.full_sync(None, -1)
+        else:
+            raise LinkError("Unexpected reply to PSYNC from master: %s" % text(reply))
+        await self.stream()
+
+    # -- full sync --------------------------------------------------------------------------------
+
+    async def full_sync(self, master_replid, master_offset):
+        server = self.server
+        replication = self.replication
+        timeout = server.config.repl_timeout
+        self.state = "sync"
+        replication.attach_to_new_master()
+        while True:
+            line = await asyncio.wait_for(self.reader.readline(), timeout)
+            if not line:
+                raise LinkError("I/O error reading bulk count from MASTER: connection lost")
+            if line[:1] == b"-":
+                raise LinkError("MASTER aborted replication with an error: %s"
+                                % text(line[1:].rstrip()))
+            if line.strip():
+                break
+        if line[:1] != b"$":
+            raise LinkError("Bad protocol from MASTER, the first byte is not '$' (we received "
+                            "'%s'), are you sure the host and port are right?" % text(line.rstrip()))
+        header = line.rstrip(b"\r\n")
+        mark = None
+        if header.startswith(b"$EOF:") and len(header) - 5 >= EOF_MARK_SIZE:
+            mark = header[5:5 + EOF_MARK_SIZE]
+            self.transfer_size = 0
+            log.notice("MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF to "
+                       "disk")
+        else:
+            self.transfer_size = int(header[1:])
+            log.notice("MASTER <-> REPLICA sync: receiving %d bytes from master to disk"
+                       % self.transfer_size)
+        self.transfer_read = 0
+        temp_path = "temp-%d.%d.rdb" % (int(time.time()), os.getpid())
+        leftover = b""
+        try:
+            with open(temp_path, "wb") as f:
+                if mark is None:
+                    left = self.transfer_size
+                    while left:
+                        chunk = await asyncio.wait_for(self.reader.read(min(left, READ_SIZE)), timeout)
+                        if not chunk:
+                            raise LinkError("I/O error trying to sync with MASTER: connection lost")
+                        f.write(chunk)
+                        left -= len(chunk)
+                        self.transfer_read += len(chunk)
+                        self.transfer_last_io = self.last_io = time.time()
+                else:
+                    tail = b""
+                    while True:
+                        chunk = await asyncio.wait_for(self.reader.read(READ_SIZE), timeout)
+                        if not chunk:
+                            raise LinkError("I/O error trying to sync with MASTER: connection lost")
+                        self.transfer_read += len(chunk)
+                        self.transfer_last_io = self.last_io = time.time()
+                        window = tail + chunk
+                        at = window.find(mark)
+                        if at >= 0:
+                            f.write(window[:at])
+                            leftover = window[at + EOF_MARK_SIZE:]
+                            break
+                        keep = min(len(window), EOF_MARK_SIZE - 1)
+                        f.write(window[:len(window) - keep])
+                        tail = window[len(window) - keep:]
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(temp_path, server.snapshots.path)
+        except BaseException:
+            try:
+                os.unlink(temp_path)
+            except OSError:
+                pass
+            raise
+        await self.load_received(master_replid, master_offset)
+        self.pending_stream = leftover      # stream bytes that came with the EOF mark
+        log.notice("MASTER <-> REPLICA sync: Finished with success")
+
+    async def load_received(self, master_replid, master_offset):
+        server = self.server
+        snapshots = server.snapshots
+        appendonly = server.aof
+        aof_was_on = appendonly.state != "off"
+        if aof_was_on:
+            appendonly.stop()
+        log.notice("MASTER <-> REPLICA sync: Flushing old data")
+        for db in server.dbs:
+            db.clear()
+        log.notice("MASTER <-> REPLICA sync: Loading DB in memory")
+        self.state = "sync"
+        snapshots.replication_aux = None
+        try:
+            with rdb.open_rdb_file(snapshots.path, server.config, databases=len(server.dbs),
+                                   string_runs=True) as loader:
+                with loading_state(server, loader.size):
+                    for _ in snapshots.load_records(loader):
+                        await asyncio.sleep(0)
+        except (OSError, rdb.RdbLoadError) as exc:
+            log.warning("Failed trying to load the MASTER synchronization DB from disk, check "
+                        "server logs.")
+            for db in server.dbs:
+                db.clear()
+            raise LinkError(str(exc) if not isinstance(exc, rdb.RdbLoadError) else "")
+        server.dirty = 0
+        if master_replid is None:            # SYNC: the file says where the stream starts
+            aux = snapshots.replication_aux or {}
+            master_replid = aux.get("repl-id", b"").decode("latin-1") or os.urandom(20).hex()
+            master_offset = int(aux.get("repl-offset", b"0") or 0)
+        self.replication.adopt_master_history(master_replid, master_offset)
+        if aof_was_on:
+            appendonly.start()
+
+    # -- the command stream -----------------------------------------------------------------------
+
+    pending_stream = b""
+
+    def start_streaming(self):
+        server = self.server
+        self.state = "connected"
+        self.read_offset = server.master_repl_offset
+        self.client = MasterClient(server, self, self.writer.transport)
+        self.replication.cached_master = True
+        self.replication.link_state_changed()
+        self.send_ack()
+
+    async def stream(self):
+        if self.client is None:
+            self.start_streaming()
+        if self.pending_stream:
+            data, self.pending_stream = self.pending_stream, b""
+            self.client.data_received(data)
+        reader = self.reader
+        while True:
+            data = await reader.read(READ_SIZE)
+            if not data:
+                raise LinkError("")
+            self.last_io = time.time()
+            client = self.client
+            if client is None or client.closed:
+                raise LinkError("")
+            client.data_received(data)
+
+    def send_ack(self, offset=None):
+        if self.writer is None or self.state != "connected":
+            return
+        if offset is None:
+            offset = self.server.master_repl_offset
+        self.writer.write(aof.encode_command([b"REPLCONF", b"ACK", b"%d" % offset]))
+
+    def cron(self, now):
+        timeout = self.server.config.repl_timeout
+        if self.state == "connected":
+            if now - self.last_io > timeout:
+                log.warning("MASTER timeout: no data nor PING received...")
+                self.abort()
+                return
+            self.send_ack()
+        elif self.state == "sync" and self.transfer_last_io and now - self.transfer_last_io > timeout:
+            log.warning("Timeout receiving bulk data from MASTER... If the problem persists try "
+                        "to set the 'repl-timeout' parameter in redis.conf to a larger value.")
+            self.abort()
+
+    def abort(self):
+        """Drop the connection; the run loop reconnects."""
+        if self.writer is not None:
+            self.writer.transport.abort()
+
+
+def text(data):
+    return data.decode("utf-8", "replace")
