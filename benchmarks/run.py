@@ -10,12 +10,14 @@ Both servers are pinned to CPU 0 and redis-benchmark to CPU 1 (--no-pin: none).
 
     .venv/bin/python benchmarks/run.py [--rounds 5] [--requests 60000]
         [--pipelined-requests 120000] [--tests set,get] [--pipelines 1,16]
-        [--quick] [--no-pin] [--appendonly no|everysec|always] [--out DIR]
+        [--quick] [--no-pin] [--appendonly no|everysec|always] [--replicas N] [--out DIR]
     .venv/bin/python benchmarks/run.py --memory [memory.py options]
 
 Writes throughput.csv, throughput.txt and throughput.png under benchmarks/results/;
 with --appendonly everysec|always both servers run with appendonly yes and that
-appendfsync, and the files are named throughput-aof-<policy>[-r<N>].*.
+appendfsync, and the files are named throughput-aof-<policy>[-r<N>].*; with --replicas N
+each master has N replicas of its own kind attached (synchronized before the first test, not
+pinned), and the files are named throughput-replicas<N>.*.
 """
 import argparse
 import csv
@@ -74,6 +76,8 @@ def parse_args(argv):
     p.add_argument("--appendonly", choices=("no", "everysec", "always"), default="no",
                    help="no (default): no persistence; everysec/always: both servers with appendonly yes "
                         "and this appendfsync, each in its own temporary directory")
+    p.add_argument("--replicas", type=int, default=0,
+                   help="replicas of its own kind attached to each master (default none)")
     p.add_argument("--out", default=RESULTS_DIR, help="directory for the CSV/TXT/PNG (default %(default)s)")
     p.add_argument("--no-chart", action="store_true", help="skip the PNG")
     args = p.parse_args(argv)
@@ -188,7 +192,10 @@ def aof_settings(policy):
 
 
 def results_name(args):
-    """Base name of the result files: throughput, or throughput-aof-<policy>[-r<N>] with an AOF."""
+    """Base name of the result files: throughput, throughput-aof-<policy>[-r<N>] with an AOF,
+    throughput-replicas<N> with replicas."""
+    if args.replicas:
+        return "throughput-replicas%d" % args.replicas
     if args.appendonly == "no":
         return "throughput"
     return "throughput-aof-%s%s" % (args.appendonly, "-r%d" % args.random_keys if args.random_keys else "")
@@ -204,6 +211,40 @@ def aof_summary(server):
     return "%s: aof_current_size %.1f MB, aof_rewrites %s, aof_last_write_status %s, aof_delayed_fsync %s" % (
         server.kind, int(info.get("aof_current_size", 0)) / 1e6, info.get("aof_rewrites", "?"),
         info.get("aof_last_write_status", "?"), info.get("aof_delayed_fsync", "?"))
+
+
+def attach_replicas(master, count):
+    """Start `count` replicas of the master's kind and wait until each is synchronized."""
+    replicas = []
+    for _ in range(count):
+        replica = servers.BenchServer(master.kind)
+        replicas.append(replica)
+        replica.call("REPLICAOF", "127.0.0.1", str(master.port))
+    deadline = time.monotonic() + 120
+    for replica in replicas:
+        while True:
+            conn = replica.connect()
+            try:
+                if conn.info("replication").get("master_link_status") == "up":
+                    break
+            finally:
+                conn.close()
+            if time.monotonic() > deadline:
+                raise TimeoutError("%s replica did not synchronize" % master.kind)
+            time.sleep(0.05)
+    return replicas
+
+
+def replication_summary(master):
+    """How far the master's replicas got, from its INFO replication."""
+    conn = master.connect()
+    try:
+        info = conn.info("replication")
+    finally:
+        conn.close()
+    lines = [value for name, value in sorted(info.items()) if name.startswith("slave")]
+    return "%s: master_repl_offset %s; %s" % (master.kind, info.get("master_repl_offset"),
+                                               "; ".join(lines))
 
 
 def flush(server_list):
@@ -344,15 +385,20 @@ def main(argv=None):
                    args.pipelined_requests, args.rounds, pinning,
                    ", -r %d" % args.random_keys if args.random_keys else "",
                    ", appendonly yes, appendfsync %s" % args.appendonly if args.appendonly != "no" else ""))
+    if args.replicas:
+        settings += ", %d replicas per master" % args.replicas
     print(settings, flush=True)
     load_before = os.getloadavg()
     started = time.monotonic()
     pairs = {(test, pipeline): [] for test in args.tests for pipeline in args.pipelines}
     running = []
+    replicas = []
     try:
         for kind in servers.KINDS:
             running.append(servers.BenchServer(kind, cpu=server_cpu, settings=aof_settings(args.appendonly)))
         by_kind = {server.kind: server for server in running}
+        for server in running:
+            replicas += attach_replicas(server, args.replicas)
         pids = [server.pid for server in running]
         whole_run = OthersCpuMeter(pids)
         for round_no in range(args.rounds):
@@ -378,8 +424,10 @@ def main(argv=None):
                               100 * pair["others"]), flush=True)
         others_share = whole_run.share()
         aof_lines = [aof_summary(server) for server in running] if args.appendonly != "no" else []
+        if args.replicas:
+            aof_lines += [replication_summary(server) for server in running]
     finally:
-        for server in running:
+        for server in replicas + running:
             server.stop()
     elapsed = time.monotonic() - started
     load_after = os.getloadavg()

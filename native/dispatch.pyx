@@ -374,7 +374,7 @@ cdef class ClientCore:
                         if (not cmd.fast or not self.authenticated or self.multi_state is not None
                                 or (argc != cmd._arity if cmd._arity > 0 else argc < -cmd._arity)
                                 or PyList_GET_SIZE(checks) or server.call_depth
-                                or (cmd.is_write and server.replicaof is not None)):
+                                or (cmd.is_write and server.replicaof is not None and not self.is_master)):
                             process_command(self, argv)
                         else:
                             # Server.call for a top-level command: the clock, the handler (or its

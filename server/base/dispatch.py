@@ -7,8 +7,9 @@ command table's rules and calls the handler through `Server.call`.
 The native twin has the same loop, and for the common case runs the handler
 itself: a command name already seen, no subcommands, not `protected`, the
 right arity, an authenticated client outside MULTI, no extra checks
-registered (a busy script), not a write on a replica, at top level. For that
-case `process_command` would only have called `call`, so the native loop does
+registered (a busy script), not a write on a replica (unless its master sent
+it), at top level. For that case `process_command` would only have called
+`call`, so the native loop does
 what `call` does (clock, statistics, propagation, after-call hooks, serving
 blocked clients) without the Python calls in between; every other command
 goes through `process_command` as here. For the most common shape of GET, SET,
