@@ -43,10 +43,18 @@ def cmd_psync(client, argv):
 
 
 def start_sync(client, argv):
+    from server.commands.introspection import client_info_string
     server = client.server
     if "S" in client.flags:               # already a replica: nothing to do
         return
     replication = server.replication
+    if len(argv) > 3 and argv[0].lower() == b"psync" and argv[3].lower() == b"failover":
+        # Our master hands over to us (its FAILOVER): we become the master first.
+        if argv[1].decode("latin-1") != server.replid:
+            raise CommandError("ERR PSYNC FAILOVER replid must match my replid.")
+        replication.unset_master()
+        log.notice("MASTER MODE enabled (failover request from '%s')"
+                   % client_info_string(client, client))
     if server.replicaof is not None and not replication.link_connected():
         raise CommandError("-NOMASTERLINK Can't SYNC while not connected with my master")
     if client.reply.buf:
@@ -193,3 +201,57 @@ def cmd_wait(client, argv):
         raise CommandError("ERR timeout is negative")
     deadline = int(time.time() * 1000) + timeout if timeout > 0 else 0
     server.replication.wait(client, numreplicas, deadline)
+
+
+@command("failover", -1, "admin noscript stale", acl="@admin @slow @dangerous", group="server",
+         since="6.2.0",
+         summary="Start a coordinated failover between this server and one of its replicas.")
+def cmd_failover(client, argv):
+    server = client.server
+    if server.config.cluster_enabled:
+        raise CommandError("ERR FAILOVER not allowed in cluster mode. Use CLUSTER FAILOVER "
+                           "command instead.")
+    replication = server.replication
+    if len(argv) == 2 and argv[1].lower() == b"abort":
+        if replication.failover_state == "no-failover":
+            raise CommandError("ERR No failover in progress.")
+        replication.abort_failover("Failover manually aborted")
+        client.reply.ok()
+        return
+    timeout = port = 0
+    host = None
+    force = False
+    i = 1
+    while i < len(argv):
+        option = argv[i].lower()
+        if option == b"timeout" and i + 1 < len(argv) and timeout == 0:
+            timeout = _int(argv[i + 1])
+            if timeout <= 0:
+                raise CommandError("ERR FAILOVER timeout must be greater than 0")
+            i += 2
+        elif option == b"to" and i + 2 < len(argv) and host is None:
+            port = _int(argv[i + 2])
+            host = argv[i + 1].decode("utf-8", "replace")
+            i += 3
+        elif option == b"force" and not force:
+            force = True
+            i += 1
+        else:
+            raise CommandError(SYNTAX)
+    if replication.failover_state != "no-failover":
+        raise CommandError("ERR FAILOVER already in progress.")
+    if server.replicaof is not None:
+        raise CommandError("ERR FAILOVER is not valid when server is a replica.")
+    if not replication.replicas:
+        raise CommandError("ERR FAILOVER requires connected replicas.")
+    if force and (not timeout or host is None):
+        raise CommandError("ERR FAILOVER with force option requires both a timeout and target "
+                           "HOST and IP.")
+    if host is not None:
+        replica = replication.find_replica(host, port)
+        if replica is None:
+            raise CommandError("ERR FAILOVER target HOST and PORT is not a replica.")
+        if replica.repl.state != ONLINE:
+            raise CommandError("ERR FAILOVER target replica is not online.")
+    replication.start_failover((host, port) if host is not None else None, timeout, force)
+    client.reply.ok()

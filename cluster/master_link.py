@@ -197,7 +197,11 @@ class MasterLink:
         else:
             replid, offset = "?", -1
             log.notice("Partial resynchronization not possible (no cached master)")
-        self.writer.write(aof.encode_command([b"PSYNC", replid.encode(), b"%d" % offset]))
+        psync = [b"PSYNC", replid.encode(), b"%d" % offset]
+        failing_over = replication.failover_state == "failover-in-progress"
+        if failing_over:                     # the target becomes master on receiving it
+            psync.append(b"FAILOVER")
+        self.writer.write(aof.encode_command(psync))
         while True:
             line = await asyncio.wait_for(self.reader.readline(), timeout)
             if not line:
@@ -205,6 +209,12 @@ class MasterLink:
             if line.strip():                 # newlines keep the link alive meanwhile
                 break
         reply = line.rstrip(b"\r\n")
+        if failing_over:
+            if reply.startswith((b"+FULLRESYNC", b"+CONTINUE")):
+                replication.clear_failover()
+            else:
+                replication.abort_failover("Failover target rejected psync request")
+                raise asyncio.CancelledError()
         if reply.startswith(b"+FULLRESYNC"):
             parts = reply.split()
             if len(parts) < 3:

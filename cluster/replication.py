@@ -79,6 +79,10 @@ class Replication:
         self.last_ping = 0.0
         self.down_since = 0
         self.last_cron = 0.0
+        self.failover_state = "no-failover"    # waiting-for-sync, failover-in-progress
+        self.failover_end_ms = 0
+        self.failover_force = False
+        self.failover_target = None            # (host, port)
         self.master_host = None
         if config.replicaof is not None:
             self.master_host = config.replicaof
@@ -106,7 +110,7 @@ class Replication:
             chunk = bytes(data)
             del data[:]
             self.send_stream(chunk)
-        if self.getack_requested:
+        if self.getack_requested and not self.server.writes_paused:
             self.getack_requested = False
             if self.replicas and self.server.replicaof is None:
                 self.send_stream(GETACK)
@@ -183,6 +187,9 @@ class Replication:
         """SYNC and PSYNC (syncCommand): partial resync when possible, else a full one."""
         server = self.server
         repl = state_of(client)
+        if self.failover_state != "no-failover":
+            client.reply.error("-NOMASTERLINK Can't SYNC while failing over")
+            return
         log.notice("Replica %s asks for synchronization" % self.replica_name(client))
         if argv[0].lower() == b"psync":
             try:
@@ -512,6 +519,73 @@ class Replication:
         return ("MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to "
                 "'no'.")
 
+    # -- FAILOVER: a coordinated hand-over to a replica ------------------------------------------
+
+    def find_replica(self, host, port):
+        for replica in self.replicas:
+            ip = replica.repl.announced_ip or client_ip(replica)
+            if ip is not None and ip.lower() == host.lower() and replica.repl.listening_port == port:
+                return replica
+        return None
+
+    def start_failover(self, target, timeout_ms, force):
+        """FAILOVER: writes are paused until the target (or any replica) has everything."""
+        if target is not None:
+            log.notice("FAILOVER requested to %s:%d." % target)
+        else:
+            log.notice("FAILOVER requested to any replica.")
+        self.failover_target = target
+        self.failover_end_ms = int(time.time() * 1000) + timeout_ms if timeout_ms else 0
+        self.failover_force = force
+        self.failover_state = "waiting-for-sync"
+        self.server.pauses.pause("failover", "write", None)
+
+    def update_failover(self):
+        """While waiting for sync: fail over once the target acknowledged our offset."""
+        if self.failover_state != "waiting-for-sync":
+            return
+        now_ms = int(time.time() * 1000)
+        if self.failover_end_ms and self.failover_end_ms <= now_ms:
+            if self.failover_force:
+                log.notice("FAILOVER to %s:%d time out exceeded, failing over."
+                           % self.failover_target)
+                self.failover_state = "failover-in-progress"
+                self.set_master(*self.failover_target)
+            else:
+                self.abort_failover("Replica never caught up before timeout")
+            return
+        offset = self.current_offset()
+        if self.failover_target is not None:
+            replica = self.find_replica(*self.failover_target)
+        else:
+            replica = next((r for r in self.replicas if r.repl.ack_offset == offset
+                            and (r.repl.announced_ip or client_ip(r)) is not None), None)
+            if replica is not None:
+                self.failover_target = (replica.repl.announced_ip or client_ip(replica),
+                                        replica.repl.listening_port)
+        if replica is not None and replica.repl.ack_offset == offset:
+            self.failover_state = "failover-in-progress"
+            log.notice("Failover target %s:%d is synced, failing over." % self.failover_target)
+            self.set_master(*self.failover_target)
+
+    def clear_failover(self):
+        self.failover_state = "no-failover"
+        self.failover_end_ms = 0
+        self.failover_force = False
+        self.failover_target = None
+        self.server.pauses.unpause("failover")
+
+    def abort_failover(self, reason):
+        if self.failover_state == "no-failover":
+            return
+        if self.failover_target is not None:
+            log.notice("FAILOVER to %s:%d aborted: %s" % (self.failover_target + (reason,)))
+        else:
+            log.notice("FAILOVER to any replica aborted: %s" % reason)
+        if self.failover_state == "failover-in-progress":
+            self.unset_master()
+        self.clear_failover()
+
     # -- acknowledgements and WAIT --------------------------------------------------------------
 
     def ack(self, client, offset):
@@ -523,6 +597,8 @@ class Replication:
             self.start_command_stream(client)
         if self.waiting:
             self.serve_waiting()
+        if self.failover_state == "waiting-for-sync":
+            self.update_failover()
 
     def count_acked(self, offset):
         return sum(1 for r in self.replicas

@@ -36,6 +36,7 @@ def resize_backlog(replication):
 def once_a_second(replication, now):
     """The cron runs at hz; replication's own timers run once a second, as Redis's do."""
     replication.output_limits(now)
+    replication.update_failover()
     if now - replication.last_cron >= 1.0:
         replication.last_cron = now
         replication.cron(now)
@@ -106,7 +107,7 @@ def info_fields(replication, fields):
                     % (ip, repl.listening_port, STATE_NAMES[repl.state], repl.ack_offset, lag)])
         index += 1
     backlog = replication.backlog
-    out += [["master_failover_state", "no-failover"],
+    out += [["master_failover_state", replication.failover_state],
             ["master_replid", server.replid],
             ["master_replid2", server.replid2],
             ["master_repl_offset", offset],

@@ -19,6 +19,7 @@ from server.commands import strings, keys, connection, introspection, admin  # n
 from server.commands import info, debug, lists, hashes, sets, zsets  # noqa: F401
 from server.commands import bitmaps, hyperloglog, transactions, sort, scripting  # noqa: F401
 from server.commands import blocking
+from server.commands.pausing import POSTPONED, Pauses
 from server.commands import table as command_table
 from server.client import Client
 from server.base.errors import CommandError, NOAUTH, internal_error_message
@@ -128,6 +129,8 @@ class Server(ServerCore):
         self.exit_code = 0
         self.cached_time_ms = None            # frozen clock while a command runs
         self.executing_master_stream = False  # a replica runs what its master sent
+        self.pauses = Pauses(self)            # CLIENT PAUSE, FAILOVER
+        self.writes_paused = False            # while set, nothing expires
         # Why writes are refused after a failed save or AOF write: "rdb"/"aof" -> (the
         # MISCONF reply to a command, the one to a script that may write), kept by the
         # persistence services, read by their command check and by scripts.
@@ -196,6 +199,7 @@ class Server(ServerCore):
         self.clients.pop(client.id, None)
         blocking.forget_client(client)
         transactions.forget_client(client)
+        self.pauses.forget(client)
         for hook in self.client_close_hooks:
             hook(client)
 
@@ -250,6 +254,8 @@ class Server(ServerCore):
             for check in checks:
                 error = check(client, cmd, argv)
                 if error:
+                    if error is POSTPONED:   # runs once the pause that stopped it ends
+                        return
                     return self.reject(client, cmd, error)
         if (self.replicaof is not None and self.config.replica_read_only and "write" in flags
                 and not client.is_master):

@@ -353,10 +353,7 @@ def cmd_client_pause(client, argv):
         if mode not in ("write", "all"):
             raise CommandError("ERR CLIENT PAUSE mode must be WRITE or ALL")
     timeout = parse_timeout_ms(argv[2])
-    server = client.server
-    until = max(timeout + time.time() * 1000, getattr(server, "clients_paused_until", 0))
-    server.clients_paused_until = until
-    server.clients_pause_mode = mode
+    client.server.pauses.pause("client", mode, int(time.time() * 1000) + timeout)
     client.reply.ok()
 
 
@@ -375,7 +372,7 @@ def parse_timeout_ms(arg):
          since="6.2.0",
          summary="Resume processing of clients that were paused", group="connection")
 def cmd_client_unpause(client, argv):
-    client.server.clients_paused_until = 0
+    client.server.pauses.unpause("client")
     client.reply.ok()
 
 

@@ -301,6 +301,8 @@ class Database:
             # A replica waits for the master's DEL and hides the key meanwhile; the master's
             # own commands still see it, as the master did when it sent them.
             return not server.executing_master_stream
+        if server.writes_paused:
+            return True   # deleting is a write: hidden until the pause ends
         self.expire_now(key)
         return True
 
@@ -687,7 +689,8 @@ def keyspace_cron(server, now, hz):
     DEBUG SET-ACTIVE-EXPIRE 0 turns it off."""
     server.lru_clock = int(now)
     follow_eviction_policy(server)
-    if not server.active_expire_enabled or server.is_replica_of_master() or server.loading:
+    if (not server.active_expire_enabled or server.is_replica_of_master() or server.loading
+            or server.writes_paused):
         return
     now_ms = int(now * 1000)
     share = (25 + 2 * (server.config.active_expire_effort - 1)) / 100
