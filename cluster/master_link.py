@@ -126,6 +126,7 @@ class MasterLink:
         """The link is gone: the master state stays cached for the next PSYNC."""
         if self.client is not None:
             client, self.client = self.client, None
+            self.replication.cached_stream_db = client.db.index
             log.notice("Connection with master lost.")
             log.notice("Caching the disconnected master state.")
             client.closed = True
@@ -349,6 +350,8 @@ class MasterLink:
                 db.clear()
             raise LinkError(str(exc) if not isinstance(exc, rdb.RdbLoadError) else "")
         server.dirty = 0
+        stream_db = int((snapshots.replication_aux or {}).get("repl-stream-db", b"0") or 0)
+        self.replication.cached_stream_db = stream_db if 0 <= stream_db < len(server.dbs) else 0
         if master_replid is None:            # SYNC: the file says where the stream starts
             aux = snapshots.replication_aux or {}
             master_replid = aux.get("repl-id", b"").decode("latin-1") or os.urandom(20).hex()
@@ -366,6 +369,7 @@ class MasterLink:
         self.state = "connected"
         self.read_offset = server.master_repl_offset
         self.client = MasterClient(server, self, self.writer.transport)
+        self.client.db = server.dbs[self.replication.cached_stream_db]
         self.replication.cached_master = True
         self.replication.link_state_changed()
         self.send_ack()

@@ -172,6 +172,26 @@ class Replication:
                     "replication ID is %s" % (server.replid2, server.second_repl_offset,
                                               server.replid))
 
+    def save_info(self):
+        """Where the stream stands, for an RDB saved now (rdbPopulateSaveInfo), or None."""
+        server = self.server
+        if server.replicaof is None:
+            if self.backlog is None:
+                return None
+            offset = self.current_offset()
+            stream_db = self.stream.selected_db if self.stream.selected_db >= 0 else 0
+            return rdb.ReplicationInfo(stream_db, server.replid, offset)
+        link = self.link
+        if link is not None and link.client is not None:
+            return rdb.ReplicationInfo(link.client.db.index, server.replid,
+                                       server.master_repl_offset)
+        if self.cached_master:
+            return rdb.ReplicationInfo(self.cached_stream_db, server.replid,
+                                       server.master_repl_offset)
+        return None
+
+    cached_stream_db = 0            # the master client's database when its link was lost
+
     # -- replicas attaching ------------------------------------------------------------------------
 
     def replica_name(self, client):

@@ -17,6 +17,7 @@ def attach(server):
     replication = server.replication = Replication(server)
     server.client_close_hooks.append(replication.replica_gone)
     server.snapshots.child_done_hooks.append(replication.bgsave_done)
+    server.snapshots.replication_info = replication.save_info
     server.startup_hooks.append(lambda: start_at_startup(replication))
     server.cron_hooks.append(lambda now: once_a_second(replication, now))
     info.SECTION_HOOKS["replication"].append(lambda srv, fields: info_fields(replication, fields))
@@ -49,10 +50,15 @@ def start_at_startup(replication):
     aux = server.snapshots.replication_aux or {}
     replid = aux.get("repl-id", b"").decode("latin-1")
     if len(replid) == 40 and "repl-offset" in aux:
-        server.replid = replid
-        server.master_repl_offset = int(aux["repl-offset"])
-        if server.replicaof is not None:
+        offset = int(aux["repl-offset"])
+        if server.replicaof is not None:      # continue as the master's replica we were
+            server.replid = replid
             replication.cached_master = True
+            replication.cached_stream_db = int(aux.get("repl-stream-db", b"0") or 0)
+        else:                                 # our replicas may continue with us
+            server.replid2 = replid
+            server.second_repl_offset = offset + 1
+        server.master_repl_offset = offset
         replication.create_backlog()
     if server.replicaof is not None:
         from cluster.master_link import MasterLink

@@ -49,6 +49,9 @@ class Snapshots:
         self.replication_aux = None      # repl-id / repl-offset of the last loaded file
         # Told of every ended RDB child: fn(ok, target), target "disk" or "socket" (replication).
         self.child_done_hooks = []
+        # () -> rdb.ReplicationInfo or None: where the replication stream stands, saved with
+        # the data so that a restarted server can continue it (set by the replication service).
+        self.replication_info = lambda: None
 
     @property
     def path(self):
@@ -70,7 +73,7 @@ class Snapshots:
         """SAVE, and the saves of SHUTDOWN, FLUSHALL and DEBUG RELOAD: in the foreground."""
         self.saves += 1
         try:
-            self._write(self.path)
+            self._write(self.path, replication=self.replication_info())
         except OSError as exc:
             log.warning("Write error saving DB on disk(%s): %s" % ("rdbSaveRio", exc.strerror or exc))
             return False
@@ -84,10 +87,13 @@ class Snapshots:
     def background_save(self, replication=None):
         """Fork a child that writes the snapshot; False when it cannot start.
 
-        `replication` (an rdb.ReplicationInfo) goes into the file for a replica's full sync."""
+        `replication` (an rdb.ReplicationInfo) goes into the file for a replica's full sync;
+        by default the file tells where the replication stream stood, when there is one."""
         server = self.server
         if server.fork_child is not None:
             return False
+        if replication is None:
+            replication = self.replication_info()
         self.saves += 1
         self.dirty_before_bgsave = server.dirty
         self.last_bgsave_try = int(time.time())
