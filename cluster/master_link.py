@@ -109,8 +109,13 @@ class MasterLink:
                 if isinstance(exc, OSError) and self.state == "connecting":
                     log.warning("Error condition on socket for SYNC: %s"
                                 % (exc.strerror or exc))
-                elif isinstance(exc, asyncio.TimeoutError) and self.state == "connecting":
+                elif isinstance(exc, asyncio.TimeoutError) and self.state in ("connecting",
+                                                                             "handshake"):
                     log.warning("Timeout connecting to the MASTER...")
+                elif isinstance(exc, asyncio.TimeoutError) and self.state == "sync":
+                    log.warning("Timeout receiving bulk data from MASTER... If the problem "
+                                "persists try to set the 'repl-timeout' parameter in redis.conf "
+                                "to a larger value.")
                 elif isinstance(exc, LinkError) and str(exc):
                     log.warning(str(exc))
             except Exception:
@@ -255,7 +260,6 @@ class MasterLink:
         replication = self.replication
         timeout = server.config.repl_timeout
         self.state = "sync"
-        replication.attach_to_new_master()
         while True:
             line = await asyncio.wait_for(self.reader.readline(), timeout)
             if not line:
@@ -270,79 +274,115 @@ class MasterLink:
                             "'%s'), are you sure the host and port are right?" % text(line.rstrip()))
         header = line.rstrip(b"\r\n")
         mark = None
+        diskless = self.use_diskless_load()
+        target = "to parser" if diskless else "to disk"
         if header.startswith(b"$EOF:") and len(header) - 5 >= EOF_MARK_SIZE:
             mark = header[5:5 + EOF_MARK_SIZE]
             self.transfer_size = 0
-            log.notice("MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF to "
-                       "disk")
+            log.notice("MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF %s"
+                       % target)
         else:
             self.transfer_size = int(header[1:])
-            log.notice("MASTER <-> REPLICA sync: receiving %d bytes from master to disk"
-                       % self.transfer_size)
+            log.notice("MASTER <-> REPLICA sync: receiving %d bytes from master %s"
+                       % (self.transfer_size, target))
         self.transfer_read = 0
-        temp_path = "temp-%d.%d.rdb" % (int(time.time()), os.getpid())
-        leftover = b""
-        try:
-            with open(temp_path, "wb") as f:
-                if mark is None:
-                    left = self.transfer_size
-                    while left:
-                        chunk = await asyncio.wait_for(self.reader.read(min(left, READ_SIZE)), timeout)
-                        if not chunk:
-                            raise LinkError("I/O error trying to sync with MASTER: connection lost")
-                        f.write(chunk)
-                        left -= len(chunk)
-                        self.transfer_read += len(chunk)
-                        self.transfer_last_io = self.last_io = time.time()
-                else:
-                    tail = b""
-                    while True:
-                        chunk = await asyncio.wait_for(self.reader.read(READ_SIZE), timeout)
-                        if not chunk:
-                            raise LinkError("I/O error trying to sync with MASTER: connection lost")
-                        self.transfer_read += len(chunk)
-                        self.transfer_last_io = self.last_io = time.time()
-                        window = tail + chunk
-                        at = window.find(mark)
-                        if at >= 0:
-                            f.write(window[:at])
-                            leftover = window[at + EOF_MARK_SIZE:]
-                            break
-                        keep = min(len(window), EOF_MARK_SIZE - 1)
-                        f.write(window[:len(window) - keep])
-                        tail = window[len(window) - keep:]
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(temp_path, server.snapshots.path)
-        except BaseException:
+        if diskless:
+            # Loading from the moment the payload starts, as a replica parsing the socket
+            # is; the old data stays until the whole payload is here.
+            with loading_state(server, self.transfer_size):
+                payload = bytearray()
+                await self.receive_payload(payload, mark, timeout)
+                server.loading_total_bytes = len(payload)
+                await self.load_received(master_replid, master_offset, bytes(payload))
+        else:
+            temp_path = "temp-%d.%d.rdb" % (int(time.time()), os.getpid())
             try:
-                os.unlink(temp_path)
-            except OSError:
-                pass
-            raise
-        await self.load_received(master_replid, master_offset)
-        self.pending_stream = leftover      # stream bytes that came with the EOF mark
+                with open(temp_path, "wb") as f:
+                    await self.receive_payload(f, mark, timeout)
+                    f.flush()
+                    os.fsync(f.fileno())
+                os.replace(temp_path, server.snapshots.path)
+            except BaseException:
+                try:
+                    os.unlink(temp_path)
+                except OSError:
+                    pass
+                raise
+            await self.load_received(master_replid, master_offset, None)
         log.notice("MASTER <-> REPLICA sync: Finished with success")
 
-    async def load_received(self, master_replid, master_offset):
+    def use_diskless_load(self):
+        """repl-diskless-load: swapdb always, on-empty-db when there is no data."""
+        mode = self.server.config.repl_diskless_load
+        return mode == "swapdb" or (mode == "on-empty-db"
+                                    and not any(len(db) for db in self.server.dbs))
+
+    async def receive_payload(self, out, mark, timeout):
+        """The RDB into `out` (a file or a bytearray): $<size> bytes, or up to the EOF mark;
+        stream bytes that came after the mark are kept for the master client."""
+        server = self.server
+        write = out.write if hasattr(out, "write") else out.extend
+        self.pending_stream = b""
+        if mark is None:
+            left = self.transfer_size
+            while left:
+                chunk = await asyncio.wait_for(self.reader.read(min(left, READ_SIZE)), timeout)
+                if not chunk:
+                    raise LinkError("I/O error trying to sync with MASTER: connection lost")
+                write(chunk)
+                left -= len(chunk)
+                self.received(len(chunk))
+            return
+        tail = b""
+        while True:
+            chunk = await asyncio.wait_for(self.reader.read(READ_SIZE), timeout)
+            if not chunk:
+                raise LinkError("I/O error trying to sync with MASTER: connection lost")
+            self.received(len(chunk))
+            window = tail + chunk
+            at = window.find(mark)
+            if at >= 0:
+                write(window[:at])
+                self.pending_stream = window[at + EOF_MARK_SIZE:]
+                return
+            keep = min(len(window), EOF_MARK_SIZE - 1)
+            write(window[:len(window) - keep])
+            tail = window[len(window) - keep:]
+
+    def received(self, size):
+        self.transfer_read += size
+        self.transfer_last_io = self.last_io = time.time()
+        if self.server.loading:
+            self.server.loading_loaded_bytes = self.transfer_read
+
+    async def load_received(self, master_replid, master_offset, payload):
+        """Replace the dataset with the master's RDB: the file just received, or `payload`
+        (diskless load, already in the loading state)."""
         server = self.server
         snapshots = server.snapshots
         appendonly = server.aof
         aof_was_on = appendonly.state != "off"
         if aof_was_on:
             appendonly.stop()
-        log.notice("MASTER <-> REPLICA sync: Flushing old data")
+        self.replication.attach_to_new_master()
+        if server.config.repl_diskless_load != "swapdb" or payload is None:
+            log.notice("MASTER <-> REPLICA sync: Flushing old data")
         for db in server.dbs:
             db.clear()
         log.notice("MASTER <-> REPLICA sync: Loading DB in memory")
-        self.state = "sync"
         snapshots.replication_aux = None
         try:
-            with rdb.open_rdb_file(snapshots.path, server.config, databases=len(server.dbs),
-                                   string_runs=True) as loader:
-                with loading_state(server, loader.size):
-                    for _ in snapshots.load_records(loader):
-                        await asyncio.sleep(0)
+            if payload is None:
+                with rdb.open_rdb_file(snapshots.path, server.config, databases=len(server.dbs),
+                                       string_runs=True) as loader:
+                    with loading_state(server, loader.size):
+                        for _ in snapshots.load_records(loader):
+                            await asyncio.sleep(0)
+            else:
+                loader = rdb.RdbLoader(payload, server.config, databases=len(server.dbs),
+                                       string_runs=True)
+                for _ in snapshots.load_records(loader):
+                    await asyncio.sleep(0)
         except (OSError, rdb.RdbLoadError) as exc:
             log.warning("Failed trying to load the MASTER synchronization DB from disk, check "
                         "server logs.")
