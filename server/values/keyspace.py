@@ -271,8 +271,8 @@ class KeyLog:
 
 
 class Database:
-    __slots__ = ("server", "index", "data", "expires", "_expiry_heap", "avg_ttl",
-                 "access", "access_everywhere", "lfu", "keylog")
+    __slots__ = ("server", "index", "data", "expires", "_expiry_heap", "replica_written_expires",
+                 "avg_ttl", "access", "access_everywhere", "lfu", "keylog")
 
     def __init__(self, server, index):
         self.server = server
@@ -280,6 +280,7 @@ class Database:
         self.data = KeyTable()
         self.expires = {}            # key -> unix time in ms
         self._expiry_heap = []       # (when, key); stale entries skipped on pop
+        self.replica_written_expires = set()   # keys a writable replica's clients gave a TTL
         self.avg_ttl = 0             # INFO keyspace: smoothed TTL of sampled keys
         self.access = {}             # key -> LRU clock second of the last access
         self.access_everywhere = False   # access holds every key (LRU policies)
@@ -291,7 +292,7 @@ class Database:
 
     # -- lookups -------------------------------------------------------------
 
-    def _expired(self, key):
+    def _expired(self, key, for_write=False):
         """True if key is logically gone; deletes it when this node owns expiry."""
         when = self.expires.get(key)
         server = self.server
@@ -299,8 +300,12 @@ class Database:
             return False
         if server.is_replica_of_master():
             # A replica waits for the master's DEL and hides the key meanwhile; the master's
-            # own commands still see it, as the master did when it sent them.
-            return not server.executing_master_stream
+            # own commands still see it, as the master did when it sent them. A client's
+            # write on a writable replica deletes it first, as any write lookup does.
+            if server.executing_master_stream:
+                return False
+            if not for_write:
+                return True
         if server.writes_paused:
             return True   # deleting is a write: hidden until the pause ends
         self.expire_now(key)
@@ -329,7 +334,7 @@ class Database:
         """The value before a write: records the access, no hit/miss accounting;
         `cls` as for get()."""
         value = self.data.get(key)
-        if value is None or (key in self.expires and self._expired(key)):
+        if value is None or (key in self.expires and self._expired(key, True)):
             return None
         if self.lfu is None:
             self.access[key] = self.server.lru_clock
@@ -369,7 +374,7 @@ class Database:
         """Store value; a plain overwrite clears the TTL as SET does."""
         expires = self.expires
         if key in expires:
-            self._expired(key)      # a key past its time is expired first, as a write lookup does
+            self._expired(key, True)    # a key past its time is expired first, as a write lookup does
             if not keep_ttl and key in expires:
                 del expires[key]
         server = self.server
@@ -392,7 +397,7 @@ class Database:
         for i in range(start, len(argv), 2):
             key = argv[i]
             if key in expires:
-                self._expired(key)
+                self._expired(key, True)
                 if key in expires:
                     del expires[key]
             if key in data:
@@ -468,11 +473,26 @@ class Database:
             self.keylog.compact(self.data)
 
     def set_expire(self, key, when_ms):
+        server = self.server
+        if server.is_replica_of_master() and not server.executing_master_stream:
+            # A writable replica's own key: no DEL will come from the master for it.
+            self.replica_written_expires.add(key)
         self.expires[key] = when_ms
         heapq.heappush(self._expiry_heap, (when_ms, key))
         if len(self._expiry_heap) > 2 * len(self.expires) + 1024:
             self._compact_heap()
         self.modified(key)
+
+    def expire_replica_written(self, now_ms):
+        """A replica deletes the keys its own clients wrote with a TTL once they are due
+        (Redis's expireSlaveKeys); keys that lost their TTL leave the set."""
+        for key in list(self.replica_written_expires):
+            when = self.expires.get(key)
+            if when is None:
+                self.replica_written_expires.discard(key)
+            elif when <= now_ms:
+                self.replica_written_expires.discard(key)
+                self.expire_now(key)
 
     def get_expire(self, key):
         return self.expires.get(key)
@@ -503,6 +523,7 @@ class Database:
         self.data = KeyTable()
         self.expires = {}
         self._expiry_heap = []
+        self.replica_written_expires = set()
         self.access = {}
         if self.lfu is not None:
             self.lfu = {}
@@ -689,6 +710,10 @@ def keyspace_cron(server, now, hz):
     DEBUG SET-ACTIVE-EXPIRE 0 turns it off."""
     server.lru_clock = int(now)
     follow_eviction_policy(server)
+    if server.is_replica_of_master() and server.active_expire_enabled and not server.loading:
+        for db in server.dbs:
+            if db.replica_written_expires:
+                db.expire_replica_written(int(now * 1000))
     if (not server.active_expire_enabled or server.is_replica_of_master() or server.loading
             or server.writes_paused):
         return
