@@ -432,7 +432,7 @@ class MasterLink:
             client.data_received(data)
 
     def send_ack(self, offset=None):
-        if self.writer is None or self.state != "connected":
+        if self.writer is None or self.state != "connected" or self.writer.transport.is_closing():
             return
         if offset is None:
             offset = self.server.master_repl_offset

@@ -40,6 +40,7 @@ GETACK = aof.encode_command([b"REPLCONF", b"GETACK", b"*"])
 SEND_CHUNK = 64 * 1024
 SEND_HIGH_WATER = 4 * 1024 * 1024   # bytes queued on a replica's socket before sending pauses
 NO_REPLID = "0" * 40
+NOREPLICAS = "NOREPLICAS Not enough good replicas to write."
 EOF_MARK_SIZE = 40
 
 
@@ -76,7 +77,7 @@ class Replication:
         self.waiting = []                  # clients blocked in WAIT
         self.getack_requested = False
         self.socket_transfer = None        # the diskless transfer in progress
-        self.last_ping = 0.0
+        self.cron_loops = 0                    # runs of the once-a-second cron
         self.down_since = 0
         self.last_cron = 0.0
         self.failover_state = "no-failover"    # waiting-for-sync, failover-in-progress
@@ -440,6 +441,14 @@ class Replication:
         if client not in self.replicas:
             return
         self.replicas.remove(client)
+        server = self.server
+        child = server.fork_child
+        if (client.repl.state == WAIT_BGSAVE_END and not server.config.save
+                and child is not None and child.kind == "rdb"
+                and getattr(child, "target", "disk") == "disk"
+                and not any(r.repl.state == WAIT_BGSAVE_END for r in self.replicas)):
+            # Nobody waits for that file and no save rule wants it: stop making it.
+            server.snapshots.kill_child()
         if client.repl.state == ONLINE:
             log.notice("Connection with replica %s lost." % self.replica_name(client))
         if not self.replicas:
@@ -663,6 +672,7 @@ class Replication:
                                  if r.repl.state == ONLINE and now - r.repl.ack_time <= lag)
         refusing = (config.min_replicas_to_write and lag and server.replicaof is None
                     and self.good_replicas < config.min_replicas_to_write)
+        server.no_good_replicas = NOREPLICAS if refusing else None   # scripts read it too
         checks = server.command_checks
         if refusing and self.refuse_without_replicas not in checks:
             checks.append(self.refuse_without_replicas)
@@ -673,7 +683,7 @@ class Replication:
         from server.commands import transactions
         if client.is_master or "write" not in transactions.checked_flags(client, cmd):
             return None
-        return "NOREPLICAS Not enough good replicas to write."
+        return NOREPLICAS
 
     # -- cron ---------------------------------------------------------------------------------------
 
@@ -683,11 +693,13 @@ class Replication:
         config = server.config
         if self.link is not None:
             self.link.cron(now)
-        if server.replicaof is None and self.replicas:
-            if now - self.last_ping >= config.repl_ping_replica_period:
-                self.last_ping = now
-                self.flush_stream()
-                self.send_stream(PING)
+        # Every period-th run counted from start-up, as Redis counts its cron loops: with a
+        # long period the first PING is far away, whenever the replicas attached.
+        if (server.replicaof is None and self.replicas and not server.writes_paused
+                and self.cron_loops % config.repl_ping_replica_period == 0):
+            self.flush_stream()
+            self.send_stream(PING)
+        self.cron_loops += 1
         for replica in list(self.replicas):
             repl = replica.repl
             if repl.state == WAIT_BGSAVE_START or (repl.state == WAIT_BGSAVE_END

@@ -139,7 +139,7 @@ def report_progress(keys_done):
         os.write(_report_fd, b"P" + keys_done.to_bytes(8, "little")
                  + private_dirty_bytes().to_bytes(8, "little"))
     except OSError:
-        pass
+        os._exit(1)         # the parent is gone: nobody wants what this child makes
 
 
 def _run_child(work, cow_label, read_fd, write_fd):

@@ -131,6 +131,7 @@ class Server(ServerCore):
         self.executing_master_stream = False  # a replica runs what its master sent
         self.pauses = Pauses(self)            # CLIENT PAUSE, FAILOVER
         self.writes_paused = False            # while set, nothing expires
+        self.no_good_replicas = None          # min-replicas-to-write unmet: the -NOREPLICAS text
         # Why writes are refused after a failed save or AOF write: "rdb"/"aof" -> (the
         # MISCONF reply to a command, the one to a script that may write), kept by the
         # persistence services, read by their command check and by scripts.

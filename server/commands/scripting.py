@@ -777,6 +777,8 @@ class ScriptEngine:
             disk_error = disk_error_of(server, flagged=True)
             if disk_error is not None and not caller.is_master:
                 raise CommandError(disk_error)
+            if server.no_good_replicas is not None and not caller.is_master:
+                raise CommandError(server.no_good_replicas)
             if read_only_command:
                 raise CommandError("ERR Can not execute a script with write flag using *_ro "
                                    "command.")
@@ -954,6 +956,8 @@ class ScriptEngine:
             disk_error = disk_error_of(server)
             if disk_error is not None and not ctx.caller.is_master:
                 return b"-" + disk_error.encode()
+            if server.no_good_replicas is not None and not ctx.caller.is_master:
+                return b"-" + server.no_good_replicas.encode()
         return None
 
     def _sha1hex(self, *args):
