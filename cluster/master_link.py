@@ -20,6 +20,7 @@ import time
 from cluster.replication import EOF_MARK_SIZE
 from persistence import aof, rdb
 from persistence.services import loading_state
+from server.base import native_bridge
 from server.base.log import log
 from server.client import Client, format_addr
 
@@ -48,6 +49,7 @@ class MasterClient(Client):
         sock = transport.get_extra_info("socket")
         self.fd = sock.fileno() if sock is not None else -1
         self.unapplied = bytearray()     # bytes read, not yet run as whole commands
+        self.reply = native_bridge.ReplyWriter(2, self.error_for_master)
         server.clients[self.id] = self
 
     def data_received(self, data):
@@ -64,6 +66,20 @@ class MasterClient(Client):
             chunk = bytes(self.unapplied[:applied])
             del self.unapplied[:applied]
             self.link.replication.forward(chunk)
+
+    def error_for_master(self, text):
+        """An error the master's stream caused: the data may now differ from the master's.
+        Counted and logged as Redis does, nothing is sent back."""
+        server = self.server
+        server.count_error(text)
+        server.stats.unexpected_error_replies += 1
+        if text.startswith("ERR unknown command"):
+            name = "<unknown>"
+        else:
+            cmd = server.lookup_command(self.argv) if self.argv else None
+            name = cmd.fullname if cmd else "<unknown>"
+        log.warning("== CRITICAL == This replica is sending an error to its master: '%s' after "
+                    "processing the command '%s'" % (text, name))
 
     def offset_before_current(self):
         """The stream offset before the command now running (REPLCONF GETACK's answer)."""
