@@ -75,7 +75,7 @@ def cmd_replconf(client, argv):
         if option == b"listening-port":
             state_of(client).listening_port = _int(value)
         elif option == b"ip-address":
-            if len(value) >= 46:
+            if len(value) >= 256:         # a hostname may be announced
                 raise CommandError("ERR REPLCONF ip-address provided by replica instance is too "
                                    "long: %d bytes" % len(value))
             state_of(client).announced_ip = value.decode("latin-1")
@@ -99,7 +99,7 @@ def cmd_replconf(client, argv):
         elif option == b"rdb-only":
             flag = _int(value)
             if not 0 <= flag <= 1:
-                raise CommandError(NOT_AN_INTEGER)
+                raise CommandError("ERR value is out of range, value must between 0 and 1")
             state_of(client).rdb_only = bool(flag)
         elif option == b"rdb-filter-only":
             pass

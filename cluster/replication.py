@@ -77,9 +77,10 @@ class Replication:
         self.waiting = []                  # clients blocked in WAIT
         self.getack_requested = False
         self.socket_transfer = None        # the diskless transfer in progress
-        self.cron_loops = 0                    # runs of the once-a-second cron
+        # Runs of the once-a-second cron; run 0 is start-up itself, before any replica.
+        self.cron_loops = 1
         self.down_since = 0
-        self.last_cron = 0.0
+        self.last_cron = time.time()
         self.failover_state = "no-failover"    # waiting-for-sync, failover-in-progress
         self.failover_end_ms = 0
         self.failover_force = False
