@@ -22,6 +22,7 @@ from persistence import aof, rdb
 from persistence.services import loading_state
 from server.base import native_bridge
 from server.base.log import log
+from server.base.util import replacing_file
 from server.client import Client, format_addr
 
 RETRY_SECONDS = 1.0
@@ -312,18 +313,8 @@ class MasterLink:
                 await self.load_received(master_replid, master_offset, bytes(payload))
         else:
             temp_path = "temp-%d.%d.rdb" % (int(time.time()), os.getpid())
-            try:
-                with open(temp_path, "wb") as f:
-                    await self.receive_payload(f, mark, timeout)
-                    f.flush()
-                    os.fsync(f.fileno())
-                os.replace(temp_path, server.snapshots.path)
-            except BaseException:
-                try:
-                    os.unlink(temp_path)
-                except OSError:
-                    pass
-                raise
+            with replacing_file(server.snapshots.path, temp_path) as f:
+                await self.receive_payload(f, mark, timeout)
             await self.load_received(master_replid, master_offset, None)
         log.notice("MASTER <-> REPLICA sync: Finished with success")
 

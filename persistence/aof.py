@@ -111,6 +111,7 @@ import threading
 import time
 
 from protocol.parser import quote_arg, split_args
+from server.base.util import replacing_file
 
 # -- names -------------------------------------------------------------------------------
 
@@ -1046,49 +1047,39 @@ def write_command_base(path, commands, timestamp=None, incremental_fsync=True):
     directory = os.path.dirname(path) or "."
     temp_path = os.path.join(directory, "temp-rewriteaof-%d.aof" % os.getpid())
     size = 0
-    try:
-        with open(temp_path, "wb") as f:
-            unsynced = 0
-            chunk = []
+    with replacing_file(path, temp_path) as f:
+        unsynced = 0
+        chunk = []
+        chunk_size = 0
+
+        def flush():
+            nonlocal unsynced, chunk_size
+            f.write(b"".join(chunk))
+            chunk.clear()
+            unsynced += chunk_size
             chunk_size = 0
+            if incremental_fsync and unsynced >= AUTOSYNC_BYTES:
+                f.flush()
+                redis_fsync(f.fileno())
+                unsynced = 0
 
-            def flush():
-                nonlocal unsynced, chunk_size
-                f.write(b"".join(chunk))
-                chunk.clear()
-                unsynced += chunk_size
-                chunk_size = 0
-                if incremental_fsync and unsynced >= AUTOSYNC_BYTES:
-                    f.flush()
-                    redis_fsync(f.fileno())
-                    unsynced = 0
-
-            if timestamp is not None:
-                chunk.append(timestamp_annotation(timestamp))
+        if timestamp is not None:
+            chunk.append(timestamp_annotation(timestamp))
+            chunk_size += len(chunk[-1])
+        selected = None
+        for db_index, argv in commands:
+            if db_index != selected:
+                chunk.append(select_command(db_index))
                 chunk_size += len(chunk[-1])
-            selected = None
-            for db_index, argv in commands:
-                if db_index != selected:
-                    chunk.append(select_command(db_index))
-                    chunk_size += len(chunk[-1])
-                    selected = db_index
-                data = encode_command(argv)
-                chunk.append(data)
-                chunk_size += len(data)
-                if chunk_size >= 64 * 1024:
-                    size += chunk_size
-                    flush()
-            size += chunk_size
-            flush()
-            f.flush()
-            os.fsync(f.fileno())
-        os.rename(temp_path, path)
-    except BaseException:
-        try:
-            os.unlink(temp_path)
-        except OSError:
-            pass
-        raise
+                selected = db_index
+            data = encode_command(argv)
+            chunk.append(data)
+            chunk_size += len(data)
+            if chunk_size >= 64 * 1024:
+                size += chunk_size
+                flush()
+        size += chunk_size
+        flush()
     return size
 
 

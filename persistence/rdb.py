@@ -112,6 +112,7 @@ from contextlib import contextmanager
 from typing import NamedTuple, Optional
 
 from persistence import rdb_values
+from server.base.util import replacing_file
 from persistence.crc64 import crc64
 from persistence.rdb_values import (EmptyValueError, RdbFormatError, Reader, decode_value,
                                     is_object_type, value_type, write_length, write_string,
@@ -399,21 +400,11 @@ def save_file(path, databases, config, **options):
     rename it over `path`, so a crash never leaves a half-written file there."""
     directory = os.path.dirname(os.path.abspath(path))
     temp_path = os.path.join(directory, "temp-%d.rdb" % os.getpid())
-    try:
-        with open(temp_path, "wb") as f:
-            stream = f
-            if getattr(config, "rdb_save_incremental_fsync", False):
-                stream = SyncingWriter(f)
-            written = write_rdb(stream, databases, config, **options)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temp_path, path)
-    except BaseException:
-        try:
-            os.unlink(temp_path)
-        except OSError:
-            pass
-        raise
+    with replacing_file(path, temp_path) as f:
+        stream = f
+        if getattr(config, "rdb_save_incremental_fsync", False):
+            stream = SyncingWriter(f)
+        written = write_rdb(stream, databases, config, **options)
     dir_fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(dir_fd)               # the rename itself must survive a crash

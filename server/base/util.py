@@ -1,4 +1,8 @@
-"""Argument parsing shared by command handlers, with Redis's error texts."""
+"""Argument parsing shared by command handlers, with Redis's error texts; writing a file
+whole or not at all."""
+import os
+from contextlib import contextmanager
+
 from server.base.native_bridge import parse_int
 from server.base.errors import CommandError, NOT_INTEGER, NOT_FLOAT, SYNTAX
 from server.base.glob import compile_glob
@@ -73,3 +77,22 @@ def parse_ranged_int_arg(arg, low, high, message=None):
         raise CommandError("ERR " + message if message else
                            "ERR value is out of range, value must between %d and %d" % (low, high))
     return value
+
+
+@contextmanager
+def replacing_file(path, temp_path, rename=os.replace):
+    """A file written as `temp_path` and, once the block ends cleanly, flushed, fsynced and
+    renamed over `path`; on any error it is removed and the error goes on. So a crash never
+    leaves a half-written file at `path` (RDB saves, AOF bases, a replica's received RDB)."""
+    try:
+        with open(temp_path, "wb") as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        rename(temp_path, path)
+    except BaseException:
+        try:
+            os.unlink(temp_path)
+        except OSError:
+            pass
+        raise
