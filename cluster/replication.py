@@ -616,6 +616,53 @@ class Replication:
             self.unset_master()
         self.clear_failover()
 
+    # -- shutting down: replicas first --------------------------------------------------------------
+
+    def in_sync_for_shutdown(self):
+        """Whether every replica acknowledged everything (a master's shutdown waits for it)."""
+        offset = self.current_offset()
+        return all(r.repl.ack_offset == offset for r in self.replicas)
+
+    def ask_acks_for_shutdown(self):
+        if self.replicas and self.server.replicaof is None:
+            self.flush_stream()
+            self.send_stream(GETACK)
+
+    def report_at_shutdown(self, force_nosave, force_save):
+        """The replicas' state in the log, and what they were sent written out."""
+        if not self.replicas:
+            return True
+        offset = self.current_offset()
+        now = time.time()
+        lagging = 0
+        for replica in self.replicas:
+            repl = replica.repl
+            if repl.ack_offset != offset:
+                lagging += 1
+                lag = int(now - repl.ack_time) if repl.state == ONLINE else 0
+                log.warning("Lagging replica %s reported offset %d behind master, lag=%d, "
+                            "state=%s." % (self.replica_name(replica), offset - repl.ack_offset,
+                                           lag, STATE_NAMES[repl.state]))
+        log.notice("%d of %d replicas are in sync when shutting down."
+                   % (len(self.replicas) - lagging, len(self.replicas)))
+        for replica in self.replicas:
+            if replica.reply.buf and not replica.closed:
+                replica.flush()
+        return True
+
+    def memory_fields(self, fields):
+        """INFO memory: what the backlog and the replicas' output take."""
+        from server.commands.info import set_field
+        backlog = self.backlog.histlen if self.backlog is not None else 0
+        clients = 0
+        for replica in self.replicas:
+            transport = replica.transport
+            queued = transport.get_write_buffer_size() if transport is not None else 0
+            clients += queued + len(replica.reply.buf) + len(replica.repl.pending)
+        set_field(fields, "mem_replication_backlog", backlog)
+        set_field(fields, "mem_total_replication_buffers", backlog + clients)
+        set_field(fields, "mem_clients_slaves", clients)
+
     # -- acknowledgements and WAIT --------------------------------------------------------------
 
     def ack(self, client, offset):
@@ -629,6 +676,9 @@ class Replication:
             self.serve_waiting()
         if self.failover_state == "waiting-for-sync":
             self.update_failover()
+        server = self.server
+        if server.shutdown_deadline is not None and self.in_sync_for_shutdown():
+            server.loop.call_soon(server.cron_tick, server.config.hz)   # finish it now
 
     def count_acked(self, offset):
         return sum(1 for r in self.replicas

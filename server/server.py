@@ -374,9 +374,15 @@ class Server(ServerCore):
         if self.debug_pause_cron:         # DEBUG PAUSE-CRON: tests freeze the cron's work
             return
         now = time.time()
-        if self.shutdown_requested is not None:
+        if self.shutdown_deadline is not None:
+            # Waiting for replicas: done when they caught up or the time is over.
+            if now >= self.shutdown_deadline or self.ready_to_shutdown():
+                if self.finish_shutdown(*self.shutdown_flags):
+                    return
+                self.cancel_shutdown()
+        elif self.shutdown_requested is not None:
             # A signal asked for it; a refused shutdown (failed save) keeps serving.
-            if self.shutdown(False, False):
+            if self.shutdown(False, False) is not False:
                 return
             self.shutdown_requested = None
         self._sample_ops(now)
@@ -523,9 +529,48 @@ class Server(ServerCore):
         log.from_signal_handler("Received %s scheduling shutdown..." % name)
         self.shutdown_requested = name
 
-    def shutdown(self, force_nosave, force_save):
-        """Save if configured, remove the pidfile, stop serving; False if a hook refused."""
+    def shutdown(self, force_nosave, force_save, now=False):
+        """Save if configured, remove the pidfile, stop serving; False if a hook refused.
+
+        With replicas behind and shutdown-timeout set (and not SHUTDOWN NOW), writes pause
+        and the cron finishes the shutdown once they caught up or the time is over: None
+        (pending) meanwhile."""
+        if self.shutdown_deadline is not None:
+            return False
         log.warning("User requested shutdown...")
+        timeout = self.config.shutdown_timeout
+        if not now and timeout and not self.ready_to_shutdown():
+            self.shutdown_deadline = time.time() + timeout
+            self.shutdown_flags = (force_nosave, force_save)
+            for hook in self.shutdown_wait_hooks:
+                hook()
+            self.pauses.pause("shutdown", "write", None)
+            log.notice("Waiting for replicas before shutting down.")
+            return None
+        return self.finish_shutdown(force_nosave, force_save)
+
+    shutdown_deadline = None              # unix time a shutdown waiting for replicas gives up
+    shutdown_flags = (False, False)
+    shutdown_wait_hooks = []              # fn(): ask the replicas where they are (GETACK)
+    shutdown_ready_hooks = []             # fn() -> whether the replicas have everything
+    shutdown_waiters = None               # SHUTDOWN clients blocked meanwhile
+
+    def ready_to_shutdown(self):
+        return all(hook() for hook in self.shutdown_ready_hooks)
+
+    def cancel_shutdown(self):
+        """A shutdown that waited for replicas failed (a save) or was aborted."""
+        self.shutdown_deadline = None
+        self.shutdown_requested = None
+        self.pauses.unpause("shutdown")
+        waiters, self.shutdown_waiters = self.shutdown_waiters or [], None
+        for client in waiters:
+            wait = client.blocked_on
+            if wait is not None:
+                wait.timeout_reply(client)
+                blocking.unblock(client)
+
+    def finish_shutdown(self, force_nosave, force_save):
         for hook in self.shutdown_hooks:
             if hook(force_nosave, force_save) is False:
                 log.warning("Errors trying to shut down the server. Check the logs for more "

@@ -4,6 +4,7 @@ import socket
 import time
 
 from protocol.writer import Status, SetReply
+from server.commands import blocking
 from server.commands.table import command, container
 from server.base.config import ConfigError, lookup as lookup_directive
 from server.base.errors import CommandError, SYNTAX
@@ -656,7 +657,7 @@ def cmd_time(client, argv):
          acl="@admin @slow @dangerous", since="1.0.0",
          summary="Synchronously save the dataset to disk and then shut down the server")
 def cmd_shutdown(client, argv):
-    nosave = save = force = abort = False
+    nosave = save = force = abort = now = False
     for arg in argv[1:]:
         option = arg.lower()
         if option == b"nosave":
@@ -668,19 +669,32 @@ def cmd_shutdown(client, argv):
         elif option == b"abort":
             abort = True
         elif option == b"now":
-            pass                    # no replicas to wait for
+            now = True              # no waiting for replicas
         else:
             raise CommandError(SYNTAX)
     if (nosave and save) or (abort and len(argv) > 2):
         raise CommandError(SYNTAX)
     server = client.server
     if abort:
-        if server.shutdown_requested is None:
+        if server.shutdown_deadline is not None:
+            server.cancel_shutdown()
+        elif server.shutdown_requested is None:
             raise CommandError("ERR No shutdown in progress.")
         server.shutdown_requested = None
         log.warning("Shutdown manually aborted.")
         client.reply.ok()
         return
     server.shutdown_force = force
-    if not server.shutdown(nosave, save):
+    done = server.shutdown(nosave, save, now)
+    if done is None:                # waiting for replicas: an answer only if it fails
+        if server.shutdown_waiters is None:
+            server.shutdown_waiters = []
+        server.shutdown_waiters.append(client)
+        blocking.block_on_keys(client, [], 0, None, None, timeout_reply=shutdown_failed)
+        return
+    if not done:
         raise CommandError("ERR Errors trying to SHUTDOWN. Check logs.")
+
+
+def shutdown_failed(client):
+    client.reply.error("ERR Errors trying to SHUTDOWN. Check logs.")

@@ -148,6 +148,8 @@ def section_server(server):
         ["executable", _executable()],
         ["config_file", config.config_file or ""],
         ["io_threads_active", 0],
+    ] + ([["shutdown_in_milliseconds", int((server.shutdown_deadline - time.time()) * 1000)]]
+         if server.shutdown_deadline is not None else []) + [
     ]
 
 
