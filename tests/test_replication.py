@@ -869,3 +869,106 @@ def test_sync_attach_receives_rdb_then_commands(start_server, kind):
         assert replica_lines(fields)[0]["state"] == "online"
     finally:
         conn.close()
+
+
+# -- FAILOVER, CLIENT PAUSE, shutting down with replicas ------------------------------------------
+
+@pytest.mark.timeout(90)
+def test_failover_hands_the_master_role_to_a_replica(start_server):
+    """FAILOVER TO: the target becomes master with the whole dataset, the old master its
+    replica, the other replica stays attached below; the target continued our history."""
+    master = start_ours(start_server)
+    target = start_ours(start_server, *replica_of(master))
+    other = start_ours(start_server, *replica_of(master))
+    wait_replicas_online(master, 2)
+    conn = RawConnection(master.port)
+    try:
+        for i in range(200):
+            conn.command("SET", "key:%d" % i, "v%d" % i)
+        assert conn.command("FAILOVER", "TO", "127.0.0.1", str(target.port)) == b"+OK\r\n"
+        wait_until(lambda: info(target)["role"] == "master", "target promoted")
+        wait_until(lambda: info(master).get("master_link_status") == "up",
+                   "old master synchronized with the target")
+        assert info(master)["role"] == "slave" and info(master)["master_port"] == str(target.port)
+        assert info(master)["master_failover_state"] == "no-failover"
+        # The target kept the old history as its second id: the old master only continued.
+        assert stat(target, "sync_full") == 0
+        assert conn.command("SET", "after", "failover") == READONLY
+        assert command(target, "SET", "after", "failover") == b"+OK\r\n"
+        assert_same_dataset(target, master)
+        wait_until(lambda: command(other, "GET", "after") == b"$8\r\nfailover\r\n",
+                   "the other replica follows through the old master")
+    finally:
+        conn.close()
+
+
+def test_failover_errors_and_abort(start_server):
+    master = start_ours(start_server)
+    assert command(master, "FAILOVER") == b"-ERR FAILOVER requires connected replicas.\r\n"
+    replica = start_ours(start_server, *replica_of(master))
+    wait_replicas_online(master, 1)
+    assert command(replica, "FAILOVER") == (
+        b"-ERR FAILOVER is not valid when server is a replica.\r\n")
+    assert command(master, "FAILOVER", "TO", "127.0.0.1", "1") == (
+        b"-ERR FAILOVER target HOST and PORT is not a replica.\r\n")
+    assert command(master, "FAILOVER", "FORCE") == (
+        b"-ERR FAILOVER with force option requires both a timeout and target HOST and IP.\r\n")
+    assert command(master, "FAILOVER", "ABORT") == b"-ERR No failover in progress.\r\n"
+    # A replica that cannot catch up (stopped) holds the failover until it is aborted.
+    os.kill(replica.proc.pid, signal.SIGSTOP)
+    try:
+        command(master, "SET", "k", "v")
+        assert command(master, "FAILOVER", "TIMEOUT", "60000") == b"+OK\r\n"
+        assert info(master)["master_failover_state"] == "waiting-for-sync"
+        assert command(master, "FAILOVER") == b"-ERR FAILOVER already in progress.\r\n"
+        assert command(master, "FAILOVER", "ABORT") == b"+OK\r\n"
+        assert info(master)["master_failover_state"] == "no-failover"
+        assert command(master, "SET", "k", "w") == b"+OK\r\n"     # writes flow again
+    finally:
+        os.kill(replica.proc.pid, signal.SIGCONT)
+
+
+def test_client_pause_write_holds_writes_not_reads(start_server):
+    srv = start_ours(start_server)
+    writer, reader = RawConnection(srv.port), RawConnection(srv.port)
+    try:
+        assert writer.command("SET", "k", "before") == b"+OK\r\n"
+        assert reader.command("CLIENT", "PAUSE", "400", "WRITE") == b"+OK\r\n"
+        started = time.monotonic()
+        writer.send(encode_command(["SET", "k", "after"]))
+        assert reader.command("GET", "k") == b"$6\r\nbefore\r\n"     # reads go on
+        assert writer.read_reply() == b"+OK\r\n"                    # the write waited
+        assert time.monotonic() - started >= 0.3
+        assert reader.command("CLIENT", "PAUSE", "10000", "ALL") == b"+OK\r\n"
+        writer.send(encode_command(["GET", "k"]))
+        assert_silent(writer, 0.3)
+        assert reader.command("CLIENT", "UNPAUSE") == b"+OK\r\n"
+        assert writer.read_reply() == b"$5\r\nafter\r\n"
+    finally:
+        writer.close()
+        reader.close()
+
+
+@pytest.mark.timeout(60)
+def test_shutdown_waits_for_a_lagging_replica(start_server):
+    """SHUTDOWN with a replica behind: writes pause, the master waits (INFO shows for how
+    long), and exits once the replica acknowledged the last write, which it then holds."""
+    master = start_ours(start_server, "--shutdown-timeout", "30")
+    replica = start_ours(start_server, *replica_of(master))
+    wait_replicas_online(master, 1)
+    os.kill(replica.proc.pid, signal.SIGSTOP)
+    try:
+        assert command(master, "INCR", "k") == b":1\r\n"
+        conn = RawConnection(master.port)
+        conn.send(encode_command(["SHUTDOWN"]))
+        wait_until(lambda: int(info(master, "server").get("shutdown_in_milliseconds", 0)) > 0,
+                   "the master waiting for its replica")
+        assert_silent(conn, 0.3)
+    finally:
+        os.kill(replica.proc.pid, signal.SIGCONT)
+    master.wait_exit(20)
+    assert master.proc.returncode == 0
+    assert command(replica, "GET", "k") == b"$1\r\n1\r\n"
+    log = master.log()
+    assert "Waiting for replicas before shutting down." in log
+    assert "1 of 1 replicas are in sync when shutting down." in log
