@@ -64,6 +64,13 @@ def start_at_startup(replication):
             server.second_repl_offset = offset + 1
         server.master_repl_offset = offset
         replication.create_backlog()
+        if server.replicaof is None:
+            # The keys the load left out as expired reach the replicas as deletions.
+            delete = b"UNLINK" if server.config.lazyfree_lazy_expire else b"DEL"
+            for db_index, key in server.snapshots.expired_keys_dropped:
+                replication.stream.feed(db_index, [delete, key])
+            replication.flush_stream()
+    server.snapshots.expired_keys_dropped = []
     if server.replicaof is not None:
         from cluster.master_link import MasterLink
         replication.down_since = int(time.time())

@@ -47,6 +47,7 @@ class Snapshots:
         self.keys_loaded = 0
         self.keys_expired_on_load = 0
         self.replication_aux = None      # repl-id / repl-offset of the last loaded file
+        self.expired_keys_dropped = []   # (db index, key) a master's last load left out
         # Told of every ended RDB child: fn(ok, target), target "disk" or "socket" (replication).
         self.child_done_hooks = []
         # () -> rdb.ReplicationInfo or None: where the replication stream stands, saved with
@@ -252,6 +253,7 @@ class Snapshots:
                     self.replication_aux[record.name.decode()] = record.value
         loaded, expired = keys.loaded, keys.expired
         self.keys_loaded, self.keys_expired_on_load = loaded, expired
+        self.expired_keys_dropped = keys.dropped
         if empty:
             log.warning("Done loading RDB, keys loaded: %d, keys expired: %d, empty keys "
                         "skipped: %d." % (loaded, expired, empty))
@@ -278,10 +280,12 @@ class _KeyLoader:
         self.drop_expired = drop_expired
         self.replace_duplicates = replace_duplicates
         self.loaded = self.expired = 0
+        self.dropped = []            # (db index, key) of the expired keys left out
 
     def load(self, db, key, value, expire_ms=None, lru_idle=None, lfu_freq=None):
         if expire_ms is not None and expire_ms < self.now and self.drop_expired:
             self.expired += 1
+            self.dropped.append((db.index, key))
             return
         if key in db.data:
             if not self.replace_duplicates:
