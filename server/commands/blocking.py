@@ -218,7 +218,8 @@ def signal_database_ready(db):
     """Every waited-on key of `db` that holds a value is ready (after SWAPDB)."""
     server = db.server
     for index, key in list(server.blocking_keys):
-        if index == db.index and db.peek(key) is not None:
+        # Present is enough, expired or not: serving it expires it, after SWAPDB propagated.
+        if index == db.index and key in db.data:
             server.ready_keys[(index, key)] = db
 
 
