@@ -476,7 +476,8 @@ class Replication:
         server.replicaof = server.config.replicaof = (host, port)
         log.role = "S"
         blocking.disconnect_all_blocked(server)
-        self.disconnect_replicas()
+        # Our replicas stay: they go when the new master's RDB is about to load or its
+        # +CONTINUE brings another replication ID, and may well continue with us meanwhile.
         if was_master:
             # Our own history may be the new master's too: offer it in PSYNC.
             log.notice("Before turning into a replica, using my own master parameters to "
