@@ -171,6 +171,12 @@ def unblock(client):
 
 def _timed_out(client, wait):
     if client.blocked_on is wait:
+        left = wait.deadline - now_ms()
+        if left > 0:
+            # The loop's timers may fire a little early (millisecond granularity, a clock
+            # read at the start of the iteration): a timeout never ends before its deadline.
+            wait.timer = client.server.loop.call_later(left / 1000.0, _timed_out, client, wait)
+            return
         wait.timeout_reply(client)
         unblock(client)
 
