@@ -73,6 +73,7 @@ class Replication:
         self.replicas = []                 # replica clients, in the order they attached
         self.stream = aof.CommandBuffer()  # propagated this iteration, not yet sent
         self.link = None                   # cluster.master_link.MasterLink on a replica
+        self.link_class = None             # MasterLink, handed in by cluster/services.py
         self.good_replicas = 0
         self.waiting = []                  # clients blocked in WAIT
         self.getack_requested = False
@@ -467,7 +468,6 @@ class Replication:
 
     def set_master(self, host, port):
         """REPLICAOF host port (replicationSetMaster)."""
-        from cluster.master_link import MasterLink
         server = self.server
         was_master = server.replicaof is None
         if self.link is not None:
@@ -487,7 +487,7 @@ class Replication:
             self.cached_master = True
         self.update_sink()
         self.down_since = int(time.time())
-        self.link = MasterLink(self, host, port)
+        self.link = self.link_class(self, host, port)
         self.link_state_changed()
 
     def unset_master(self):

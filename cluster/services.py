@@ -8,6 +8,7 @@ child, INFO replication and CONFIG SET.
 import time
 
 from cluster import commands  # noqa: F401  (declares the replication commands on import)
+from cluster.master_link import MasterLink
 from cluster.replication import ONLINE, STATE_NAMES, Replication, client_ip
 from server.commands import admin, info
 
@@ -15,6 +16,7 @@ from server.commands import admin, info
 def attach(server):
     """Give `server` its replication: call before Server.run, after persistence."""
     replication = server.replication = Replication(server)
+    replication.link_class = MasterLink        # handed in: master_link imports replication
     server.client_close_hooks.append(replication.replica_gone)
     server.snapshots.child_done_hooks.append(replication.bgsave_done)
     server.snapshots.replication_info = replication.save_info
@@ -72,9 +74,8 @@ def start_at_startup(replication):
             replication.flush_stream()
     server.snapshots.expired_keys_dropped = []
     if server.replicaof is not None:
-        from cluster.master_link import MasterLink
         replication.down_since = int(time.time())
-        replication.link = MasterLink(replication, *server.replicaof)
+        replication.link = replication.link_class(replication, *server.replicaof)
         replication.link_state_changed()
 
 
