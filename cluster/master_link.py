@@ -19,11 +19,12 @@ import time
 
 from cluster.replication import EOF_MARK_SIZE
 from persistence import aof, rdb
-from persistence.services import loading_state
+from persistence.services import async_loading_state, loading_state
 from server.base import native_bridge
 from server.base.log import log
 from server.base.util import replacing_file
 from server.client import Client, format_addr
+from server.values.keyspace import Database
 
 RETRY_SECONDS = 1.0
 READ_SIZE = 64 * 1024
@@ -305,18 +306,30 @@ class MasterLink:
         self.transfer_read = 0
         if diskless:
             # Loading from the moment the payload starts, as a replica parsing the socket
-            # is; the old data stays until the whole payload is here.
-            with loading_state(server, self.transfer_size):
+            # is; the old data stays until the whole payload is here. Under swapdb it is
+            # loaded into databases of its own and swapped in at the end, and when the
+            # history is the same (our replid is the master's) the old data keeps being
+            # served meanwhile (async loading).
+            beside = server.config.repl_diskless_load == "swapdb"
+            state = (async_loading_state if beside and master_replid == server.replid
+                     else loading_state)
+            with state(server, self.transfer_size):
                 payload = bytearray()
                 await self.receive_payload(payload, mark, timeout)
                 server.loading_total_bytes = len(payload)
-                await self.load_received(master_replid, master_offset, bytes(payload))
+                await self.load_received(master_replid, master_offset, bytes(payload), beside)
         else:
             temp_path = "temp-%d.%d.rdb" % (int(time.time()), os.getpid())
             with replacing_file(server.snapshots.path, temp_path) as f:
                 await self.receive_payload(f, mark, timeout)
             await self.load_received(master_replid, master_offset, None)
         log.notice("MASTER <-> REPLICA sync: Finished with success")
+
+    def flush_old_data(self):
+        log.notice("MASTER <-> REPLICA sync: Flushing old data")
+        for db in self.server.dbs:
+            db.clear()
+        log.notice("MASTER <-> REPLICA sync: Loading DB in memory")
 
     def use_diskless_load(self):
         """repl-diskless-load: swapdb always, on-empty-db when there is no data."""
@@ -362,30 +375,45 @@ class MasterLink:
         if self.server.loading:
             self.server.loading_loaded_bytes = self.transfer_read
 
-    async def load_received(self, master_replid, master_offset, payload):
+    async def load_received(self, master_replid, master_offset, payload, beside=False):
         """Replace the dataset with the master's RDB: the file just received, or `payload`
-        (diskless load, already in the loading state)."""
+        (diskless load, already in a loading state), loaded `beside` the current data into
+        databases of its own then swapped in (swapdb)."""
         server = self.server
         snapshots = server.snapshots
         appendonly = server.aof
         aof_was_on = appendonly.state != "off"
         if aof_was_on:
             appendonly.stop()
-        self.replication.attach_to_new_master()
-        if server.config.repl_diskless_load != "swapdb" or payload is None:
-            log.notice("MASTER <-> REPLICA sync: Flushing old data")
-        for db in server.dbs:
-            db.clear()
-        log.notice("MASTER <-> REPLICA sync: Loading DB in memory")
         snapshots.replication_aux = None
         try:
             if payload is None:
+                self.replication.attach_to_new_master()
+                self.flush_old_data()
                 with rdb.open_rdb_file(snapshots.path, server.config, databases=len(server.dbs),
                                        string_runs=True) as loader:
                     with loading_state(server, loader.size):
                         for _ in snapshots.load_records(loader):
                             await asyncio.sleep(0)
+            elif beside:
+                log.notice("MASTER <-> REPLICA sync: Loading DB in memory")
+                loaded = [Database(server, i) for i in range(len(server.dbs))]
+                loader = rdb.RdbLoader(payload, server.config, databases=len(server.dbs),
+                                       string_runs=True)
+                try:
+                    for _ in snapshots.load_records(loader, dbs=loaded):
+                        await asyncio.sleep(0)
+                except BaseException:
+                    log.notice("MASTER <-> REPLICA sync: Discarding temporary DB in background")
+                    raise
+                self.replication.attach_to_new_master()
+                log.notice("MASTER <-> REPLICA sync: Swapping active DB with loaded DB")
+                for db, new in zip(server.dbs, loaded):
+                    db.swap_with(new)
+                log.notice("MASTER <-> REPLICA sync: Discarding old DB in background")
             else:
+                self.replication.attach_to_new_master()
+                self.flush_old_data()
                 loader = rdb.RdbLoader(payload, server.config, databases=len(server.dbs),
                                        string_runs=True)
                 for _ in snapshots.load_records(loader):
@@ -393,8 +421,9 @@ class MasterLink:
         except (OSError, rdb.RdbLoadError) as exc:
             log.warning("Failed trying to load the MASTER synchronization DB from disk, check "
                         "server logs.")
-            for db in server.dbs:
-                db.clear()
+            if not beside:
+                for db in server.dbs:
+                    db.clear()
             raise LinkError(str(exc) if not isinstance(exc, rdb.RdbLoadError) else "")
         server.dirty = 0
         stream_db = int((snapshots.replication_aux or {}).get("repl-stream-db", b"0") or 0)

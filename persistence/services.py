@@ -229,6 +229,30 @@ def loading_state(server, total_bytes):
         server.loading_started = None
 
 
+@contextmanager
+def async_loading_state(server, total_bytes):
+    """While a replica loads its master's RDB beside the data it keeps serving
+    (repl-diskless-load swapdb, same history): `async_loading:1` and the progress fields in
+    INFO, -LOADING only for the commands flagged no_async_loading."""
+    server.async_loading = True
+    server.loading_started = time.time()
+    server.loading_total_bytes = total_bytes
+    server.loading_loaded_bytes = 0
+    server.command_checks.insert(0, refuse_while_async_loading)
+    try:
+        yield
+    finally:
+        server.command_checks.remove(refuse_while_async_loading)
+        server.async_loading = False
+        server.loading_started = None
+
+
+def refuse_while_async_loading(client, cmd, argv):
+    if "no_async_loading" in command_flags(client, cmd):
+        return LOADING
+    return None
+
+
 def run_loading(server, total_bytes, steps):
     """Run a loading generator on the event loop in the loading state, one batch per
     loop turn."""
@@ -337,6 +361,7 @@ def info_fields(server, fields):
     now = time.time()
     rdb_child = child is not None and child.kind == "rdb"
     set_field(fields, "loading", int(server.loading))
+    set_field(fields, "async_loading", int(server.async_loading))
     if child is not None:
         age = int(time.monotonic() - child.cow_updated) if child.cow_updated else 0
         perc = 100.0 * child.keys_processed / child.keys_total if child.keys_total else 0.0
@@ -357,7 +382,7 @@ def info_fields(server, fields):
     set_field(fields, "rdb_last_load_keys_expired", snapshots.keys_expired_on_load)
     set_field(fields, "rdb_last_load_keys_loaded", snapshots.keys_loaded)
     server.aof.info_fields(fields, now)
-    if server.loading and server.loading_started is not None:
+    if (server.loading or server.async_loading) and server.loading_started is not None:
         elapsed = now - server.loading_started
         loaded, total = server.loading_loaded_bytes, server.loading_total_bytes
         perc = 100.0 * loaded / total if total else 0.0

@@ -206,12 +206,11 @@ class Snapshots:
 
     # -- loading ---------------------------------------------------------------------------------
 
-    def load_records(self, loader, expire_on_load=True, replace_duplicates=False):
-        """Apply an RdbLoader's records to the keyspace, yielding every LOAD_BATCH keys.
-
-        Raises rdb.RdbLoadError, or DuplicateKey."""
+    def load_records(self, loader, expire_on_load=True, replace_duplicates=False, dbs=None):
+        """Apply an RdbLoader's records to the keyspace (or to `dbs`, databases of their
+        own), yielding every LOAD_BATCH keys. Raises rdb.RdbLoadError, or DuplicateKey."""
         server = self.server
-        dbs = server.dbs
+        dbs = server.dbs if dbs is None else dbs
         policy = server.config.maxmemory_policy
         keys = _KeyLoader(server, int(time.time() * 1000), policy.endswith("-lru"),
                           policy.endswith("-lfu"),

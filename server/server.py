@@ -125,6 +125,7 @@ class Server(ServerCore):
         self.active_expire_enabled = True
         self.lru_clock = int(time.time())     # whole seconds, advanced by the cron (Redis's lruclock)
         self.loading = False                  # while a data file loads nothing expires
+        self.async_loading = False            # a replica loads beside the data it serves
         self.shutdown_requested = None
         self.exit_code = 0
         self.cached_time_ms = None            # frozen clock while a command runs

@@ -972,3 +972,52 @@ def test_shutdown_waits_for_a_lagging_replica(start_server):
     log = master.log()
     assert "Waiting for replicas before shutting down." in log
     assert "1 of 1 replicas are in sync when shutting down." in log
+
+
+@pytest.mark.timeout(60)
+def test_swapdb_load_keeps_serving_the_old_data_when_the_history_is_the_same(start_server):
+    """repl-diskless-load swapdb: a full sync that continues our own history (the backlog
+    was overrun) loads beside the data, which is still served meanwhile (async_loading:1),
+    then swapped in."""
+    master = start_ours(start_server, "--repl-backlog-size", "16384")
+    replica = start_ours(start_server, "--repl-diskless-load", "swapdb", *replica_of(master))
+    command(master, "DEBUG", "POPULATE", "5000")
+    command(master, "SET", "marker", "old")
+    wait_link_up(replica)
+    wait_in_step(master, replica)
+    command(replica, "CONFIG", "SET", "key-load-delay", "100")    # a slow load to watch
+    command(replica, "CLIENT", "KILL", "TYPE", "master")
+    conn = RawConnection(master.port)
+    try:
+        conn.send(b"".join(encode_command(["SET", "more:%d" % i, "x" * 20]) for i in range(3000)))
+        for _ in range(3000):
+            assert conn.read_reply() == b"+OK\r\n"
+        assert conn.command("SET", "marker", "new") == b"+OK\r\n"
+    finally:
+        conn.close()
+    wait_until(lambda: info(replica, "persistence").get("async_loading") == "1",
+               "the replica loading beside its data")
+    assert info(replica, "persistence")["loading"] == "0"
+    assert command(replica, "GET", "marker") == b"$3\r\nold\r\n"        # the old data, served
+    command(replica, "CONFIG", "SET", "key-load-delay", "0")
+    wait_link_up(replica)
+    assert_same_dataset(master, replica)
+    assert command(replica, "GET", "marker") == b"$3\r\nnew\r\n"
+    assert "Swapping active DB with loaded DB" in replica.log()
+
+
+def test_keys_loaded_with_a_ttl_wait_for_the_master(start_server):
+    """Keys with a TTL that a replica got in its full sync are not its own: they stay until
+    the master's DEL even once due (only keys its own clients wrote expire by themselves)."""
+    master = start_ours(start_server)
+    command(master, "DEBUG", "SET-ACTIVE-EXPIRE", "0")
+    for i in range(20):
+        command(master, "SET", "k%d" % i, "v", "PX", "300")
+    replica = start_ours(start_server, *replica_of(master))
+    wait_link_up(replica)
+    assert int(command(replica, "DBSIZE")[1:-2]) == 20
+    time.sleep(0.8)                                   # due, and several replica crons later
+    assert int(command(replica, "DBSIZE")[1:-2]) == 20
+    assert command(replica, "GET", "k0") == b"$-1\r\n"
+    command(master, "DEBUG", "SET-ACTIVE-EXPIRE", "1")
+    wait_until(lambda: command(replica, "DBSIZE") == b":0\r\n", "the master's DELs")

@@ -474,8 +474,10 @@ class Database:
 
     def set_expire(self, key, when_ms):
         server = self.server
-        if server.is_replica_of_master() and not server.executing_master_stream:
-            # A writable replica's own key: no DEL will come from the master for it.
+        if (server.is_replica_of_master() and not server.executing_master_stream
+                and not server.loading and not server.async_loading):
+            # A writable replica's own key: no DEL will come from the master for it
+            # (keys loaded from the master's RDB wait for its DELs like the others).
             self.replica_written_expires.add(key)
         self.expires[key] = when_ms
         heapq.heappush(self._expiry_heap, (when_ms, key))
@@ -535,7 +537,8 @@ class Database:
 
     def swap_with(self, other):
         """Exchange the whole contents of two databases (SWAPDB)."""
-        for name in ("data", "expires", "_expiry_heap", "avg_ttl", "access", "lfu", "keylog"):
+        for name in ("data", "expires", "_expiry_heap", "replica_written_expires", "avg_ttl",
+                     "access", "lfu", "keylog"):
             mine = getattr(self, name)
             setattr(self, name, getattr(other, name))
             setattr(other, name, mine)
