@@ -114,9 +114,11 @@ class MasterLink:
 
     async def run(self):
         first = True
-        while True:
+        while not self.stopped:
             if not first:
                 await asyncio.sleep(RETRY_SECONDS)
+                if self.stopped:
+                    return
             first = False
             try:
                 await self.sync_and_stream()
@@ -137,11 +139,22 @@ class MasterLink:
                 elif isinstance(exc, LinkError) and str(exc):
                     log.warning(str(exc))
             except Exception:
+                if self.stopped:             # torn down under it: not an error
+                    return
                 import traceback
                 log.warning("Replication link error:\n" + traceback.format_exc())
             self.drop()
 
+    stopped = False
+
+    def alive(self):
+        """After every wait: a link stopped meanwhile (REPLICAOF elsewhere) goes no further.
+        A cancel can be lost when the wait completes at the same moment."""
+        if self.stopped:
+            raise asyncio.CancelledError()
+
     def stop(self):
+        self.stopped = True
         self.task.cancel()
         self.drop()
 
@@ -173,6 +186,9 @@ class MasterLink:
         log.notice("MASTER <-> REPLICA sync started")
         reader, writer = await asyncio.wait_for(
             asyncio.open_connection(self.host, self.port, limit=1 << 20), timeout)
+        if self.stopped:
+            writer.close()
+        self.alive()
         self.reader, self.writer = reader, writer
         log.notice("Non blocking connect for SYNC fired the event.")
         self.state = "handshake"
@@ -206,6 +222,7 @@ class MasterLink:
     async def command(self, timeout, *argv):
         self.writer.write(aof.encode_command(list(argv)))
         line = await asyncio.wait_for(self.reader.readline(), timeout)
+        self.alive()
         if not line:
             raise LinkError("Master did not respond to command during SYNC handshake")
         self.last_io = time.time()
@@ -228,6 +245,7 @@ class MasterLink:
         self.writer.write(aof.encode_command(psync))
         while True:
             line = await asyncio.wait_for(self.reader.readline(), timeout)
+            self.alive()
             if not line:
                 raise LinkError("Master did not reply to PSYNC, will try later")
             if line.strip():                 # newlines keep the link alive meanwhile
@@ -280,6 +298,7 @@ class MasterLink:
         self.state = "sync"
         while True:
             line = await asyncio.wait_for(self.reader.readline(), timeout)
+            self.alive()
             if not line:
                 raise LinkError("I/O error reading bulk count from MASTER: connection lost")
             if line[:1] == b"-":
@@ -347,6 +366,7 @@ class MasterLink:
             left = self.transfer_size
             while left:
                 chunk = await asyncio.wait_for(self.reader.read(min(left, READ_SIZE)), timeout)
+                self.alive()
                 if not chunk:
                     raise LinkError("I/O error trying to sync with MASTER: connection lost")
                 write(chunk)
@@ -356,6 +376,7 @@ class MasterLink:
         tail = b""
         while True:
             chunk = await asyncio.wait_for(self.reader.read(READ_SIZE), timeout)
+            self.alive()
             if not chunk:
                 raise LinkError("I/O error trying to sync with MASTER: connection lost")
             self.received(len(chunk))
@@ -403,6 +424,7 @@ class MasterLink:
                 try:
                     for _ in snapshots.load_records(loader, dbs=loaded):
                         await asyncio.sleep(0)
+                        self.alive()
                 except BaseException:
                     log.notice("MASTER <-> REPLICA sync: Discarding temporary DB in background")
                     raise
@@ -459,6 +481,7 @@ class MasterLink:
         reader = self.reader
         while True:
             data = await reader.read(READ_SIZE)
+            self.alive()
             if not data:
                 raise LinkError("")
             self.last_io = time.time()

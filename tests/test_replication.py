@@ -964,6 +964,10 @@ def test_shutdown_waits_for_a_lagging_replica(start_server):
         wait_until(lambda: int(info(master, "server").get("shutdown_in_milliseconds", 0)) > 0,
                    "the master waiting for its replica")
         assert_silent(conn, 0.3)
+        second = RawConnection(master.port)
+        second.send(encode_command(["SHUTDOWN"]))       # waits with the first
+        assert_silent(second, 0.3)
+        assert info(master, "clients")["blocked_clients"] == "2"
     finally:
         os.kill(replica.proc.pid, signal.SIGCONT)
     master.wait_exit(20)

@@ -365,7 +365,7 @@ def cmd_config_set(client, argv):
             failure = (typed, "can't set immutable config")
         elif directive.protected and not _protected_allowed(server, client):
             failure = (typed, "can't set protected config")
-        elif directive.deny_loading and getattr(server, "loading", False):
+        elif directive.deny_loading and (server.loading or server.async_loading):
             deny_loading = True
         elif any(d is directive and _registered_name(d, t) == _registered_name(directive, typed)
                  for d, t, _ in chosen):
@@ -685,7 +685,8 @@ def cmd_shutdown(client, argv):
         client.reply.ok()
         return
     server.shutdown_force = force
-    done = server.shutdown(nosave, save, now)
+    # A shutdown already waiting for replicas: this one waits with it.
+    done = None if server.shutdown_deadline is not None else server.shutdown(nosave, save, now)
     if done is None:                # waiting for replicas: an answer only if it fails
         if server.shutdown_waiters is None:
             server.shutdown_waiters = []
