@@ -338,7 +338,7 @@ def _protected_allowed(server, client):
     return setting == "yes" or (setting == "local" and _is_local(client))
 
 
-@command("config|set", -4, "admin noscript loading stale may_replicate",
+@command("config|set", -4, "admin noscript loading stale",
          acl="@admin @slow @dangerous", tips="request_policy:all_nodes response_policy:all_succeeded",
          since="2.0.0",
          summary="Set configuration parameters to the given values")

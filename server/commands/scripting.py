@@ -1383,7 +1383,8 @@ def run_script_command(client, argv, by_sha, read_only):
         client.server.lookup_command(argv).failed_calls += 1      # it replied an error
 
 
-@command("eval", -3, "noscript stale skip_monitor no_mandatory_keys", acl="@slow @scripting",
+@command("eval", -3, "noscript stale skip_monitor may_replicate no_mandatory_keys",
+         acl="@slow @scripting",
          since="2.6.0", get_keys=script_keys, key_specs=_eval_key_specs(RW_NOTE,
                                                                         ("RW", "access", "update")),
          summary="Execute a Lua script server side")
@@ -1391,7 +1392,8 @@ def cmd_eval(client, argv):
     run_script_command(client, argv, by_sha=False, read_only=False)
 
 
-@command("evalsha", -3, "noscript stale skip_monitor no_mandatory_keys", acl="@slow @scripting",
+@command("evalsha", -3, "noscript stale skip_monitor may_replicate no_mandatory_keys",
+         acl="@slow @scripting",
          since="2.6.0", get_keys=script_keys, key_specs=_eval_key_specs(None,
                                                                         ("RW", "access", "update")),
          summary="Execute a Lua script server side")
