@@ -382,6 +382,7 @@ def test_timeout_precision(server):
 def test_served_client_does_not_time_out_later(server):
     a, d = server.raw(), server.raw()
     try:
+        d.command("DEL", "k", "other")         # what earlier tests on this server left behind
         a_id = a.command("CLIENT", "ID")[1:-2].decode()
         a.send(encode_command(["BLPOP", "k", "0.3"]))
         wait_blocked(d, 1)
