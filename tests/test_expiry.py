@@ -264,3 +264,24 @@ def test_a_writable_replica_expires_the_keys_its_own_clients_wrote(start_server)
         assert r.dbsize() == 0
     finally:
         r.close()
+
+
+def test_a_writable_replica_follows_a_refreshed_ttl_of_its_own_key(start_server):
+    """The replica's own expiry goes by the key's current TTL: one made longer keeps it."""
+    from harness import free_port
+    replica = start_server("--replicaof", "127.0.0.1", str(free_port()),
+                           "--replica-read-only", "no")
+    r = replica.client()
+    try:
+        r.set("kept", "v", px=200)
+        r.pexpire("kept", 1500)
+        r.set("gone", "v", px=200)
+        time.sleep(0.7)
+        assert r.exists("kept") == 1
+        assert r.dbsize() == 1
+        deadline = time.monotonic() + 5
+        while r.dbsize() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert r.dbsize() == 0
+    finally:
+        r.close()

@@ -280,7 +280,7 @@ class Database:
         self.data = KeyTable()
         self.expires = {}            # key -> unix time in ms
         self._expiry_heap = []       # (when, key); stale entries skipped on pop
-        self.replica_written_expires = set()   # keys a writable replica's clients gave a TTL
+        self.replica_written_expires = []      # (when, key): TTLs a writable replica's clients set
         self.avg_ttl = 0             # INFO keyspace: smoothed TTL of sampled keys
         self.access = {}             # key -> LRU clock second of the last access
         self.access_everywhere = False   # access holds every key (LRU policies)
@@ -478,7 +478,10 @@ class Database:
                 and not server.loading and not server.async_loading):
             # A writable replica's own key: no DEL will come from the master for it
             # (keys loaded from the master's RDB wait for its DELs like the others).
-            self.replica_written_expires.add(key)
+            own = self.replica_written_expires
+            heapq.heappush(own, (when_ms, key))
+            if len(own) > 2 * len(self.expires) + 1024:
+                self._compact_replica_written()
         self.expires[key] = when_ms
         heapq.heappush(self._expiry_heap, (when_ms, key))
         if len(self._expiry_heap) > 2 * len(self.expires) + 1024:
@@ -487,14 +490,26 @@ class Database:
 
     def expire_replica_written(self, now_ms):
         """A replica deletes the keys its own clients wrote with a TTL once they are due
-        (Redis's expireSlaveKeys); keys that lost their TTL leave the set."""
-        for key in list(self.replica_written_expires):
-            when = self.expires.get(key)
+        (Redis's expireSlaveKeys). A heap by due time: each run looks at the due entries
+        only, never at every key; a key whose TTL went or moved is dropped or put back."""
+        own = self.replica_written_expires
+        expires = self.expires
+        while own and own[0][0] <= now_ms:
+            _, key = heapq.heappop(own)
+            when = expires.get(key)
             if when is None:
-                self.replica_written_expires.discard(key)
-            elif when <= now_ms:
-                self.replica_written_expires.discard(key)
-                self.expire_now(key)
+                continue
+            if when > now_ms:
+                heapq.heappush(own, (when, key))
+                continue
+            self.expire_now(key)
+
+    def _compact_replica_written(self):
+        """Once per key, at its current TTL: stale entries of refreshed TTLs go."""
+        expires = self.expires
+        keys = {key for _, key in self.replica_written_expires}
+        self.replica_written_expires = [(expires[key], key) for key in keys if key in expires]
+        heapq.heapify(self.replica_written_expires)
 
     def get_expire(self, key):
         return self.expires.get(key)
@@ -525,7 +540,7 @@ class Database:
         self.data = KeyTable()
         self.expires = {}
         self._expiry_heap = []
-        self.replica_written_expires = set()
+        self.replica_written_expires = []
         self.access = {}
         if self.lfu is not None:
             self.lfu = {}
