@@ -163,17 +163,17 @@ class Replication:
         self.server.replid2 = NO_REPLID
         self.server.second_repl_offset = -1
 
-    def shift_replid(self):
-        """A new history begins here (promotion): the old id stays valid up to this offset,
-        so replicas of the old master can continue with us (PSYNC2)."""
+    def shift_replid(self, new_replid=None):
+        """A new history begins here (a promotion, or our master's new ID): the old id stays
+        valid up to this offset, so replicas that followed it can continue (PSYNC2)."""
         server = self.server
         self.flush_stream()
         server.replid2 = server.replid
         server.second_repl_offset = server.master_repl_offset + 1
-        self.change_replid()
-        log.warning("Setting secondary replication ID to %s, valid up to offset: %d. New "
-                    "replication ID is %s" % (server.replid2, server.second_repl_offset,
-                                              server.replid))
+        if new_replid is None:
+            self.change_replid()
+        else:
+            server.replid = new_replid
 
     def save_info(self):
         """Where the stream stands, for an RDB saved now (rdbPopulateSaveInfo), or None."""
@@ -499,6 +499,9 @@ class Replication:
             self.link.stop()
             self.link = None
         self.shift_replid()
+        log.warning("Setting secondary replication ID to %s, valid up to offset: %d. New "
+                    "replication ID is %s" % (server.replid2, server.second_repl_offset,
+                                              server.replid))
         server.replicaof = server.config.replicaof = None
         log.role = "M"
         self.cached_master = False
@@ -538,11 +541,7 @@ class Replication:
         server = self.server
         refusing = (server.replicaof is not None and not server.config.replica_serve_stale_data
                     and not self.link_connected())
-        checks = server.command_checks
-        if refusing and self.refuse_when_stale not in checks:
-            checks.append(self.refuse_when_stale)
-        elif not refusing and self.refuse_when_stale in checks:
-            checks.remove(self.refuse_when_stale)
+        server.set_command_check(self.refuse_when_stale, refusing)
 
     def refuse_when_stale(self, client, cmd, argv):
         if "stale" in cmd.flags or client.is_master:
@@ -679,7 +678,7 @@ class Replication:
             self.update_failover()
         server = self.server
         if server.shutdown_deadline is not None and self.in_sync_for_shutdown():
-            server.loop.call_soon(server.cron_tick, server.config.hz)   # finish it now
+            server.loop.call_soon(server.end_waiting_shutdown)   # finish it now, not at the cron
 
     def count_acked(self, offset):
         return sum(1 for r in self.replicas
@@ -725,11 +724,7 @@ class Replication:
         refusing = (config.min_replicas_to_write and lag and server.replicaof is None
                     and self.good_replicas < config.min_replicas_to_write)
         server.no_good_replicas = NOREPLICAS if refusing else None   # scripts read it too
-        checks = server.command_checks
-        if refusing and self.refuse_without_replicas not in checks:
-            checks.append(self.refuse_without_replicas)
-        elif not refusing and self.refuse_without_replicas in checks:
-            checks.remove(self.refuse_without_replicas)
+        server.set_command_check(self.refuse_without_replicas, bool(refusing))
 
     def refuse_without_replicas(self, client, cmd, argv):
         from server.commands import transactions

@@ -342,11 +342,7 @@ def command_flags(client, cmd):
 
 def update_disk_error_check(server):
     """Register the MISCONF check while a disk error is recorded, and only then."""
-    checks = server.command_checks
-    if server.disk_errors and refuse_writes not in checks:
-        checks.append(refuse_writes)
-    elif not server.disk_errors and refuse_writes in checks:
-        checks.remove(refuse_writes)
+    server.set_command_check(refuse_writes, bool(server.disk_errors))
 
 
 def refuse_writes(client, cmd, argv):

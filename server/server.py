@@ -270,6 +270,15 @@ class Server(ServerCore):
 
     command_checks = []                 # later subsystems add (client, cmd, argv) -> error|None
 
+    def set_command_check(self, check, active):
+        """Keep `check` among the command checks while `active`, and only then: any
+        registered check sends every command through the full dispatch path."""
+        checks = self.command_checks
+        if active and check not in checks:
+            checks.append(check)
+        elif not active and check in checks:
+            checks.remove(check)
+
     def reject(self, client, cmd, message):
         if cmd is not None:
             cmd.rejected_calls += 1
@@ -376,11 +385,8 @@ class Server(ServerCore):
             return
         now = time.time()
         if self.shutdown_deadline is not None:
-            # Waiting for replicas: done when they caught up or the time is over.
-            if now >= self.shutdown_deadline or self.ready_to_shutdown():
-                if self.finish_shutdown(*self.shutdown_flags):
-                    return
-                self.cancel_shutdown()
+            if self.end_waiting_shutdown(now):
+                return
         elif self.shutdown_requested is not None:
             # A signal asked for it; a refused shutdown (failed save) keeps serving.
             if self.shutdown(False, False) is not False:
@@ -555,6 +561,18 @@ class Server(ServerCore):
     shutdown_wait_hooks = []              # fn(): ask the replicas where they are (GETACK)
     shutdown_ready_hooks = []             # fn() -> whether the replicas have everything
     shutdown_waiters = None               # SHUTDOWN clients blocked meanwhile
+
+    def end_waiting_shutdown(self, now=None):
+        """A shutdown waiting for replicas ends once they caught up or its time is over:
+        True when it finished (the loop stops); a refused one is cancelled."""
+        if self.shutdown_deadline is None:
+            return False
+        if (now or time.time()) < self.shutdown_deadline and not self.ready_to_shutdown():
+            return False
+        if self.finish_shutdown(*self.shutdown_flags):
+            return True
+        self.cancel_shutdown()
+        return False
 
     def ready_to_shutdown(self):
         return all(hook() for hook in self.shutdown_ready_hooks)

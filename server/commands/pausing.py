@@ -47,8 +47,7 @@ class Pauses:
             timer = server.loop.call_later(delay, self.unpause, purpose)
         self.active[purpose] = (mode, end_ms, timer)
         server.writes_paused = True
-        if self.check not in server.command_checks:
-            server.command_checks.append(self.check)
+        server.set_command_check(self.check, True)
 
     def unpause(self, purpose):
         server = self.server
@@ -59,8 +58,7 @@ class Pauses:
             self.resume_postponed()
             return
         server.writes_paused = False
-        if self.check in server.command_checks:
-            server.command_checks.remove(self.check)
+        server.set_command_check(self.check, False)
         self.resume_postponed()
 
     def check(self, client, cmd, argv):
