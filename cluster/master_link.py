@@ -202,21 +202,17 @@ class MasterLink:
             reply = await self.command(timeout, *args, config.masterauth.encode())
             if reply.startswith(b"-"):
                 raise LinkError("Unable to AUTH to MASTER: %s" % text(reply[1:]))
+        # What the master may not understand without the replication failing.
         port = config.replica_announce_port or config.port
-        reply = await self.command(timeout, b"REPLCONF", b"listening-port", b"%d" % port)
-        if reply.startswith(b"-"):
-            log.notice("(Non critical) Master does not understand REPLCONF listening-port: %s"
-                       % text(reply[1:]))
+        options = [[b"listening-port", b"%d" % port]]
         if config.replica_announce_ip:
-            reply = await self.command(timeout, b"REPLCONF", b"ip-address",
-                                       config.replica_announce_ip.encode())
+            options.append([b"ip-address", config.replica_announce_ip.encode()])
+        options.append([b"capa", b"eof", b"capa", b"psync2"])
+        for option in options:
+            reply = await self.command(timeout, b"REPLCONF", *option)
             if reply.startswith(b"-"):
-                log.notice("(Non critical) Master does not understand REPLCONF ip-address: %s"
-                           % text(reply[1:]))
-        reply = await self.command(timeout, b"REPLCONF", b"capa", b"eof", b"capa", b"psync2")
-        if reply.startswith(b"-"):
-            log.notice("(Non critical) Master does not understand REPLCONF capa: %s"
-                       % text(reply[1:]))
+                log.notice("(Non critical) Master does not understand REPLCONF %s: %s"
+                           % (option[0].decode(), text(reply[1:])))
         await self.psync(timeout)
 
     async def command(self, timeout, *argv):
@@ -269,10 +265,7 @@ class MasterLink:
             parts = reply.split()
             if len(parts) > 1 and parts[1].decode() != server.replid:
                 new_id = parts[1].decode()
-                replication.flush_stream()
-                server.replid2 = server.replid
-                server.second_repl_offset = server.master_repl_offset + 1
-                server.replid = new_id
+                replication.shift_replid(new_id)
                 log.warning("Master replication ID changed to %s" % new_id)
                 replication.disconnect_replicas()
             log.notice("MASTER <-> REPLICA sync: Master accepted a Partial Resynchronization.")

@@ -215,18 +215,9 @@ def loading_state(server, total_bytes):
     """While a data file loads: `loading:1` and its progress fields in INFO, nothing
     expires, -LOADING for every command not flagged `loading` (checked first, ahead of a
     busy script's check), and the cyclic collector paused."""
-    server.loading = True
-    server.loading_started = time.time()
-    server.loading_total_bytes = total_bytes
-    server.loading_loaded_bytes = 0
-    server.command_checks.insert(0, refuse_while_loading)
-    try:
+    with _loading_progress(server, "loading", total_bytes, refuse_while_loading):
         with collector_paused():
             yield
-    finally:
-        server.command_checks.remove(refuse_while_loading)
-        server.loading = False
-        server.loading_started = None
 
 
 @contextmanager
@@ -234,16 +225,23 @@ def async_loading_state(server, total_bytes):
     """While a replica loads its master's RDB beside the data it keeps serving
     (repl-diskless-load swapdb, same history): `async_loading:1` and the progress fields in
     INFO, -LOADING only for the commands flagged no_async_loading."""
-    server.async_loading = True
+    with _loading_progress(server, "async_loading", total_bytes, refuse_while_async_loading):
+        yield
+
+
+@contextmanager
+def _loading_progress(server, flag, total_bytes, refusal):
+    """`flag` set, the progress fields started, and `refusal` checked first meanwhile."""
+    setattr(server, flag, True)
     server.loading_started = time.time()
     server.loading_total_bytes = total_bytes
     server.loading_loaded_bytes = 0
-    server.command_checks.insert(0, refuse_while_async_loading)
+    server.command_checks.insert(0, refusal)
     try:
         yield
     finally:
-        server.command_checks.remove(refuse_while_async_loading)
-        server.async_loading = False
+        server.command_checks.remove(refusal)
+        setattr(server, flag, False)
         server.loading_started = None
 
 

@@ -123,7 +123,7 @@ def section_server(server):
         mode = "sentinel"
     else:
         mode = "standalone"
-    return [
+    fields = [
         ["redis_version", REDIS_VERSION],
         ["redis_git_sha1", "00000000"],
         ["redis_git_dirty", 0],
@@ -148,9 +148,10 @@ def section_server(server):
         ["executable", _executable()],
         ["config_file", config.config_file or ""],
         ["io_threads_active", 0],
-    ] + ([["shutdown_in_milliseconds", int((server.shutdown_deadline - time.time()) * 1000)]]
-         if server.shutdown_deadline is not None else []) + [
     ]
+    if server.shutdown_deadline is not None:      # a shutdown waiting for replicas
+        fields.append(["shutdown_in_milliseconds", int((server.shutdown_deadline - now) * 1000)])
+    return fields
 
 
 def _is_replica_client(client):
