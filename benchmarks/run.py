@@ -203,11 +203,7 @@ def results_name(args):
 
 def aof_summary(server):
     """What the server's AOF did during the run, from INFO persistence."""
-    conn = server.connect()
-    try:
-        info = conn.info("persistence")
-    finally:
-        conn.close()
+    info = server.info("persistence")
     return "%s: aof_current_size %.1f MB, aof_rewrites %s, aof_last_write_status %s, aof_delayed_fsync %s" % (
         server.kind, int(info.get("aof_current_size", 0)) / 1e6, info.get("aof_rewrites", "?"),
         info.get("aof_last_write_status", "?"), info.get("aof_delayed_fsync", "?"))
@@ -222,13 +218,7 @@ def attach_replicas(master, count):
         replica.call("REPLICAOF", "127.0.0.1", str(master.port))
     deadline = time.monotonic() + 120
     for replica in replicas:
-        while True:
-            conn = replica.connect()
-            try:
-                if conn.info("replication").get("master_link_status") == "up":
-                    break
-            finally:
-                conn.close()
+        while replica.info("replication").get("master_link_status") != "up":
             if time.monotonic() > deadline:
                 raise TimeoutError("%s replica did not synchronize" % master.kind)
             time.sleep(0.05)
@@ -237,11 +227,7 @@ def attach_replicas(master, count):
 
 def replication_summary(master):
     """How far the master's replicas got, from its INFO replication."""
-    conn = master.connect()
-    try:
-        info = conn.info("replication")
-    finally:
-        conn.close()
+    info = master.info("replication")
     lines = [value for name, value in sorted(info.items()) if name.startswith("slave")]
     return "%s: master_repl_offset %s; %s" % (master.kind, info.get("master_repl_offset"),
                                                "; ".join(lines))

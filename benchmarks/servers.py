@@ -213,12 +213,16 @@ class BenchServer:
         finally:
             conn.close()
 
-    def commands_processed(self):
+    def info(self, section=None):
+        """INFO `section` as {field: text}, over a connection of its own."""
         conn = self.connect()
         try:
-            return int(conn.info("stats")["total_commands_processed"])
+            return conn.info(section)
         finally:
             conn.close()
+
+    def commands_processed(self):
+        return int(self.info("stats")["total_commands_processed"])
 
     def rss(self):
         return read_rss(self.pid)
