@@ -246,32 +246,38 @@ def test_keys_with_a_ttl_really_go(server):
 
 # -- replicas --------------------------------------------------------------------------
 
+def writable_replica(start_server):
+    """A client of a writable replica whose master is unreachable (no DEL ever comes)."""
+    from harness import free_port
+    replica = start_server("--replicaof", "127.0.0.1", str(free_port()),
+                           "--replica-read-only", "no")
+    return replica.client()
+
+
+def wait_empty(r, timeout=5):
+    deadline = time.monotonic() + timeout
+    while r.dbsize() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return r.dbsize()
+
+
 def test_a_writable_replica_expires_the_keys_its_own_clients_wrote(start_server):
     """No DEL will come from the master for a key a writable replica's client wrote: the
     replica's cron deletes it when due, as Redis's does (keys from the master wait for the
     master's DEL: tests/test_replication.py)."""
-    from harness import free_port
-    replica = start_server("--replicaof", "127.0.0.1", str(free_port()),
-                           "--replica-read-only", "no")
-    r = replica.client()
+    r = writable_replica(start_server)
     try:
         for i in range(20):
             r.set("k%d" % i, "v", px=50)
         assert r.dbsize() == 20
-        deadline = time.monotonic() + 5
-        while r.dbsize() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert r.dbsize() == 0
+        assert wait_empty(r) == 0
     finally:
         r.close()
 
 
 def test_a_writable_replica_follows_a_refreshed_ttl_of_its_own_key(start_server):
     """The replica's own expiry goes by the key's current TTL: one made longer keeps it."""
-    from harness import free_port
-    replica = start_server("--replicaof", "127.0.0.1", str(free_port()),
-                           "--replica-read-only", "no")
-    r = replica.client()
+    r = writable_replica(start_server)
     try:
         r.set("kept", "v", px=200)
         r.pexpire("kept", 1500)
@@ -279,9 +285,6 @@ def test_a_writable_replica_follows_a_refreshed_ttl_of_its_own_key(start_server)
         time.sleep(0.7)
         assert r.exists("kept") == 1
         assert r.dbsize() == 1
-        deadline = time.monotonic() + 5
-        while r.dbsize() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert r.dbsize() == 0
+        assert wait_empty(r) == 0
     finally:
         r.close()
