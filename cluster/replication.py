@@ -100,8 +100,10 @@ class Replication:
         feeding = self.stream.feed in sinks
         if wanted and not feeding:
             sinks.append(self.stream.feed)
+            server.replica_sinks.append(self.stream.feed)
         elif feeding and not wanted:
             sinks.remove(self.stream.feed)
+            server.replica_sinks.remove(self.stream.feed)
         if self.flush_stream not in hooks:
             hooks.append(self.flush_stream)
 

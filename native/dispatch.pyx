@@ -306,6 +306,7 @@ cdef class ClientCore:
     cdef public bint closed
     cdef public bint blocked              # BLPOP & co: input is parsed again on resume_input()
     cdef public int reply_mode
+    cdef public bint subscribed           # Pub/Sub: RESP2 restricts its commands (process_command)
 
     def data_received(self, data):
         if self.closed:
@@ -372,6 +373,7 @@ cdef class ClientCore:
                     else:
                         cmd = <CommandCore>entry
                         if (not cmd.fast or not self.authenticated or self.multi_state is not None
+                                or self.subscribed
                                 or (argc != cmd._arity if cmd._arity > 0 else argc < -cmd._arity)
                                 or PyList_GET_SIZE(checks) or server.call_depth
                                 or (cmd.is_write and server.replicaof is not None and not self.is_master)):

@@ -66,6 +66,10 @@ class Client(ClientCore, asyncio.Protocol):
         self.propagate_argv = None    # replacement argv to propagate, if any
         self.is_master = False
         self.unix = False
+        self.subscribed = False       # any Pub/Sub subscription (the P flag): the full dispatch path
+        self.channels = None          # Pub/Sub: what this client subscribed to (server/commands/pubsub.py)
+        self.patterns = None
+        self.shard_channels = None
 
     # -- transport callbacks -------------------------------------------------
 
@@ -158,6 +162,9 @@ class Client(ClientCore, asyncio.Protocol):
         """Close without writing anything still pending (Redis's freeClientAsync)."""
         self.reply.buf.clear()
         self.close()
+
+    def output_limit_class_changed(self):
+        """The client became (or stopped being) a subscriber or a replica."""
 
     def set_resp(self, version):
         self.resp = version

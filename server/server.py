@@ -19,6 +19,7 @@ from server.commands import strings, keys, connection, introspection, admin  # n
 from server.commands import info, debug, lists, hashes, sets, zsets  # noqa: F401
 from server.commands import bitmaps, hyperloglog, transactions, sort, scripting  # noqa: F401
 from server.commands import blocking
+from server.commands.pubsub import PubSub, SUBSCRIBED_MODE_COMMANDS, SUBSCRIBED_MODE_ERROR
 from server.commands.pausing import POSTPONED, Pauses
 from server.commands import table as command_table
 from server.client import Client
@@ -111,6 +112,7 @@ class Server(ServerCore):
         self.loop = None
         self.listeners = []
         self.propagation_sinks = []           # AOF, replicas: fn(db_index, argv)
+        self.replica_sinks = []               # those of propagation_sinks that feed replicas
         self.watched_keys = None              # set by the transactions module when in use
         self.watchers = {}                    # (db index, key) -> [WatchedKey]: WATCH
         self.propagation_batch = None         # effects held until the top-level command ends
@@ -137,6 +139,7 @@ class Server(ServerCore):
         # MISCONF reply to a command, the one to a script that may write), kept by the
         # persistence services, read by their command check and by scripts.
         self.disk_errors = {}
+        self.pubsub = PubSub(self)
         self.command_table = self._build_command_table()
         install_native_paths()
 
@@ -201,6 +204,7 @@ class Server(ServerCore):
         self.clients.pop(client.id, None)
         blocking.forget_client(client)
         transactions.forget_client(client)
+        self.pubsub.forget_client(client)
         self.pauses.forget(client)
         for hook in self.client_close_hooks:
             hook(client)
@@ -262,6 +266,8 @@ class Server(ServerCore):
         if (self.replicaof is not None and self.config.replica_read_only and "write" in flags
                 and not client.is_master):
             return self.reject(client, cmd, "READONLY You can't write against a read only replica.")
+        if client.resp == 2 and "P" in client.flags and cmd.name not in SUBSCRIBED_MODE_COMMANDS:
+            return self.reject(client, cmd, SUBSCRIBED_MODE_ERROR % cmd.fullname)
         if in_multi and transactions.queue_command(client, cmd, argv):
             return
         self.call(client, cmd, argv)
@@ -344,8 +350,21 @@ class Server(ServerCore):
         if len(held) > 1 and cmd.name not in EXPIRES_ARBITRARY_KEYS:
             held = [(held[0][0], [b"MULTI"])] + held + [(held[-1][0], [b"EXEC"])]
         sinks = self.propagation_sinks
-        for db_index, argv in held:
-            for sink in sinks:
+        for entry in held:
+            # (db index, argv), or (db index, argv, True) for the replicas alone
+            for sink in sinks if len(entry) == 2 else self.replica_sinks:
+                sink(entry[0], entry[1])
+
+    def propagate_to_replicas(self, db_index, argv):
+        """Propagate a command to the replicas only, never to the AOF (PUBLISH, as Redis's
+        forceCommandPropagation(PROPAGATE_REPL)); inside a command it joins the held unit."""
+        batch = self.propagation_batch
+        if batch is not None:
+            batch.append((db_index, argv, True))
+        elif self.call_depth:
+            self.propagation_batch = [(db_index, argv, True)]
+        else:
+            for sink in self.replica_sinks:
                 sink(db_index, argv)
 
     def propagate_effect(self, db_index, argv):

@@ -1,0 +1,400 @@
+"""Pub/Sub: SUBSCRIBE, PSUBSCRIBE, SSUBSCRIBE, their UNSUBSCRIBEs, PUBLISH, SPUBLISH, PUBSUB.
+
+The server owns one `PubSub` (`server.pubsub`). Other subsystems use two calls:
+
+- `server.pubsub.publish(channel, message)` -> how many clients received it:
+  the message goes to the channel's subscribers and to every pattern that
+  matches it, exactly as PUBLISH delivers it (nothing is propagated: that is
+  the PUBLISH command's business).
+- `server.pubsub.push(client, fields)`: one out-of-band message to one
+  client: a push (`>n`) under RESP3, an array under RESP2. `fields` are bytes
+  (a bulk string), a list of bytes (an array of bulk strings) or None (null).
+
+Subscriptions are kept both ways: for each channel (pattern, shard channel)
+an insertion-ordered dict of its subscribers, and for each client the dicts
+of what it subscribed to (`client.channels`, `client.patterns`,
+`client.shard_channels`, None until first used). Publishing encodes the
+message once per protocol version and appends those bytes to each
+subscriber's reply buffer, in subscription order; the end of the loop
+iteration writes them out as any other reply (and client-output-buffer-limit
+applies there).
+
+A client with any subscription carries the `P` flag (CLIENT LIST, the
+pubsub output-buffer class, exempt from `timeout`) and `subscribed`, which
+sends its commands through the full dispatch path: under RESP2 only the
+subscribe family, PING, QUIT and RESET are allowed there (Server.process_command).
+"""
+from server.base.errors import CommandError
+from server.base.glob import compile_glob
+from server.base.util import reply_help
+from server.commands import connection
+from server.commands.table import command, container
+
+# The commands a RESP2 client may send while subscribed.
+SUBSCRIBED_MODE_COMMANDS = frozenset((
+    "ping", "subscribe", "ssubscribe", "unsubscribe", "sunsubscribe", "psubscribe",
+    "punsubscribe", "quit", "reset"))
+
+SUBSCRIBED_MODE_ERROR = ("ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / "
+                         "PING / QUIT / RESET are allowed in this context")
+
+SHARD_KEY_SPECS = ({"flags": ("not_key",), "begin_search": {"type": "index", "spec": {"index": 1}},
+                    "find_keys": {"type": "range",
+                                  "spec": {"lastkey": -1, "keystep": 1, "limit": 0}}},)
+SPUBLISH_KEY_SPECS = ({"flags": ("not_key",), "begin_search": {"type": "index", "spec": {"index": 1}},
+                       "find_keys": {"type": "range",
+                                     "spec": {"lastkey": 0, "keystep": 1, "limit": 0}}},)
+
+
+def _bulk(data):
+    return b"$%d\r\n%s\r\n" % (len(data), data)
+
+
+class PubSub:
+    """Every subscription of the server, and the delivery of messages."""
+
+    def __init__(self, server):
+        self.server = server
+        self.channels = {}          # channel -> {client: None}, in subscription order
+        self.patterns = {}          # pattern -> {client: None}
+        self.pattern_match = {}     # pattern -> its compiled matcher
+        self.shard_channels = {}    # shard channel -> {client: None}
+
+    # -- delivery ---------------------------------------------------------------------------
+
+    def publish(self, channel, message, shard=False):
+        """Deliver `message` on `channel` (a shard channel if `shard`); the receivers' count."""
+        queue_flush = self.server.queue_flush
+        receivers = 0
+        subscribers = (self.shard_channels if shard else self.channels).get(channel)
+        if subscribers:
+            body = (b"$8\r\nsmessage\r\n" if shard else b"$7\r\nmessage\r\n") + \
+                _bulk(channel) + _bulk(message)
+            resp2, resp3 = b"*3\r\n" + body, b">3\r\n" + body
+            for client in subscribers:
+                client.reply.buf += resp3 if client.resp == 3 else resp2
+                if not client.flush_queued:
+                    queue_flush(client)
+            receivers = len(subscribers)
+        if self.patterns and not shard:
+            tail = _bulk(channel) + _bulk(message)
+            for pattern, subscribers in self.patterns.items():
+                if not self.pattern_match[pattern](channel):
+                    continue
+                body = b"$8\r\npmessage\r\n" + _bulk(pattern) + tail
+                resp2, resp3 = b"*4\r\n" + body, b">4\r\n" + body
+                for client in subscribers:
+                    client.reply.buf += resp3 if client.resp == 3 else resp2
+                    if not client.flush_queued:
+                        queue_flush(client)
+                receivers += len(subscribers)
+        return receivers
+
+    def push(self, client, fields):
+        """One out-of-band message to `client` (see the module docstring)."""
+        reply = client.reply
+        reply.push(len(fields))
+        for field in fields:
+            if field is None:
+                reply.null()
+            elif isinstance(field, (list, tuple)):
+                reply.bulk_array(field)
+            else:
+                reply.bulk(field)
+        self.server.queue_flush(client)
+
+    # -- one client's subscriptions ------------------------------------------------------------
+
+    def subscribe(self, client, channel, shard=False):
+        mine = client.shard_channels if shard else client.channels
+        if mine is None:
+            mine = {}
+            if shard:
+                client.shard_channels = mine
+            else:
+                client.channels = mine
+        if channel not in mine:
+            mine[channel] = None
+            table = self.shard_channels if shard else self.channels
+            table.setdefault(channel, {})[client] = None
+        self._enter(client)
+        self._confirm(client, b"ssubscribe" if shard else b"subscribe", channel,
+                      len(mine) if shard else _count(client))
+
+    def unsubscribe(self, client, channel, notify=True, shard=False):
+        mine = client.shard_channels if shard else client.channels
+        if mine and channel in mine:
+            del mine[channel]
+            table = self.shard_channels if shard else self.channels
+            subscribers = table[channel]
+            del subscribers[client]
+            if not subscribers:
+                del table[channel]
+        if notify:
+            self._confirm(client, b"sunsubscribe" if shard else b"unsubscribe", channel,
+                          len(mine or ()) if shard else _count(client))
+
+    def psubscribe(self, client, pattern):
+        mine = client.patterns
+        if mine is None:
+            mine = client.patterns = {}
+        if pattern not in mine:
+            mine[pattern] = None
+            subscribers = self.patterns.get(pattern)
+            if subscribers is None:
+                subscribers = self.patterns[pattern] = {}
+                self.pattern_match[pattern] = compile_glob(pattern).match
+            subscribers[client] = None
+        self._enter(client)
+        self._confirm(client, b"psubscribe", pattern, _count(client))
+
+    def punsubscribe(self, client, pattern, notify=True):
+        mine = client.patterns
+        if mine and pattern in mine:
+            del mine[pattern]
+            subscribers = self.patterns[pattern]
+            del subscribers[client]
+            if not subscribers:
+                del self.patterns[pattern]
+                del self.pattern_match[pattern]
+        if notify:
+            self._confirm(client, b"punsubscribe", pattern, _count(client))
+
+    def unsubscribe_all(self, client, notify=True, shard=False):
+        """UNSUBSCRIBE / SUNSUBSCRIBE without arguments; a null channel when there were none."""
+        mine = client.shard_channels if shard else client.channels
+        if mine:
+            for channel in list(mine):
+                self.unsubscribe(client, channel, notify, shard)
+        elif notify:
+            self._confirm(client, b"sunsubscribe" if shard else b"unsubscribe", None,
+                          0 if shard else _count(client))
+
+    def punsubscribe_all(self, client, notify=True):
+        if client.patterns:
+            for pattern in list(client.patterns):
+                self.punsubscribe(client, pattern, notify)
+        elif notify:
+            self._confirm(client, b"punsubscribe", None, _count(client))
+
+    def forget_client(self, client):
+        """A client that closes or RESETs leaves every subscription, silently."""
+        if getattr(client, "subscribed", False):
+            self.unsubscribe_all(client, False)
+            self.unsubscribe_all(client, False, shard=True)
+            self.punsubscribe_all(client, False)
+            self.leave_if_unsubscribed(client)
+
+    def leave_if_unsubscribed(self, client):
+        if not (client.channels or client.patterns or client.shard_channels):
+            client.flags.discard("P")
+            client.subscribed = False
+            client.output_limit_class_changed()
+
+    def _enter(self, client):
+        if not client.subscribed:
+            client.flags.add("P")
+            client.subscribed = True
+            client.output_limit_class_changed()
+
+    @staticmethod
+    def _confirm(client, kind, name, count):
+        reply = client.reply
+        reply.push(3)
+        reply.bulk(kind)
+        if name is None:
+            reply.null()
+        else:
+            reply.bulk(name)
+        reply.integer(count)
+
+    # -- PUBSUB introspection -------------------------------------------------------------------
+
+    def channel_list(self, table, pattern):
+        if pattern is None:
+            return list(table)
+        match = compile_glob(pattern).match
+        return [channel for channel in table if match(channel)]
+
+
+def _count(client):
+    """What (P)SUBSCRIBE replies count: channels plus patterns (shard channels apart)."""
+    return len(client.channels or ()) + len(client.patterns or ())
+
+
+def _refuse_deny_blocking(client, name, in_multi_too=False):
+    # A client that expects one reply per command (a script, EXEC) cannot enter Pub/Sub;
+    # MULTI keeps SUBSCRIBE and PSUBSCRIBE for compatibility, as Redis does.
+    if client.deny_blocking and (in_multi_too or client.multi_state is None):
+        raise CommandError("ERR %s isn't allowed for a DENY BLOCKING client" % name)
+
+
+# -- the commands ---------------------------------------------------------------------------
+
+@command("subscribe", -2, "pubsub noscript loading stale", acl="@pubsub @slow", since="2.0.0",
+         group="pubsub", summary="Listen for messages published to the given channels")
+def cmd_subscribe(client, argv):
+    _refuse_deny_blocking(client, "SUBSCRIBE")
+    pubsub = client.server.pubsub
+    for channel in argv[1:]:
+        pubsub.subscribe(client, channel)
+
+
+@command("unsubscribe", -1, "pubsub noscript loading stale", acl="@pubsub @slow", since="2.0.0",
+         group="pubsub", summary="Stop listening for messages posted to the given channels")
+def cmd_unsubscribe(client, argv):
+    pubsub = client.server.pubsub
+    if len(argv) == 1:
+        pubsub.unsubscribe_all(client)
+    else:
+        for channel in argv[1:]:
+            pubsub.unsubscribe(client, channel)
+    pubsub.leave_if_unsubscribed(client)
+
+
+@command("psubscribe", -2, "pubsub noscript loading stale", acl="@pubsub @slow", since="2.0.0",
+         group="pubsub",
+         summary="Listen for messages published to channels matching the given patterns")
+def cmd_psubscribe(client, argv):
+    _refuse_deny_blocking(client, "PSUBSCRIBE")
+    pubsub = client.server.pubsub
+    for pattern in argv[1:]:
+        pubsub.psubscribe(client, pattern)
+
+
+@command("punsubscribe", -1, "pubsub noscript loading stale", acl="@pubsub @slow",
+         since="2.0.0", group="pubsub",
+         summary="Stop listening for messages posted to channels matching the given patterns")
+def cmd_punsubscribe(client, argv):
+    pubsub = client.server.pubsub
+    if len(argv) == 1:
+        pubsub.punsubscribe_all(client)
+    else:
+        for pattern in argv[1:]:
+            pubsub.punsubscribe(client, pattern)
+    pubsub.leave_if_unsubscribed(client)
+
+
+@command("ssubscribe", -2, "pubsub noscript loading stale", keys=(1, -1, 1), acl="@pubsub @slow",
+         since="7.0.0", group="pubsub", key_specs=SHARD_KEY_SPECS,
+         summary="Listen for messages published to the given shard channels")
+def cmd_ssubscribe(client, argv):
+    _refuse_deny_blocking(client, "SSUBSCRIBE", in_multi_too=True)
+    pubsub = client.server.pubsub
+    for channel in argv[1:]:
+        pubsub.subscribe(client, channel, shard=True)
+
+
+@command("sunsubscribe", -1, "pubsub noscript loading stale", keys=(1, -1, 1),
+         acl="@pubsub @slow", since="7.0.0", group="pubsub", key_specs=SHARD_KEY_SPECS,
+         summary="Stop listening for messages posted to the given shard channels")
+def cmd_sunsubscribe(client, argv):
+    pubsub = client.server.pubsub
+    if len(argv) == 1:
+        pubsub.unsubscribe_all(client, shard=True)
+    else:
+        for channel in argv[1:]:
+            pubsub.unsubscribe(client, channel, shard=True)
+    pubsub.leave_if_unsubscribed(client)
+
+
+@command("publish", 3, "pubsub loading stale fast", acl="@pubsub @fast", since="2.0.0",
+         group="pubsub", summary="Post a message to a channel")
+def cmd_publish(client, argv):
+    server = client.server
+    receivers = server.pubsub.publish(argv[1], argv[2])
+    # Replicas deliver it to their own subscribers; the AOF never sees it.
+    server.propagate_to_replicas(client.db.index, argv)
+    client.reply.integer(receivers)
+
+
+@command("spublish", 3, "pubsub loading stale fast", keys=(1, 1, 1), acl="@pubsub @fast",
+         since="7.0.0", group="pubsub", key_specs=SPUBLISH_KEY_SPECS,
+         summary="Post a message to a shard channel")
+def cmd_spublish(client, argv):
+    server = client.server
+    receivers = server.pubsub.publish(argv[1], argv[2], shard=True)
+    server.propagate_to_replicas(client.db.index, argv)
+    client.reply.integer(receivers)
+
+
+container("pubsub", "pubsub", since="2.8.0", summary="A container for Pub/Sub commands",
+          acl="@slow")
+
+HELP = [
+    "CHANNELS [<pattern>]",
+    "    Return the currently active channels matching a <pattern> (default: '*').",
+    "NUMPAT",
+    "    Return number of subscriptions to patterns.",
+    "NUMSUB [<channel> ...]",
+    "    Return the number of subscribers for the specified channels, excluding",
+    "    pattern subscriptions(default: no channels).",
+    "SHARDCHANNELS [<pattern>]",
+    "    Return the currently active shard level channels matching a <pattern> (default: '*').",
+    "SHARDNUMSUB [<shardchannel> ...]",
+    "    Return the number of subscribers for the specified shard level channel(s)",
+]
+
+
+@command("pubsub|help", 2, "loading stale", acl="@slow", since="6.2.0", group="pubsub",
+         summary="Show helpful text about the different subcommands")
+def cmd_pubsub_help(client, argv):
+    reply_help(client, HELP)
+
+
+def _subcommand_syntax_error(argv):
+    return CommandError("ERR unknown subcommand or wrong number of arguments for '%.128s'. Try "
+                        "PUBSUB HELP." % argv[1].decode("utf-8", "replace"))
+
+
+def _reply_channels(client, argv, table):
+    if len(argv) > 3:
+        raise _subcommand_syntax_error(argv)
+    channels = client.server.pubsub.channel_list(table, argv[2] if len(argv) == 3 else None)
+    client.reply.bulk_array(channels)
+
+
+def _reply_counts(client, argv, table):
+    reply = client.reply
+    reply.array(2 * (len(argv) - 2))
+    for channel in argv[2:]:
+        reply.bulk(channel)
+        reply.integer(len(table.get(channel, ())))
+
+
+@command("pubsub|channels", -2, "pubsub loading stale", acl="@pubsub @slow", since="2.8.0",
+         group="pubsub", summary="List active channels")
+def cmd_pubsub_channels(client, argv):
+    _reply_channels(client, argv, client.server.pubsub.channels)
+
+
+@command("pubsub|numsub", -2, "pubsub loading stale", acl="@pubsub @slow", since="2.8.0",
+         group="pubsub", summary="Get the count of subscribers for channels")
+def cmd_pubsub_numsub(client, argv):
+    _reply_counts(client, argv, client.server.pubsub.channels)
+
+
+@command("pubsub|numpat", 2, "pubsub loading stale", acl="@pubsub @slow", since="2.8.0",
+         group="pubsub", summary="Get the count of unique patterns pattern subscriptions")
+def cmd_pubsub_numpat(client, argv):
+    client.reply.integer(len(client.server.pubsub.patterns))
+
+
+@command("pubsub|shardchannels", -2, "pubsub loading stale", acl="@pubsub @slow",
+         since="7.0.0", group="pubsub", summary="List active shard channels")
+def cmd_pubsub_shardchannels(client, argv):
+    _reply_channels(client, argv, client.server.pubsub.shard_channels)
+
+
+@command("pubsub|shardnumsub", -2, "pubsub loading stale", acl="@pubsub @slow",
+         since="7.0.0", group="pubsub", summary="Get the count of subscribers for shard channels")
+def cmd_pubsub_shardnumsub(client, argv):
+    _reply_counts(client, argv, client.server.pubsub.shard_channels)
+
+
+def _reset(client):
+    """RESET leaves Pub/Sub mode."""
+    client.server.pubsub.forget_client(client)
+
+
+connection.RESET_HOOKS.append(_reset)
