@@ -130,6 +130,10 @@ class Client(ClientCore, asyncio.Protocol):
         """CLIENT REPLY OFF/SKIP: drop what the command wrote; SKIP lasts one command."""
         if self.reply_mode in (REPLY_OFF, REPLY_SKIP) and not self.replies_filtered:
             del self.reply.buf[mark:]
+        held = self.__dict__.get("held_pushes")
+        if held:                        # Pub/Sub pushes are never silenced
+            self.reply.buf += held
+            held.clear()
         self.replies_filtered = False
         if self.reply_mode == REPLY_SKIP:
             self.reply_mode = REPLY_ON

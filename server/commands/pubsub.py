@@ -24,6 +24,7 @@ pubsub output-buffer class, exempt from `timeout`) and `subscribed`, which
 sends its commands through the full dispatch path: under RESP2 only the
 subscribe family, PING, QUIT and RESET are allowed there (Server.process_command).
 """
+from server.base.dispatch import REPLY_ON, REPLY_SKIP_NEXT
 from server.base.errors import CommandError
 from server.base.glob import compile_glob
 from server.base.util import reply_help
@@ -92,15 +93,18 @@ class PubSub:
 
     def push(self, client, fields):
         """One out-of-band message to `client` (see the module docstring)."""
-        reply = client.reply
-        reply.push(len(fields))
+        resp3 = client.resp == 3
+        data = bytearray(b">%d\r\n" % len(fields) if resp3 else b"*%d\r\n" % len(fields))
         for field in fields:
             if field is None:
-                reply.null()
+                data += b"_\r\n" if resp3 else b"$-1\r\n"
             elif isinstance(field, (list, tuple)):
-                reply.bulk_array(field)
+                data += b"*%d\r\n" % len(field)
+                for item in field:
+                    data += _bulk(item)
             else:
-                reply.bulk(field)
+                data += _bulk(field)
+        client.reply.buf += data
         self.server.queue_flush(client)
 
     # -- one client's subscriptions ------------------------------------------------------------
@@ -199,14 +203,12 @@ class PubSub:
 
     @staticmethod
     def _confirm(client, kind, name, count):
-        reply = client.reply
-        reply.push(3)
-        reply.bulk(kind)
+        resp3 = client.resp == 3
         if name is None:
-            reply.null()
+            name = b"_\r\n" if resp3 else b"$-1\r\n"
         else:
-            reply.bulk(name)
-        reply.integer(count)
+            name = _bulk(name)
+        deliver(client, (b">3\r\n" if resp3 else b"*3\r\n") + _bulk(kind) + name + b":%d\r\n" % count)
 
     # -- PUBSUB introspection -------------------------------------------------------------------
 
@@ -215,6 +217,19 @@ class PubSub:
             return list(table)
         match = compile_glob(pattern).match
         return [channel for channel in table if match(channel)]
+
+
+def deliver(client, data):
+    """Append a push to the replies of the client running the command. CLIENT REPLY OFF
+    or SKIP silences the command's replies, never a push: one written meanwhile is kept
+    aside and put back after the replies are dropped (Client.end_of_command_reply_mode)."""
+    if client.reply_mode == REPLY_ON or client.reply_mode == REPLY_SKIP_NEXT:
+        client.reply.buf += data
+    else:
+        held = client.__dict__.get("held_pushes")
+        if held is None:
+            client.held_pushes = held = bytearray()
+        held += data
 
 
 def _count(client):
