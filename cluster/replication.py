@@ -306,6 +306,7 @@ class Replication:
 
     def add_replica(self, client):
         client.flags.add("S")
+        client.output_limit_class_changed()
         if client not in self.replicas:
             self.replicas.append(client)
 
@@ -777,29 +778,10 @@ class Replication:
         self.update_good_replicas()
 
     def output_limits(self, now):
-        """client-output-buffer-limit replica: a replica that cannot keep up is dropped."""
-        hard, soft, seconds = self.server.config.client_output_buffer_limit["replica"]
+        """client-output-buffer-limit replica also for the stream held back while a replica
+        waits for its RDB, which no write checks (Client.output_limit_reached)."""
         for replica in list(self.replicas):
-            if replica.transport is None:
-                continue
-            used = replica.transport.get_write_buffer_size() + len(replica.repl.pending)
-            over_soft = soft and used > soft
-            if hard and used > hard or (over_soft and seconds == 0):
-                self.drop_for_output(replica, used)
-            elif over_soft:
-                since = getattr(replica, "soft_limit_since", None)
-                if since is None:
-                    replica.soft_limit_since = now
-                elif now - since > seconds:
-                    self.drop_for_output(replica, used)
-            else:
-                replica.soft_limit_since = None
-
-    def drop_for_output(self, replica, used):
-        from server.commands.introspection import client_info_string
-        log.warning("Client %s scheduled to be closed ASAP for overcoming of output buffer "
-                    "limits." % client_info_string(replica))
-        replica.close()
+            replica.output_limit_reached()
 
 
 class SocketTransfer:

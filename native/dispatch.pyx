@@ -307,6 +307,7 @@ cdef class ClientCore:
     cdef public bint blocked              # BLPOP & co: input is parsed again on resume_input()
     cdef public int reply_mode
     cdef public bint subscribed           # Pub/Sub: RESP2 restricts its commands (process_command)
+    cdef public object output_limit       # client-output-buffer-limit of its class, or None
 
     def data_received(self, data):
         if self.closed:
@@ -334,6 +335,8 @@ cdef class ClientCore:
         cdef Py_ssize_t size = PyByteArray_GET_SIZE(buf)
         cdef StatsCore stats
         if size and not self.closed:
+            if self.output_limit is not None and self.output_limit_reached():
+                return
             stats = self.server.stats
             stats.total_net_output_bytes += size
             self.transport.write(PyBytes_FromStringAndSize(PyByteArray_AS_STRING(buf), size))

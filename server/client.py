@@ -70,6 +70,9 @@ class Client(ClientCore, asyncio.Protocol):
         self.channels = None          # Pub/Sub: what this client subscribed to (server/commands/pubsub.py)
         self.patterns = None
         self.shard_channels = None
+        self.soft_limit_since = 0     # unix second the output first stayed over the soft limit
+        self.output_limit = None      # (hard, soft, seconds) of client-output-buffer-limit, or None
+        self.output_limit_class_changed()
 
     # -- transport callbacks -------------------------------------------------
 
@@ -167,8 +170,72 @@ class Client(ClientCore, asyncio.Protocol):
         self.reply.buf.clear()
         self.close()
 
+    # -- client-output-buffer-limit (checkClientOutputBufferLimits) ---------------------------
+
     def output_limit_class_changed(self):
-        """The client became (or stopped being) a subscriber or a replica."""
+        """The client became (or stopped being) a subscriber or a replica, or the limits
+        changed: the limits of its class apply from now on (None: no limit to check)."""
+        limits = self.server.config.client_output_buffer_limit
+        if "S" in self.flags and "O" not in self.flags:
+            limit = limits["replica"]
+        elif "P" in self.flags:
+            limit = limits["pubsub"]
+        else:
+            limit = limits["normal"]        # a master's link counts as a normal client too
+        self.output_limit = limit if limit[0] or limit[1] else None
+        if self.output_limit is None:
+            self.forget_soft_limit()
+
+    def output_memory(self):
+        """What the limit measures (Redis's reply list): output the transport still holds,
+        replies not yet written, and a replica's stream held back until its RDB is sent.
+        Redis leaves out its first 16 KB of replies but counts whole 16 KB blocks for the
+        rest; counting every byte stays as close to it as any block size would."""
+        transport = self.transport
+        used = transport.get_write_buffer_size() if transport is not None else 0
+        used += len(self.reply.buf)
+        repl = self.__dict__.get("repl")
+        if repl is not None:
+            used += len(repl.pending)
+        return used
+
+    def output_limit_reached(self, from_cron=False):
+        """Check the output against the class's hard limit and its soft limit held for more
+        than soft-seconds; a client over either is dropped at once, its pending output
+        discarded, and True returned. Checked before each write and by the cron."""
+        limit = self.output_limit
+        if limit is None or self.closed:
+            return False
+        hard, soft, seconds = limit
+        used = self.output_memory()
+        if hard and "S" in self.flags:
+            # A replica's limit below the backlog would make partial resyncs fail.
+            hard = max(hard, self.server.config.repl_backlog_size)
+        over = bool(hard) and used >= hard
+        if soft and used >= soft:
+            now = int(time.time())
+            if not self.soft_limit_since:
+                self.soft_limit_since = now
+                self.server.soft_limited_clients[self] = None
+            elif now - self.soft_limit_since > seconds:
+                over = True
+        else:
+            self.forget_soft_limit()
+        if not over:
+            return False
+        description = self.info_line()
+        self.reply.buf.clear()
+        if self.transport is not None:
+            self.transport.abort()          # close() would still try to send what it holds
+        self.close()
+        log.warning("Client %s %s for overcoming of output buffer limits."
+                    % (description, "closed" if from_cron else "scheduled to be closed ASAP"))
+        return True
+
+    def forget_soft_limit(self):
+        if self.soft_limit_since:
+            self.soft_limit_since = 0
+            self.server.soft_limited_clients.pop(self, None)
 
     def set_resp(self, version):
         self.resp = version

@@ -140,6 +140,8 @@ class Server(ServerCore):
         # persistence services, read by their command check and by scripts.
         self.disk_errors = {}
         self.pubsub = PubSub(self)
+        self.soft_limited_clients = {}        # clients over their soft output limit, checked by the cron
+        config.listeners["client-output-buffer-limit"] = self.output_limits_changed
         self.command_table = self._build_command_table()
         install_native_paths()
 
@@ -205,11 +207,17 @@ class Server(ServerCore):
         blocking.forget_client(client)
         transactions.forget_client(client)
         self.pubsub.forget_client(client)
+        self.soft_limited_clients.pop(client, None)
         self.pauses.forget(client)
         for hook in self.client_close_hooks:
             hook(client)
 
     client_close_hooks = []
+
+    def output_limits_changed(self, limits):
+        """CONFIG SET client-output-buffer-limit: every client takes its class's new limits."""
+        for client in list(self.clients.values()):
+            client.output_limit_class_changed()
 
     # queue_flush and before_sleep (the end of a loop iteration) are ServerCore's
     # (server/base/dispatch.py, native/dispatch.pyx).
@@ -422,6 +430,8 @@ class Server(ServerCore):
                         and not client.flags & {"S", "O", "P"}):
                     log.verbose("Closing idle client")
                     client.close()
+        for client in list(self.soft_limited_clients):
+            client.output_limit_reached(from_cron=True)
         if now - self._last_status_log >= 5:
             self._last_status_log = now
             self.log_status()

@@ -182,6 +182,8 @@ class ClientCore:
         self.flush_queued = False
         buf = self.reply.buf
         if buf and not self.closed:
+            if self.output_limit is not None and self.output_limit_reached():
+                return
             self.server.stats.total_net_output_bytes += len(buf)
             self.transport.write(bytes(buf))
             self.last_interaction = time.time()

@@ -96,3 +96,9 @@ def replacing_file(path, temp_path, rename=os.replace):
         except OSError:
             pass
         raise
+
+
+def dropped_for_output_limit(client):
+    """A reply built in many steps stops once its client was dropped for going over
+    client-output-buffer-limit (Redis checks CLIENT_CLOSE_ASAP in those loops)."""
+    return getattr(client, "output_limit", None) is not None and client.output_limit_reached()

@@ -9,7 +9,8 @@ from server.commands.keys import parse_scan_cursor
 from server.commands.strings import parse_long_double, incr_by_float, INFINITE, LLONG_MAX, LLONG_MIN
 from server.values.base import remove_items
 from server.values.hashes import Hash
-from server.base.util import parse_int_arg, parse_ranged_int_arg, parse_scan_options
+from server.base.util import (dropped_for_output_limit, parse_int_arg, parse_ranged_int_arg,
+                              parse_scan_options)
 
 LONG_MAX = 2**63 - 1
 SAMPLE_CHUNK = 1024          # random replies with repeats are produced this many at a time
@@ -281,6 +282,8 @@ def cmd_hrandfield(client, argv):
             batch = min(count, SAMPLE_CHUNK)
             count -= batch
             _reply_pairs(reply, value.random_pairs(batch), with_values)
+            if dropped_for_output_limit(client):
+                return
         return
     if count >= size:
         reply.array(size * 2 if flat else size)

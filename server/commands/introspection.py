@@ -10,6 +10,8 @@ from server.commands.table import command, container
 from server.base.errors import CommandError, SYNTAX
 from server.base.util import reply_help
 
+REPLY_CHUNK = 16 * 1024     # Redis's static reply buffer; replies beyond it go to its reply list
+
 container("client", "connection", since="2.4.0", summary="A container for client connection commands")
 
 HELP = [
@@ -140,24 +142,32 @@ def client_info_string(client, caller=None):
         qbuf = client.parser.pending()
     except AttributeError:
         qbuf = 0
-    obl = len(client.reply.buf)
+    # Output not yet written: obl as Redis's 16 KB static buffer, omem what the output limit
+    # measures (Client.output_memory), oll that in 16 KB blocks.
+    pending = len(client.reply.buf)
+    obl = min(pending, REPLY_CHUNK)
+    transport = getattr(client, "transport", None)
+    held = transport.get_write_buffer_size() if transport is not None else 0
+    output_memory = client.output_memory() if hasattr(client, "output_memory") else 0
+    oll = -(-output_memory // REPLY_CHUNK)
     name = client.name.decode("utf-8", "replace") if client.name else ""
     multi = getattr(client, "multi_state", None)
     multi_count = len(multi) if multi is not None and "x" in client.flags else -1
     # What the queued commands hold: their arguments' bytes plus a pointer per argument.
     multi_mem = sum(sum(map(len, argv)) + 8 * len(argv) for _, argv in multi) if multi else 0
     redir = getattr(client, "tracking_redirect", -1) if "t" in client.flags else -1
-    tot_mem = 20474 + 16384 + qbuf + obl + argv_mem + multi_mem
+    tot_mem = 20474 + 16384 + qbuf + output_memory + argv_mem + multi_mem
     return ("id=%d addr=%s laddr=%s fd=%d name=%s age=%d idle=%d flags=%s db=%d sub=%d psub=%d "
             "ssub=%d multi=%d qbuf=%d qbuf-free=%d argv-mem=%d multi-mem=%d rbs=16384 rbp=%d "
-            "obl=%d oll=0 omem=0 tot-mem=%d events=r cmd=%s user=%s redir=%d resp=%d" % (
+            "obl=%d oll=%d omem=%d tot-mem=%d events=%s cmd=%s user=%s redir=%d resp=%d" % (
                 client.id, client.addr, client.laddr, client.fd, name,
                 int(now - client.created), int(now - client.last_interaction),
                 flag_letters(client), client.db.index,
                 len(getattr(client, "channels", ()) or ()),
                 len(getattr(client, "patterns", ()) or ()),
                 len(getattr(client, "shard_channels", ()) or ()),
-                multi_count, qbuf, max(0, 20474 - qbuf), argv_mem, multi_mem, obl, obl, tot_mem,
+                multi_count, qbuf, max(0, 20474 - qbuf), argv_mem, multi_mem, obl, obl, oll,
+                output_memory, tot_mem, "rw" if held else "r",
                 cmd_name, client.user, redir, client.resp))
 
 

@@ -8,7 +8,7 @@ from server.base.errors import CommandError, SYNTAX, WRONGTYPE
 from server.commands.keys import parse_scan_cursor
 from server.values.base import remove_items
 from server.values.sets import Set
-from server.base.util import parse_ranged_int_arg, parse_scan_options
+from server.base.util import dropped_for_output_limit, parse_ranged_int_arg, parse_scan_options
 
 LONG_MAX = 2**63 - 1
 SAMPLE_CHUNK = 1024               # random replies with repeats are produced this many at a time
@@ -205,6 +205,8 @@ def cmd_srandmember(client, argv):
             count -= batch
             for member in value.random_members(batch):
                 reply.bulk(member)
+            if dropped_for_output_limit(client):
+                return
         return
     if count >= size:
         return reply.bulk_array(value.members())

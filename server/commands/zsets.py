@@ -13,7 +13,8 @@ from server.commands.table import command
 from server.base.errors import CommandError, SYNTAX, WRONGTYPE
 from server.commands.keys import parse_scan_cursor
 from server.values.zsets import SortedSet, _pair_order
-from server.base.util import parse_int_arg, parse_ranged_int_arg, parse_scan_options
+from server.base.util import (dropped_for_output_limit, parse_int_arg, parse_ranged_int_arg,
+                              parse_scan_options)
 
 LONG_MAX = 2**63 - 1
 NAN_RESULT = "ERR resulting score is not a number (NaN)"
@@ -179,19 +180,29 @@ def _positive_long(arg, message):
 
 # -- replies -----------------------------------------------------------------------------
 
-def _reply_pairs(reply, pairs, withscores):
-    """Members (and scores): flat in RESP2, [member, score] pairs in RESP3."""
+SAMPLE_CHUNK = 1024     # random replies with repeats are produced this many at a time
+
+
+def _reply_pairs(reply, pairs, withscores, header=True):
+    """Members (and scores): flat in RESP2, [member, score] pairs in RESP3; without
+    `header` the elements alone, for a reply written in chunks."""
     if not withscores:
-        reply.bulk_array([member for member, _ in pairs])
+        if header:
+            reply.bulk_array([member for member, _ in pairs])
+        else:
+            for member, _ in pairs:
+                reply.bulk(member)
         return
     if reply.resp == 3:
-        reply.array(len(pairs))
+        if header:
+            reply.array(len(pairs))
         for member, score in pairs:
             reply.array(2)
             reply.bulk(member)
             reply.double(score)
     else:
-        reply.array(2 * len(pairs))
+        if header:
+            reply.array(2 * len(pairs))
         for member, score in pairs:
             reply.bulk(member)
             reply.double(score)
@@ -832,8 +843,19 @@ def cmd_zrandmember(client, argv):
     if zset is None or count == 0:
         return reply.array(0)
     size = len(zset)
-    if count < 0 or count == 1:
-        pairs = zset.random_pairs(-count if count < 0 else 1)
+    if count < 0:
+        # Independent draws, produced a chunk at a time so an oversized reply stops early.
+        count = -count
+        reply.array(count * 2 if withscores and reply.resp != 3 else count)
+        while count:
+            batch = min(count, SAMPLE_CHUNK)
+            count -= batch
+            _reply_pairs(reply, zset.random_pairs(batch), withscores, header=False)
+            if dropped_for_output_limit(client):
+                return
+        return
+    if count == 1:
+        pairs = zset.random_pairs(1)
     elif count >= size:
         pairs = zset.items(reverse=True)      # the whole set, read from the tail as Redis does
     else:
