@@ -947,6 +947,8 @@ class Config:
     def parse_set_value(self, directive, value):
         """CONFIG SET splits a multi-argument value on single spaces."""
         args = value.split(" ") if directive.multi else [value]
+        if not value and isinstance(directive, ClientOutputBufferLimit):
+            args = []                   # no class given: nothing changes, as in Redis
         return self.parse_value(directive, args)
 
     def get(self, name):
