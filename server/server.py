@@ -365,7 +365,11 @@ class Server(ServerCore):
 
     def propagate_to_replicas(self, db_index, argv):
         """Propagate a command to the replicas only, never to the AOF (PUBLISH, as Redis's
-        forceCommandPropagation(PROPAGATE_REPL)); inside a command it joins the held unit."""
+        forceCommandPropagation(PROPAGATE_REPL)); inside a command it joins the held unit.
+        Without replicas to feed (a replica, or a master without a backlog) it is not held
+        at all, as Redis's shouldPropagate: it must not turn a lone write into MULTI/EXEC."""
+        if not self.replica_sinks:
+            return
         batch = self.propagation_batch
         if batch is not None:
             batch.append((db_index, argv, True))

@@ -47,6 +47,11 @@ SPUBLISH_KEY_SPECS = ({"flags": ("not_key",), "begin_search": {"type": "index", 
                                      "spec": {"lastkey": 0, "keystep": 1, "limit": 0}}},)
 
 
+MESSAGE = b"*3\r\n$7\r\nmessage\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n"
+SMESSAGE = b"*3\r\n$8\r\nsmessage\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n"
+PMESSAGE = b"*4\r\n$8\r\npmessage\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n"
+
+
 def _bulk(data):
     return b"$%d\r\n%s\r\n" % (len(data), data)
 
@@ -65,31 +70,35 @@ class PubSub:
 
     def publish(self, channel, message, shard=False):
         """Deliver `message` on `channel` (a shard channel if `shard`); the receivers' count."""
-        queue_flush = self.server.queue_flush
         receivers = 0
         subscribers = (self.shard_channels if shard else self.channels).get(channel)
         if subscribers:
-            body = (b"$8\r\nsmessage\r\n" if shard else b"$7\r\nmessage\r\n") + \
-                _bulk(channel) + _bulk(message)
-            resp2, resp3 = b"*3\r\n" + body, b">3\r\n" + body
-            for client in subscribers:
-                client.reply.buf += resp3 if client.resp == 3 else resp2
-                if not client.flush_queued:
-                    queue_flush(client)
+            frame = (SMESSAGE if shard else MESSAGE) % (len(channel), channel, len(message), message)
+            self._deliver(subscribers, frame)
             receivers = len(subscribers)
         if self.patterns and not shard:
-            tail = _bulk(channel) + _bulk(message)
+            matchers = self.pattern_match
             for pattern, subscribers in self.patterns.items():
-                if not self.pattern_match[pattern](channel):
-                    continue
-                body = b"$8\r\npmessage\r\n" + _bulk(pattern) + tail
-                resp2, resp3 = b"*4\r\n" + body, b">4\r\n" + body
-                for client in subscribers:
-                    client.reply.buf += resp3 if client.resp == 3 else resp2
-                    if not client.flush_queued:
-                        queue_flush(client)
-                receivers += len(subscribers)
+                if matchers[pattern](channel):
+                    self._deliver(subscribers, PMESSAGE % (len(pattern), pattern, len(channel),
+                                                           channel, len(message), message))
+                    receivers += len(subscribers)
         return receivers
+
+    def _deliver(self, subscribers, frame):
+        """The same message to every subscriber: its bytes appended to each reply buffer
+        (frame is the RESP2 array; a RESP3 client gets it as a push, one byte differs)."""
+        queue_flush = self.server.queue_flush
+        push = None
+        for client in subscribers:
+            if client.resp == 2:
+                client.reply.buf += frame
+            else:
+                if push is None:
+                    push = b">" + frame[1:]
+                client.reply.buf += push
+            if not client.flush_queued:
+                queue_flush(client)
 
     def push(self, client, fields):
         """One out-of-band message to `client` (see the module docstring)."""
