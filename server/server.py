@@ -140,7 +140,7 @@ class Server(ServerCore):
         # persistence services, read by their command check and by scripts.
         self.disk_errors = {}
         self.pubsub = PubSub(self)
-        self.soft_limited_clients = {}        # clients over their soft output limit, checked by the cron
+        self.soft_limited_clients = {}        # over their soft output limit: the cron checks them
         config.listeners["client-output-buffer-limit"] = self.output_limits_changed
         self.command_table = self._build_command_table()
         install_native_paths()

@@ -149,6 +149,8 @@ SCENARIOS = {
         (0, ["EVAL", "return redis.call('publish', 'c', 'from-lua')", "0"]), (1, READ),
         (0, ["EVAL", "return redis.call('subscribe', 'c')", "0"]),
         (0, ["EVAL", "return redis.pcall('spublish', 'c', 'x')", "0"]),
+        (0, ["EVAL_RO", "return redis.pcall('publish', 'c', 'x')", "0"]),
+        (0, ["EVAL", "#!lua flags=no-writes\nreturn redis.pcall('publish', 'c', 'x')", "0"]),
         (2, ["MULTI"]), (2, ["SUBSCRIBE", "d"]), (2, ["PSUBSCRIBE", "d*"]), (2, ["EXEC"]),
         (2, ["GET", "k"]), (0, ["PUBLISH", "d", "x"]), (2, READ), (2, READ),
         (3, ["MULTI"]), (3, ["SSUBSCRIBE", "s"]), (3, ["EXEC"]), (3, ["GET", "k"])],

@@ -13,11 +13,11 @@ The server owns one `PubSub` (`server.pubsub`). Other subsystems use two calls:
 Subscriptions are kept both ways: for each channel (pattern, shard channel)
 an insertion-ordered dict of its subscribers, and for each client the dicts
 of what it subscribed to (`client.channels`, `client.patterns`,
-`client.shard_channels`, None until first used). Publishing encodes the
-message once per protocol version and appends those bytes to each
-subscriber's reply buffer, in subscription order; the end of the loop
-iteration writes them out as any other reply (and client-output-buffer-limit
-applies there).
+`client.shard_channels`, None until first used). Publishing formats the
+message once (a RESP3 push differs from the RESP2 array in its first byte)
+and appends those bytes to each subscriber's reply buffer, in subscription
+order; the end of the loop iteration writes them out as any other reply, and
+client-output-buffer-limit applies there (Client.output_limit_reached).
 
 A client with any subscription carries the `P` flag (CLIENT LIST, the
 pubsub output-buffer class, exempt from `timeout`) and `subscribed`, which
@@ -39,10 +39,13 @@ SUBSCRIBED_MODE_COMMANDS = frozenset((
 SUBSCRIBED_MODE_ERROR = ("ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / "
                          "PING / QUIT / RESET are allowed in this context")
 
-SHARD_KEY_SPECS = ({"flags": ("not_key",), "begin_search": {"type": "index", "spec": {"index": 1}},
+# Shard channels are declared as keys (cluster slots), flagged not_key.
+SHARD_KEY_SPECS = ({"flags": ("not_key",),
+                    "begin_search": {"type": "index", "spec": {"index": 1}},
                     "find_keys": {"type": "range",
                                   "spec": {"lastkey": -1, "keystep": 1, "limit": 0}}},)
-SPUBLISH_KEY_SPECS = ({"flags": ("not_key",), "begin_search": {"type": "index", "spec": {"index": 1}},
+SPUBLISH_KEY_SPECS = ({"flags": ("not_key",),
+                       "begin_search": {"type": "index", "spec": {"index": 1}},
                        "find_keys": {"type": "range",
                                      "spec": {"lastkey": 0, "keystep": 1, "limit": 0}}},)
 
@@ -73,7 +76,8 @@ class PubSub:
         receivers = 0
         subscribers = (self.shard_channels if shard else self.channels).get(channel)
         if subscribers:
-            frame = (SMESSAGE if shard else MESSAGE) % (len(channel), channel, len(message), message)
+            frame = (SMESSAGE if shard else MESSAGE) % (len(channel), channel,
+                                                        len(message), message)
             self._deliver(subscribers, frame)
             receivers = len(subscribers)
         if self.patterns and not shard:
@@ -217,7 +221,8 @@ class PubSub:
             name = b"_\r\n" if resp3 else b"$-1\r\n"
         else:
             name = _bulk(name)
-        deliver(client, (b">3\r\n" if resp3 else b"*3\r\n") + _bulk(kind) + name + b":%d\r\n" % count)
+        header = b">3\r\n" if resp3 else b"*3\r\n"
+        deliver(client, header + _bulk(kind) + name + b":%d\r\n" % count)
 
     # -- PUBSUB introspection -------------------------------------------------------------------
 
@@ -322,8 +327,8 @@ def cmd_sunsubscribe(client, argv):
     pubsub.leave_if_unsubscribed(client)
 
 
-@command("publish", 3, "pubsub loading stale fast", acl="@pubsub @fast", since="2.0.0",
-         group="pubsub", summary="Post a message to a channel")
+@command("publish", 3, "pubsub loading stale fast may_replicate", acl="@pubsub @fast",
+         since="2.0.0", group="pubsub", summary="Post a message to a channel")
 def cmd_publish(client, argv):
     server = client.server
     receivers = server.pubsub.publish(argv[1], argv[2])
@@ -332,8 +337,8 @@ def cmd_publish(client, argv):
     client.reply.integer(receivers)
 
 
-@command("spublish", 3, "pubsub loading stale fast", keys=(1, 1, 1), acl="@pubsub @fast",
-         since="7.0.0", group="pubsub", key_specs=SPUBLISH_KEY_SPECS,
+@command("spublish", 3, "pubsub loading stale fast may_replicate", keys=(1, 1, 1),
+         acl="@pubsub @fast", since="7.0.0", group="pubsub", key_specs=SPUBLISH_KEY_SPECS,
          summary="Post a message to a shard channel")
 def cmd_spublish(client, argv):
     server = client.server
