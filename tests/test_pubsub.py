@@ -208,6 +208,30 @@ def test_client_list_fields(reference, server, commands):
     assert client_fields(server.port, commands) == client_fields(reference.port, commands)
 
 
+def pubsub_info(port):
+    """INFO stats' Pub/Sub counts while a client holds channels, patterns, shard channels."""
+    subscriber = RawConnection(port, timeout=WAIT)
+    observer = RawConnection(port, timeout=WAIT)
+    try:
+        subscriber.send(encode_command(["SUBSCRIBE", "a", "b", "a"]) +
+                        encode_command(["PSUBSCRIBE", "x*", "y*", "x*"]) +
+                        encode_command(["SSUBSCRIBE", "s"]))
+        for _ in range(7):
+            subscriber.read_reply()
+        stats = observer.command("INFO", "stats").decode()
+        fields = dict(re.findall(r"^(pubsub\w*):(\d+)", stats, re.M))
+        subscriber.command("RESET")
+        stats = observer.command("INFO", "stats").decode()
+        return fields, dict(re.findall(r"^(pubsub\w*):(\d+)", stats, re.M))
+    finally:
+        subscriber.close()
+        observer.close()
+
+
+def test_info_stats_counts(reference, server):
+    assert pubsub_info(server.port) == pubsub_info(reference.port)
+
+
 CONFIG_CASES = [
     ["CONFIG", "GET", "client-output-buffer-limit"],
     ["CONFIG", "SET", "client-output-buffer-limit",

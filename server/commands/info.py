@@ -161,10 +161,11 @@ def _is_replica_client(client):
 def section_clients(server):
     clients = list(server.clients.values())
     normal = [c for c in clients if not _is_replica_client(c)]
-    max_input = 0
+    max_input = max_output = 0
     for client in clients:
         try:
             max_input = max(max_input, client.parser.pending())
+            max_output = max(max_output, client.output_memory())
         except AttributeError:
             pass
     return [
@@ -172,7 +173,7 @@ def section_clients(server):
         ["cluster_connections", 0],
         ["maxclients", server.config.maxclients],
         ["client_recent_max_input_buffer", max_input],
-        ["client_recent_max_output_buffer", 0],
+        ["client_recent_max_output_buffer", max_output],
         ["blocked_clients", sum(1 for c in clients if getattr(c, "blocked", False))],
         ["tracking_clients", sum(1 for c in clients if getattr(c, "tracking", False))],
         ["clients_in_timeout_table", 0],

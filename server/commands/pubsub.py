@@ -29,6 +29,7 @@ from server.base.errors import CommandError
 from server.base.glob import compile_glob
 from server.base.util import reply_help
 from server.commands import connection
+from server.commands.info import SECTION_HOOKS, set_field
 from server.commands.table import command, container
 
 # The commands a RESP2 client may send while subscribed.
@@ -419,6 +420,16 @@ def cmd_pubsub_shardchannels(client, argv):
          since="7.0.0", group="pubsub", summary="Get the count of subscribers for shard channels")
 def cmd_pubsub_shardnumsub(client, argv):
     _reply_counts(client, argv, client.server.pubsub.shard_channels)
+
+
+def _info_stats(server, fields):
+    pubsub = server.pubsub
+    set_field(fields, "pubsub_channels", len(pubsub.channels))
+    set_field(fields, "pubsub_patterns", len(pubsub.patterns))
+    set_field(fields, "pubsubshard_channels", len(pubsub.shard_channels))
+
+
+SECTION_HOOKS["stats"].append(_info_stats)
 
 
 def _reset(client):
