@@ -100,3 +100,22 @@ def test_memory_script_runs_one_dataset_on_its_own(tmp_path):
     assert out.returncode == 0, out.stderr + out.stdout
     rows = read_csv(tmp_path / "memory.csv")
     assert [(r["dataset"], r["keys"]) for r in rows] == [("hashes", "500")]
+
+
+def test_pubsub_benchmark_writes_table_and_csv(tmp_path):
+    require_tool("redis-server")
+    out = run_script([os.path.join(ROOT, "benchmarks", "pubsub.py"), "--subscribers", "1,3",
+                      "--deliveries", "3000", "--rounds", "2", "--out", str(tmp_path)])
+    assert out.returncode == 0, out.stderr + out.stdout
+    rows = read_csv(tmp_path / "pubsub.csv")
+    assert [row["subscribers"] for row in rows] == ["1", "3"]
+    for row in rows:
+        redis_runs = [float(x) for x in row["redis_runs"].split(";")]
+        ours_runs = [float(x) for x in row["ours_runs"].split(";")]
+        ratios = [float(x) for x in row["ratio_runs"].split(";")]
+        assert len(redis_runs) == len(ours_runs) == len(ratios) == 2, row
+        assert all(rate > 0 for rate in redis_runs + ours_runs), row
+        for redis_rate, ours_rate, ratio in zip(redis_runs, ours_runs, ratios):
+            assert abs(ratio - ours_rate / redis_rate) < 1e-2
+    text = (tmp_path / "pubsub.txt").read_text()
+    assert [line.split()[0] for line in text.splitlines()[2:]] == ["1", "3"]
