@@ -308,6 +308,7 @@ cdef class ClientCore:
     cdef public int reply_mode
     cdef public bint subscribed           # Pub/Sub: RESP2 restricts its commands (process_command)
     cdef public object output_limit       # client-output-buffer-limit of its class, or None
+    cdef public long long output_check_from   # pending output from which a write checks it
 
     def data_received(self, data):
         if self.closed:
@@ -335,7 +336,10 @@ cdef class ClientCore:
         cdef Py_ssize_t size = PyByteArray_GET_SIZE(buf)
         cdef StatsCore stats
         if size and not self.closed:
-            if self.output_limit is not None and self.output_limit_reached():
+            # The whole check only near a limit (the cron follows a soft limit meanwhile).
+            if (self.output_limit is not None
+                    and self.transport.get_write_buffer_size() + size >= self.output_check_from
+                    and self.output_limit_reached()):
                 return
             stats = self.server.stats
             stats.total_net_output_bytes += size

@@ -15,9 +15,11 @@ from server.base.log import LEVELS, log
 from server.base.dispatch import REPLY_OFF, REPLY_ON, REPLY_SKIP, REPLY_SKIP_NEXT
 from server.base.errors import internal_error_message
 from server.base.native_bridge import ClientCore
+from server.base.util import release_free_memory
 
 
 PROTO_DUMP_LEN = 128      # bytes of the query buffer quoted when logging a protocol error
+RELEASE_AFTER_DROPPING = 64 * 1024   # output dropped at its limit: return the freed memory
 VERBOSE = LEVELS["verbose"]
 
 
@@ -72,6 +74,7 @@ class Client(ClientCore, asyncio.Protocol):
         self.shard_channels = None
         self.soft_limit_since = 0     # unix second the output first stayed over the soft limit
         self.output_limit = None      # (hard, soft, seconds) of client-output-buffer-limit, or None
+        self.output_check_from = 0    # its smaller limit: a write checks the limits from there on
         self.output_limit_class_changed()
 
     # -- transport callbacks -------------------------------------------------
@@ -183,6 +186,7 @@ class Client(ClientCore, asyncio.Protocol):
         else:
             limit = limits["normal"]        # a master's link counts as a normal client too
         self.output_limit = limit if limit[0] or limit[1] else None
+        self.output_check_from = min(size for size in limit[:2] if size) if self.output_limit else 0
         if self.output_limit is None:
             self.forget_soft_limit()
 
@@ -230,6 +234,8 @@ class Client(ClientCore, asyncio.Protocol):
         self.close()
         log.warning("Client %s %s for overcoming of output buffer limits."
                     % (description, "closed" if from_cron else "scheduled to be closed ASAP"))
+        if used >= RELEASE_AFTER_DROPPING:
+            release_free_memory()
         return True
 
     def forget_soft_limit(self):

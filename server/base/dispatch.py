@@ -182,7 +182,10 @@ class ClientCore:
         self.flush_queued = False
         buf = self.reply.buf
         if buf and not self.closed:
-            if self.output_limit is not None and self.output_limit_reached():
+            # The whole check only near a limit (the cron follows a soft limit meanwhile).
+            if (self.output_limit is not None
+                    and self.transport.get_write_buffer_size() + len(buf) >= self.output_check_from
+                    and self.output_limit_reached()):
                 return
             self.server.stats.total_net_output_bytes += len(buf)
             self.transport.write(bytes(buf))

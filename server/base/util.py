@@ -102,3 +102,20 @@ def dropped_for_output_limit(client):
     """A reply built in many steps stops once its client was dropped for going over
     client-output-buffer-limit (Redis checks CLIENT_CLOSE_ASAP in those loops)."""
     return getattr(client, "output_limit", None) is not None and client.output_limit_reached()
+
+
+def release_free_memory():
+    """Hand the allocator's free pages back to the system (glibc's malloc_trim), after a
+    large buffer was dropped: freed memory otherwise stays resident in the heap."""
+    global _malloc_trim
+    if _malloc_trim is None:
+        try:
+            import ctypes
+            _malloc_trim = ctypes.CDLL("libc.so.6").malloc_trim
+        except (OSError, AttributeError):
+            _malloc_trim = False
+    if _malloc_trim:
+        _malloc_trim(0)
+
+
+_malloc_trim = None
