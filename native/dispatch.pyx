@@ -12,8 +12,9 @@ process_command unchanged.
 
 Inside that case, the most common shape of the benchmarked commands (GET,
 SET, MSET, INCR/DECR, LPUSH/RPUSH, LPOP/RPOP, SADD, HSET, ZADD on a key that
-exists, without a TTL, under LRU bookkeeping) is served by _run_fast with the
-same effects as its handler; any other shape returns to the handler, which is
+exists, without a TTL, under LRU bookkeeping; PUBLISH with no pattern
+subscribed and no replica to feed) is served by _run_fast with the same
+effects as its handler; any other shape returns to the handler, which is
 this path's pure twin, before anything changed.
 """
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE, PyByteArray_Resize
@@ -56,10 +57,12 @@ cdef enum:
     FAST_SET
     FAST_SADD
     FAST_MSET
+    FAST_PUBLISH
 
 FAST_PATHS = {"incr": FAST_INCR, "decr": FAST_DECR, "lpush": FAST_LPUSH, "rpush": FAST_RPUSH,
               "lpop": FAST_LPOP, "rpop": FAST_RPOP, "hset": FAST_HSET, "zadd": FAST_ZADD,
-              "get": FAST_GET, "set": FAST_SET, "sadd": FAST_SADD, "mset": FAST_MSET}
+              "get": FAST_GET, "set": FAST_SET, "sadd": FAST_SADD, "mset": FAST_MSET,
+              "publish": FAST_PUBLISH}
 
 # The value classes and packed-list functions those paths use, handed over by install().
 cdef object _ListValue = None
@@ -436,6 +439,8 @@ cdef bint _run_fast(int kind, ClientCore client, ServerCore server, list argv,
     cdef list items
     if type(client) is not _Client or type(server) is not _Server:
         return False                # the slot offsets are those of these classes
+    if kind == FAST_PUBLISH:
+        return _publish(server, argv, reply)
     key = <object>PyList_GET_ITEM(argv, 1)
     db = _slot_get(client, _client_db)
     if type(db) is not _Database or _slot_get(db, _db_lfu) is not None:
@@ -558,6 +563,45 @@ cdef bint _get_string(ServerCore server, object db, object key, KeyTable table, 
         reply.bulk(value)
     else:
         _append_bulk(reply._buf, inline_chars(entry), entry.size)
+    return True
+
+
+cdef bint _publish(ServerCore server, list argv, ReplyWriter reply) except -1:
+    """PUBLISH to a channel's subscribers when no pattern is subscribed and nothing feeds
+    replicas: PubSub.publish's delivery (one frame appended to each subscriber's buffer, a
+    push for RESP3 clients) and the handler's reply. Otherwise the handler runs."""
+    cdef char text[32]
+    cdef Py_ssize_t n
+    cdef ClientCore core
+    cdef bytearray frame, push = None
+    pubsub = server.pubsub
+    if pubsub.patterns or server.replica_sinks:
+        return False
+    cdef dict channels = pubsub.channels
+    channel = <object>PyList_GET_ITEM(argv, 1)
+    message = <object>PyList_GET_ITEM(argv, 2)
+    if not PyBytes_CheckExact(channel) or not PyBytes_CheckExact(message):
+        return False
+    cdef PyObject* found = PyDict_GetItem(channels, channel)
+    cdef long long receivers = 0
+    if found != NULL:
+        frame = bytearray(b"*3\r\n$7\r\nmessage\r\n")
+        _append_bulk(frame, PyBytes_AS_STRING(channel), PyBytes_GET_SIZE(channel))
+        _append_bulk(frame, PyBytes_AS_STRING(message), PyBytes_GET_SIZE(message))
+        for subscriber in <dict>found:
+            writer = <ReplyWriter?>subscriber.reply
+            if writer.resp == 2:
+                writer._buf += frame
+            else:
+                if push is None:
+                    push = bytearray(b">") + frame[1:]
+                writer._buf += push
+            core = <ClientCore?>subscriber
+            if not core.flush_queued:
+                server.queue_flush(subscriber)
+            receivers += 1
+    n = _format_header(text, b':', receivers)
+    reply.raw(PyBytes_FromStringAndSize(text, n))
     return True
 
 

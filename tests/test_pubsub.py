@@ -126,6 +126,13 @@ SCENARIOS = {
         (1, READ), (1, ["SET", "k", "v"]), (1, ["UNSUBSCRIBE"]), (1, ["PUNSUBSCRIBE"]),
         (1, ["UNSUBSCRIBE"]), (1, ["CLIENT", "ID", "x"]),
         (2, ["SUBSCRIBE", "a"]), (0, ["PUBLISH", "a", "both"]), (2, READ)],
+    "mixed-protocols-on-one-channel": [
+        (1, ["SUBSCRIBE", "c"]), (2, HELLO3), (2, ["SUBSCRIBE", "c"]), (3, ["SUBSCRIBE", "c"]),
+        (0, ["PUBLISH", "c", "one"]), (0, ["PUBLISH", "c", ""]), (0, ["PUBLISH", "other", "x"]),
+        (1, READ), (1, READ), (2, READ), (2, READ), (3, READ), (3, READ),
+        (1, SILENT), (2, SILENT), (3, SILENT), (0, ["publish", "c", "lower"]), (2, READ),
+        (2, ["UNSUBSCRIBE", "c"]), (0, ["PUBLISH", "c", "two"]), (1, READ), (2, SILENT),
+        (3, READ)],
     "shard-channels": [
         (1, ["SSUBSCRIBE", "s1", "s2", "s1"]), (1, READ), (1, READ),
         (1, ["SUBSCRIBE", "s1"]), (2, ["PSUBSCRIBE", "s*"]),
