@@ -172,9 +172,9 @@ def main(argv=None):
     rows = []
     for n in counts:
         r = results[n]
-        row = {"subscribers": n, "redis_msgs_per_s": statistics.median(r["redis"]),
-               "ours_msgs_per_s": statistics.median(r["ours"]),
-               "ratio": statistics.median(r["ratios"]),
+        row = {"subscribers": n, "redis_msgs_per_s": round(statistics.median(r["redis"])),
+               "ours_msgs_per_s": round(statistics.median(r["ours"])),
+               "ratio": round(statistics.median(r["ratios"]), 3),
                "redis_runs": ";".join("%.0f" % v for v in r["redis"]),
                "ours_runs": ";".join("%.0f" % v for v in r["ours"]),
                "ratio_runs": ";".join("%.3f" % v for v in r["ratios"])}
