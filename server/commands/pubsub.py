@@ -8,7 +8,12 @@ The server owns one `PubSub` (`server.pubsub`). Other subsystems use two calls:
   the PUBLISH command's business).
 - `server.pubsub.push(client, fields)`: one out-of-band message to one
   client: a push (`>n`) under RESP3, an array under RESP2. `fields` are bytes
-  (a bulk string), a list of bytes (an array of bulk strings) or None (null).
+  (a bulk string), a list of bytes (an array of bulk strings) or None (null):
+  `push(c, [b"message", b"__redis__:invalidate", [key, ...]])` is what a
+  RESP2 client subscribed to that channel expects. A RESP2 client can take a
+  message only while it is subscribed (`client.subscribed`); pushed to the
+  client whose command is running, it is silenced with that command's replies
+  by CLIENT REPLY OFF.
 
 Subscriptions are kept both ways: for each channel (pattern, shard channel)
 an insertion-ordered dict of its subscribers, and for each client the dicts
