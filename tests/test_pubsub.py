@@ -417,3 +417,27 @@ def test_timeout_spares_subscribers(start_server):
     assert idle.is_closed()
     assert srv.client().publish("c", "still here") == 1
     assert subscriber.read_reply() == b"*3\r\n$7\r\nmessage\r\n$1\r\nc\r\n$10\r\nstill here\r\n"
+
+
+def test_replica_that_stops_reading_is_dropped_at_the_replica_limit(start_server):
+    master = start_server("--repl-backlog-size", "16kb", "--repl-diskless-sync", "no",
+                          "--client-output-buffer-limit", "replica 256kb 0 0")
+    replica = socket.create_connection(("127.0.0.1", master.port), timeout=WAIT)
+    replica.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    replica.sendall(encode_command(["PSYNC", "?", "-1"]))
+    received = b""
+    while b"\r\n" not in received:
+        received += replica.recv(4096)
+    assert received.startswith(b"+FULLRESYNC")
+    r = master.client()
+    wait_until(lambda: r.info("replication")["connected_slaves"] == 1, "the replica attached")
+    value = b"v" * 10000
+    for i in range(300):                            # 3 MB of writes the replica never reads
+        r.set("key:%d" % i, value)
+        if r.info("replication")["connected_slaves"] == 0:
+            break
+    wait_until(lambda: r.info("replication")["connected_slaves"] == 0, "the replica dropped")
+    log = master.wait_for_log("for overcoming of output buffer limits.")
+    line = [l for l in log.splitlines() if "overcoming of output buffer limits" in l][0]
+    assert re.search(r"Client id=\d+ .*flags=S .*scheduled to be closed ASAP", line), line
+    replica.close()
