@@ -42,6 +42,7 @@ class MasterClient(Client):
         self.link = link
         self.transport = transport
         self.is_master = True
+        self.output_limit_class_changed()   # replies to a master are never sent: no limit
         self.authenticated = True
         self.flags.add("M")
         peer = transport.get_extra_info("peername")

@@ -184,8 +184,8 @@ class Client(ClientCore, asyncio.Protocol):
         elif "P" in self.flags:
             limit = limits["pubsub"]
         else:
-            limit = limits["normal"]        # a master's link counts as a normal client too
-        self.output_limit = limit if limit[0] or limit[1] else None
+            limit = limits["normal"]
+        self.output_limit = limit if (limit[0] or limit[1]) and not self.is_master else None
         self.output_check_from = min(size for size in limit[:2] if size) if self.output_limit else 0
         if self.output_limit is None:
             self.forget_soft_limit()

@@ -441,3 +441,26 @@ def test_replica_that_stops_reading_is_dropped_at_the_replica_limit(start_server
     line = [l for l in log.splitlines() if "overcoming of output buffer limits" in l][0]
     assert re.search(r"Client id=\d+ .*flags=S .*scheduled to be closed ASAP", line), line
     replica.close()
+
+
+def pipeline_past_the_limit(port):
+    """A pipeline whose replies outgrow a normal client's limit: what ran of it."""
+    setup = RawConnection(port, timeout=WAIT)
+    try:
+        setup.command("FLUSHALL")
+        setup.command("SET", "big", "x" * 10000)
+        setup.command("CONFIG", "SET", "client-output-buffer-limit", "normal 100000 0 0")
+        conn = RawConnection(port, timeout=WAIT)
+        conn.send(b"".join(encode_command(["GET", "big"]) for _ in range(15)) +
+                  encode_command(["SET", "after", "1"]))
+        got = conn.read_until_closed()
+        conn.close()
+        return got, setup.command("EXISTS", "after")
+    finally:
+        setup.command("CONFIG", "SET", "client-output-buffer-limit", "normal 0 0 0")
+        setup.close()
+
+
+def test_commands_after_the_limit_is_reached_do_not_run(reference, server):
+    assert pipeline_past_the_limit(server.port) == pipeline_past_the_limit(reference.port) == (
+        b"", b":0\r\n")

@@ -173,6 +173,11 @@ class ClientCore:
                         self.end_of_command_reply_mode(mark)
                     if self.closed:
                         return
+                    # Over its output limit the client is dropped before its next command runs.
+                    if (self.output_limit is not None
+                            and len(self.reply.buf) + self.transport.get_write_buffer_size()
+                            >= self.output_check_from and self.output_limit_reached()):
+                        return
         except ProtocolError as exc:
             self.protocol_error(exc)
         server.queue_flush(self)
