@@ -464,3 +464,20 @@ def pipeline_past_the_limit(port):
 def test_commands_after_the_limit_is_reached_do_not_run(reference, server):
     assert pipeline_past_the_limit(server.port) == pipeline_past_the_limit(reference.port) == (
         b"", b":0\r\n")
+
+
+def output_fields_mid_pipeline(port):
+    """obl, oll, omem of CLIENT INFO with replies of the same pipeline not yet written."""
+    conn = RawConnection(port, timeout=WAIT)
+    try:
+        conn.send(encode_command(["SET", "k", "x" * 100]) + encode_command(["GET", "k"]) * 3 +
+                  encode_command(["CLIENT", "INFO"]))
+        for _ in range(4):
+            conn.read_reply()
+        return re.findall(rb"(obl|oll|omem)=(\d+)", conn.read_reply())
+    finally:
+        conn.close()
+
+
+def test_output_fields_of_replies_not_yet_written(reference, server):
+    assert output_fields_mid_pipeline(server.port) == output_fields_mid_pipeline(reference.port)

@@ -142,14 +142,15 @@ def client_info_string(client, caller=None):
         qbuf = client.parser.pending()
     except AttributeError:
         qbuf = 0
-    # Output not yet written: obl as Redis's 16 KB static buffer, omem what the output limit
-    # measures (Client.output_memory), oll that in 16 KB blocks.
-    pending = len(client.reply.buf)
-    obl = min(pending, REPLY_CHUNK)
+    # Output not yet written (Client.output_memory), split as Redis splits it: the first
+    # 16 KB of replies in its static buffer (obl), the rest in its reply list (omem, in oll
+    # blocks of 16 KB); what the connection still holds is part of the rest.
+    output_memory = client.output_memory() if hasattr(client, "output_memory") else 0
+    obl = min(len(client.reply.buf), REPLY_CHUNK)
+    omem = output_memory - obl
+    oll = -(-omem // REPLY_CHUNK)
     transport = getattr(client, "transport", None)
     held = transport.get_write_buffer_size() if transport is not None else 0
-    output_memory = client.output_memory() if hasattr(client, "output_memory") else 0
-    oll = -(-output_memory // REPLY_CHUNK)
     name = client.name.decode("utf-8", "replace") if client.name else ""
     multi = getattr(client, "multi_state", None)
     multi_count = len(multi) if multi is not None and "x" in client.flags else -1
@@ -167,7 +168,7 @@ def client_info_string(client, caller=None):
                 len(getattr(client, "patterns", ()) or ()),
                 len(getattr(client, "shard_channels", ()) or ()),
                 multi_count, qbuf, max(0, 20474 - qbuf), argv_mem, multi_mem, obl, obl, oll,
-                output_memory, tot_mem, "rw" if held else "r",
+                omem, tot_mem, "rw" if held else "r",
                 cmd_name, client.user, redir, client.resp))
 
 
