@@ -263,6 +263,13 @@ class Server(ServerCore):
             if "no_multi" in flags:
                 return self.reject(client, cmd, transactions.NOT_ALLOWED_IN_MULTI)
             flags = transactions.checked_flags(client, cmd)
+        # Subscribed under RESP2: Redis refuses other commands right after MISCONF, NOREPLICAS
+        # and READONLY, which concern writes alone, and before every other check (a pause,
+        # -LOADING, -BUSY …). A write meeting one of those three goes through the checks.
+        refused_while_subscribed = (client.subscribed and client.resp == 2
+                                    and cmd.name not in SUBSCRIBED_MODE_COMMANDS)
+        if refused_while_subscribed and not ("write" in flags and self.refuses_writes(client)):
+            return self.reject(client, cmd, SUBSCRIBED_MODE_ERROR % cmd.fullname)
         checks = self.command_checks
         if checks:
             for check in checks:
@@ -274,7 +281,7 @@ class Server(ServerCore):
         if (self.replicaof is not None and self.config.replica_read_only and "write" in flags
                 and not client.is_master):
             return self.reject(client, cmd, "READONLY You can't write against a read only replica.")
-        if client.resp == 2 and "P" in client.flags and cmd.name not in SUBSCRIBED_MODE_COMMANDS:
+        if refused_while_subscribed:
             return self.reject(client, cmd, SUBSCRIBED_MODE_ERROR % cmd.fullname)
         if in_multi and transactions.queue_command(client, cmd, argv):
             return
@@ -283,6 +290,13 @@ class Server(ServerCore):
             self.serve_ready_keys()
 
     command_checks = []                 # later subsystems add (client, cmd, argv) -> error|None
+
+    def refuses_writes(self, client):
+        """Whether MISCONF, NOREPLICAS or READONLY would refuse a write from `client`."""
+        if client.is_master:
+            return False
+        return bool(self.disk_errors or self.no_good_replicas is not None
+                    or (self.replicaof is not None and self.config.replica_read_only))
 
     def set_command_check(self, check, active):
         """Keep `check` among the command checks while `active`, and only then: any

@@ -116,6 +116,10 @@ SCENARIOS = {
         (1, ["PING"]), (1, ["PING", "hi"]), (1, ["PSUBSCRIBE", "p*"]), (1, ["SSUBSCRIBE", "s"]),
         (1, ["UNSUBSCRIBE"]), (1, ["PUNSUBSCRIBE"]), (1, ["GET", "k"]), (1, ["SUNSUBSCRIBE"]),
         (1, ["GET", "k"]), (1, ["PING"]), (0, ["EXISTS", "k"])],
+    "subscribed-mode-refusal-comes-before-a-pause": [
+        (1, ["SUBSCRIBE", "c"]), (0, ["CLIENT", "PAUSE", "400", "WRITE"]),
+        (1, ["SET", "k", "v"]), (1, ["GET", "k"]), (1, ["PUBLISH", "c", "x"]), (1, ["PING"]),
+        (2, ["CLIENT", "UNPAUSE"])],
     "quit-and-reset-in-subscribed-mode": [
         (1, ["SUBSCRIBE", "c"]), (1, ["RESET"]), (1, ["GET", "k"]),
         (0, ["PUBLISH", "c", "x"]), (1, SILENT),

@@ -26,4 +26,5 @@ class FakeClient:
         self.propagate_argv = None
         self.last_command = None
         self.is_master = False
+        self.subscribed = False
         self.reply_mode = REPLY_ON
