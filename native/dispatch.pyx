@@ -162,25 +162,30 @@ cdef class ServerCore:
     cdef public object replicaof
     cdef public object ready_keys
     cdef public object watched_keys       # WATCH's hook, None while nothing is watched
+    cdef public object tracking_hook      # client-side caching, None while nobody tracks
     cdef public dict blocking_keys        # (db index, key) -> clients blocked on it
     cdef public object propagation_batch
     cdef public object propagation_sinks
     cdef public dict _commands_by_raw_name
 
     cpdef key_modified(self, db, key):
-        """Every write to a key: WATCH and blocked clients hear of it (signalModifiedKey)."""
+        """Every write to a key: WATCH, blocked clients and client-side caching hear of it
+        (signalModifiedKey)."""
         if self.watched_keys is not None:
             self.watched_keys(db, key)
         if self.blocking_keys:
             slot = (db.index, key)
             if slot in self.blocking_keys:
                 self.ready_keys[slot] = db
+        if self.tracking_hook is not None:
+            self.tracking_hook.key_modified(db, key)
 
     cpdef after_call(self, client, CommandCore cmd, list argv, long long duration,
                      object dirty_before, bint outermost):
         """What every command pays after its handler, whichever path ran it (this module's
         loop, Server.call for the Python path, EXEC, scripts): command statistics, the
-        propagation of what it changed, the end of a propagation unit, after-call hooks.
+        propagation of what it changed, the end of a propagation unit, client-side caching
+        (server/commands/tracking.py), after-call hooks.
         `dirty_before` is None when nothing can receive propagation."""
         cdef ClientCore core
         cdef object replacement
@@ -208,6 +213,8 @@ cdef class ServerCore:
                 self.propagate(client.db.index, client.propagate_argv or argv)
         if outermost and self.propagation_batch is not None:
             self.end_propagation_unit(cmd)
+        if self.tracking_hook is not None:     # client-side caching: invalidate, remember reads
+            self.tracking_hook.after_command(client, cmd, argv, outermost)
         cdef list hooks = self.after_call_hooks
         if PyList_GET_SIZE(hooks):
             for hook in hooks:

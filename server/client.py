@@ -72,6 +72,10 @@ class Client(ClientCore, asyncio.Protocol):
         self.channels = None          # Pub/Sub: what this client subscribed to (server/commands/pubsub.py)
         self.patterns = None
         self.shard_channels = None
+        self.tracking_redirect = 0    # client-side caching (server/commands/tracking.py)
+        self.tracking_options = frozenset()     # of optin, optout, noloop
+        self.tracking_caching = False  # CLIENT CACHING given for the next command
+        self.tracking_prefixes = None  # BCAST: its prefixes
         self.soft_limit_since = 0     # unix second the output first stayed over the soft limit
         self.output_limit = None      # (hard, soft, seconds) of client-output-buffer-limit, or None
         self.output_check_from = 0    # its smaller limit: a write checks the limits from there on

@@ -20,6 +20,7 @@ from server.commands import info, debug, lists, hashes, sets, zsets  # noqa: F40
 from server.commands import bitmaps, hyperloglog, transactions, sort, scripting  # noqa: F401
 from server.commands import blocking
 from server.commands.pubsub import PubSub, SUBSCRIBED_MODE_COMMANDS, SUBSCRIBED_MODE_ERROR
+from server.commands import tracking
 from server.commands.pausing import POSTPONED, Pauses
 from server.commands import table as command_table
 from server.client import Client
@@ -140,6 +141,8 @@ class Server(ServerCore):
         # persistence services, read by their command check and by scripts.
         self.disk_errors = {}
         self.pubsub = PubSub(self)
+        self.tracking = tracking.Tracking(self)
+        self.tracking_hook = None             # the Tracking while any client tracks
         self.soft_limited_clients = {}        # over their soft output limit: the cron checks them
         config.listeners["client-output-buffer-limit"] = self.output_limits_changed
         self.command_table = self._build_command_table()
@@ -207,6 +210,7 @@ class Server(ServerCore):
         blocking.forget_client(client)
         transactions.forget_client(client)
         self.pubsub.forget_client(client)
+        tracking.forget_client(client)
         self.soft_limited_clients.pop(client, None)
         self.pauses.forget(client)
         for hook in self.client_close_hooks:

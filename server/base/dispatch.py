@@ -47,17 +47,23 @@ class ServerCore:
 
     __slots__ = ()
 
+    tracking_hook = None        # client-side caching, set by the Server while anybody tracks
+
     def key_modified(self, db, key):
-        """Every write to a key: WATCH and blocked clients hear of it (signalModifiedKey)."""
+        """Every write to a key: WATCH, blocked clients and client-side caching hear of it
+        (signalModifiedKey)."""
         if self.watched_keys is not None:
             self.watched_keys(db, key)
         if self.blocking_keys and (db.index, key) in self.blocking_keys:
             self.ready_keys[(db.index, key)] = db
+        if self.tracking_hook is not None:
+            self.tracking_hook.key_modified(db, key)
 
     def after_call(self, client, cmd, argv, duration, dirty_before, outermost):
         """What every command pays after its handler, whichever path ran it (the native
         loop, Server.call for the Python path, EXEC, scripts): command statistics, the
-        propagation of what it changed, the end of a propagation unit, after-call hooks.
+        propagation of what it changed, the end of a propagation unit, client-side caching
+        (server/commands/tracking.py), after-call hooks.
         `dirty_before` is None when nothing can receive propagation."""
         cmd.calls += 1
         cmd.usec += duration
@@ -68,6 +74,8 @@ class ServerCore:
             self.propagate(client.db.index, client.propagate_argv or argv)
         if outermost and self.propagation_batch is not None:
             self.end_propagation_unit(cmd)
+        if self.tracking_hook is not None:     # client-side caching: invalidate, remember reads
+            self.tracking_hook.after_command(client, cmd, argv, outermost)
         hooks = self.after_call_hooks
         if hooks:
             for hook in hooks:

@@ -91,6 +91,7 @@ def cmd_flushdb(client, argv):
     _flush_mode(argv)
     removed = client.db.clear()
     client.server.dirty += max(removed, 1)
+    client.server.tracking.flushed(client)
     client.reply.ok()
 
 
@@ -102,6 +103,7 @@ def cmd_flushall(client, argv):
     server = client.server
     removed = sum(db.clear() for db in server.dbs)
     server.dirty += max(removed, 1)
+    server.tracking.flushed(client)
     for hook in FLUSHALL_HOOKS:
         hook(client)
     client.reply.ok()
