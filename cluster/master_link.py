@@ -342,6 +342,7 @@ class MasterLink:
         log.notice("MASTER <-> REPLICA sync: Flushing old data")
         for db in self.server.dbs:
             db.clear()
+        self.server.tracking.flushed(None)      # every cached key is stale
         log.notice("MASTER <-> REPLICA sync: Loading DB in memory")
 
     def use_diskless_load(self):
@@ -426,6 +427,7 @@ class MasterLink:
                 log.notice("MASTER <-> REPLICA sync: Swapping active DB with loaded DB")
                 for db, new in zip(server.dbs, loaded):
                     db.swap_with(new)
+                server.tracking.flushed(None)       # every cached key is stale
                 log.notice("MASTER <-> REPLICA sync: Discarding old DB in background")
             else:
                 self.replication.attach_to_new_master()

@@ -308,6 +308,7 @@ def debug_loadaof(client, argv):
         appendonly.writer.write(force=True)
     for db in server.dbs:
         db.clear()
+    server.tracking.flushed(client)
     # As at start-up: the manifest on disk is the truth (it sets the next incr sequence).
     appendonly.load_manifest()
     appendonly.directory.delete_history_files(not server.config.aof_disable_auto_gc)
@@ -340,6 +341,7 @@ def debug_reload(client, argv):
     if flush:
         for db in server.dbs:
             db.clear()
+        server.tracking.flushed(client)
     try:
         with collector_paused():
             snapshots.load_file(snapshots.path, replace_duplicates=merge)

@@ -464,6 +464,18 @@ class Database:
         server.propagate(self.index, [b"UNLINK" if server.config.lazyfree_lazy_expire else b"DEL",
                                       key])
 
+    def evict(self, key):
+        """Remove a key to free memory (maxmemory eviction): counted, its deletion propagated,
+        and signalled as any change is (WATCH, client-side caching invalidations)."""
+        server = self.server
+        self.data.pop(key, None)
+        self.expires.pop(key, None)
+        self._forget(key)
+        server.stats.evicted_keys += 1
+        self.modified(key)
+        server.propagate(self.index, [b"UNLINK" if server.config.lazyfree_lazy_eviction else b"DEL",
+                                      key])
+
     def _forget(self, key):
         """Drop the side data of a key just removed from the data dict."""
         self.access.pop(key, None)
