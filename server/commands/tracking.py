@@ -80,6 +80,7 @@ class Tracking:
         self.running = None         # that client, while after_command runs
         self.limit_runs = 0         # runs in a row that found the table over its limit
         self.active = False
+        self.hooks_added = False
 
     # -- on and off ---------------------------------------------------------------------------
 
@@ -126,19 +127,16 @@ class Tracking:
         self._follow_activity()
 
     def _follow_activity(self):
-        """Be the server's tracking hook while there is anything to do."""
-        active = bool(self.clients or self.table or self.pending_keys)
-        if active == self.active:
-            return
-        self.active = active
+        """Be the server's tracking hook while there is anything to do. The end-of-iteration
+        and cron hooks, once added, stay (removing them could happen while their lists are
+        walked); with nothing to do they return at once."""
+        self.active = bool(self.clients or self.table or self.pending_keys or self.for_current)
         server = self.server
-        server.tracking_hook = self if active else None
-        for hooks, hook in ((server.before_sleep_hooks, self.before_sleep),
-                            (server.cron_hooks, self.cron)):
-            if active:
-                hooks.append(hook)
-            elif hook in hooks:
-                hooks.remove(hook)
+        server.tracking_hook = self if self.active else None
+        if self.active and not self.hooks_added:
+            self.hooks_added = True
+            server.before_sleep_hooks.append(self.before_sleep)
+            server.cron_hooks.append(self.cron)
 
     # -- the dispatch path's calls --------------------------------------------------------------
 
@@ -186,12 +184,10 @@ class Tracking:
             self._invalidate_pending(None, None, False)
         if self.prefixes:
             self.broadcast()
-        self._follow_activity()
 
     def cron(self, now):
         if self.table:
             self.limit_table()
-        self._follow_activity()
 
     # -- remembering reads ----------------------------------------------------------------------
 
