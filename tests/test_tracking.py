@@ -651,3 +651,24 @@ def test_reset_and_disconnect_end_tracking(ours):
         assert b"tracking_total_prefixes:0\r\n" in a.command("INFO", "stats")
     finally:
         a.close()
+
+
+def test_turning_on_again_keeps_a_caching_promise(reference, ours):
+    steps = [
+        ("a", HELLO3),
+        ("a", ["CLIENT", "TRACKING", "on", "OPTIN", "REDIRECT", ID("a")]),
+        ("a", ["CLIENT", "CACHING", "yes"]),
+        ("a", ["CLIENT", "TRACKING", "on", "OPTIN"]),
+        ("a", ["CLIENT", "TRACKINGINFO"]),
+        ("a", ["GET", "promised"]),
+        ("b", ["SET", "promised", "1"]),
+        ("a", READ),
+        ("a", ["CLIENT", "TRACKING", "on", "OPTIN", "REDIRECT", "0"]),
+        ("a", ["CLIENT", "TRACKING", "on", "OPTIN", "REDIRECT", "+5"]),
+        ("a", ["CLIENT", "TRACKING", "on", "NOLOOP", "REDIRECT", ID("a")]),   # to itself
+        ("a", ["GET", "promised"]),
+        ("b", ["SET", "promised", "2"]),
+        ("a", READ),
+        ("a", ["CLIENT", "TRACKINGINFO"]),
+    ]
+    assert_same_play(reference, ours, steps)

@@ -33,6 +33,7 @@ into invalidations and the keys read are remembered, in that order, as Redis
 does. Without tracking both cost one test of that attribute.
 """
 from server.base.errors import CommandError, SYNTAX
+from server.base.util import parse_int_arg
 from server.commands import connection
 from server.commands.pubsub import deliver
 from server.commands.table import command
@@ -93,7 +94,6 @@ class Tracking:
         flags.discard("B")
         client.tracking_redirect = redirect
         client.tracking_options = frozenset(options & {"optin", "optout", "noloop"})
-        client.tracking_caching = False
         if "bcast" in options:
             flags.add("B")
             mine = client.__dict__.get("tracking_prefixes")
@@ -158,7 +158,8 @@ class Tracking:
         if self.pending_keys:
             self._invalidate_pending(client, current, not outermost)
         if "readonly" in cmd.flags and cmd.name not in NOT_REMEMBERED:
-            if "t" in current.flags and "B" not in current.flags:
+            flags = getattr(current, "flags", ())
+            if "t" in flags and "B" not in flags:
                 self._remember(current, cmd if current is client else None)
         if outermost:
             if self.for_current:
@@ -374,7 +375,7 @@ def cmd_client_tracking(client, argv):
             i += 1
             if redirect:
                 raise CommandError("ERR A client can only redirect to a single other client")
-            redirect = _integer(argv[i])
+            redirect = parse_int_arg(argv[i])
             if redirect not in server.clients:
                 raise CommandError("ERR The client ID you want redirect to does not exist")
         elif option in (b"bcast", b"optin", b"optout", b"noloop"):
@@ -395,18 +396,6 @@ def cmd_client_tracking(client, argv):
     else:
         raise CommandError(SYNTAX)
     client.reply.ok()
-
-
-def _integer(arg):
-    try:
-        if arg.strip() != arg or not arg or len(arg) > 20:
-            raise ValueError
-        value = int(arg)
-    except ValueError:
-        value = None
-    if value is None or not -(1 << 63) <= value < (1 << 63) or (arg[:1] == b"+"):
-        raise CommandError("ERR value is not an integer or out of range")
-    return value
 
 
 def _check_options(client, options, prefixes):
