@@ -96,7 +96,7 @@ class Tracking:
         client.tracking_options = frozenset(options & {"optin", "optout", "noloop"})
         if "bcast" in options:
             flags.add("B")
-            mine = client.__dict__.get("tracking_prefixes")
+            mine = client.tracking_prefixes
             if mine is None:
                 client.tracking_prefixes = mine = {}
             for prefix in prefixes or [b""]:
@@ -110,7 +110,7 @@ class Tracking:
     def disable(self, client):
         """Tracking off (CLIENT TRACKING OFF, RESET, a closed connection). The client's ids
         stay in the table: dropped lazily, with their keys."""
-        mine = client.__dict__.get("tracking_prefixes")
+        mine = client.tracking_prefixes
         if mine:
             for prefix in mine:
                 state = self.prefixes[prefix]
@@ -145,6 +145,8 @@ class Tracking:
         does, for a change the server made by itself)."""
         self.pending_keys.append(key)
         server = self.server
+        # Outside a command (active expiry, serving a blocked client) the end of this loop
+        # iteration must come, as queue_flush would make it come for a client.
         if not server.call_depth and not server._flush_scheduled:
             server._flush_scheduled = True
             server.loop.call_soon(server.before_sleep)
@@ -167,7 +169,7 @@ class Tracking:
             if getattr(client, "tracking_caching", False) and client.multi_state is None \
                     and not cmd.fullname.startswith("client|"):
                 client.tracking_caching = False
-            if self.table:
+            if self.clients and self.table:
                 self.limit_table()
             self._follow_activity()
         self.running = None
@@ -187,7 +189,8 @@ class Tracking:
             self.broadcast()
 
     def cron(self, now):
-        if self.table:
+        """The table's size is also enforced when idle (after a CONFIG SET lowered it)."""
+        if self.clients and self.table:
             self.limit_table()
 
     # -- remembering reads ----------------------------------------------------------------------
@@ -411,7 +414,7 @@ def _check_options(client, options, prefixes):
         raise CommandError("ERR OPTIN and OPTOUT are not compatible with BCAST")
     if "optin" in options and "optout" in options:
         raise CommandError("ERR You can't specify both OPTIN mode and OPTOUT mode")
-    current = client.__dict__.get("tracking_options") or ()
+    current = client.tracking_options
     if ("optin" in options and "optout" in current) or ("optout" in options and "optin" in current):
         raise CommandError("ERR You can't switch OPTIN/OPTOUT mode before disabling tracking "
                            "for this client, and then re-enabling it with a different mode.")
@@ -421,7 +424,7 @@ def _check_options(client, options, prefixes):
 
 def _check_prefix_collisions(client, prefixes):
     """Two prefixes of one client that would both announce a key are refused."""
-    mine = client.__dict__.get("tracking_prefixes") or {}
+    mine = client.tracking_prefixes or {}
     for i, prefix in enumerate(prefixes):
         for existing in sorted(mine):
             if _overlap(existing, prefix):
@@ -479,8 +482,8 @@ def cmd_client_getredir(client, argv):
          "for the current connection", group="connection")
 def cmd_client_trackinginfo(client, argv):
     on = "t" in client.flags
-    options = client.__dict__.get("tracking_options") or ()
-    caching = client.__dict__.get("tracking_caching", False)
+    options = client.tracking_options
+    caching = client.tracking_caching
     flags = [b"on" if on else b"off"]
     if "B" in client.flags:
         flags.append(b"bcast")
@@ -505,7 +508,7 @@ def cmd_client_trackinginfo(client, argv):
     reply.bulk(b"redirect")
     reply.integer(client.tracking_redirect if on else -1)
     reply.bulk(b"prefixes")
-    prefixes = sorted(client.__dict__.get("tracking_prefixes") or ())
+    prefixes = sorted(client.tracking_prefixes or ())
     reply.array(len(prefixes))
     for prefix in prefixes:
         reply.bulk(prefix)
