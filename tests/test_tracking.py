@@ -672,3 +672,21 @@ def test_turning_on_again_keeps_a_caching_promise(reference, ours):
         ("a", ["CLIENT", "TRACKINGINFO"]),
     ]
     assert_same_play(reference, ours, steps)
+
+
+def test_reads_with_bad_key_counts(reference, ours):
+    steps = [
+        ("a", HELLO3),
+        ("a", ["CLIENT", "TRACKING", "on"]),
+        ("a", ["ZUNION", "abc", "z1"]),
+        ("a", ["ZUNION", "5", "z1"]),
+        ("a", ["SINTERCARD", "-1", "s1"]),
+        ("a", ["ZDIFF", "0", "z1"]),
+        ("a", ["ZINTERCARD", "2", "z1", "z2"]),
+        ("a", ["SORT_RO", "l1", "BY", "nosort"]),
+        ("a", ["GET", "k", "extra"]),
+        ("b", ["MSET", "z1", "1", "z2", "2", "s1", "3", "l1", "4", "k", "5"]),
+        ("a", READ), ("a", READ), ("a", READ),
+        ("a", SILENT),
+    ]
+    assert_same_play(reference, ours, steps)

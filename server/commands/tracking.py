@@ -214,7 +214,11 @@ class Tracking:
             return
         table = self.table
         client_id = client.id
-        for index in cmd.key_indexes(argv):
+        try:
+            indexes = cmd.key_indexes(argv)
+        except (CommandError, ValueError, IndexError):    # arguments the command refused
+            return
+        for index in indexes:
             key = bytes(argv[index])
             ids = table.get(key)
             if ids is None:
