@@ -690,3 +690,19 @@ def test_reads_with_bad_key_counts(reference, ours):
         ("a", SILENT),
     ]
     assert_same_play(reference, ours, steps)
+
+
+def test_flush_null_follows_the_tracking_clients_protocol(reference, ours):
+    steps = [
+        ("r2", SUBSCRIBE),
+        ("r3", HELLO3),
+        ("a", HELLO3),                                         # RESP3 into a RESP2 subscriber
+        ("a", ["CLIENT", "TRACKING", "on", "REDIRECT", ID("r2")]),
+        ("b", ["CLIENT", "TRACKING", "on", "REDIRECT", ID("r3")]),   # RESP2 into a RESP3 one
+        ("c", ["FLUSHALL"]),
+        ("r2", READ),
+        ("r3", READ),
+        ("r2", SILENT),
+        ("r3", SILENT),
+    ]
+    assert_same_play(reference, ours, steps)
