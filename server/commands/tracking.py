@@ -181,10 +181,16 @@ class Tracking:
             return engine.running.caller
         return client
 
-    def before_sleep(self):
-        """End of a loop iteration: what the server changed by itself, then the BCAST batches."""
+    def invalidate_pending(self):
+        """Send now what the server changed by itself outside a command: maxmemory eviction
+        calls this before the command it made room for runs, so that a client hears of
+        its evicted keys before that command's reply."""
         if self.pending_keys:
             self._invalidate_pending(None, None, False)
+
+    def before_sleep(self):
+        """End of a loop iteration: what the server changed by itself, then the BCAST batches."""
+        self.invalidate_pending()
         if self.prefixes:
             self.broadcast()
 

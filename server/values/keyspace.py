@@ -466,7 +466,9 @@ class Database:
 
     def evict(self, key):
         """Remove a key to free memory (maxmemory eviction): counted, its deletion propagated,
-        and signalled as any change is (WATCH, client-side caching invalidations)."""
+        and signalled as any change is (WATCH, client-side caching invalidations; the
+        evictor has the server send those before the command it made room for runs:
+        Tracking.invalidate_pending)."""
         server = self.server
         self.data.pop(key, None)
         self.expires.pop(key, None)
