@@ -706,3 +706,28 @@ def test_flush_null_follows_the_tracking_clients_protocol(reference, ours):
         ("r3", SILENT),
     ]
     assert_same_play(reference, ours, steps)
+
+
+@pytest.mark.parametrize("diskless", ["disabled", "swapdb"])
+def test_full_sync_of_a_replica_invalidates_everything(reference, start_server, diskless):
+    """A replica's data replaced by its master's: every tracking client there gets the
+    null, as after FLUSHALL (checked against redis-server as the replica too)."""
+    master = start_server("--repl-diskless-sync-delay", "0")
+    results = []
+    for replica in (reference, start_server("--repl-diskless-load", diskless)):
+        tracker = RawConnection(replica.port, timeout=WAIT)
+        admin = RawConnection(replica.port, timeout=WAIT)
+        try:
+            if replica is reference:
+                admin.command("CONFIG", "SET", "repl-diskless-load", diskless)
+            tracker.command("HELLO", "3")
+            tracker.command("CLIENT", "TRACKING", "on")
+            tracker.command("GET", "k")
+            admin.command("REPLICAOF", "127.0.0.1", str(master.port))
+            results.append(tracker.read_reply())
+            admin.command("REPLICAOF", "NO", "ONE")
+        finally:
+            tracker.close()
+            admin.close()
+    assert results[0] == b">2\r\n$10\r\ninvalidate\r\n_\r\n"
+    assert results[1] == results[0]
