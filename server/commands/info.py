@@ -175,7 +175,7 @@ def section_clients(server):
         ["client_recent_max_input_buffer", max_input],
         ["client_recent_max_output_buffer", max_output],
         ["blocked_clients", sum(1 for c in clients if getattr(c, "blocked", False))],
-        ["tracking_clients", server.tracking.clients],
+        ["tracking_clients", sum(1 for c in clients if getattr(c, "tracking", False))],
         ["clients_in_timeout_table", 0],
     ]
 
@@ -305,11 +305,6 @@ STATS_FIELDS = (
     "io_threaded_reads_processed", "io_threaded_writes_processed", "reply_buffer_shrinks",
     "reply_buffer_expands",
 )
-TRACKING_STATS = {
-    "tracking_total_keys": lambda tracking: len(tracking.table),
-    "tracking_total_items": lambda tracking: tracking.total_items,
-    "tracking_total_prefixes": lambda tracking: len(tracking.prefixes),
-}
 FLOAT_STATS = {"instantaneous_input_kbps", "instantaneous_output_kbps",
                "instantaneous_input_repl_kbps", "instantaneous_output_repl_kbps",
                "expired_stale_perc"}
@@ -321,8 +316,6 @@ def section_stats(server):
     for name in STATS_FIELDS:
         if name == "instantaneous_ops_per_sec":
             value = server.instantaneous_ops()
-        elif name in TRACKING_STATS:
-            value = TRACKING_STATS[name](server.tracking)
         else:
             value = getattr(stats, name, 0)
         if name in FLOAT_STATS:

@@ -35,6 +35,7 @@ does. Without tracking both cost one test of that attribute.
 from server.base.errors import CommandError, SYNTAX
 from server.base.util import parse_int_arg
 from server.commands import connection
+from server.commands.info import SECTION_HOOKS, set_field
 from server.commands.pubsub import deliver
 from server.commands.table import command
 
@@ -354,10 +355,22 @@ class Tracking:
             target.reply.buf += data
         self.server.queue_flush(target)
 
-    # -- INFO -----------------------------------------------------------------------------------
 
-    def info_stats(self):
-        return len(self.table), self.total_items, len(self.prefixes)
+# -- INFO, RESET, closed connections ------------------------------------------------------------
+
+def _info_clients(server, fields):
+    set_field(fields, "tracking_clients", server.tracking.clients)
+
+
+def _info_stats(server, fields):
+    tracking = server.tracking
+    set_field(fields, "tracking_total_keys", len(tracking.table))
+    set_field(fields, "tracking_total_items", tracking.total_items)
+    set_field(fields, "tracking_total_prefixes", len(tracking.prefixes))
+
+
+SECTION_HOOKS["clients"].append(_info_clients)
+SECTION_HOOKS["stats"].append(_info_stats)
 
 
 def forget_client(client):
