@@ -731,3 +731,25 @@ def test_full_sync_of_a_replica_invalidates_everything(reference, start_server, 
             admin.close()
     assert results[0] == b">2\r\n$10\r\ninvalidate\r\n_\r\n"
     assert results[1] == results[0]
+
+
+def test_caching_promise_ends_with_a_refused_command(reference, ours):
+    steps = [
+        ("a", HELLO3),
+        ("a", ["CLIENT", "TRACKING", "on", "OPTIN"]),
+        ("a", ["CLIENT", "CACHING", "yes"]),
+        ("a", ["GET"]),                        # refused: the promise is spent all the same
+        ("a", ["GET", "p1"]),
+        ("a", ["CLIENT", "CACHING", "yes"]),
+        ("a", ["MULTI"]),
+        ("a", ["GET"]),                        # refused inside MULTI: kept for the EXEC
+        ("a", ["GET", "p2"]),
+        ("a", ["EXEC"]),
+        ("a", ["CLIENT", "CACHING", "yes"]),
+        ("a", ["NOSUCHCOMMAND"]),
+        ("a", ["GET", "p3"]),
+        ("b", ["MSET", "p1", "1", "p2", "2", "p3", "3"]),
+        ("a", ["PING"]),
+        ("a", SILENT),
+    ]
+    assert_same_play(reference, ours, steps)

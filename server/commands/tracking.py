@@ -83,6 +83,7 @@ class Tracking:
         self.limit_runs = 0         # runs in a row that found the table over its limit
         self.active = False
         self.hooks_added = False
+        server.reject_hooks.append(end_of_caching_promise)     # a refused command ends it too
 
     # -- on and off ---------------------------------------------------------------------------
 
@@ -167,9 +168,7 @@ class Tracking:
         if outermost:
             if self.for_current:
                 self._send_due_to(client)
-            if getattr(client, "tracking_caching", False) and client.multi_state is None \
-                    and not cmd.fullname.startswith("client|"):
-                client.tracking_caching = False
+            end_of_caching_promise(client, cmd)
             if self.clients and self.table:
                 self.limit_table()
             self._follow_activity()
@@ -371,6 +370,14 @@ def _info_stats(server, fields):
 
 SECTION_HOOKS["clients"].append(_info_clients)
 SECTION_HOOKS["stats"].append(_info_stats)
+
+
+def end_of_caching_promise(client, cmd):
+    """CLIENT CACHING applies to the next command (a whole MULTI … EXEC): any other command
+    ends it, run or refused, but a CLIENT subcommand (Redis's resetClient)."""
+    if getattr(client, "tracking_caching", False) and client.multi_state is None \
+            and (cmd is None or not cmd.fullname.startswith("client|")):
+        client.tracking_caching = False
 
 
 def forget_client(client):
