@@ -22,6 +22,7 @@ from persistence import aof, rdb
 from persistence.services import async_loading_state, loading_state
 from server.base import native_bridge
 from server.base.log import log
+from server.commands import functions
 from server.base.util import replacing_file
 from server.client import Client, format_addr
 from server.values.keyspace import Database
@@ -343,6 +344,7 @@ class MasterLink:
         for db in self.server.dbs:
             db.clear()
         self.server.tracking.flushed(None)      # every cached key is stale
+        functions.store_of(self.server).flush()    # the master's libraries replace ours
         log.notice("MASTER <-> REPLICA sync: Loading DB in memory")
 
     def use_diskless_load(self):

@@ -29,7 +29,7 @@ import time
 from cluster.backlog import ReplicationBacklog
 from persistence import aof, children, rdb
 from server.base.log import log
-from server.commands import blocking
+from server.commands import blocking, functions
 
 WAIT_BGSAVE_START, WAIT_BGSAVE_END, SEND_BULK, ONLINE = range(4)
 STATE_NAMES = {WAIT_BGSAVE_START: "wait_bgsave", WAIT_BGSAVE_END: "wait_bgsave",
@@ -360,6 +360,7 @@ class Replication:
             from server.server import used_memory
             with os.fdopen(write_fd, "wb", buffering=SEND_CHUNK) as out:
                 rdb.write_rdb(out, server.dbs, config, replication=info,
+                              functions=functions.store_of(server).codes(),
                               used_memory=used_memory(), progress=children.report_progress)
             return True
 

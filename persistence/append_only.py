@@ -19,12 +19,14 @@
 
 States as Redis names them: "off", "on", "wait_rewrite".
 """
+import itertools
 import os
 import time
 
 from persistence import aof, children, rdb
 from persistence.snapshot import update_disk_error_check
 from server.base.log import log
+from server.commands import functions
 
 LOG_LEVELS = {"debug": log.debug, "verbose": log.verbose, "notice": log.notice,
               "warning": log.warning}
@@ -221,11 +223,14 @@ class AppendOnly:
                 with open(temp, "wb") as f:
                     stream = rdb.SyncingWriter(f) if config.aof_rewrite_incremental_fsync else f
                     rdb.write_rdb(stream, server.dbs, config, aof_base=True,
+                                  functions=functions.store_of(server).codes(),
                                   used_memory=used_memory(), progress=children.report_progress)
                     f.flush()
                     os.fsync(f.fileno())
             else:
-                aof.write_command_base(temp, rewrite_commands(server.dbs),
+                aof.write_command_base(temp, itertools.chain(
+                                           function_load_commands(server),
+                                           rewrite_commands(server.dbs)),
                                        int(time.time()) if config.aof_timestamp_enabled else None)
             os.rename(temp, path)
         except OSError as exc:
@@ -461,6 +466,12 @@ class AofClient:
         buf = getattr(self.client.reply, "buf", None)
         if buf is not None:
             del buf[:]
+
+
+def function_load_commands(server):
+    """A FUNCTION LOAD per library, ahead of the keys, as Redis's rewrite writes them."""
+    for code in functions.store_of(server).codes():
+        yield 0, [b"FUNCTION", b"LOAD", code]
 
 
 def rewrite_commands(dbs):

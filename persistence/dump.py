@@ -10,7 +10,9 @@ may run into the footer bytes without being refused.
 """
 from persistence.crc64 import crc64
 from persistence.rdb_values import (RDB_VERSION, RdbFormatError, Reader, decode_value,
-                                    encode_value, is_object_type)
+                                    encode_value, is_object_type, write_string)
+from server.commands import functions
+from server.commands.introspection import subcommand_syntax_error
 from server.commands.table import command
 from server.values.keyspace import now_ms
 from server.base.log import log
@@ -151,3 +153,74 @@ def _idle_as_redis_keeps_it(idle, now_seconds):
         access += LRU_CLOCK_MAX
     access &= LRU_CLOCK_MAX
     return clock - access if clock >= access else clock + (LRU_CLOCK_MAX - access)
+
+
+# -- FUNCTION DUMP / FUNCTION RESTORE ---------------------------------------------------------
+# The payload is what an RDB file holds for the libraries (a FUNCTION2 opcode and the source
+# of each), then the same footer as DUMP's: RDB version and CRC-64.
+
+OPCODE_FUNCTION2 = 0xF5
+OPCODE_FUNCTION_PRE_GA = 0xF6        # 7.0 release candidates: name, engine, description, body
+RESTORE_POLICIES = (b"append", b"replace", b"flush")
+
+
+def dump_functions(codes, config):
+    body = bytearray()
+    for code in codes:
+        body.append(OPCODE_FUNCTION2)
+        write_string(body, code, bool(config.rdbcompression))
+    body += RDB_VERSION.to_bytes(2, "little")
+    return bytes(body) + crc64(body).to_bytes(8, "little")
+
+
+def read_function_codes(payload):
+    """The library sources of a valid FUNCTION DUMP payload; CommandError when malformed."""
+    reader = Reader(bytes(payload))
+    codes = []
+    while len(payload) - reader.pos > 10:
+        try:
+            opcode = reader.byte()
+        except RdbFormatError:
+            raise CommandError("ERR can not read data type") from None
+        if opcode not in (OPCODE_FUNCTION2, OPCODE_FUNCTION_PRE_GA):
+            raise CommandError("ERR given type is not a function")
+        try:
+            if opcode == OPCODE_FUNCTION2:
+                codes.append(reader.string())
+            else:
+                name, engine = reader.string(), reader.string()
+                if reader.length():
+                    reader.string()             # the description: libraries no longer keep one
+                codes.append(b"#!%s name=%s\n%s" % (engine, name, reader.string()))
+        except RdbFormatError:
+            raise CommandError("ERR failed loading the given functions payload") from None
+    return codes
+
+
+@command("function|dump", 2, "noscript", acl="@slow @scripting", group="scripting",
+         since="7.0.0", summary="Dump all functions into a serialized binary payload")
+def cmd_function_dump(client, argv):
+    codes = functions.store_of(client.server).codes()
+    client.reply.bulk(dump_functions(codes, client.server.config))
+
+
+@command("function|restore", -3, "write denyoom noscript", acl="@write @slow @scripting",
+         group="scripting", since="7.0.0",
+         tips="request_policy:all_shards response_policy:all_succeeded",
+         summary="Restore all the functions on the given payload")
+def cmd_function_restore(client, argv):
+    if len(argv) > 4:
+        raise subcommand_syntax_error(argv)
+    policy = b"append"
+    if len(argv) == 4:
+        policy = argv[3].lower()
+        if policy not in RESTORE_POLICIES:
+            raise CommandError("ERR Wrong restore policy given, value should be either FLUSH, "
+                               "APPEND or REPLACE.")
+    server = client.server
+    payload = argv[2]
+    if not payload_is_valid(payload, getattr(server, "debug_set_skip_checksum_validation", 0)):
+        raise CommandError(BAD_PAYLOAD)
+    functions.store_of(server).restore(read_function_codes(payload), policy.decode())
+    server.dirty += 1
+    client.reply.ok()

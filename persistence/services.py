@@ -18,6 +18,7 @@ from persistence import commands, dump  # noqa: F401  (they declare their comman
 from persistence.append_only import AppendOnly
 from persistence.snapshot import LOADING, DuplicateKey, Snapshots, command_flags
 from server.base.log import log
+from server.commands import functions
 
 
 def attach(server):
@@ -342,6 +343,7 @@ def debug_reload(client, argv):
         for db in server.dbs:
             db.clear()
         server.tracking.flushed(client)
+        functions.store_of(server).flush()      # the file brings its libraries back
     try:
         with collector_paused():
             snapshots.load_file(snapshots.path, replace_duplicates=merge)

@@ -14,8 +14,9 @@ import os
 import time
 
 from persistence import children, rdb
+from server.base.errors import CommandError
 from server.base.log import log
-from server.commands import transactions
+from server.commands import functions, transactions
 
 RETRY_DELAY = 5            # seconds before the save rules retry a failed background save
 
@@ -68,7 +69,8 @@ class Snapshots:
         from server.server import used_memory
         server = self.server
         rdb.save_file(path, server.dbs, server.config, used_memory=used_memory(),
-                      progress=progress, replication=replication)
+                      progress=progress, replication=replication,
+                      functions=functions.store_of(server).codes())
 
     def save(self):
         """SAVE, and the saves of SHUTDOWN, FLUSHALL and DEBUG RELOAD: in the foreground."""
@@ -242,6 +244,8 @@ class Snapshots:
                 if empty <= 10:
                     log.warning("rdbLoadObject skipping empty key: %s"
                                 % record.key.decode("utf-8", "replace"))
+            elif kind is rdb.FunctionLibrary:
+                self.load_library(record.code, replace_duplicates)
             elif kind is rdb.AuxField:
                 line = rdb.aux_log_line(record)
                 if line is not None:
@@ -258,6 +262,15 @@ class Snapshots:
                         "skipped: %d." % (loaded, expired, empty))
         else:
             log.notice("Done loading RDB, keys loaded: %d, keys expired: %d." % (loaded, expired))
+
+    def load_library(self, code, replace):
+        """A library saved in the file; one that cannot load fails the whole load, as
+        in Redis (DEBUG RELOAD MERGE replaces a library of the same name)."""
+        try:
+            functions.store_of(self.server).create(code, replace=replace, timeout_ms=0)
+        except CommandError as exc:
+            message = "Failed loading library, %s" % exc.message.split(" ", 1)[-1]
+            raise rdb.RdbLoadError(message, 0, [message]) from None
 
     def load_file(self, path, replace_duplicates=False):
         """Load a whole RDB file in the foreground (DEBUG RELOAD); raises on errors."""

@@ -18,6 +18,7 @@ from time import perf_counter_ns
 from server.commands import strings, keys, connection, introspection, admin  # noqa: F401
 from server.commands import info, debug, lists, hashes, sets, zsets  # noqa: F401
 from server.commands import bitmaps, hyperloglog, transactions, sort, scripting  # noqa: F401
+from server.commands import functions  # noqa: F401
 from server.commands import blocking
 from server.commands.pubsub import PubSub, SUBSCRIBED_MODE_COMMANDS, SUBSCRIBED_MODE_ERROR
 from server.commands import tracking
@@ -294,6 +295,7 @@ class Server(ServerCore):
             self.serve_ready_keys()
 
     command_checks = []                 # later subsystems add (client, cmd, argv) -> error|None
+    running_script = None               # the script or function running now (scripting)
 
     def refuses_writes(self, client):
         """Whether MISCONF, NOREPLICAS or READONLY would refuse a write from `client`."""

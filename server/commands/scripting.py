@@ -70,6 +70,8 @@ from server.base.util import reply_help
 
 NOSCRIPT = "NOSCRIPT No matching script. Please use EVAL."
 BUSY = "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
+BUSY_FUNCTION = ("BUSY Redis is busy running a script. You can only call FUNCTION KILL or "
+                 "SHUTDOWN NOSAVE.")
 NOTBUSY = "NOTBUSY No scripts in execution right now."
 UNKILLABLE_WROTE = ("UNKILLABLE Sorry the script already executed write commands against the "
                     "dataset. You can either wait the script termination or kill the server in a "
@@ -343,6 +345,9 @@ local string_mt_view = protect({__index = S.string})
 S.getmetatable = function(value)
   if value == globals then return globals_meta_view end
   if proxy_of[value] ~= nil then return nil end
+  -- Every userdata a script reaches is a Python object sharing one writable metatable
+  -- (its __call, __gc, __index): Redis's C functions and cjson.null have none.
+  if type(value) == 'userdata' then return nil end
   local mt = getmetatable(value)
   if mt == string_mt then return string_mt_view end
   return mt
@@ -433,7 +438,8 @@ local function info_text(value)
   return nil
 end
 
--- KEYS and ARGV come as arguments (small calls) or as two tables (keys == nil).
+-- KEYS and ARGV come as arguments (small calls) or as two tables (keys == nil). A script
+-- sees them as globals; a library function (FCALL) gets them as its two arguments.
 local function run(fn, with_hook, keys, args, nkeys, ...)
   if keys == nil then
     local all = {...}
@@ -441,10 +447,15 @@ local function run(fn, with_hook, keys, args, nkeys, ...)
     for i = 1, nkeys do keys[i] = all[i] end
     for i = nkeys + 1, select('#', ...) do args[i - nkeys] = all[i] end
   end
-  rawset(S, 'KEYS', keys)
-  rawset(S, 'ARGV', args)
+  local body = fn
+  if api.library_mode then
+    body = function() return fn(keys, args) end
+  else
+    rawset(S, 'KEYS', keys)
+    rawset(S, 'ARGV', args)
+  end
   if with_hook then sethook(hook, '', api.hook_instructions) end
-  local ok, result = xpcall(fn, error_handler)
+  local ok, result = xpcall(body, error_handler)
   if with_hook then sethook() end
   if ok then
     local out = {}
@@ -469,8 +480,46 @@ local function where()
   return position, called and called.name
 end
 
+-- FUNCTION LOAD: a library's body runs once with globals that show only the load API
+-- (redis.register_function, redis.log and the constants); the functions it registers
+-- then run with the ordinary globals, as they share the globals proxy.
+local load_library
+if api.library_mode then
+  local load_redis = {register_function = api.register_function, log = redis.log}
+  for name, value in pairs(redis) do
+    if type(name) == 'string' and (sfind(name, '^LOG_') or sfind(name, '^REDIS_VERSION')) then
+      load_redis[name] = value
+    end
+  end
+  local load_api = setmetatable({redis = protect(load_redis)}, {__index = missing_global})
+  local globals_meta = getmetatable(globals)
+  local started, timeout = 0, 0
+  local load_hook
+  load_hook = function()
+    if timeout > 0 and api.clock() - started > timeout then
+      sethook(load_hook, 'l')
+      error({err = 'ERR FUNCTION LOAD timeout'})
+    end
+  end
+  load_library = function(code, limit)
+    local f, message = compile(code, '@user_function')
+    if not f then return false, 'Error compiling function: ' .. message end
+    started, timeout = api.clock(), limit
+    globals_meta.__index = load_api
+    sethook(load_hook, '', api.hook_instructions)
+    local ok, err = pcall(f)
+    sethook()
+    globals_meta.__index = S
+    if ok then return true end
+    err = plain_error(err)
+    if type(err) == 'table' then err = rawget(err, 'err') else err = 'ERR ' .. tostring(err) end
+    return false, 'Error registering functions: ' .. tostring(err)
+  end
+end
+
 return {
   compile = compile,
+  load_library = load_library,
   run = run,
   where = where,
   tokens = function(t, i, j) return unpack(t, i, j) end,
@@ -492,16 +541,22 @@ class Script:
         self.flags = flags            # None without a shebang (EVAL's compatibility mode)
         self.function = function
 
+    @property
+    def name(self):
+        """What errors and the slow-script warning call it."""
+        return self.sha
+
 
 class RunContext:
     """The script being executed (Redis's scriptRunCtx)."""
 
-    __slots__ = ("caller", "sha", "read_only", "allow_oom", "wrote", "killed", "timed_out",
-                 "start", "repl", "pump")
+    __slots__ = ("caller", "sha", "is_eval", "read_only", "allow_oom", "wrote", "killed",
+                 "timed_out", "start", "repl", "pump")
 
-    def __init__(self, caller, sha, read_only, allow_oom):
+    def __init__(self, caller, sha, is_eval, read_only, allow_oom):
         self.caller = caller
-        self.sha = sha
+        self.sha = sha               # the script's SHA1, or the function's name
+        self.is_eval = is_eval       # EVAL and friends, not FCALL: which KILL may stop it
         self.read_only = read_only
         self.allow_oom = allow_oom
         self.wrote = False           # a write command ran: SCRIPT KILL refuses
@@ -537,6 +592,14 @@ class ScriptClient(FakeClient):
     def set_resp(self, version):
         self.resp = version
         self.reply.resp = version
+
+
+def running_stale(server):
+    """A replica whose master link is down while replica-serve-stale-data is no."""
+    if server.replicaof is None or server.config.replica_serve_stale_data:
+        return False
+    replication = getattr(server, "replication", None)
+    return replication is None or not replication.link_connected()
 
 
 def sha1hex(data):
@@ -597,8 +660,12 @@ def _error_text(text):
 class ScriptEngine:
     """The Lua state, the script cache and the script being run."""
 
-    def __init__(self, server):
+    def __init__(self, server, register_function=None):
         self.server = server
+        # FUNCTION libraries get a Lua state of their own, with redis.register_function.
+        self.register_function = register_function
+        self.library_mode = register_function is not None
+        self.loading = None                 # the Library being built by FUNCTION LOAD
         self.client = ScriptClient(server)
         self.rand = Rand48()            # one sequence for the life of the process, as Redis
         self.running = None
@@ -646,12 +713,18 @@ class ScriptEngine:
                 b"_COPYRIGHT": b"Copyright (C) 2012, Salvatore Sanfilippo",
                 b"_DESCRIPTION": b"MessagePack C implementation for Lua"}),
         }
+        if self.library_mode:
+            api["library_mode"] = True
+            register = self.register_function
+            api["register_function"] = self._expose(lambda *args: register(self, *args))
+            api["clock"] = LuaFunction(time.monotonic)
         api["functions"] = self.table(self.exposed)
         load_sandbox = self.lua.eval(
             "function(code, name, api) return assert(loadstring(code, name))(api) end")
         helpers = load_sandbox(SANDBOX_LUA.encode(), INTERNAL_SOURCE.encode(),
                                self.table({k.encode(): v for k, v in api.items()}))
         self.compile_lua = helpers[b"compile"]
+        self.load_library_lua = helpers[b"load_library"]
         self.run_lua = helpers[b"run"]
         self.where = helpers[b"where"]
         self.tokens = helpers[b"tokens"]
@@ -728,7 +801,7 @@ class ScriptEngine:
         flags = script.flags
         read_only = read_only_command or (flags is not None and FLAG_NO_WRITES in flags)
         self._check_can_run(caller, flags, read_only_command)
-        ctx = RunContext(caller, script.sha, read_only,
+        ctx = RunContext(caller, script.name, not self.library_mode, read_only,
                          flags is not None and FLAG_ALLOW_OOM in flags)
         client = self.client
         client.db = caller.db
@@ -736,7 +809,7 @@ class ScriptEngine:
         client.user = getattr(caller, "user", "default")
         client.is_master = caller.is_master
         client.reply.buf.clear()
-        self.running = ctx
+        self.running = server.running_script = ctx
         server.clock_ms()                 # every command of the script sees this time
         threshold = server.config.busy_reply_threshold
         try:
@@ -749,7 +822,7 @@ class ScriptEngine:
         except lua51.LuaError as exc:     # only the sandbox's own code can get here
             outcome = (False, None, None, None, False, str(exc).encode())
         finally:
-            self.running = None
+            self.running = server.running_script = None
             if ctx.pump is not None:
                 self.server.command_checks.remove(busy_check)
                 ctx.pump.finish()
@@ -759,7 +832,7 @@ class ScriptEngine:
             else:
                 tokens = self._fetch_tokens(outcome[2], outcome[1])
             return self._write_result(caller.reply, tokens, client.resp)
-        self._write_error(caller.reply, script.sha, outcome)
+        self._write_error(caller.reply, script.name, outcome)
         return True
 
     def _check_can_run(self, caller, flags, read_only_command):
@@ -770,9 +843,15 @@ class ScriptEngine:
         config = server.config
         if FLAG_NO_CLUSTER in flags and config.cluster_enabled:
             raise CommandError("ERR Can not run script on cluster, 'no-cluster' flag is set.")
+        if FLAG_ALLOW_STALE not in flags and running_stale(server):
+            raise CommandError("MASTERDOWN Link with MASTER is down, replica-serve-stale-data is "
+                               "set to 'no' and 'allow-stale' flag is not set on the script.")
         if FLAG_NO_WRITES not in flags:
-            # The dispatcher would refuse it as a write command on a read-only replica.
             if server.replicaof is not None and config.replica_read_only and not caller.is_master:
+                if self.library_mode:
+                    raise CommandError("READONLY Can not run script with write flag on readonly "
+                                       "replica")
+                # The dispatcher refuses EVAL of a script with write flags as a write command.
                 raise CommandError("READONLY You can't write against a read only replica.")
             disk_error = disk_error_of(server, flagged=True)
             if disk_error is not None and not caller.is_master:
@@ -949,6 +1028,8 @@ class ScriptEngine:
             return b"This Redis command is not allowed from script"
         if ctx.read_only and ("write" in flags or "may_replicate" in flags):
             return b"Write commands are not allowed from read-only scripts."
+        if "stale" not in flags and not ctx.caller.is_master and running_stale(server):
+            return b"Can not execute the command on a stale replica"
         if "write" in flags and not ctx.wrote:
             if (server.replicaof is not None and server.config.replica_read_only
                     and not ctx.caller.is_master):
@@ -1049,17 +1130,6 @@ class ScriptEngine:
             ctx.killed = True         # SHUTDOWN NOSAVE ran: unwind so the process can exit
         return ctx.killed
 
-    def kill(self):
-        """SCRIPT KILL."""
-        ctx = self.running
-        if ctx is None:
-            raise CommandError(NOTBUSY)
-        if ctx.caller.is_master:
-            raise CommandError(UNKILLABLE_MASTER)
-        if ctx.wrote:
-            raise CommandError(UNKILLABLE_WROTE)
-        ctx.killed = True
-        log.warning("Lua script killed by user with SCRIPT KILL.")
 
 class ReplyParser:
     """A command's RESP reply as the Lua value Redis gives the script."""
@@ -1321,11 +1391,31 @@ class BusyPump:
 
 def busy_check(client, cmd, argv):
     """Installed while a script is past its time limit: only allow_busy commands run."""
-    if "allow_busy" not in cmd.flags:
-        return BUSY
-    if cmd.name == "shutdown" and not any(arg.lower() == b"nosave" for arg in argv[1:]):
-        return BUSY
+    if "allow_busy" not in cmd.flags or (
+            cmd.name == "shutdown" and not any(arg.lower() == b"nosave" for arg in argv[1:])):
+        return busy_error(client.server)
     return None
+
+
+def busy_error(server):
+    """The -BUSY text for the script running now: it names the KILL that can stop it."""
+    ctx = server.running_script
+    return BUSY if ctx is None or ctx.is_eval else BUSY_FUNCTION
+
+
+def kill_running_script(server, is_eval):
+    """SCRIPT KILL (is_eval) and FUNCTION KILL: each stops only its own kind."""
+    ctx = server.running_script
+    if ctx is None:
+        raise CommandError(NOTBUSY)
+    if ctx.caller.is_master:
+        raise CommandError(UNKILLABLE_MASTER)
+    if ctx.wrote:
+        raise CommandError(UNKILLABLE_WROTE)
+    if is_eval != ctx.is_eval:
+        raise CommandError(BUSY_FUNCTION if is_eval else BUSY)
+    ctx.killed = True
+    log.warning("Lua script killed by user with SCRIPT KILL.")
 
 
 # -- the commands ----------------------------------------------------------------------------
@@ -1480,7 +1570,7 @@ def cmd_script_flush(client, argv):
          tips="request_policy:all_shards response_policy:one_succeeded",
          summary="Kill the script currently in execution.")
 def cmd_script_kill(client, argv):
-    engine_of(client.server).kill()
+    kill_running_script(client.server, is_eval=True)
     client.reply.ok()
 
 
