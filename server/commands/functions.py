@@ -64,7 +64,7 @@ class FunctionStore:
         self.engine = ScriptEngine(
             server, register_function=lambda engine, *args: register_function(engine, args))
         self.libraries = {}               # bytes name -> Library
-        self.functions = {}               # bytes name -> Function
+        self.functions = {}               # lower-cased name -> Function: FCALL ignores case
 
     # -- building libraries --
 
@@ -85,7 +85,7 @@ class FunctionStore:
         try:
             library = self._build(name, code, body, timeout_ms)
             for function_name in library.functions:
-                if function_name in functions:
+                if function_name.lower() in functions:
                     raise CommandError("ERR Function %s already exists" % _text(function_name))
         except BaseException:
             if old is not None:
@@ -154,6 +154,7 @@ class FunctionStore:
                     replaced.append(old)
             for function_name in functions:
                 if function_name in self.functions:
+                    function_name = functions[function_name].name.encode("utf-8", "surrogateescape")
                     raise CommandError("ERR Function %s already exists" % _text(function_name))
         except CommandError:
             for old in replaced:
@@ -165,12 +166,13 @@ class FunctionStore:
 
 def _link(libraries, functions, library):
     libraries[library.name] = library
-    functions.update(library.functions)
+    for name, function in library.functions.items():
+        functions[name.lower()] = function
 
 
 def _unlink(libraries, functions, library):
     for name in library.functions:
-        functions.pop(name, None)
+        functions.pop(name.lower(), None)
     libraries.pop(library.name, None)
 
 
@@ -321,7 +323,7 @@ def register_function(engine, args):
 def run_function_command(client, argv, read_only):
     """FCALL / FCALL_RO (fcallCommandGeneric)."""
     store = store_of(client.server)
-    function = store.functions.get(argv[1])
+    function = store.functions.get(argv[1].lower())
     if function is None:
         raise CommandError("ERR Function not found")
     numkeys = parse_int(argv[2])

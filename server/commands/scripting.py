@@ -491,14 +491,18 @@ if api.library_mode then
       load_redis[name] = value
     end
   end
-  local load_api = setmetatable({redis = protect(load_redis)}, {__index = missing_global})
+  -- Unknown fields of the load-time redis table fail as unknown globals do (redis.call).
+  local load_redis_proxy = protect(load_redis)
+  setmetatable(load_redis, {__index = missing_global})
+  local load_api = setmetatable({redis = load_redis_proxy}, {__index = missing_global})
   local globals_meta = getmetatable(globals)
   local started, timeout = 0, 0
   local load_hook
   load_hook = function()
     if timeout > 0 and api.clock() - started > timeout then
-      sethook(load_hook, 'l')
-      error({err = 'ERR FUNCTION LOAD timeout'})
+      sethook(load_hook, 'l')      -- from now on every line fails: pcall cannot hold it
+      local info = getinfo(2, 'S')
+      if info and info.source ~= INTERNAL then error({err = 'ERR FUNCTION LOAD timeout'}) end
     end
   end
   load_library = function(code, limit)
