@@ -733,6 +733,7 @@ class ScriptEngine:
         self.where = helpers[b"where"]
         self.tokens = helpers[b"tokens"]
         self.lua_memory = helpers[b"memory"]
+        self.lua.execute("collectgarbage('collect')")   # building the sandbox left garbage
 
     def _expose(self, fn):
         function = LuaFunction(fn)
