@@ -548,7 +548,10 @@ class Replication:
         server.set_command_check(self.refuse_when_stale, refusing)
 
     def refuse_when_stale(self, client, cmd, argv):
-        if "stale" in cmd.flags or client.is_master:
+        if client.is_master:
+            return None
+        flags = functions.declared_flags(self.server, cmd, argv)
+        if ("allow-stale" in flags) if flags is not None else ("stale" in cmd.flags):
             return None
         return ("MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to "
                 "'no'.")

@@ -23,7 +23,8 @@ from server.base.util import reply_help
 from server.commands.info import SECTION_HOOKS, set_field
 from server.commands.introspection import subcommand_syntax_error
 from server.commands.lua_libs import ScriptError, number_to_lua_string
-from server.commands.scripting import (SHEBANG_FLAGS, ScriptEngine, busy_error,
+from server.commands.scripting import (SHEBANG_FLAGS, ScriptEngine, busy_error, engine_of,
+                                       parse_shebang,
                                        kill_running_script, script_keys, _eval_key_specs,
                                        RW_NOTE, RO_NOTE)
 from server.commands.table import command, container
@@ -351,6 +352,33 @@ def cmd_fcall(client, argv):
          summary="Invoke a read-only function")
 def cmd_fcall_ro(client, argv):
     run_function_command(client, argv, read_only=True)
+
+
+NO_FLAGS = frozenset()
+
+
+def declared_flags(server, cmd, argv):
+    """The flags the script or function a command would run declared, or None (not a script
+    command, or nothing found): they and not the command table decide whether it may run
+    on a stale replica (getCommandFlags). Redis 7.0.15 refuses a script without a shebang
+    there too, as if it had declared none."""
+    name = cmd.name
+    try:
+        if name in ("fcall", "fcall_ro"):
+            function = store_of(server).functions.get(argv[1].lower())
+            return function.flags if function is not None else None
+        if name in ("eval", "eval_ro"):
+            flags = parse_shebang(argv[1])[0]
+        elif name in ("evalsha", "evalsha_ro"):
+            script = engine_of(server).scripts.get(argv[1].lower().decode("latin-1"))
+            if script is None:
+                return None
+            flags = script.flags
+        else:
+            return None
+    except CommandError:
+        return None
+    return NO_FLAGS if flags is None else flags
 
 
 # -- FUNCTION ---------------------------------------------------------------------------------
