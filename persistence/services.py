@@ -349,7 +349,7 @@ def debug_reload(client, argv):
             snapshots.load_file(snapshots.path, replace_duplicates=merge)
     except (OSError, rdb.RdbLoadError, DuplicateKey) as exc:
         log.warning("Error loading the RDB dump: %s" % exc)
-        raise CommandError("ERR Error trying to load the RDB dump, check server logs.")
+        raise CommandError("ERR Error trying to load the RDB dump")
     log.warning("DB reloaded by DEBUG RELOAD")
     client.reply.ok()
 

@@ -131,6 +131,10 @@ class FunctionStore:
         self.functions = {}
         self.engine.reset()
 
+    def function_count(self):
+        """Functions registered, as FUNCTION STATS and INFO count them (per library)."""
+        return sum(len(library.functions) for library in self.libraries.values())
+
     def codes(self):
         """Every library's source, as RDB files and FUNCTION DUMP carry them."""
         return [library.code for library in self.libraries.values()]
@@ -168,12 +172,14 @@ class FunctionStore:
 def _link(libraries, functions, library):
     libraries[library.name] = library
     for name, function in library.functions.items():
-        functions[name.lower()] = function
+        # Two names of one library that differ in case only: FCALL finds the first.
+        functions.setdefault(name.lower(), function)
 
 
 def _unlink(libraries, functions, library):
-    for name in library.functions:
-        functions.pop(name.lower(), None)
+    for name, function in library.functions.items():
+        if functions.get(name.lower()) is function:
+            del functions[name.lower()]
     libraries.pop(library.name, None)
 
 
@@ -527,7 +533,7 @@ def cmd_function_stats(client, argv):
     reply.bulk(b"libraries_count")
     reply.integer(len(store.libraries))
     reply.bulk(b"functions_count")
-    reply.integer(len(store.functions))
+    reply.integer(store.function_count())
 
 
 @command("function|list", -2, "noscript", acl="@slow @scripting", group="scripting",
@@ -587,7 +593,7 @@ def _info_memory(server, fields):
     store = getattr(server, "function_store", None)
     if store is None:
         return
-    set_field(fields, "number_of_functions", len(store.functions))
+    set_field(fields, "number_of_functions", store.function_count())
     set_field(fields, "number_of_libraries", len(store.libraries))
 
 
