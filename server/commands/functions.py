@@ -126,10 +126,9 @@ class FunctionStore:
         _unlink(self.libraries, self.functions, library)
 
     def flush(self):
-        """Forget every library, and the Lua state their functions lived in."""
+        """Forget every library (their Lua state stays, as Redis keeps its own)."""
         self.libraries = {}
         self.functions = {}
-        self.engine.reset()
 
     def function_count(self):
         """Functions registered, as FUNCTION STATS and INFO count them (per library)."""

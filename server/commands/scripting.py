@@ -130,9 +130,15 @@ local function argtype(count, index, value)
   return type(value)
 end
 
-local function check_table(name, count, value)
+-- The name a function was called by, as luaL_argerror finds it ('?' through pcall).
+local function called_name(level)
+  local info = getinfo(level + 1, 'n')
+  return info and info.name or '?'
+end
+
+local function check_table(count, value)
   if type(value) ~= 'table' then
-    error("bad argument #1 to '" .. name .. "' (table expected, got " ..
+    error("bad argument #1 to '" .. called_name(2) .. "' (table expected, got " ..
           argtype(count, 1, value) .. ")", 3)
   end
 end
@@ -256,28 +262,28 @@ S.coroutine.resume = function(co, ...) return resume_result(co_resume(co, ...)) 
 
 S.next = function(...)
   local count, t, key = select('#', ...), ...
-  check_table('next', count, t)
+  check_table(count, t)
   return next(proxy_of[t] or t, key)
 end
 S.pairs = function(...)
   local count, t = select('#', ...), ...
-  check_table('pairs', count, t)
+  check_table(count, t)
   return next, proxy_of[t] or t, nil
 end
 S.rawget = function(...)
   local count, t, key = select('#', ...), ...
-  check_table('rawget', count, t)
+  check_table(count, t)
   return rawget(proxy_of[t] or t, key)
 end
 S.rawset = function(...)
   local count, t, key, value = select('#', ...), ...
-  check_table('rawset', count, t)
+  check_table(count, t)
   if proxy_of[t] ~= nil then error(READONLY, 0) end
   return rawset(t, key, value)
 end
 S.setmetatable = function(...)
   local count, t, mt = select('#', ...), ...
-  check_table('setmetatable', count, t)
+  check_table(count, t)
   if proxy_of[t] ~= nil then error(READONLY, 0) end
   return setmetatable(t, mt)
 end
@@ -322,7 +328,7 @@ S.loadstring = function(text, chunkname)
 end
 S.load = function(reader, chunkname)
   if type(reader) ~= 'function' then
-    error("bad argument #1 to 'load' (function expected, got " ..
+    error("bad argument #1 to '" .. called_name(1) .. "' (function expected, got " ..
           argtype(reader == nil and 0 or 1, 1, reader) .. ")", 2)
   end
   local pieces = {}
