@@ -124,3 +124,25 @@ def test_attempts_in_one_process_leave_later_scripts_intact(server):
     checks = replies[2::2]
     assert len(set(checks)) == 1, "a script changed what later scripts see"
     assert checks[0].startswith(b"*13\r\n+PONG\r\n$1\r\ne\r\n$8\r\nfunction\r\n"), checks[0]
+
+
+COROUTINE_ERRORS = (
+    "local n = 0 for i = 1, 200 do "
+    "local co = coroutine.create(function() return redis.call('set', {i}, {a = i}) end) "
+    "local ok, err = coroutine.resume(co) if not ok then n = n + 1 end "
+    "co = coroutine.wrap(function() return cjson.encode({function() end}) end) "
+    "if not pcall(co) then n = n + 1 end "
+    "local t = {} for j = 1, 20 do t[j] = {j} end end return n")
+
+
+def test_errors_raised_inside_coroutines_leave_the_server_sound(server):
+    """Errors raised by redis.call and the libraries inside coroutines, with Lua tables
+    among their arguments, again and again, as scripts and as functions."""
+    steps = [["FUNCTION", "LOAD", "REPLACE", as_function(COROUTINE_ERRORS)]]
+    for _ in range(20):
+        steps += [["EVAL", COROUTINE_ERRORS, "0"], ["FCALL", "escape", "0"], ["SCRIPT", "FLUSH"],
+                  ["FUNCTION", "LOAD", "REPLACE", as_function(COROUTINE_ERRORS)]]
+    replies = run_script(server.port, [["FUNCTION", "FLUSH"]] + steps + [["PING"]])
+    assert replies[-1] == b"+PONG\r\n"
+    assert set(replies[2:-1:4]) == {b":400\r\n"}
+    assert set(replies[3:-1:4]) == {b":400\r\n"}

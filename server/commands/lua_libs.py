@@ -11,8 +11,11 @@ libraries raise with luaL_error, the engine prefixes the caller's position
 import math
 import re
 import struct as pystruct
+import traceback
 
 import lupa.lua51 as lua51
+
+from server.base.log import log
 
 LLONG_MIN = -2 ** 63
 
@@ -26,7 +29,13 @@ class ScriptError(Exception):
 
 
 class LuaFunction:
-    """A Python function offered to Lua; Lua calls it like one of its C functions."""
+    """A Python function offered to Lua; Lua calls it like one of its C functions.
+
+    An error leaves as a ScriptError holding plain Python values and no traceback: lupa
+    keeps the last error raised through Lua, and a traceback would keep the call's
+    arguments alive, Lua objects among them; when they are freed after the coroutine
+    they came from is gone, lupa touches that dead Lua thread and corrupts memory. For
+    the same reason error tables travel as dicts (ScriptEngine.error_value)."""
 
     __slots__ = ("fn",)
 
@@ -34,7 +43,17 @@ class LuaFunction:
         self.fn = fn
 
     def __call__(self, *args):
-        return self.fn(*args)
+        try:
+            return self.fn(*args)
+        except ScriptError as exc:
+            error = ScriptError(exc.value)
+        except Exception as exc:                    # a bug in Python code reached from Lua
+            log.warning("Error in a function called from a script:\n%s"
+                        % "".join(traceback.format_exception(exc)))
+            error = ScriptError(("%s: %s" % (type(exc).__name__, exc)).encode("utf-8",
+                                                                              "replace"))
+        del args
+        raise error
 
     def __str__(self):
         return "function: 0x%x" % id(self)

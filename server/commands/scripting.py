@@ -53,7 +53,6 @@ import selectors
 import socket
 import sys
 import time
-import traceback
 
 from lupa import lua51
 
@@ -764,17 +763,17 @@ class ScriptEngine:
         return self._expose(call)
 
     def _unwrap(self, err):
+        """A Python error's Lua value; error tables travel as dicts (see LuaFunction)."""
         if isinstance(err, ScriptError):
-            return err.value
-        if isinstance(err, BaseException):     # a bug in Python code reached from Lua
-            log.warning("Error in a function called from a script:\n%s"
-                        % "".join(traceback.format_exception(err)))
-            return ("%s: %s" % (type(err).__name__, err)).encode("utf-8", "replace")
+            value = err.value
+            return self.table(value) if isinstance(value, dict) else value
         return err
 
-    def error_value(self, text):
-        """The {err=...} table Redis builds from an error text (luaPushErrorBuff)."""
-        return self.table({b"err": _error_text(text)})
+    @staticmethod
+    def error_value(text):
+        """The {err=...} table Redis builds from an error text (luaPushErrorBuff), as a
+        dict: made into a Lua table only where Lua receives it."""
+        return {b"err": _error_text(text)}
 
     # -- the cache --
 
@@ -1021,11 +1020,10 @@ class ScriptEngine:
             return self._fail(raise_errors, value)
         return ReplyParser(self.table, reply).value()
 
-    @staticmethod
-    def _fail(raise_errors, value):
+    def _fail(self, raise_errors, value):
         if raise_errors:
             raise ScriptError(value)
-        return value
+        return self.table(value)
 
     def _refusal(self, ctx, cmd, argv):
         """Why scriptCall refuses a command, as bytes, or None."""
