@@ -20,7 +20,7 @@ from protocol.parser import parse_int, split_args
 from server.base.errors import CommandError
 from server.base.glob import glob_match
 from server.base.util import reply_help
-from server.commands.info import SECTION_HOOKS, set_field
+from server.commands.info import SECTION_HOOKS, bytes_to_human, set_field
 from server.commands.introspection import subcommand_syntax_error
 from server.commands.lua_libs import ScriptError, number_to_lua_string
 from server.commands.scripting import (SHEBANG_FLAGS, ScriptEngine, busy_error, engine_of,
@@ -459,8 +459,8 @@ def cmd_function_load(client, argv):
         raise CommandError("ERR Unknown option given: %s" % _text(option))
     if position >= len(argv):
         raise CommandError("ERR Function code is missing")
-    # What a master or the AOF sends is loaded whatever time it takes.
-    timeout = 0 if client.is_master or client.id == -1 else LOAD_TIMEOUT_MS
+    # What a master sends, or the AOF while it loads, is loaded whatever time it takes.
+    timeout = 0 if client.is_master or client.server.loading else LOAD_TIMEOUT_MS
     name = store_of(client.server).create(argv[position], replace, timeout)
     client.server.dirty += 1
     client.reply.bulk(name)
@@ -594,6 +594,11 @@ def _info_memory(server, fields):
         return
     set_field(fields, "number_of_functions", store.function_count())
     set_field(fields, "number_of_libraries", len(store.libraries))
+    vm = int(store.engine.lua_memory() * 1024)
+    eval_vm = dict(fields).get("used_memory_vm_eval", 0)
+    set_field(fields, "used_memory_vm_functions", vm)
+    set_field(fields, "used_memory_vm_total", eval_vm + vm)
+    set_field(fields, "used_memory_vm_total_human", bytes_to_human(eval_vm + vm))
 
 
 SECTION_HOOKS["memory"].append(_info_memory)
