@@ -1014,6 +1014,10 @@ class ScriptEngine:
             return self.table({b"ok": reply[1:-2]})
         if kind == 58:                                   # :integer
             return int(reply[1:-2])
+        if kind == 36:                                   # $bulk: a GET's reply
+            end = reply.index(b"\r\n")
+            length = int(reply[1:end])
+            return reply[end + 2:end + 2 + length] if length >= 0 else False
         if kind == 45:                                   # -error
             value = self.error_value(reply[:-2])
             value[b"ignore_error_stats_update"] = True
