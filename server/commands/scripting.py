@@ -463,6 +463,9 @@ local function run(fn, with_hook, keys, args, nkeys, ...)
   local ok, result = xpcall(body, error_handler)
   if with_hook then sethook() end
   if ok then
+    local kind = type(result)             -- the common one-value results skip emit's table
+    if kind == 'string' then return true, 2, false, 1, result end
+    if kind == 'number' then return true, 2, false, 2, result end
     local out = {}
     local n = emit(result, out, 0, 0)
     if n <= api.token_chunk then return true, n, false, unpack(out, 1, n) end
