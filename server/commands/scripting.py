@@ -56,6 +56,7 @@ import time
 
 from lupa import lua51
 
+from protocol.parser import parse_int, split_args
 from server.base import native_bridge
 from server.commands.fake_client import FakeClient
 from server.commands.table import command, container
@@ -625,7 +626,6 @@ def parse_shebang(body):
     end = body.find(b"\n")
     if end < 0:
         raise CommandError("ERR Invalid script shebang")
-    from protocol.parser import split_args
     parts = split_args(body[:end])
     if not parts:
         raise CommandError("ERR Invalid engine in script shebang")
@@ -818,7 +818,8 @@ class ScriptEngine:
                          flags is not None and FLAG_ALLOW_OOM in flags)
         client = self.client
         client.db = caller.db
-        client.set_resp(2)
+        if client.resp != 2:                  # redis.setresp(3) in the previous script
+            client.set_resp(2)
         client.user = getattr(caller, "user", "default")
         client.is_master = caller.is_master
         client.reply.buf.clear()
@@ -1470,7 +1471,6 @@ def run_script_command(client, argv, by_sha, read_only):
     """EVAL / EVALSHA / EVAL_RO / EVALSHA_RO (evalGenericCommand)."""
     if by_sha and len(argv[1]) != 40:
         raise CommandError(NOSCRIPT)
-    from protocol.parser import parse_int
     numkeys = parse_int(argv[2])
     if numkeys is None:
         raise CommandError(NOT_INTEGER)
