@@ -21,6 +21,7 @@ from cluster.replication import EOF_MARK_SIZE
 from persistence import aof, rdb
 from persistence.services import async_loading_state, loading_state
 from server.base import native_bridge
+from server.base.errors import CommandError
 from server.base.log import log
 from server.commands import functions
 from server.base.util import replacing_file
@@ -416,10 +417,11 @@ class MasterLink:
             elif beside:
                 log.notice("MASTER <-> REPLICA sync: Loading DB in memory")
                 loaded = [Database(server, i) for i in range(len(server.dbs))]
+                libraries = []
                 loader = rdb.RdbLoader(payload, server.config, databases=len(server.dbs),
                                        string_runs=True)
                 try:
-                    for _ in snapshots.load_records(loader, dbs=loaded):
+                    for _ in snapshots.load_records(loader, dbs=loaded, libraries=libraries):
                         await asyncio.sleep(0)
                         self.alive()
                 except BaseException:
@@ -430,6 +432,11 @@ class MasterLink:
                 for db, new in zip(server.dbs, loaded):
                     db.swap_with(new)
                 server.tracking.flushed(None)       # every cached key is stale
+                try:
+                    functions.store_of(server).restore(libraries, "flush")
+                except CommandError as exc:
+                    log.warning("MASTER <-> REPLICA sync: the master's function libraries did "
+                                "not load: %s" % exc.message)
                 log.notice("MASTER <-> REPLICA sync: Discarding old DB in background")
             else:
                 self.replication.attach_to_new_master()

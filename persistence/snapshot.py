@@ -208,9 +208,12 @@ class Snapshots:
 
     # -- loading ---------------------------------------------------------------------------------
 
-    def load_records(self, loader, expire_on_load=True, replace_duplicates=False, dbs=None):
+    def load_records(self, loader, expire_on_load=True, replace_duplicates=False, dbs=None,
+                     libraries=None):
         """Apply an RdbLoader's records to the keyspace (or to `dbs`, databases of their
-        own), yielding every LOAD_BATCH keys. Raises rdb.RdbLoadError, or DuplicateKey."""
+        own, and then the function libraries go to the list `libraries`, for the caller to
+        swap in with them), yielding every LOAD_BATCH keys. Raises rdb.RdbLoadError, or
+        DuplicateKey."""
         server = self.server
         dbs = server.dbs if dbs is None else dbs
         policy = server.config.maxmemory_policy
@@ -245,7 +248,10 @@ class Snapshots:
                     log.warning("rdbLoadObject skipping empty key: %s"
                                 % record.key.decode("utf-8", "replace"))
             elif kind is rdb.FunctionLibrary:
-                self.load_library(record.code, replace_duplicates)
+                if libraries is not None:
+                    libraries.append(record.code)
+                else:
+                    self.load_library(record.code, replace_duplicates)
             elif kind is rdb.AuxField:
                 line = rdb.aux_log_line(record)
                 if line is not None:

@@ -410,3 +410,18 @@ def test_replicas_get_libraries(start_server, master_is_reference):
     wait_for(lambda: command(replica, "FUNCTION", "LIST") == b"*0\r\n", "FUNCTION FLUSH")
     command(master, "FUNCTION", "RESTORE", dump)
     wait_for(lambda: fcall(replica, "later", "0") == b"$5\r\nlater\r\n", "FUNCTION RESTORE")
+
+
+def test_swapdb_full_sync_replaces_the_replicas_libraries(start_server):
+    """repl-diskless-load swapdb: the master's libraries replace the replica's own, even
+    one of the same name, once the loaded data is swapped in."""
+    master = start_server("--repl-diskless-sync", "yes", "--repl-diskless-sync-delay", "0")
+    assert command(master, "FUNCTION", "LOAD", LIB) == b"$5\r\nmylib\r\n"
+    replica = start_server("--repl-diskless-load", "swapdb")
+    assert command(replica, "FUNCTION", "LOAD", LIB) == b"$5\r\nmylib\r\n"
+    assert command(replica, "FUNCTION", "LOAD", one("mine", "return 1")) == b"$1\r\nt\r\n"
+    assert command(replica, "REPLICAOF", "127.0.0.1", str(master.port)) == b"+OK\r\n"
+    wait_for(lambda: link_up(replica), "the replica's link comes up")
+    wait_for(lambda: fcall(replica, "mine", "0") == b"-ERR Function not found\r\n",
+             "the replica's own library is gone")
+    assert fcall(replica, "ro", "1", "a", "b") == b"*4\r\n$1\r\na\r\n$1\r\nb\r\n:1\r\n:1\r\n"
