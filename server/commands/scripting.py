@@ -862,10 +862,8 @@ class ScriptEngine:
                                "set to 'no' and 'allow-stale' flag is not set on the script.")
         if FLAG_NO_WRITES not in flags:
             if server.replicaof is not None and config.replica_read_only and not caller.is_master:
-                if self.library_mode:
-                    raise CommandError("READONLY Can not run script with write flag on readonly "
-                                       "replica")
-                # The dispatcher refuses EVAL of a script with write flags as a write command.
+                # Redis's dispatcher refuses a script or function with write flags as a
+                # write command, before the script's own check could.
                 raise CommandError("READONLY You can't write against a read only replica.")
             disk_error = disk_error_of(server, flagged=True)
             if disk_error is not None and not caller.is_master:
