@@ -30,6 +30,7 @@ from server.values.keyspace import Database, keyspace_cron
 from server.base.log import LEVELS, log
 from server.base.net import ListenError, is_local_client, open_tcp_listeners, open_unix_listener
 from server.base.native_bridge import ServerCore, StatsCore, install_dispatch
+from server.base.dispatch import TARGET_AOF, TARGET_REPLICAS
 from server.values import hashes as hash_values, lists as list_values
 from server.values.sets import Set
 from server.values.zsets import SortedSet
@@ -378,10 +379,17 @@ class Server(ServerCore):
         if len(held) > 1 and cmd.name not in EXPIRES_ARBITRARY_KEYS:
             held = [(held[0][0], [b"MULTI"])] + held + [(held[-1][0], [b"EXEC"])]
         sinks = self.propagation_sinks
+        replica_sinks = self.replica_sinks
         for entry in held:
-            # (db index, argv), or (db index, argv, True) for the replicas alone
-            for sink in sinks if len(entry) == 2 else self.replica_sinks:
-                sink(entry[0], entry[1])
+            if len(entry) == 2:                  # (db index, argv): everywhere
+                for sink in sinks:
+                    sink(entry[0], entry[1])
+                continue
+            # (db index, argv, targets): the AOF, the replicas, or both (TARGET_* bits)
+            db_index, argv, targets = entry
+            for sink in sinks:
+                if targets & (TARGET_REPLICAS if sink in replica_sinks else TARGET_AOF):
+                    sink(db_index, argv)
 
     def propagate_to_replicas(self, db_index, argv):
         """Propagate a command to the replicas only, never to the AOF (PUBLISH, as Redis's
@@ -392,9 +400,9 @@ class Server(ServerCore):
             return
         batch = self.propagation_batch
         if batch is not None:
-            batch.append((db_index, argv, True))
+            batch.append((db_index, argv, TARGET_REPLICAS))
         elif self.call_depth:
-            self.propagation_batch = [(db_index, argv, True)]
+            self.propagation_batch = [(db_index, argv, TARGET_REPLICAS)]
         else:
             for sink in self.replica_sinks:
                 sink(db_index, argv)

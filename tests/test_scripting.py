@@ -307,6 +307,50 @@ def test_set_repl_none_keeps_writes_local(reference, server):
     ))
 
 
+SELECTIVE = ("redis.call('set', 'a', '1') redis.set_repl(redis.REPL_NONE) "
+             "redis.call('set', 'b', '2') redis.set_repl(redis.REPL_AOF) "
+             "redis.call('set', 'c', '3') redis.set_repl(redis.REPL_REPLICA) "
+             "redis.call('set', 'e', '5') redis.set_repl(redis.REPL_ALL) "
+             "redis.call('set', 'd', '4')")
+
+
+def selective_replication(master, replica):
+    """(the replica's a..e once d arrived, the master's after reloading its AOF)."""
+    watcher = RawConnection(replica.port)
+    deadline = time.monotonic() + 20
+    while b"master_link_status:up" not in watcher.command("INFO", "replication"):
+        assert time.monotonic() < deadline, "the replica's link never came up"
+        time.sleep(0.05)
+    conn = RawConnection(master.port)
+    assert conn.command("EVAL", SELECTIVE, "0") == b"$-1\r\n"
+    deadline = time.monotonic() + 10
+    while watcher.command("GET", "d") != b"$1\r\n4\r\n":
+        assert time.monotonic() < deadline, "the script's effects never reached the replica"
+        time.sleep(0.02)
+    on_replica = watcher.command("MGET", "a", "b", "c", "d", "e")
+    assert conn.command("DEBUG", "LOADAOF") == b"+OK\r\n"
+    from_aof = conn.command("MGET", "a", "b", "c", "d", "e")
+    conn.close()
+    watcher.close()
+    return on_replica, from_aof
+
+
+def test_set_repl_sends_effects_to_the_aof_or_the_replicas(start_server):
+    """redis.set_repl: REPL_AOF effects reach only the AOF, REPL_REPLICA only the replicas,
+    as on Redis 7.0.15 (a master with an AOF and one replica, each kind)."""
+    require_reference()
+    results = []
+    for reference in (True, False):
+        master = start_server("--appendonly", "yes", "--enable-debug-command", "yes",
+                              reference=reference)
+        replica = start_server("--replicaof", "127.0.0.1", str(master.port),
+                               reference=reference)
+        results.append(selective_replication(master, replica))
+    assert results[0] == results[1]
+    assert results[1] == (b"*5\r\n$1\r\n1\r\n$-1\r\n$-1\r\n$1\r\n4\r\n$1\r\n5\r\n",
+                          b"*5\r\n$1\r\n1\r\n$-1\r\n$1\r\n3\r\n$1\r\n4\r\n$-1\r\n")
+
+
 # -- the script cache ----------------------------------------------------------------------------
 
 def test_script_cache_commands(reference, server):

@@ -27,6 +27,12 @@ import traceback
 from protocol.parser import ProtocolError
 from server.base.log import log
 
+# Where a held effect goes when it is not everywhere: (db_index, argv, targets) reaches the
+# AOF, the replicas (Server.replica_sinks) or both (PUBLISH; scripts' redis.set_repl, whose
+# REPL_AOF and REPL_REPLICA are these bits).
+TARGET_AOF = 1
+TARGET_REPLICAS = 2
+
 # client.reply_mode: every reply sent; none (CLIENT REPLY OFF); skip the next; skipping this one.
 REPLY_ON, REPLY_OFF, REPLY_SKIP_NEXT, REPLY_SKIP = range(4)
 

@@ -40,8 +40,10 @@ which answers -BUSY to everything but allow_busy commands (SCRIPT KILL,
 SHUTDOWN NOSAVE ...). A killed script fails at its next line, even inside
 pcall. Connections accepted meanwhile are handed to the event loop after.
 
-Not supported: SCRIPT DEBUG YES/SYNC (the Lua debugger), cjson.new, and the
-REPL_AOF / REPL_REPLICA split of redis.set_repl (REPL_NONE is honoured).
+redis.set_repl sends what follows to the AOF, the replicas, both or neither: the effects
+are held with their targets and Server.end_propagation_unit gives each sink its own.
+
+Not supported: SCRIPT DEBUG YES/SYNC (the Lua debugger) and cjson.new.
 Known differences: a call into Python takes at most 7996 arguments (Redis's
 limit is Lua's, about 8000); -0 reaches Python as 0, so redis.call and cjson
 see "0" where Redis writes "-0"; argument errors of next, pairs, rawget,
@@ -58,6 +60,7 @@ from lupa import lua51
 
 from protocol.parser import parse_int, split_args
 from server.base import native_bridge
+from server.base.dispatch import TARGET_AOF, TARGET_REPLICAS
 from server.commands.fake_client import FakeClient
 from server.commands.table import command, container
 from server.base.errors import CommandError, NOT_INTEGER
@@ -92,7 +95,7 @@ FLAG_ALLOW_CROSS_SLOT = "allow-cross-slot-keys"
 SHEBANG_FLAGS = (FLAG_NO_WRITES, FLAG_ALLOW_OOM, FLAG_ALLOW_STALE, FLAG_NO_CLUSTER,
                  FLAG_ALLOW_CROSS_SLOT)
 
-REPL_AOF, REPL_REPLICA = 1, 2
+REPL_AOF, REPL_REPLICA = TARGET_AOF, TARGET_REPLICAS
 REPL_ALL = REPL_AOF | REPL_REPLICA
 
 # The globals Redis 7.0.15 leaves to scripts (KEYS and ARGV are set for each run).
@@ -1008,8 +1011,14 @@ class ScriptEngine:
             ctx.wrote = True
         held = len(server.propagation_batch or ())
         server.call(client, cmd, argv)
-        if ctx.repl == 0 and server.propagation_batch:
-            del server.propagation_batch[held:]        # redis.set_repl(redis.REPL_NONE)
+        if ctx.repl != REPL_ALL and server.propagation_batch:
+            batch = server.propagation_batch            # redis.set_repl: some targets only
+            narrowed = []
+            for entry in batch[held:]:
+                targets = (entry[2] if len(entry) == 3 else REPL_ALL) & ctx.repl
+                if targets:
+                    narrowed.append((entry[0], entry[1], targets))
+            batch[held:] = narrowed
         reply = client.reply.take()
         kind = reply[0]
         if kind == 43:                                   # +status, the most common reply
