@@ -38,6 +38,7 @@ import traceback
 from protocol.parser import ProtocolError
 from server.base.errors import CommandError
 from server.base.log import log
+from server.base.notify import channels as notification_channels
 
 cdef enum:
     REPLY_ON = 0      # client.reply_mode when every reply is sent (server/client.py has the others)
@@ -167,6 +168,18 @@ cdef class ServerCore:
     cdef public object propagation_batch
     cdef public object propagation_sinks
     cdef public dict _commands_by_raw_name
+    # notify-keyspace-events as a bit set, 0 when nothing is published (server/base/notify.py);
+    # while it is not 0 the fast paths step aside and the handlers fire the events
+    cdef public int notify_keyspace_events
+
+    cpdef notify(self, int klass, event, key, db_index):
+        """Fire a keyspace event of class `klass` (server/base/notify.py): a single test
+        while notifications are off."""
+        if self.notify_keyspace_events & klass:
+            publish = self.pubsub.publish
+            for channel, message in notification_channels(self.notify_keyspace_events, event,
+                                                          key, db_index):
+                publish(channel, message)
 
     cpdef key_modified(self, db, key):
         """Every write to a key: WATCH, blocked clients and client-side caching hear of it
@@ -406,7 +419,8 @@ cdef class ClientCore:
                             server.call_depth = 1
                             started = _now_ns()
                             try:
-                                if not cmd._fast_kind or not _run_fast(cmd._fast_kind, self, server, argv, reply):
+                                if (not cmd._fast_kind or server.notify_keyspace_events
+                                        or not _run_fast(cmd._fast_kind, self, server, argv, reply)):
                                     cmd._handler(self, argv)
                             except CommandError as exc:
                                 reply.error(exc.message)

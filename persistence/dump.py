@@ -16,6 +16,7 @@ from server.commands.introspection import subcommand_syntax_error
 from server.commands.table import command
 from server.values.keyspace import now_ms
 from server.base.log import log
+from server.base.notify import NOTIFY_GENERIC
 from server.base.errors import CommandError, SYNTAX
 from server.base.util import parse_int_arg
 
@@ -119,6 +120,7 @@ def cmd_restore(client, argv):
         # already expired: nothing is created, and a replaced key is simply gone
         if deleted:
             client.propagate_argv = [b"DEL", key]
+            server.notify(NOTIFY_GENERIC, b"del", key, db.index)
             server.dirty += 1
         return client.reply.ok()
 
@@ -132,6 +134,7 @@ def cmd_restore(client, argv):
             db.set_lfu_counter(key, freq)
     elif idle is not None:
         db.set_idle_seconds(key, _idle_as_redis_keeps_it(idle, server.lru_clock))
+    server.notify(NOTIFY_GENERIC, b"restore", key, db.index)
     server.dirty += 1
     client.reply.ok()
 

@@ -29,6 +29,7 @@ from server.base.errors import CommandError, NOAUTH, internal_error_message
 from server.values.keyspace import Database, keyspace_cron
 from server.base.log import LEVELS, log
 from server.base.net import ListenError, is_local_client, open_tcp_listeners, open_unix_listener
+from server.base.notify import enabled_flags
 from server.base.native_bridge import ServerCore, StatsCore, install_dispatch
 from server.base.dispatch import TARGET_AOF, TARGET_REPLICAS
 from server.values import hashes as hash_values, lists as list_values
@@ -147,6 +148,8 @@ class Server(ServerCore):
         self.tracking_hook = None             # the Tracking while any client tracks
         self.soft_limited_clients = {}        # over their soft output limit: the cron checks them
         config.listeners["client-output-buffer-limit"] = self.output_limits_changed
+        self.notify_keyspace_events = enabled_flags(config.notify_keyspace_events)
+        config.listeners["notify-keyspace-events"] = self.notify_events_changed
         self.command_table = self._build_command_table()
         install_native_paths()
 
@@ -219,6 +222,10 @@ class Server(ServerCore):
             hook(client)
 
     client_close_hooks = []
+
+    def notify_events_changed(self, flags):
+        """CONFIG SET notify-keyspace-events: what Server.notify publishes from now on."""
+        self.notify_keyspace_events = enabled_flags(flags)
 
     def output_limits_changed(self, limits):
         """CONFIG SET client-output-buffer-limit: every client takes its class's new limits."""

@@ -445,14 +445,19 @@ def keyspace_events_text(flags):
 
 
 class NotifyKeyspaceEvents(Directive):
+    """Kept as the bit set: its text can hide a class ("A" leaves out n and m), as in Redis."""
+
     def parse(self, args):
         flags = keyspace_event_flags(args[0])
         if flags is None:
             raise ConfigError("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")
-        return keyspace_events_text(flags)
+        return flags
+
+    def format(self, value):
+        return keyspace_events_text(value)
 
     def rewrite(self, value, name):
-        return [("%s %s" % (name, quote_arg(value)), value != "")]
+        return [("%s %s" % (name, quote_arg(self.format(value))), value != 0)]
 
 
 class Bind(Directive):
@@ -783,7 +788,7 @@ DIRECTIVES = [
         "normal": (0, 0, 0), "replica": (256 * 1024 * 1024, 64 * 1024 * 1024, 60),
         "pubsub": (32 * 1024 * 1024, 8 * 1024 * 1024, 60)}),
     OOMScoreAdjValues("oom-score-adj-values", [0, 200, 800], inert=True),
-    NotifyKeyspaceEvents("notify-keyspace-events", ""),
+    NotifyKeyspaceEvents("notify-keyspace-events", 0),
     Bind("bind", ["*", "-::*"]),
     ReplicaOf("replicaof", None, alias="slaveof", flags="immutable"),
     Percentiles("latency-tracking-info-percentiles", [50.0, 99.0, 99.9]),

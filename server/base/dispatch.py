@@ -26,6 +26,7 @@ import traceback
 
 from protocol.parser import ProtocolError
 from server.base.log import log
+from server.base.notify import channels as notification_channels
 
 # Where a held effect goes when it is not everywhere: (db_index, argv, targets) reaches the
 # AOF, the replicas (Server.replica_sinks) or both (PUBLISH; scripts' redis.set_repl, whose
@@ -54,6 +55,18 @@ class ServerCore:
     __slots__ = ()
 
     tracking_hook = None        # client-side caching, set by the Server while anybody tracks
+
+    # notify-keyspace-events as a bit set, 0 when nothing is published (server/base/notify.py)
+    notify_keyspace_events = 0
+
+    def notify(self, klass, event, key, db_index):
+        """Fire a keyspace event of class `klass` (server/base/notify.py): a single test
+        while notifications are off."""
+        if self.notify_keyspace_events & klass:
+            publish = self.pubsub.publish
+            for channel, message in notification_channels(self.notify_keyspace_events, event,
+                                                          key, db_index):
+                publish(channel, message)
 
     def key_modified(self, db, key):
         """Every write to a key: WATCH, blocked clients and client-side caching hear of it

@@ -10,6 +10,7 @@ from sys import getrefcount
 
 from server.commands.table import command
 from server.base.errors import CommandError, SYNTAX, WRONGTYPE
+from server.base.notify import NOTIFY_GENERIC, NOTIFY_STRING
 from server.commands.strings import _option, _string_for_write
 from server.base.util import parse_int_arg
 from protocol.parser import parse_int
@@ -102,6 +103,7 @@ def cmd_setbit(client, argv):
     if target.fresh or old != on:
         buf[byte] = (buf[byte] | mask) if on else (buf[byte] & ~mask)
         db.modified(argv[1])
+        client.server.notify(NOTIFY_STRING, b"setbit", argv[1], db.index)
         client.server.dirty += 1
     client.reply.integer(old)
 
@@ -280,6 +282,7 @@ def cmd_bitop(client, argv):
     target = argv[2]
     if not size:
         if db.delete(target):
+            client.server.notify(NOTIFY_GENERIC, b"del", target, db.index)
             client.server.dirty += 1
         client.reply.integer(0)
         return
@@ -298,6 +301,7 @@ def cmd_bitop(client, argv):
     else:
         result ^= (1 << (8 * size)) - 1
     db.set(target, bytearray(result.to_bytes(size, "big")))
+    client.server.notify(NOTIFY_STRING, b"set", target, db.index)
     client.server.dirty += 1
     client.reply.integer(size)
 
@@ -441,6 +445,7 @@ def _bitfield(client, argv, read_only_command):
             changes += 1
     if changes:
         db.modified(key)
+        client.server.notify(NOTIFY_STRING, b"setbit", key, db.index)
         client.server.dirty += changes
 
 

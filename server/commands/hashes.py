@@ -5,6 +5,7 @@ The value itself (listpack and hashtable forms) is server/values/hashes.py.
 from protocol.parser import parse_int
 from server.commands.table import command
 from server.base.errors import CommandError, SYNTAX, OVERFLOW
+from server.base.notify import NOTIFY_HASH
 from server.commands.keys import parse_scan_cursor
 from server.commands.strings import parse_long_double, incr_by_float, INFINITE, LLONG_MAX, LLONG_MIN
 from server.values.base import remove_items
@@ -44,20 +45,23 @@ def _store_pairs(client, key, pairs_argv):
     else:
         db.modified(key)
     client.server.dirty += len(pairs_argv) // 2
+    client.server.notify(NOTIFY_HASH, b"hset", key, db.index)
     return new_fields
 
 
-def _set_one(client, key, value, created, field, new_value):
+def _set_one(client, key, value, created, field, new_value, event=b"hset"):
     """Store one field (HSET of one pair, HSETNX, HINCRBY*), converting as Redis's
-    hashTypeSet does; returns True when the field is new."""
+    hashTypeSet does, and fire `event`; returns True when the field is new."""
     config = client.server.config
     is_new = value.store(field, new_value, config.hash_max_listpack_entries,
                          config.hash_max_listpack_value)
+    db = client.db
     if created:
-        client.db.set(key, value)
+        db.set(key, value)
     else:
-        client.db.modified(key)
+        db.modified(key)
     client.server.dirty += 1
+    client.server.notify(NOTIFY_HASH, event, key, db.index)
     return is_new
 
 
@@ -124,7 +128,7 @@ def cmd_hincrby(client, argv):
     result = current + increment
     if result > LLONG_MAX or result < LLONG_MIN:
         raise CommandError(OVERFLOW)
-    _set_one(client, key, value, created, field, b"%d" % result)
+    _set_one(client, key, value, created, field, b"%d" % result, b"hincrby")
     client.reply.integer(result)
 
 
@@ -145,7 +149,7 @@ def cmd_hincrbyfloat(client, argv):
         except CommandError:
             raise CommandError("ERR hash value is not a float")
     result = incr_by_float(stored, increment)
-    _set_one(client, key, value, created, field, result)
+    _set_one(client, key, value, created, field, result, b"hincrbyfloat")
     client.reply.bulk(result)
     # Propagate the result, so float formatting never differs on replicas or AOF reload.
     client.propagate_argv = [b"HSET", key, field, result]
@@ -229,7 +233,7 @@ def cmd_hgetall(client, argv):
 @command("hdel", -3, "write fast", keys=(1, 1, 1), acl="@write @hash @fast",
          since="2.0.0", summary="Delete one or more hash fields")
 def cmd_hdel(client, argv):
-    remove_items(client, argv, Hash, Hash.delete)
+    remove_items(client, argv, Hash, Hash.delete, NOTIFY_HASH, b"hdel")
 
 
 # -- HRANDFIELD ----------------------------------------------------------------------------

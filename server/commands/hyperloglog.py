@@ -8,6 +8,7 @@ import os
 import random
 
 from server.commands.table import command
+from server.base.notify import NOTIFY_STRING
 from server.base.errors import CommandError, WRONGTYPE
 from server.commands.bitmaps import unshare_in_place
 from server.commands.strings import _option
@@ -61,6 +62,7 @@ def cmd_pfadd(client, argv):
     if updated:
         hll[CARD_STALE_BYTE] |= CARD_STALE_BIT
         db.modified(key)
+        client.server.notify(NOTIFY_STRING, b"pfadd", key, db.index)
         client.server.dirty += updated
     client.reply.integer(1 if updated else 0)
 
@@ -129,6 +131,8 @@ def cmd_pfmerge(client, argv):
     TWIN.set_registers(hll, maximum, _sparse_max_bytes(client))
     hll[CARD_STALE_BYTE] |= CARD_STALE_BIT
     db.modified(target)
+    # A merge is a mass add: Redis announces it as `pfadd`.
+    client.server.notify(NOTIFY_STRING, b"pfadd", target, db.index)
     client.server.dirty += 1
     client.reply.ok()
 

@@ -8,6 +8,7 @@ from protocol.parser import parse_int
 from server.commands.table import command, container
 from server.base.errors import CommandError, SYNTAX, NO_SUCH_KEY, DB_INDEX, INVALID_EXPIRE
 from server.base.glob import compile_glob
+from server.base.notify import NOTIFY_GENERIC
 from server.values.keyspace import type_name, follow_eviction_policy, now_ms
 from server.values.base import RedisValue
 from server.base.util import parse_int_arg, reply_help
@@ -28,9 +29,11 @@ EMBSTR_SIZE_LIMIT = 44
          summary="Delete a key")
 def cmd_del(client, argv):
     db = client.db
+    notify = client.server.notify
     removed = 0
     for key in argv[1:]:
         if db.delete(key):
+            notify(NOTIFY_GENERIC, b"del", key, db.index)
             removed += 1
     client.server.dirty += removed
     client.reply.integer(removed)
@@ -206,7 +209,10 @@ def _rename(client, argv, nx):
     if db.get_for_write(dst) is not None and nx:
         return client.reply.integer(0)
     db.rename(src, dst)
-    client.server.dirty += 1
+    server = client.server
+    server.notify(NOTIFY_GENERIC, b"rename_from", src, db.index)
+    server.notify(NOTIFY_GENERIC, b"rename_to", dst, db.index)
+    server.dirty += 1
     if nx:
         client.reply.integer(1)
     else:
@@ -254,7 +260,10 @@ def cmd_move(client, argv):
     if when is not None:
         dst.set_expire(key, when)
     src.delete(key)
-    client.server.dirty += 1
+    server = client.server
+    server.notify(NOTIFY_GENERIC, b"move_from", key, src.index)
+    server.notify(NOTIFY_GENERIC, b"move_to", key, dst.index)
+    server.dirty += 1
     client.reply.integer(1)
 
 
@@ -304,6 +313,7 @@ def cmd_copy(client, argv):
     dst.set(newkey, duplicate(value))
     if when is not None:
         dst.set_expire(newkey, when)
+    server.notify(NOTIFY_GENERIC, b"copy_to", newkey, dst.index)
     server.dirty += 1
     client.reply.integer(1)
 
@@ -357,10 +367,12 @@ def _expire(client, argv, name, relative, in_seconds):
         # A time already past deletes the key, and is propagated as that deletion.
         db.delete(key)
         client.propagate_argv = [b"UNLINK" if server.config.lazyfree_lazy_expire else b"DEL", key]
+        server.notify(NOTIFY_GENERIC, b"del", key, db.index)
     else:
         db.set_expire(key, when)
         if name != "pexpireat":
             client.propagate_argv = [b"PEXPIREAT", key, b"%d" % when] + argv[3:]
+        server.notify(NOTIFY_GENERIC, b"expire", key, db.index)
     server.dirty += 1
     client.reply.integer(1)
 
@@ -438,6 +450,7 @@ def cmd_pexpiretime(client, argv):
 def cmd_persist(client, argv):
     db = client.db
     if db.get_for_write(argv[1]) is not None and db.persist(argv[1]):
+        client.server.notify(NOTIFY_GENERIC, b"persist", argv[1], db.index)
         client.server.dirty += 1
         return client.reply.integer(1)
     client.reply.integer(0)
@@ -477,7 +490,7 @@ def refcount_of(value, config):
 
 def _object_target(client, argv):
     """The value OBJECT inspects, or None after replying null."""
-    value = client.db.get_notouch(argv[2])
+    value = client.db.get_notouch(argv[2], notify_miss=False)
     if value is None:
         client.reply.null()
     return value

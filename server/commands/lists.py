@@ -12,6 +12,7 @@ from itertools import islice
 from server.commands import blocking
 from server.commands.table import command
 from server.base.errors import CommandError, NO_SUCH_KEY, OUT_OF_RANGE, SYNTAX
+from server.base.notify import NOTIFY_GENERIC, NOTIFY_LIST
 from server.values.lists import ListValue
 from server.base.util import parse_int_arg
 
@@ -61,14 +62,22 @@ def _normalize_range(start, end, size):
     return start, min(end, size - 1) + 1
 
 
-def _removed(client, key, value, count):
-    """After popping `count` elements: an empty list is deleted, as Redis keeps none."""
+def _removed(client, key, value, count, event):
+    """After removing `count` elements: `event` fires, and an empty list is deleted
+    (with its `del` event), as Redis keeps none."""
     db = client.db
+    server = client.server
+    server.notify(NOTIFY_LIST, event, key, db.index)
     if len(value):
         db.modified(key)
     else:
         db.delete(key)
-    client.server.dirty += count
+        server.notify(NOTIFY_GENERIC, b"del", key, db.index)
+    server.dirty += count
+
+
+def _pop_event(head):
+    return b"lpop" if head else b"rpop"
 
 
 def _pop(value, head, count=1):
@@ -100,7 +109,8 @@ def _move(client, source_key, source, destination_key, from_head, to_head):
         else:
             destination.push_tail(element)
         db.modified(destination_key)
-    _removed(client, source_key, source, 1)
+    client.server.notify(NOTIFY_LIST, b"lpush" if to_head else b"rpush", destination_key, db.index)
+    _removed(client, source_key, source, 1, _pop_event(from_head))
     return element[0]
 
 
@@ -131,6 +141,7 @@ def _push(client, argv, head, only_existing):
     else:
         db.modified(key)
     client.server.dirty += len(argv) - 2
+    client.server.notify(NOTIFY_LIST, b"lpush" if head else b"rpush", key, db.index)
     client.reply.integer(size)
 
 
@@ -179,6 +190,7 @@ def cmd_linsert(client, argv):
         return
     value.insert(position + offset, argv[4])
     db.modified(argv[1])
+    client.server.notify(NOTIFY_LIST, b"linsert", argv[1], db.index)
     client.server.dirty += 1
     client.reply.integer(len(value))
 
@@ -286,6 +298,7 @@ def cmd_lset(client, argv):
         raise CommandError(OUT_OF_RANGE)
     value.set(index, argv[3])
     db.modified(argv[1])
+    client.server.notify(NOTIFY_LIST, b"lset", argv[1], db.index)
     client.server.dirty += 1
     client.reply.ok()
 
@@ -302,7 +315,7 @@ def cmd_ltrim(client, argv):
         size = len(value)
         start, stop = _normalize_range(start, end, size)
         value.trim(start, stop)
-        _removed(client, key, value, size - len(value))
+        _removed(client, key, value, size - len(value), b"ltrim")
     client.reply.ok()
 
 
@@ -318,7 +331,7 @@ def cmd_lrem(client, argv):
         return
     removed = value.remove(argv[3], count)
     if removed:
-        _removed(client, key, value, removed)
+        _removed(client, key, value, removed, b"lrem")
     client.reply.integer(removed)
 
 
@@ -346,7 +359,7 @@ def _pop_command(client, argv, head, name):
         reply.bulk_array(elements)
     else:
         reply.bulk(elements[0])
-    _removed(client, key, value, len(elements))
+    _removed(client, key, value, len(elements), _pop_event(head))
 
 
 def _pop_one(client, key, head):
@@ -358,11 +371,14 @@ def _pop_one(client, key, head):
         return
     element, emptied = value.pop_first() if head else value.pop_last()
     client.reply.bulk(element)
+    server = client.server
+    server.notify(NOTIFY_LIST, _pop_event(head), key, db.index)
     if emptied:
         db.delete(key)
+        server.notify(NOTIFY_GENERIC, b"del", key, db.index)
     else:
         db.modified(key)
-    client.server.dirty += 1
+    server.dirty += 1
 
 
 @command("lpop", -2, "write fast", keys=(1, 1, 1), acl="@write @list @fast",
@@ -412,7 +428,7 @@ def _pop_first_nonempty(client, keys, head, count):
             continue
         elements = _pop(value, head, count)
         _reply_key_and_elements(client, key, elements)
-        _removed(client, key, value, len(elements))
+        _removed(client, key, value, len(elements), _pop_event(head))
         client.propagate_argv = [b"LPOP" if head else b"RPOP", key, b"%d" % len(elements)]
         return True
     return False
@@ -485,7 +501,7 @@ def _blocking_pop(client, keys, timeout_arg, head, count=None):
             reply.array(2)
             reply.bulk(key)
             reply.bulk(element)
-            _removed(client, key, value, 1)
+            _removed(client, key, value, 1, _pop_event(head))
             client.propagate_argv = [b"LPOP" if head else b"RPOP", key]
         else:
             _pop_first_nonempty(client, [key], head, count)
@@ -509,8 +525,11 @@ def _blocking_pop(client, keys, timeout_arg, head, count=None):
             _reply_key_and_elements(receiver, key, elements)
             popped = len(elements)
             blocking.propagate_served(receiver, db, [name, key, b"%d" % popped], popped)
+        server = receiver.server
+        server.notify(NOTIFY_LIST, _pop_event(head), key, db.index)
         if not len(value):
             db.delete(key)
+            server.notify(NOTIFY_GENERIC, b"del", key, db.index)
 
     blocking.block_on_keys(client, keys, deadline, ListValue, serve)
 

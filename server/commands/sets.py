@@ -5,6 +5,7 @@ The value itself (intset and hashtable forms) is server/values/sets.py.
 from protocol.parser import parse_int
 from server.commands.table import command
 from server.base.errors import CommandError, SYNTAX, WRONGTYPE
+from server.base.notify import NOTIFY_GENERIC, NOTIFY_SET
 from server.commands.keys import parse_scan_cursor
 from server.values.base import remove_items
 from server.values.sets import Set
@@ -55,6 +56,8 @@ def cmd_sadd(client, argv):
         db.set(key, value)
     elif added:
         db.modified(key)
+    if added:
+        client.server.notify(NOTIFY_SET, b"sadd", key, db.index)
     client.server.dirty += added
     client.reply.integer(added)
 
@@ -62,7 +65,7 @@ def cmd_sadd(client, argv):
 @command("srem", -3, "write fast", keys=(1, 1, 1), acl="@write @set @fast",
          since="1.0.0", summary="Remove one or more members from a set")
 def cmd_srem(client, argv):
-    remove_items(client, argv, Set, Set.remove)
+    remove_items(client, argv, Set, Set.remove, NOTIFY_SET, b"srem")
 
 
 @command("smove", 4, "write fast", keys=(1, 2, 1), acl="@write @set @fast",
@@ -81,19 +84,24 @@ def cmd_smove(client, argv):
         return reply.integer(1 if member in source else 0)
     if not source.remove(member):
         return reply.integer(0)
+    server = client.server
+    server.notify(NOTIFY_SET, b"srem", source_key, db.index)
     if len(source):
         db.modified(source_key)
     else:
         db.delete(source_key)
-    client.server.dirty += 1
+        server.notify(NOTIFY_GENERIC, b"del", source_key, db.index)
+    server.dirty += 1
     if destination is None:
         destination = Set()
         destination.add(member, _max_intset(client))
         db.set(destination_key, destination)
-        client.server.dirty += 1
+        server.dirty += 1
+        server.notify(NOTIFY_SET, b"sadd", destination_key, db.index)
     elif destination.add(member, _max_intset(client)):
         db.modified(destination_key)
-        client.server.dirty += 1
+        server.dirty += 1
+        server.notify(NOTIFY_SET, b"sadd", destination_key, db.index)
     reply.integer(1)
 
 
@@ -139,8 +147,10 @@ def cmd_spop(client, argv):
     if value is None:
         return client.reply.null()
     member, emptied = value.pop_random()
+    client.server.notify(NOTIFY_SET, b"spop", key, db.index)
     if emptied:
         db.delete(key)
+        client.server.notify(NOTIFY_GENERIC, b"del", key, db.index)
     else:
         db.modified(key)
     client.server.dirty += 1
@@ -157,11 +167,13 @@ def _spop_count(client, argv):
     if value is None or count == 0:
         return _empty_set(reply)
     size = len(value)
+    client.server.notify(NOTIFY_SET, b"spop", key, db.index)
     if count >= size:
         # The whole set goes: reply as SUNION of it would, propagate as DEL.
         everything = _union(client, [db.get(key, Set)])
         _reply_set(reply, everything, len(everything))
         db.delete(key)
+        client.server.notify(NOTIFY_GENERIC, b"del", key, db.index)
         client.server.dirty += size
         client.propagate_argv = [b"DEL", key]
         return
@@ -288,17 +300,20 @@ def _difference(client, sets):
     return result
 
 
-def _store(client, destination, result):
-    """Store a computed set at destination, or delete destination when it is empty."""
+def _store(client, destination, result, event):
+    """Store a computed set at destination and fire `event`, or delete destination
+    when the set is empty."""
     db = client.db
     if len(result):
         db.set(destination, result)
         client.server.dirty += 1
         client.reply.integer(len(result))
+        client.server.notify(NOTIFY_SET, event, destination, db.index)
     else:
+        client.reply.integer(0)
         if db.delete(destination):
             client.server.dirty += 1
-        client.reply.integer(0)
+            client.server.notify(NOTIFY_GENERIC, b"del", destination, db.index)
 
 
 @command("smembers", 2, "readonly", keys=(1, 1, 1), acl="@read @set @slow",
@@ -327,7 +342,7 @@ def cmd_sinter(client, argv):
 def cmd_sinterstore(client, argv):
     sets = _load_sets(client, argv[2:])
     result = Set() if None in sets else _build(client, _intersection(sets))
-    _store(client, argv[1], result)
+    _store(client, argv[1], result, b"sinterstore")
 
 
 def _sintercard_keys(argv):
@@ -369,7 +384,7 @@ def cmd_sunion(client, argv):
 @command("sunionstore", -3, "write denyoom", keys=(1, -1, 1), acl="@write @set @slow",
          since="1.0.0", summary="Add multiple sets and store the resulting set in a key")
 def cmd_sunionstore(client, argv):
-    _store(client, argv[1], _union(client, _load_sets(client, argv[2:])))
+    _store(client, argv[1], _union(client, _load_sets(client, argv[2:])), b"sunionstore")
 
 
 @command("sdiff", -2, "readonly", keys=(1, -1, 1), acl="@read @set @slow",
@@ -382,7 +397,7 @@ def cmd_sdiff(client, argv):
 @command("sdiffstore", -3, "write denyoom", keys=(1, -1, 1), acl="@write @set @slow",
          since="1.0.0", summary="Subtract multiple sets and store the resulting set in a key")
 def cmd_sdiffstore(client, argv):
-    _store(client, argv[1], _difference(client, _load_sets(client, argv[2:])))
+    _store(client, argv[1], _difference(client, _load_sets(client, argv[2:])), b"sdiffstore")
 
 
 # -- SSCAN ---------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from fractions import Fraction
 from operator import itemgetter
 
 from server.commands.table import command
+from server.base.notify import NOTIFY_GENERIC, NOTIFY_LIST
 from server.base.errors import CommandError, SYNTAX, WRONGTYPE
 from server.commands.hashes import Hash
 from server.commands.lists import ListValue
@@ -426,8 +427,10 @@ def _store(client, key, elements, patterns):
         result = elements
     if result:
         db.set(key, ListValue(result))
+        client.server.notify(NOTIFY_LIST, b"sortstore", key, db.index)
         client.server.dirty += len(result)
     elif db.delete(key):
+        client.server.notify(NOTIFY_GENERIC, b"del", key, db.index)
         client.server.dirty += 1
     client.reply.integer(len(result))
 

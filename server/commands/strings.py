@@ -9,6 +9,7 @@ import re
 from sys import getrefcount
 
 from server.base.native_bridge import incr_string
+from server.base.notify import NOTIFY_GENERIC, NOTIFY_STRING
 from server.commands.table import command
 from server.values.keyspace import now_ms
 from server.base.errors import (CommandError, WRONGTYPE, SYNTAX, NOT_INTEGER, NOT_FLOAT, OVERFLOW,
@@ -127,8 +128,11 @@ def _expire_at_ms(client, arg, flags, command_name):
          summary="Set the string value of a key")
 def cmd_set(client, argv):
     if len(argv) == 3:
-        client.db.set(argv[1], argv[2])
-        client.server.dirty += 1
+        db = client.db
+        db.set(argv[1], argv[2])
+        server = client.server
+        server.dirty += 1
+        server.notify(NOTIFY_STRING, b"set", argv[1], db.index)
         client.reply.ok()
         return
     flags, expire = _parse_extended_options(argv, 3, for_set=True)
@@ -150,11 +154,14 @@ def _set_generic(client, key, value, flags, expire, command_name, ok=None, abort
                 aborted(client)
         return
     db.set(key, value, keep_ttl=bool(flags & KEEPTTL))
-    client.server.dirty += 1
+    server = client.server
+    server.dirty += 1
+    server.notify(NOTIFY_STRING, b"set", key, db.index)
     if when is not None:
         db.set_expire(key, when)
         # Replicas and the AOF get an absolute time, so replaying keeps the deadline.
         client.propagate_argv = [b"SET", key, value, b"PXAT", b"%d" % when]
+        server.notify(NOTIFY_GENERIC, b"expire", key, db.index)
     elif flags & SET_GET:
         client.propagate_argv = [arg for n, arg in enumerate(client.argv)
                                  if n < 3 or _option(arg) != b"get"]
@@ -197,6 +204,7 @@ def cmd_psetex(client, argv):
 def cmd_getset(client, argv):
     cmd_get(client, argv)
     client.db.set(argv[1], argv[2])
+    client.server.notify(NOTIFY_STRING, b"set", argv[1], client.db.index)
     client.server.dirty += 1
     client.propagate_argv = [b"SET", argv[1], argv[2]]
 
@@ -208,6 +216,7 @@ def cmd_getdel(client, argv):
     if client.db.delete(argv[1]):
         client.server.dirty += 1
         client.propagate_argv = [b"DEL", argv[1]]
+        client.server.notify(NOTIFY_GENERIC, b"del", argv[1], client.db.index)
 
 
 @command("getex", -2, "write fast", keys=(1, 1, 1), acl="@write @string @fast",
@@ -228,13 +237,16 @@ def cmd_getex(client, argv):
         db.delete(key)
         server.dirty += 1
         client.propagate_argv = [b"DEL", key]
+        server.notify(NOTIFY_GENERIC, b"del", key, db.index)
     elif when is not None:
         db.set_expire(key, when)
         server.dirty += 1
         client.propagate_argv = [b"PEXPIREAT", key, b"%d" % when]
+        server.notify(NOTIFY_GENERIC, b"expire", key, db.index)
     elif flags & PERSIST and db.persist(key):
         server.dirty += 1
         client.propagate_argv = [b"PERSIST", key]
+        server.notify(NOTIFY_GENERIC, b"persist", key, db.index)
 
 
 @command("mget", -2, "readonly fast", keys=(1, -1, 1), acl="@read @string @fast",
@@ -260,8 +272,13 @@ def _check_pairs(argv, name):
          summary="Set multiple keys to multiple values")
 def cmd_mset(client, argv):
     _check_pairs(argv, "mset")
-    client.db.set_many(argv, 1)
-    client.server.dirty += len(argv) // 2
+    db = client.db
+    server = client.server
+    if server.notify_keyspace_events:
+        _set_each(db, server, argv)      # each key's `new` and `set` in turn, as Redis fires them
+    else:
+        db.set_many(argv, 1)
+    server.dirty += len(argv) // 2
     client.reply.ok()
 
 
@@ -275,10 +292,16 @@ def cmd_msetnx(client, argv):
         if db.get_for_write(argv[j]) is not None:
             client.reply.integer(0)
             return
-    for j in range(1, len(argv), 2):
-        db.set(argv[j], argv[j + 1])
+    _set_each(db, client.server, argv)
     client.server.dirty += len(argv) // 2
     client.reply.integer(1)
+
+
+def _set_each(db, server, argv):
+    """MSET's and MSETNX's stores one key after the other, each with its `set` event."""
+    for j in range(1, len(argv), 2):
+        db.set(argv[j], argv[j + 1])
+        server.notify(NOTIFY_STRING, b"set", argv[j], db.index)
 
 
 # -- in-place edits: APPEND, SETRANGE; reads: STRLEN, GETRANGE ---------------------
@@ -309,6 +332,7 @@ def cmd_append(client, argv):
         db.replace_value(key, value)
         length = len(value)
     client.server.dirty += 1
+    client.server.notify(NOTIFY_STRING, b"append", key, db.index)
     client.reply.integer(length)
 
 
@@ -337,6 +361,7 @@ def cmd_setrange(client, argv):
         value[offset:end] = patch
         db.replace_value(key, value)
     client.server.dirty += 1
+    client.server.notify(NOTIFY_STRING, b"setrange", key, db.index)
     client.reply.integer(len(value))
 
 
@@ -407,6 +432,7 @@ def _incr_by(client, key, increment):
         result, text = incremented
         db.replace_value(key, text)
     client.server.dirty += 1
+    client.server.notify(NOTIFY_STRING, b"incrby", key, db.index)
     client.reply.integer(result)
 
 
@@ -597,6 +623,7 @@ def cmd_incrbyfloat(client, argv):
     else:
         db.replace_value(key, result)
     client.server.dirty += 1
+    client.server.notify(NOTIFY_STRING, b"incrbyfloat", key, db.index)
     client.reply.bulk(result)
     # Propagate the result, so float formatting never differs on replicas or AOF reload.
     client.propagate_argv = [b"SET", key, result, b"KEEPTTL"]

@@ -11,6 +11,7 @@ import re
 from server.commands import blocking
 from server.commands.table import command
 from server.base.errors import CommandError, SYNTAX, WRONGTYPE
+from server.base.notify import NOTIFY_GENERIC, NOTIFY_ZSET
 from server.commands.keys import parse_scan_cursor
 from server.values.zsets import SortedSet, _pair_order
 from server.base.util import (dropped_for_output_limit, parse_int_arg, parse_ranged_int_arg,
@@ -208,26 +209,33 @@ def _reply_pairs(reply, pairs, withscores, header=True):
             reply.double(score)
 
 
-def _store(client, key, pairs):
-    """Write a computed result to key (replacing whatever was there) and reply its size;
-    an empty result deletes key instead."""
+def _store(client, key, pairs, event):
+    """Write a computed result to key (replacing whatever was there), reply its size and
+    fire `event`; an empty result deletes key instead."""
     db = client.db
     if pairs:
         max_entries, max_value = _limits(client)
         db.set(key, SortedSet.build(pairs, max_entries, max_value))
         client.server.dirty += 1
         client.reply.integer(len(pairs))
+        client.server.notify(NOTIFY_ZSET, event, key, db.index)
     else:
+        client.reply.integer(0)
         if db.delete(key):
             client.server.dirty += 1
-        client.reply.integer(0)
+            client.server.notify(NOTIFY_GENERIC, b"del", key, db.index)
 
 
-def _modified(client, key, zset):
-    """After an in-place change: drop the key when empty, tell WATCH either way."""
-    db = client.db
+def _modified(client, key, zset, event, db=None):
+    """After an in-place change: `event` fires; the key goes when empty (with its `del`
+    event), WATCH is told either way."""
+    if db is None:
+        db = client.db
+    server = client.server
+    server.notify(NOTIFY_ZSET, event, key, db.index)
     if not len(zset):
         db.delete(key)
+        server.notify(NOTIFY_GENERIC, b"del", key, db.index)
     else:
         db.modified(key)
 
@@ -306,6 +314,7 @@ def _zadd(client, argv, incr):
         else:
             db.modified(key)
         client.server.dirty += added + updated
+        client.server.notify(NOTIFY_ZSET, b"zincr" if incr else b"zadd", key, db.index)
     if incr:
         reply.double(result) if processed else reply.null()
     else:
@@ -341,12 +350,14 @@ def _zadd_one(client, key, score, member):
                 zset.set_score(member, score)
                 db.modified(key)
                 client.server.dirty += 1
+                client.server.notify(NOTIFY_ZSET, b"zadd", key, db.index)
             reply.integer(0)
             return
         config = client.server.config
         zset.insert(member, score, config.zset_max_listpack_entries, config.zset_max_listpack_value)
         db.modified(key)
     client.server.dirty += 1
+    client.server.notify(NOTIFY_ZSET, b"zadd", key, db.index)
     reply.integer(1)
 
 
@@ -371,7 +382,7 @@ def cmd_zrem(client, argv):
         if not len(zset):
             break
     if deleted:
-        _modified(client, key, zset)
+        _modified(client, key, zset, b"zrem")
         client.server.dirty += deleted
     client.reply.integer(deleted)
 
@@ -407,7 +418,7 @@ def _zremrange(client, argv, by):
         lo, hi = zset.lex_span(lex)
     deleted = zset.delete_span(lo, hi)
     if deleted:
-        _modified(client, key, zset)
+        _modified(client, key, zset, b"zremrangeby" + by.encode())
         client.server.dirty += deleted
     client.reply.integer(deleted)
 
@@ -561,7 +572,7 @@ def _zrange(client, argv, src, dst=None, by=None, reverse=None):
     zset = client.db.get(argv[src], SortedSet)
     if zset is None:
         if dst is not None:
-            return _store(client, dst, [])
+            return _store(client, dst, [], b"zrangestore")
         return client.reply.array(0)
 
     n = len(zset)
@@ -591,7 +602,7 @@ def _zrange(client, argv, src, dst=None, by=None, reverse=None):
                 hi = min(hi, lo + limit)
 
     if dst is not None:
-        return _store(client, dst, zset.items(lo, hi))
+        return _store(client, dst, zset.items(lo, hi), b"zrangestore")
     if withscores:
         _reply_pairs(client.reply, zset.items(lo, hi, reverse), True)
     else:
@@ -671,7 +682,7 @@ def pop_from_first(client, keys, highest, count, nested, with_key, nil_when_empt
         return None
     popped = _pop_and_reply(client.reply, key, zset, highest, count, nested, with_key)
     client.server.dirty += popped
-    _modified(client, key, zset)
+    _modified(client, key, zset, b"zpopmax" if highest else b"zpopmin")
     return key, popped
 
 
@@ -785,10 +796,7 @@ def _blocking_zpop(client, keys, timeout_arg, highest, count=None):
 
     def serve(receiver, db, key, zset):
         popped = _pop_and_reply(receiver.reply, key, zset, highest, count, nested, True)
-        if not len(zset):
-            db.delete(key)
-        else:
-            db.modified(key)
+        _modified(receiver, key, zset, b"zpopmax" if highest else b"zpopmin", db)
         blocking.propagate_served(receiver, db, propagated(key, popped), popped)
 
     blocking.block_on_keys(client, keys, deadline, SortedSet, serve)
@@ -962,7 +970,7 @@ def _set_operation(client, argv, name, numkeys_index, op, dst=None, cardinality_
         result = _difference(sources)
 
     if dst is not None:
-        _store(client, dst, result)
+        _store(client, dst, result, name.encode())
     elif cardinality_only:
         client.reply.integer(result)
     else:

@@ -10,6 +10,7 @@ Handlers look their values up with Database.get(key, cls) for a read and
 Database.get_for_write(key, cls) before a write: a value of another class
 raises WRONGTYPE there.
 """
+from server.base.notify import NOTIFY_GENERIC
 
 
 class RedisValue:
@@ -26,9 +27,10 @@ class RedisValue:
         raise NotImplementedError
 
 
-def remove_items(client, argv, cls, remove):
+def remove_items(client, argv, cls, remove, klass, event):
     """HDEL and SREM: take argv[2:] out of the `cls` value at argv[1], where `remove(value,
-    item)` is true when the item was there; an emptied key is deleted. Replies the count."""
+    item)` is true when the item was there; an emptied key is deleted. Replies the count;
+    fires `event` (of class `klass`) when something went, then `del` if the key did."""
     db = client.db
     key = argv[1]
     value = db.get_for_write(key, cls)
@@ -41,9 +43,12 @@ def remove_items(client, argv, cls, remove):
             if not len(value):
                 break
     if removed:
+        server = client.server
+        server.notify(klass, event, key, db.index)
         if len(value):
             db.modified(key)
         else:
             db.delete(key)
-        client.server.dirty += removed
+            server.notify(NOTIFY_GENERIC, b"del", key, db.index)
+        server.dirty += removed
     client.reply.integer(removed)

@@ -40,6 +40,7 @@ from itertools import chain, compress
 
 from server.base.errors import CommandError, WRONGTYPE
 from server.base.native_bridge import KeyTable
+from server.base.notify import NOTIFY_EVICTED, NOTIFY_EXPIRED, NOTIFY_KEY_MISS, NOTIFY_NEW
 
 LFU_INIT_VAL = 5                # the counter a new key starts with under LFU
 SCAN_VISITS_PER_COUNT = 10      # one SCAN call visits at most COUNT*10 entries
@@ -320,6 +321,7 @@ class Database:
         server = self.server
         if value is None or (key in self.expires and self._expired(key)):
             server.stats.keyspace_misses += 1
+            server.notify(NOTIFY_KEY_MISS, b"keymiss", key, self.index)
             return None
         server.stats.keyspace_hits += 1
         if self.lfu is None:
@@ -344,12 +346,15 @@ class Database:
             return value
         raise CommandError(WRONGTYPE)
 
-    def get_notouch(self, key):
+    def get_notouch(self, key, notify_miss=True):
         """The value for inspection (EXISTS, TYPE, TTL, OBJECT): counts hits and
-        misses but leaves the access time alone."""
+        misses but leaves the access time alone; a miss fires `keymiss` unless
+        `notify_miss` is false (OBJECT)."""
         value = self.data.get(key)
         if value is None or (key in self.expires and self._expired(key)):
             self.server.stats.keyspace_misses += 1
+            if notify_miss:
+                self.server.notify(NOTIFY_KEY_MISS, b"keymiss", key, self.index)
             return None
         self.server.stats.keyspace_hits += 1
         return value
@@ -415,6 +420,7 @@ class Database:
             self.access[key] = clock
         if self.lfu is not None:
             self.lfu[key] = (self._lfu_minutes() << 8) | LFU_INIT_VAL
+        self.server.notify(NOTIFY_NEW, b"new", key, self.index)
 
     def add_loaded(self, keys, values):
         """Keys read from a data file, none of them present: stored in one pass with the
@@ -460,23 +466,28 @@ class Database:
         self.expires.pop(key, None)
         self._forget(key)
         server.stats.expired_keys += 1
+        server.notify(NOTIFY_EXPIRED, b"expired", key, self.index)
         self.modified(key)
         server.propagate(self.index, [b"UNLINK" if server.config.lazyfree_lazy_expire else b"DEL",
                                       key])
 
     def evict(self, key):
         """Remove a key to free memory (maxmemory eviction): counted, its deletion propagated,
-        and signalled as any change is (WATCH, client-side caching invalidations; the
-        evictor has the server send those before the command it made room for runs:
-        Tracking.invalidate_pending)."""
+        announced with the `evicted` keyspace event and signalled as any change is (WATCH,
+        client-side caching invalidations; the evictor has the server send those before
+        the command it made room for runs: Tracking.invalidate_pending). False when the
+        key is not there."""
         server = self.server
-        self.data.pop(key, None)
+        if self.data.pop(key, None) is None:
+            return False
         self.expires.pop(key, None)
         self._forget(key)
         server.stats.evicted_keys += 1
         self.modified(key)
+        server.notify(NOTIFY_EVICTED, b"evicted", key, self.index)
         server.propagate(self.index, [b"UNLINK" if server.config.lazyfree_lazy_eviction else b"DEL",
                                       key])
+        return True
 
     def _forget(self, key):
         """Drop the side data of a key just removed from the data dict."""
@@ -542,6 +553,7 @@ class Database:
         counter = self.lfu.get(src) if self.lfu is not None else None
         self._forget(src)
         self.modified(src)
+        self.delete(dst)        # replaced as deleted then added again: `new` fires for dst
         self.set(dst, value)
         if when is not None:
             self.set_expire(dst, when)
