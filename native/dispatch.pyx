@@ -15,7 +15,8 @@ SET, MSET, INCR/DECR, LPUSH/RPUSH, LPOP/RPOP, SADD, HSET, ZADD on a key that
 exists, without a TTL, under LRU bookkeeping; PUBLISH with no pattern
 subscribed and no replica to feed) is served by _run_fast with the same
 effects as its handler; any other shape returns to the handler, which is
-this path's pure twin, before anything changed.
+this path's pure twin, before anything changed. While keyspace notifications
+are on, _run_fast is not tried: the handlers fire the events.
 """
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE, PyByteArray_Resize
 from cpython.bytes cimport PyBytes_FromStringAndSize

@@ -14,8 +14,10 @@ what `call` does (clock, statistics, propagation, after-call hooks, serving
 blocked clients) without the Python calls in between; every other command
 goes through `process_command` as here. For the most common shape of GET, SET,
 INCR/DECR, LPUSH/RPUSH, LPOP/RPOP, SADD, HSET, ZADD and PUBLISH it also does
-the handler's work itself (`_run_fast`); the handlers in server/commands/strings.py,
-lists.py, sets.py, hashes.py, zsets.py and pubsub.py are the twins of those paths.
+the handler's work itself (`_run_fast`), unless keyspace notifications are on
+(then the handlers run and fire the events); the handlers in
+server/commands/strings.py, lists.py, sets.py, hashes.py, zsets.py and
+pubsub.py are the twins of those paths.
 
 The four base classes hold the attributes that path reads or writes for every
 command. Client, Server, Command and Stats derive from them; in the native
