@@ -255,6 +255,17 @@ TRANSACTIONS_AND_SCRIPTS = [
     ["EXEC"],
 ]
 
+# The shapes the native loop serves itself while notifications are off (native/dispatch.pyx
+# _run_fast): on existing keys without a TTL, so only stepping aside fires their events.
+FAST_PATH_SHAPES = [
+    ["SET", "s", "1"], ["SET", "s", "2"], ["INCR", "s"], ["DECR", "s"], ["GET", "s"],
+    ["GET", "missing"], ["MSET", "s", "3", "t", "4"], ["MSET", "s", "5"],
+    ["RPUSH", "l", "a", "b", "c"], ["LPUSH", "l", "x"], ["RPUSH", "l", "y"], ["LPOP", "l"],
+    ["RPOP", "l"], ["SADD", "set", "a"], ["SADD", "set", "b"], ["SADD", "set", "b"],
+    ["HSET", "h", "f", "1"], ["HSET", "h", "f", "2"], ["HSET", "h", "g", "3"],
+    ["ZADD", "z", "1", "m"], ["ZADD", "z", "1", "m"], ["ZADD", "z", "2", "m"],
+]
+
 FAMILIES = {
     "generic": GENERIC, "strings": STRINGS, "lists": LISTS, "hashes": HASHES, "sets": SETS,
     "zsets": ZSETS, "transactions_and_scripts": TRANSACTIONS_AND_SCRIPTS,
@@ -277,6 +288,13 @@ def test_every_event_of_a_family_in_order(reference, ours, family):
     """With every class on, each event is named, channelled and ordered as Redis does."""
     events = assert_same_events(reference, ours, "KEAnm", FAMILIES[family])
     assert events, "the sequence fired nothing"
+
+
+@pytest.mark.parametrize("setting", ["KEAnm", "$K", "lE", "shKE", "zKE", "mE"])
+def test_native_fast_path_shapes_fire_their_events(reference, ours, setting):
+    """The native loop's own paths step aside while notifications are on: same events."""
+    events = assert_same_events(reference, ours, setting, FAST_PATH_SHAPES)
+    assert events
 
 
 @pytest.mark.parametrize("setting", SETTINGS)
