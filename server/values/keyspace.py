@@ -6,7 +6,9 @@ server.types.RedisValue objects: TYPE names the type, encoding() is what
 OBJECT ENCODING reports and copy() is the deep copy COPY stores.
 
 Every write goes through the Database methods below: they keep the side
-structures in step and fire the WATCH / client-tracking hook. Per database:
+structures in step, fire the WATCH / client-tracking hook and the keyspace
+events that belong to the keyspace rather than to a command (`new`,
+`expired`, `keymiss`, `evicted`: server/base/notify.py). Per database:
 
     data          key -> value: a KeyTable (native/keytable.pyx, which keeps short
                   strings inside its entries) or, on the pure path, a dict
