@@ -255,6 +255,38 @@ TRANSACTIONS_AND_SCRIPTS = [
     ["EXEC"],
 ]
 
+# Reads that miss (keymiss, or none where Redis looks without notifying), writes that change
+# nothing, and commands that create keys outside the usual paths.
+EDGE_CASES = [
+    ["SET", "s", "hello"], ["RPUSH", "l", "a"], ["SADD", "st", "a"], ["ZADD", "z", "1", "a"],
+    ["HSET", "h", "f", "v"],
+    ["SORT_RO", "nope"], ["SORT", "nope"], ["LPOS", "nope", "a"], ["GETRANGE", "nope", "0", "1"],
+    ["SUBSTR", "nope", "0", "1"], ["BITPOS", "nope", "1"], ["SRANDMEMBER", "nope", "3"],
+    ["ZRANDMEMBER", "nope", "2"], ["HRANDFIELD", "nope", "2"], ["SSCAN", "nope", "0"],
+    ["ZSCAN", "nope", "0"], ["HSCAN", "nope", "0"], ["SCAN", "0"], ["RANDOMKEY"], ["KEYS", "*"],
+    ["DEBUG", "OBJECT", "nope"], ["OBJECT", "FREQ", "nope"], ["OBJECT", "IDLETIME", "nope"],
+    ["OBJECT", "REFCOUNT", "nope"], ["DEBUG", "POPULATE", "3", "pop"], ["PFCOUNT", "nope"],
+    ["PFDEBUG", "GETREG", "nope"], ["STRLEN", "s"], ["LLEN", "l"],
+    ["ZRANGEBYSCORE", "nope", "-inf", "+inf"], ["ZREVRANGE", "nope", "0", "1"],
+    ["ZLEXCOUNT", "nope", "-", "+"], ["ZREVRANK", "nope", "a"], ["ZINTER", "2", "z", "nope"],
+    ["ZDIFF", "2", "nope", "z"], ["SMISMEMBER", "nope", "a"], ["EXISTS", "s"], ["TYPE", "s"],
+    ["GETEX", "nope"], ["GETDEL", "nope"], ["SET", "nope2", "x", "GET"], ["SETNX", "s", "v"],
+    ["MSETNX", "s", "1"], ["LMOVE", "nope", "x", "LEFT", "LEFT"], ["RPOPLPUSH", "nope", "x"],
+    ["SINTERSTORE", "d", "nope"], ["SMOVE", "nope", "st", "a"], ["COPY", "s", "s2", "DB", "2"],
+    ["SWAPDB", "0", "2"], ["SELECT", "2"], ["DEL", "s2"], ["SELECT", "0"],
+    ["EVAL", "return redis.call('exists', KEYS[1])", "1", "nokey"],
+    ["BITFIELD", "bf", "GET", "u8", "0"], ["BITFIELD", "bf", "SET", "u8", "0", "0"],
+    ["BITFIELD", "bf2", "INCRBY", "u8", "0", "0"], ["SETRANGE", "sr", "0", "x"], ["APPEND", "ap", ""],
+    ["INCRBYFLOAT", "fl", "0"], ["HINCRBYFLOAT", "hf", "f", "0"], ["ZADD", "zz", "INCR", "0", "m"],
+    ["ZINCRBY", "zz", "0", "m"], ["LINSERT", "l", "BEFORE", "a", "a"], ["LSET", "l", "0", "a"],
+    ["LREM", "l", "0", "nothere"], ["HSET", "h", "f", "v"], ["HSETNX", "h", "f", "v"],
+    ["SETBIT", "bb", "0", "0"], ["SETBIT", "bb", "0", "0"], ["PFADD", "hll"], ["PFADD", "hll", "a"],
+    ["PFADD", "hll", "a"], ["PFMERGE", "hll2"], ["PFMERGE", "hll2", "nope"],
+    ["SET", "ttl", "1", "EX", "100"], ["SET", "ttl", "2", "KEEPTTL"], ["EXPIRE", "ttl", "100", "GT"],
+    ["EXPIRE", "ttl", "1", "GT"], ["EXPIRE", "ttl", "200", "LT"], ["PERSIST", "ttl"],
+    ["RENAME", "ttl", "ttl"], ["RENAMENX", "ttl", "ttl"], ["MOVE", "ttl", "0"],
+]
+
 # The shapes the native loop serves itself while notifications are off (native/dispatch.pyx
 # _run_fast): on existing keys without a TTL, so only stepping aside fires their events.
 FAST_PATH_SHAPES = [
@@ -268,7 +300,7 @@ FAST_PATH_SHAPES = [
 
 FAMILIES = {
     "generic": GENERIC, "strings": STRINGS, "lists": LISTS, "hashes": HASHES, "sets": SETS,
-    "zsets": ZSETS, "transactions_and_scripts": TRANSACTIONS_AND_SCRIPTS,
+    "zsets": ZSETS, "transactions_and_scripts": TRANSACTIONS_AND_SCRIPTS, "edge_cases": EDGE_CASES,
 }
 ALL_COMMANDS = [step for script in FAMILIES.values() for step in script]
 
