@@ -440,3 +440,47 @@ print(got)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == ("[(b'__keyspace@2__:k', b'evicted'), "
                                   "(b'__keyevent@2__:evicted', b'k')]")
+
+
+def _replica_events(reference):
+    """What a subscriber on a replica receives while its master runs a few writes and
+    one of its keys expires there (the replica hears of it as a DEL)."""
+    master = ServerProcess(["--enable-debug-command", "yes", "--repl-diskless-sync-delay", "0"],
+                           reference=reference)
+    replica = ServerProcess(["--enable-debug-command", "yes", "--replicaof", "127.0.0.1",
+                             str(master.port)], reference=reference)
+    conns = []
+    try:
+        on_replica, on_master, listener = (RawConnection(replica.port), RawConnection(master.port),
+                                           RawConnection(replica.port))
+        conns = [on_replica, on_master, listener]
+        deadline = time.monotonic() + 3 * STATE_WAIT
+        while b"master_link_status:up" not in on_replica.command("INFO", "replication"):
+            assert time.monotonic() < deadline, "the replica never linked"
+            time.sleep(0.05)
+        on_replica.command("CONFIG", "SET", "notify-keyspace-events", "KEA")
+        listener.command("PSUBSCRIBE", PATTERN)
+        for args in (["SET", "a", "1"], ["INCR", "a"], ["RPUSH", "l", "x", "y"], ["LPOP", "l"],
+                     ["SET", "t", "1", "PX", "50"], ["SADD", "s", "m"], ["EXPIRE", "s", "100"]):
+            on_master.command(*args)
+        time.sleep(0.2)
+        on_master.command("GET", "t")         # expires it on the master: a DEL for the replica
+        assert on_master.command("WAIT", "1", "5000") == b":1\r\n"
+        on_replica.command("PUBLISH", MARKER_CHANNEL, "done")
+        messages = []
+        while True:
+            message = listener.read_reply()
+            if MARKER_CHANNEL in message:
+                return messages
+            messages.append(message)
+    finally:
+        for conn in conns:
+            conn.close()
+        replica.stop()
+        master.stop()
+
+
+def test_replica_fires_the_events_of_its_masters_stream(reference):
+    expected = _replica_events(True)
+    assert expected
+    assert _replica_events(False) == expected
