@@ -282,7 +282,7 @@ EDGE_CASES = [
     ["LREM", "l", "0", "nothere"], ["HSET", "h", "f", "v"], ["HSETNX", "h", "f", "v"],
     ["SETBIT", "bb", "0", "0"], ["SETBIT", "bb", "0", "0"], ["PFADD", "hll"], ["PFADD", "hll", "a"],
     ["PFADD", "hll", "a"], ["PFMERGE", "hll2"], ["PFMERGE", "hll2", "nope"],
-    ["SET", "ttl", "1", "EX", "100"], ["SET", "ttl", "2", "KEEPTTL"], ["EXPIRE", "ttl", "100", "GT"],
+    ["SET", "ttl", "1", "EX", "100"], ["SET", "ttl", "2", "KEEPTTL"], ["EXPIRE", "ttl", "1000", "GT"],
     ["EXPIRE", "ttl", "1", "GT"], ["EXPIRE", "ttl", "200", "LT"], ["PERSIST", "ttl"],
     ["RENAME", "ttl", "ttl"], ["RENAMENX", "ttl", "ttl"], ["MOVE", "ttl", "0"],
 ]
