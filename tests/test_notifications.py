@@ -253,6 +253,11 @@ TRANSACTIONS_AND_SCRIPTS = [
     ["EVAL", "redis.call('rpush', KEYS[1], 'a'); return redis.call('lpop', KEYS[1])", "1", "q"],
     ["MULTI"], ["SADD", "s", "1"], ["EVAL", "return redis.call('srem', KEYS[1], '1')", "1", "s"],
     ["EXEC"],
+    ["FUNCTION", "LOAD", "REPLACE",
+     "#!lua name=notifylib\nredis.register_function('touchit', function(keys, args) "
+     "redis.call('hset', keys[1], 'f', 'v'); redis.call('exists', 'nokey'); "
+     "return redis.call('hdel', keys[1], 'f') end)"],
+    ["FCALL", "touchit", "1", "fh"],
 ]
 
 # Reads that miss (keymiss, or none where Redis looks without notifying), writes that change
