@@ -8,7 +8,6 @@ and not to the AOF, a subscriber that never reads being dropped at its
 output limit with the server's memory staying bounded, the soft limit, the
 `timeout` directive sparing subscribers.
 """
-import os
 import re
 import socket
 import time
@@ -38,13 +37,7 @@ def play(port, steps):
                 conn.command("HELLO", "3")
                 continue
             if step == SILENT:
-                conn.sock.settimeout(0.1)
-                try:
-                    data = conn.buf or conn.sock.recv(65536)
-                except socket.timeout:
-                    data = b""
-                finally:
-                    conn.sock.settimeout(WAIT)
+                data = conn.unread()
                 received.append((who, "silent" if not data else data))
                 continue
             if isinstance(step, tuple):
@@ -189,14 +182,8 @@ def client_fields(port, who_am_i_args):
     try:
         for args in who_am_i_args:
             subscriber.command(*args)
-        while True:                 # the confirmations of several channels
-            subscriber.sock.settimeout(0.1)
-            try:
-                if not subscriber.sock.recv(65536):
-                    break
-            except socket.timeout:
-                break
-        subscriber.sock.settimeout(WAIT)
+        while subscriber.unread():  # the confirmations of several channels
+            pass
         observer = RawConnection(port, timeout=WAIT)
         try:
             listing = observer.command("CLIENT", "LIST", "TYPE", "pubsub").decode()
