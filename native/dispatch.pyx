@@ -29,6 +29,7 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_GET_SI
 from cpython.dict cimport PyDict_SetItem
 from cpython.list cimport PyList_Append, PyList_GET_ITEM, PyList_SET_ITEM
 from cpython.ref cimport Py_DECREF, Py_INCREF, Py_XDECREF
+from cpython.array cimport array
 
 from native.keytable cimport HELD, Entry, KeyTable, inline_chars
 from native.resp cimport (INCR_OK, ReplyWriter, RequestParser, _append_bulk, _format_header,
@@ -38,8 +39,23 @@ import traceback
 
 from protocol.parser import ProtocolError
 from server.base.errors import CommandError
+from server.base.histogram import new_counts as _new_counts
 from server.base.log import log
 from server.base.notify import channels as notification_channels
+
+cdef extern from *:
+    int __builtin_clzll(unsigned long long) nogil
+
+
+cdef inline Py_ssize_t _histogram_index(long long usec) noexcept:
+    """server/base/histogram.py's index_for_usec: where a call of `usec` µs is counted."""
+    cdef long long value = usec * 1000
+    if value < 1:
+        value = 1
+    elif value > 1000000000:
+        value = 1000000000
+    cdef int bucket = (64 - __builtin_clzll(<unsigned long long>(value | 255))) - 8
+    return ((bucket + 1) << 7) + (value >> bucket) - 128
 
 cdef enum:
     REPLY_ON = 0      # client.reply_mode when every reply is sent (server/client.py has the others)
@@ -172,6 +188,8 @@ cdef class ServerCore:
     # notify-keyspace-events as a bit set, 0 when nothing is published (server/base/notify.py);
     # while it is not 0 the fast paths step aside and the handlers fire the events
     cdef public int notify_keyspace_events
+    cdef public long long slow_command_us   # the lower of the slow log's and latency monitor's thresholds
+    cdef public bint latency_tracking       # latency-tracking: per-command histograms
 
     cpdef notify(self, int klass, event, key, db_index):
         """Fire a keyspace event of class `klass` (server/base/notify.py): a single test
@@ -199,10 +217,12 @@ cdef class ServerCore:
         """What every command pays after its handler, whichever path ran it (this module's
         loop, Server.call for the Python path, EXEC, scripts): command statistics, the
         propagation of what it changed, the end of a propagation unit, client-side caching
-        (server/commands/tracking.py), after-call hooks.
+        (server/commands/tracking.py), the slow log and latency monitor (only past their
+        threshold), the latency histogram, after-call hooks (MONITOR).
         `dirty_before` is None when nothing can receive propagation."""
-        cdef ClientCore core
+        cdef ClientCore core = None
         cdef object replacement
+        cdef array counts
         cmd.calls += 1
         cmd.usec += duration
         if type(self) is _Server:
@@ -229,6 +249,18 @@ cdef class ServerCore:
             self.end_propagation_unit(cmd)
         if self.tracking_hook is not None:     # client-side caching: invalidate, remember reads
             self.tracking_hook.after_command(client, cmd, argv, outermost)
+        if (core.blocked if core is not None else client.blocked):
+            self.command_blocked(client, cmd, duration)
+        else:
+            # One comparison for the slow log and the latency monitor together: the cached
+            # lower of their thresholds (huge while both are off).
+            if duration >= self.slow_command_us:
+                self.note_slow_command(client, cmd, argv, duration)
+            if self.latency_tracking:
+                if cmd.latency_counts is None:
+                    cmd.latency_counts = _new_counts()
+                counts = <array>cmd.latency_counts
+                counts.data.as_longlongs[_histogram_index(duration)] += 1
         cdef list hooks = self.after_call_hooks
         if PyList_GET_SIZE(hooks):
             for hook in hooks:
@@ -291,6 +323,7 @@ cdef class CommandCore:
     cdef public long long usec
     cdef public long long rejected_calls
     cdef public long long failed_calls
+    cdef public object latency_counts   # LATENCY HISTOGRAM's counts (server/base/histogram.py), once it ran
     cdef public bint fast         # may skip process_command's checks (set when first looked up by name)
     cdef public bint is_write     # the write flag (set by Command)
 

@@ -19,7 +19,7 @@ from server.commands import strings, keys, connection, introspection, admin  # n
 from server.commands import info, debug, lists, hashes, sets, zsets  # noqa: F401
 from server.commands import bitmaps, hyperloglog, transactions, sort, scripting  # noqa: F401
 from server.commands import functions  # noqa: F401
-from server.commands import blocking
+from server.commands import blocking, monitor, slowlog, latency  # noqa: F401
 from server.commands.pubsub import PubSub, SUBSCRIBED_MODE_COMMANDS, SUBSCRIBED_MODE_ERROR
 from server.commands import tracking
 from server.commands.pausing import POSTPONED, Pauses
@@ -27,6 +27,8 @@ from server.commands import table as command_table
 from server.client import Client
 from server.base.errors import CommandError, NOAUTH, internal_error_message
 from server.values.keyspace import Database, keyspace_cron
+from server.base.histogram import record as record_latency
+from server.base.latency import LatencyMonitor
 from server.base.log import LEVELS, log
 from server.base.net import ListenError, is_local_client, open_tcp_listeners, open_unix_listener
 from server.base.notify import enabled_flags
@@ -55,6 +57,8 @@ DENIED_PROTECTED = (
 
 # Their lazily expired keys propagate as separate DELs, never wrapped in MULTI … EXEC.
 EXPIRES_ARBITRARY_KEYS = frozenset(("scan", "randomkey"))
+
+LLONG_MAX = 2**63 - 1
 
 # Spellings of command names (b"GET", b"get" ...) remembered before the cache starts over.
 RAW_NAME_CACHE_SIZE = 1024
@@ -150,6 +154,10 @@ class Server(ServerCore):
         config.listeners["client-output-buffer-limit"] = self.output_limits_changed
         self.notify_keyspace_events = enabled_flags(config.notify_keyspace_events)
         config.listeners["notify-keyspace-events"] = self.notify_events_changed
+        self.monitors = []                    # MONITOR clients (server/commands/monitor.py)
+        self.slowlog = slowlog.SlowLog()
+        self.latency_monitor = LatencyMonitor(config)
+        self.refresh_command_thresholds()
         self.command_table = self._build_command_table()
         install_native_paths()
 
@@ -254,27 +262,27 @@ class Server(ServerCore):
                 return security_warning(client)
             cmd = self.command_for_name(argv[0])
             if cmd is None:
-                return self.reject(client, None, unknown_command_error(argv, False))
+                return self.reject(client, None, unknown_command_error(argv, False), argv)
         argc = len(argv)
         if cmd.subcommands and argc >= 2:
             cmd = cmd.subcommands.get(argv[1].lower().decode("latin-1"))
             if cmd is None:
-                return self.reject(client, None, unknown_command_error(argv, True))
+                return self.reject(client, None, unknown_command_error(argv, True), argv)
         arity = cmd.arity
         if (arity > 0 and arity != argc) or argc < -arity:
-            return self.reject(client, cmd, "ERR wrong number of arguments for '%s' command" % cmd.name)
+            return self.reject(client, cmd, "ERR wrong number of arguments for '%s' command" % cmd.name, argv)
         flags = cmd.flags
         if "protected" in flags:
             setting = self.config.enable_debug_command
             if setting == "no" or (setting == "local" and not is_local_client(client)):
-                return self.reject(client, cmd, DEBUG_REFUSED % ("DEBUG", "enable-debug-command"))
+                return self.reject(client, cmd, DEBUG_REFUSED % ("DEBUG", "enable-debug-command"), argv)
         if not client.authenticated and "no_auth" not in flags:
-            return self.reject(client, cmd, NOAUTH)
+            return self.reject(client, cmd, NOAUTH, argv)
         in_multi = client.multi_state is not None
         if in_multi:
             # no_multi commands are refused; EXEC is checked for the flags of what it queued.
             if "no_multi" in flags:
-                return self.reject(client, cmd, transactions.NOT_ALLOWED_IN_MULTI)
+                return self.reject(client, cmd, transactions.NOT_ALLOWED_IN_MULTI, argv)
             flags = transactions.checked_flags(client, cmd)
         # Subscribed under RESP2: Redis refuses other commands right after MISCONF, NOREPLICAS
         # and READONLY, which concern writes alone, and before every other check (a pause,
@@ -282,7 +290,7 @@ class Server(ServerCore):
         refused_while_subscribed = (client.subscribed and client.resp == 2
                                     and cmd.name not in SUBSCRIBED_MODE_COMMANDS)
         if refused_while_subscribed and not ("write" in flags and self.refuses_writes(client)):
-            return self.reject(client, cmd, SUBSCRIBED_MODE_ERROR % cmd.fullname)
+            return self.reject(client, cmd, SUBSCRIBED_MODE_ERROR % cmd.fullname, argv)
         checks = self.command_checks
         if checks:
             for check in checks:
@@ -290,12 +298,12 @@ class Server(ServerCore):
                 if error:
                     if error is POSTPONED:   # runs once the pause that stopped it ends
                         return
-                    return self.reject(client, cmd, error)
+                    return self.reject(client, cmd, error, argv)
         if (self.replicaof is not None and self.config.replica_read_only and "write" in flags
                 and not client.is_master):
-            return self.reject(client, cmd, "READONLY You can't write against a read only replica.")
+            return self.reject(client, cmd, "READONLY You can't write against a read only replica.", argv)
         if refused_while_subscribed:
-            return self.reject(client, cmd, SUBSCRIBED_MODE_ERROR % cmd.fullname)
+            return self.reject(client, cmd, SUBSCRIBED_MODE_ERROR % cmd.fullname, argv)
         if in_multi and transactions.queue_command(client, cmd, argv):
             return
         self.call(client, cmd, argv)
@@ -321,11 +329,13 @@ class Server(ServerCore):
         elif not active and check in checks:
             checks.remove(check)
 
-    def reject(self, client, cmd, message):
+    def reject(self, client, cmd, message, argv=None):
         if cmd is not None:
             cmd.rejected_calls += 1
         message = transactions.note_rejection(client, cmd, message)
         client.reply.error(message)
+        if cmd is not None and cmd.name == "exec" and self.monitors and argv is not None:
+            monitor.feed(client, argv)  # monitors that saw MULTI see the transaction end
         for hook in self.reject_hooks:
             hook(client, cmd)
 
@@ -365,7 +375,46 @@ class Server(ServerCore):
             self.cached_time_ms = None
         self.after_call(client, cmd, argv, duration, dirty_before, outermost)
 
-    after_call_hooks = []               # slowlog, monitor, latency …
+    after_call_hooks = []               # fn(client, cmd, argv, duration): MONITOR
+
+    # -- slow log, latency monitor and histograms (after_call reaches these) ----------------
+
+    def refresh_command_thresholds(self):
+        """Cache what after_call compares each command's duration with: the lower of the
+        slow log's and the latency monitor's thresholds, in µs (huge while both are off)."""
+        config = self.config
+        limits = []
+        if config.slowlog_log_slower_than >= 0:
+            limits.append(config.slowlog_log_slower_than)
+        if config.latency_monitor_threshold > 0:
+            limits.append(config.latency_monitor_threshold * 1000)
+        self.slow_command_us = min(min(limits, default=LLONG_MAX), LLONG_MAX)
+        self.latency_tracking = config.latency_tracking
+
+    def note_slow_command(self, client, cmd, argv, duration):
+        """A command that reached one of the thresholds: a latency sample, a slow log entry."""
+        self.latency_monitor.add_sample_if_needed(
+            "fast-command" if "fast" in cmd.flags else "command", duration // 1000)
+        slowlog.log_command(client, cmd, argv, duration)
+
+    def command_blocked(self, client, cmd, duration):
+        """A command that blocked its client: logged and counted once it is served."""
+        client.blocked_call_usec = duration
+        if duration >= self.slow_command_us:
+            self.latency_monitor.add_sample_if_needed(
+                "fast-command" if "fast" in cmd.flags else "command", duration // 1000)
+
+    def command_unblocked(self, client, cmd, reply_usec):
+        """A blocked command was served (or CLIENT UNBLOCKed): its histogram and slow log
+        entry count the time it ran plus the time serving it took (updateStatsOnUnblock)."""
+        if not cmd:
+            return
+        total = getattr(client, "blocked_call_usec", 0) + reply_usec
+        if self.latency_tracking:
+            record_latency(cmd, total)
+        if client.argv:
+            slowlog.log_command(client, cmd, client.argv, total)
+        self.latency_monitor.add_sample_if_needed("command-unblocking", reply_usec // 1000)
 
     def handler_failed(self, client, cmd, exc, reply_mark):
         """A bug in a handler: the client gets an error, the server lives (call it from `except`)."""

@@ -27,6 +27,7 @@ import time
 import traceback
 
 from protocol.parser import ProtocolError
+from server.base.histogram import index_for_usec, new_counts
 from server.base.log import log
 from server.base.notify import channels as notification_channels
 
@@ -84,7 +85,8 @@ class ServerCore:
         """What every command pays after its handler, whichever path ran it (the native
         loop, Server.call for the Python path, EXEC, scripts): command statistics, the
         propagation of what it changed, the end of a propagation unit, client-side caching
-        (server/commands/tracking.py), after-call hooks.
+        (server/commands/tracking.py), the slow log and latency monitor (only past their
+        threshold), the latency histogram, after-call hooks (MONITOR).
         `dirty_before` is None when nothing can receive propagation."""
         cmd.calls += 1
         cmd.usec += duration
@@ -97,6 +99,18 @@ class ServerCore:
             self.end_propagation_unit(cmd)
         if self.tracking_hook is not None:     # client-side caching: invalidate, remember reads
             self.tracking_hook.after_command(client, cmd, argv, outermost)
+        if client.blocked:
+            self.command_blocked(client, cmd, duration)
+        else:
+            # One comparison for the slow log and the latency monitor together: the cached
+            # lower of their thresholds (huge while both are off).
+            if duration >= self.slow_command_us:
+                self.note_slow_command(client, cmd, argv, duration)
+            if self.latency_tracking:
+                counts = cmd.latency_counts
+                if counts is None:
+                    counts = cmd.latency_counts = new_counts()
+                counts[index_for_usec(duration)] += 1
         hooks = self.after_call_hooks
         if hooks:
             for hook in hooks:
@@ -149,6 +163,7 @@ class CommandCore:
 
     calls = 0
     usec = 0
+    latency_counts = None   # LATENCY HISTOGRAM's counts (server/base/histogram.py), once it ran
     rejected_calls = 0
     failed_calls = 0
     fast = False        # may skip process_command's checks (set when first looked up by name)

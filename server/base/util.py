@@ -119,3 +119,26 @@ def release_free_memory():
 
 
 _malloc_trim = None
+
+
+# -- arguments kept out of MONITOR and SLOWLOG ----------------------------------------------
+
+REDACTED = b"(redacted)"
+
+
+def redact_argument(client, index):
+    """Show argument `index` of the running command as "(redacted)" to monitors and in the
+    slow log (passwords of AUTH, HELLO, MIGRATE, sensitive CONFIG SET values)."""
+    argv = client.argv
+    held = getattr(client, "redacted", None)
+    if held is None or held[0] is not argv:
+        held = client.redacted = (argv, list(argv))
+    held[1][index] = REDACTED
+
+
+def shown_argv(client, argv):
+    """`argv` as monitors and the slow log show it: with its redactions, if any."""
+    held = getattr(client, "redacted", None)
+    if held is not None and held[0] is argv:
+        return held[1]
+    return argv

@@ -10,7 +10,7 @@ from server.base.config import ConfigError, lookup as lookup_directive
 from server.base.errors import CommandError, SYNTAX
 from server.base.log import log, LEVELS
 from server.base.net import ListenError, is_local_client, open_tcp_listeners
-from server.base.util import reply_help
+from server.base.util import redact_argument, reply_help
 
 # Flags COMMAND shows, in the order Redis prints them (may_replicate and protected stay hidden).
 SHOWN_FLAGS = (
@@ -355,6 +355,8 @@ def cmd_config_set(client, argv):
     for i in range(2, len(argv), 2):
         typed = argv[i].decode("utf-8", "surrogateescape")
         directive = lookup_directive(typed)
+        if directive is not None and directive.sensitive:
+            redact_argument(client, i + 1)      # every one, even past an error: slow log safety
         if directive is None:
             if unknown is None and failure is None and not deny_loading:
                 unknown = typed

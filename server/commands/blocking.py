@@ -27,6 +27,7 @@ The same machinery serves any type: a sorted set module blocks its BZPOPMIN
 clients with value_class=its class and its own serve callback.
 """
 import traceback
+from time import perf_counter_ns
 
 from server.commands import strings
 from server.base.errors import CommandError, internal_error_message
@@ -197,6 +198,7 @@ def unblock_on_request(client, error):
     else:
         wait.timeout_reply(client)
     _count_failure(wait)                     # Redis counts an unblocked call as failed
+    client.server.command_unblocked(client, wait.command, 0)
     unblock(client)
     return True
 
@@ -250,6 +252,7 @@ def _serve_key(server, db, key, waiters):
         wait = client.blocked_on
         if wait is None or value.__class__ is not wait.value_class:
             continue
+        started = perf_counter_ns()
         try:
             wait.serve(client, db, key, value)
         except CommandError as exc:
@@ -260,6 +263,7 @@ def _serve_key(server, db, key, waiters):
             log.warning("Internal error serving a blocked '%s':\n%s" % (name, traceback.format_exc()))
             client.reply.error(internal_error_message(name, exc))
             _count_failure(wait)
+        server.command_unblocked(client, wait.command, (perf_counter_ns() - started) // 1000)
         unblock(client)
 
 

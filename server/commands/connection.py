@@ -4,7 +4,7 @@ import hmac
 from server.commands import blocking, transactions
 from server.commands.table import command
 from server.base.errors import CommandError, NOT_INTEGER, DB_INDEX, SYNTAX, WRONGPASS
-from server.base.util import parse_int_arg
+from server.base.util import parse_int_arg, redact_argument
 
 
 @command("ping", -1, "fast", acl="@fast @connection", since="1.0.0",
@@ -106,6 +106,9 @@ def check_password(server, username, password):
 def cmd_auth(client, argv):
     if len(argv) > 3:
         raise CommandError(SYNTAX)
+    redact_argument(client, 1)
+    if len(argv) == 3:
+        redact_argument(client, 2)
     if len(argv) == 2:
         if not client.server.config.requirepass:
             raise CommandError(
@@ -138,6 +141,8 @@ def cmd_hello(client, argv):
         option = argv[i].lower()
         remaining = len(argv) - i - 1
         if option == b"auth" and remaining >= 2:
+            redact_argument(client, i + 1)
+            redact_argument(client, i + 2)
             if not check_password(client.server, argv[i + 1], argv[i + 2]):
                 raise CommandError(WRONGPASS)
             client.authenticated = True

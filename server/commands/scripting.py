@@ -66,6 +66,7 @@ from server.commands.table import command, container
 from server.base.errors import CommandError, NOT_INTEGER
 from server.commands.info import SECTION_HOOKS, set_field
 from server.base.log import log
+from server.commands.monitor import feed as feed_monitors
 from server.commands.lua_libs import (BIT_FUNCTIONS, NULL, STRUCT_FUNCTIONS, CJson, Failure, LuaFunction,
                              MsgPack, Rand48, ScriptError, c_long, c_number_format,
                              lua_tonumber, number_to_lua_string)
@@ -1502,6 +1503,7 @@ def run_script_command(client, argv, by_sha, read_only):
                                                                         ("RW", "access", "update")),
          summary="Execute a Lua script server side")
 def cmd_eval(client, argv):
+    feed_monitors(client, argv)        # before the commands the script runs
     run_script_command(client, argv, by_sha=False, read_only=False)
 
 
@@ -1511,6 +1513,7 @@ def cmd_eval(client, argv):
                                                                         ("RW", "access", "update")),
          summary="Execute a Lua script server side")
 def cmd_evalsha(client, argv):
+    feed_monitors(client, argv)        # before the commands the script runs
     run_script_command(client, argv, by_sha=True, read_only=False)
 
 
@@ -1519,6 +1522,7 @@ def cmd_evalsha(client, argv):
          key_specs=_eval_key_specs(RO_NOTE, ("RO", "access")),
          summary="Execute a read-only Lua script server side")
 def cmd_eval_ro(client, argv):
+    feed_monitors(client, argv)        # before the commands the script runs
     run_script_command(client, argv, by_sha=False, read_only=True)
 
 
@@ -1527,6 +1531,7 @@ def cmd_eval_ro(client, argv):
          key_specs=_eval_key_specs(None, ("RO", "access")),
          summary="Execute a read-only Lua script server side")
 def cmd_evalsha_ro(client, argv):
+    feed_monitors(client, argv)        # before the commands the script runs
     run_script_command(client, argv, by_sha=True, read_only=True)
 
 
