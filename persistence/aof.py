@@ -151,6 +151,10 @@ def _no_log(level, message):
     pass
 
 
+def _no_latency(event, latency_ms):
+    pass
+
+
 def redis_fsync(fd):
     """fdatasync where there is one, as Redis's redis_fsync on Linux: the data, not the
     metadata, has to reach the disk."""
@@ -1202,7 +1206,7 @@ class AofWriter:
 
     def __init__(self, fd, fsync_policy="everysec", *, log=None, background=None, fsync=None,
                  timestamp_enabled=False, no_fsync_on_rewrite=False, has_active_child=None,
-                 clock=time.time):
+                 clock=time.time, latency=None):
         if fsync_policy not in FSYNC_POLICIES:
             raise ValueError("fsync policy must be one of %s" % ", ".join(FSYNC_POLICIES))
         self.fd = fd
@@ -1214,6 +1218,7 @@ class AofWriter:
         self.no_fsync_on_rewrite = no_fsync_on_rewrite
         self.has_active_child = has_active_child or (lambda: False)
         self.clock = clock
+        self.latency = latency or _no_latency     # fn(event, ms): the latency monitor
         self.last_incr_size = os.fstat(fd).st_size
         self.last_incr_fsync_offset = self.last_incr_size
         self.current_size = self.last_incr_size
@@ -1302,7 +1307,16 @@ class AofWriter:
                          "Writing the AOF buffer without waiting for fsync to complete, this "
                          "may slow down Redis.")
         expected = len(self.buffer)
+        started = time.perf_counter_ns()
         written, error = self._write_all()
+        latency = (time.perf_counter_ns() - started) // 1_000_000
+        if sync_in_progress:
+            self.latency("aof-write-pending-fsync", latency)
+        elif self.has_active_child():
+            self.latency("aof-write-active-child", latency)
+        else:
+            self.latency("aof-write-alone", latency)
+        self.latency("aof-write", latency)
         self.flush_postponed_start = 0
         if written != expected:
             self._write_failed(now, written, expected, error)
@@ -1365,8 +1379,10 @@ class AofWriter:
         if self.no_fsync_on_rewrite and self.has_active_child():
             return
         if self.fsync_policy == "always":
+            started = time.perf_counter_ns()
             try:
                 self.fsync(self.fd)
+                self.latency("aof-fsync-always", (time.perf_counter_ns() - started) // 1_000_000)
             except OSError as e:
                 self._fatal("Can't persist AOF for fsync error when the AOF fsync policy is "
                             "'always': %s. Exiting..." % _strerror(e))

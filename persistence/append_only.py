@@ -193,7 +193,8 @@ class AppendOnly:
         return aof.AofWriter(fd, config.appendfsync, log=log_at, background=self.background,
                              timestamp_enabled=bool(config.aof_timestamp_enabled),
                              no_fsync_on_rewrite=bool(config.no_appendfsync_on_rewrite),
-                             has_active_child=lambda: self.server.fork_child is not None)
+                             has_active_child=lambda: self.server.fork_child is not None,
+                             latency=self.server.latency_monitor.add_sample_if_needed)
 
     def total_size(self, quiet=False):
         """Bytes of the base and incr files; quiet: a missing file counts 0 unlogged (the

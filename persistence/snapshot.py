@@ -157,7 +157,7 @@ class Snapshots:
             self.last_bgsave_ok = False
         else:
             log.warning("Background saving terminated by signal %d" % ended.signal)
-            remove_temp_file(ended.child.pid)
+            remove_temp_file(server, ended.child.pid)
             if ended.signal != 10:          # SIGUSR1: killed on purpose, not an error
                 self.last_bgsave_ok = False
         self.update_write_check()
@@ -167,7 +167,7 @@ class Snapshots:
         child = self.server.fork_child
         if child is not None and child.kind == "rdb":
             children.kill(child)
-            remove_temp_file(child.pid)
+            remove_temp_file(self.server, child.pid)
             self.server.fork_child = None
             for hook in self.child_done_hooks:
                 hook(False, getattr(child, "target", "disk"))
@@ -344,11 +344,15 @@ class DuplicateKey(Exception):
                          % (key.decode("utf-8", "replace"), db))
 
 
-def remove_temp_file(pid):
+def remove_temp_file(server, pid):
+    """Drop what a killed or failed save child left; unlinking a big file can stall."""
+    started = time.perf_counter_ns()
     try:
         os.unlink("temp-%d.rdb" % pid)
     except OSError:
         pass
+    server.latency_monitor.add_sample_if_needed(
+        "rdb-unlink-temp-file", (time.perf_counter_ns() - started) // 1_000_000)
 
 
 def command_flags(client, cmd):

@@ -142,6 +142,12 @@ def client_info_string(client, caller=None):
         qbuf = client.parser.pending()
     except AttributeError:
         qbuf = 0
+    if client is caller and client.argv:
+        # Redis trims the query buffer only after running what it holds: the command being
+        # run is still in it.
+        running = getattr(client, "exec_argv", None) or client.argv
+        qbuf += len(b"*%d\r\n" % len(running)) + sum(len(b"$%d\r\n" % len(arg)) + len(arg) + 2
+                                                   for arg in running)
     # Output not yet written (Client.output_memory), split as Redis splits it: the first
     # 16 KB of replies in its static buffer (obl), the rest in its reply list (omem, in oll
     # blocks of 16 KB); what the connection still holds is part of the rest.

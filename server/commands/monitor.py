@@ -75,7 +75,7 @@ def feed(client, argv):
         return
     line = monitor_line(client, shown_argv(client, argv))
     for monitor in monitors:
-        if not monitor.closed:
+        if not monitor.closing and not monitor.closed:    # QUIT: nothing after its +OK
             monitor.reply.raw(line)
             server.queue_flush(monitor)
 
