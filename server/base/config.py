@@ -553,15 +553,37 @@ def _valid_hostname(value):
     return None
 
 
-PROC_TITLE_VARS = ("{title}", "{listen-addr}", "{server-mode}", "{port}", "{tls-port}",
-                   "{unixsocket}", "{config-file}")
+# The variables a proc-title-template may use; those never empty make a title on their own.
+PROC_TITLE_VARS = ("title", "listen-addr", "server-mode", "port", "tls-port", "unixsocket",
+                   "config-file")
+PROC_TITLE_NEVER_EMPTY = ("listen-addr", "port", "tls-port")
 
 
 def _valid_proc_title(value):
+    """As Redis expands the template with an empty title: `{name}` must be a known variable,
+    `{{` is a literal brace, and what results must not be blank."""
+    text = []
     rest = value
-    for var in PROC_TITLE_VARS:
-        rest = rest.replace(var, "")
-    if "{" in rest or "}" in rest or not value.strip() or "{title}" not in value:
+    while rest:
+        start = rest.find("{")
+        if start < 0:
+            text.append(rest)
+            break
+        text.append(rest[:start])
+        rest = rest[start + 1:]
+        if not rest:
+            return "template format is invalid or contains unknown variables"
+        if rest[0] == "{":
+            text.append("{")
+            rest = rest[1:]
+            continue
+        end = rest.find("}")
+        if end < 0 or rest[:end] not in PROC_TITLE_VARS:
+            return "template format is invalid or contains unknown variables"
+        if rest[:end] in PROC_TITLE_NEVER_EMPTY:
+            text.append("x")
+        rest = rest[end + 1:]
+    if not "".join(text).strip(" "):
         return "template format is invalid or contains unknown variables"
     return None
 

@@ -31,8 +31,10 @@ class SlowLog:
         self.next_id = 0
 
     def push(self, client, argv, duration, max_len):
+        # A script's client has no connection: Redis names its peer "?:0".
+        addr = "?:0" if getattr(client, "in_script", False) else client.addr
         self.entries.appendleft((self.next_id, int(time.time()), duration, trimmed_argv(argv),
-                                 client.addr, client.name or b""))
+                                 addr, client.name or b""))
         self.next_id += 1
         while len(self.entries) > max_len:
             self.entries.pop()
