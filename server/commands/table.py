@@ -116,7 +116,8 @@ _GROUP_BY_MODULE = {
     "lists": "list",
     "strings": "string", "keys": "generic", "connection": "connection",
     "admin": "server", "introspection": "server", "hashes": "hash", "sets": "set",
-    "zsets": "sorted-set", "bitmaps": "bitmap",
+    "zsets": "sorted-set", "bitmaps": "bitmap", "monitor": "server", "slowlog": "server",
+    "latency": "server",
 }
 
 
