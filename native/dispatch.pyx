@@ -188,7 +188,8 @@ cdef class ServerCore:
     # notify-keyspace-events as a bit set, 0 when nothing is published (server/base/notify.py);
     # while it is not 0 the fast paths step aside and the handlers fire the events
     cdef public int notify_keyspace_events
-    cdef public long long slow_command_us   # the lower of the slow log's and latency monitor's thresholds
+    cdef public long long slow_command_us   # the lower of the slow log's and latency monitor's
+                                            # thresholds, in µs
     cdef public bint latency_tracking       # latency-tracking: per-command histograms
 
     cpdef notify(self, int klass, event, key, db_index):
@@ -323,7 +324,7 @@ cdef class CommandCore:
     cdef public long long usec
     cdef public long long rejected_calls
     cdef public long long failed_calls
-    cdef public object latency_counts   # LATENCY HISTOGRAM's counts (server/base/histogram.py), once it ran
+    cdef public object latency_counts   # LATENCY HISTOGRAM's counts (server/base/histogram.py)
     cdef public bint fast         # may skip process_command's checks (set when first looked up by name)
     cdef public bint is_write     # the write flag (set by Command)
 

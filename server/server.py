@@ -270,12 +270,14 @@ class Server(ServerCore):
                 return self.reject(client, None, unknown_command_error(argv, True), argv)
         arity = cmd.arity
         if (arity > 0 and arity != argc) or argc < -arity:
-            return self.reject(client, cmd, "ERR wrong number of arguments for '%s' command" % cmd.name, argv)
+            return self.reject(client, cmd, "ERR wrong number of arguments for '%s' command"
+                               % cmd.name, argv)
         flags = cmd.flags
         if "protected" in flags:
             setting = self.config.enable_debug_command
             if setting == "no" or (setting == "local" and not is_local_client(client)):
-                return self.reject(client, cmd, DEBUG_REFUSED % ("DEBUG", "enable-debug-command"), argv)
+                return self.reject(client, cmd, DEBUG_REFUSED % ("DEBUG", "enable-debug-command"),
+                                   argv)
         if not client.authenticated and "no_auth" not in flags:
             return self.reject(client, cmd, NOAUTH, argv)
         in_multi = client.multi_state is not None
@@ -301,7 +303,8 @@ class Server(ServerCore):
                     return self.reject(client, cmd, error, argv)
         if (self.replicaof is not None and self.config.replica_read_only and "write" in flags
                 and not client.is_master):
-            return self.reject(client, cmd, "READONLY You can't write against a read only replica.", argv)
+            return self.reject(client, cmd, "READONLY You can't write against a read only replica.",
+                               argv)
         if refused_while_subscribed:
             return self.reject(client, cmd, SUBSCRIBED_MODE_ERROR % cmd.fullname, argv)
         if in_multi and transactions.queue_command(client, cmd, argv):

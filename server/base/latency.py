@@ -51,7 +51,7 @@ class LatencyMonitor:
         self.events = {}
 
     def add_sample_if_needed(self, event, latency_ms):
-        """Record `latency_ms` for `event` if it reaches the threshold (latencyAddSampleIfNeeded)."""
+        """Record `latency_ms` for `event` if it reaches the threshold."""
         threshold = self.config.latency_monitor_threshold
         if threshold and latency_ms >= threshold:
             self.add_sample(event, latency_ms)
@@ -84,7 +84,8 @@ class LatencyMonitor:
         labels = [_age_label(now - when) for when, _ in samples]
         low = min(values) if values else 0
         high = max(values) if values else 0
-        out = ["%s - high %d ms, low %d ms (all time high %d ms)\n" % (event, high, low, series.max),
+        out = ["%s - high %d ms, low %d ms (all time high %d ms)\n"
+               % (event, high, low, series.max),
                "-" * GRAPH_COLUMNS + "\n"]
         out.append(render_sparkline(values, labels, GRAPH_COLUMNS, GRAPH_ROWS))
         return "".join(out)

@@ -51,7 +51,8 @@ def _underflows(arg):
 def parse_coordinates(longitude_arg, latitude_arg):
     longitude = parse_double(longitude_arg)
     latitude = parse_double(latitude_arg)
-    if not (LONGITUDE_MIN <= longitude <= LONGITUDE_MAX and LATITUDE_MIN <= latitude <= LATITUDE_MAX):
+    if not (LONGITUDE_MIN <= longitude <= LONGITUDE_MAX
+            and LATITUDE_MIN <= latitude <= LATITUDE_MAX):
         raise CommandError("ERR invalid longitude,latitude pair %f,%f" % (longitude, latitude))
     return longitude, latitude
 

@@ -11,7 +11,8 @@ from server.commands.admin import RESETSTAT_HOOKS, all_commands, find_command, o
 from server.commands.info import SECTION_HOOKS, _safe_name
 from server.commands.table import command, container
 
-container("latency", "server", since="2.8.13", summary="A container for latency diagnostics commands")
+container("latency", "server", since="2.8.13",
+          summary="A container for latency diagnostics commands")
 
 ADMIN = "admin noscript loading stale"
 ADMIN_ACL = "@admin @slow @dangerous"

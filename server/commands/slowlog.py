@@ -51,7 +51,7 @@ def trimmed_argv(argv):
 
 
 def log_command(client, cmd, argv, duration):
-    """Log a command that ran for `duration` µs if it is slow enough (slowlogPushCurrentCommand)."""
+    """Log a command that ran for `duration` µs if it reached the threshold."""
     server = client.server
     config = server.config
     threshold = config.slowlog_log_slower_than
