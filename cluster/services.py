@@ -7,7 +7,7 @@ child, INFO replication and CONFIG SET.
 """
 import time
 
-from cluster import commands  # noqa: F401  (declares the replication commands on import)
+from cluster import commands, migrate  # noqa: F401  (they declare their commands on import)
 from cluster.master_link import MasterLink
 from cluster.replication import ONLINE, STATE_NAMES, Replication, client_ip
 from server.commands import admin, info

@@ -69,6 +69,12 @@ KEY_SPEC_FLAGS = {
     "renamenx": [("RW", "access", "delete"), ("OW", "insert")],
     "copy": [("RO", "access"), _OW_UPDATE], "move": [("RW", "access", "delete")],
     "sort": [("RO", "access"), _OW_UPDATE],
+    # Moving an element: taken from the source, inserted into the destination.
+    "lmove": [("RW", "access", "delete"), ("RW", "insert")],
+    "blmove": [("RW", "access", "delete"), ("RW", "insert")],
+    "rpoplpush": [("RW", "access", "delete"), ("RW", "insert")],
+    "brpoplpush": [("RW", "access", "delete"), ("RW", "insert")],
+    "smove": [("RW", "access", "delete"), ("RW", "insert")],
 }
 
 
