@@ -117,7 +117,7 @@ _GROUP_BY_MODULE = {
     "strings": "string", "keys": "generic", "connection": "connection",
     "admin": "server", "introspection": "server", "hashes": "hash", "sets": "set",
     "zsets": "sorted-set", "bitmaps": "bitmap", "monitor": "server", "slowlog": "server",
-    "latency": "server",
+    "latency": "server", "memory": "server",
 }
 
 
