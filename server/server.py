@@ -395,7 +395,10 @@ class Server(ServerCore):
         self.latency_tracking = config.latency_tracking
 
     def note_slow_command(self, client, cmd, argv, duration):
-        """A command that reached one of the thresholds: a latency sample, a slow log entry."""
+        """A command that reached one of the thresholds: a latency sample, a slow log entry.
+        What the data file being loaded runs (no connection) is neither, as in Redis."""
+        if self.loading and getattr(client, "transport", None) is None:
+            return
         self.latency_monitor.add_sample_if_needed(
             "fast-command" if "fast" in cmd.flags else "command", duration // 1000)
         slowlog.log_command(client, cmd, argv, duration)

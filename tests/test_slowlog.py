@@ -250,3 +250,21 @@ def test_concurrent_clients_each_logged(ours):
         conn.command("CONFIG", "SET", "slowlog-log-slower-than", "10000")
         conn.command("FLUSHALL")
         conn.close()
+
+
+def test_commands_loaded_from_the_aof_are_not_logged(start_server, tmp_path):
+    first = start_server("--appendonly", "yes", "--appendfsync", "always", dir=tmp_path)
+    conn = RawConnection(first.port)
+    for i in range(50):
+        conn.command("SET", "k%d" % i, "v")
+    conn.close()
+    first.stop()
+    again = start_server("--appendonly", "yes", "--slowlog-log-slower-than", "0",
+                         "--latency-monitor-threshold", "1", dir=tmp_path)
+    conn = RawConnection(again.port)
+    try:
+        assert conn.command("DBSIZE") == b":50\r\n"
+        logged = [entry[3] for entry in decode(conn.command("SLOWLOG", "GET", "-1"))]
+        assert [b"SET", b"k0", b"v"] not in logged and logged[0] == [b"DBSIZE"]
+    finally:
+        conn.close()

@@ -88,7 +88,7 @@ def monitor_line(client, argv):
     elif getattr(client, "unix", False):
         origin = "%d unix:%s" % (db, client.server.config.unixsocket)
     else:
-        origin = "%d %s" % (db, client.addr)
+        origin = "%d %s" % (db, getattr(client, "addr", "?:0"))
     text = "+%d.%06d [%s] %s\r\n" % (now // 1_000_000, now % 1_000_000, origin,
                                       " ".join(quote_arg(arg) for arg in argv))
     return text.encode("ascii")

@@ -31,8 +31,8 @@ class SlowLog:
         self.next_id = 0
 
     def push(self, client, argv, duration, max_len):
-        # A script's client has no connection: Redis names its peer "?:0".
-        addr = "?:0" if getattr(client, "in_script", False) else client.addr
+        # Clients without a connection (a script's, AOF loading's): Redis names their peer "?:0".
+        addr = "?:0" if getattr(client, "in_script", False) else getattr(client, "addr", "?:0")
         self.entries.appendleft((self.next_id, int(time.time()), duration, trimmed_argv(argv),
                                  addr, client.name or b""))
         self.next_id += 1
