@@ -260,3 +260,15 @@ def test_unix_socket_clients_show_the_socket_path(reference, start_server, tmp_p
     assert lines[0] == lines[1]
     assert lines[1][0] == b'[0 unix:PATH] "SET" "k" "v"'
     assert os.path.basename(path)
+
+
+def test_functions_show_before_their_commands(reference, ours):
+    library = "#!lua name=monitored\nredis.register_function('setfoo', function(keys, args) " \
+              "return redis.call('set', keys[1], args[1]) end)"
+    for srv in (reference, ours):
+        RawConnection(srv.port).command("FUNCTION", "LOAD", "REPLACE", library)
+    lines = assert_same_lines(reference, ours, [
+        ["FCALL", "setfoo", "1", "foo", "bar"], ["FCALL_RO", "nosuch", "0"],
+    ])
+    assert lines[:2] == [b'[0 127.0.0.1:PORT] "FCALL" "setfoo" "1" "foo" "bar"',
+                         b'[0 lua] "set" "foo" "bar"']

@@ -23,6 +23,7 @@ from server.base.util import reply_help
 from server.commands.info import SECTION_HOOKS, bytes_to_human, set_field
 from server.commands.introspection import subcommand_syntax_error
 from server.commands.lua_libs import ScriptError, number_to_lua_string
+from server.commands.monitor import feed as feed_monitors
 from server.commands.scripting import (SHEBANG_FLAGS, ScriptEngine, busy_error, engine_of,
                                        parse_shebang,
                                        kill_running_script, script_keys, _eval_key_specs,
@@ -348,6 +349,7 @@ def run_function_command(client, argv, read_only):
          key_specs=_eval_key_specs(RW_NOTE, ("RW", "access", "update")),
          summary="Invoke a function")
 def cmd_fcall(client, argv):
+    feed_monitors(client, argv)        # before the commands the function runs
     run_function_command(client, argv, read_only=False)
 
 
@@ -356,6 +358,7 @@ def cmd_fcall(client, argv):
          key_specs=_eval_key_specs(RO_NOTE, ("RO", "access")),
          summary="Invoke a read-only function")
 def cmd_fcall_ro(client, argv):
+    feed_monitors(client, argv)        # before the commands the function runs
     run_function_command(client, argv, read_only=True)
 
 
