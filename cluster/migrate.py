@@ -12,6 +12,7 @@ import time
 
 from persistence.dump import dump_payload
 from server.base.errors import CommandError, SYNTAX
+from server.base.notify import NOTIFY_GENERIC
 from server.base.util import parse_int_arg, redact_argument
 from server.commands.info import SECTION_HOOKS, set_field
 from server.commands.table import command
@@ -233,6 +234,7 @@ def _attempt(client, db, keys, host, port, db_index, timeout, copy, replace, use
                     "utf-8", "surrogateescape")
         elif not copy:
             db.delete(key)                     # signals the modified key itself
+            server.notify(NOTIFY_GENERIC, b"del", key, db.index)
             server.dirty += 1
             moved.append(key)
     if socket_error:
