@@ -22,6 +22,7 @@ from server.commands import functions  # noqa: F401
 from server.commands import blocking, monitor, slowlog, latency, memory  # noqa: F401
 from server.commands.pubsub import PubSub, SUBSCRIBED_MODE_COMMANDS, SUBSCRIBED_MODE_ERROR
 from server.commands import tracking
+from server.commands import evict
 from server.commands.pausing import POSTPONED, Pauses
 from server.commands import table as command_table
 from server.client import Client
@@ -150,6 +151,9 @@ class Server(ServerCore):
         self.pubsub = PubSub(self)
         self.tracking = tracking.Tracking(self)
         self.tracking_hook = None             # the Tracking while any client tracks
+        self.evictor = evict.Evictor(self)    # maxmemory: checks every command while set
+        evict.apply_maxmemory(self)
+        config.listeners["maxmemory"] = lambda _value: evict.maxmemory_changed(self)
         self.soft_limited_clients = {}        # over their soft output limit: the cron checks them
         config.listeners["client-output-buffer-limit"] = self.output_limits_changed
         self.notify_keyspace_events = enabled_flags(config.notify_keyspace_events)
