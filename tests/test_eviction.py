@@ -161,3 +161,20 @@ def test_eviction_notifies_invalidates_before_the_reply_and_reaches_replicas(our
         rc.close()
     finally:
         replica.stop()
+
+
+def test_scripts_out_of_memory_match_redis(reference, ours):
+    script = [
+        ["SET", "a", "1"],
+        ["CONFIG", "SET", "maxmemory", "1"],
+        ["EVAL", "return redis.call('get', 'a')", "0"],
+        ["EVAL", "return redis.call('set', 'b', '2')", "0"],
+        ["EVAL", "return redis.pcall('incr', 'a')", "0"],
+        ["EVAL", "redis.call('del', 'a'); return redis.call('set', 'b', '2')", "0"],
+        ["EVAL", "#!lua\nreturn redis.call('get', 'b')", "0"],
+        ["EVAL", "#!lua flags=no-writes\nreturn redis.call('get', 'b')", "0"],
+        ["EVAL", "#!lua flags=allow-oom\nreturn redis.call('set', 'c', '3')", "0"],
+        ["CONFIG", "SET", "maxmemory", "0"],
+        ["MGET", "a", "b", "c"],
+    ]
+    assert_same(reference, ours, script)

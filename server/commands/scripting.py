@@ -63,6 +63,7 @@ from server.base import native_bridge
 from server.base.dispatch import TARGET_AOF, TARGET_REPLICAS
 from server.commands.fake_client import FakeClient
 from server.commands.table import command, container
+from server.commands.evict import OOM_ERROR
 from server.base.errors import CommandError, NOT_INTEGER
 from server.commands.info import SECTION_HOOKS, set_field
 from server.base.log import log
@@ -877,6 +878,11 @@ class ScriptEngine:
             if read_only_command:
                 raise CommandError("ERR Can not execute a script with write flag using *_ro "
                                    "command.")
+            if (FLAG_ALLOW_OOM not in flags and config.maxmemory and not caller.is_master
+                    and server.evictor.pre_command_oom):
+                # Such a script is a denyoom command to Redis's dispatcher, which refuses it
+                # with the plain -OOM before the script's own check could.
+                raise CommandError(OOM_ERROR)
 
     def _write_error(self, writer, sha, outcome):
         _, message, source, line, ignore_stats, raw = (tuple(outcome) + (None,) * 6)[:6]
@@ -1064,6 +1070,11 @@ class ScriptEngine:
                 return b"-" + disk_error.encode()
             if server.no_good_replicas is not None and not ctx.caller.is_master:
                 return b"-" + server.no_good_replicas.encode()
+        # Out of memory when the script started: its first write that may grow memory is
+        # refused; once it wrote, stopping halfway would break its atomicity.
+        if ("denyoom" in flags and not ctx.wrote and not ctx.allow_oom and server.config.maxmemory
+                and not ctx.caller.is_master and server.evictor.pre_command_oom):
+            return b"-" + OOM_ERROR.encode()
         return None
 
     def _sha1hex(self, *args):
