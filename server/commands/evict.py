@@ -39,6 +39,7 @@ class Evictor:
         self.pool = []              # (score, dbid, key), best candidate last
         self.next_db = 0
         self.pre_command_oom = False
+        self.scheduled = False
 
     # -- the figure ------------------------------------------------------------
 
@@ -57,6 +58,8 @@ class Evictor:
             return False
         if getattr(server, "running_script", None) is not None:
             return False        # a busy script: no DELs mixed into its propagation
+        if server.writes_paused:
+            return False        # a paused dataset stays as it is, evictions included
         return True
 
     # -- eviction ----------------------------------------------------------------
@@ -69,6 +72,10 @@ class Evictor:
         excess = self.memory_excess()
         if not excess:
             return True
+        if self.compact_side_data():
+            excess = self.memory_excess()
+            if not excess:
+                return True
         server = self.server
         policy = server.config.maxmemory_policy
         if policy == "noeviction":
@@ -94,8 +101,39 @@ class Evictor:
                 freed += max(0, before - used_memory()) if measured else size
                 evicted += 1
             if evicted % 16 == 0 and (time.perf_counter() - started) * 1e6 > limit_us:
-                break       # the next command goes on where this one stopped
+                self.schedule()     # go on from the event loop, as Redis's timer does
+                break
         return True
+
+    def compact_side_data(self):
+        """Drop the stale entries the key log and the expiry heap keep for removed keys
+        (they go lazily, and hold the removed keys' names) when they are a good share of
+        the entries: evicting keys frees little while those still reference them. True
+        when something was compacted."""
+        compacted = False
+        for db in self.server.dbs:
+            if len(db.keylog.keys) > len(db.data) * 5 // 4 + 64:
+                db.keylog.compact(db.data)
+                compacted = True
+            if len(db._expiry_heap) > len(db.expires) * 5 // 4 + 64:
+                db._compact_heap()
+                compacted = True
+        return compacted
+
+    def schedule(self):
+        """Evict from the event loop rather than inside a command (CONFIG SET maxmemory,
+        a round cut short by tenacity): the DELs propagate on their own, not inside the
+        command's MULTI/EXEC unit."""
+        if self.scheduled or self.server.loop is None:
+            return
+        self.scheduled = True
+        self.server.loop.call_soon(self._run_scheduled)
+
+    def _run_scheduled(self):
+        self.scheduled = False
+        if self.server.config.maxmemory:
+            self.perform()
+            self.server.tracking.invalidate_pending()
 
     def time_limit_us(self):
         tenacity = self.server.config.maxmemory_eviction_tenacity
@@ -215,7 +253,7 @@ def apply_maxmemory(server):
 
 
 def maxmemory_changed(server):
-    """CONFIG SET maxmemory: below the memory in use, keys go at once, as Redis does."""
+    """CONFIG SET maxmemory: below the memory in use, keys go right after, as Redis does."""
     apply_maxmemory(server)
     limit = server.config.maxmemory
     if limit and server.evictor.memory_excess():
@@ -223,5 +261,4 @@ def maxmemory_changed(server):
                     "the current memory usage (%d). This will result in key eviction and/or "
                     "the inability to accept new write commands depending on the "
                     "maxmemory-policy." % (limit, used_memory()))
-        server.evictor.perform()
-        server.tracking.invalidate_pending()
+        server.evictor.schedule()
