@@ -342,8 +342,9 @@ class MasterLink:
 
     def flush_old_data(self):
         log.notice("MASTER <-> REPLICA sync: Flushing old data")
+        lazy = self.server.config.replica_lazy_flush
         for db in self.server.dbs:
-            db.clear()
+            db.clear(lazy)
         self.server.tracking.flushed(None)      # every cached key is stale
         functions.store_of(self.server).flush()    # the master's libraries replace ours
         log.notice("MASTER <-> REPLICA sync: Loading DB in memory")

@@ -281,6 +281,28 @@ cdef class KeyTable:
         _release_chains(old, count)
         PyMem_Free(old)
 
+    def release_some(self, size_t budget):
+        """Free up to about `budget` entries of a table nothing uses any more (a database
+        dropped by FLUSHALL ASYNC), bucket chains from the top down, so the rest of the
+        work is left for later turns of the loop. Returns how many entries are left. The
+        table is no mapping afterwards: only more release_some calls and its deallocation
+        may follow (both stay within the buckets it still counts)."""
+        cdef Entry* entry
+        cdef Entry* following
+        cdef size_t released = 0
+        while self.used and released < budget:
+            entry = self.buckets[self.mask]
+            self.buckets[self.mask] = NULL
+            while entry != NULL:
+                following = entry.next
+                self.used -= 1
+                released += 1
+                _release(entry, True)
+                entry = following
+            if self.mask:
+                self.mask -= 1
+        return self.used
+
     def keys(self):
         return self._walk(WALK_KEYS)
 

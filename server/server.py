@@ -30,6 +30,7 @@ from server.base.errors import CommandError, NOAUTH, internal_error_message
 from server.values.keyspace import Database, keyspace_cron
 from server.base.histogram import record as record_latency
 from server.base.latency import LatencyMonitor
+from server.base.lazyfree import LazyFree
 from server.base.log import LEVELS, log
 from server.base.net import ListenError, is_local_client, open_tcp_listeners, open_unix_listener
 from server.base.notify import enabled_flags
@@ -112,6 +113,7 @@ class Server(ServerCore):
     def __init__(self, config):
         self.config = config
         self.stats = Stats()
+        self.lazyfree = LazyFree(self)
         self.dbs = [Database(self, i) for i in range(config.databases)]
         self.clients = {}
         self._next_client_id = 2             # Redis's own script clients take ids 1 and 2

@@ -473,6 +473,7 @@ def reset_stats(server):
         if isinstance(getattr(stats, name, None), (int, float)):
             setattr(stats, name, 0)
     stats.errors.clear()
+    server.lazyfree.reset_stats()
     for cmd in all_commands(server):
         cmd.calls = cmd.usec = cmd.rejected_calls = cmd.failed_calls = 0
     for hook in RESETSTAT_HOOKS:

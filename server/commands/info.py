@@ -283,8 +283,8 @@ def section_memory(server):
         ["mem_aof_buffer", 0],
         ["mem_allocator", "libc"],
         ["active_defrag_running", 0],
-        ["lazyfree_pending_objects", 0],
-        ["lazyfreed_objects", 0],
+        ["lazyfree_pending_objects", server.lazyfree.pending_objects],
+        ["lazyfreed_objects", server.lazyfree.freed_objects],
     ]
 
 

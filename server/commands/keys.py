@@ -28,11 +28,15 @@ EMBSTR_SIZE_LIMIT = 44
          tips="request_policy:multi_shard response_policy:agg_sum",
          summary="Delete a key")
 def cmd_del(client, argv):
+    _delete_keys(client, argv, client.server.config.lazyfree_lazy_user_del)
+
+
+def _delete_keys(client, argv, lazy):
     db = client.db
     notify = client.server.notify
     removed = 0
     for key in argv[1:]:
-        if db.delete(key):
+        if db.delete(key, lazy):
             notify(NOTIFY_GENERIC, b"del", key, db.index)
             removed += 1
     client.server.dirty += removed
@@ -44,7 +48,7 @@ def cmd_del(client, argv):
          summary="Delete a key asynchronously in another thread. Otherwise it is just as DEL, "
                  "but non blocking.")
 def cmd_unlink(client, argv):
-    cmd_del(client, argv)
+    _delete_keys(client, argv, True)
 
 
 @command("exists", -2, "readonly fast", keys=(1, -1, 1), acl="@keyspace @read @fast",
@@ -78,11 +82,17 @@ def cmd_dbsize(client, argv):
     client.reply.integer(len(client.db.data))
 
 
-def _flush_mode(argv):
+def _flush_lazily(client, argv):
+    """FLUSHDB / FLUSHALL [ASYNC|SYNC]: True to release the dropped keys in the background
+    (ASYNC, or no option while lazyfree-lazy-user-flush is on)."""
     if len(argv) > 2:
         raise CommandError(SYNTAX)
-    if len(argv) == 2 and argv[1].lower() not in (b"sync", b"async"):
-        raise CommandError(SYNTAX)
+    if len(argv) == 2:
+        mode = argv[1].lower()
+        if mode not in (b"sync", b"async"):
+            raise CommandError(SYNTAX)
+        return mode == b"async"
+    return client.server.config.lazyfree_lazy_user_flush
 
 
 # FLUSHDB/FLUSHALL propagate even when nothing was there: dirty always moves.
@@ -91,8 +101,8 @@ def _flush_mode(argv):
          tips="request_policy:all_shards response_policy:all_succeeded",
          summary="Remove all keys from the current database")
 def cmd_flushdb(client, argv):
-    _flush_mode(argv)
-    removed = client.db.clear()
+    lazy = _flush_lazily(client, argv)
+    removed = client.db.clear(lazy)
     client.server.dirty += max(removed, 1)
     client.server.tracking.flushed(client)
     client.reply.ok()
@@ -102,9 +112,9 @@ def cmd_flushdb(client, argv):
          tips="request_policy:all_shards response_policy:all_succeeded",
          summary="Remove all keys from all databases")
 def cmd_flushall(client, argv):
-    _flush_mode(argv)
+    lazy = _flush_lazily(client, argv)
     server = client.server
-    removed = sum(db.clear() for db in server.dbs)
+    removed = sum(db.clear(lazy) for db in server.dbs)
     server.dirty += max(removed, 1)
     server.tracking.flushed(client)
     for hook in FLUSHALL_HOOKS:

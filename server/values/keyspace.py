@@ -448,14 +448,19 @@ class Database:
         self.data[key] = value
         self.server.key_modified(self, key)
 
-    def delete(self, key):
-        """Remove key if it exists; an expired key is expired (not deleted) on a master."""
+    def delete(self, key, lazy=False):
+        """Remove key if it exists; an expired key is expired (not deleted) on a master.
+        `lazy` (UNLINK, the lazyfree-* directives): a big value is released in the
+        background (server/base/lazyfree.py)."""
         data = self.data
         if key not in data:
             return False
         if key in self.expires and self._expired(key) and key not in data:
             return False
-        del data[key]
+        value = data.pop(key)
+        if lazy:
+            self.server.lazyfree.drop_value(value)
+        del value
         self.expires.pop(key, None)
         self._forget(key)
         self.modified(key)
@@ -464,7 +469,10 @@ class Database:
     def expire_now(self, key):
         """Remove an expired key and propagate its deletion as DEL."""
         server = self.server
-        self.data.pop(key, None)
+        value = self.data.pop(key, None)
+        if value is not None and server.config.lazyfree_lazy_expire:
+            server.lazyfree.drop_value(value)
+        del value
         self.expires.pop(key, None)
         self._forget(key)
         server.stats.expired_keys += 1
@@ -480,8 +488,12 @@ class Database:
         the command it made room for runs: Tracking.invalidate_pending). False when the
         key is not there."""
         server = self.server
-        if self.data.pop(key, None) is None:
+        value = self.data.pop(key, None)
+        if value is None:
             return False
+        if server.config.lazyfree_lazy_eviction:
+            server.lazyfree.drop_value(value)
+        del value
         self.expires.pop(key, None)
         self._forget(key)
         server.stats.evicted_keys += 1
@@ -562,9 +574,20 @@ class Database:
         if counter is not None:
             self.lfu[dst] = counter
 
-    def clear(self):
+    def clear(self, lazy=False):
+        """Drop every key; `lazy` (FLUSHALL / FLUSHDB ASYNC, lazyfree-lazy-user-flush,
+        replica-lazy-flush) hands the old tables to the background release."""
         removed = len(self.data)
         keys = list(self.data) if self.server.has_watchers() else ()
+        if lazy:
+            lazyfree = self.server.lazyfree
+            lazyfree.drop_table(self.data, removed)
+            lazyfree.drop_table(self.expires, 0)
+            lazyfree.drop_table(self.access, 0)
+            lazyfree.drop_table(self._expiry_heap, 0)
+            lazyfree.drop_table(self.keylog.keys, 0)
+            if self.lfu:
+                lazyfree.drop_table(self.lfu, 0)
         self.data = KeyTable()
         self.expires = {}
         self._expiry_heap = []
