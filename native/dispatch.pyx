@@ -523,6 +523,8 @@ cdef bint _run_fast(int kind, ClientCore client, ServerCore server, list argv,
     if kind == FAST_SET:
         if argc != 3:
             return False            # options: the handler parses them
+        if entry.size == HELD and not PyBytes_CheckExact(table.value_of(entry)):
+            return False            # over another type: the handler (lazyfree-lazy-server-del)
         table.store(key, <object>PyList_GET_ITEM(argv, 2))
         _record_write(db, server, key)
         reply.ok()

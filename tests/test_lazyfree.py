@@ -159,3 +159,19 @@ def test_replies_match_redis(reference, server):
         "lazyfree-lazy-expire", "lazyfree-lazy-eviction", "replica-lazy-flush",
         "slave-lazy-flush")]
     assert_same(reference, server, script)
+
+
+def test_lazyfree_lazy_server_del_frees_overwritten_values_lazily(c):
+    c.config_set("lazyfree-lazy-server-del", "yes")
+    try:
+        big_set(c, "a")
+        c.set("a", "string now")
+        big_set(c, "src")
+        big_set(c, "dst")
+        c.rename("src", "dst")
+        assert c.get("a") == b"string now"
+        assert c.scard("dst") == 1000
+        assert settled(c)
+        assert lazyfree_fields(c) == (0, 2)
+    finally:
+        c.config_set("lazyfree-lazy-server-del", "no")

@@ -387,6 +387,8 @@ class Database:
         server = self.server
         data = self.data
         if key in data:
+            if server.config.lazyfree_lazy_server_del:     # the overwritten value, if big
+                server.lazyfree.drop_value(data[key])
             data[key] = value
             self.access[key] = server.lru_clock
         else:
@@ -567,7 +569,8 @@ class Database:
         counter = self.lfu.get(src) if self.lfu is not None else None
         self._forget(src)
         self.modified(src)
-        self.delete(dst)        # replaced as deleted then added again: `new` fires for dst
+        # Replaced as deleted then added again: `new` fires for dst.
+        self.delete(dst, self.server.config.lazyfree_lazy_server_del)
         self.set(dst, value)
         if when is not None:
             self.set_expire(dst, when)
