@@ -281,12 +281,14 @@ cdef class KeyTable:
         _release_chains(old, count)
         PyMem_Free(old)
 
-    def release_some(self, size_t budget):
+    def release_some(self, size_t budget, list aggregates=None):
         """Free up to about `budget` entries of a table nothing uses any more (a database
         dropped by FLUSHALL ASYNC), bucket chains from the top down, so the rest of the
         work is left for later turns of the loop. Returns how many entries are left. The
         table is no mapping afterwards: only more release_some calls and its deallocation
-        may follow (both stay within the buckets it still counts)."""
+        may follow (both stay within the buckets it still counts). `aggregates`: values
+        other than strings are appended there instead of being released with their entry,
+        so that the caller can release a big one piecemeal too."""
         cdef Entry* entry
         cdef Entry* following
         cdef size_t released = 0
@@ -297,6 +299,9 @@ cdef class KeyTable:
                 following = entry.next
                 self.used -= 1
                 released += 1
+                if (aggregates is not None and entry.size == HELD
+                        and not PyBytes_CheckExact(<object>_held(entry)[0])):
+                    aggregates.append(<object>_held(entry)[0])
                 _release(entry, True)
                 entry = following
             if self.mask:

@@ -175,3 +175,25 @@ def test_lazyfree_lazy_server_del_frees_overwritten_values_lazily(c):
         assert lazyfree_fields(c) == (0, 2)
     finally:
         c.config_set("lazyfree-lazy-server-del", "no")
+
+
+def test_flushall_async_of_big_values_counts_their_keys(c):
+    big_set(c, "s", 5000)
+    c.zadd("z", {str(i): i for i in range(1000)})
+    c.hset("h", mapping={str(i): i for i in range(1000)})
+    c.set("str", "v")
+    c.execute_command("FLUSHALL", "ASYNC")
+    assert c.dbsize() == 0
+    assert settled(c)
+    assert lazyfree_fields(c) == (0, 4)
+    c.zadd("z", {"a": 1})
+    assert c.zrange("z", 0, -1) == [b"a"]
+
+
+def test_unlink_of_a_big_sorted_set_leaves_other_keys_alone(c):
+    c.zadd("z", {str(i): i for i in range(20000)})
+    c.zadd("keep", {"a": 1, "b": 2})
+    assert c.unlink("z") == 1
+    assert c.zrange("keep", 0, -1, withscores=True) == [(b"a", 1.0), (b"b", 2.0)]
+    assert settled(c)
+    assert lazyfree_fields(c) == (0, 1)

@@ -38,7 +38,8 @@ def _parts(value):
     for klass in type(value).__mro__:
         for name in getattr(klass, "__slots__", ()):
             part = getattr(value, name, None)
-            if isinstance(part, (dict, list, set)) or hasattr(part, "release_some"):
+            if (isinstance(part, (dict, list, set)) or hasattr(part, "release_some")
+                    or hasattr(part, "delete_range")):       # a sorted set's skip list
                 parts.append(part)
             elif part is not None and hasattr(part, "__slots__") and part is not value:
                 parts.extend(p for p in _parts(part) if p is not part)
@@ -50,6 +51,10 @@ def _release_some(container, budget):
     release = getattr(container, "release_some", None)
     if release is not None:
         return release(budget)
+    delete_range = getattr(container, "delete_range", None)
+    if delete_range is not None:
+        delete_range(0, budget)
+        return len(container)
     pop = container.popitem if isinstance(container, dict) else container.pop
     for _ in range(min(budget, len(container))):
         pop()
@@ -138,10 +143,15 @@ class LazyFree:
                     for part in _parts(value):
                         self.queue.append([part, 0])
             return budget
-        # The native table releases its own entries; big values inside it go with them
-        # (a chunk then costs a little more, bounded by the table's own budget).
+        # The native table releases its own entries and hands back the values that are not
+        # strings, the big ones of which are queued as above.
         before = len(container)
-        left = container.release_some(budget)
+        aggregates = []
+        left = container.release_some(budget, aggregates)
+        for value in aggregates:
+            if free_effort(value) > LAZYFREE_THRESHOLD:
+                for part in _parts(value):
+                    self.queue.append([part, 0])
         return budget - (before - left)
 
     def reset_stats(self):
