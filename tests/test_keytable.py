@@ -204,3 +204,31 @@ def test_random_operations_answer_as_a_dict(operations):
             assert len(t) == len(model)
     for t in tables:
         assert sorted(t.items(), key=lambda kv: kv[0]) == sorted(model.items(), key=lambda kv: kv[0])
+
+
+@pytest.mark.skipif(NativeKeyTable is None, reason="native.keytable not built")
+def test_release_some_frees_a_detached_table_in_chunks():
+    class Tracked:
+        alive = 0
+
+        def __init__(self):
+            Tracked.alive += 1
+
+        def __del__(self):
+            Tracked.alive -= 1
+
+    t = NativeKeyTable()
+    for i in range(5000):
+        t[b"k%d" % i] = Tracked() if i % 2 else b"v" * (i % 100)
+    aggregates = []
+    left = t.release_some(1000, aggregates)
+    assert 4000 - 64 <= left <= 4000            # a chunk ends with a whole bucket chain
+    assert len(t) == left
+    assert all(isinstance(v, Tracked) for v in aggregates)
+    assert Tracked.alive == 2500                # handed back values are still alive
+    aggregates.clear()
+    while t.release_some(1000):
+        pass
+    assert len(t) == 0
+    assert Tracked.alive == 0
+    del t                                       # deallocation after draining is safe
