@@ -197,3 +197,21 @@ def test_unlink_of_a_big_sorted_set_leaves_other_keys_alone(c):
     assert c.zrange("keep", 0, -1, withscores=True) == [(b"a", 1.0), (b"b", 2.0)]
     assert settled(c)
     assert lazyfree_fields(c) == (0, 1)
+
+
+def test_replica_lazy_flush_empties_the_old_dataset_in_the_background(start_server):
+    master = start_server("--enable-debug-command", "yes", "--repl-diskless-sync-delay", "0")
+    replica = start_server("--enable-debug-command", "yes", "--replica-lazy-flush", "yes")
+    m, r = master.client(), replica.client()
+    try:
+        r.execute_command("DEBUG", "POPULATE", "5000", "old")
+        m.set("from-master", "1")
+        r.replicaof("127.0.0.1", master.port)
+        assert wait_until(lambda: r.info("replication")["master_link_status"] == "up")
+        assert wait_until(lambda: r.get("from-master") == b"1")
+        assert r.dbsize() == 1
+        assert settled(r)
+        assert lazyfree_fields(r) == (0, 5000)
+    finally:
+        m.close()
+        r.close()

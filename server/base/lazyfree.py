@@ -19,7 +19,7 @@ RESETSTAT zeroes it).
 from collections import deque
 
 LAZYFREE_THRESHOLD = 64     # elements: below this a value is cheaper to free at once
-STEP_BUDGET = 4096          # entries released per turn of the loop (about a millisecond)
+STEP_BUDGET = 2048          # entries released per turn of the loop (well under a millisecond)
 
 
 def free_effort(value):
