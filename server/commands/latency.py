@@ -6,6 +6,7 @@ Each command keeps its histogram in `cmd.latency_counts` (None until it first ra
 """
 from server.base.errors import CommandError
 from server.base import histogram
+from server.base.config import format_double_trimmed
 from server.base.util import reply_help
 from server.commands.admin import RESETSTAT_HOOKS, all_commands, find_command, on_config_change
 from server.commands.info import SECTION_HOOKS, _safe_name
@@ -147,17 +148,10 @@ def latency_percentiles(server, fields):
         if counts is None:
             continue
         total = histogram.total_count(counts)
-        parts = ["p%s=%.3f" % (_trimmed_percentile(p),
+        parts = ["p%s=%.3f" % (format_double_trimmed(p),
                                histogram.value_at_percentile(counts, p, total) / 1000.0)
                  for p in config.latency_tracking_info_percentiles]
         out.append(("latency_percentiles_usec_" + _safe_name(cmd.name), ",".join(parts)))
-
-
-def _trimmed_percentile(value):
-    text = "%f" % value
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return text
 
 
 def reset_histograms(server):
