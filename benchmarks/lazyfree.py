@@ -5,6 +5,9 @@ one before) from a thread of its own; the figure is the longest gap between two 
 while the server drops:
 
     flushall-async   FLUSHALL ASYNC of --keys keys made by DEBUG POPULATE
+    flushall-async-watched
+                     the same while another client WATCHes one of the keys (the flush must
+                     tell that client, not walk every key)
     unlink-set       UNLINK of a set of --set-members members
     flushall-sync    FLUSHALL SYNC of the same keys (a pause by definition, in Redis too)
 
@@ -78,7 +81,10 @@ def measure(kind, scenario, args):
             command = ("UNLINK", "bigset")
         else:
             conn.call("DEBUG", "POPULATE", args.keys)
-            command = ("FLUSHALL", "ASYNC" if scenario == "flushall-async" else "SYNC")
+            command = ("FLUSHALL", "SYNC" if scenario == "flushall-sync" else "ASYNC")
+            if scenario == "flushall-async-watched":
+                watcher = server.connect(timeout=120.0)
+                watcher.call("WATCH", "key:1")
         probe = Probe(server.port)
         probe.start()
         time.sleep(0.1)
@@ -100,7 +106,7 @@ def main():
     parser.add_argument("--keys", type=int, default=2_000_000)
     parser.add_argument("--set-members", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--scenarios", default="flushall-async,unlink-set,flushall-sync")
+    parser.add_argument("--scenarios", default="flushall-async,flushall-async-watched,unlink-set,flushall-sync")
     parser.add_argument("--ours", default=None)
     parser.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                                       "results"))

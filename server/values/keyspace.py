@@ -581,7 +581,9 @@ class Database:
         """Drop every key; `lazy` (FLUSHALL / FLUSHDB ASYNC, lazyfree-lazy-user-flush,
         replica-lazy-flush) hands the old tables to the background release."""
         removed = len(self.data)
-        keys = list(self.data) if self.server.has_watchers() else ()
+        # WATCH hears of the stored keys it watches; walking every key would stall the loop
+        # on a big database, and no other key has anybody to tell.
+        keys = self._watched_stored_keys() if self.server.has_watchers() else ()
         if lazy:
             lazyfree = self.server.lazyfree
             lazyfree.drop_table(self.data, removed)
@@ -603,6 +605,12 @@ class Database:
         for key in keys:
             self.modified(key)
         return removed
+
+    def _watched_stored_keys(self):
+        data = self.data
+        index = self.index
+        return [key for (db_index, key) in self.server.watchers
+                if db_index == index and key in data]
 
     def swap_with(self, other):
         """Exchange the whole contents of two databases (SWAPDB)."""
