@@ -676,10 +676,14 @@ cdef bint _mset(object db, ServerCore server, KeyTable table, dict expires, list
     cdef Py_ssize_t i
     if argc % 2 == 0:
         return False                # the handler's arity error
-    if expires:
-        for i in range(1, argc, 2):
-            if <object>PyList_GET_ITEM(argv, i) in expires:
-                return False        # a key with a TTL: expired first, or its TTL cleared
+    cdef Entry* entry
+    for i in range(1, argc, 2):
+        key = <object>PyList_GET_ITEM(argv, i)
+        if expires and key in expires:
+            return False            # a key with a TTL: expired first, or its TTL cleared
+        entry = table.find(key)
+        if entry != NULL and entry.size == HELD and not PyBytes_CheckExact(table.value_of(entry)):
+            return False            # over another type: the handler (lazyfree-lazy-server-del)
     access = _slot_get(db, _db_access)
     clock = _slot_get(server, _server_lru_clock)
     for i in range(1, argc, 2):

@@ -177,6 +177,27 @@ def test_lazyfree_lazy_server_del_frees_overwritten_values_lazily(c):
         c.config_set("lazyfree-lazy-server-del", "no")
 
 
+def test_mset_over_big_values_frees_them_lazily(c):
+    c.config_set("lazyfree-lazy-server-del", "yes")
+    try:
+        big_set(c, "a")
+        big_set(c, "b")
+        c.set("plain", "x")
+        assert c.mset({"a": "1", "plain": "2", "b": "3"}) is True
+        assert c.mget("a", "plain", "b") == [b"1", b"2", b"3"]
+        assert settled(c)
+        assert lazyfree_fields(c) == (0, 2)
+    finally:
+        c.config_set("lazyfree-lazy-server-del", "no")
+
+
+def test_mset_over_big_values_frees_them_at_once_by_default(c):
+    big_set(c, "a")
+    assert c.mset({"a": "1"}) is True
+    assert c.get("a") == b"1"
+    assert lazyfree_fields(c) == (0, 0)
+
+
 def test_flushall_async_of_big_values_counts_their_keys(c):
     big_set(c, "s", 5000)
     c.zadd("z", {str(i): i for i in range(1000)})

@@ -403,6 +403,7 @@ class Database:
         data = self.data
         access = self.access
         key_modified = server.key_modified
+        lazy = server.config.lazyfree_lazy_server_del
         for i in range(start, len(argv), 2):
             key = argv[i]
             if key in expires:
@@ -410,6 +411,8 @@ class Database:
                 if key in expires:
                     del expires[key]
             if key in data:
+                if lazy:                                    # the overwritten value, if big
+                    server.lazyfree.drop_value(data[key])
                 data[key] = argv[i + 1]
                 access[key] = clock
             else:
