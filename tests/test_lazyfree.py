@@ -198,6 +198,35 @@ def test_mset_over_big_values_frees_them_at_once_by_default(c):
     assert lazyfree_fields(c) == (0, 0)
 
 
+def test_store_destinations_and_copy_replace_free_old_values_lazily(c):
+    c.config_set("lazyfree-lazy-server-del", "yes")
+    try:
+        big_set(c, "emptied")
+        assert c.sunionstore("emptied", ["missing"]) == 0          # empty result: deleted
+        big_set(c, "replaced")
+        c.sadd("small", "m")
+        assert c.sunionstore("replaced", ["small"]) == 1
+        big_set(c, "copied-over")
+        assert c.copy("small", "copied-over", replace=True) is True
+        big_set(c, "sorted-over")
+        assert c.sort("missing", store="sorted-over") == 0
+        assert c.exists("emptied", "sorted-over") == 0
+        assert c.smembers("replaced") == c.smembers("copied-over") == {b"m"}
+        assert settled(c)
+        assert lazyfree_fields(c) == (0, 4)
+    finally:
+        c.config_set("lazyfree-lazy-server-del", "no")
+
+
+def test_expire_in_the_past_follows_lazyfree_lazy_expire(c):
+    c.config_set("lazyfree-lazy-expire", "yes")
+    big_set(c, "a")
+    assert c.pexpireat("a", 1) is True
+    assert c.exists("a") == 0
+    assert settled(c)
+    assert lazyfree_fields(c) == (0, 1)
+
+
 def test_flushall_async_of_big_values_counts_their_keys(c):
     big_set(c, "s", 5000)
     c.zadd("z", {str(i): i for i in range(1000)})

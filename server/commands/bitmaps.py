@@ -281,7 +281,7 @@ def cmd_bitop(client, argv):
     size = max(len(value) for value in sources)
     target = argv[2]
     if not size:
-        if db.delete(target):
+        if db.delete_replaced(target):
             client.server.notify(NOTIFY_GENERIC, b"del", target, db.index)
             client.server.dirty += 1
         client.reply.integer(0)

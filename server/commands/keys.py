@@ -319,7 +319,7 @@ def cmd_copy(client, argv):
     if dst.get_for_write(newkey) is not None:
         if not replace:
             return client.reply.integer(0)
-        dst.delete(newkey)
+        dst.delete_replaced(newkey)
     dst.set(newkey, duplicate(value))
     if when is not None:
         dst.set_expire(newkey, when)
@@ -375,7 +375,7 @@ def _expire(client, argv, name, relative, in_seconds):
             return client.reply.integer(0)
     if when <= now_ms() and not server.loading and not server.is_replica_of_master():
         # A time already past deletes the key, and is propagated as that deletion.
-        db.delete(key)
+        db.delete(key, server.config.lazyfree_lazy_expire)
         client.propagate_argv = [b"UNLINK" if server.config.lazyfree_lazy_expire else b"DEL", key]
         server.notify(NOTIFY_GENERIC, b"del", key, db.index)
     else:

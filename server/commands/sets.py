@@ -311,7 +311,7 @@ def _store(client, destination, result, event):
         client.server.notify(NOTIFY_SET, event, destination, db.index)
     else:
         client.reply.integer(0)
-        if db.delete(destination):
+        if db.delete_replaced(destination):
             client.server.dirty += 1
             client.server.notify(NOTIFY_GENERIC, b"del", destination, db.index)
 

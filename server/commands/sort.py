@@ -429,7 +429,7 @@ def _store(client, key, elements, patterns):
         db.set(key, ListValue(result))
         client.server.notify(NOTIFY_LIST, b"sortstore", key, db.index)
         client.server.dirty += len(result)
-    elif db.delete(key):
+    elif db.delete_replaced(key):
         client.server.notify(NOTIFY_GENERIC, b"del", key, db.index)
         client.server.dirty += 1
     client.reply.integer(len(result))

@@ -221,7 +221,7 @@ def _store(client, key, pairs, event):
         client.server.notify(NOTIFY_ZSET, event, key, db.index)
     else:
         client.reply.integer(0)
-        if db.delete(key):
+        if db.delete_replaced(key):
             client.server.dirty += 1
             client.server.notify(NOTIFY_GENERIC, b"del", key, db.index)
 

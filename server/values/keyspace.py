@@ -471,6 +471,12 @@ class Database:
         self.modified(key)
         return True
 
+    def delete_replaced(self, key):
+        """Remove a destination key that a command empties or replaces (a STORE with an empty
+        result, COPY REPLACE, RENAME over it): its old value goes to the background release
+        under lazyfree-lazy-server-del, as user deletes follow lazyfree-lazy-user-del."""
+        return self.delete(key, self.server.config.lazyfree_lazy_server_del)
+
     def expire_now(self, key):
         """Remove an expired key and propagate its deletion as DEL."""
         server = self.server
@@ -573,7 +579,7 @@ class Database:
         self._forget(src)
         self.modified(src)
         # Replaced as deleted then added again: `new` fires for dst.
-        self.delete(dst, self.server.config.lazyfree_lazy_server_del)
+        self.delete_replaced(dst)
         self.set(dst, value)
         if when is not None:
             self.set_expire(dst, when)
