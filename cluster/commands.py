@@ -8,6 +8,7 @@ import time
 
 from server.base.errors import CommandError, SYNTAX
 from server.base.log import log
+from server.commands import arguments as arg
 from server.commands.table import command
 from cluster.replication import ONLINE, client_ip, state_of
 
@@ -37,7 +38,8 @@ def cmd_sync(client, argv):
 
 
 @command("psync", -3, "admin noscript no_async_loading no_multi", acl="@admin @slow @dangerous",
-         group="server", since="2.8.0", summary="Internal command used for replication")
+         group="server", since="2.8.0", summary="Internal command used for replication",
+         args=[arg.string("replicationid"), arg.integer("offset")])
 def cmd_psync(client, argv):
     start_sync(client, argv)
 
@@ -64,7 +66,8 @@ def start_sync(client, argv):
 
 @command("replconf", -1, "admin noscript loading stale allow_busy", acl="@admin @slow @dangerous",
          group="server", since="3.0.0", doc_flags="syscmd",
-         summary="An internal command for configuring the replication stream")
+         summary="An internal command for configuring the replication stream",
+         complexity="O(1)")
 def cmd_replconf(client, argv):
     if len(argv) % 2 == 0:
         raise CommandError(SYNTAX)
@@ -140,20 +143,29 @@ def replicaof(client, argv):
 
 @command("replicaof", 3, "admin noscript stale no_async_loading", acl="@admin @slow @dangerous",
          group="server", since="5.0.0",
-         summary="Make the server a replica of another instance, or promote it as master.")
+         summary="Make the server a replica of another instance, or promote it as master.",
+         complexity="O(1)",
+         args=[arg.oneof("args",
+                         arg.block("host-port", arg.string("host"), arg.integer("port")),
+                         arg.block("no-one", arg.token("NO"), arg.token("ONE")))])
 def cmd_replicaof(client, argv):
     replicaof(client, argv)
 
 
 @command("slaveof", 3, "admin noscript stale no_async_loading", acl="@admin @slow @dangerous",
          group="server", deprecated=("5.0.0", "`REPLICAOF`"),
-         summary="Make the server a replica of another instance, or promote it as master.")
+         summary="Make the server a replica of another instance, or promote it as master.",
+         complexity="O(1)",
+         args=[arg.oneof("args",
+                         arg.block("host-port", arg.string("host"), arg.integer("port")),
+                         arg.block("no-one", arg.token("NO"), arg.token("ONE")))])
 def cmd_slaveof(client, argv):
     replicaof(client, argv)
 
 
 @command("role", 1, "noscript loading stale fast", acl="@admin @fast @dangerous", group="server",
-         since="2.8.12", summary="Return the role of the instance in the context of replication")
+         since="2.8.12", summary="Return the role of the instance in the context of replication",
+         complexity="O(1)")
 def cmd_role(client, argv):
     server = client.server
     replication = server.replication
@@ -190,7 +202,9 @@ def cmd_role(client, argv):
 @command("wait", 3, "noscript", acl="@slow @connection", group="generic", since="3.0.0",
          tips="request_policy:all_shards response_policy:agg_min",
          summary="Wait for the synchronous replication of all the write commands sent in the "
-                 "context of the current connection")
+                 "context of the current connection",
+         complexity="O(1)",
+         args=[arg.integer("numreplicas"), arg.integer("timeout")])
 def cmd_wait(client, argv):
     server = client.server
     if server.replicaof is not None:
@@ -205,7 +219,15 @@ def cmd_wait(client, argv):
 
 @command("failover", -1, "admin noscript stale", acl="@admin @slow @dangerous", group="server",
          since="6.2.0",
-         summary="Start a coordinated failover between this server and one of its replicas.")
+         summary="Start a coordinated failover between this server and one of its replicas.",
+         complexity="O(1)",
+         args=[arg.block("target",
+                         arg.string("host"),
+                         arg.integer("port"),
+                         arg.token("FORCE", optional=True),
+                         token="TO", optional=True),
+               arg.token("ABORT", optional=True),
+               arg.integer("milliseconds", token="TIMEOUT", optional=True)])
 def cmd_failover(client, argv):
     server = client.server
     if server.config.cluster_enabled:

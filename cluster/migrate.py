@@ -15,7 +15,8 @@ from server.base.errors import CommandError, SYNTAX
 from server.base.notify import NOTIFY_GENERIC
 from server.base.util import parse_int_arg, redact_argument
 from server.commands.info import SECTION_HOOKS, set_field
-from server.commands.table import command
+from server.commands import arguments as arg
+from server.commands.table import command, KeySpec, at, after, span
 from server.values.keyspace import now_ms
 
 CACHE_SIZE = 64
@@ -136,19 +137,54 @@ def _parse(client, argv):
     return copy, replace, username, password, range(first, first + count)
 
 
+# Options before KEYS and how many arguments each takes (Redis's migrateGetKeys skips them).
+_OPTION_ARGUMENTS = {b"copy": 0, b"replace": 0, b"auth": 1, b"auth2": 2}
+
+
 def migrate_keys(argv):
-    """The key positions of a MIGRATE command: the key, or all that follows KEYS."""
-    if not argv[3]:
-        for j in range(6, len(argv)):
-            if argv[j].lower() == b"keys":
-                return list(range(j + 1, len(argv)))
-    return [3]
+    """The key positions of a MIGRATE command: the key, or all that follows KEYS (none when
+    a key is given too, which the command refuses)."""
+    first, count = 3, 1
+    i = 6
+    while i < len(argv):
+        word = argv[i].lower()
+        if word == b"keys":
+            if argv[3]:
+                count = 0
+            else:
+                first, count = i + 1, len(argv) - i - 1
+            break
+        i += 1 + _OPTION_ARGUMENTS.get(word, 0)
+    return [(j, ("RW", "access", "delete")) for j in range(first, first + count)]
 
 
-@command("migrate", -6, "write", keys=(3, 3, 1), get_keys=migrate_keys,
+@command("migrate", -6, "write", get_keys=migrate_keys,
          acl="@keyspace @write @slow @dangerous", tips="nondeterministic_output",
          group="generic", since="2.6.0",
-         summary="Atomically transfer a key from a Redis instance to another one.")
+         summary="Atomically transfer a key from a Redis instance to another one.",
+         complexity="This command actually executes a DUMP+DEL in the source instance, and a "
+                    "RESTORE in the target instance. See the pages of these commands for time "
+                    "complexity. Also an O(N) data transfer between the two instances is "
+                    "performed.",
+         history=[("3.0.0", "Added the `COPY` and `REPLACE` options."),
+                  ("3.0.6", "Added the `KEYS` option."),
+                  ("4.0.7", "Added the `AUTH` option."),
+                  ("6.0.0", "Added the `AUTH2` option.")],
+         key_specs=[KeySpec("RW access delete", at(3)),
+                    KeySpec("RW access delete incomplete", after("KEYS", -2), span(-1))],
+         args=[arg.string("host"), arg.integer("port"),
+               arg.oneof("key_or_empty_string", arg.key("key"), arg.token("", "empty_string")),
+               arg.integer("destination-db"), arg.integer("timeout"),
+               arg.token("COPY", since="3.0.0", optional=True),
+               arg.token("REPLACE", since="3.0.0", optional=True),
+               arg.oneof("authentication",
+                         arg.string("password", token="AUTH", since="4.0.7", optional=True),
+                         arg.block("username_password",
+                                   arg.string("username"),
+                                   arg.string("password"),
+                                   token="AUTH2", since="6.0.0", optional=True),
+                         optional=True),
+               arg.key("key", 1, token="KEYS", since="3.0.6", optional=True, multiple=True)])
 def cmd_migrate(client, argv):
     copy, replace, username, password, positions = _parse(client, argv)
     timeout = parse_int_arg(argv[5])

@@ -5,13 +5,15 @@ server's persistence services (server.snapshots, server.aof), which
 persistence.attach sets up.
 """
 from server.base.errors import CommandError, SYNTAX
+from server.commands import arguments as arg
 from server.commands.table import command
 
 BGSAVE_IN_PROGRESS = "ERR Background save already in progress"
 
 
 @command("save", 1, "admin noscript no_async_loading no_multi", acl="@admin @slow @dangerous",
-         group="server", summary="Synchronously save the dataset to disk")
+         group="server", summary="Synchronously save the dataset to disk",
+         complexity="O(N) where N is the total number of keys in all databases")
 def cmd_save(client, argv):
     server = client.server
     if server.fork_child is not None and server.fork_child.kind == "rdb":
@@ -22,7 +24,10 @@ def cmd_save(client, argv):
 
 
 @command("bgsave", -1, "admin noscript no_async_loading", acl="@admin @slow @dangerous",
-         group="server", summary="Asynchronously save the dataset to disk")
+         group="server", summary="Asynchronously save the dataset to disk",
+         complexity="O(1)",
+         history=[("3.2.2", "Added the `SCHEDULE` option.")],
+         args=[arg.token("SCHEDULE", since="3.2.2", optional=True)])
 def cmd_bgsave(client, argv):
     schedule = False
     if len(argv) > 1:
@@ -51,13 +56,15 @@ def cmd_bgsave(client, argv):
 
 @command("lastsave", 1, "loading stale fast", acl="@admin @fast @dangerous",
          tips="nondeterministic_output", group="server",
-         summary="Get the UNIX time stamp of the last successful save to disk")
+         summary="Get the UNIX time stamp of the last successful save to disk",
+         complexity="O(1)")
 def cmd_lastsave(client, argv):
     client.reply.integer(client.server.snapshots.lastsave)
 
 
 @command("bgrewriteaof", 1, "admin noscript no_async_loading", acl="@admin @slow @dangerous",
-         group="server", summary="Asynchronously rewrite the append-only file")
+         group="server", summary="Asynchronously rewrite the append-only file",
+         complexity="O(1)")
 def cmd_bgrewriteaof(client, argv):
     server = client.server
     aof = server.aof

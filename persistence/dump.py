@@ -13,7 +13,8 @@ from persistence.rdb_values import (RDB_VERSION, RdbFormatError, Reader, decode_
                                     encode_value, is_object_type, write_string)
 from server.commands import functions
 from server.commands.introspection import subcommand_syntax_error
-from server.commands.table import command
+from server.commands import arguments as arg
+from server.commands.table import command, KeySpec, at
 from server.values.keyspace import now_ms
 from server.base.log import log
 from server.base.notify import NOTIFY_GENERIC
@@ -51,9 +52,15 @@ def load_payload(payload, config):
     return decode_value(reader, rdb_type, config)
 
 
-@command("dump", 2, "readonly", keys=(1, 1, 1), acl="@keyspace @read @slow",
+@command("dump", 2, "readonly", acl="@keyspace @read @slow",
          tips="nondeterministic_output", group="generic", since="2.6.0",
-         summary="Return a serialized version of the value stored at the specified key.")
+         summary="Return a serialized version of the value stored at the specified key.",
+         complexity="O(1) to access the key and additional O(N*M) to serialize it, where N is "
+                    "the number of Redis objects composing the value and M their average size. "
+                    "For small string values the time complexity is thus O(1)+O(1*M) where M is "
+                    "small, so simply O(1).",
+         key_specs=[KeySpec("RO access", at(1))],
+         args=[arg.key("key")])
 def cmd_dump(client, argv):
     value = client.db.get(argv[1])
     if value is None:
@@ -66,10 +73,25 @@ def _option(arg):
     return arg.split(b"\0", 1)[0].lower()
 
 
-@command("restore", -4, "write denyoom", keys=(1, 1, 1), acl="@keyspace @write @slow @dangerous",
+@command("restore", -4, "write denyoom", acl="@keyspace @write @slow @dangerous",
          group="generic", since="2.6.0",
          summary="Create a key using the provided serialized value, previously obtained "
-                 "using DUMP.")
+                 "using DUMP.",
+         complexity="O(1) to create the new key and additional O(N*M) to reconstruct the "
+                    "serialized value, where N is the number of Redis objects composing the "
+                    "value and M their average size. For small string values the time "
+                    "complexity is thus O(1)+O(1*M) where M is small, so simply O(1). However "
+                    "for sorted set values the complexity is O(N*M*log(N)) because inserting "
+                    "values into sorted sets is O(log(N)).",
+         history=[("3.0.0", "Added the `REPLACE` modifier."),
+                  ("5.0.0", "Added the `ABSTTL` modifier."),
+                  ("5.0.0", "Added the `IDLETIME` and `FREQ` options.")],
+         key_specs=[KeySpec("OW update", at(1))],
+         args=[arg.key("key"), arg.integer("ttl"), arg.string("serialized-value"),
+               arg.token("REPLACE", since="3.0.0", optional=True),
+               arg.token("ABSTTL", since="5.0.0", optional=True),
+               arg.integer("seconds", token="IDLETIME", since="5.0.0", optional=True),
+               arg.integer("frequency", token="FREQ", since="5.0.0", optional=True)])
 def cmd_restore(client, argv):
     server = client.server
     db = client.db
@@ -201,7 +223,8 @@ def read_function_codes(payload):
 
 
 @command("function|dump", 2, "noscript", acl="@slow @scripting", group="scripting",
-         since="7.0.0", summary="Dump all functions into a serialized binary payload")
+         since="7.0.0", summary="Dump all functions into a serialized binary payload",
+         complexity="O(N) where N is the number of functions")
 def cmd_function_dump(client, argv):
     codes = functions.store_of(client.server).codes()
     client.reply.bulk(dump_functions(codes, client.server.config))
@@ -210,7 +233,14 @@ def cmd_function_dump(client, argv):
 @command("function|restore", -3, "write denyoom noscript", acl="@write @slow @scripting",
          group="scripting", since="7.0.0",
          tips="request_policy:all_shards response_policy:all_succeeded",
-         summary="Restore all the functions on the given payload")
+         summary="Restore all the functions on the given payload",
+         complexity="O(N) where N is the number of functions on the payload",
+         args=[arg.string("serialized-value"),
+               arg.oneof("policy",
+                         arg.token("FLUSH"),
+                         arg.token("APPEND"),
+                         arg.token("REPLACE"),
+                         optional=True)])
 def cmd_function_restore(client, argv):
     if len(argv) > 4:
         raise subcommand_syntax_error(argv)

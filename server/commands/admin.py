@@ -5,6 +5,7 @@ import time
 
 from protocol.writer import Status, SetReply
 from server.commands import blocking
+from server.commands import arguments as arg
 from server.commands.table import command, container
 from server.base.config import ConfigError, lookup as lookup_directive
 from server.base.errors import CommandError, SYNTAX
@@ -46,64 +47,31 @@ def acl_categories(cmd):
     return [c for c in ACL_ORDER if c in cats]
 
 
-# Flags of each key argument as Redis's key specs give them (COMMAND GETKEYSANDFLAGS).
-# One tuple per key spec; keys beyond the last spec share it. Commands not listed
-# get RO+access when read-only, RW+update when they write.
-_RW_ACCESS_UPDATE = ("RW", "access", "update")
-_OW_UPDATE = ("OW", "update")
-_RM_DELETE = ("RM", "delete")
-KEY_SPEC_FLAGS = {
-    "set": [_OW_UPDATE], "setex": [_OW_UPDATE], "psetex": [_OW_UPDATE], "mset": [_OW_UPDATE],
-    "restore": [_OW_UPDATE], "setnx": [("OW", "insert")], "msetnx": [("OW", "insert")],
-    "del": [_RM_DELETE], "unlink": [_RM_DELETE],
-    "incr": [_RW_ACCESS_UPDATE], "decr": [_RW_ACCESS_UPDATE], "incrby": [_RW_ACCESS_UPDATE],
-    "decrby": [_RW_ACCESS_UPDATE], "incrbyfloat": [_RW_ACCESS_UPDATE],
-    "getset": [_RW_ACCESS_UPDATE], "getex": [_RW_ACCESS_UPDATE],
-    "getdel": [("RW", "access", "delete")], "append": [("RW", "insert")],
-    "setrange": [("RW", "update")], "expire": [("RW", "update")], "pexpire": [("RW", "update")],
-    "expireat": [("RW", "update")], "pexpireat": [("RW", "update")], "persist": [("RW", "update")],
-    "exists": [("RO",)], "type": [("RO",)], "strlen": [("RO",)], "touch": [("RO",)],
-    "object|encoding": [("RO",)], "object|freq": [("RO",)], "object|idletime": [("RO",)],
-    "object|refcount": [("RO",)], "expiretime": [("RO", "access")],
-    "rename": [("RW", "access", "delete"), _OW_UPDATE],
-    "renamenx": [("RW", "access", "delete"), ("OW", "insert")],
-    "copy": [("RO", "access"), _OW_UPDATE], "move": [("RW", "access", "delete")],
-    "sort": [("RO", "access"), _OW_UPDATE],
-    # Moving an element: taken from the source, inserted into the destination.
-    "lmove": [("RW", "access", "delete"), ("RW", "insert")],
-    "blmove": [("RW", "access", "delete"), ("RW", "insert")],
-    "rpoplpush": [("RW", "access", "delete"), ("RW", "insert")],
-    "brpoplpush": [("RW", "access", "delete"), ("RW", "insert")],
-    "smove": [("RW", "access", "delete"), ("RW", "insert")],
-}
+def _flag_set(names):
+    return SetReply([Status(name) for name in names])
 
 
-def key_flags(cmd, position):
-    """The flags of the position-th key argument of cmd."""
-    specs = KEY_SPEC_FLAGS.get(cmd.name)
-    if specs:
-        return list(specs[min(position, len(specs) - 1)])
-    if "readonly" in cmd.flags:
-        return ["RO", "access"]
-    if "write" in cmd.flags:
-        return ["RW", "update"]
-    return ["RO"]
-
-
-def _key_specs(cmd):
-    if cmd.key_specs:
-        return [dict(spec, flags=SetReply([Status(f) for f in spec["flags"]]))
-                for spec in cmd.key_specs]
-    if cmd.first_key <= 0:
-        return []
-    flags = key_flags(cmd, 0)
-    last = cmd.last_key - cmd.first_key if cmd.last_key >= 0 else cmd.last_key
-    return [{
-        "flags": SetReply([Status(f) for f in flags]),
-        "begin_search": {"type": "index", "spec": {"index": cmd.first_key}},
-        "find_keys": {"type": "range", "spec": {"lastkey": last, "keystep": cmd.key_step,
-                                                  "limit": 0}},
-    }]
+def _key_spec_reply(spec):
+    """One key spec as COMMAND INFO shows it."""
+    out = {"notes": spec.notes} if spec.notes else {}
+    out["flags"] = _flag_set(spec.flags)
+    begin, find = spec.begin, spec.find
+    if begin[0] == "index":
+        out["begin_search"] = {"type": "index", "spec": {"index": begin[1]}}
+    elif begin[0] == "keyword":
+        out["begin_search"] = {"type": "keyword", "spec": {"keyword": begin[1],
+                                                            "startfrom": begin[2]}}
+    else:
+        out["begin_search"] = {"type": "unknown", "spec": {}}
+    if find[0] == "range":
+        out["find_keys"] = {"type": "range", "spec": {"lastkey": find[1], "keystep": find[2],
+                                                       "limit": find[3]}}
+    elif find[0] == "keynum":
+        out["find_keys"] = {"type": "keynum", "spec": {"keynumidx": find[1], "firstkey": find[2],
+                                                        "keystep": find[3]}}
+    else:
+        out["find_keys"] = {"type": "unknown", "spec": {}}
+    return out
 
 
 def command_info(cmd):
@@ -112,20 +80,26 @@ def command_info(cmd):
     acl = [Status("@" + c) for c in acl_categories(cmd)]
     return [
         cmd.name, cmd.arity, SetReply(flags), cmd.first_key, cmd.last_key, cmd.key_step,
-        SetReply(acl), SetReply(list(cmd.tips)), SetReply(_key_specs(cmd)),
+        SetReply(acl), SetReply(list(cmd.tips)),
+        SetReply([_key_spec_reply(spec) for spec in cmd.key_specs]),
         SetReply([command_info(sub) for sub in cmd.subcommands.values()]),
     ]
 
 
 def command_docs(cmd):
-    """COMMAND DOCS for one command, fields in Redis's order (complexity, history and
-    arguments are not carried)."""
+    """COMMAND DOCS for one command, fields in Redis's order."""
     doc = {"summary": cmd.summary, "since": cmd.since, "group": cmd.group}
+    if cmd.complexity:
+        doc["complexity"] = cmd.complexity
     if cmd.doc_flags:
-        doc["doc_flags"] = SetReply([Status(flag) for flag in cmd.doc_flags])
+        doc["doc_flags"] = _flag_set(cmd.doc_flags)
     if cmd.deprecated_since:
         doc["deprecated_since"] = cmd.deprecated_since
         doc["replaced_by"] = cmd.replaced_by
+    if cmd.history:
+        doc["history"] = SetReply([[version, change] for version, change in cmd.history])
+    if cmd.args:
+        doc["arguments"] = [arg.doc(_flag_set) for arg in cmd.args]
     if cmd.subcommands:
         doc["subcommands"] = {sub.name: command_docs(sub) for sub in cmd.subcommands.values()}
     return doc
@@ -156,11 +130,13 @@ def cmd_command(client, argv):
 
 container("command", "server", since="2.8.13", handler=cmd_command, arity=-1,
           flags="loading stale", acl="@slow @connection", tips="nondeterministic_output_order",
-          summary="Get array of Redis command details")
+          summary="Get array of Redis command details",
+          complexity="O(N) where N is the total number of Redis commands")
 
 
 @command("command|help", 2, "loading stale", acl="@slow @connection", since="5.0.0",
-         summary="Show helpful text about the different subcommands")
+         summary="Show helpful text about the different subcommands",
+         complexity="O(1)")
 def cmd_command_help(client, argv):
     reply_help(client, [
         "(no subcommand)",
@@ -185,14 +161,18 @@ def cmd_command_help(client, argv):
 
 
 @command("command|count", 2, "loading stale", acl="@slow @connection", since="2.8.13",
-         summary="Get total number of Redis commands")
+         summary="Get total number of Redis commands",
+         complexity="O(1)")
 def cmd_command_count(client, argv):
     client.reply.integer(len(client.server.command_table))
 
 
 @command("command|info", -2, "loading stale", acl="@slow @connection",
          tips="nondeterministic_output_order", since="2.8.13",
-         summary="Get array of specific Redis command details, or all when no argument is given.")
+         summary="Get array of specific Redis command details, or all when no argument is given.",
+         complexity="O(N) where N is the number of commands to look up",
+         history=[("7.0.0", "Allowed to be called with no argument to get info on all commands.")],
+         args=[arg.string("command-name", optional=True, multiple=True)])
 def cmd_command_info(client, argv):
     if len(argv) == 2:
         return cmd_command(client, argv)
@@ -205,7 +185,9 @@ def cmd_command_info(client, argv):
 
 @command("command|docs", -2, "loading stale", acl="@slow @connection",
          tips="nondeterministic_output_order", since="7.0.0",
-         summary="Get array of specific Redis command documentation")
+         summary="Get array of specific Redis command documentation",
+         complexity="O(N) where N is the number of commands to look up",
+         args=[arg.string("command-name", optional=True, multiple=True)])
 def cmd_command_docs(client, argv):
     if len(argv) == 2:
         wanted = list(client.server.command_table.values())
@@ -219,7 +201,13 @@ def cmd_command_docs(client, argv):
 
 @command("command|list", -2, "loading stale", acl="@slow @connection",
          tips="nondeterministic_output_order", since="7.0.0",
-         summary="Get an array of Redis command names")
+         summary="Get an array of Redis command names",
+         complexity="O(N) where N is the total number of Redis commands",
+         args=[arg.oneof("filterby",
+                         arg.string("module-name", token="MODULE"),
+                         arg.string("category", token="ACLCAT"),
+                         arg.pattern("pattern", token="PATTERN"),
+                         token="FILTERBY", optional=True)])
 def cmd_command_list(client, argv):
     keep = None
     i = 2
@@ -254,13 +242,15 @@ def _matching(pattern):
 
 
 @command("command|getkeys", -4, "loading stale", acl="@slow @connection", since="2.8.13",
-         summary="Extract keys given a full Redis command")
+         summary="Extract keys given a full Redis command",
+         complexity="O(N) where N is the number of arguments to the command")
 def cmd_command_getkeys(client, argv):
     _getkeys(client, argv[2:], with_flags=False)
 
 
 @command("command|getkeysandflags", -4, "loading stale", acl="@slow @connection", since="7.0.0",
-         summary="Extract keys and access flags given a full Redis command")
+         summary="Extract keys and access flags given a full Redis command",
+         complexity="O(N) where N is the number of arguments to the command")
 def cmd_command_getkeysandflags(client, argv):
     _getkeys(client, argv[2:], with_flags=True)
 
@@ -269,30 +259,31 @@ def _getkeys(client, target, with_flags):
     cmd = client.server.lookup_command(target)
     if not cmd:
         raise CommandError("ERR Invalid command specified")
-    if cmd.first_key <= 0 and cmd.get_keys is None:
+    if not cmd.has_keys():
         raise CommandError("ERR The command has no key arguments")
     if not cmd.arity_ok(len(target)):
         raise CommandError("ERR Invalid number of arguments specified for command")
-    indexes = cmd.key_indexes(target)
-    if not indexes:
+    keys = cmd.keys_with_flags(target)
+    if not keys:
         if "no_mandatory_keys" in cmd.flags:
             client.reply.array(0)
             return
         raise CommandError("ERR Invalid arguments specified for command")
     if with_flags:
-        client.reply.value([[target[i], SetReply([Status(f) for f in key_flags(cmd, n)])]
-                            for n, i in enumerate(indexes)])
+        client.reply.value([[target[i], _flag_set(flags)] for i, flags in keys])
     else:
-        client.reply.bulk_array([target[i] for i in indexes])
+        client.reply.bulk_array([target[i] for i, _ in keys])
 
 
 # -- CONFIG ---------------------------------------------------------------------
 
-container("config", "server", since="2.0.0", summary="A container for server configuration commands")
+container("config", "server", since="2.0.0", summary="A container for server configuration commands",
+          complexity="Depends on subcommand.")
 
 
 @command("config|help", 2, "loading stale", acl="@slow", since="5.0.0",
-         summary="Show helpful text about the different subcommands")
+         summary="Show helpful text about the different subcommands",
+         complexity="O(1)")
 def cmd_config_help(client, argv):
     reply_help(client, [
         "GET <pattern>",
@@ -308,7 +299,10 @@ def cmd_config_help(client, argv):
 
 @command("config|get", -3, "admin noscript loading stale", acl="@admin @slow @dangerous",
          since="2.0.0",
-         summary="Get the values of configuration parameters")
+         summary="Get the values of configuration parameters",
+         complexity="O(N) when N is the number of configuration parameters provided",
+         history=[("7.0.0", "Added the ability to pass multiple pattern parameters in one call")],
+         args=[arg.block("parameter", arg.string("parameter"), multiple=True)])
 def cmd_config_get(client, argv):
     config = client.server.config
     found = {}
@@ -347,7 +341,13 @@ def _protected_allowed(server, client):
 @command("config|set", -4, "admin noscript loading stale",
          acl="@admin @slow @dangerous", tips="request_policy:all_nodes response_policy:all_succeeded",
          since="2.0.0",
-         summary="Set configuration parameters to the given values")
+         summary="Set configuration parameters to the given values",
+         complexity="O(N) when N is the number of configuration parameters provided",
+         history=[("7.0.0", "Added the ability to set multiple parameters in one call.")],
+         args=[arg.block("parameter_value",
+                         arg.string("parameter"),
+                         arg.string("value"),
+                         multiple=True)])
 def cmd_config_set(client, argv):
     if len(argv) % 2:
         raise CommandError(SYNTAX)
@@ -441,7 +441,8 @@ def _restore(config, old):
 
 @command("config|resetstat", 2, "admin noscript loading stale", acl="@admin @slow @dangerous",
          since="2.0.0",
-         summary="Reset the stats returned by INFO")
+         summary="Reset the stats returned by INFO",
+         complexity="O(1)")
 def cmd_config_resetstat(client, argv):
     reset_stats(client.server)
     client.reply.ok()
@@ -482,7 +483,8 @@ def reset_stats(server):
 
 @command("config|rewrite", 2, "admin noscript loading stale", acl="@admin @slow @dangerous",
          since="2.8.0",
-         summary="Rewrite the configuration file with the in memory configuration")
+         summary="Rewrite the configuration file with the in memory configuration",
+         complexity="O(1)")
 def cmd_config_rewrite(client, argv):
     config = client.server.config
     if not config.config_file:
@@ -656,7 +658,8 @@ def _close_listeners(server, listeners):
 
 @command("time", 1, "loading stale fast", acl="@fast", tips="nondeterministic_output",
          since="2.6.0",
-         summary="Return the current server time")
+         summary="Return the current server time",
+         complexity="O(1)")
 def cmd_time(client, argv):
     now = time.time_ns() // 1000
     client.reply.bulk_array([b"%d" % (now // 1_000_000), b"%d" % (now % 1_000_000)])
@@ -664,7 +667,14 @@ def cmd_time(client, argv):
 
 @command("shutdown", -1, "admin noscript loading stale no_multi allow_busy",
          acl="@admin @slow @dangerous", since="1.0.0",
-         summary="Synchronously save the dataset to disk and then shut down the server")
+         summary="Synchronously save the dataset to disk and then shut down the server",
+         complexity="O(N) when saving, where N is the total number of keys in all databases "
+                    "when saving data, otherwise O(1)",
+         history=[("7.0.0", "Added the `NOW`, `FORCE` and `ABORT` modifiers.")],
+         args=[arg.oneof("nosave_save", arg.token("NOSAVE"), arg.token("SAVE"), optional=True),
+               arg.token("NOW", since="7.0.0", optional=True),
+               arg.token("FORCE", since="7.0.0", optional=True),
+               arg.token("ABORT", since="7.0.0", optional=True)])
 def cmd_shutdown(client, argv):
     nosave = save = force = abort = now = False
     for arg in argv[1:]:

@@ -8,7 +8,8 @@ bytes.lstrip, big-int AND/OR/XOR); nothing loops over single bits.
 """
 from sys import getrefcount
 
-from server.commands.table import command
+from server.commands import arguments as arg
+from server.commands.table import command, KeySpec, at, span
 from server.base.errors import CommandError, SYNTAX, WRONGTYPE
 from server.base.notify import NOTIFY_GENERIC, NOTIFY_STRING
 from server.commands.strings import _option, _string_for_write
@@ -86,9 +87,12 @@ class _BitString:
 
 # -- SETBIT / GETBIT ------------------------------------------------------------------
 
-@command("setbit", 4, "write denyoom", keys=(1, 1, 1), acl="@write @bitmap @slow",
+@command("setbit", 4, "write denyoom", acl="@write @bitmap @slow",
          since="2.2.0",
-         summary="Sets or clears the bit at offset in the string value stored at key")
+         summary="Sets or clears the bit at offset in the string value stored at key",
+         complexity="O(1)",
+         key_specs=[KeySpec("RW access update", at(1))],
+         args=[arg.key("key"), arg.integer("offset"), arg.integer("value")])
 def cmd_setbit(client, argv):
     offset = _bit_offset(client, argv[2])
     on = parse_int(argv[3])
@@ -108,9 +112,12 @@ def cmd_setbit(client, argv):
     client.reply.integer(old)
 
 
-@command("getbit", 3, "readonly fast", keys=(1, 1, 1), acl="@read @bitmap @fast",
+@command("getbit", 3, "readonly fast", acl="@read @bitmap @fast",
          since="2.2.0",
-         summary="Returns the bit value at offset in the string value stored at key")
+         summary="Returns the bit value at offset in the string value stored at key",
+         complexity="O(1)",
+         key_specs=[KeySpec("RO access", at(1))],
+         args=[arg.key("key"), arg.integer("offset")])
 def cmd_getbit(client, argv):
     offset = _bit_offset(client, argv[2])
     value = _string_for_read(client.db, argv[1])
@@ -162,8 +169,20 @@ def _clamp(start, end, total):
     return start, min(end, total - 1)
 
 
-@command("bitcount", -2, "readonly", keys=(1, 1, 1), acl="@read @bitmap @slow",
-         since="2.6.0", summary="Count set bits in a string")
+@command("bitcount", -2, "readonly", acl="@read @bitmap @slow",
+         since="2.6.0", summary="Count set bits in a string",
+         complexity="O(N)",
+         history=[("7.0.0", "Added the `BYTE|BIT` option.")],
+         key_specs=[KeySpec("RO access", at(1))],
+         args=[arg.key("key"),
+               arg.block("index",
+                         arg.integer("start"),
+                         arg.integer("end"),
+                         arg.oneof("index_unit",
+                                   arg.token("BYTE"),
+                                   arg.token("BIT"),
+                                   since="7.0.0", optional=True),
+                         optional=True)])
 def cmd_bitcount(client, argv):
     value = _string_for_read(client.db, argv[1])
     if value is None:
@@ -223,8 +242,22 @@ def _find_bit(value, first_bit, last_bit, bit):
     return -1
 
 
-@command("bitpos", -3, "readonly", keys=(1, 1, 1), acl="@read @bitmap @slow",
-         since="2.8.7", summary="Find first bit set or clear in a string")
+@command("bitpos", -3, "readonly", acl="@read @bitmap @slow",
+         since="2.8.7", summary="Find first bit set or clear in a string",
+         complexity="O(N)",
+         history=[("7.0.0", "Added the `BYTE|BIT` option.")],
+         key_specs=[KeySpec("RO access", at(1))],
+         args=[arg.key("key"), arg.integer("bit"),
+               arg.block("index",
+                         arg.integer("start"),
+                         arg.block("end_index",
+                                   arg.integer("end"),
+                                   arg.oneof("index_unit",
+                                             arg.token("BYTE"),
+                                             arg.token("BIT"),
+                                             since="7.0.0", optional=True),
+                                   optional=True),
+                         optional=True)])
 def cmd_bitpos(client, argv):
     bit = parse_int_arg(argv[2])
     if bit != 0 and bit != 1:
@@ -267,8 +300,11 @@ def cmd_bitpos(client, argv):
 _BITOPS = {b"and", b"or", b"xor", b"not"}
 
 
-@command("bitop", -4, "write denyoom", keys=(2, -1, 1), acl="@write @bitmap @slow",
-         since="2.6.0", summary="Perform bitwise operations between strings")
+@command("bitop", -4, "write denyoom", acl="@write @bitmap @slow",
+         since="2.6.0", summary="Perform bitwise operations between strings",
+         complexity="O(N)",
+         key_specs=[KeySpec("OW update", at(2)), KeySpec("RO access", at(3), span(-1))],
+         args=[arg.string("operation"), arg.key("destkey"), arg.key("key", 1, multiple=True)])
 def cmd_bitop(client, argv):
     op = _option(argv[1])
     if op not in _BITOPS:
@@ -449,15 +485,71 @@ def _bitfield(client, argv, read_only_command):
         client.server.dirty += changes
 
 
-@command("bitfield", -2, "write denyoom", keys=(1, 1, 1), acl="@write @bitmap @slow",
-         since="3.2.0", summary="Perform arbitrary bitfield integer operations on strings")
+def bitfield_keys(argv):
+    """BITFIELD's key and its flags: read-only when every operation is a GET (Redis's
+    bitfieldGetKeys; anything it cannot parse counts as a write)."""
+    readonly = True
+    i = 2
+    while i < len(argv):
+        left = len(argv) - i - 1
+        word = bytes(argv[i]).lower()
+        if word == b"get" and left >= 2:
+            i += 3
+        elif word in (b"set", b"incrby") and left >= 3:
+            readonly = False
+            break
+        elif word == b"overflow" and left >= 1:
+            i += 2
+        else:
+            readonly = False
+            break
+    return [(1, ("RO", "access") if readonly else ("RW", "access", "update"))]
+
+
+@command("bitfield", -2, "write denyoom", acl="@write @bitmap @slow",
+         get_keys=bitfield_keys,
+         since="3.2.0", summary="Perform arbitrary bitfield integer operations on strings",
+         complexity="O(1) for each subcommand specified",
+         key_specs=[KeySpec("RW access update variable_flags", at(1),
+                            notes="This command allows both access and modification of the key")],
+         args=[arg.key("key"),
+               arg.oneof("operation",
+                         arg.block("encoding_offset",
+                                   arg.string("encoding"),
+                                   arg.integer("offset"),
+                                   token="GET"),
+                         arg.block("write",
+                                   arg.oneof("wrap_sat_fail",
+                                             arg.token("WRAP"),
+                                             arg.token("SAT"),
+                                             arg.token("FAIL"),
+                                             token="OVERFLOW", optional=True),
+                                   arg.oneof("write_operation",
+                                             arg.block("encoding_offset_value",
+                                                       arg.string("encoding"),
+                                                       arg.integer("offset"),
+                                                       arg.integer("value"),
+                                                       token="SET"),
+                                             arg.block("encoding_offset_increment",
+                                                       arg.string("encoding"),
+                                                       arg.integer("offset"),
+                                                       arg.integer("increment"),
+                                                       token="INCRBY"))),
+                         optional=True, multiple=True)])
 def cmd_bitfield(client, argv):
     _bitfield(client, argv, False)
 
 
-@command("bitfield_ro", -2, "readonly fast", keys=(1, 1, 1), acl="@read @bitmap @fast",
+@command("bitfield_ro", -2, "readonly fast", acl="@read @bitmap @fast",
          since="6.0.0",
          summary="Perform arbitrary bitfield integer operations on strings. "
-                 "Read-only variant of BITFIELD")
+                 "Read-only variant of BITFIELD",
+         complexity="O(1) for each subcommand specified",
+         key_specs=[KeySpec("RO access", at(1))],
+         args=[arg.key("key"),
+               arg.block("encoding_offset",
+                         arg.string("encoding"),
+                         arg.integer("offset"),
+                         token="GET", optional=True, multiple=True, multiple_token=True)])
 def cmd_bitfield_ro(client, argv):
     _bitfield(client, argv, True)

@@ -2,6 +2,7 @@
 import hmac
 
 from server.commands import blocking, transactions
+from server.commands import arguments as arg
 from server.commands.table import command
 from server.base.errors import CommandError, NOT_INTEGER, DB_INDEX, SYNTAX, WRONGPASS
 from server.base.util import parse_int_arg, redact_argument
@@ -9,7 +10,9 @@ from server.base.util import parse_int_arg, redact_argument
 
 @command("ping", -1, "fast", acl="@fast @connection", since="1.0.0",
          tips="request_policy:all_shards response_policy:all_succeeded",
-         summary="Ping the server")
+         summary="Ping the server",
+         complexity="O(1)",
+         args=[arg.string("message", optional=True)])
 def cmd_ping(client, argv):
     if len(argv) > 2:
         raise CommandError("ERR wrong number of arguments for 'ping' command")
@@ -24,13 +27,17 @@ def cmd_ping(client, argv):
 
 
 @command("echo", 2, "loading stale fast", acl="@fast @connection",
-         summary="Echo the given string")
+         summary="Echo the given string",
+         complexity="O(1)",
+         args=[arg.string("message")])
 def cmd_echo(client, argv):
     client.reply.bulk(argv[1])
 
 
 @command("select", 2, "loading stale fast", acl="@fast @connection",
-         summary="Change the selected database for the current connection")
+         summary="Change the selected database for the current connection",
+         complexity="O(1)",
+         args=[arg.integer("index")])
 def cmd_select(client, argv):
     index = parse_int_arg(argv[1], NOT_INTEGER)
     if client.server.config.cluster_enabled and index != 0:
@@ -42,7 +49,10 @@ def cmd_select(client, argv):
 
 
 @command("swapdb", 3, "write fast", acl="@keyspace @write @fast @dangerous", since="4.0.0",
-         summary="Swaps two Redis databases", group="server")
+         summary="Swaps two Redis databases", group="server",
+         complexity="O(N) where N is the count of clients watching or blocking on keys from "
+                    "both databases.",
+         args=[arg.integer("index1"), arg.integer("index2")])
 def cmd_swapdb(client, argv):
     server = client.server
     if server.config.cluster_enabled:
@@ -63,7 +73,8 @@ def cmd_swapdb(client, argv):
 
 
 @command("quit", -1, "noscript loading stale fast no_auth allow_busy", acl="@fast @connection",
-         summary="Close the connection")
+         summary="Close the connection",
+         complexity="O(1)")
 def cmd_quit(client, argv):
     client.reply.ok()
     client.closing = True
@@ -71,7 +82,8 @@ def cmd_quit(client, argv):
 
 @command("reset", 1, "noscript loading stale fast no_auth allow_busy", acl="@fast @connection",
          since="6.2.0",
-         summary="Reset the connection")
+         summary="Reset the connection",
+         complexity="O(1)")
 def cmd_reset(client, argv):
     server = client.server
     if client.is_master or "S" in client.flags:
@@ -102,7 +114,10 @@ def check_password(server, username, password):
 
 
 @command("auth", -2, "noscript loading stale fast no_auth allow_busy", acl="@fast @connection",
-         summary="Authenticate to the server")
+         summary="Authenticate to the server",
+         complexity="O(N) where N is the number of passwords defined for the user",
+         history=[("6.0.0", "Added ACL style (username and password).")],
+         args=[arg.string("username", since="6.0.0", optional=True), arg.string("password")])
 def cmd_auth(client, argv):
     if len(argv) > 3:
         raise CommandError(SYNTAX)
@@ -127,7 +142,18 @@ def cmd_auth(client, argv):
 
 @command("hello", -1, "noscript loading stale fast no_auth allow_busy", acl="@fast @connection",
          since="6.0.0",
-         summary="Handshake with Redis")
+         summary="Handshake with Redis",
+         complexity="O(1)",
+         history=[("6.2.0", "`protover` made optional; when called without arguments the "
+                            "command reports the current connection's context.")],
+         args=[arg.block("arguments",
+                         arg.integer("protover"),
+                         arg.block("username_password",
+                                   arg.string("username"),
+                                   arg.string("password"),
+                                   token="AUTH", optional=True),
+                         arg.string("clientname", token="SETNAME", optional=True),
+                         optional=True)])
 def cmd_hello(client, argv):
     version = 0
     i = 1

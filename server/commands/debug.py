@@ -10,6 +10,7 @@ import hashlib
 import struct
 import time
 
+from server.commands import arguments as arg
 from server.commands.table import command
 from server.base.errors import CommandError, NO_SUCH_KEY
 from server.commands.keys import SHARED_REFCOUNT, encoding_of, refcount_of
@@ -412,7 +413,8 @@ def _syntax_error(argv):
 
 @command("debug", -2, "admin noscript loading stale protected", acl="@admin @slow @dangerous",
          group="server", since="1.0.0",
-         summary="A container for debugging commands", doc_flags="syscmd")
+         summary="A container for debugging commands", doc_flags="syscmd",
+         complexity="Depends on subcommand.")
 def cmd_debug(client, argv):
     sub = argv[1].lower()
     argc = len(argv)

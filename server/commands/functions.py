@@ -26,9 +26,9 @@ from server.commands.lua_libs import ScriptError, number_to_lua_string
 from server.commands.monitor import feed as feed_monitors
 from server.commands.scripting import (SHEBANG_FLAGS, ScriptEngine, busy_error, engine_of,
                                        parse_shebang,
-                                       kill_running_script, script_keys, _eval_key_specs,
-                                       RW_NOTE, RO_NOTE)
-from server.commands.table import command, container
+                                       kill_running_script, script_keys)
+from server.commands import arguments as arg
+from server.commands.table import command, container, KeySpec, at, counted
 
 ENGINE_NAME = b"LUA"
 LOAD_TIMEOUT_MS = 500              # a library body may run this long (mustObeyClient: no limit)
@@ -346,8 +346,14 @@ def run_function_command(client, argv, read_only):
 
 @command("fcall", -3, "noscript stale skip_monitor may_replicate no_mandatory_keys",
          acl="@slow @scripting", group="scripting", since="7.0.0", get_keys=script_keys,
-         key_specs=_eval_key_specs(RW_NOTE, ("RW", "access", "update")),
-         summary="Invoke a function")
+         summary="Invoke a function",
+         complexity="Depends on the function that is executed.",
+         key_specs=[KeySpec("RW access update", at(2), counted(0, 1),
+                            notes="We cannot tell how the keys will be used so we assume the "
+                                  "worst, RW and UPDATE")],
+         args=[arg.string("function"), arg.integer("numkeys"),
+               arg.key("key", optional=True, multiple=True),
+               arg.string("arg", optional=True, multiple=True)])
 def cmd_fcall(client, argv):
     feed_monitors(client, argv)        # before the commands the function runs
     run_function_command(client, argv, read_only=False)
@@ -355,8 +361,14 @@ def cmd_fcall(client, argv):
 
 @command("fcall_ro", -3, "readonly noscript stale skip_monitor no_mandatory_keys",
          acl="@slow @scripting", group="scripting", since="7.0.0", get_keys=script_keys,
-         key_specs=_eval_key_specs(RO_NOTE, ("RO", "access")),
-         summary="Invoke a read-only function")
+         summary="Invoke a read-only function",
+         complexity="Depends on the function that is executed.",
+         key_specs=[KeySpec("RO access", at(2), counted(0, 1),
+                            notes="We cannot tell how the keys will be used so we assume the "
+                                  "worst, RO and ACCESS")],
+         args=[arg.string("function"), arg.integer("numkeys"),
+               arg.key("key", optional=True, multiple=True),
+               arg.string("arg", optional=True, multiple=True)])
 def cmd_fcall_ro(client, argv):
     feed_monitors(client, argv)        # before the commands the function runs
     run_function_command(client, argv, read_only=True)
@@ -391,7 +403,8 @@ def declared_flags(server, cmd, argv):
 
 # -- FUNCTION ---------------------------------------------------------------------------------
 
-container("function", "scripting", since="7.0.0", summary="A container for function commands")
+container("function", "scripting", since="7.0.0", summary="A container for function commands",
+          complexity="Depends on subcommand.")
 
 FUNCTION_HELP = [
     "LOAD [REPLACE] <FUNCTION CODE>",
@@ -441,7 +454,8 @@ FUNCTION_HELP = [
 
 
 @command("function|help", 2, "loading stale", acl="@slow @scripting", group="scripting",
-         since="7.0.0", summary="Show helpful text about the different subcommands")
+         since="7.0.0", summary="Show helpful text about the different subcommands",
+         complexity="O(1)")
 def cmd_function_help(client, argv):
     reply_help(client, FUNCTION_HELP)
 
@@ -449,7 +463,9 @@ def cmd_function_help(client, argv):
 @command("function|load", -3, "write denyoom noscript", acl="@write @slow @scripting",
          group="scripting", since="7.0.0",
          tips="request_policy:all_shards response_policy:all_succeeded",
-         summary="Create a function with the given arguments (name, code, description)")
+         summary="Create a function with the given arguments (name, code, description)",
+         complexity="O(1) (considering compilation time is redundant)",
+         args=[arg.token("REPLACE", optional=True), arg.string("function-code")])
 def cmd_function_load(client, argv):
     replace = False
     position = 2
@@ -472,7 +488,9 @@ def cmd_function_load(client, argv):
 @command("function|delete", 3, "write noscript", acl="@write @slow @scripting",
          group="scripting", since="7.0.0",
          tips="request_policy:all_shards response_policy:all_succeeded",
-         summary="Delete a function by name")
+         summary="Delete a function by name",
+         complexity="O(1)",
+         args=[arg.string("library-name")])
 def cmd_function_delete(client, argv):
     store_of(client.server).delete(argv[2])
     client.server.dirty += 1
@@ -482,7 +500,9 @@ def cmd_function_delete(client, argv):
 @command("function|flush", -2, "write noscript", acl="@write @slow @scripting",
          group="scripting", since="7.0.0",
          tips="request_policy:all_shards response_policy:all_succeeded",
-         summary="Deleting all functions")
+         summary="Deleting all functions",
+         complexity="O(N) where N is the number of functions deleted",
+         args=[arg.oneof("async", arg.token("ASYNC"), arg.token("SYNC"), optional=True)])
 def cmd_function_flush(client, argv):
     if len(argv) > 3:
         raise subcommand_syntax_error(argv)
@@ -495,7 +515,8 @@ def cmd_function_flush(client, argv):
 
 @command("function|kill", 2, "noscript allow_busy", acl="@slow @scripting", group="scripting",
          since="7.0.0", tips="request_policy:all_shards response_policy:one_succeeded",
-         summary="Kill the function currently in execution.")
+         summary="Kill the function currently in execution.",
+         complexity="O(1)")
 def cmd_function_kill(client, argv):
     kill_running_script(client.server, is_eval=False)
     client.reply.ok()
@@ -505,7 +526,8 @@ def cmd_function_kill(client, argv):
          since="7.0.0",
          tips="nondeterministic_output request_policy:all_shards response_policy:special",
          summary="Return information about the function currently running (name, "
-                 "description, duration)")
+                 "description, duration)",
+         complexity="O(1)")
 def cmd_function_stats(client, argv):
     server = client.server
     ctx = server.running_script
@@ -540,7 +562,10 @@ def cmd_function_stats(client, argv):
 
 @command("function|list", -2, "noscript", acl="@slow @scripting", group="scripting",
          since="7.0.0", tips="nondeterministic_output_order",
-         summary="List information about all the functions")
+         summary="List information about all the functions",
+         complexity="O(N) where N is the number of functions",
+         args=[arg.string("library-name-pattern", token="LIBRARYNAME", optional=True),
+               arg.token("WITHCODE", optional=True)])
 def cmd_function_list(client, argv):
     with_code = False
     pattern = None

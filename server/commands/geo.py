@@ -8,7 +8,8 @@ import math
 
 from server.base.errors import CommandError, NOT_FLOAT, SYNTAX
 from server.base.util import parse_float_arg
-from server.commands.table import command
+from server.commands import arguments as arg
+from server.commands.table import command, KeySpec, at
 from server.commands.zsets import cmd_zadd
 
 LONGITUDE_MIN, LONGITUDE_MAX = -180.0, 180.0
@@ -57,10 +58,25 @@ def parse_coordinates(longitude_arg, latitude_arg):
     return longitude, latitude
 
 
-@command("geoadd", -5, "write denyoom", keys=(1, 1, 1), acl="@write @geo @slow", group="geo",
+@command("geoadd", -5, "write denyoom", acl="@write @geo @slow", group="geo",
          since="3.2.0",
          summary="Add one or more geospatial items in the geospatial index represented using a "
-                 "sorted set")
+                 "sorted set",
+         complexity="O(log(N)) for each item added, where N is the number of elements in the "
+                    "sorted set.",
+         history=[("6.2.0", "Added the `CH`, `NX` and `XX` options.")],
+         key_specs=[KeySpec("RW update", at(1))],
+         args=[arg.key("key"),
+               arg.oneof("condition",
+                         arg.token("NX"),
+                         arg.token("XX"),
+                         since="6.2.0", optional=True),
+               arg.token("CH", "change", since="6.2.0", optional=True),
+               arg.block("longitude_latitude_member",
+                         arg.double("longitude"),
+                         arg.double("latitude"),
+                         arg.string("member"),
+                         multiple=True)])
 def cmd_geoadd(client, argv):
     first = 2                           # where the first longitude is, past the options
     nx = xx = False

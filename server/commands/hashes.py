@@ -3,7 +3,8 @@
 The value itself (listpack and hashtable forms) is server/values/hashes.py.
 """
 from protocol.parser import parse_int
-from server.commands.table import command
+from server.commands import arguments as arg
+from server.commands.table import command, KeySpec, at
 from server.base.errors import CommandError, SYNTAX, OVERFLOW
 from server.base.notify import NOTIFY_HASH
 from server.commands.keys import parse_scan_cursor
@@ -67,8 +68,14 @@ def _set_one(client, key, value, created, field, new_value, event=b"hset"):
 
 # -- setting fields -----------------------------------------------------------------
 
-@command("hset", -4, "write denyoom fast", keys=(1, 1, 1), acl="@write @hash @fast",
-         since="2.0.0", summary="Set the string value of a hash field")
+@command("hset", -4, "write denyoom fast", acl="@write @hash @fast",
+         since="2.0.0", summary="Set the string value of a hash field",
+         complexity="O(1) for each field/value pair added, so O(N) to add N field/value pairs "
+                    "when the command is called with multiple field/value pairs.",
+         history=[("4.0.0", "Accepts multiple `field` and `value` arguments.")],
+         key_specs=[KeySpec("RW update", at(1))],
+         args=[arg.key("key"),
+               arg.block("field_value", arg.string("field"), arg.string("value"), multiple=True)])
 def cmd_hset(client, argv):
     if len(argv) == 4:
         key = argv[1]
@@ -83,9 +90,13 @@ def cmd_hset(client, argv):
     client.reply.integer(_store_pairs(client, argv[1], argv[2:]))
 
 
-@command("hmset", -4, "write denyoom fast", keys=(1, 1, 1), acl="@write @hash @fast",
+@command("hmset", -4, "write denyoom fast", acl="@write @hash @fast",
          since="2.0.0", summary="Set multiple hash fields to multiple values",
-         deprecated=("4.0.0", "`HSET` with multiple field-value pairs"))
+         deprecated=("4.0.0", "`HSET` with multiple field-value pairs"),
+         complexity="O(N) where N is the number of fields being set.",
+         key_specs=[KeySpec("RW update", at(1))],
+         args=[arg.key("key"),
+               arg.block("field_value", arg.string("field"), arg.string("value"), multiple=True)])
 def cmd_hmset(client, argv):
     if len(argv) % 2:
         raise CommandError("ERR wrong number of arguments for 'hmset' command")
@@ -93,8 +104,11 @@ def cmd_hmset(client, argv):
     client.reply.ok()
 
 
-@command("hsetnx", 4, "write denyoom fast", keys=(1, 1, 1), acl="@write @hash @fast",
-         since="2.0.0", summary="Set the value of a hash field, only if the field does not exist")
+@command("hsetnx", 4, "write denyoom fast", acl="@write @hash @fast",
+         since="2.0.0", summary="Set the value of a hash field, only if the field does not exist",
+         complexity="O(1)",
+         key_specs=[KeySpec("RW insert", at(1))],
+         args=[arg.key("key"), arg.string("field"), arg.string("value")])
 def cmd_hsetnx(client, argv):
     key, field = argv[1], argv[2]
     value = client.db.get_for_write(key, Hash)
@@ -107,8 +121,11 @@ def cmd_hsetnx(client, argv):
     client.reply.integer(1)
 
 
-@command("hincrby", 4, "write denyoom fast", keys=(1, 1, 1), acl="@write @hash @fast",
-         since="2.0.0", summary="Increment the integer value of a hash field by the given number")
+@command("hincrby", 4, "write denyoom fast", acl="@write @hash @fast",
+         since="2.0.0", summary="Increment the integer value of a hash field by the given number",
+         complexity="O(1)",
+         key_specs=[KeySpec("RW access update", at(1))],
+         args=[arg.key("key"), arg.string("field"), arg.integer("increment")])
 def cmd_hincrby(client, argv):
     increment = parse_int_arg(argv[3])
     key, field = argv[1], argv[2]
@@ -132,8 +149,11 @@ def cmd_hincrby(client, argv):
     client.reply.integer(result)
 
 
-@command("hincrbyfloat", 4, "write denyoom fast", keys=(1, 1, 1), acl="@write @hash @fast",
-         since="2.6.0", summary="Increment the float value of a hash field by the given amount")
+@command("hincrbyfloat", 4, "write denyoom fast", acl="@write @hash @fast",
+         since="2.6.0", summary="Increment the float value of a hash field by the given amount",
+         complexity="O(1)",
+         key_specs=[KeySpec("RW access update", at(1))],
+         args=[arg.key("key"), arg.string("field"), arg.double("increment")])
 def cmd_hincrbyfloat(client, argv):
     key, field, increment = argv[1], argv[2], argv[3]
     if parse_long_double(increment) is INFINITE:
@@ -157,15 +177,21 @@ def cmd_hincrbyfloat(client, argv):
 
 # -- reading fields -------------------------------------------------------------------
 
-@command("hget", 3, "readonly fast", keys=(1, 1, 1), acl="@read @hash @fast",
-         since="2.0.0", summary="Get the value of a hash field")
+@command("hget", 3, "readonly fast", acl="@read @hash @fast",
+         since="2.0.0", summary="Get the value of a hash field",
+         complexity="O(1)",
+         key_specs=[KeySpec("RO access", at(1))],
+         args=[arg.key("key"), arg.string("field")])
 def cmd_hget(client, argv):
     value = client.db.get(argv[1], Hash)
     client.reply.bulk_or_null(None if value is None else value.get(argv[2]))
 
 
-@command("hmget", -3, "readonly fast", keys=(1, 1, 1), acl="@read @hash @fast",
-         since="2.0.0", summary="Get the values of all the given hash fields")
+@command("hmget", -3, "readonly fast", acl="@read @hash @fast",
+         since="2.0.0", summary="Get the values of all the given hash fields",
+         complexity="O(N) where N is the number of fields being requested.",
+         key_specs=[KeySpec("RO access", at(1))],
+         args=[arg.key("key"), arg.string("field", multiple=True)])
 def cmd_hmget(client, argv):
     value = client.db.get(argv[1], Hash)
     if value is None:
@@ -175,47 +201,65 @@ def cmd_hmget(client, argv):
         client.reply.bulk_array([get(field) for field in argv[2:]])
 
 
-@command("hexists", 3, "readonly fast", keys=(1, 1, 1), acl="@read @hash @fast",
-         since="2.0.0", summary="Determine if a hash field exists")
+@command("hexists", 3, "readonly fast", acl="@read @hash @fast",
+         since="2.0.0", summary="Determine if a hash field exists",
+         complexity="O(1)",
+         key_specs=[KeySpec("RO", at(1))],
+         args=[arg.key("key"), arg.string("field")])
 def cmd_hexists(client, argv):
     value = client.db.get(argv[1], Hash)
     client.reply.integer(1 if value is not None and argv[2] in value else 0)
 
 
-@command("hlen", 2, "readonly fast", keys=(1, 1, 1), acl="@read @hash @fast",
-         since="2.0.0", summary="Get the number of fields in a hash")
+@command("hlen", 2, "readonly fast", acl="@read @hash @fast",
+         since="2.0.0", summary="Get the number of fields in a hash",
+         complexity="O(1)",
+         key_specs=[KeySpec("RO", at(1))],
+         args=[arg.key("key")])
 def cmd_hlen(client, argv):
     value = client.db.get(argv[1], Hash)
     client.reply.integer(0 if value is None else len(value))
 
 
-@command("hstrlen", 3, "readonly fast", keys=(1, 1, 1), acl="@read @hash @fast",
-         since="3.2.0", summary="Get the length of the value of a hash field")
+@command("hstrlen", 3, "readonly fast", acl="@read @hash @fast",
+         since="3.2.0", summary="Get the length of the value of a hash field",
+         complexity="O(1)",
+         key_specs=[KeySpec("RO", at(1))],
+         args=[arg.key("key"), arg.string("field")])
 def cmd_hstrlen(client, argv):
     value = client.db.get(argv[1], Hash)
     stored = None if value is None else value.get(argv[2])
     client.reply.integer(0 if stored is None else len(stored))
 
 
-@command("hkeys", 2, "readonly", keys=(1, 1, 1), acl="@read @hash @slow",
+@command("hkeys", 2, "readonly", acl="@read @hash @slow",
          tips="nondeterministic_output_order", since="2.0.0",
-         summary="Get all the fields in a hash")
+         summary="Get all the fields in a hash",
+         complexity="O(N) where N is the size of the hash.",
+         key_specs=[KeySpec("RO access", at(1))],
+         args=[arg.key("key")])
 def cmd_hkeys(client, argv):
     value = client.db.get(argv[1], Hash)
     client.reply.bulk_array(() if value is None else list(value.fields()))
 
 
-@command("hvals", 2, "readonly", keys=(1, 1, 1), acl="@read @hash @slow",
+@command("hvals", 2, "readonly", acl="@read @hash @slow",
          tips="nondeterministic_output_order", since="2.0.0",
-         summary="Get all the values in a hash")
+         summary="Get all the values in a hash",
+         complexity="O(N) where N is the size of the hash.",
+         key_specs=[KeySpec("RO access", at(1))],
+         args=[arg.key("key")])
 def cmd_hvals(client, argv):
     value = client.db.get(argv[1], Hash)
     client.reply.bulk_array(() if value is None else list(value.values()))
 
 
-@command("hgetall", 2, "readonly", keys=(1, 1, 1), acl="@read @hash @slow",
+@command("hgetall", 2, "readonly", acl="@read @hash @slow",
          tips="nondeterministic_output_order", since="2.0.0",
-         summary="Get all the fields and values in a hash")
+         summary="Get all the fields and values in a hash",
+         complexity="O(N) where N is the size of the hash.",
+         key_specs=[KeySpec("RO access", at(1))],
+         args=[arg.key("key")])
 def cmd_hgetall(client, argv):
     value = client.db.get(argv[1], Hash)
     reply = client.reply
@@ -230,8 +274,12 @@ def cmd_hgetall(client, argv):
 
 # -- deleting fields --------------------------------------------------------------------
 
-@command("hdel", -3, "write fast", keys=(1, 1, 1), acl="@write @hash @fast",
-         since="2.0.0", summary="Delete one or more hash fields")
+@command("hdel", -3, "write fast", acl="@write @hash @fast",
+         since="2.0.0", summary="Delete one or more hash fields",
+         complexity="O(N) where N is the number of fields to be removed.",
+         history=[("2.4.0", "Accepts multiple `field` arguments.")],
+         key_specs=[KeySpec("RW delete", at(1))],
+         args=[arg.key("key"), arg.string("field", multiple=True)])
 def cmd_hdel(client, argv):
     remove_items(client, argv, Hash, Hash.delete, NOTIFY_HASH, b"hdel")
 
@@ -255,9 +303,16 @@ def _reply_pairs(reply, pairs, with_values):
             bulk(item)
 
 
-@command("hrandfield", -2, "readonly", keys=(1, 1, 1), acl="@read @hash @slow",
+@command("hrandfield", -2, "readonly", acl="@read @hash @slow",
          tips="nondeterministic_output", since="6.2.0",
-         summary="Get one or multiple random fields from a hash")
+         summary="Get one or multiple random fields from a hash",
+         complexity="O(N) where N is the number of fields returned",
+         key_specs=[KeySpec("RO access", at(1))],
+         args=[arg.key("key"),
+               arg.block("options",
+                         arg.integer("count"),
+                         arg.token("WITHVALUES", optional=True),
+                         optional=True)])
 def cmd_hrandfield(client, argv):
     reply = client.reply
     if len(argv) == 2:
@@ -298,9 +353,16 @@ def cmd_hrandfield(client, argv):
 
 # -- HSCAN ------------------------------------------------------------------------------------
 
-@command("hscan", -3, "readonly", keys=(1, 1, 1), acl="@read @hash @slow",
+@command("hscan", -3, "readonly", acl="@read @hash @slow",
          tips="nondeterministic_output", since="2.8.0",
-         summary="Incrementally iterate hash fields and associated values")
+         summary="Incrementally iterate hash fields and associated values",
+         complexity="O(1) for every call. O(N) for a complete iteration, including enough "
+                    "command calls for the cursor to return back to 0. N is the number of "
+                    "elements inside the collection..",
+         key_specs=[KeySpec("RO access", at(1))],
+         args=[arg.key("key"), arg.integer("cursor"),
+               arg.pattern("pattern", token="MATCH", optional=True),
+               arg.integer("count", token="COUNT", optional=True)])
 def cmd_hscan(client, argv):
     cursor = parse_scan_cursor(argv[2])
     value = client.db.get(argv[1], Hash)

@@ -7,7 +7,8 @@ import math
 import os
 import random
 
-from server.commands.table import command
+from server.commands import arguments as arg
+from server.commands.table import command, KeySpec, at, span
 from server.base.notify import NOTIFY_STRING
 from server.base.errors import CommandError, WRONGTYPE
 from server.commands.bitmaps import unshare_in_place
@@ -41,8 +42,11 @@ def _sparse_max_bytes(client):
     return client.server.config.hll_sparse_max_bytes
 
 
-@command("pfadd", -2, "write denyoom fast", keys=(1, 1, 1), acl="@write @hyperloglog @fast",
-         since="2.8.9", summary="Adds the specified elements to the specified HyperLogLog.")
+@command("pfadd", -2, "write denyoom fast", acl="@write @hyperloglog @fast",
+         since="2.8.9", summary="Adds the specified elements to the specified HyperLogLog.",
+         complexity="O(1) to add every element.",
+         key_specs=[KeySpec("RW insert", at(1))],
+         args=[arg.key("key"), arg.string("element", optional=True, multiple=True)])
 def cmd_pfadd(client, argv):
     db = client.db
     key = argv[1]
@@ -67,10 +71,17 @@ def cmd_pfadd(client, argv):
     client.reply.integer(1 if updated else 0)
 
 
-@command("pfcount", -2, "readonly may_replicate", keys=(1, -1, 1),
+@command("pfcount", -2, "readonly may_replicate",
          acl="@read @hyperloglog @slow", since="2.8.9",
          summary="Return the approximated cardinality of the set(s) observed by the "
-                 "HyperLogLog at key(s).")
+                 "HyperLogLog at key(s).",
+         complexity="O(1) with a very small average constant time when called with a single "
+                    "key. O(N) with N being the number of keys, and much bigger constant times, "
+                    "when called with multiple keys.",
+         key_specs=[KeySpec("RW access", at(1), span(-1),
+                            notes="RW because it may change the internal representation of the "
+                                  "key, and propagate to replicas")],
+         args=[arg.key("key", multiple=True)])
 def cmd_pfcount(client, argv):
     db = client.db
     if len(argv) > 2:
@@ -104,8 +115,11 @@ def cmd_pfcount(client, argv):
     client.reply.integer(_signed(cardinality))
 
 
-@command("pfmerge", -2, "write denyoom", keys=(1, -1, 1), acl="@write @hyperloglog @slow",
-         since="2.8.9", summary="Merge N different HyperLogLogs into a single one.")
+@command("pfmerge", -2, "write denyoom", acl="@write @hyperloglog @slow",
+         since="2.8.9", summary="Merge N different HyperLogLogs into a single one.",
+         complexity="O(N) to merge N HyperLogLogs, but with high constant times.",
+         key_specs=[KeySpec("RW access insert", at(1)), KeySpec("RO access", at(2), span(-1))],
+         args=[arg.key("destkey"), arg.key("sourcekey", 1, multiple=True)])
 def cmd_pfmerge(client, argv):
     db = client.db
     maximum = bytearray(REGISTERS)
@@ -155,10 +169,13 @@ def _decode_sparse(hll):
     return " ".join(words).encode()
 
 
-@command("pfdebug", 3, "write denyoom admin", keys=(2, 2, 1),
+@command("pfdebug", 3, "write denyoom admin",
          acl="@write @hyperloglog @admin @slow @dangerous", since="2.8.9",
          summary="Internal commands for debugging HyperLogLog values",
-         doc_flags="syscmd")
+         doc_flags="syscmd",
+         complexity="N/A",
+         key_specs=[KeySpec("RW access", at(2))],
+         args=[arg.string("subcommand"), arg.key("key")])
 def cmd_pfdebug(client, argv):
     db = client.db
     key = argv[2]
@@ -200,7 +217,8 @@ SELFTEST_ELEMENTS = 1000000 if NATIVE_TWIN else 100000     # pure Python hashes 
 
 @command("pfselftest", 1, "admin", acl="@hyperloglog @admin @slow @dangerous", since="2.8.9",
          summary="An internal command for testing HyperLogLog values",
-         doc_flags="syscmd")
+         doc_flags="syscmd",
+         complexity="N/A")
 def cmd_pfselftest(client, argv):
     rng = random.Random(os.urandom(8))
     # Register access: random registers survive packing and unpacking unchanged.

@@ -12,6 +12,7 @@ import resource
 import sys
 import time
 
+from server.commands import arguments as arg
 from server.commands.table import command
 
 REDIS_VERSION = "7.0.15"
@@ -501,7 +502,10 @@ def info_fields(server, section):
 @command("info", -1, "loading stale", acl="@slow @dangerous",
          tips="nondeterministic_output request_policy:all_shards response_policy:special",
          group="server", since="1.0.0",
-         summary="Get information and statistics about the server")
+         summary="Get information and statistics about the server",
+         complexity="O(1)",
+         history=[("7.0.0", "Added support for taking multiple section arguments.")],
+         args=[arg.string("section", optional=True, multiple=True)])
 def cmd_info(client, argv):
     text = generate(client.server, argv[1:])
     client.reply.verbatim(text.encode("utf-8", "surrogateescape"))

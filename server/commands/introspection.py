@@ -6,13 +6,15 @@ The flags letters come from the client's state the way Redis derives them.
 import time
 
 from server.base.dispatch import REPLY_OFF, REPLY_ON, REPLY_SKIP_NEXT
+from server.commands import arguments as arg
 from server.commands.table import command, container
 from server.base.errors import CommandError, SYNTAX
 from server.base.util import reply_help
 
 REPLY_CHUNK = 16 * 1024     # Redis's static reply buffer; replies beyond it go to its reply list
 
-container("client", "connection", since="2.4.0", summary="A container for client connection commands")
+container("client", "connection", since="2.4.0", summary="A container for client connection commands",
+          complexity="Depends on subcommand.")
 
 HELP = [
     "CACHING (YES|NO)",
@@ -181,19 +183,23 @@ def client_info_string(client, caller=None):
 # -- the subcommands ---------------------------------------------------------------
 
 @command("client|help", 2, "loading stale", acl="@slow @connection", since="5.0.0",
-         summary="Show helpful text about the different subcommands", group="connection")
+         summary="Show helpful text about the different subcommands", group="connection",
+         complexity="O(1)")
 def cmd_client_help(client, argv):
     reply_help(client, HELP)
 
 
 @command("client|id", 2, "noscript loading stale", acl="@slow @connection", since="5.0.0",
-         summary="Returns the client ID for the current connection", group="connection")
+         summary="Returns the client ID for the current connection", group="connection",
+         complexity="O(1)")
 def cmd_client_id(client, argv):
     client.reply.integer(client.id)
 
 
 @command("client|setname", 3, "noscript loading stale", acl="@slow @connection", since="2.6.9",
-         summary="Set the current connection name", group="connection")
+         summary="Set the current connection name", group="connection",
+         complexity="O(1)",
+         args=[arg.string("connection-name")])
 def cmd_client_setname(client, argv):
     validate_client_name(argv[2])
     client.name = argv[2]
@@ -201,21 +207,40 @@ def cmd_client_setname(client, argv):
 
 
 @command("client|getname", 2, "noscript loading stale", acl="@slow @connection", since="2.6.9",
-         summary="Get the current connection name", group="connection")
+         summary="Get the current connection name", group="connection",
+         complexity="O(1)")
 def cmd_client_getname(client, argv):
     client.reply.bulk_or_null(client.name or None)
 
 
 @command("client|info", 2, "noscript loading stale", acl="@slow @connection",
          tips="nondeterministic_output", since="6.2.0",
-         summary="Returns information about the current client connection.", group="connection")
+         summary="Returns information about the current client connection.", group="connection",
+         complexity="O(1)")
 def cmd_client_info(client, argv):
     client.reply.verbatim((client_info_string(client, client) + "\n").encode("utf-8", "replace"))
 
 
 @command("client|list", -2, "admin noscript loading stale", acl="@admin @slow @dangerous @connection",
          tips="nondeterministic_output", since="2.4.0",
-         summary="Get the list of client connections", group="connection")
+         summary="Get the list of client connections", group="connection",
+         complexity="O(N) where N is the number of client connections",
+         history=[("2.8.12", "Added unique client `id` field."),
+                  ("5.0.0", "Added optional `TYPE` filter."),
+                  ("6.0.0", "Added `user` field."),
+                  ("6.2.0", "Added `argv-mem`, `tot-mem`, `laddr` and `redir` fields and the "
+                            "optional `ID` filter."),
+                  ("7.0.0", "Added `resp`, `multi-mem`, `rbs` and `rbp` fields."),
+                  ("7.0.3", "Added `ssub` field.")],
+         args=[arg.oneof("normal_master_replica_pubsub",
+                         arg.token("NORMAL"),
+                         arg.token("MASTER"),
+                         arg.token("REPLICA"),
+                         arg.token("PUBSUB"),
+                         token="TYPE", since="5.0.0", optional=True),
+               arg.block("id",
+                         arg.integer("client-id", multiple=True),
+                         token="ID", since="6.2.0", optional=True)])
 def cmd_client_list(client, argv):
     server = client.server
     clients = None
@@ -245,7 +270,32 @@ def cmd_client_list(client, argv):
 
 @command("client|kill", -3, "admin noscript loading stale", acl="@admin @slow @dangerous @connection",
          since="2.4.0",
-         summary="Kill the connection of a client", group="connection")
+         summary="Kill the connection of a client", group="connection",
+         complexity="O(N) where N is the number of client connections",
+         history=[("2.8.12", "Added new filter format."),
+                  ("2.8.12", "`ID` option."),
+                  ("3.2.0", "Added `master` type in for `TYPE` option."),
+                  ("5.0.0", "Replaced `slave` `TYPE` with `replica`. `slave` still supported "
+                            "for backward compatibility."),
+                  ("6.2.0", "`LADDR` option.")],
+         args=[arg.oneof("filter",
+                         arg.string("ip:port", deprecated_since="2.8.12"),
+                         arg.oneof("new-format",
+                                   arg.integer("client-id",
+                                               token="ID", since="2.8.12", optional=True),
+                                   arg.oneof("normal_master_slave_pubsub",
+                                             arg.token("NORMAL"),
+                                             arg.token("MASTER", since="3.2.0"),
+                                             arg.token("SLAVE"),
+                                             arg.token("REPLICA", since="5.0.0"),
+                                             arg.token("PUBSUB"),
+                                             token="TYPE", since="2.8.12", optional=True),
+                                   arg.string("username", token="USER", optional=True),
+                                   arg.string("ip:port", token="ADDR", optional=True),
+                                   arg.string("ip:port",
+                                              token="LADDR", since="6.2.0", optional=True),
+                                   arg.string("yes/no", token="SKIPME", optional=True),
+                                   multiple=True))])
 def cmd_client_kill(client, argv):
     server = client.server
     addr = laddr = user = wanted_type = None
@@ -329,7 +379,9 @@ def user_exists(server, name):
 
 
 @command("client|reply", 3, "noscript loading stale", acl="@slow @connection", since="3.2.0",
-         summary="Instruct the server whether to reply to commands", group="connection")
+         summary="Instruct the server whether to reply to commands", group="connection",
+         complexity="O(1)",
+         args=[arg.oneof("on_off_skip", arg.token("ON"), arg.token("OFF"), arg.token("SKIP"))])
 def cmd_client_reply(client, argv):
     mode = argv[2].lower()
     if mode == b"on":
@@ -346,7 +398,9 @@ def cmd_client_reply(client, argv):
 
 @command("client|no-evict", 3, "admin noscript loading stale", acl="@admin @slow @dangerous @connection",
          since="7.0.0",
-         summary="Set client eviction mode for the current connection", group="connection")
+         summary="Set client eviction mode for the current connection", group="connection",
+         complexity="O(1)",
+         args=[arg.oneof("enabled", arg.token("ON"), arg.token("OFF"))])
 def cmd_client_no_evict(client, argv):
     mode = argv[2].lower()
     if mode == b"on":
@@ -360,7 +414,14 @@ def cmd_client_no_evict(client, argv):
 
 @command("client|pause", -3, "admin noscript loading stale", acl="@admin @slow @dangerous @connection",
          since="2.9.50",
-         summary="Stop processing commands from clients for some time", group="connection")
+         summary="Stop processing commands from clients for some time", group="connection",
+         complexity="O(1)",
+         history=[("6.2.0", "`CLIENT PAUSE WRITE` mode added along with the `mode` option.")],
+         args=[arg.integer("timeout"),
+               arg.oneof("mode",
+                         arg.token("WRITE"),
+                         arg.token("ALL"),
+                         since="6.2.0", optional=True)])
 def cmd_client_pause(client, argv):
     if len(argv) > 4:
         raise subcommand_syntax_error(argv)
@@ -387,7 +448,8 @@ def parse_timeout_ms(arg):
 
 @command("client|unpause", 2, "admin noscript loading stale", acl="@admin @slow @dangerous @connection",
          since="6.2.0",
-         summary="Resume processing of clients that were paused", group="connection")
+         summary="Resume processing of clients that were paused", group="connection",
+         complexity="O(N) Where N is the number of paused clients")
 def cmd_client_unpause(client, argv):
     client.server.pauses.unpause("client")
     client.reply.ok()
@@ -396,7 +458,10 @@ def cmd_client_unpause(client, argv):
 @command("client|unblock", -3, "admin noscript loading stale", acl="@admin @slow @dangerous @connection",
          since="5.0.0",
          summary="Unblock a client blocked in a blocking command from a different connection",
-         group="connection")
+         group="connection",
+         complexity="O(log N) where N is the number of client connections",
+         args=[arg.integer("client-id"),
+               arg.oneof("timeout_error", arg.token("TIMEOUT"), arg.token("ERROR"), optional=True)])
 def cmd_client_unblock(client, argv):
     if len(argv) > 4:
         raise subcommand_syntax_error(argv)

@@ -5,7 +5,8 @@ the EXPIRE and TTL families, PERSIST, TOUCH, OBJECT, DBSIZE, FLUSHDB, FLUSHALL.
 import copy
 
 from protocol.parser import parse_int
-from server.commands.table import command, container
+from server.commands import arguments as arg
+from server.commands.table import command, container, KeySpec, at, span
 from server.base.errors import CommandError, SYNTAX, NO_SUCH_KEY, DB_INDEX, INVALID_EXPIRE
 from server.base.glob import compile_glob
 from server.base.notify import NOTIFY_GENERIC
@@ -24,9 +25,16 @@ EMBSTR_SIZE_LIMIT = 44
 
 # -- deleting and inspecting ----------------------------------------------------
 
-@command("del", -2, "write", keys=(1, -1, 1), acl="@keyspace @write @slow",
+@command("del", -2, "write", acl="@keyspace @write @slow",
          tips="request_policy:multi_shard response_policy:agg_sum",
-         summary="Delete a key")
+         summary="Delete a key",
+         complexity="O(N) where N is the number of keys that will be removed. When a key to "
+                    "remove holds a value other than a string, the individual complexity for "
+                    "this key is O(M) where M is the number of elements in the list, set, "
+                    "sorted set or hash. Removing a single key that holds a string value is "
+                    "O(1).",
+         key_specs=[KeySpec("RM delete", at(1), span(-1))],
+         args=[arg.key("key", multiple=True)])
 def cmd_del(client, argv):
     _delete_keys(client, argv, client.server.config.lazyfree_lazy_user_del)
 
@@ -43,33 +51,48 @@ def _delete_keys(client, argv, lazy):
     client.reply.integer(removed)
 
 
-@command("unlink", -2, "write fast", keys=(1, -1, 1), acl="@keyspace @write @fast",
+@command("unlink", -2, "write fast", acl="@keyspace @write @fast",
          tips="request_policy:multi_shard response_policy:agg_sum", since="4.0.0",
          summary="Delete a key asynchronously in another thread. Otherwise it is just as DEL, "
-                 "but non blocking.")
+                 "but non blocking.",
+         complexity="O(1) for each key removed regardless of its size. Then the command does "
+                    "O(N) work in a different thread in order to reclaim memory, where N is the "
+                    "number of allocations the deleted objects where composed of.",
+         key_specs=[KeySpec("RM delete", at(1), span(-1))],
+         args=[arg.key("key", multiple=True)])
 def cmd_unlink(client, argv):
     _delete_keys(client, argv, True)
 
 
-@command("exists", -2, "readonly fast", keys=(1, -1, 1), acl="@keyspace @read @fast",
+@command("exists", -2, "readonly fast", acl="@keyspace @read @fast",
          tips="request_policy:multi_shard response_policy:agg_sum",
-         summary="Determine if a key exists")
+         summary="Determine if a key exists",
+         complexity="O(N) where N is the number of keys to check.",
+         history=[("3.0.3", "Accepts multiple `key` arguments.")],
+         key_specs=[KeySpec("RO", at(1), span(-1))],
+         args=[arg.key("key", multiple=True)])
 def cmd_exists(client, argv):
     lookup = client.db.get_notouch
     client.reply.integer(sum(1 for key in argv[1:] if lookup(key) is not None))
 
 
-@command("type", 2, "readonly fast", keys=(1, 1, 1), acl="@keyspace @read @fast",
-         summary="Determine the type stored at key")
+@command("type", 2, "readonly fast", acl="@keyspace @read @fast",
+         summary="Determine the type stored at key",
+         complexity="O(1)",
+         key_specs=[KeySpec("RO", at(1))],
+         args=[arg.key("key")])
 def cmd_type(client, argv):
     value = client.db.get_notouch(argv[1])
     client.reply.simple("none" if value is None else type_name(value))
 
 
-@command("touch", -2, "readonly fast", keys=(1, -1, 1), acl="@keyspace @read @fast",
+@command("touch", -2, "readonly fast", acl="@keyspace @read @fast",
          tips="request_policy:multi_shard response_policy:agg_sum", since="3.2.1",
          summary="Alters the last access time of a key(s). Returns the number of existing keys "
-                 "specified.")
+                 "specified.",
+         complexity="O(N) where N is the number of keys that will be touched.",
+         key_specs=[KeySpec("RO", at(1), span(-1))],
+         args=[arg.key("key", multiple=True)])
 def cmd_touch(client, argv):
     lookup = client.db.get
     client.reply.integer(sum(1 for key in argv[1:] if lookup(key) is not None))
@@ -77,7 +100,8 @@ def cmd_touch(client, argv):
 
 @command("dbsize", 1, "readonly fast", acl="@keyspace @read @fast", group="server",
          tips="request_policy:all_shards response_policy:agg_sum",
-         summary="Return the number of keys in the selected database")
+         summary="Return the number of keys in the selected database",
+         complexity="O(1)")
 def cmd_dbsize(client, argv):
     client.reply.integer(len(client.db.data))
 
@@ -99,7 +123,14 @@ def _flush_lazily(client, argv):
 
 @command("flushdb", -1, "write", acl="@keyspace @write @slow @dangerous", group="server",
          tips="request_policy:all_shards response_policy:all_succeeded",
-         summary="Remove all keys from the current database")
+         summary="Remove all keys from the current database",
+         complexity="O(N) where N is the number of keys in the selected database",
+         history=[("4.0.0", "Added the `ASYNC` flushing mode modifier."),
+                  ("6.2.0", "Added the `SYNC` flushing mode modifier.")],
+         args=[arg.oneof("async",
+                         arg.token("ASYNC", since="4.0.0"),
+                         arg.token("SYNC", since="6.2.0"),
+                         optional=True)])
 def cmd_flushdb(client, argv):
     lazy = _flush_lazily(client, argv)
     removed = client.db.clear(lazy)
@@ -110,7 +141,14 @@ def cmd_flushdb(client, argv):
 
 @command("flushall", -1, "write", acl="@keyspace @write @slow @dangerous", group="server",
          tips="request_policy:all_shards response_policy:all_succeeded",
-         summary="Remove all keys from all databases")
+         summary="Remove all keys from all databases",
+         complexity="O(N) where N is the total number of keys in all databases",
+         history=[("4.0.0", "Added the `ASYNC` flushing mode modifier."),
+                  ("6.2.0", "Added the `SYNC` flushing mode modifier.")],
+         args=[arg.oneof("async",
+                         arg.token("ASYNC", since="4.0.0"),
+                         arg.token("SYNC", since="6.2.0"),
+                         optional=True)])
 def cmd_flushall(client, argv):
     lazy = _flush_lazily(client, argv)
     server = client.server
@@ -129,7 +167,11 @@ FLUSHALL_HOOKS = []   # fn(client): persistence rewrites the RDB when save point
 
 @command("keys", 2, "readonly", acl="@keyspace @read @slow @dangerous",
          tips="request_policy:all_shards nondeterministic_output_order",
-         summary="Find all keys matching the given pattern")
+         summary="Find all keys matching the given pattern",
+         complexity="O(N) with N being the number of keys in the database, under the assumption "
+                    "that the key names in the database and the given pattern have limited "
+                    "length.",
+         args=[arg.pattern("pattern")])
 def cmd_keys(client, argv):
     db = client.db
     pattern = argv[1]
@@ -159,7 +201,14 @@ def parse_scan_cursor(arg):
 
 @command("scan", -2, "readonly", acl="@keyspace @read @slow", since="2.8.0",
          tips="nondeterministic_output request_policy:special",
-         summary="Incrementally iterate the keys space")
+         summary="Incrementally iterate the keys space",
+         complexity="O(1) for every call. O(N) for a complete iteration, including enough "
+                    "command calls for the cursor to return back to 0. N is the number of "
+                    "elements inside the collection.",
+         history=[("6.0.0", "Added the `TYPE` subcommand.")],
+         args=[arg.integer("cursor"), arg.pattern("pattern", token="MATCH", optional=True),
+               arg.integer("count", token="COUNT", optional=True),
+               arg.string("type", token="TYPE", since="6.0.0", optional=True)])
 def cmd_scan(client, argv):
     cursor = parse_scan_cursor(argv[1])
     count = 10
@@ -202,7 +251,8 @@ def cmd_scan(client, argv):
 
 @command("randomkey", 1, "readonly", acl="@keyspace @read @slow",
          tips="request_policy:all_shards nondeterministic_output",
-         summary="Return a random key from the keyspace")
+         summary="Return a random key from the keyspace",
+         complexity="O(1)")
 def cmd_randomkey(client, argv):
     client.reply.bulk_or_null(client.db.random_key())
 
@@ -229,14 +279,22 @@ def _rename(client, argv, nx):
         client.reply.ok()
 
 
-@command("rename", 3, "write", keys=(1, 2, 1), acl="@keyspace @write @slow",
-         summary="Rename a key")
+@command("rename", 3, "write", acl="@keyspace @write @slow",
+         summary="Rename a key",
+         complexity="O(1)",
+         key_specs=[KeySpec("RW access delete", at(1)), KeySpec("OW update", at(2))],
+         args=[arg.key("key"), arg.key("newkey", 1)])
 def cmd_rename(client, argv):
     _rename(client, argv, nx=False)
 
 
-@command("renamenx", 3, "write fast", keys=(1, 2, 1), acl="@keyspace @write @fast",
-         summary="Rename a key, only if the new key does not exist")
+@command("renamenx", 3, "write fast", acl="@keyspace @write @fast",
+         summary="Rename a key, only if the new key does not exist",
+         complexity="O(1)",
+         history=[("3.2.0", "The command no longer returns an error when source and "
+                            "destination names are the same.")],
+         key_specs=[KeySpec("RW access delete", at(1)), KeySpec("OW insert", at(2))],
+         args=[arg.key("key"), arg.key("newkey", 1)])
 def cmd_renamenx(client, argv):
     _rename(client, argv, nx=True)
 
@@ -252,8 +310,11 @@ def _db_index_arg(client, arg):
     return client.server.dbs[index]
 
 
-@command("move", 3, "write fast", keys=(1, 1, 1), acl="@keyspace @write @fast",
-         summary="Move a key to another database")
+@command("move", 3, "write fast", acl="@keyspace @write @fast",
+         summary="Move a key to another database",
+         complexity="O(1)",
+         key_specs=[KeySpec("RW access update", at(1))],
+         args=[arg.key("key"), arg.integer("db")])
 def cmd_move(client, argv):
     if client.server.config.cluster_enabled:
         raise CommandError("ERR MOVE is not allowed in cluster mode")
@@ -289,9 +350,15 @@ def duplicate(value):
     return copy.deepcopy(value)
 
 
-@command("copy", -3, "write denyoom", keys=(1, 2, 1), acl="@keyspace @write @slow",
+@command("copy", -3, "write denyoom", acl="@keyspace @write @slow",
          since="6.2.0",
-         summary="Copy a key")
+         summary="Copy a key",
+         complexity="O(N) worst case for collections, where N is the number of nested items. "
+                    "O(1) for string values.",
+         key_specs=[KeySpec("RO access", at(1)), KeySpec("OW update", at(2))],
+         args=[arg.key("source"), arg.key("destination", 1),
+               arg.integer("destination-db", token="DB", optional=True),
+               arg.token("REPLACE", optional=True)])
 def cmd_copy(client, argv):
     server = client.server
     src = dst = client.db
@@ -387,29 +454,69 @@ def _expire(client, argv, name, relative, in_seconds):
     client.reply.integer(1)
 
 
-@command("expire", -3, "write fast", keys=(1, 1, 1), acl="@keyspace @write @fast",
-         summary="Set a key's time to live in seconds")
+@command("expire", -3, "write fast", acl="@keyspace @write @fast",
+         summary="Set a key's time to live in seconds",
+         complexity="O(1)",
+         history=[("7.0.0", "Added options: `NX`, `XX`, `GT` and `LT`.")],
+         key_specs=[KeySpec("RW update", at(1))],
+         args=[arg.key("key"), arg.integer("seconds"),
+               arg.oneof("condition",
+                         arg.token("NX"),
+                         arg.token("XX"),
+                         arg.token("GT"),
+                         arg.token("LT"),
+                         since="7.0.0", optional=True)])
 def cmd_expire(client, argv):
     _expire(client, argv, "expire", relative=True, in_seconds=True)
 
 
-@command("pexpire", -3, "write fast", keys=(1, 1, 1), acl="@keyspace @write @fast",
+@command("pexpire", -3, "write fast", acl="@keyspace @write @fast",
          since="2.6.0",
-         summary="Set a key's time to live in milliseconds")
+         summary="Set a key's time to live in milliseconds",
+         complexity="O(1)",
+         history=[("7.0.0", "Added options: `NX`, `XX`, `GT` and `LT`.")],
+         key_specs=[KeySpec("RW update", at(1))],
+         args=[arg.key("key"), arg.integer("milliseconds"),
+               arg.oneof("condition",
+                         arg.token("NX"),
+                         arg.token("XX"),
+                         arg.token("GT"),
+                         arg.token("LT"),
+                         since="7.0.0", optional=True)])
 def cmd_pexpire(client, argv):
     _expire(client, argv, "pexpire", relative=True, in_seconds=False)
 
 
-@command("expireat", -3, "write fast", keys=(1, 1, 1), acl="@keyspace @write @fast",
+@command("expireat", -3, "write fast", acl="@keyspace @write @fast",
          since="1.2.0",
-         summary="Set the expiration for a key as a UNIX timestamp")
+         summary="Set the expiration for a key as a UNIX timestamp",
+         complexity="O(1)",
+         history=[("7.0.0", "Added options: `NX`, `XX`, `GT` and `LT`.")],
+         key_specs=[KeySpec("RW update", at(1))],
+         args=[arg.key("key"), arg.unix_time("unix-time-seconds"),
+               arg.oneof("condition",
+                         arg.token("NX"),
+                         arg.token("XX"),
+                         arg.token("GT"),
+                         arg.token("LT"),
+                         since="7.0.0", optional=True)])
 def cmd_expireat(client, argv):
     _expire(client, argv, "expireat", relative=False, in_seconds=True)
 
 
-@command("pexpireat", -3, "write fast", keys=(1, 1, 1), acl="@keyspace @write @fast",
+@command("pexpireat", -3, "write fast", acl="@keyspace @write @fast",
          since="2.6.0",
-         summary="Set the expiration for a key as a UNIX timestamp specified in milliseconds")
+         summary="Set the expiration for a key as a UNIX timestamp specified in milliseconds",
+         complexity="O(1)",
+         history=[("7.0.0", "Added options: `NX`, `XX`, `GT` and `LT`.")],
+         key_specs=[KeySpec("RW update", at(1))],
+         args=[arg.key("key"), arg.unix_time("unix-time-milliseconds"),
+               arg.oneof("condition",
+                         arg.token("NX"),
+                         arg.token("XX"),
+                         arg.token("GT"),
+                         arg.token("LT"),
+                         since="7.0.0", optional=True)])
 def cmd_pexpireat(client, argv):
     _expire(client, argv, "pexpireat", relative=False, in_seconds=False)
 
@@ -426,37 +533,54 @@ def _ttl(client, argv, in_ms, absolute):
     client.reply.integer(ttl if in_ms else (ttl + 500) // 1000)
 
 
-@command("ttl", 2, "readonly fast", keys=(1, 1, 1), acl="@keyspace @read @fast",
+@command("ttl", 2, "readonly fast", acl="@keyspace @read @fast",
          tips="nondeterministic_output",
-         summary="Get the time to live for a key in seconds")
+         summary="Get the time to live for a key in seconds",
+         complexity="O(1)",
+         history=[("2.8.0", "Added the -2 reply.")],
+         key_specs=[KeySpec("RO access", at(1))],
+         args=[arg.key("key")])
 def cmd_ttl(client, argv):
     _ttl(client, argv, in_ms=False, absolute=False)
 
 
-@command("pttl", 2, "readonly fast", keys=(1, 1, 1), acl="@keyspace @read @fast",
+@command("pttl", 2, "readonly fast", acl="@keyspace @read @fast",
          tips="nondeterministic_output", since="2.6.0",
-         summary="Get the time to live for a key in milliseconds")
+         summary="Get the time to live for a key in milliseconds",
+         complexity="O(1)",
+         history=[("2.8.0", "Added the -2 reply.")],
+         key_specs=[KeySpec("RO access", at(1))],
+         args=[arg.key("key")])
 def cmd_pttl(client, argv):
     _ttl(client, argv, in_ms=True, absolute=False)
 
 
-@command("expiretime", 2, "readonly fast", keys=(1, 1, 1), acl="@keyspace @read @fast",
+@command("expiretime", 2, "readonly fast", acl="@keyspace @read @fast",
          since="7.0.0",
-         summary="Get the expiration Unix timestamp for a key")
+         summary="Get the expiration Unix timestamp for a key",
+         complexity="O(1)",
+         key_specs=[KeySpec("RO access", at(1))],
+         args=[arg.key("key")])
 def cmd_expiretime(client, argv):
     _ttl(client, argv, in_ms=False, absolute=True)
 
 
-@command("pexpiretime", 2, "readonly fast", keys=(1, 1, 1), acl="@keyspace @read @fast",
+@command("pexpiretime", 2, "readonly fast", acl="@keyspace @read @fast",
          since="7.0.0",
-         summary="Get the expiration Unix timestamp for a key in milliseconds")
+         summary="Get the expiration Unix timestamp for a key in milliseconds",
+         complexity="O(1)",
+         key_specs=[KeySpec("RO access", at(1))],
+         args=[arg.key("key")])
 def cmd_pexpiretime(client, argv):
     _ttl(client, argv, in_ms=True, absolute=True)
 
 
-@command("persist", 2, "write fast", keys=(1, 1, 1), acl="@keyspace @write @fast",
+@command("persist", 2, "write fast", acl="@keyspace @write @fast",
          since="2.2.0",
-         summary="Remove the expiration from a key")
+         summary="Remove the expiration from a key",
+         complexity="O(1)",
+         key_specs=[KeySpec("RW update", at(1))],
+         args=[arg.key("key")])
 def cmd_persist(client, argv):
     db = client.db
     if db.get_for_write(argv[1]) is not None and db.persist(argv[1]):
@@ -469,7 +593,8 @@ def cmd_persist(client, argv):
 # -- OBJECT ----------------------------------------------------------------------
 
 container("object", "generic", since="2.2.3",
-          summary="A container for object introspection commands")
+          summary="A container for object introspection commands",
+          complexity="Depends on subcommand.")
 
 
 def encoding_of(value):
@@ -506,27 +631,36 @@ def _object_target(client, argv):
     return value
 
 
-@command("object|encoding", 3, "readonly", keys=(2, 2, 1), acl="@keyspace @read @slow",
+@command("object|encoding", 3, "readonly", acl="@keyspace @read @slow",
          tips="nondeterministic_output", since="2.2.3",
-         summary="Inspect the internal encoding of a Redis object")
+         summary="Inspect the internal encoding of a Redis object",
+         complexity="O(1)",
+         key_specs=[KeySpec("RO", at(2))],
+         args=[arg.key("key")])
 def cmd_object_encoding(client, argv):
     value = _object_target(client, argv)
     if value is not None:
         client.reply.bulk(encoding_of(value))
 
 
-@command("object|refcount", 3, "readonly", keys=(2, 2, 1), acl="@keyspace @read @slow",
+@command("object|refcount", 3, "readonly", acl="@keyspace @read @slow",
          tips="nondeterministic_output", since="2.2.3",
-         summary="Get the number of references to the value of the key")
+         summary="Get the number of references to the value of the key",
+         complexity="O(1)",
+         key_specs=[KeySpec("RO", at(2))],
+         args=[arg.key("key")])
 def cmd_object_refcount(client, argv):
     value = _object_target(client, argv)
     if value is not None:
         client.reply.integer(refcount_of(value, client.server.config))
 
 
-@command("object|idletime", 3, "readonly", keys=(2, 2, 1), acl="@keyspace @read @slow",
+@command("object|idletime", 3, "readonly", acl="@keyspace @read @slow",
          tips="nondeterministic_output", since="2.2.3",
-         summary="Get the time since a Redis object was last accessed")
+         summary="Get the time since a Redis object was last accessed",
+         complexity="O(1)",
+         key_specs=[KeySpec("RO", at(2))],
+         args=[arg.key("key")])
 def cmd_object_idletime(client, argv):
     value = _object_target(client, argv)
     if value is None:
@@ -539,9 +673,12 @@ def cmd_object_idletime(client, argv):
     client.reply.integer(client.db.idle_seconds(argv[2]))
 
 
-@command("object|freq", 3, "readonly", keys=(2, 2, 1), acl="@keyspace @read @slow",
+@command("object|freq", 3, "readonly", acl="@keyspace @read @slow",
          tips="nondeterministic_output", since="4.0.0",
-         summary="Get the logarithmic access frequency counter of a Redis object")
+         summary="Get the logarithmic access frequency counter of a Redis object",
+         complexity="O(1)",
+         key_specs=[KeySpec("RO", at(2))],
+         args=[arg.key("key")])
 def cmd_object_freq(client, argv):
     value = _object_target(client, argv)
     if value is None:
@@ -572,6 +709,7 @@ OBJECT_HELP = (
 
 
 @command("object|help", 2, "loading stale", acl="@keyspace @slow", since="6.2.0",
-         summary="Show helpful text about the different subcommands")
+         summary="Show helpful text about the different subcommands",
+         complexity="O(1)")
 def cmd_object_help(client, argv):
     reply_help(client, OBJECT_HELP)

@@ -10,10 +10,12 @@ from server.base.config import format_double_trimmed
 from server.base.util import reply_help
 from server.commands.admin import RESETSTAT_HOOKS, all_commands, find_command, on_config_change
 from server.commands.info import SECTION_HOOKS, _safe_name
+from server.commands import arguments as arg
 from server.commands.table import command, container
 
 container("latency", "server", since="2.8.13",
-          summary="A container for latency diagnostics commands")
+          summary="A container for latency diagnostics commands",
+          complexity="Depends on subcommand.")
 
 ADMIN = "admin noscript loading stale"
 ADMIN_ACL = "@admin @slow @dangerous"
@@ -21,7 +23,8 @@ REPORT_TIPS = "nondeterministic_output request_policy:all_nodes response_policy:
 
 
 @command("latency|latest", 2, ADMIN, acl=ADMIN_ACL, tips=REPORT_TIPS, since="2.8.13",
-         summary="Return the latest latency samples for all events.")
+         summary="Return the latest latency samples for all events.",
+         complexity="O(1)")
 def cmd_latency_latest(client, argv):
     events = client.server.latency_monitor.events
     reply = client.reply
@@ -36,7 +39,9 @@ def cmd_latency_latest(client, argv):
 
 
 @command("latency|history", 3, ADMIN, acl=ADMIN_ACL, tips=REPORT_TIPS, since="2.8.13",
-         summary="Return timestamp-latency samples for the event.")
+         summary="Return timestamp-latency samples for the event.",
+         complexity="O(1)",
+         args=[arg.string("event")])
 def cmd_latency_history(client, argv):
     series = client.server.latency_monitor.events.get(_event_name(argv[2]))
     samples = series.in_order() if series is not None else []
@@ -49,7 +54,9 @@ def cmd_latency_history(client, argv):
 
 
 @command("latency|graph", 3, ADMIN, acl=ADMIN_ACL, tips=REPORT_TIPS, since="2.8.13",
-         summary="Return a latency graph for the event.")
+         summary="Return a latency graph for the event.",
+         complexity="O(1)",
+         args=[arg.string("event")])
 def cmd_latency_graph(client, argv):
     monitor = client.server.latency_monitor
     name = _event_name(argv[2])
@@ -60,7 +67,8 @@ def cmd_latency_graph(client, argv):
 
 
 @command("latency|doctor", 2, ADMIN, acl=ADMIN_ACL, tips=REPORT_TIPS, since="2.8.13",
-         summary="Return a human readable latency analysis report.")
+         summary="Return a human readable latency analysis report.",
+         complexity="O(1)")
 def cmd_latency_doctor(client, argv):
     server = client.server
     client.reply.verbatim(server.latency_monitor.doctor(server).encode())
@@ -68,7 +76,9 @@ def cmd_latency_doctor(client, argv):
 
 @command("latency|reset", -2, ADMIN, acl=ADMIN_ACL,
          tips="request_policy:all_nodes response_policy:all_succeeded", since="2.8.13",
-         summary="Reset latency data for one or more events.")
+         summary="Reset latency data for one or more events.",
+         complexity="O(1)",
+         args=[arg.string("event", optional=True, multiple=True)])
 def cmd_latency_reset(client, argv):
     monitor = client.server.latency_monitor
     if len(argv) == 2:
@@ -78,7 +88,10 @@ def cmd_latency_reset(client, argv):
 
 
 @command("latency|histogram", -2, ADMIN, acl=ADMIN_ACL, tips=REPORT_TIPS, since="7.0.0",
-         summary="Return the cumulative distribution of latencies of a subset of commands or all.")
+         summary="Return the cumulative distribution of latencies of a subset of commands or all.",
+         complexity="O(N) where N is the number of commands with latency information being "
+                    "retrieved.",
+         args=[arg.string("command", optional=True, multiple=True)])
 def cmd_latency_histogram(client, argv):
     server = client.server
     if len(argv) == 2:
@@ -109,7 +122,8 @@ def cmd_latency_histogram(client, argv):
 
 
 @command("latency|help", 2, "loading stale", acl="@slow", since="2.8.13",
-         summary="Show helpful text about the different subcommands.")
+         summary="Show helpful text about the different subcommands.",
+         complexity="O(1)")
 def cmd_latency_help(client, argv):
     reply_help(client, [
         "DOCTOR",

@@ -10,7 +10,8 @@ serving did.
 from itertools import islice
 
 from server.commands import blocking
-from server.commands.table import command
+from server.commands import arguments as arg
+from server.commands.table import command, numkeys_keys, KeySpec, at, span, counted
 from server.base.errors import CommandError, NO_SUCH_KEY, OUT_OF_RANGE, SYNTAX
 from server.base.notify import NOTIFY_GENERIC, NOTIFY_LIST
 from server.values.lists import ListValue
@@ -145,32 +146,59 @@ def _push(client, argv, head, only_existing):
     client.reply.integer(size)
 
 
-@command("lpush", -3, "write denyoom fast", keys=(1, 1, 1), acl="@write @list @fast",
-         summary="Prepend one or multiple elements to a list")
+@command("lpush", -3, "write denyoom fast", acl="@write @list @fast",
+         summary="Prepend one or multiple elements to a list",
+         complexity="O(1) for each element added, so O(N) to add N elements when the command is "
+                    "called with multiple arguments.",
+         history=[("2.4.0", "Accepts multiple `element` arguments.")],
+         key_specs=[KeySpec("RW insert", at(1))],
+         args=[arg.key("key"), arg.string("element", multiple=True)])
 def cmd_lpush(client, argv):
     _push(client, argv, True, False)
 
 
-@command("rpush", -3, "write denyoom fast", keys=(1, 1, 1), acl="@write @list @fast",
-         summary="Append one or multiple elements to a list")
+@command("rpush", -3, "write denyoom fast", acl="@write @list @fast",
+         summary="Append one or multiple elements to a list",
+         complexity="O(1) for each element added, so O(N) to add N elements when the command is "
+                    "called with multiple arguments.",
+         history=[("2.4.0", "Accepts multiple `element` arguments.")],
+         key_specs=[KeySpec("RW insert", at(1))],
+         args=[arg.key("key"), arg.string("element", multiple=True)])
 def cmd_rpush(client, argv):
     _push(client, argv, False, False)
 
 
-@command("lpushx", -3, "write denyoom fast", keys=(1, 1, 1), acl="@write @list @fast",
-         since="2.2.0", summary="Prepend an element to a list, only if the list exists")
+@command("lpushx", -3, "write denyoom fast", acl="@write @list @fast",
+         since="2.2.0", summary="Prepend an element to a list, only if the list exists",
+         complexity="O(1) for each element added, so O(N) to add N elements when the command is "
+                    "called with multiple arguments.",
+         history=[("4.0.0", "Accepts multiple `element` arguments.")],
+         key_specs=[KeySpec("RW insert", at(1))],
+         args=[arg.key("key"), arg.string("element", multiple=True)])
 def cmd_lpushx(client, argv):
     _push(client, argv, True, True)
 
 
-@command("rpushx", -3, "write denyoom fast", keys=(1, 1, 1), acl="@write @list @fast",
-         since="2.2.0", summary="Append an element to a list, only if the list exists")
+@command("rpushx", -3, "write denyoom fast", acl="@write @list @fast",
+         since="2.2.0", summary="Append an element to a list, only if the list exists",
+         complexity="O(1) for each element added, so O(N) to add N elements when the command is "
+                    "called with multiple arguments.",
+         history=[("4.0.0", "Accepts multiple `element` arguments.")],
+         key_specs=[KeySpec("RW insert", at(1))],
+         args=[arg.key("key"), arg.string("element", multiple=True)])
 def cmd_rpushx(client, argv):
     _push(client, argv, False, True)
 
 
-@command("linsert", 5, "write denyoom", keys=(1, 1, 1), acl="@write @list @slow",
-         since="2.2.0", summary="Insert an element before or after another element in a list")
+@command("linsert", 5, "write denyoom", acl="@write @list @slow",
+         since="2.2.0", summary="Insert an element before or after another element in a list",
+         complexity="O(N) where N is the number of elements to traverse before seeing the value "
+                    "pivot. This means that inserting somewhere on the left end on the list "
+                    "(head) can be considered O(1) and inserting somewhere on the right end "
+                    "(tail) is O(N).",
+         key_specs=[KeySpec("RW insert", at(1))],
+         args=[arg.key("key"), arg.oneof("where", arg.token("BEFORE"), arg.token("AFTER")),
+               arg.string("pivot"), arg.string("element")])
 def cmd_linsert(client, argv):
     where = _option(argv[2])
     if where == b"after":
@@ -197,15 +225,23 @@ def cmd_linsert(client, argv):
 
 # -- reads ------------------------------------------------------------------------------------
 
-@command("llen", 2, "readonly fast", keys=(1, 1, 1), acl="@read @list @fast",
-         summary="Get the length of a list")
+@command("llen", 2, "readonly fast", acl="@read @list @fast",
+         summary="Get the length of a list",
+         complexity="O(1)",
+         key_specs=[KeySpec("RO", at(1))],
+         args=[arg.key("key")])
 def cmd_llen(client, argv):
     value = client.db.get(argv[1], ListValue)
     client.reply.integer(len(value) if value is not None else 0)
 
 
-@command("lindex", 3, "readonly", keys=(1, 1, 1), acl="@read @list @slow",
-         summary="Get an element from a list by its index")
+@command("lindex", 3, "readonly", acl="@read @list @slow",
+         summary="Get an element from a list by its index",
+         complexity="O(N) where N is the number of elements to traverse to get to the element "
+                    "at index. This makes asking for the first or the last element of the list "
+                    "O(1).",
+         key_specs=[KeySpec("RO access", at(1))],
+         args=[arg.key("key"), arg.integer("index")])
 def cmd_lindex(client, argv):
     value = client.db.get(argv[1], ListValue)
     if value is None:
@@ -221,8 +257,13 @@ def cmd_lindex(client, argv):
         client.reply.null()
 
 
-@command("lrange", 4, "readonly", keys=(1, 1, 1), acl="@read @list @slow",
-         summary="Get a range of elements from a list")
+@command("lrange", 4, "readonly", acl="@read @list @slow",
+         summary="Get a range of elements from a list",
+         complexity="O(S+N) where S is the distance of start offset from HEAD for small lists, "
+                    "from nearest end (HEAD or TAIL) for large lists; and N is the number of "
+                    "elements in the specified range.",
+         key_specs=[KeySpec("RO access", at(1))],
+         args=[arg.key("key"), arg.integer("start"), arg.integer("stop")])
 def cmd_lrange(client, argv):
     start = parse_int_arg(argv[2])
     end = parse_int_arg(argv[3])
@@ -233,8 +274,16 @@ def cmd_lrange(client, argv):
     client.reply.bulk_array(value.span(start, end))
 
 
-@command("lpos", -3, "readonly", keys=(1, 1, 1), acl="@read @list @slow", since="6.0.6",
-         summary="Return the index of matching elements on a list")
+@command("lpos", -3, "readonly", acl="@read @list @slow", since="6.0.6",
+         summary="Return the index of matching elements on a list",
+         complexity="O(N) where N is the number of elements in the list, for the average case. "
+                    "When searching for elements near the head or the tail of the list, or when "
+                    "the MAXLEN option is provided, the command may run in constant time.",
+         key_specs=[KeySpec("RO access", at(1))],
+         args=[arg.key("key"), arg.string("element"),
+               arg.integer("rank", token="RANK", optional=True),
+               arg.integer("num-matches", token="COUNT", optional=True),
+               arg.integer("len", token="MAXLEN", optional=True)])
 def cmd_lpos(client, argv):
     rank, count, maxlen = 1, None, 0
     j = 3
@@ -283,8 +332,12 @@ def cmd_lpos(client, argv):
 
 # -- in-place writes -----------------------------------------------------------------------
 
-@command("lset", 4, "write denyoom", keys=(1, 1, 1), acl="@write @list @slow",
-         summary="Set the value of an element in a list by its index")
+@command("lset", 4, "write denyoom", acl="@write @list @slow",
+         summary="Set the value of an element in a list by its index",
+         complexity="O(N) where N is the length of the list. Setting either the first or the "
+                    "last element of the list is O(1).",
+         key_specs=[KeySpec("RW update", at(1))],
+         args=[arg.key("key"), arg.integer("index"), arg.string("element")])
 def cmd_lset(client, argv):
     db = client.db
     value = db.get_for_write(argv[1], ListValue)
@@ -303,8 +356,11 @@ def cmd_lset(client, argv):
     client.reply.ok()
 
 
-@command("ltrim", 4, "write", keys=(1, 1, 1), acl="@write @list @slow",
-         summary="Trim a list to the specified range")
+@command("ltrim", 4, "write", acl="@write @list @slow",
+         summary="Trim a list to the specified range",
+         complexity="O(N) where N is the number of elements to be removed by the operation.",
+         key_specs=[KeySpec("RW delete", at(1))],
+         args=[arg.key("key"), arg.integer("start"), arg.integer("stop")])
 def cmd_ltrim(client, argv):
     start = parse_int_arg(argv[2])
     end = parse_int_arg(argv[3])
@@ -319,8 +375,12 @@ def cmd_ltrim(client, argv):
     client.reply.ok()
 
 
-@command("lrem", 4, "write", keys=(1, 1, 1), acl="@write @list @slow",
-         summary="Remove elements from a list")
+@command("lrem", 4, "write", acl="@write @list @slow",
+         summary="Remove elements from a list",
+         complexity="O(N+M) where N is the length of the list and M is the number of elements "
+                    "removed.",
+         key_specs=[KeySpec("RW delete", at(1))],
+         args=[arg.key("key"), arg.integer("count"), arg.string("element")])
 def cmd_lrem(client, argv):
     count = parse_int_arg(argv[2])
     db = client.db
@@ -381,8 +441,12 @@ def _pop_one(client, key, head):
     server.dirty += 1
 
 
-@command("lpop", -2, "write fast", keys=(1, 1, 1), acl="@write @list @fast",
-         summary="Remove and get the first elements in a list")
+@command("lpop", -2, "write fast", acl="@write @list @fast",
+         summary="Remove and get the first elements in a list",
+         complexity="O(N) where N is the number of elements returned",
+         history=[("6.2.0", "Added the `count` argument.")],
+         key_specs=[KeySpec("RW access delete", at(1))],
+         args=[arg.key("key"), arg.integer("count", since="6.2.0", optional=True)])
 def cmd_lpop(client, argv):
     if len(argv) == 2:
         _pop_one(client, argv[1], True)
@@ -390,8 +454,12 @@ def cmd_lpop(client, argv):
         _pop_command(client, argv, True, "lpop")
 
 
-@command("rpop", -2, "write fast", keys=(1, 1, 1), acl="@write @list @fast",
-         summary="Remove and get the last elements in a list")
+@command("rpop", -2, "write fast", acl="@write @list @fast",
+         summary="Remove and get the last elements in a list",
+         complexity="O(N) where N is the number of elements returned",
+         history=[("6.2.0", "Added the `count` argument.")],
+         key_specs=[KeySpec("RW access delete", at(1))],
+         args=[arg.key("key"), arg.integer("count", since="6.2.0", optional=True)])
 def cmd_rpop(client, argv):
     if len(argv) == 2:
         _pop_one(client, argv[1], False)
@@ -434,21 +502,14 @@ def _pop_first_nonempty(client, keys, head, count):
     return False
 
 
-def _numkeys_keys(numkeys_index):
-    """COMMAND GETKEYS for LMPOP/BLMPOP: the keys after the numkeys argument."""
-    def get_keys(argv):
-        try:
-            numkeys = int(argv[numkeys_index])
-        except (ValueError, IndexError):
-            return []
-        if numkeys < 1 or numkeys_index + numkeys >= len(argv):
-            return []
-        return list(range(numkeys_index + 1, numkeys_index + 1 + numkeys))
-    return get_keys
-
-
 @command("lmpop", -4, "write", acl="@write @list @slow", since="7.0.0",
-         get_keys=_numkeys_keys(1), summary="Pop elements from a list")
+         get_keys=numkeys_keys(1, 2), summary="Pop elements from a list",
+         complexity="O(N+M) where N is the number of provided keys and M is the number of "
+                    "elements returned.",
+         key_specs=[KeySpec("RW access delete", at(1), counted(0, 1))],
+         args=[arg.integer("numkeys"), arg.key("key", multiple=True),
+               arg.oneof("where", arg.token("LEFT"), arg.token("RIGHT")),
+               arg.integer("count", token="COUNT", optional=True)])
 def cmd_lmpop(client, argv):
     keys, head, count = _parse_mpop(argv, 1)
     if not _pop_first_nonempty(client, keys, head, count):
@@ -465,18 +526,26 @@ def _lmove(client, argv, from_head, to_head):
     client.reply.bulk(_move(client, argv[1], source, argv[2], from_head, to_head))
 
 
-@command("lmove", 5, "write denyoom", keys=(1, 2, 1), acl="@write @list @slow", since="6.2.0",
-         summary="Pop an element from a list, push it to another list and return it")
+@command("lmove", 5, "write denyoom", acl="@write @list @slow", since="6.2.0",
+         summary="Pop an element from a list, push it to another list and return it",
+         complexity="O(1)",
+         key_specs=[KeySpec("RW access delete", at(1)), KeySpec("RW insert", at(2))],
+         args=[arg.key("source"), arg.key("destination", 1),
+               arg.oneof("wherefrom", arg.token("LEFT"), arg.token("RIGHT")),
+               arg.oneof("whereto", arg.token("LEFT"), arg.token("RIGHT"))])
 def cmd_lmove(client, argv):
     from_head = _parse_side(argv[3])
     to_head = _parse_side(argv[4])
     _lmove(client, argv, from_head, to_head)
 
 
-@command("rpoplpush", 3, "write denyoom", keys=(1, 2, 1), acl="@write @list @slow",
+@command("rpoplpush", 3, "write denyoom", acl="@write @list @slow",
          since="1.2.0",
          summary="Remove the last element in a list, prepend it to another list and return it",
-         deprecated=("6.2.0", "`LMOVE` with the `RIGHT` and `LEFT` arguments"))
+         deprecated=("6.2.0", "`LMOVE` with the `RIGHT` and `LEFT` arguments"),
+         complexity="O(1)",
+         key_specs=[KeySpec("RW access delete", at(1)), KeySpec("RW insert", at(2))],
+         args=[arg.key("source"), arg.key("destination", 1)])
 def cmd_rpoplpush(client, argv):
     _lmove(client, argv, False, True)
 
@@ -534,22 +603,36 @@ def _blocking_pop(client, keys, timeout_arg, head, count=None):
     blocking.block_on_keys(client, keys, deadline, ListValue, serve)
 
 
-@command("blpop", -3, "write noscript blocking", keys=(1, -2, 1),
+@command("blpop", -3, "write noscript blocking",
          acl="@write @list @slow @blocking", since="2.0.0",
-         summary="Remove and get the first element in a list, or block until one is available")
+         summary="Remove and get the first element in a list, or block until one is available",
+         complexity="O(N) where N is the number of provided keys.",
+         history=[("6.0.0", "`timeout` is interpreted as a double instead of an integer.")],
+         key_specs=[KeySpec("RW access delete", at(1), span(-2))],
+         args=[arg.key("key", multiple=True), arg.double("timeout")])
 def cmd_blpop(client, argv):
     _blocking_pop(client, argv[1:-1], argv[-1], True)
 
 
-@command("brpop", -3, "write noscript blocking", keys=(1, -2, 1),
+@command("brpop", -3, "write noscript blocking",
          acl="@write @list @slow @blocking", since="2.0.0",
-         summary="Remove and get the last element in a list, or block until one is available")
+         summary="Remove and get the last element in a list, or block until one is available",
+         complexity="O(N) where N is the number of provided keys.",
+         history=[("6.0.0", "`timeout` is interpreted as a double instead of an integer.")],
+         key_specs=[KeySpec("RW access delete", at(1), span(-2))],
+         args=[arg.key("key", multiple=True), arg.double("timeout")])
 def cmd_brpop(client, argv):
     _blocking_pop(client, argv[1:-1], argv[-1], False)
 
 
 @command("blmpop", -5, "write blocking", acl="@write @list @slow @blocking", since="7.0.0",
-         get_keys=_numkeys_keys(2), summary="Pop elements from a list, or block until one is available")
+         get_keys=numkeys_keys(2, 3), summary="Pop elements from a list, or block until one is available",
+         complexity="O(N+M) where N is the number of provided keys and M is the number of "
+                    "elements returned.",
+         key_specs=[KeySpec("RW access delete", at(2), counted(0, 1))],
+         args=[arg.double("timeout"), arg.integer("numkeys"), arg.key("key", multiple=True),
+               arg.oneof("where", arg.token("LEFT"), arg.token("RIGHT")),
+               arg.integer("count", token="COUNT", optional=True)])
 def cmd_blmpop(client, argv):
     keys, head, count = _parse_mpop(argv, 2)
     _blocking_pop(client, keys, argv[1], head, count)
@@ -583,10 +666,15 @@ def _blocking_move(client, argv, from_head, to_head, deadline, as_rpoplpush):
     blocking.block_on_keys(client, [source_key], deadline, ListValue, serve)
 
 
-@command("blmove", 6, "write denyoom noscript blocking", keys=(1, 2, 1),
+@command("blmove", 6, "write denyoom noscript blocking",
          acl="@write @list @slow @blocking", since="6.2.0",
          summary="Pop an element from a list, push it to another list and return it; or block "
-                 "until one is available")
+                 "until one is available",
+         complexity="O(1)",
+         key_specs=[KeySpec("RW access delete", at(1)), KeySpec("RW insert", at(2))],
+         args=[arg.key("source"), arg.key("destination", 1),
+               arg.oneof("wherefrom", arg.token("LEFT"), arg.token("RIGHT")),
+               arg.oneof("whereto", arg.token("LEFT"), arg.token("RIGHT")), arg.double("timeout")])
 def cmd_blmove(client, argv):
     from_head = _parse_side(argv[3])
     to_head = _parse_side(argv[4])
@@ -594,11 +682,15 @@ def cmd_blmove(client, argv):
     _blocking_move(client, argv, from_head, to_head, deadline, False)
 
 
-@command("brpoplpush", 4, "write denyoom noscript blocking", keys=(1, 2, 1),
+@command("brpoplpush", 4, "write denyoom noscript blocking",
          acl="@write @list @slow @blocking", since="2.2.0",
          summary="Pop an element from a list, push it to another list and return it; or block "
                  "until one is available",
-         deprecated=("6.2.0", "`BLMOVE` with the `RIGHT` and `LEFT` arguments"))
+         deprecated=("6.2.0", "`BLMOVE` with the `RIGHT` and `LEFT` arguments"),
+         complexity="O(1)",
+         history=[("6.0.0", "`timeout` is interpreted as a double instead of an integer.")],
+         key_specs=[KeySpec("RW access delete", at(1)), KeySpec("RW insert", at(2))],
+         args=[arg.key("source"), arg.key("destination", 1), arg.double("timeout")])
 def cmd_brpoplpush(client, argv):
     deadline = blocking.parse_timeout(argv[3])
     _blocking_move(client, argv, False, True, deadline, True)

@@ -12,10 +12,12 @@ from protocol.parser import parse_int
 from server.base.errors import CommandError, SYNTAX
 from server.base.util import parse_int_arg, reply_help
 from server.commands.keys import encoding_of
-from server.commands.table import command, container
+from server.commands import arguments as arg
+from server.commands.table import command, container, KeySpec, at
 
 container("memory", "server", since="4.0.0",
-          summary="A container for memory diagnostics commands")
+          summary="A container for memory diagnostics commands",
+          complexity="Depends on subcommand.")
 
 ROBJ = 16                 # sizeof(robj)
 DICT_ENTRY = 24
@@ -188,8 +190,11 @@ def value_size(value, samples, config):
     return ROBJ
 
 
-@command("memory|usage", -3, "readonly", keys=(2, 2, 1), acl="@read @slow", since="4.0.0",
-         summary="Estimate the memory usage of a key")
+@command("memory|usage", -3, "readonly", acl="@read @slow", since="4.0.0",
+         summary="Estimate the memory usage of a key",
+         complexity="O(N) where N is the number of samples.",
+         key_specs=[KeySpec("RO", at(2))],
+         args=[arg.key("key"), arg.integer("count", token="SAMPLES", optional=True)])
 def cmd_memory_usage(client, argv):
     samples = DEFAULT_SAMPLES
     j = 3
@@ -213,7 +218,8 @@ def cmd_memory_usage(client, argv):
 
 
 @command("memory|help", 2, "loading stale", acl="@slow", since="4.0.0",
-         summary="Show helpful text about the different subcommands")
+         summary="Show helpful text about the different subcommands",
+         complexity="O(1)")
 def cmd_memory_help(client, argv):
     reply_help(client, [
         "DOCTOR",

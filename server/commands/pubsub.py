@@ -35,7 +35,8 @@ from server.base.glob import compile_glob
 from server.base.util import reply_help
 from server.commands import connection
 from server.commands.info import SECTION_HOOKS, set_field
-from server.commands.table import command, container
+from server.commands import arguments as arg
+from server.commands.table import command, container, KeySpec, at, span
 
 # The commands a RESP2 client may send while subscribed.
 SUBSCRIBED_MODE_COMMANDS = frozenset((
@@ -44,17 +45,6 @@ SUBSCRIBED_MODE_COMMANDS = frozenset((
 
 SUBSCRIBED_MODE_ERROR = ("ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / "
                          "PING / QUIT / RESET are allowed in this context")
-
-# Shard channels are declared as keys (cluster slots), flagged not_key.
-SHARD_KEY_SPECS = ({"flags": ("not_key",),
-                    "begin_search": {"type": "index", "spec": {"index": 1}},
-                    "find_keys": {"type": "range",
-                                  "spec": {"lastkey": -1, "keystep": 1, "limit": 0}}},)
-SPUBLISH_KEY_SPECS = ({"flags": ("not_key",),
-                       "begin_search": {"type": "index", "spec": {"index": 1}},
-                       "find_keys": {"type": "range",
-                                     "spec": {"lastkey": 0, "keystep": 1, "limit": 0}}},)
-
 
 MESSAGE = b"*3\r\n$7\r\nmessage\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n"
 SMESSAGE = b"*3\r\n$8\r\nsmessage\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n"
@@ -267,7 +257,9 @@ def _refuse_deny_blocking(client, name, in_multi_too=False):
 # -- the commands ---------------------------------------------------------------------------
 
 @command("subscribe", -2, "pubsub noscript loading stale", acl="@pubsub @slow", since="2.0.0",
-         group="pubsub", summary="Listen for messages published to the given channels")
+         group="pubsub", summary="Listen for messages published to the given channels",
+         complexity="O(N) where N is the number of channels to subscribe to.",
+         args=[arg.string("channel", multiple=True)])
 def cmd_subscribe(client, argv):
     _refuse_deny_blocking(client, "SUBSCRIBE")
     pubsub = client.server.pubsub
@@ -276,7 +268,9 @@ def cmd_subscribe(client, argv):
 
 
 @command("unsubscribe", -1, "pubsub noscript loading stale", acl="@pubsub @slow", since="2.0.0",
-         group="pubsub", summary="Stop listening for messages posted to the given channels")
+         group="pubsub", summary="Stop listening for messages posted to the given channels",
+         complexity="O(N) where N is the number of clients already subscribed to a channel.",
+         args=[arg.string("channel", optional=True, multiple=True)])
 def cmd_unsubscribe(client, argv):
     pubsub = client.server.pubsub
     if len(argv) == 1:
@@ -289,7 +283,9 @@ def cmd_unsubscribe(client, argv):
 
 @command("psubscribe", -2, "pubsub noscript loading stale", acl="@pubsub @slow", since="2.0.0",
          group="pubsub",
-         summary="Listen for messages published to channels matching the given patterns")
+         summary="Listen for messages published to channels matching the given patterns",
+         complexity="O(N) where N is the number of patterns the client is already subscribed to.",
+         args=[arg.block("pattern", arg.pattern("pattern"), multiple=True)])
 def cmd_psubscribe(client, argv):
     _refuse_deny_blocking(client, "PSUBSCRIBE")
     pubsub = client.server.pubsub
@@ -299,7 +295,11 @@ def cmd_psubscribe(client, argv):
 
 @command("punsubscribe", -1, "pubsub noscript loading stale", acl="@pubsub @slow",
          since="2.0.0", group="pubsub",
-         summary="Stop listening for messages posted to channels matching the given patterns")
+         summary="Stop listening for messages posted to channels matching the given patterns",
+         complexity="O(N+M) where N is the number of patterns the client is already subscribed "
+                    "and M is the number of total patterns subscribed in the system (by any "
+                    "client).",
+         args=[arg.pattern("pattern", optional=True, multiple=True)])
 def cmd_punsubscribe(client, argv):
     pubsub = client.server.pubsub
     if len(argv) == 1:
@@ -310,9 +310,12 @@ def cmd_punsubscribe(client, argv):
     pubsub.leave_if_unsubscribed(client)
 
 
-@command("ssubscribe", -2, "pubsub noscript loading stale", keys=(1, -1, 1), acl="@pubsub @slow",
-         since="7.0.0", group="pubsub", key_specs=SHARD_KEY_SPECS,
-         summary="Listen for messages published to the given shard channels")
+@command("ssubscribe", -2, "pubsub noscript loading stale", acl="@pubsub @slow",
+         since="7.0.0", group="pubsub",
+         summary="Listen for messages published to the given shard channels",
+         complexity="O(N) where N is the number of shard channels to subscribe to.",
+         key_specs=[KeySpec("not_key", at(1), span(-1))],
+         args=[arg.string("shardchannel", multiple=True)])
 def cmd_ssubscribe(client, argv):
     _refuse_deny_blocking(client, "SSUBSCRIBE", in_multi_too=True)
     pubsub = client.server.pubsub
@@ -320,9 +323,12 @@ def cmd_ssubscribe(client, argv):
         pubsub.subscribe(client, channel, shard=True)
 
 
-@command("sunsubscribe", -1, "pubsub noscript loading stale", keys=(1, -1, 1),
-         acl="@pubsub @slow", since="7.0.0", group="pubsub", key_specs=SHARD_KEY_SPECS,
-         summary="Stop listening for messages posted to the given shard channels")
+@command("sunsubscribe", -1, "pubsub noscript loading stale",
+         acl="@pubsub @slow", since="7.0.0", group="pubsub",
+         summary="Stop listening for messages posted to the given shard channels",
+         complexity="O(N) where N is the number of clients already subscribed to a shard channel.",
+         key_specs=[KeySpec("not_key", at(1), span(-1))],
+         args=[arg.string("shardchannel", optional=True, multiple=True)])
 def cmd_sunsubscribe(client, argv):
     pubsub = client.server.pubsub
     if len(argv) == 1:
@@ -334,7 +340,10 @@ def cmd_sunsubscribe(client, argv):
 
 
 @command("publish", 3, "pubsub loading stale fast may_replicate", acl="@pubsub @fast",
-         since="2.0.0", group="pubsub", summary="Post a message to a channel")
+         since="2.0.0", group="pubsub", summary="Post a message to a channel",
+         complexity="O(N+M) where N is the number of clients subscribed to the receiving "
+                    "channel and M is the total number of subscribed patterns (by any client).",
+         args=[arg.string("channel"), arg.string("message")])
 def cmd_publish(client, argv):
     server = client.server
     receivers = server.pubsub.publish(argv[1], argv[2])
@@ -343,9 +352,13 @@ def cmd_publish(client, argv):
     client.reply.integer(receivers)
 
 
-@command("spublish", 3, "pubsub loading stale fast may_replicate", keys=(1, 1, 1),
-         acl="@pubsub @fast", since="7.0.0", group="pubsub", key_specs=SPUBLISH_KEY_SPECS,
-         summary="Post a message to a shard channel")
+@command("spublish", 3, "pubsub loading stale fast may_replicate",
+         acl="@pubsub @fast", since="7.0.0", group="pubsub",
+         summary="Post a message to a shard channel",
+         complexity="O(N) where N is the number of clients subscribed to the receiving shard "
+                    "channel.",
+         key_specs=[KeySpec("not_key", at(1))],
+         args=[arg.string("shardchannel"), arg.string("message")])
 def cmd_spublish(client, argv):
     server = client.server
     receivers = server.pubsub.publish(argv[1], argv[2], shard=True)
@@ -354,7 +367,8 @@ def cmd_spublish(client, argv):
 
 
 container("pubsub", "pubsub", since="2.8.0", summary="A container for Pub/Sub commands",
-          acl="@slow")
+          acl="@slow",
+          complexity="Depends on subcommand.")
 
 HELP = [
     "CHANNELS [<pattern>]",
@@ -372,7 +386,8 @@ HELP = [
 
 
 @command("pubsub|help", 2, "loading stale", acl="@slow", since="6.2.0", group="pubsub",
-         summary="Show helpful text about the different subcommands")
+         summary="Show helpful text about the different subcommands",
+         complexity="O(1)")
 def cmd_pubsub_help(client, argv):
     reply_help(client, HELP)
 
@@ -398,31 +413,43 @@ def _reply_counts(client, argv, table):
 
 
 @command("pubsub|channels", -2, "pubsub loading stale", acl="@pubsub @slow", since="2.8.0",
-         group="pubsub", summary="List active channels")
+         group="pubsub", summary="List active channels",
+         complexity="O(N) where N is the number of active channels, and assuming constant time "
+                    "pattern matching (relatively short channels and patterns)",
+         args=[arg.pattern("pattern", optional=True)])
 def cmd_pubsub_channels(client, argv):
     _reply_channels(client, argv, client.server.pubsub.channels)
 
 
 @command("pubsub|numsub", -2, "pubsub loading stale", acl="@pubsub @slow", since="2.8.0",
-         group="pubsub", summary="Get the count of subscribers for channels")
+         group="pubsub", summary="Get the count of subscribers for channels",
+         complexity="O(N) for the NUMSUB subcommand, where N is the number of requested channels",
+         args=[arg.string("channel", optional=True, multiple=True)])
 def cmd_pubsub_numsub(client, argv):
     _reply_counts(client, argv, client.server.pubsub.channels)
 
 
 @command("pubsub|numpat", 2, "pubsub loading stale", acl="@pubsub @slow", since="2.8.0",
-         group="pubsub", summary="Get the count of unique patterns pattern subscriptions")
+         group="pubsub", summary="Get the count of unique patterns pattern subscriptions",
+         complexity="O(1)")
 def cmd_pubsub_numpat(client, argv):
     client.reply.integer(len(client.server.pubsub.patterns))
 
 
 @command("pubsub|shardchannels", -2, "pubsub loading stale", acl="@pubsub @slow",
-         since="7.0.0", group="pubsub", summary="List active shard channels")
+         since="7.0.0", group="pubsub", summary="List active shard channels",
+         complexity="O(N) where N is the number of active shard channels, and assuming constant "
+                    "time pattern matching (relatively short shard channels).",
+         args=[arg.pattern("pattern", optional=True)])
 def cmd_pubsub_shardchannels(client, argv):
     _reply_channels(client, argv, client.server.pubsub.shard_channels)
 
 
 @command("pubsub|shardnumsub", -2, "pubsub loading stale", acl="@pubsub @slow",
-         since="7.0.0", group="pubsub", summary="Get the count of subscribers for shard channels")
+         since="7.0.0", group="pubsub", summary="Get the count of subscribers for shard channels",
+         complexity="O(N) for the SHARDNUMSUB subcommand, where N is the number of requested "
+                    "shard channels",
+         args=[arg.string("shardchannel", optional=True, multiple=True)])
 def cmd_pubsub_shardnumsub(client, argv):
     _reply_counts(client, argv, client.server.pubsub.shard_channels)
 

@@ -62,7 +62,8 @@ from protocol.parser import parse_int, split_args
 from server.base import native_bridge
 from server.base.dispatch import TARGET_AOF, TARGET_REPLICAS
 from server.commands.fake_client import FakeClient
-from server.commands.table import command, container
+from server.commands import arguments as arg
+from server.commands.table import command, container, numkeys_keys, KeySpec, at, counted
 from server.commands.evict import OOM_ERROR
 from server.base.errors import CommandError, NOT_INTEGER
 from server.commands.info import SECTION_HOOKS, set_field
@@ -1456,33 +1457,8 @@ def kill_running_script(server, is_eval):
 
 # -- the commands ----------------------------------------------------------------------------
 
-def script_keys(argv):
-    """Key positions of EVAL and friends: numkeys (read as atoi reads it) keys after argv[2]."""
-    count = _atoi(argv[2]) if len(argv) > 2 else 0
-    if count < 1 or count > len(argv) - 3:
-        return []
-    return list(range(3, 3 + count))
-
-
-def _atoi(data):
-    text = data.decode("latin-1").lstrip(" \t\n\r\v\f")
-    sign = -1 if text[:1] == "-" else 1
-    if text[:1] in "+-":
-        text = text[1:]
-    digits = len(text) - len(text.lstrip("0123456789"))
-    return sign * int(text[:digits]) if digits else 0
-
-
-def _eval_key_specs(note, flags):
-    spec = {"flags": flags,
-            "begin_search": {"type": "index", "spec": {"index": 2}},
-            "find_keys": {"type": "keynum", "spec": {"keynumidx": 0, "firstkey": 1,
-                                                      "keystep": 1}}}
-    return (dict({"notes": note}, **spec),) if note else (spec,)
-
-
-RW_NOTE = "We cannot tell how the keys will be used so we assume the worst, RW and UPDATE"
-RO_NOTE = "We cannot tell how the keys will be used so we assume the worst, RO and ACCESS"
+# EVAL and friends: numkeys (read as atoi reads it) keys after argv[2].
+script_keys = numkeys_keys(2, 3)
 EVAL_COMMANDS = ("eval", "evalsha", "eval_ro", "evalsha_ro")
 
 
@@ -1510,9 +1486,15 @@ def run_script_command(client, argv, by_sha, read_only):
 
 @command("eval", -3, "noscript stale skip_monitor may_replicate no_mandatory_keys",
          acl="@slow @scripting",
-         since="2.6.0", get_keys=script_keys, key_specs=_eval_key_specs(RW_NOTE,
-                                                                        ("RW", "access", "update")),
-         summary="Execute a Lua script server side")
+         since="2.6.0", get_keys=script_keys,
+         summary="Execute a Lua script server side",
+         complexity="Depends on the script that is executed.",
+         key_specs=[KeySpec("RW access update", at(2), counted(0, 1),
+                            notes="We cannot tell how the keys will be used so we assume the "
+                                  "worst, RW and UPDATE")],
+         args=[arg.string("script"), arg.integer("numkeys"),
+               arg.key("key", optional=True, multiple=True),
+               arg.string("arg", optional=True, multiple=True)])
 def cmd_eval(client, argv):
     feed_monitors(client, argv)        # before the commands the script runs
     run_script_command(client, argv, by_sha=False, read_only=False)
@@ -1520,9 +1502,13 @@ def cmd_eval(client, argv):
 
 @command("evalsha", -3, "noscript stale skip_monitor may_replicate no_mandatory_keys",
          acl="@slow @scripting",
-         since="2.6.0", get_keys=script_keys, key_specs=_eval_key_specs(None,
-                                                                        ("RW", "access", "update")),
-         summary="Execute a Lua script server side")
+         since="2.6.0", get_keys=script_keys,
+         summary="Execute a Lua script server side",
+         complexity="Depends on the script that is executed.",
+         key_specs=[KeySpec("RW access update", at(2), counted(0, 1))],
+         args=[arg.string("sha1"), arg.integer("numkeys"),
+               arg.key("key", optional=True, multiple=True),
+               arg.string("arg", optional=True, multiple=True)])
 def cmd_evalsha(client, argv):
     feed_monitors(client, argv)        # before the commands the script runs
     run_script_command(client, argv, by_sha=True, read_only=False)
@@ -1530,8 +1516,14 @@ def cmd_evalsha(client, argv):
 
 @command("eval_ro", -3, "readonly noscript stale skip_monitor no_mandatory_keys",
          acl="@slow @scripting", since="7.0.0", get_keys=script_keys,
-         key_specs=_eval_key_specs(RO_NOTE, ("RO", "access")),
-         summary="Execute a read-only Lua script server side")
+         summary="Execute a read-only Lua script server side",
+         complexity="Depends on the script that is executed.",
+         key_specs=[KeySpec("RO access", at(2), counted(0, 1),
+                            notes="We cannot tell how the keys will be used so we assume the "
+                                  "worst, RO and ACCESS")],
+         args=[arg.string("script"), arg.integer("numkeys"),
+               arg.key("key", optional=True, multiple=True),
+               arg.string("arg", optional=True, multiple=True)])
 def cmd_eval_ro(client, argv):
     feed_monitors(client, argv)        # before the commands the script runs
     run_script_command(client, argv, by_sha=False, read_only=True)
@@ -1539,15 +1531,20 @@ def cmd_eval_ro(client, argv):
 
 @command("evalsha_ro", -3, "readonly noscript stale skip_monitor no_mandatory_keys",
          acl="@slow @scripting", since="7.0.0", get_keys=script_keys,
-         key_specs=_eval_key_specs(None, ("RO", "access")),
-         summary="Execute a read-only Lua script server side")
+         summary="Execute a read-only Lua script server side",
+         complexity="Depends on the script that is executed.",
+         key_specs=[KeySpec("RO access", at(2), counted(0, 1))],
+         args=[arg.string("sha1"), arg.integer("numkeys"),
+               arg.key("key", optional=True, multiple=True),
+               arg.string("arg", optional=True, multiple=True)])
 def cmd_evalsha_ro(client, argv):
     feed_monitors(client, argv)        # before the commands the script runs
     run_script_command(client, argv, by_sha=True, read_only=True)
 
 
 container("script", "scripting", since="2.6.0",
-          summary="A container for Lua scripts management commands")
+          summary="A container for Lua scripts management commands",
+          complexity="Depends on subcommand.")
 
 SCRIPT_HELP = [
     "DEBUG (YES|SYNC|NO)",
@@ -1568,14 +1565,17 @@ SCRIPT_HELP = [
 
 
 @command("script|help", 2, "loading stale", acl="@slow @scripting", since="5.0.0",
-         summary="Show helpful text about the different subcommands")
+         summary="Show helpful text about the different subcommands",
+         complexity="O(1)")
 def cmd_script_help(client, argv):
     reply_help(client, SCRIPT_HELP)
 
 
 @command("script|load", 3, "noscript stale", acl="@slow @scripting", since="2.6.0",
          tips="request_policy:all_nodes response_policy:all_succeeded",
-         summary="Load the specified Lua script into the script cache.")
+         summary="Load the specified Lua script into the script cache.",
+         complexity="O(N) with N being the length in bytes of the script body.",
+         args=[arg.string("script")])
 def cmd_script_load(client, argv):
     script = engine_of(client.server).create(argv[2])
     client.reply.bulk(script.sha.encode())
@@ -1583,7 +1583,10 @@ def cmd_script_load(client, argv):
 
 @command("script|exists", -3, "noscript", acl="@slow @scripting", since="2.6.0",
          tips="request_policy:all_shards response_policy:agg_logical_and",
-         summary="Check existence of scripts in the script cache.")
+         summary="Check existence of scripts in the script cache.",
+         complexity="O(N) with N being the number of scripts to check (so checking a single "
+                    "script is an O(1) operation).",
+         args=[arg.string("sha1", multiple=True)])
 def cmd_script_exists(client, argv):
     scripts = engine_of(client.server).scripts
     reply = client.reply
@@ -1594,7 +1597,13 @@ def cmd_script_exists(client, argv):
 
 @command("script|flush", -2, "noscript", acl="@slow @scripting", since="2.6.0",
          tips="request_policy:all_nodes response_policy:all_succeeded",
-         summary="Remove all the scripts from the script cache.")
+         summary="Remove all the scripts from the script cache.",
+         complexity="O(N) with N being the number of scripts in cache",
+         history=[("6.2.0", "Added the `ASYNC` and `SYNC` flushing mode modifiers.")],
+         args=[arg.oneof("async",
+                         arg.token("ASYNC"),
+                         arg.token("SYNC"),
+                         since="6.2.0", optional=True)])
 def cmd_script_flush(client, argv):
     if len(argv) == 3:
         if argv[2].lower() not in (b"sync", b"async"):
@@ -1607,14 +1616,17 @@ def cmd_script_flush(client, argv):
 
 @command("script|kill", 2, "noscript allow_busy", acl="@slow @scripting", since="2.6.0",
          tips="request_policy:all_shards response_policy:one_succeeded",
-         summary="Kill the script currently in execution.")
+         summary="Kill the script currently in execution.",
+         complexity="O(1)")
 def cmd_script_kill(client, argv):
     kill_running_script(client.server, is_eval=True)
     client.reply.ok()
 
 
 @command("script|debug", 3, "noscript", acl="@slow @scripting", since="3.2.0",
-         summary="Set the debug mode for executed scripts.")
+         summary="Set the debug mode for executed scripts.",
+         complexity="O(1)",
+         args=[arg.oneof("mode", arg.token("YES"), arg.token("SYNC"), arg.token("NO"))])
 def cmd_script_debug(client, argv):
     mode = argv[2].lower()
     if mode == b"no":

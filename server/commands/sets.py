@@ -3,7 +3,8 @@
 The value itself (intset and hashtable forms) is server/values/sets.py.
 """
 from protocol.parser import parse_int
-from server.commands.table import command
+from server.commands import arguments as arg
+from server.commands.table import command, numkeys_keys, KeySpec, at, span, counted
 from server.base.errors import CommandError, SYNTAX, WRONGTYPE
 from server.base.notify import NOTIFY_GENERIC, NOTIFY_SET
 from server.commands.keys import parse_scan_cursor
@@ -35,8 +36,13 @@ def _empty_set(reply):
 
 # -- adding and removing ----------------------------------------------------------------
 
-@command("sadd", -3, "write denyoom fast", keys=(1, 1, 1), acl="@write @set @fast",
-         since="1.0.0", summary="Add one or more members to a set")
+@command("sadd", -3, "write denyoom fast", acl="@write @set @fast",
+         since="1.0.0", summary="Add one or more members to a set",
+         complexity="O(1) for each element added, so O(N) to add N elements when the command is "
+                    "called with multiple arguments.",
+         history=[("2.4.0", "Accepts multiple `member` arguments.")],
+         key_specs=[KeySpec("RW insert", at(1))],
+         args=[arg.key("key"), arg.string("member", multiple=True)])
 def cmd_sadd(client, argv):
     db = client.db
     key = argv[1]
@@ -62,14 +68,21 @@ def cmd_sadd(client, argv):
     client.reply.integer(added)
 
 
-@command("srem", -3, "write fast", keys=(1, 1, 1), acl="@write @set @fast",
-         since="1.0.0", summary="Remove one or more members from a set")
+@command("srem", -3, "write fast", acl="@write @set @fast",
+         since="1.0.0", summary="Remove one or more members from a set",
+         complexity="O(N) where N is the number of members to be removed.",
+         history=[("2.4.0", "Accepts multiple `member` arguments.")],
+         key_specs=[KeySpec("RW delete", at(1))],
+         args=[arg.key("key"), arg.string("member", multiple=True)])
 def cmd_srem(client, argv):
     remove_items(client, argv, Set, Set.remove, NOTIFY_SET, b"srem")
 
 
-@command("smove", 4, "write fast", keys=(1, 2, 1), acl="@write @set @fast",
-         since="1.0.0", summary="Move a member from one set to another")
+@command("smove", 4, "write fast", acl="@write @set @fast",
+         since="1.0.0", summary="Move a member from one set to another",
+         complexity="O(1)",
+         key_specs=[KeySpec("RW access delete", at(1)), KeySpec("RW insert", at(2))],
+         args=[arg.key("source"), arg.key("destination", 1), arg.string("member")])
 def cmd_smove(client, argv):
     db = client.db
     source_key, destination_key, member = argv[1], argv[2], argv[3]
@@ -107,15 +120,21 @@ def cmd_smove(client, argv):
 
 # -- membership and size ------------------------------------------------------------------
 
-@command("sismember", 3, "readonly fast", keys=(1, 1, 1), acl="@read @set @fast",
-         since="1.0.0", summary="Determine if a given value is a member of a set")
+@command("sismember", 3, "readonly fast", acl="@read @set @fast",
+         since="1.0.0", summary="Determine if a given value is a member of a set",
+         complexity="O(1)",
+         key_specs=[KeySpec("RO", at(1))],
+         args=[arg.key("key"), arg.string("member")])
 def cmd_sismember(client, argv):
     value = client.db.get(argv[1], Set)
     client.reply.integer(1 if value is not None and argv[2] in value else 0)
 
 
-@command("smismember", -3, "readonly fast", keys=(1, 1, 1), acl="@read @set @fast",
-         since="6.2.0", summary="Returns the membership associated with the given elements for a set")
+@command("smismember", -3, "readonly fast", acl="@read @set @fast",
+         since="6.2.0", summary="Returns the membership associated with the given elements for a set",
+         complexity="O(N) where N is the number of elements being checked for membership",
+         key_specs=[KeySpec("RO access", at(1))],
+         args=[arg.key("key"), arg.string("member", multiple=True)])
 def cmd_smismember(client, argv):
     value = client.db.get(argv[1], Set)
     reply = client.reply
@@ -124,8 +143,11 @@ def cmd_smismember(client, argv):
         reply.integer(1 if value is not None and member in value else 0)
 
 
-@command("scard", 2, "readonly fast", keys=(1, 1, 1), acl="@read @set @fast",
-         since="1.0.0", summary="Get the number of members in a set")
+@command("scard", 2, "readonly fast", acl="@read @set @fast",
+         since="1.0.0", summary="Get the number of members in a set",
+         complexity="O(1)",
+         key_specs=[KeySpec("RO", at(1))],
+         args=[arg.key("key")])
 def cmd_scard(client, argv):
     value = client.db.get(argv[1], Set)
     client.reply.integer(0 if value is None else len(value))
@@ -133,9 +155,14 @@ def cmd_scard(client, argv):
 
 # -- SPOP / SRANDMEMBER ----------------------------------------------------------------------
 
-@command("spop", -2, "write fast", keys=(1, 1, 1), acl="@write @set @fast",
+@command("spop", -2, "write fast", acl="@write @set @fast",
          tips="nondeterministic_output", since="1.0.0",
-         summary="Remove and return one or multiple random members from a set")
+         summary="Remove and return one or multiple random members from a set",
+         complexity="Without the count argument O(1), otherwise O(N) where N is the value of "
+                    "the passed count.",
+         history=[("3.2.0", "Added the `count` argument.")],
+         key_specs=[KeySpec("RW access delete", at(1))],
+         args=[arg.key("key"), arg.integer("count", since="3.2.0", optional=True)])
 def cmd_spop(client, argv):
     if len(argv) == 3:
         return _spop_count(client, argv)
@@ -191,9 +218,14 @@ def _spop_count(client, argv):
     _reply_set(reply, popped, count)
 
 
-@command("srandmember", -2, "readonly", keys=(1, 1, 1), acl="@read @set @slow",
+@command("srandmember", -2, "readonly", acl="@read @set @slow",
          tips="nondeterministic_output", since="1.0.0",
-         summary="Get one or multiple random members from a set")
+         summary="Get one or multiple random members from a set",
+         complexity="Without the count argument O(1), otherwise O(N) where N is the absolute "
+                    "value of the passed count.",
+         history=[("2.6.0", "Added the optional `count` argument.")],
+         key_specs=[KeySpec("RO access", at(1))],
+         args=[arg.key("key"), arg.integer("count", since="2.6.0", optional=True)])
 def cmd_srandmember(client, argv):
     reply = client.reply
     if len(argv) > 3:
@@ -316,9 +348,12 @@ def _store(client, destination, result, event):
             client.server.notify(NOTIFY_GENERIC, b"del", destination, db.index)
 
 
-@command("smembers", 2, "readonly", keys=(1, 1, 1), acl="@read @set @slow",
+@command("smembers", 2, "readonly", acl="@read @set @slow",
          tips="nondeterministic_output_order", since="1.0.0",
-         summary="Get all the members in a set")
+         summary="Get all the members in a set",
+         complexity="O(N) where N is the set cardinality.",
+         key_specs=[KeySpec("RO access", at(1))],
+         args=[arg.key("key")])
 def cmd_smembers(client, argv):
     value = client.db.get(argv[1], Set)
     if value is None:
@@ -326,9 +361,13 @@ def cmd_smembers(client, argv):
     _reply_set(client.reply, value, len(value))
 
 
-@command("sinter", -2, "readonly", keys=(1, -1, 1), acl="@read @set @slow",
+@command("sinter", -2, "readonly", acl="@read @set @slow",
          tips="nondeterministic_output_order", since="1.0.0",
-         summary="Intersect multiple sets")
+         summary="Intersect multiple sets",
+         complexity="O(N*M) worst case where N is the cardinality of the smallest set and M is "
+                    "the number of sets.",
+         key_specs=[KeySpec("RO access", at(1), span(-1))],
+         args=[arg.key("key", multiple=True)])
 def cmd_sinter(client, argv):
     sets = _load_sets(client, argv[1:])
     if None in sets:
@@ -337,24 +376,26 @@ def cmd_sinter(client, argv):
     _reply_set(client.reply, found, len(found))
 
 
-@command("sinterstore", -3, "write denyoom", keys=(1, -1, 1), acl="@write @set @slow",
-         since="1.0.0", summary="Intersect multiple sets and store the resulting set in a key")
+@command("sinterstore", -3, "write denyoom", acl="@write @set @slow",
+         since="1.0.0", summary="Intersect multiple sets and store the resulting set in a key",
+         complexity="O(N*M) worst case where N is the cardinality of the smallest set and M is "
+                    "the number of sets.",
+         key_specs=[KeySpec("RW update", at(1)), KeySpec("RO access", at(2), span(-1))],
+         args=[arg.key("destination"), arg.key("key", 1, multiple=True)])
 def cmd_sinterstore(client, argv):
     sets = _load_sets(client, argv[2:])
     result = Set() if None in sets else _build(client, _intersection(sets))
     _store(client, argv[1], result, b"sinterstore")
 
 
-def _sintercard_keys(argv):
-    numkeys = parse_int(argv[1]) if len(argv) > 1 else None
-    if numkeys is None or numkeys < 1 or numkeys > len(argv) - 2:
-        return []
-    return list(range(2, 2 + numkeys))
-
-
 @command("sintercard", -3, "readonly", acl="@read @set @slow", since="7.0.0",
-         get_keys=_sintercard_keys,
-         summary="Intersect multiple sets and return the cardinality of the result")
+         get_keys=numkeys_keys(1, 2),
+         summary="Intersect multiple sets and return the cardinality of the result",
+         complexity="O(N*M) worst case where N is the cardinality of the smallest set and M is "
+                    "the number of sets.",
+         key_specs=[KeySpec("RO access", at(1), counted(0, 1))],
+         args=[arg.integer("numkeys"), arg.key("key", multiple=True),
+               arg.integer("limit", token="LIMIT", optional=True)])
 def cmd_sintercard(client, argv):
     numkeys = parse_ranged_int_arg(argv[1], 1, LONG_MAX, "numkeys should be greater than 0")
     if numkeys > len(argv) - 2:
@@ -374,37 +415,56 @@ def cmd_sintercard(client, argv):
     client.reply.integer(len(_intersection(sets, limit)))
 
 
-@command("sunion", -2, "readonly", keys=(1, -1, 1), acl="@read @set @slow",
-         tips="nondeterministic_output_order", since="1.0.0", summary="Add multiple sets")
+@command("sunion", -2, "readonly", acl="@read @set @slow",
+         tips="nondeterministic_output_order", since="1.0.0", summary="Add multiple sets",
+         complexity="O(N) where N is the total number of elements in all given sets.",
+         key_specs=[KeySpec("RO access", at(1), span(-1))],
+         args=[arg.key("key", multiple=True)])
 def cmd_sunion(client, argv):
     result = _union(client, _load_sets(client, argv[1:]))
     _reply_set(client.reply, result, len(result))
 
 
-@command("sunionstore", -3, "write denyoom", keys=(1, -1, 1), acl="@write @set @slow",
-         since="1.0.0", summary="Add multiple sets and store the resulting set in a key")
+@command("sunionstore", -3, "write denyoom", acl="@write @set @slow",
+         since="1.0.0", summary="Add multiple sets and store the resulting set in a key",
+         complexity="O(N) where N is the total number of elements in all given sets.",
+         key_specs=[KeySpec("OW update", at(1)), KeySpec("RO access", at(2), span(-1))],
+         args=[arg.key("destination"), arg.key("key", 1, multiple=True)])
 def cmd_sunionstore(client, argv):
     _store(client, argv[1], _union(client, _load_sets(client, argv[2:])), b"sunionstore")
 
 
-@command("sdiff", -2, "readonly", keys=(1, -1, 1), acl="@read @set @slow",
-         tips="nondeterministic_output_order", since="1.0.0", summary="Subtract multiple sets")
+@command("sdiff", -2, "readonly", acl="@read @set @slow",
+         tips="nondeterministic_output_order", since="1.0.0", summary="Subtract multiple sets",
+         complexity="O(N) where N is the total number of elements in all given sets.",
+         key_specs=[KeySpec("RO access", at(1), span(-1))],
+         args=[arg.key("key", multiple=True)])
 def cmd_sdiff(client, argv):
     result = _difference(client, _load_sets(client, argv[1:]))
     _reply_set(client.reply, result, len(result))
 
 
-@command("sdiffstore", -3, "write denyoom", keys=(1, -1, 1), acl="@write @set @slow",
-         since="1.0.0", summary="Subtract multiple sets and store the resulting set in a key")
+@command("sdiffstore", -3, "write denyoom", acl="@write @set @slow",
+         since="1.0.0", summary="Subtract multiple sets and store the resulting set in a key",
+         complexity="O(N) where N is the total number of elements in all given sets.",
+         key_specs=[KeySpec("OW update", at(1)), KeySpec("RO access", at(2), span(-1))],
+         args=[arg.key("destination"), arg.key("key", 1, multiple=True)])
 def cmd_sdiffstore(client, argv):
     _store(client, argv[1], _difference(client, _load_sets(client, argv[2:])), b"sdiffstore")
 
 
 # -- SSCAN ---------------------------------------------------------------------------------------
 
-@command("sscan", -3, "readonly", keys=(1, 1, 1), acl="@read @set @slow",
+@command("sscan", -3, "readonly", acl="@read @set @slow",
          tips="nondeterministic_output", since="2.8.0",
-         summary="Incrementally iterate Set elements")
+         summary="Incrementally iterate Set elements",
+         complexity="O(1) for every call. O(N) for a complete iteration, including enough "
+                    "command calls for the cursor to return back to 0. N is the number of "
+                    "elements inside the collection..",
+         key_specs=[KeySpec("RO access", at(1))],
+         args=[arg.key("key"), arg.integer("cursor"),
+               arg.pattern("pattern", token="MATCH", optional=True),
+               arg.integer("count", token="COUNT", optional=True)])
 def cmd_sscan(client, argv):
     cursor = parse_scan_cursor(argv[2])
     value = client.db.get(argv[1], Set)

@@ -15,12 +15,14 @@ from server.base.native_bridge import parse_int
 from server.base.util import reply_help, shown_argv
 from server.base.errors import CommandError
 from server.commands.introspection import subcommand_syntax_error
+from server.commands import arguments as arg
 from server.commands.table import command, container
 
 MAX_ARGC = 32
 MAX_ARG_BYTES = 128
 
-container("slowlog", "server", since="2.2.12", summary="A container for slow log commands")
+container("slowlog", "server", since="2.2.12", summary="A container for slow log commands",
+          complexity="Depends on subcommand.")
 
 
 class SlowLog:
@@ -62,7 +64,10 @@ def log_command(client, cmd, argv, duration):
 
 @command("slowlog|get", -2, "admin loading stale", acl="@admin @slow @dangerous",
          tips="request_policy:all_nodes nondeterministic_output", since="2.2.12",
-         summary="Get the slow log's entries")
+         summary="Get the slow log's entries",
+         complexity="O(N) where N is the number of entries returned",
+         history=[("4.0.0", "Added client IP address, port and name to the reply.")],
+         args=[arg.integer("count", optional=True)])
 def cmd_slowlog_get(client, argv):
     if len(argv) > 3:
         raise subcommand_syntax_error(argv)
@@ -89,21 +94,24 @@ def cmd_slowlog_get(client, argv):
 
 @command("slowlog|len", 2, "admin loading stale", acl="@admin @slow @dangerous",
          tips="request_policy:all_nodes response_policy:agg_sum nondeterministic_output",
-         since="2.2.12", summary="Get the slow log's length")
+         since="2.2.12", summary="Get the slow log's length",
+         complexity="O(1)")
 def cmd_slowlog_len(client, argv):
     client.reply.integer(len(client.server.slowlog.entries))
 
 
 @command("slowlog|reset", 2, "admin loading stale", acl="@admin @slow @dangerous",
          tips="request_policy:all_nodes response_policy:all_succeeded", since="2.2.12",
-         summary="Clear all entries from the slow log")
+         summary="Clear all entries from the slow log",
+         complexity="O(N) where N is the number of entries in the slowlog")
 def cmd_slowlog_reset(client, argv):
     client.server.slowlog.entries.clear()
     client.reply.ok()
 
 
 @command("slowlog|help", 2, "loading stale", acl="@slow", since="6.2.0",
-         summary="Show helpful text about the different subcommands")
+         summary="Show helpful text about the different subcommands",
+         complexity="O(1)")
 def cmd_slowlog_help(client, argv):
     reply_help(client, [
         "GET [<count>]",

@@ -26,7 +26,8 @@ from decimal import Decimal
 from fractions import Fraction
 from operator import itemgetter
 
-from server.commands.table import command
+from server.commands import arguments as arg
+from server.commands.table import command, KeySpec, at, UNKNOWN
 from server.base.notify import NOTIFY_GENERIC, NOTIFY_LIST
 from server.base.errors import CommandError, SYNTAX, WRONGTYPE
 from server.commands.hashes import Hash
@@ -437,8 +438,9 @@ def _store(client, key, elements, patterns):
 
 def sort_keys(argv):
     """The source key, and the last STORE's destination, found the way Redis's
-    sortGetKeys skims the options (LIMIT, GET and BY skip their arguments)."""
-    keys = [1]
+    sortGetKeys skims the options (LIMIT, GET and BY skip their arguments); the key
+    specs cannot say where STORE is, so this is where their flags come from."""
+    keys = [(1, ("RO", "access"))]
     store = None
     i = 2
     while i < len(argv):
@@ -451,37 +453,64 @@ def sort_keys(argv):
             store = i + 1
         i += 1
     if store is not None:
-        keys.append(store)
+        keys.append((store, ("OW", "update")))
     return keys
 
 
-SORT_KEY_SPECS = (
-    {"flags": ("RO", "access"),
-     "begin_search": {"type": "index", "spec": {"index": 1}},
-     "find_keys": {"type": "range", "spec": {"lastkey": 0, "keystep": 1, "limit": 0}}},
-    {"notes": "For the optional BY/GET keyword. It is marked 'unknown' because the key names "
-              "derive from the content of the key we sort",
-     "flags": ("RO", "access"),
-     "begin_search": {"type": "unknown", "spec": {}},
-     "find_keys": {"type": "unknown", "spec": {}}},
-    {"notes": "For the optional STORE keyword. It is marked 'unknown' because the keyword can "
-              "appear anywhere in the argument array",
-     "flags": ("OW", "update"),
-     "begin_search": {"type": "unknown", "spec": {}},
-     "find_keys": {"type": "unknown", "spec": {}}},
-)
+def sort_ro_keys(argv):
+    return [(1, ("RO", "access"))]
 
 
-@command("sort", -2, "write denyoom", keys=(1, 1, 1), acl="@set @sortedset @list @dangerous",
-         group="generic", since="1.0.0", get_keys=sort_keys, key_specs=SORT_KEY_SPECS,
-         summary="Sort the elements in a list, set or sorted set")
+@command("sort", -2, "write denyoom", acl="@set @sortedset @list @dangerous",
+         group="generic", since="1.0.0", get_keys=sort_keys,
+         summary="Sort the elements in a list, set or sorted set",
+         complexity="O(N+M*log(M)) where N is the number of elements in the list or set to "
+                    "sort, and M the number of returned elements. When the elements are not "
+                    "sorted, complexity is O(N).",
+         key_specs=[KeySpec("RO access", at(1)),
+                    KeySpec("RO access", UNKNOWN, UNKNOWN,
+                            notes="For the optional BY/GET keyword. It is marked 'unknown' "
+                                  "because the key names derive from the content of the key we "
+                                  "sort"),
+                    KeySpec("OW update", UNKNOWN, UNKNOWN,
+                            notes="For the optional STORE keyword. It is marked 'unknown' "
+                                  "because the keyword can appear anywhere in the argument "
+                                  "array")],
+         args=[arg.key("key"), arg.pattern("pattern", key_spec_index=1, token="BY", optional=True),
+               arg.block("offset_count",
+                         arg.integer("offset"),
+                         arg.integer("count"),
+                         token="LIMIT", optional=True),
+               arg.pattern("pattern",
+                           key_spec_index=1, token="GET", optional=True, multiple=True,
+                           multiple_token=True),
+               arg.oneof("order", arg.token("ASC"), arg.token("DESC"), optional=True),
+               arg.token("ALPHA", "sorting", optional=True),
+               arg.key("destination", 2, token="STORE", optional=True)])
 def cmd_sort(client, argv):
     sort_generic(client, argv, readonly=False)
 
 
-@command("sort_ro", -2, "readonly", keys=(1, 1, 1), acl="@set @sortedset @list @dangerous",
-         group="generic", since="7.0.0", get_keys=lambda argv: [1],
-         key_specs=SORT_KEY_SPECS[:2],
-         summary="Sort the elements in a list, set or sorted set. Read-only variant of SORT.")
+@command("sort_ro", -2, "readonly", acl="@set @sortedset @list @dangerous",
+         group="generic", since="7.0.0", get_keys=sort_ro_keys,
+         summary="Sort the elements in a list, set or sorted set. Read-only variant of SORT.",
+         complexity="O(N+M*log(M)) where N is the number of elements in the list or set to "
+                    "sort, and M the number of returned elements. When the elements are not "
+                    "sorted, complexity is O(N).",
+         key_specs=[KeySpec("RO access", at(1)),
+                    KeySpec("RO access", UNKNOWN, UNKNOWN,
+                            notes="For the optional BY/GET keyword. It is marked 'unknown' "
+                                  "because the key names derive from the content of the key we "
+                                  "sort")],
+         args=[arg.key("key"), arg.pattern("pattern", key_spec_index=1, token="BY", optional=True),
+               arg.block("offset_count",
+                         arg.integer("offset"),
+                         arg.integer("count"),
+                         token="LIMIT", optional=True),
+               arg.pattern("pattern",
+                           key_spec_index=1, token="GET", optional=True, multiple=True,
+                           multiple_token=True),
+               arg.oneof("order", arg.token("ASC"), arg.token("DESC"), optional=True),
+               arg.token("ALPHA", "sorting", optional=True)])
 def cmd_sort_ro(client, argv):
     sort_generic(client, argv, readonly=True)

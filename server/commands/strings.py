@@ -10,7 +10,8 @@ from sys import getrefcount
 
 from server.base.native_bridge import incr_string
 from server.base.notify import NOTIFY_GENERIC, NOTIFY_STRING
-from server.commands.table import command
+from server.commands import arguments as arg
+from server.commands.table import command, KeySpec, at, span
 from server.values.keyspace import now_ms
 from server.base.errors import (CommandError, WRONGTYPE, SYNTAX, NOT_INTEGER, NOT_FLOAT, OVERFLOW,
                            INVALID_EXPIRE)
@@ -54,8 +55,11 @@ def _option(arg):
 
 # -- GET / SET and their variants ------------------------------------------------
 
-@command("get", 2, "readonly fast", keys=(1, 1, 1), acl="@read @string @fast",
-         summary="Get the value of a key")
+@command("get", 2, "readonly fast", acl="@read @string @fast",
+         summary="Get the value of a key",
+         complexity="O(1)",
+         key_specs=[KeySpec("RO access", at(1))],
+         args=[arg.key("key")])
 def cmd_get(client, argv):
     value = client.db.get(argv[1])
     if value is None:
@@ -124,8 +128,35 @@ def _expire_at_ms(client, arg, flags, command_name):
     return when
 
 
-@command("set", -3, "write denyoom", keys=(1, 1, 1), acl="@write @string @slow",
-         summary="Set the string value of a key")
+def set_keys(argv):
+    """SET's key and its flags: GET makes it read the old value too (Redis's setGetKeys)."""
+    if any(bytes(word).lower() == b"get" for word in argv[3:]):
+        return [(1, ("RW", "access", "update"))]
+    return [(1, ("OW", "update"))]
+
+
+@command("set", -3, "write denyoom", acl="@write @string @slow", get_keys=set_keys,
+         summary="Set the string value of a key",
+         complexity="O(1)",
+         history=[("2.6.12", "Added the `EX`, `PX`, `NX` and `XX` options."),
+                  ("6.0.0", "Added the `KEEPTTL` option."),
+                  ("6.2.0", "Added the `GET`, `EXAT` and `PXAT` option."),
+                  ("7.0.0", "Allowed the `NX` and `GET` options to be used together.")],
+         key_specs=[KeySpec("RW access update variable_flags", at(1),
+                            notes="RW and ACCESS due to the optional `GET` argument")],
+         args=[arg.key("key"), arg.string("value"),
+               arg.oneof("condition",
+                         arg.token("NX"),
+                         arg.token("XX"),
+                         since="2.6.12", optional=True),
+               arg.token("GET", since="6.2.0", optional=True),
+               arg.oneof("expiration",
+                         arg.integer("seconds", token="EX", since="2.6.12"),
+                         arg.integer("milliseconds", token="PX", since="2.6.12"),
+                         arg.unix_time("unix-time-seconds", token="EXAT", since="6.2.0"),
+                         arg.unix_time("unix-time-milliseconds", token="PXAT", since="6.2.0"),
+                         arg.token("KEEPTTL", since="6.0.0"),
+                         optional=True)])
 def cmd_set(client, argv):
     if len(argv) == 3:
         db = client.db
@@ -180,27 +211,39 @@ def _reply_zero(client):
     client.reply.integer(0)
 
 
-@command("setnx", 3, "write denyoom fast", keys=(1, 1, 1), acl="@write @string @fast",
-         summary="Set the value of a key, only if the key does not exist")
+@command("setnx", 3, "write denyoom fast", acl="@write @string @fast",
+         summary="Set the value of a key, only if the key does not exist",
+         complexity="O(1)",
+         key_specs=[KeySpec("OW insert", at(1))],
+         args=[arg.key("key"), arg.string("value")])
 def cmd_setnx(client, argv):
     _set_generic(client, argv[1], argv[2], SET_NX, None, "setnx", _reply_one, _reply_zero)
 
 
-@command("setex", 4, "write denyoom", keys=(1, 1, 1), acl="@write @string @slow",
-         since="2.0.0", summary="Set the value and expiration of a key")
+@command("setex", 4, "write denyoom", acl="@write @string @slow",
+         since="2.0.0", summary="Set the value and expiration of a key",
+         complexity="O(1)",
+         key_specs=[KeySpec("OW update", at(1))],
+         args=[arg.key("key"), arg.integer("seconds"), arg.string("value")])
 def cmd_setex(client, argv):
     _set_generic(client, argv[1], argv[3], EX, argv[2], "setex")
 
 
-@command("psetex", 4, "write denyoom", keys=(1, 1, 1), acl="@write @string @slow",
-         since="2.6.0", summary="Set the value and expiration in milliseconds of a key")
+@command("psetex", 4, "write denyoom", acl="@write @string @slow",
+         since="2.6.0", summary="Set the value and expiration in milliseconds of a key",
+         complexity="O(1)",
+         key_specs=[KeySpec("OW update", at(1))],
+         args=[arg.key("key"), arg.integer("milliseconds"), arg.string("value")])
 def cmd_psetex(client, argv):
     _set_generic(client, argv[1], argv[3], PX, argv[2], "psetex")
 
 
-@command("getset", 3, "write denyoom fast", keys=(1, 1, 1), acl="@write @string @fast",
+@command("getset", 3, "write denyoom fast", acl="@write @string @fast",
          summary="Set the string value of a key and return its old value",
-         deprecated=("6.2.0", "`SET` with the `!GET` argument"))
+         deprecated=("6.2.0", "`SET` with the `!GET` argument"),
+         complexity="O(1)",
+         key_specs=[KeySpec("RW access update", at(1))],
+         args=[arg.key("key"), arg.string("value")])
 def cmd_getset(client, argv):
     cmd_get(client, argv)
     client.db.set(argv[1], argv[2])
@@ -209,8 +252,11 @@ def cmd_getset(client, argv):
     client.propagate_argv = [b"SET", argv[1], argv[2]]
 
 
-@command("getdel", 2, "write fast", keys=(1, 1, 1), acl="@write @string @fast",
-         since="6.2.0", summary="Get the value of a key and delete the key")
+@command("getdel", 2, "write fast", acl="@write @string @fast",
+         since="6.2.0", summary="Get the value of a key and delete the key",
+         complexity="O(1)",
+         key_specs=[KeySpec("RW access delete", at(1))],
+         args=[arg.key("key")])
 def cmd_getdel(client, argv):
     cmd_get(client, argv)
     if client.db.delete(argv[1]):
@@ -219,8 +265,19 @@ def cmd_getdel(client, argv):
         client.server.notify(NOTIFY_GENERIC, b"del", argv[1], client.db.index)
 
 
-@command("getex", -2, "write fast", keys=(1, 1, 1), acl="@write @string @fast",
-         since="6.2.0", summary="Get the value of a key and optionally set its expiration")
+@command("getex", -2, "write fast", acl="@write @string @fast",
+         since="6.2.0", summary="Get the value of a key and optionally set its expiration",
+         complexity="O(1)",
+         key_specs=[KeySpec("RW access update", at(1),
+                            notes="RW and UPDATE because it changes the TTL")],
+         args=[arg.key("key"),
+               arg.oneof("expiration",
+                         arg.integer("seconds", token="EX"),
+                         arg.integer("milliseconds", token="PX"),
+                         arg.unix_time("unix-time-seconds", token="EXAT"),
+                         arg.unix_time("unix-time-milliseconds", token="PXAT"),
+                         arg.token("PERSIST"),
+                         optional=True)])
 def cmd_getex(client, argv):
     flags, expire = _parse_extended_options(argv, 2, for_set=False)
     key = argv[1]
@@ -249,8 +306,11 @@ def cmd_getex(client, argv):
         server.notify(NOTIFY_GENERIC, b"persist", key, db.index)
 
 
-@command("mget", -2, "readonly fast", keys=(1, -1, 1), acl="@read @string @fast",
-         tips="request_policy:multi_shard", summary="Get the values of all the given keys")
+@command("mget", -2, "readonly fast", acl="@read @string @fast",
+         tips="request_policy:multi_shard", summary="Get the values of all the given keys",
+         complexity="O(N) where N is the number of keys to retrieve.",
+         key_specs=[KeySpec("RO access", at(1), span(-1))],
+         args=[arg.key("key", multiple=True)])
 def cmd_mget(client, argv):
     get = client.db.get
     values = []
@@ -267,9 +327,12 @@ def _check_pairs(argv, name):
         raise CommandError("ERR wrong number of arguments for '%s' command" % name)
 
 
-@command("mset", -3, "write denyoom", keys=(1, -1, 2), acl="@write @string @slow",
+@command("mset", -3, "write denyoom", acl="@write @string @slow",
          tips="request_policy:multi_shard response_policy:all_succeeded", since="1.0.1",
-         summary="Set multiple keys to multiple values")
+         summary="Set multiple keys to multiple values",
+         complexity="O(N) where N is the number of keys to set.",
+         key_specs=[KeySpec("OW update", at(1), span(-1, 2))],
+         args=[arg.block("key_value", arg.key("key"), arg.string("value"), multiple=True)])
 def cmd_mset(client, argv):
     _check_pairs(argv, "mset")
     db = client.db
@@ -282,9 +345,12 @@ def cmd_mset(client, argv):
     client.reply.ok()
 
 
-@command("msetnx", -3, "write denyoom", keys=(1, -1, 2), acl="@write @string @slow",
+@command("msetnx", -3, "write denyoom", acl="@write @string @slow",
          tips="request_policy:multi_shard response_policy:agg_min", since="1.0.1",
-         summary="Set multiple keys to multiple values, only if none of the keys exist")
+         summary="Set multiple keys to multiple values, only if none of the keys exist",
+         complexity="O(N) where N is the number of keys to set.",
+         key_specs=[KeySpec("OW insert", at(1), span(-1, 2))],
+         args=[arg.block("key_value", arg.key("key"), arg.string("value"), multiple=True)])
 def cmd_msetnx(client, argv):
     _check_pairs(argv, "msetnx")
     db = client.db
@@ -316,8 +382,14 @@ def _unshared_bytearray(value):
     return bytearray(value)
 
 
-@command("append", 3, "write denyoom fast", keys=(1, 1, 1), acl="@write @string @fast",
-         since="2.0.0", summary="Append a value to a key")
+@command("append", 3, "write denyoom fast", acl="@write @string @fast",
+         since="2.0.0", summary="Append a value to a key",
+         complexity="O(1). The amortized time complexity is O(1) assuming the appended value is "
+                    "small and the already present value is of any size, since the dynamic "
+                    "string library used by Redis will double the free space available on every "
+                    "reallocation.",
+         key_specs=[KeySpec("RW insert", at(1))],
+         args=[arg.key("key"), arg.string("value")])
 def cmd_append(client, argv):
     db = client.db
     key, tail = argv[1], argv[2]
@@ -336,8 +408,14 @@ def cmd_append(client, argv):
     client.reply.integer(length)
 
 
-@command("setrange", 4, "write denyoom", keys=(1, 1, 1), acl="@write @string @slow",
-         since="2.2.0", summary="Overwrite part of a string at key starting at the specified offset")
+@command("setrange", 4, "write denyoom", acl="@write @string @slow",
+         since="2.2.0", summary="Overwrite part of a string at key starting at the specified offset",
+         complexity="O(1), not counting the time taken to copy the new string in place. "
+                    "Usually, this string is very small so the amortized complexity is O(1). "
+                    "Otherwise, complexity is O(M) with M being the length of the value "
+                    "argument.",
+         key_specs=[KeySpec("RW update", at(1))],
+         args=[arg.key("key"), arg.integer("offset"), arg.string("value")])
 def cmd_setrange(client, argv):
     db = client.db
     key, patch = argv[1], argv[3]
@@ -365,8 +443,11 @@ def cmd_setrange(client, argv):
     client.reply.integer(len(value))
 
 
-@command("strlen", 2, "readonly fast", keys=(1, 1, 1), acl="@read @string @fast",
-         since="2.2.0", summary="Get the length of the value stored in a key")
+@command("strlen", 2, "readonly fast", acl="@read @string @fast",
+         since="2.2.0", summary="Get the length of the value stored in a key",
+         complexity="O(1)",
+         key_specs=[KeySpec("RO", at(1))],
+         args=[arg.key("key")])
 def cmd_strlen(client, argv):
     value = client.db.get(argv[1])
     if value is not None and value.__class__ is not bytes and value.__class__ is not bytearray:
@@ -399,15 +480,27 @@ def _getrange(client, argv):
         client.reply.bulk(value[start:end + 1])
 
 
-@command("getrange", 4, "readonly", keys=(1, 1, 1), acl="@read @string @slow",
-         since="2.4.0", summary="Get a substring of the string stored at a key")
+@command("getrange", 4, "readonly", acl="@read @string @slow",
+         since="2.4.0", summary="Get a substring of the string stored at a key",
+         complexity="O(N) where N is the length of the returned string. The complexity is "
+                    "ultimately determined by the returned length, but because creating a "
+                    "substring from an existing string is very cheap, it can be considered O(1) "
+                    "for small strings.",
+         key_specs=[KeySpec("RO access", at(1))],
+         args=[arg.key("key"), arg.integer("start"), arg.integer("end")])
 def cmd_getrange(client, argv):
     _getrange(client, argv)
 
 
-@command("substr", 4, "readonly", keys=(1, 1, 1), acl="@read @string @slow",
+@command("substr", 4, "readonly", acl="@read @string @slow",
          summary="Get a substring of the string stored at a key",
-         deprecated=("2.0.0", "`GETRANGE`"))
+         deprecated=("2.0.0", "`GETRANGE`"),
+         complexity="O(N) where N is the length of the returned string. The complexity is "
+                    "ultimately determined by the returned length, but because creating a "
+                    "substring from an existing string is very cheap, it can be considered O(1) "
+                    "for small strings.",
+         key_specs=[KeySpec("RO access", at(1))],
+         args=[arg.key("key"), arg.integer("start"), arg.integer("end")])
 def cmd_substr(client, argv):
     _getrange(client, argv)
 
@@ -436,26 +529,38 @@ def _incr_by(client, key, increment):
     client.reply.integer(result)
 
 
-@command("incr", 2, "write denyoom fast", keys=(1, 1, 1), acl="@write @string @fast",
-         summary="Increment the integer value of a key by one")
+@command("incr", 2, "write denyoom fast", acl="@write @string @fast",
+         summary="Increment the integer value of a key by one",
+         complexity="O(1)",
+         key_specs=[KeySpec("RW access update", at(1))],
+         args=[arg.key("key")])
 def cmd_incr(client, argv):
     _incr_by(client, argv[1], 1)
 
 
-@command("decr", 2, "write denyoom fast", keys=(1, 1, 1), acl="@write @string @fast",
-         summary="Decrement the integer value of a key by one")
+@command("decr", 2, "write denyoom fast", acl="@write @string @fast",
+         summary="Decrement the integer value of a key by one",
+         complexity="O(1)",
+         key_specs=[KeySpec("RW access update", at(1))],
+         args=[arg.key("key")])
 def cmd_decr(client, argv):
     _incr_by(client, argv[1], -1)
 
 
-@command("incrby", 3, "write denyoom fast", keys=(1, 1, 1), acl="@write @string @fast",
-         summary="Increment the integer value of a key by the given amount")
+@command("incrby", 3, "write denyoom fast", acl="@write @string @fast",
+         summary="Increment the integer value of a key by the given amount",
+         complexity="O(1)",
+         key_specs=[KeySpec("RW access update", at(1))],
+         args=[arg.key("key"), arg.integer("increment")])
 def cmd_incrby(client, argv):
     _incr_by(client, argv[1], parse_int_arg(argv[2]))
 
 
-@command("decrby", 3, "write denyoom fast", keys=(1, 1, 1), acl="@write @string @fast",
-         summary="Decrement the integer value of a key by the given number")
+@command("decrby", 3, "write denyoom fast", acl="@write @string @fast",
+         summary="Decrement the integer value of a key by the given number",
+         complexity="O(1)",
+         key_specs=[KeySpec("RW access update", at(1))],
+         args=[arg.key("key"), arg.integer("decrement")])
 def cmd_decrby(client, argv):
     decrement = parse_int_arg(argv[2])
     if decrement == LLONG_MIN:
@@ -611,8 +716,11 @@ def incr_by_float(current, increment):
     return format_long_double(result)
 
 
-@command("incrbyfloat", 3, "write denyoom fast", keys=(1, 1, 1), acl="@write @string @fast",
-         since="2.6.0", summary="Increment the float value of a key by the given amount")
+@command("incrbyfloat", 3, "write denyoom fast", acl="@write @string @fast",
+         since="2.6.0", summary="Increment the float value of a key by the given amount",
+         complexity="O(1)",
+         key_specs=[KeySpec("RW access update", at(1))],
+         args=[arg.key("key"), arg.double("increment")])
 def cmd_incrbyfloat(client, argv):
     db = client.db
     key = argv[1]
@@ -665,8 +773,14 @@ class _LcsTable:
         return j - (self.rows[i] & ((1 << j) - 1)).bit_count()
 
 
-@command("lcs", -3, "readonly", keys=(1, 2, 1), acl="@read @string @slow",
-         since="7.0.0", summary="Find longest common substring")
+@command("lcs", -3, "readonly", acl="@read @string @slow",
+         since="7.0.0", summary="Find longest common substring",
+         complexity="O(N*M) where N and M are the lengths of s1 and s2, respectively",
+         key_specs=[KeySpec("RO access", at(1), span(1))],
+         args=[arg.key("key1"), arg.key("key2"), arg.token("LEN", optional=True),
+               arg.token("IDX", optional=True),
+               arg.integer("len", token="MINMATCHLEN", optional=True),
+               arg.token("WITHMATCHLEN", optional=True)])
 def cmd_lcs(client, argv):
     db = client.db
     a = db.get(argv[1])

@@ -37,6 +37,7 @@ from server.base.util import parse_int_arg
 from server.commands import connection
 from server.commands.info import SECTION_HOOKS, set_field
 from server.commands.pubsub import deliver
+from server.commands import arguments as arg
 from server.commands.table import command
 
 INVALIDATE_CHANNEL = b"__redis__:invalidate"
@@ -393,7 +394,14 @@ connection.RESET_HOOKS.append(forget_client)
 
 @command("client|tracking", -3, "noscript loading stale", acl="@slow @connection", since="6.0.0",
          summary="Enable or disable server assisted client side caching support",
-         group="connection")
+         group="connection",
+         complexity="O(1). Some options may introduce additional complexity.",
+         args=[arg.oneof("status", arg.token("ON"), arg.token("OFF")),
+               arg.integer("client-id", token="REDIRECT", optional=True),
+               arg.string("prefix",
+                          token="PREFIX", optional=True, multiple=True, multiple_token=True),
+               arg.token("BCAST", optional=True), arg.token("OPTIN", optional=True),
+               arg.token("OPTOUT", optional=True), arg.token("NOLOOP", optional=True)])
 def cmd_client_tracking(client, argv):
     server = client.server
     redirect = 0
@@ -480,7 +488,9 @@ def _text(data):
 
 @command("client|caching", 3, "noscript loading stale", acl="@slow @connection", since="6.0.0",
          summary="Instruct the server about tracking or not keys in the next request",
-         group="connection")
+         group="connection",
+         complexity="O(1)",
+         args=[arg.oneof("mode", arg.token("YES"), arg.token("NO"))])
 def cmd_client_caching(client, argv):
     if "t" not in client.flags:
         raise CommandError("ERR CLIENT CACHING can be called only when the client is in tracking "
@@ -502,14 +512,16 @@ def cmd_client_caching(client, argv):
 
 
 @command("client|getredir", 2, "noscript loading stale", acl="@slow @connection", since="6.0.0",
-         summary="Get tracking notifications redirection client ID if any", group="connection")
+         summary="Get tracking notifications redirection client ID if any", group="connection",
+         complexity="O(1)")
 def cmd_client_getredir(client, argv):
     client.reply.integer(client.tracking_redirect if "t" in client.flags else -1)
 
 
 @command("client|trackinginfo", 2, "noscript loading stale", acl="@slow @connection",
          since="6.2.0", summary="Return information about server assisted client side caching "
-         "for the current connection", group="connection")
+         "for the current connection", group="connection",
+         complexity="O(1)")
 def cmd_client_trackinginfo(client, argv):
     on = "t" in client.flags
     options = client.tracking_options

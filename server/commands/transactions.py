@@ -27,7 +27,8 @@ command. Once the transaction is aborted or dirty, commands are still answered
 +QUEUED but no longer stored, so CLIENT LIST's multi= stops growing, as in Redis.
 """
 from server.base.dispatch import REPLY_ON, REPLY_OFF, REPLY_SKIP
-from server.commands.table import command
+from server.commands import arguments as arg
+from server.commands.table import command, KeySpec, at, span
 from server.base.errors import CommandError
 
 EXECABORT_PREVIOUS_ERRORS = "EXECABORT Transaction discarded because of previous errors."
@@ -90,7 +91,8 @@ def note_rejection(client, cmd, message):
 # -- MULTI, EXEC, DISCARD ------------------------------------------------------------------------
 
 @command("multi", 1, "noscript loading stale fast allow_busy", acl="@fast @transaction",
-         since="1.2.0", summary="Mark the start of a transaction block")
+         since="1.2.0", summary="Mark the start of a transaction block",
+         complexity="O(1)")
 def cmd_multi(client, argv):
     if client.multi_state is not None:
         raise CommandError("ERR MULTI calls can not be nested")
@@ -101,7 +103,8 @@ def cmd_multi(client, argv):
 
 
 @command("exec", 1, "noscript loading stale skip_slowlog", acl="@slow @transaction",
-         since="1.2.0", summary="Execute all commands issued after MULTI")
+         since="1.2.0", summary="Execute all commands issued after MULTI",
+         complexity="Depends on commands in the transaction")
 def cmd_exec(client, argv):
     queued = client.multi_state
     if queued is None:
@@ -146,7 +149,8 @@ def _apply_reply_mode(client, mark):
 
 
 @command("discard", 1, "noscript loading stale fast allow_busy", acl="@fast @transaction",
-         since="2.0.0", summary="Discard all commands issued after MULTI")
+         since="2.0.0", summary="Discard all commands issued after MULTI",
+         complexity="O(N), when N is the number of queued commands")
 def cmd_discard(client, argv):
     if client.multi_state is None:
         raise CommandError("ERR DISCARD without MULTI")
@@ -172,9 +176,12 @@ def forget_client(client):
 
 # -- WATCH, UNWATCH ------------------------------------------------------------------------------
 
-@command("watch", -2, "noscript loading stale fast allow_busy", keys=(1, -1, 1),
+@command("watch", -2, "noscript loading stale fast allow_busy",
          acl="@fast @transaction", since="2.2.0",
-         summary="Watch the given keys to determine execution of the MULTI/EXEC block")
+         summary="Watch the given keys to determine execution of the MULTI/EXEC block",
+         complexity="O(1) for every key.",
+         key_specs=[KeySpec("RO", at(1), span(-1))],
+         args=[arg.key("key", multiple=True)])
 def cmd_watch(client, argv):
     if client.multi_state is not None:
         raise CommandError("ERR WATCH inside MULTI is not allowed")
@@ -185,7 +192,8 @@ def cmd_watch(client, argv):
 
 
 @command("unwatch", 1, "noscript loading stale fast allow_busy", acl="@fast @transaction",
-         since="2.2.0", summary="Forget about all watched keys")
+         since="2.2.0", summary="Forget about all watched keys",
+         complexity="O(1)")
 def cmd_unwatch(client, argv):
     unwatch_all(client)
     client.flags.discard("d")

@@ -9,7 +9,8 @@ import math
 import re
 
 from server.commands import blocking
-from server.commands.table import command
+from server.commands import arguments as arg
+from server.commands.table import command, numkeys_keys, KeySpec, at, span, counted
 from server.base.errors import CommandError, SYNTAX, WRONGTYPE
 from server.base.notify import NOTIFY_GENERIC, NOTIFY_ZSET
 from server.commands.keys import parse_scan_cursor
@@ -321,9 +322,27 @@ def _zadd(client, argv, incr):
         reply.integer(added + updated if ch else added)
 
 
-@command("zadd", -4, "write denyoom fast", keys=(1, 1, 1), acl="@write @sortedset @fast",
+@command("zadd", -4, "write denyoom fast", acl="@write @sortedset @fast",
          since="1.2.0", summary="Add one or more members to a sorted set, or update its score "
-                 "if it already exists")
+                 "if it already exists",
+         complexity="O(log(N)) for each item added, where N is the number of elements in the "
+                    "sorted set.",
+         history=[("2.4.0", "Accepts multiple elements."),
+                  ("3.0.2", "Added the `XX`, `NX`, `CH` and `INCR` options."),
+                  ("6.2.0", "Added the `GT` and `LT` options.")],
+         key_specs=[KeySpec("RW update", at(1))],
+         args=[arg.key("key"),
+               arg.oneof("condition",
+                         arg.token("NX"),
+                         arg.token("XX"),
+                         since="3.0.2", optional=True),
+               arg.oneof("comparison",
+                         arg.token("GT"),
+                         arg.token("LT"),
+                         since="6.2.0", optional=True),
+               arg.token("CH", "change", since="3.0.2", optional=True),
+               arg.token("INCR", "increment", since="3.0.2", optional=True),
+               arg.block("score_member", arg.double("score"), arg.string("member"), multiple=True)])
 def cmd_zadd(client, argv):
     # One pair, no flags, a score of plain digits: the common shape, without option parsing
     # (float(int()) as in parse_score).
@@ -361,16 +380,24 @@ def _zadd_one(client, key, score, member):
     reply.integer(1)
 
 
-@command("zincrby", 4, "write denyoom fast", keys=(1, 1, 1), acl="@write @sortedset @fast",
-         since="1.2.0", summary="Increment the score of a member in a sorted set")
+@command("zincrby", 4, "write denyoom fast", acl="@write @sortedset @fast",
+         since="1.2.0", summary="Increment the score of a member in a sorted set",
+         complexity="O(log(N)) where N is the number of elements in the sorted set.",
+         key_specs=[KeySpec("RW access update", at(1))],
+         args=[arg.key("key"), arg.integer("increment"), arg.string("member")])
 def cmd_zincrby(client, argv):
     _zadd(client, argv, True)
 
 
 # -- removing ---------------------------------------------------------------------------
 
-@command("zrem", -3, "write fast", keys=(1, 1, 1), acl="@write @sortedset @fast",
-         since="1.2.0", summary="Remove one or more members from a sorted set")
+@command("zrem", -3, "write fast", acl="@write @sortedset @fast",
+         since="1.2.0", summary="Remove one or more members from a sorted set",
+         complexity="O(M*log(N)) with N being the number of elements in the sorted set and M "
+                    "the number of elements to be removed.",
+         history=[("2.4.0", "Accepts multiple elements.")],
+         key_specs=[KeySpec("RW delete", at(1))],
+         args=[arg.key("key"), arg.string("member", multiple=True)])
 def cmd_zrem(client, argv):
     key = argv[1]
     zset = client.db.get_for_write(key, SortedSet)
@@ -423,36 +450,54 @@ def _zremrange(client, argv, by):
     client.reply.integer(deleted)
 
 
-@command("zremrangebyrank", 4, "write", keys=(1, 1, 1), acl="@write @sortedset @slow",
-         since="2.0.0", summary="Remove all members in a sorted set within the given indexes")
+@command("zremrangebyrank", 4, "write", acl="@write @sortedset @slow",
+         since="2.0.0", summary="Remove all members in a sorted set within the given indexes",
+         complexity="O(log(N)+M) with N being the number of elements in the sorted set and M "
+                    "the number of elements removed by the operation.",
+         key_specs=[KeySpec("RW delete", at(1))],
+         args=[arg.key("key"), arg.integer("start"), arg.integer("stop")])
 def cmd_zremrangebyrank(client, argv):
     _zremrange(client, argv, RANK)
 
 
-@command("zremrangebyscore", 4, "write", keys=(1, 1, 1), acl="@write @sortedset @slow",
-         since="1.2.0", summary="Remove all members in a sorted set within the given scores")
+@command("zremrangebyscore", 4, "write", acl="@write @sortedset @slow",
+         since="1.2.0", summary="Remove all members in a sorted set within the given scores",
+         complexity="O(log(N)+M) with N being the number of elements in the sorted set and M "
+                    "the number of elements removed by the operation.",
+         key_specs=[KeySpec("RW delete", at(1))],
+         args=[arg.key("key"), arg.double("min"), arg.double("max")])
 def cmd_zremrangebyscore(client, argv):
     _zremrange(client, argv, SCORE)
 
 
-@command("zremrangebylex", 4, "write", keys=(1, 1, 1), acl="@write @sortedset @slow",
+@command("zremrangebylex", 4, "write", acl="@write @sortedset @slow",
          since="2.8.9", summary="Remove all members in a sorted set between the given "
-                 "lexicographical range")
+                 "lexicographical range",
+         complexity="O(log(N)+M) with N being the number of elements in the sorted set and M "
+                    "the number of elements removed by the operation.",
+         key_specs=[KeySpec("RW delete", at(1))],
+         args=[arg.key("key"), arg.string("min"), arg.string("max")])
 def cmd_zremrangebylex(client, argv):
     _zremrange(client, argv, LEX)
 
 
 # -- single-member reads -------------------------------------------------------------------
 
-@command("zcard", 2, "readonly fast", keys=(1, 1, 1), acl="@read @sortedset @fast",
-         since="1.2.0", summary="Get the number of members in a sorted set")
+@command("zcard", 2, "readonly fast", acl="@read @sortedset @fast",
+         since="1.2.0", summary="Get the number of members in a sorted set",
+         complexity="O(1)",
+         key_specs=[KeySpec("RO", at(1))],
+         args=[arg.key("key")])
 def cmd_zcard(client, argv):
     zset = client.db.get(argv[1], SortedSet)
     client.reply.integer(0 if zset is None else len(zset))
 
 
-@command("zscore", 3, "readonly fast", keys=(1, 1, 1), acl="@read @sortedset @fast",
-         since="1.2.0", summary="Get the score associated with the given member in a sorted set")
+@command("zscore", 3, "readonly fast", acl="@read @sortedset @fast",
+         since="1.2.0", summary="Get the score associated with the given member in a sorted set",
+         complexity="O(1)",
+         key_specs=[KeySpec("RO access", at(1))],
+         args=[arg.key("key"), arg.string("member")])
 def cmd_zscore(client, argv):
     zset = client.db.get(argv[1], SortedSet)
     score = None if zset is None else zset.score(argv[2])
@@ -462,8 +507,11 @@ def cmd_zscore(client, argv):
         client.reply.double(score)
 
 
-@command("zmscore", -3, "readonly fast", keys=(1, 1, 1), acl="@read @sortedset @fast",
-         since="6.2.0", summary="Get the score associated with the given members in a sorted set")
+@command("zmscore", -3, "readonly fast", acl="@read @sortedset @fast",
+         since="6.2.0", summary="Get the score associated with the given members in a sorted set",
+         complexity="O(N) where N is the number of members being requested.",
+         key_specs=[KeySpec("RO access", at(1))],
+         args=[arg.key("key"), arg.string("member", multiple=True)])
 def cmd_zmscore(client, argv):
     zset = client.db.get(argv[1], SortedSet)
     reply = client.reply
@@ -485,24 +533,33 @@ def _zrank(client, argv, reverse):
         client.reply.integer(len(zset) - 1 - rank if reverse else rank)
 
 
-@command("zrank", 3, "readonly fast", keys=(1, 1, 1), acl="@read @sortedset @fast",
-         since="2.0.0", summary="Determine the index of a member in a sorted set")
+@command("zrank", 3, "readonly fast", acl="@read @sortedset @fast",
+         since="2.0.0", summary="Determine the index of a member in a sorted set",
+         complexity="O(log(N))",
+         key_specs=[KeySpec("RO access", at(1))],
+         args=[arg.key("key"), arg.string("member")])
 def cmd_zrank(client, argv):
     _zrank(client, argv, False)
 
 
-@command("zrevrank", 3, "readonly fast", keys=(1, 1, 1), acl="@read @sortedset @fast",
+@command("zrevrank", 3, "readonly fast", acl="@read @sortedset @fast",
          since="2.0.0", summary="Determine the index of a member in a sorted set, with scores "
-                 "ordered from high to low")
+                 "ordered from high to low",
+         complexity="O(log(N))",
+         key_specs=[KeySpec("RO access", at(1))],
+         args=[arg.key("key"), arg.string("member")])
 def cmd_zrevrank(client, argv):
     _zrank(client, argv, True)
 
 
 # -- counting ------------------------------------------------------------------------------
 
-@command("zcount", 4, "readonly fast", keys=(1, 1, 1), acl="@read @sortedset @fast",
+@command("zcount", 4, "readonly fast", acl="@read @sortedset @fast",
          since="2.0.0", summary="Count the members in a sorted set with scores within the given "
-                 "values")
+                 "values",
+         complexity="O(log(N)) with N being the number of elements in the sorted set.",
+         key_specs=[KeySpec("RO access", at(1))],
+         args=[arg.key("key"), arg.double("min"), arg.double("max")])
 def cmd_zcount(client, argv):
     score_range = parse_score_range(argv[2], argv[3])
     zset = client.db.get(argv[1], SortedSet)
@@ -512,9 +569,12 @@ def cmd_zcount(client, argv):
     client.reply.integer(hi - lo)
 
 
-@command("zlexcount", 4, "readonly fast", keys=(1, 1, 1), acl="@read @sortedset @fast",
+@command("zlexcount", 4, "readonly fast", acl="@read @sortedset @fast",
          since="2.8.9", summary="Count the number of members in a sorted set between a given "
-                 "lexicographical range")
+                 "lexicographical range",
+         complexity="O(log(N)) with N being the number of elements in the sorted set.",
+         key_specs=[KeySpec("RO access", at(1))],
+         args=[arg.key("key"), arg.string("min"), arg.string("max")])
 def cmd_zlexcount(client, argv):
     lex = LexRange(argv[2], argv[3])
     zset = client.db.get(argv[1], SortedSet)
@@ -609,53 +669,127 @@ def _zrange(client, argv, src, dst=None, by=None, reverse=None):
         client.reply.bulk_array(zset.members(lo, hi, reverse))
 
 
-@command("zrange", -4, "readonly", keys=(1, 1, 1), acl="@read @sortedset @slow",
-         since="1.2.0", summary="Return a range of members in a sorted set")
+@command("zrange", -4, "readonly", acl="@read @sortedset @slow",
+         since="1.2.0", summary="Return a range of members in a sorted set",
+         complexity="O(log(N)+M) with N being the number of elements in the sorted set and M "
+                    "the number of elements returned.",
+         history=[("6.2.0", "Added the `REV`, `BYSCORE`, `BYLEX` and `LIMIT` options.")],
+         key_specs=[KeySpec("RO access", at(1))],
+         args=[arg.key("key"), arg.string("start"), arg.string("stop"),
+               arg.oneof("sortby",
+                         arg.token("BYSCORE"),
+                         arg.token("BYLEX"),
+                         since="6.2.0", optional=True),
+               arg.token("REV", since="6.2.0", optional=True),
+               arg.block("offset_count",
+                         arg.integer("offset"),
+                         arg.integer("count"),
+                         token="LIMIT", since="6.2.0", optional=True),
+               arg.token("WITHSCORES", optional=True)])
 def cmd_zrange(client, argv):
     _zrange(client, argv, 1)
 
 
-@command("zrangestore", -5, "write denyoom", keys=(1, 2, 1), acl="@write @sortedset @slow",
-         since="6.2.0", summary="Store a range of members from sorted set into another key")
+@command("zrangestore", -5, "write denyoom", acl="@write @sortedset @slow",
+         since="6.2.0", summary="Store a range of members from sorted set into another key",
+         complexity="O(log(N)+M) with N being the number of elements in the sorted set and M "
+                    "the number of elements stored into the destination key.",
+         key_specs=[KeySpec("OW update", at(1)), KeySpec("RO access", at(2))],
+         args=[arg.key("dst"), arg.key("src", 1), arg.string("min"), arg.string("max"),
+               arg.oneof("sortby", arg.token("BYSCORE"), arg.token("BYLEX"), optional=True),
+               arg.token("REV", optional=True),
+               arg.block("offset_count",
+                         arg.integer("offset"),
+                         arg.integer("count"),
+                         token="LIMIT", optional=True)])
 def cmd_zrangestore(client, argv):
     _zrange(client, argv, 2, dst=argv[1])
 
 
-@command("zrevrange", -4, "readonly", keys=(1, 1, 1), acl="@read @sortedset @slow",
+@command("zrevrange", -4, "readonly", acl="@read @sortedset @slow",
          since="1.2.0", summary="Return a range of members in a sorted set, by index, with "
                  "scores ordered from high to low",
-         deprecated=("6.2.0", "`ZRANGE` with the `REV` argument"))
+         deprecated=("6.2.0", "`ZRANGE` with the `REV` argument"),
+         complexity="O(log(N)+M) with N being the number of elements in the sorted set and M "
+                    "the number of elements returned.",
+         key_specs=[KeySpec("RO access", at(1))],
+         args=[arg.key("key"), arg.integer("start"), arg.integer("stop"),
+               arg.token("WITHSCORES", optional=True)])
 def cmd_zrevrange(client, argv):
     _zrange(client, argv, 1, by=RANK, reverse=True)
 
 
-@command("zrangebyscore", -4, "readonly", keys=(1, 1, 1), acl="@read @sortedset @slow",
+@command("zrangebyscore", -4, "readonly", acl="@read @sortedset @slow",
          since="1.0.5", summary="Return a range of members in a sorted set, by score",
-         deprecated=("6.2.0", "`ZRANGE` with the `BYSCORE` argument"))
+         deprecated=("6.2.0", "`ZRANGE` with the `BYSCORE` argument"),
+         complexity="O(log(N)+M) with N being the number of elements in the sorted set and M "
+                    "the number of elements being returned. If M is constant (e.g. always "
+                    "asking for the first 10 elements with LIMIT), you can consider it "
+                    "O(log(N)).",
+         history=[("2.0.0", "Added the `WITHSCORES` modifier.")],
+         key_specs=[KeySpec("RO access", at(1))],
+         args=[arg.key("key"), arg.double("min"), arg.double("max"),
+               arg.token("WITHSCORES", since="2.0.0", optional=True),
+               arg.block("offset_count",
+                         arg.integer("offset"),
+                         arg.integer("count"),
+                         token="LIMIT", optional=True)])
 def cmd_zrangebyscore(client, argv):
     _zrange(client, argv, 1, by=SCORE, reverse=False)
 
 
-@command("zrevrangebyscore", -4, "readonly", keys=(1, 1, 1), acl="@read @sortedset @slow",
+@command("zrevrangebyscore", -4, "readonly", acl="@read @sortedset @slow",
          since="2.2.0", summary="Return a range of members in a sorted set, by score, with "
                  "scores ordered from high to low",
-         deprecated=("6.2.0", "`ZRANGE` with the `REV` and `BYSCORE` arguments"))
+         deprecated=("6.2.0", "`ZRANGE` with the `REV` and `BYSCORE` arguments"),
+         complexity="O(log(N)+M) with N being the number of elements in the sorted set and M "
+                    "the number of elements being returned. If M is constant (e.g. always "
+                    "asking for the first 10 elements with LIMIT), you can consider it "
+                    "O(log(N)).",
+         history=[("2.1.6", "`min` and `max` can be exclusive.")],
+         key_specs=[KeySpec("RO access", at(1))],
+         args=[arg.key("key"), arg.double("max"), arg.double("min"),
+               arg.token("WITHSCORES", optional=True),
+               arg.block("offset_count",
+                         arg.integer("offset"),
+                         arg.integer("count"),
+                         token="LIMIT", optional=True)])
 def cmd_zrevrangebyscore(client, argv):
     _zrange(client, argv, 1, by=SCORE, reverse=True)
 
 
-@command("zrangebylex", -4, "readonly", keys=(1, 1, 1), acl="@read @sortedset @slow",
+@command("zrangebylex", -4, "readonly", acl="@read @sortedset @slow",
          since="2.8.9", summary="Return a range of members in a sorted set, by lexicographical "
                  "range",
-         deprecated=("6.2.0", "`ZRANGE` with the `BYLEX` argument"))
+         deprecated=("6.2.0", "`ZRANGE` with the `BYLEX` argument"),
+         complexity="O(log(N)+M) with N being the number of elements in the sorted set and M "
+                    "the number of elements being returned. If M is constant (e.g. always "
+                    "asking for the first 10 elements with LIMIT), you can consider it "
+                    "O(log(N)).",
+         key_specs=[KeySpec("RO access", at(1))],
+         args=[arg.key("key"), arg.string("min"), arg.string("max"),
+               arg.block("offset_count",
+                         arg.integer("offset"),
+                         arg.integer("count"),
+                         token="LIMIT", optional=True)])
 def cmd_zrangebylex(client, argv):
     _zrange(client, argv, 1, by=LEX, reverse=False)
 
 
-@command("zrevrangebylex", -4, "readonly", keys=(1, 1, 1), acl="@read @sortedset @slow",
+@command("zrevrangebylex", -4, "readonly", acl="@read @sortedset @slow",
          since="2.8.9", summary="Return a range of members in a sorted set, by lexicographical "
                  "range, ordered from higher to lower strings.",
-         deprecated=("6.2.0", "`ZRANGE` with the `REV` and `BYLEX` arguments"))
+         deprecated=("6.2.0", "`ZRANGE` with the `REV` and `BYLEX` arguments"),
+         complexity="O(log(N)+M) with N being the number of elements in the sorted set and M "
+                    "the number of elements being returned. If M is constant (e.g. always "
+                    "asking for the first 10 elements with LIMIT), you can consider it "
+                    "O(log(N)).",
+         key_specs=[KeySpec("RO access", at(1))],
+         args=[arg.key("key"), arg.string("max"), arg.string("min"),
+               arg.block("offset_count",
+                         arg.integer("offset"),
+                         arg.integer("count"),
+                         token="LIMIT", optional=True)])
 def cmd_zrevrangebylex(client, argv):
     _zrange(client, argv, 1, by=LEX, reverse=True)
 
@@ -716,14 +850,22 @@ def _zpop(client, argv, highest):
     pop_from_first(client, [argv[1]], highest, count, nested, False, False)
 
 
-@command("zpopmin", -2, "write fast", keys=(1, 1, 1), acl="@write @sortedset @fast",
-         since="5.0.0", summary="Remove and return members with the lowest scores in a sorted set")
+@command("zpopmin", -2, "write fast", acl="@write @sortedset @fast",
+         since="5.0.0", summary="Remove and return members with the lowest scores in a sorted set",
+         complexity="O(log(N)*M) with N being the number of elements in the sorted set, and M "
+                    "being the number of elements popped.",
+         key_specs=[KeySpec("RW access delete", at(1))],
+         args=[arg.key("key"), arg.integer("count", optional=True)])
 def cmd_zpopmin(client, argv):
     _zpop(client, argv, False)
 
 
-@command("zpopmax", -2, "write fast", keys=(1, 1, 1), acl="@write @sortedset @fast",
-         since="5.0.0", summary="Remove and return members with the highest scores in a sorted set")
+@command("zpopmax", -2, "write fast", acl="@write @sortedset @fast",
+         since="5.0.0", summary="Remove and return members with the highest scores in a sorted set",
+         complexity="O(log(N)*M) with N being the number of elements in the sorted set, and M "
+                    "being the number of elements popped.",
+         key_specs=[KeySpec("RW access delete", at(1))],
+         args=[arg.key("key"), arg.integer("count", optional=True)])
 def cmd_zpopmax(client, argv):
     _zpop(client, argv, True)
 
@@ -749,22 +891,16 @@ def parse_mpop(argv, numkeys_index):
     return argv[numkeys_index + 1:where_index], where == b"max", count or 1
 
 
-def _numkeys_keys(numkeys_index, extra_first=()):
-    """get_keys for commands whose keys follow a numkeys argument."""
-    def get_keys(argv):
-        try:
-            numkeys = int(argv[numkeys_index])
-        except (ValueError, IndexError):
-            return list(extra_first)
-        if numkeys < 1 or numkeys_index + numkeys >= len(argv):
-            return list(extra_first)
-        return list(extra_first) + list(range(numkeys_index + 1, numkeys_index + 1 + numkeys))
-    return get_keys
-
-
 @command("zmpop", -4, "write", acl="@write @sortedset @slow", since="7.0.0",
-         get_keys=_numkeys_keys(1),
-         summary="Remove and return members with scores in a sorted set")
+         get_keys=numkeys_keys(1, 2),
+         summary="Remove and return members with scores in a sorted set",
+         complexity="O(K) + O(M*log(N)) where K is the number of provided keys, N being the "
+                    "number of elements in the sorted set, and M being the number of elements "
+                    "popped.",
+         key_specs=[KeySpec("RW access delete", at(1), counted(0, 1))],
+         args=[arg.integer("numkeys"), arg.key("key", multiple=True),
+               arg.oneof("where", arg.token("MIN"), arg.token("MAX")),
+               arg.integer("count", token="COUNT", optional=True)])
 def cmd_zmpop(client, argv):
     keys, highest, count = parse_mpop(argv, 1)
     popped = pop_from_first(client, keys, highest, count, True, True, True)
@@ -802,26 +938,41 @@ def _blocking_zpop(client, keys, timeout_arg, highest, count=None):
     blocking.block_on_keys(client, keys, deadline, SortedSet, serve)
 
 
-@command("bzpopmin", -3, "write noscript blocking fast", keys=(1, -2, 1),
+@command("bzpopmin", -3, "write noscript blocking fast",
          acl="@write @sortedset @fast @blocking", since="5.0.0",
          summary="Remove and return the member with the lowest score from one or more "
-                 "sorted sets, or block until one is available")
+                 "sorted sets, or block until one is available",
+         complexity="O(log(N)) with N being the number of elements in the sorted set.",
+         history=[("6.0.0", "`timeout` is interpreted as a double instead of an integer.")],
+         key_specs=[KeySpec("RW access delete", at(1), span(-2))],
+         args=[arg.key("key", multiple=True), arg.double("timeout")])
 def cmd_bzpopmin(client, argv):
     _blocking_zpop(client, argv[1:-1], argv[-1], False)
 
 
-@command("bzpopmax", -3, "write noscript blocking fast", keys=(1, -2, 1),
+@command("bzpopmax", -3, "write noscript blocking fast",
          acl="@write @sortedset @fast @blocking", since="5.0.0",
          summary="Remove and return the member with the highest score from one or more "
-                 "sorted sets, or block until one is available")
+                 "sorted sets, or block until one is available",
+         complexity="O(log(N)) with N being the number of elements in the sorted set.",
+         history=[("6.0.0", "`timeout` is interpreted as a double instead of an integer.")],
+         key_specs=[KeySpec("RW access delete", at(1), span(-2))],
+         args=[arg.key("key", multiple=True), arg.double("timeout")])
 def cmd_bzpopmax(client, argv):
     _blocking_zpop(client, argv[1:-1], argv[-1], True)
 
 
 @command("bzmpop", -5, "write blocking", acl="@write @sortedset @slow @blocking", since="7.0.0",
-         get_keys=_numkeys_keys(2),
+         get_keys=numkeys_keys(2, 3),
          summary="Remove and return members with scores in a sorted set or block until one is "
-                 "available")
+                 "available",
+         complexity="O(K) + O(M*log(N)) where K is the number of provided keys, N being the "
+                    "number of elements in the sorted set, and M being the number of elements "
+                    "popped.",
+         key_specs=[KeySpec("RW access delete", at(2), counted(0, 1))],
+         args=[arg.double("timeout"), arg.integer("numkeys"), arg.key("key", multiple=True),
+               arg.oneof("where", arg.token("MIN"), arg.token("MAX")),
+               arg.integer("count", token="COUNT", optional=True)])
 def cmd_bzmpop(client, argv):
     keys, highest, count = parse_mpop(argv, 2)
     _blocking_zpop(client, keys, argv[1], highest, count)
@@ -829,9 +980,16 @@ def cmd_bzmpop(client, argv):
 
 # -- ZRANDMEMBER --------------------------------------------------------------------------------
 
-@command("zrandmember", -2, "readonly", keys=(1, 1, 1), acl="@read @sortedset @slow",
+@command("zrandmember", -2, "readonly", acl="@read @sortedset @slow",
          tips="nondeterministic_output", since="6.2.0",
-         summary="Get one or multiple random elements from a sorted set")
+         summary="Get one or multiple random elements from a sorted set",
+         complexity="O(N) where N is the number of elements returned",
+         key_specs=[KeySpec("RO access", at(1))],
+         args=[arg.key("key"),
+               arg.block("options",
+                         arg.integer("count"),
+                         arg.token("WITHSCORES", optional=True),
+                         optional=True)])
 def cmd_zrandmember(client, argv):
     reply = client.reply
     if len(argv) == 2:
@@ -1035,57 +1193,124 @@ def _difference(sources):
             if not any(other.score(member) is not None for other in others)]
 
 
-@command("zunionstore", -4, "write denyoom", keys=(1, 1, 1), acl="@write @sortedset @slow",
-         since="2.0.0", get_keys=_numkeys_keys(2, extra_first=(1,)),
-         summary="Add multiple sorted sets and store the resulting sorted set in a new key")
+@command("zunionstore", -4, "write denyoom", acl="@write @sortedset @slow",
+         since="2.0.0", get_keys=numkeys_keys(2, 3, store_index=1),
+         summary="Add multiple sorted sets and store the resulting sorted set in a new key",
+         complexity="O(N)+O(M log(M)) with N being the sum of the sizes of the input sorted "
+                    "sets, and M being the number of elements in the resulting sorted set.",
+         key_specs=[KeySpec("OW update", at(1)), KeySpec("RO access", at(2), counted(0, 1))],
+         args=[arg.key("destination"), arg.integer("numkeys"), arg.key("key", 1, multiple=True),
+               arg.integer("weight", token="WEIGHTS", optional=True, multiple=True),
+               arg.oneof("aggregate",
+                         arg.token("SUM"),
+                         arg.token("MIN"),
+                         arg.token("MAX"),
+                         token="AGGREGATE", optional=True)])
 def cmd_zunionstore(client, argv):
     _set_operation(client, argv, "zunionstore", 2, UNION, dst=argv[1])
 
 
-@command("zinterstore", -4, "write denyoom", keys=(1, 1, 1), acl="@write @sortedset @slow",
-         since="2.0.0", get_keys=_numkeys_keys(2, extra_first=(1,)),
-         summary="Intersect multiple sorted sets and store the resulting sorted set in a new key")
+@command("zinterstore", -4, "write denyoom", acl="@write @sortedset @slow",
+         since="2.0.0", get_keys=numkeys_keys(2, 3, store_index=1),
+         summary="Intersect multiple sorted sets and store the resulting sorted set in a new key",
+         complexity="O(N*K)+O(M*log(M)) worst case with N being the smallest input sorted set, "
+                    "K being the number of input sorted sets and M being the number of elements "
+                    "in the resulting sorted set.",
+         key_specs=[KeySpec("OW update", at(1)), KeySpec("RO access", at(2), counted(0, 1))],
+         args=[arg.key("destination"), arg.integer("numkeys"), arg.key("key", 1, multiple=True),
+               arg.integer("weight", token="WEIGHTS", optional=True, multiple=True),
+               arg.oneof("aggregate",
+                         arg.token("SUM"),
+                         arg.token("MIN"),
+                         arg.token("MAX"),
+                         token="AGGREGATE", optional=True)])
 def cmd_zinterstore(client, argv):
     _set_operation(client, argv, "zinterstore", 2, INTER, dst=argv[1])
 
 
-@command("zdiffstore", -4, "write denyoom", keys=(1, 1, 1), acl="@write @sortedset @slow",
-         since="6.2.0", get_keys=_numkeys_keys(2, extra_first=(1,)),
-         summary="Subtract multiple sorted sets and store the resulting sorted set in a new key")
+@command("zdiffstore", -4, "write denyoom", acl="@write @sortedset @slow",
+         since="6.2.0", get_keys=numkeys_keys(2, 3, store_index=1),
+         summary="Subtract multiple sorted sets and store the resulting sorted set in a new key",
+         complexity="O(L + (N-K)log(N)) worst case where L is the total number of elements in "
+                    "all the sets, N is the size of the first set, and K is the size of the "
+                    "result set.",
+         key_specs=[KeySpec("OW update", at(1)), KeySpec("RO access", at(2), counted(0, 1))],
+         args=[arg.key("destination"), arg.integer("numkeys"), arg.key("key", 1, multiple=True)])
 def cmd_zdiffstore(client, argv):
     _set_operation(client, argv, "zdiffstore", 2, DIFF, dst=argv[1])
 
 
 @command("zunion", -3, "readonly", acl="@read @sortedset @slow", since="6.2.0",
-         get_keys=_numkeys_keys(1), summary="Add multiple sorted sets")
+         get_keys=numkeys_keys(1, 2), summary="Add multiple sorted sets",
+         complexity="O(N)+O(M*log(M)) with N being the sum of the sizes of the input sorted "
+                    "sets, and M being the number of elements in the resulting sorted set.",
+         key_specs=[KeySpec("RO access", at(1), counted(0, 1))],
+         args=[arg.integer("numkeys"), arg.key("key", multiple=True),
+               arg.integer("weight", token="WEIGHTS", optional=True, multiple=True),
+               arg.oneof("aggregate",
+                         arg.token("SUM"),
+                         arg.token("MIN"),
+                         arg.token("MAX"),
+                         token="AGGREGATE", optional=True),
+               arg.token("WITHSCORES", optional=True)])
 def cmd_zunion(client, argv):
     _set_operation(client, argv, "zunion", 1, UNION)
 
 
 @command("zinter", -3, "readonly", acl="@read @sortedset @slow", since="6.2.0",
-         get_keys=_numkeys_keys(1), summary="Intersect multiple sorted sets")
+         get_keys=numkeys_keys(1, 2), summary="Intersect multiple sorted sets",
+         complexity="O(N*K)+O(M*log(M)) worst case with N being the smallest input sorted set, "
+                    "K being the number of input sorted sets and M being the number of elements "
+                    "in the resulting sorted set.",
+         key_specs=[KeySpec("RO access", at(1), counted(0, 1))],
+         args=[arg.integer("numkeys"), arg.key("key", multiple=True),
+               arg.integer("weight", token="WEIGHTS", optional=True, multiple=True),
+               arg.oneof("aggregate",
+                         arg.token("SUM"),
+                         arg.token("MIN"),
+                         arg.token("MAX"),
+                         token="AGGREGATE", optional=True),
+               arg.token("WITHSCORES", optional=True)])
 def cmd_zinter(client, argv):
     _set_operation(client, argv, "zinter", 1, INTER)
 
 
 @command("zintercard", -3, "readonly", acl="@read @sortedset @slow", since="7.0.0",
-         get_keys=_numkeys_keys(1),
-         summary="Intersect multiple sorted sets and return the cardinality of the result")
+         get_keys=numkeys_keys(1, 2),
+         summary="Intersect multiple sorted sets and return the cardinality of the result",
+         complexity="O(N*K) worst case with N being the smallest input sorted set, K being the "
+                    "number of input sorted sets.",
+         key_specs=[KeySpec("RO access", at(1), counted(0, 1))],
+         args=[arg.integer("numkeys"), arg.key("key", multiple=True),
+               arg.integer("limit", token="LIMIT", optional=True)])
 def cmd_zintercard(client, argv):
     _set_operation(client, argv, "zintercard", 1, INTER, cardinality_only=True)
 
 
 @command("zdiff", -3, "readonly", acl="@read @sortedset @slow", since="6.2.0",
-         get_keys=_numkeys_keys(1), summary="Subtract multiple sorted sets")
+         get_keys=numkeys_keys(1, 2), summary="Subtract multiple sorted sets",
+         complexity="O(L + (N-K)log(N)) worst case where L is the total number of elements in "
+                    "all the sets, N is the size of the first set, and K is the size of the "
+                    "result set.",
+         key_specs=[KeySpec("RO access", at(1), counted(0, 1))],
+         args=[arg.integer("numkeys"), arg.key("key", multiple=True),
+               arg.token("WITHSCORES", optional=True)])
 def cmd_zdiff(client, argv):
     _set_operation(client, argv, "zdiff", 1, DIFF)
 
 
 # -- ZSCAN ------------------------------------------------------------------------------------
 
-@command("zscan", -3, "readonly", keys=(1, 1, 1), acl="@read @sortedset @slow",
+@command("zscan", -3, "readonly", acl="@read @sortedset @slow",
          tips="nondeterministic_output", since="2.8.0",
-         summary="Incrementally iterate sorted sets elements and associated scores")
+         summary="Incrementally iterate sorted sets elements and associated scores",
+         complexity="O(1) for every call. O(N) for a complete iteration, including enough "
+                    "command calls for the cursor to return back to 0. N is the number of "
+                    "elements inside the collection..",
+         key_specs=[KeySpec("RO access", at(1))],
+         args=[arg.key("key"), arg.integer("cursor"),
+               arg.pattern("pattern", token="MATCH", optional=True),
+               arg.integer("count", token="COUNT", optional=True)])
 def cmd_zscan(client, argv):
     cursor = parse_scan_cursor(argv[2])
     reply = client.reply
