@@ -82,7 +82,8 @@ def command_info(cmd):
         cmd.name, cmd.arity, SetReply(flags), cmd.first_key, cmd.last_key, cmd.key_step,
         SetReply(acl), SetReply(list(cmd.tips)),
         SetReply([_key_spec_reply(spec) for spec in cmd.key_specs]),
-        SetReply([command_info(sub) for sub in cmd.subcommands.values()]),
+        # subcommands come as an array, none at all as an empty set (RESP3 tells them apart)
+        [command_info(sub) for sub in cmd.subcommands.values()] if cmd.subcommands else SetReply([]),
     ]
 
 

@@ -237,7 +237,7 @@ class Command(CommandCore):
             found = []
             for s in real:
                 positions = s.positions(argv)
-                if positions is None or "incomplete" in s.flags:
+                if positions is None or (positions and "incomplete" in s.flags):
                     found = None
                     break
                 found.extend((i, s.flags) for i in positions)
