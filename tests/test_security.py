@@ -308,7 +308,7 @@ def test_protected_mode_ignores_explicit_bind_and_can_be_turned_off_at_runtime()
 
 FAULTY_COMMANDS = textwrap.dedent('''
     """Loaded at interpreter start-up: adds commands whose handlers fail like a bug would."""
-    from server.commands.table import command
+    from server.commands.table import command, KeySpec, at
 
 
     @command("test-fault", -1, "fast")
@@ -318,7 +318,7 @@ FAULTY_COMMANDS = textwrap.dedent('''
         raise ZeroDivisionError("simulated bug")
 
 
-    @command("test-fault-write", 3, "write", keys=(1, 1, 1))
+    @command("test-fault-write", 3, "write", key_specs=[KeySpec("RW update", at(1))])
     def cmd_test_fault_write(client, argv):
         client.db.set(argv[1], argv[2])
         client.server.dirty += 1

@@ -1,8 +1,10 @@
 """The one command table.
 
 Every command is declared once, next to its handler, with the arity, flags,
-ACL categories and key positions Redis 7.0 gives it. The dispatcher, COMMAND,
-MULTI, scripts, replicas, maxmemory and cluster routing all read this table.
+ACL categories, key specs and COMMAND DOCS fields Redis 7.0 gives it. The
+dispatcher, COMMAND, MULTI, scripts, replicas, maxmemory, tracking and cluster
+routing all read this table; the legacy key range (first, last, step) and the
+movablekeys flag are derived from the key specs, as Redis derives them.
 """
 from dataclasses import dataclass, field
 
@@ -33,8 +35,9 @@ class KeySpec:
     __slots__ = ("flags", "begin", "find", "notes")
 
     def __init__(self, flags, begin, find=None, notes=""):
+        unknown = set(flags.split()) - set(KEY_FLAG_NAMES)
+        assert not unknown, unknown
         self.flags = tuple(f for f in KEY_FLAG_NAMES if f in flags.split())
-        assert len(self.flags) == len(flags.split()), flags
         self.begin = begin
         self.find = find or span()
         self.notes = notes
@@ -139,6 +142,10 @@ def atoi(data):
     return sign * int(text[:digits]) if digits else 0
 
 
+def _is_plain_range(spec):
+    return spec.begin[0] == "index" and spec.find[0] == "range"
+
+
 @dataclass(eq=False)
 class Command(CommandCore):
     name: str                     # lower case; "config|get" for a subcommand
@@ -180,14 +187,13 @@ class Command(CommandCore):
         movable = False
         if not specs:
             return
-        plain = lambda s: s.begin[0] == "index" and s.find[0] == "range"
-        if len(specs) == 1 and plain(specs[0]):
+        if len(specs) == 1 and _is_plain_range(specs[0]):
             first, lastkey, step = specs[0].begin[1], specs[0].find[1], specs[0].find[2]
             movable = "incomplete" in specs[0].flags
         else:
             first, last, prev_last = None, 0, 0
             for s in specs:
-                if not plain(s):
+                if not _is_plain_range(s):
                     movable = True
                     continue
                 pos, lastkey = s.begin[1], s.find[1]
