@@ -82,9 +82,15 @@ def command_info(cmd):
         cmd.name, cmd.arity, SetReply(flags), cmd.first_key, cmd.last_key, cmd.key_step,
         SetReply(acl), SetReply(list(cmd.tips)),
         SetReply([_key_spec_reply(spec) for spec in cmd.key_specs]),
-        # subcommands come as an array, none at all as an empty set (RESP3 tells them apart)
-        [command_info(sub) for sub in cmd.subcommands.values()] if cmd.subcommands else SetReply([]),
+        _subcommand_infos(cmd),
     ]
+
+
+def _subcommand_infos(cmd):
+    """Subcommands come as an array, none at all as an empty set (RESP3 tells them apart)."""
+    if not cmd.subcommands:
+        return SetReply([])
+    return [command_info(sub) for sub in cmd.subcommands.values()]
 
 
 def command_docs(cmd):
@@ -100,7 +106,7 @@ def command_docs(cmd):
     if cmd.history:
         doc["history"] = SetReply([[version, change] for version, change in cmd.history])
     if cmd.args:
-        doc["arguments"] = [arg.doc(_flag_set) for arg in cmd.args]
+        doc["arguments"] = [argument.doc(_flag_set) for argument in cmd.args]
     if cmd.subcommands:
         doc["subcommands"] = {sub.name: command_docs(sub) for sub in cmd.subcommands.values()}
     return doc
@@ -678,8 +684,8 @@ def cmd_time(client, argv):
                arg.token("ABORT", since="7.0.0", optional=True)])
 def cmd_shutdown(client, argv):
     nosave = save = force = abort = now = False
-    for arg in argv[1:]:
-        option = arg.lower()
+    for word in argv[1:]:
+        option = word.lower()
         if option == b"nosave":
             nosave = True
         elif option == b"save":

@@ -133,8 +133,8 @@ def cmd_getbit(client, argv):
 def _popcount(value, start, end):
     """Set bits in value[start:end] (bytes), a chunk at a time."""
     total = 0
-    for at in range(start, end, CHUNK):
-        total += int.from_bytes(value[at:min(at + CHUNK, end)], "big").bit_count()
+    for pos in range(start, end, CHUNK):
+        total += int.from_bytes(value[pos:min(pos + CHUNK, end)], "big").bit_count()
     return total
 
 
@@ -214,11 +214,11 @@ def cmd_bitcount(client, argv):
 
 def _skip_bytes(value, start, stop, skip):
     """The first index in [start, stop) whose byte is not `skip`, else stop."""
-    for at in range(start, stop, CHUNK):
-        chunk = value[at:min(at + CHUNK, stop)]
+    for pos in range(start, stop, CHUNK):
+        chunk = value[pos:min(pos + CHUNK, stop)]
         rest = chunk.lstrip(skip)
         if rest:
-            return at + len(chunk) - len(rest)
+            return pos + len(chunk) - len(rest)
     return stop
 
 

@@ -10,7 +10,6 @@ import hashlib
 import struct
 import time
 
-from server.commands import arguments as arg
 from server.commands.table import command
 from server.base.errors import CommandError, NO_SUCH_KEY
 from server.commands.keys import SHARED_REFCOUNT, encoding_of, refcount_of

@@ -546,8 +546,8 @@ def cmd_function_stats(client, argv):
         reply.bulk(b"command")
         caller_argv = ctx.caller.argv or []
         reply.array(len(caller_argv))
-        for arg in caller_argv:
-            reply.bulk(arg)
+        for word in caller_argv:
+            reply.bulk(word)
         reply.bulk(b"duration_ms")
         reply.integer(int((time.monotonic() - ctx.start) * 1000))
     reply.bulk(b"engines")

@@ -462,8 +462,8 @@ def wanted_sections(args):
         return set(DEFAULT_SECTIONS), False
     wanted = set()
     everything = False
-    for arg in args:
-        name = arg.decode("utf-8", "replace").lower()
+    for word in args:
+        name = word.decode("utf-8", "replace").lower()
         if name == "default":
             wanted.update(DEFAULT_SECTIONS)
         elif name in ("all", "everything"):

@@ -252,8 +252,8 @@ def cmd_client_list(client, argv):
     elif len(argv) > 3 and argv[2].lower() == b"id":
         from protocol.parser import parse_int
         clients = []
-        for arg in argv[3:]:
-            wanted = parse_int(arg)
+        for word in argv[3:]:
+            wanted = parse_int(word)
             if wanted is None:
                 raise CommandError("ERR Invalid client ID")
             found = server.clients.get(wanted)

@@ -403,10 +403,10 @@ _EXPIRE_OPTIONS = {b"nx": EXPIRE_NX, b"xx": EXPIRE_XX, b"gt": EXPIRE_GT, b"lt": 
 
 def _expire_options(argv):
     flags = 0
-    for arg in argv[3:]:
-        flag = _EXPIRE_OPTIONS.get(arg.lower())
+    for word in argv[3:]:
+        flag = _EXPIRE_OPTIONS.get(word.lower())
         if flag is None:
-            raise CommandError("ERR Unsupported option %s" % arg.decode("utf-8", "replace"))
+            raise CommandError("ERR Unsupported option %s" % word.decode("utf-8", "replace"))
         flags |= flag
     if flags & EXPIRE_NX and flags & (EXPIRE_XX | EXPIRE_GT | EXPIRE_LT):
         raise CommandError("ERR NX and XX, GT or LT options at the same time are not compatible")

@@ -996,11 +996,11 @@ class ScriptEngine:
             return self._fail(raise_errors, self.error_value(
                 b"Please specify at least one argument for this redis lib call"))
         argv = list(args)
-        for i, arg in enumerate(argv):
-            if arg.__class__ is bytes:
+        for i, item in enumerate(argv):
+            if item.__class__ is bytes:
                 continue
-            if isinstance(arg, (int, float)) and not isinstance(arg, bool):
-                argv[i] = c_number_format(b"%.17g", arg)
+            if isinstance(item, (int, float)) and not isinstance(item, bool):
+                argv[i] = c_number_format(b"%.17g", item)
             else:
                 return self._fail(raise_errors, self.error_value(
                     b"Lua redis lib command arguments must be strings or integers"))

@@ -2,7 +2,6 @@
 
 The value itself (intset and hashtable forms) is server/values/sets.py.
 """
-from protocol.parser import parse_int
 from server.commands import arguments as arg
 from server.commands.table import command, numkeys_keys, KeySpec, at, span, counted
 from server.base.errors import CommandError, SYNTAX, WRONGTYPE
