@@ -388,6 +388,22 @@ def bit_commands():
     )
 
 
+def test_bitfield_signed_extremes_decide_overflow_as_redis(reference, server):
+    """Redis checks signed overflow with 64-bit limits that wrap at the extremes: each
+    SET or INCRBY of an extreme value is followed by a GET of what it stored."""
+    script = []
+    for bits in (1, 2, 8, 63, 64):
+        name = "i%d" % bits
+        for overflow in ("WRAP", "SAT", "FAIL"):
+            for start in ("0", "-1", LLONG_MAX, LLONG_MIN):
+                for op, value in (("SET", LLONG_MIN), ("SET", LLONG_MAX), ("INCRBY", LLONG_MIN),
+                                  ("INCRBY", LLONG_MAX), ("INCRBY", "-1"), ("INCRBY", "1")):
+                    script.append(["BITFIELD", "s", "OVERFLOW", "WRAP", "SET", name, "3", start,
+                                   "OVERFLOW", overflow, op, name, "3", value, "GET", name, "3"])
+    script.append(["GET", "s"])
+    both_same(reference, server, script)
+
+
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(bit_commands(), min_size=10, max_size=40))
 def test_random_bit_sequences(reference, server, script):

@@ -384,23 +384,44 @@ def _to_signed(field, bits):
     return field - (1 << bits) if field >> (bits - 1) else field
 
 
-def _apply_overflow(result, signed, bits, overflow):
-    """The value to store for an exact `result`, and whether it overflowed.
+def _int64(number):
+    """`number` as a C int64_t holds it after wrapping around."""
+    number &= UINT64_MASK
+    return number - (1 << 64) if number >> 63 else number
 
-    WRAP keeps the low bits (two's complement for signed), SAT clamps to the
-    type's limits, FAIL returns None."""
-    if signed:
-        low, high = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+
+def _signed_overflow(value, incr, bits, overflow):
+    """The value to store for a signed field given `value` plus `incr` (SET: the argument
+    plus 0), or None for FAIL. Decided with 64-bit arithmetic as Redis decides it, whose
+    limits wrap around at the extremes: SET i1 of -2**63 saturates to 0, not to -1."""
+    high = (1 << 63) - 1 if bits == 64 else (1 << (bits - 1)) - 1
+    low = -high - 1
+    max_incr = _int64(high - value)
+    min_incr = _int64(low - value)
+    if value > high or (bits != 64 and incr > max_incr) or (value >= 0 and 0 < incr > max_incr):
+        limit = high
+    elif value < low or (bits != 64 and incr < min_incr) or (value < 0 and 0 > incr < min_incr):
+        limit = low
     else:
-        low, high = 0, (1 << bits) - 1
-    if low <= result <= high:
+        return value + incr
+    if overflow == FAIL:
+        return None
+    if overflow == SAT:
+        return limit
+    return _to_signed((value + incr) & ((1 << bits) - 1), bits)
+
+
+def _unsigned_overflow(result, bits, overflow):
+    """The value to store for an unsigned field whose exact new value is `result`, or None
+    for FAIL: WRAP keeps the low bits, SAT clamps to 0 .. 2**bits - 1."""
+    high = (1 << bits) - 1
+    if 0 <= result <= high:
         return result
     if overflow == FAIL:
         return None
     if overflow == SAT:
-        return high if result > high else low
-    wrapped = result & ((1 << bits) - 1)
-    return _to_signed(wrapped, bits) if signed else wrapped
+        return high if result > high else 0
+    return result & high
 
 
 def _parse_bitfield_ops(client, argv):
@@ -464,12 +485,17 @@ def _bitfield(client, argv, read_only_command):
             reply.integer(old)
             continue
         if opcode == OP_INCRBY:
-            new = _apply_overflow(old + argument, signed, bits, overflow)
+            if signed:
+                new = _signed_overflow(old, argument, bits, overflow)
+            else:
+                new = _unsigned_overflow(old + argument, bits, overflow)
             shown = new
         else:
             # SET takes the 64-bit argument as the type sees it: unsigned reads it mod 2**64.
-            new = _apply_overflow(argument if signed else argument & UINT64_MASK,
-                                  signed, bits, overflow)
+            if signed:
+                new = _signed_overflow(argument, 0, bits, overflow)
+            else:
+                new = _unsigned_overflow(argument & UINT64_MASK, bits, overflow)
             shown = old
         if new is None:
             reply.null()
