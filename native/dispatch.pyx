@@ -4,9 +4,10 @@
 The loop is server/base/dispatch.py's; what it adds is the common case run here:
 a command name already seen (the server's cache of names as sent), no
 subcommands, not `protected`, the right arity, an authenticated client
-outside MULTI, no extra checks registered, not a write on a replica, at top
-level. There Server.process_command would only call Server.call, so this loop
-does what call does (the clock, commandstats, propagation, after-call hooks,
+outside MULTI, no extra checks registered, not a write on a replica, memory
+under maxmemory by the allocation count, at top level. There
+Server.process_command would only call Server.call, so this loop does what
+call does (the clock, commandstats, propagation, after-call hooks,
 serving blocked clients) on C fields instead. Anything else goes through
 process_command unchanged.
 
@@ -32,6 +33,7 @@ from cpython.ref cimport Py_DECREF, Py_INCREF, Py_XDECREF
 from cpython.array cimport array
 
 from native.keytable cimport HELD, Entry, KeyTable, inline_chars
+from native.memcount cimport counted_bytes
 from native.resp cimport (INCR_OK, ReplyWriter, RequestParser, _append_bulk, _format_header,
                           _incr_ll, _parse_ll)
 
@@ -191,6 +193,10 @@ cdef class ServerCore:
     cdef public long long slow_command_us   # the lower of the slow log's and latency monitor's
                                             # thresholds, in µs
     cdef public bint latency_tracking       # latency-tracking: per-command histograms
+    # maxmemory's cheap test: the allocation count (native/memcount.pyx) past which
+    # used_memory exceeds maxmemory, 0 while maxmemory is off; past it a command goes
+    # through process_command, which evicts (or refuses it with -OOM)
+    cdef public long long memory_counted_limit
 
     cpdef notify(self, int klass, event, key, db_index):
         """Fire a keyspace event of class `klass` (server/base/notify.py): a single test
@@ -441,6 +447,8 @@ cdef class ClientCore:
                                 or self.subscribed
                                 or (argc != cmd._arity if cmd._arity > 0 else argc < -cmd._arity)
                                 or PyList_GET_SIZE(checks) or server.call_depth
+                                or (server.memory_counted_limit
+                                    and counted_bytes() > server.memory_counted_limit)
                                 or (cmd.is_write and server.replicaof is not None and not self.is_master)):
                             process_command(self, argv)
                         else:

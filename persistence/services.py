@@ -36,6 +36,7 @@ def attach(server):
     server.shutdown_hooks.append(lambda nosave, save: prepare_shutdown(server, nosave, save))
     keys.FLUSHALL_HOOKS.append(flushall_snapshot)
     info.SECTION_HOOKS["persistence"].append(info_fields)
+    info.SECTION_HOOKS["memory"].append(lambda srv, fields: aof_memory_fields(srv, fields))
     debug.EXTRA["reload"] = debug_reload
     debug.COMPRESSED_LENGTH = compressed_length
     debug.SERIALIZED_LENGTH = serialized_length
@@ -45,6 +46,15 @@ def attach(server):
     admin.APPLY["aof-timestamp-enabled"] = apply_aof_writer_settings
     admin.APPLY["no-appendfsync-on-rewrite"] = apply_aof_writer_settings
     admin.APPLY["aof-disable-auto-gc"] = apply_aof_auto_gc
+
+
+def aof_memory_fields(server, fields):
+    """INFO memory: the AOF buffer not yet written (Redis's aof_buf)."""
+    from server.commands.info import set_field
+    aof = server.aof
+    writer = aof.writer
+    if aof.state != "off" and writer is not None:
+        set_field(fields, "mem_aof_buffer", len(writer.buffer))
 
 
 def compressed_length(data):

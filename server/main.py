@@ -332,6 +332,10 @@ def main(argv=None):
     log.warning("Server initialized")
     memory_warnings()
     native_bridge.warn_if_pure()
+    from server.base.memory import MEMORY
+    MEMORY.mark_startup()       # used_memory_startup: the server set up, before any data
+    from server.commands import evict
+    evict.apply_maxmemory(server)   # the limit is counted from that figure
     return server.run()
 
 

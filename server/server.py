@@ -32,6 +32,7 @@ from server.base.histogram import record as record_latency
 from server.base.latency import LatencyMonitor
 from server.base.lazyfree import LazyFree
 from server.base.log import LEVELS, log
+from server.base.memory import MEMORY
 from server.base.net import ListenError, is_local_client, open_tcp_listeners, open_unix_listener
 from server.base.notify import enabled_flags
 from server.base.native_bridge import ServerCore, StatsCore, install_dispatch
@@ -154,8 +155,10 @@ class Server(ServerCore):
         self.tracking = tracking.Tracking(self)
         self.tracking_hook = None             # the Tracking while any client tracks
         self.evictor = evict.Evictor(self)    # maxmemory: checks every command while set
+        self.counted_memory = MEMORY.counted     # what memory_counted_limit is compared with
         evict.apply_maxmemory(self)
         config.listeners["maxmemory"] = lambda _value: evict.maxmemory_changed(self)
+        self.cron_hooks.append(lambda now: evict.memory_cron(self))
         self.soft_limited_clients = {}        # over their soft output limit: the cron checks them
         config.listeners["client-output-buffer-limit"] = self.output_limits_changed
         self.notify_keyspace_events = enabled_flags(config.notify_keyspace_events)
@@ -299,6 +302,16 @@ class Server(ServerCore):
                                     and cmd.name not in SUBSCRIBED_MODE_COMMANDS)
         if refused_while_subscribed and not ("write" in flags and self.refuses_writes(client)):
             return self.reject(client, cmd, SUBSCRIBED_MODE_ERROR % cmd.fullname, argv)
+        # maxmemory: the cheap test first (the same as native/dispatch.pyx's fast path);
+        # eviction, and -OOM for a command that may grow memory, only past it.
+        limit = self.memory_counted_limit
+        if limit:
+            if self.counted_memory() > limit:
+                error = evict.oom_check(client, cmd, argv)
+                if error:
+                    return self.reject(client, cmd, error, argv)
+            else:
+                self.evictor.oom_at_last_check = False
         checks = self.command_checks
         if checks:
             for check in checks:

@@ -8,7 +8,8 @@ The native twin has the same loop, and for the common case runs the handler
 itself: a command name already seen, no subcommands, not `protected`, the
 right arity, an authenticated client outside MULTI, no extra checks
 registered (a busy script), not a write on a replica (unless its master sent
-it), at top level. For that case `process_command` would only have called
+it), memory under maxmemory by the allocation count (memory_counted_limit), at
+top level. For that case `process_command` would only have called
 `call`, so the native loop does
 what `call` does (clock, statistics, propagation, after-call hooks, serving
 blocked clients) without the Python calls in between; every other command
@@ -61,6 +62,11 @@ class ServerCore:
 
     # notify-keyspace-events as a bit set, 0 when nothing is published (server/base/notify.py)
     notify_keyspace_events = 0
+
+    # maxmemory's cheap test: the allocation count (server/base/memory.py) past which
+    # used_memory exceeds maxmemory, 0 while maxmemory is off. Server.process_command
+    # compares it before every command and evicts only past it.
+    memory_counted_limit = 0
 
     def notify(self, klass, event, key, db_index):
         """Fire a keyspace event of class `klass` (server/base/notify.py): a single test

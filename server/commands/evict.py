@@ -22,7 +22,8 @@ before the command runs."""
 import random
 import time
 
-from server.commands.info import MEMORY, used_memory
+from server.base import native_bridge
+from server.base.memory import MEMORY, used_memory
 from server.commands.memory import value_size, sds_size, DICT_ENTRY
 from server.commands import transactions
 from server.base.log import log
@@ -38,8 +39,15 @@ class Evictor:
         self.server = server
         self.pool = []              # (score, dbid, key), best candidate last
         self.next_db = 0
-        self.pre_command_oom = False
+        self.oom_at_last_check = False
         self.scheduled = False
+
+    @property
+    def pre_command_oom(self):
+        """Whether memory was over the limit, with nothing left to evict, when the command
+        running now was checked (scripts refuse their denyoom commands then). A command
+        the dispatcher let through on its cheap test found memory under the limit."""
+        return self.oom_at_last_check and self.memory_excess() > 0
 
     # -- the figure ------------------------------------------------------------
 
@@ -241,15 +249,31 @@ def oom_check(client, cmd, argv):
         reject = "denyoom" in cmd.flags
     if out_of_memory and reject:
         return OOM_ERROR
-    evictor.pre_command_oom = out_of_memory
+    evictor.oom_at_last_check = out_of_memory
     return None
 
 
 def apply_maxmemory(server):
-    """Keep the check among the dispatcher's while maxmemory is set."""
+    """Arm the dispatcher's cheap test while maxmemory is set: the allocation count
+    compared with the value at which used_memory reaches maxmemory, before every command
+    (native/dispatch.pyx's fast path included); only past it does oom_check run. Where
+    the native dispatcher has no native count to compare (the allocator hooks could not
+    be installed), oom_check runs among the command checks instead, for every command."""
     if getattr(server, "evictor", None) is None:
         server.evictor = Evictor(server)
-    server.set_command_check(oom_check, bool(server.config.maxmemory))
+    maxmemory = server.config.maxmemory
+    cheap = MEMORY.counter is not None or not native_bridge.NATIVE
+    server.memory_counted_limit = MEMORY.counted_limit(maxmemory) if cheap else 0
+    server.set_command_check(oom_check, bool(maxmemory) and not cheap)
+
+
+def memory_cron(server):
+    """Each cron tick: the peak, and the limit again (C allocations outside the
+    interpreter's allocators move the count at which maxmemory is reached)."""
+    MEMORY.refresh_untracked()
+    MEMORY.used()
+    if server.config.maxmemory:
+        apply_maxmemory(server)
 
 
 def maxmemory_changed(server):

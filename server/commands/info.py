@@ -12,6 +12,7 @@ import resource
 import sys
 import time
 
+from server.base.memory import MEMORY, process_rss, total_system_memory, used_memory  # noqa: F401
 from server.commands import arguments as arg
 from server.commands.table import command
 
@@ -54,87 +55,6 @@ def bytes_to_human(n):
         if n < 1024 ** (power + 1):
             return "%.2f%s" % (n / 1024 ** power, unit)
     return "%dB" % n
-
-
-# -- memory figures: cheap, from the kernel's view of the process -------------------
-
-_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
-
-
-def process_rss():
-    try:
-        with open("/proc/self/statm", "rb") as f:
-            return int(f.read().split()[1]) * _PAGE_SIZE
-    except (OSError, ValueError, IndexError):
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-
-
-def total_system_memory():
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return 0
-
-
-def _malloc_info():
-    """glibc's mallinfo2 (bytes the C allocator hands out now), None where it is missing."""
-    try:
-        import ctypes
-
-        class MallInfo2(ctypes.Structure):
-            _fields_ = [(name, ctypes.c_size_t) for name in (
-                "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks",
-                "uordblks", "fordblks", "keepcost")]
-
-        fn = ctypes.CDLL(None).mallinfo2
-        fn.restype = MallInfo2
-        fn()
-        return fn
-    except (OSError, AttributeError, ImportError):
-        return None
-
-
-_MALLINFO = _malloc_info()
-# Python's small-object allocator serves blocks of 16..512 bytes from arenas of its own,
-# which mallinfo does not see; it counts its live blocks, weighed at a typical size.
-SMALL_BLOCK_BYTES = 64
-
-
-def allocated_bytes():
-    """What the process has allocated and not freed (zmalloc_used_memory's counterpart):
-    the C allocator's bytes in use plus the small-object blocks. Falls (unlike the
-    resident size) as soon as keys are freed; under a microsecond to read."""
-    info = _MALLINFO()
-    return info.uordblks + info.hblkhd + sys.getallocatedblocks() * SMALL_BLOCK_BYTES
-
-
-class MemoryTracker:
-    """used_memory is what the server allocated, counted from the resident size of the
-    empty server at startup; used_memory_rss is the resident size. Where the allocator
-    cannot be asked, both are the resident size."""
-
-    def __init__(self):
-        self.startup = process_rss()
-        self.peak = self.startup
-        self.measures_allocations = _MALLINFO is not None
-        self.allocated_at_startup = allocated_bytes() if self.measures_allocations else 0
-
-    def used(self):
-        if _MALLINFO is None:
-            used = process_rss()
-        else:
-            used = max(0, self.startup + allocated_bytes() - self.allocated_at_startup)
-        if used > self.peak:
-            self.peak = used
-        return used
-
-
-MEMORY = MemoryTracker()
-
-
-def used_memory():
-    """The figure maxmemory is compared with (INFO used_memory)."""
-    return MEMORY.used()
 
 
 # -- sections ----------------------------------------------------------------------
@@ -225,15 +145,20 @@ def _ratio(a, b):
 
 
 def section_memory(server):
+    """The figures of server/base/memory.py; the hooks of the subsystems that hold memory
+    (replication, AOF, scripting, functions) fill their fields, then finish_memory sums
+    the overhead as Redis's getMemoryOverheadData does."""
     config = server.config
+    MEMORY.refresh_untracked()
     used = MEMORY.used()
     rss = process_rss()
     peak = MEMORY.peak
     startup = min(MEMORY.startup, used)
-    dataset = used - startup
     lua = 32768
     functions_vm = 33792
     system = total_system_memory()
+    # As Redis on libc malloc: the allocator's resident size is the process's less Lua's.
+    resident = max(1, rss - lua)
     return [
         ["used_memory", used],
         ["used_memory_human", bytes_to_human(used)],
@@ -244,11 +169,11 @@ def section_memory(server):
         ["used_memory_peak_perc", "%.2f%%" % (used * 100.0 / peak if peak else 100.0)],
         ["used_memory_overhead", startup],
         ["used_memory_startup", startup],
-        ["used_memory_dataset", dataset],
-        ["used_memory_dataset_perc", "%.2f%%" % (dataset * 100.0 / used if used else 0.0)],
+        ["used_memory_dataset", used - startup],
+        ["used_memory_dataset_perc", "100.00%"],
         ["allocator_allocated", used],
-        ["allocator_active", used],
-        ["allocator_resident", rss],
+        ["allocator_active", resident],
+        ["allocator_resident", resident],
         ["total_system_memory", system],
         ["total_system_memory_human", bytes_to_human(system)],
         ["used_memory_lua", lua],
@@ -267,19 +192,19 @@ def section_memory(server):
         ["maxmemory", config.maxmemory],
         ["maxmemory_human", bytes_to_human(config.maxmemory)],
         ["maxmemory_policy", config.maxmemory_policy],
-        ["allocator_frag_ratio", "1.00"],
-        ["allocator_frag_bytes", 0],
+        ["allocator_frag_ratio", _ratio(resident, used)],
+        ["allocator_frag_bytes", resident - used],
         ["allocator_rss_ratio", "1.00"],
         ["allocator_rss_bytes", 0],
-        ["rss_overhead_ratio", "1.00"],
-        ["rss_overhead_bytes", 0],
+        ["rss_overhead_ratio", _ratio(rss, resident)],
+        ["rss_overhead_bytes", rss - resident],
         ["mem_fragmentation_ratio", _ratio(rss, used)],
         ["mem_fragmentation_bytes", rss - used],
         ["mem_not_counted_for_evict", 0],
         ["mem_replication_backlog", 0],
         ["mem_total_replication_buffers", 0],
         ["mem_clients_slaves", 0],
-        ["mem_clients_normal", 0],
+        ["mem_clients_normal", clients_memory(server)],
         ["mem_cluster_links", 0],
         ["mem_aof_buffer", 0],
         ["mem_allocator", "libc"],
@@ -287,6 +212,60 @@ def section_memory(server):
         ["lazyfree_pending_objects", server.lazyfree.pending_objects],
         ["lazyfreed_objects", server.lazyfree.freed_objects],
     ]
+
+
+def clients_memory(server):
+    """What the normal and Pub/Sub clients hold (CLIENT LIST's tot-mem summed)."""
+    from server.commands.introspection import client_memory
+    return sum(client_memory(client).total for client in list(server.clients.values())
+               if not _is_replica_client(client) and getattr(client, "transport", None) is not None)
+
+
+def db_overheads(server):
+    """(db index, main table, expires table, slot-to-keys) bytes of each non-empty
+    database, by Redis's arithmetic (a dictEntry and a robj per key, a pointer per slot)."""
+    per_key_slot_map = 16 if server.config.cluster_enabled else 0
+    overheads = []
+    for db in server.dbs:
+        keys = len(db)
+        if not keys:
+            continue
+        expires = len(db.expires)
+        overheads.append((db.index, keys * 24 + _dict_slots(keys) * 8 + keys * 16,
+                          expires * 24 + (_dict_slots(expires) * 8 if expires else 0),
+                          keys * per_key_slot_map, keys))
+    return overheads
+
+
+def _dict_slots(count):
+    slots = 4
+    while slots < count:
+        slots *= 2
+    return slots
+
+
+def finish_memory(server, fields):
+    """Sum what is overhead (start-up, buffers, caches, the key tables) once every
+    subsystem filled its field; the rest is the dataset. Returns the figures MEMORY STATS
+    shows."""
+    values = dict(fields)
+    used = values["used_memory"]
+    startup = values["used_memory_startup"]
+    dbs = db_overheads(server)
+    overhead = (startup + values["mem_replication_backlog"] + values["mem_clients_slaves"]
+                + values["mem_clients_normal"] + values["mem_cluster_links"]
+                + values["mem_aof_buffer"] + values["used_memory_scripts_eval"]
+                + values["used_memory_functions"]
+                + sum(main + expires + slots for _, main, expires, slots, _ in dbs))
+    dataset = max(0, used - overhead)
+    net = used - startup if used > startup else 1
+    set_field(fields, "used_memory_overhead", overhead)
+    set_field(fields, "used_memory_dataset", dataset)
+    set_field(fields, "used_memory_dataset_perc", "%.2f%%" % (dataset * 100.0 / net))
+    keys = sum(count for *_, count in dbs)
+    return {"overhead": overhead, "dataset": dataset, "dataset_perc": dataset * 100.0 / net,
+            "dbs": dbs, "keys": keys, "bytes_per_key": net // keys if keys else 0,
+            "values": values}
 
 
 def section_persistence(server):
@@ -484,6 +463,8 @@ def generate(server, args=()):
         fields = BUILDERS[name](server)
         for hook in SECTION_HOOKS[name]:
             hook(server, fields)
+        if name == "memory":
+            finish_memory(server, fields)
         title = TITLES.get(name, name.capitalize())
         lines = ["# %s\r\n" % title]
         lines += ["%s:%s\r\n" % (field, value) for field, value in fields]
@@ -496,6 +477,8 @@ def info_fields(server, section):
     fields = BUILDERS[section](server)
     for hook in SECTION_HOOKS[section]:
         hook(server, fields)
+    if section == "memory":
+        finish_memory(server, fields)
     return dict((name, value) for name, value in fields)
 
 

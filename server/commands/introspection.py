@@ -128,18 +128,36 @@ def _current_command_name(client):
     return None
 
 
-def client_info_string(client, caller=None):
-    """One CLIENT LIST line (without the newline)."""
-    now = time.time()
+# Redis's fixed costs of a connection, counted in tot-mem and by client eviction: the
+# query buffer's first allocation (qbuf + qbuf-free, plus its sds header), the static reply
+# buffer, the client struct.
+QUERY_BUFFER_SIZE = 20474
+QUERY_BUFFER_HEADER = 6
+CLIENT_STRUCT = 768
+
+
+class ClientMemory:
+    """What one client holds, split as CLIENT LIST shows it (getClientMemoryUsage)."""
+    __slots__ = ("qbuf", "qbuf_free", "argv_mem", "multi_mem", "obl", "oll", "omem", "output",
+                 "total", "cmd_name")
+
+
+def client_memory(client, caller=None):
+    """The query buffer, the command being run, the queued transaction and the pending
+    output of `client` (the one running CLIENT LIST when it is `caller`)."""
+    mem = ClientMemory()
+    argc = 0
     if client is caller:
-        cmd_name = _current_command_name(client) or "NULL"
-        argv_mem = sum(len(a) for a in client.argv or ())
+        mem.cmd_name = _current_command_name(client) or "NULL"
+        running = client.argv or ()
         exec_argv = getattr(client, "exec_argv", None)
         if exec_argv:       # run from inside EXEC: Redis shows EXEC itself
-            cmd_name, argv_mem = "exec", sum(map(len, exec_argv))
+            mem.cmd_name, running = "exec", exec_argv
+        mem.argv_mem = sum(map(len, running))
+        argc = len(running)
     else:
-        cmd_name = client.last_command.name if client.last_command else "NULL"
-        argv_mem = 0
+        mem.cmd_name = client.last_command.name if client.last_command else "NULL"
+        mem.argv_mem = 0
     try:
         qbuf = client.parser.pending()
     except AttributeError:
@@ -150,22 +168,33 @@ def client_info_string(client, caller=None):
         running = getattr(client, "exec_argv", None) or client.argv
         qbuf += len(b"*%d\r\n" % len(running)) + sum(len(b"$%d\r\n" % len(arg)) + len(arg) + 2
                                                    for arg in running)
+    mem.qbuf = qbuf
+    mem.qbuf_free = max(0, QUERY_BUFFER_SIZE - qbuf)
     # Output not yet written (Client.output_memory), split as Redis splits it: the first
     # 16 KB of replies in its static buffer (obl), the rest in its reply list (omem, in oll
     # blocks of 16 KB); what the connection still holds is part of the rest.
-    output_memory = client.output_memory() if hasattr(client, "output_memory") else 0
-    obl = min(len(client.reply.buf), REPLY_CHUNK)
-    omem = output_memory - obl
-    oll = -(-omem // REPLY_CHUNK)
+    mem.output = client.output_memory() if hasattr(client, "output_memory") else 0
+    mem.obl = min(len(client.reply.buf), REPLY_CHUNK)
+    mem.omem = mem.output - mem.obl
+    mem.oll = -(-mem.omem // REPLY_CHUNK)
+    multi = getattr(client, "multi_state", None)
+    # What the queued commands hold: their arguments' bytes plus a pointer per argument.
+    mem.multi_mem = sum(sum(map(len, argv)) + 8 * len(argv) for _, argv in multi) if multi else 0
+    mem.total = (max(QUERY_BUFFER_SIZE, qbuf) + QUERY_BUFFER_HEADER + REPLY_CHUNK + CLIENT_STRUCT
+                 + mem.omem + mem.argv_mem + 8 * argc + mem.multi_mem)
+    return mem
+
+
+def client_info_string(client, caller=None):
+    """One CLIENT LIST line (without the newline)."""
+    now = time.time()
+    mem = client_memory(client, caller)
     transport = getattr(client, "transport", None)
     held = transport.get_write_buffer_size() if transport is not None else 0
     name = client.name.decode("utf-8", "replace") if client.name else ""
     multi = getattr(client, "multi_state", None)
     multi_count = len(multi) if multi is not None and "x" in client.flags else -1
-    # What the queued commands hold: their arguments' bytes plus a pointer per argument.
-    multi_mem = sum(sum(map(len, argv)) + 8 * len(argv) for _, argv in multi) if multi else 0
     redir = getattr(client, "tracking_redirect", -1) if "t" in client.flags else -1
-    tot_mem = 20474 + 16384 + qbuf + output_memory + argv_mem + multi_mem
     return ("id=%d addr=%s laddr=%s fd=%d name=%s age=%d idle=%d flags=%s db=%d sub=%d psub=%d "
             "ssub=%d multi=%d qbuf=%d qbuf-free=%d argv-mem=%d multi-mem=%d rbs=16384 rbp=%d "
             "obl=%d oll=%d omem=%d tot-mem=%d events=%s cmd=%s user=%s redir=%d resp=%d" % (
@@ -175,9 +204,9 @@ def client_info_string(client, caller=None):
                 len(getattr(client, "channels", ()) or ()),
                 len(getattr(client, "patterns", ()) or ()),
                 len(getattr(client, "shard_channels", ()) or ()),
-                multi_count, qbuf, max(0, 20474 - qbuf), argv_mem, multi_mem, obl, obl, oll,
-                omem, tot_mem, "rw" if held else "r",
-                cmd_name, client.user, redir, client.resp))
+                multi_count, mem.qbuf, mem.qbuf_free, mem.argv_mem, mem.multi_mem, mem.obl,
+                mem.obl, mem.oll, mem.omem, mem.total, "rw" if held else "r",
+                mem.cmd_name, client.user, redir, client.resp))
 
 
 # -- the subcommands ---------------------------------------------------------------

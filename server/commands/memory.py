@@ -10,7 +10,7 @@ tables may be caught in the middle of growing, which counts both tables).
 """
 from protocol.parser import parse_int
 from server.base.errors import CommandError, SYNTAX
-from server.base.util import parse_int_arg, reply_help
+from server.base.util import parse_int_arg, release_free_memory, reply_help
 from server.commands.keys import encoding_of
 from server.commands import arguments as arg
 from server.commands.table import command, container, KeySpec, at
@@ -234,3 +234,166 @@ def cmd_memory_help(client, argv):
         "    Return memory in bytes used by <key> and its value. Nested values are",
         "    sampled up to <count> times (default: 5, 0 means sample all).",
     ])
+
+
+# -- MEMORY STATS, DOCTOR, MALLOC-STATS, PURGE ------------------------------------------
+
+MIB = 1024 * 1024
+EMPTY_BELOW = 5 * MIB
+
+
+def memory_report(server):
+    """INFO memory's fields with the overhead summed (info.finish_memory)."""
+    from server.commands import info
+    fields = info.BUILDERS["memory"](server)
+    for hook in info.SECTION_HOOKS["memory"]:
+        hook(server, fields)
+    return info.finish_memory(server, fields)
+
+
+@command("memory|stats", 2, "", acl="@slow", since="4.0.0",
+         tips="nondeterministic_output request_policy:all_shards response_policy:special",
+         summary="Show memory usage details")
+def cmd_memory_stats(client, argv):
+    report = memory_report(client.server)
+    values = report["values"]
+    reply = client.reply
+    dbs = report["dbs"]
+    used = values["used_memory"]
+    peak = values["used_memory_peak"]
+    reply.map(27 + len(dbs))
+    for name, value in (("peak.allocated", peak),
+                        ("total.allocated", used),
+                        ("startup.allocated", values["used_memory_startup"]),
+                        ("replication.backlog", values["mem_replication_backlog"]),
+                        ("clients.slaves", values["mem_clients_slaves"]),
+                        ("clients.normal", values["mem_clients_normal"]),
+                        ("cluster.links", values["mem_cluster_links"]),
+                        ("aof.buffer", values["mem_aof_buffer"]),
+                        ("lua.caches", values["used_memory_scripts_eval"]),
+                        ("functions.caches", values["used_memory_functions"])):
+        reply.bulk(name.encode())
+        reply.integer(value)
+    for index, main, expires, slot_map, _ in dbs:
+        reply.bulk(b"db.%d" % index)
+        reply.map(3)
+        reply.bulk(b"overhead.hashtable.main")
+        reply.integer(main)
+        reply.bulk(b"overhead.hashtable.expires")
+        reply.integer(expires)
+        reply.bulk(b"overhead.hashtable.slot-to-keys")
+        reply.integer(slot_map)
+    allocated, active = values["allocator_allocated"], values["allocator_active"]
+    resident, rss = values["allocator_resident"], values["used_memory_rss"]
+    for name, value, kind in (
+            ("overhead.total", report["overhead"], "int"),
+            ("keys.count", report["keys"], "int"),
+            ("keys.bytes-per-key", report["bytes_per_key"], "int"),
+            ("dataset.bytes", report["dataset"], "int"),
+            ("dataset.percentage", report["dataset_perc"], "double"),
+            ("peak.percentage", used * 100.0 / peak if peak else 100.0, "double"),
+            ("allocator.allocated", allocated, "int"),
+            ("allocator.active", active, "int"),
+            ("allocator.resident", resident, "int"),
+            ("allocator-fragmentation.ratio", active / allocated if allocated else 0.0, "double"),
+            ("allocator-fragmentation.bytes", active - allocated, "int"),
+            ("allocator-rss.ratio", resident / active if active else 0.0, "double"),
+            ("allocator-rss.bytes", resident - active, "int"),
+            ("rss-overhead.ratio", rss / resident if resident else 0.0, "double"),
+            ("rss-overhead.bytes", rss - resident, "int"),
+            ("fragmentation", rss / used if used else 0.0, "double"),
+            ("fragmentation.bytes", rss - used, "int")):
+        reply.bulk(name.encode())
+        if kind == "int":
+            reply.integer(value)
+        else:
+            reply.double(value)
+
+
+DOCTOR_NO_ISSUE = ("Hi Sam, I can't find any memory issue in your instance. "
+                   "I can only account for what occurs on this base.\n")
+DOCTOR_EMPTY = ("Hi Sam, this instance is empty or is using very little memory, "
+                "my issues detector can't be used in these conditions. "
+                "Please, leave for your mission on Earth and fill it with some data. "
+                "The new Sam and I will be back to our programming as soon as I "
+                "finished rebooting.\n")
+DOCTOR_HEADER = "Sam, I detected a few issues in this Redis instance memory implants:\n\n"
+DOCTOR_FOOTER = "I'm here to keep you safe, Sam. I want to help you.\n"
+DOCTOR_ISSUES = {
+    "big_peak": " * Peak memory: In the past this instance used more than 150% the memory that is currently using. The allocator is normally not able to release memory after a peak, so you can expect to see a big fragmentation ratio, however this is actually harmless and is only due to the memory peak, and if the Redis instance Resident Set Size (RSS) is currently bigger than expected, the memory will be used as soon as you fill the Redis instance with more data. If the memory peak was only occasional and you want to try to reclaim memory, please try the MEMORY PURGE command, otherwise the only other option is to shutdown and restart the instance.\n\n",
+    "high_frag": " * High total RSS: This instance has a memory fragmentation and RSS overhead greater than 1.4 (this means that the Resident Set Size of the Redis process is much larger than the sum of the logical allocations Redis performed). This problem is usually due either to a large peak memory (check if there is a peak memory entry above in the report) or may result from a workload that causes the allocator to fragment memory a lot. If the problem is a large peak memory, then there is no issue. Otherwise, make sure you are using the Jemalloc allocator and not the default libc malloc. Note: The currently used allocator is \"libc\".\n\n",
+    "high_alloc_frag": " * High allocator fragmentation: This instance has an allocator external fragmentation greater than 1.1. This problem is usually due either to a large peak memory (check if there is a peak memory entry above in the report) or may result from a workload that causes the allocator to fragment memory a lot. You can try enabling 'activedefrag' config option.\n\n",
+    "high_alloc_rss": " * High allocator RSS overhead: This instance has an RSS memory overhead is greater than 1.1 (this means that the Resident Set Size of the allocator is much larger than the sum what the allocator actually holds). This problem is usually due to a large peak memory (check if there is a peak memory entry above in the report), you can try the MEMORY PURGE command to reclaim it.\n\n",
+    "high_proc_rss": " * High process RSS overhead: This instance has non-allocator RSS memory overhead is greater than 1.1 (this means that the Resident Set Size of the Redis process is much larger than the RSS the allocator holds). This problem may be due to Lua scripts or Modules.\n\n",
+    "big_slave_buf": " * Big replica buffers: The replica output buffers in this instance are greater than 10MB for each replica (on average). This likely means that there is some replica instance that is struggling receiving data, either because it is too slow or because of networking issues. As a result, data piles on the master output buffers. Please try to identify what replica is not receiving data correctly and why. You can use the INFO output in order to check the replicas delays and the CLIENT LIST command to check the output buffers of each replica.\n\n",
+    "big_client_buf": " * Big client buffers: The clients output buffers in this instance are greater than 200K per client (on average). This may result from different causes, like Pub/Sub clients subscribed to channels bot not receiving data fast enough, so that data piles on the Redis instance output buffer, or clients sending commands with large replies or very large sequences of commands in the same pipeline. Please use the CLIENT LIST command in order to investigate the issue if it causes problems in your instance, or to understand better why certain clients are using a big amount of memory.\n\n",
+    "many_scripts": " * Many scripts: There seem to be many cached scripts in this instance (more than 1000). This may be because scripts are generated and `EVAL`ed, instead of being parameterized (with KEYS and ARGV), `SCRIPT LOAD`ed and `EVALSHA`ed. Unless `SCRIPT FLUSH` is called periodically, the scripts' caches may end up consuming most of your memory.\n\n",
+}
+
+
+def doctor_issues(server):
+    """The issues getMemoryDoctorReport would raise, in its order; ["empty"] for an
+    instance holding too little to judge. Redis calls an instance empty below 5 MB
+    allocated in all; the interpreter alone takes more, so here it is below 5 MB over
+    the start-up figure."""
+    report = memory_report(server)
+    values = report["values"]
+    used = values["used_memory"]
+    if used - values["used_memory_startup"] < EMPTY_BELOW:
+        return ["empty"]
+    rss, peak = values["used_memory_rss"], values["used_memory_peak"]
+    allocated, active = values["allocator_allocated"], values["allocator_active"]
+    resident = values["allocator_resident"]
+    issues = []
+    if used and peak / used > 1.5:
+        issues.append("big_peak")
+    if used and rss / used > 1.4 and rss - used > 10 * MIB:
+        issues.append("high_frag")
+    if allocated and active / allocated > 1.1 and active - allocated > 10 * MIB:
+        issues.append("high_alloc_frag")
+    if active and resident / active > 1.1 and resident - active > 10 * MIB:
+        issues.append("high_alloc_rss")
+    if resident and rss / resident > 1.1 and rss - resident > 10 * MIB:
+        issues.append("high_proc_rss")
+    replicas = sum(1 for c in server.clients.values() if "S" in c.flags)
+    normal = max(1, len(server.clients) - replicas)
+    if values["mem_clients_normal"] // normal > 200 * 1024:
+        issues.append("big_client_buf")
+    if replicas and values["mem_clients_slaves"] > 10 * MIB:
+        issues.append("big_slave_buf")
+    engine = getattr(server, "scripting_engine", None)
+    if engine is not None and len(engine.scripts) > 1000:
+        issues.append("many_scripts")
+    # Redis writes the replica paragraph before the clients' one.
+    order = list(DOCTOR_ISSUES)
+    return sorted(issues, key=order.index)
+
+
+@command("memory|doctor", 2, "", acl="@slow", since="4.0.0",
+         tips="nondeterministic_output request_policy:all_shards response_policy:special",
+         summary="Outputs memory problems report")
+def cmd_memory_doctor(client, argv):
+    issues = doctor_issues(client.server)
+    if not issues:
+        text = DOCTOR_NO_ISSUE
+    elif issues == ["empty"]:
+        text = DOCTOR_EMPTY
+    else:
+        text = DOCTOR_HEADER + "".join(DOCTOR_ISSUES[i] for i in issues) + DOCTOR_FOOTER
+    client.reply.verbatim(text)
+
+
+@command("memory|malloc-stats", 2, "", acl="@slow", since="4.0.0",
+         tips="nondeterministic_output request_policy:all_shards response_policy:special",
+         summary="Show allocator internal stats")
+def cmd_memory_malloc_stats(client, argv):
+    # What Redis built on libc malloc (INFO's mem_allocator here) answers.
+    client.reply.bulk(b"Stats not supported for the current allocator")
+
+
+@command("memory|purge", 2, "", acl="@slow", since="4.0.0",
+         tips="request_policy:all_shards response_policy:all_succeeded",
+         summary="Ask the allocator to release memory")
+def cmd_memory_purge(client, argv):
+    release_free_memory()       # glibc's malloc_trim: free pages back to the system
+    client.reply.ok()
