@@ -5,7 +5,7 @@ The loop is server/base/dispatch.py's; what it adds is the common case run here:
 a command name already seen (the server's cache of names as sent), no
 subcommands, not `protected`, the right arity, an authenticated client
 outside MULTI, no extra checks registered, not a write on a replica, memory
-under maxmemory by the allocation count, at top level. There
+under maxmemory by the allocation count, no maxmemory-clients, at top level. There
 Server.process_command would only call Server.call, so this loop does what
 call does (the clock, commandstats, propagation, after-call hooks,
 serving blocked clients) on C fields instead. Anything else goes through
@@ -197,6 +197,8 @@ cdef class ServerCore:
     # used_memory exceeds maxmemory, 0 while maxmemory is off; past it a command goes
     # through process_command, which evicts (or refuses it with -OOM)
     cdef public long long memory_counted_limit
+    cdef public bint client_eviction_active  # maxmemory-clients set: process_command's first
+                                             # step may close the biggest clients
 
     cpdef notify(self, int klass, event, key, db_index):
         """Fire a keyspace event of class `klass` (server/base/notify.py): a single test
@@ -449,6 +451,7 @@ cdef class ClientCore:
                                 or PyList_GET_SIZE(checks) or server.call_depth
                                 or (server.memory_counted_limit
                                     and counted_bytes() > server.memory_counted_limit)
+                                or server.client_eviction_active
                                 or (cmd.is_write and server.replicaof is not None and not self.is_master)):
                             process_command(self, argv)
                         else:

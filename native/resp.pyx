@@ -285,6 +285,11 @@ cdef class RequestParser:
         """Up to n unconsumed bytes, left in place (for logging)."""
         return bytes(self._buf[self._pos:self._pos + n])
 
+    def partial_args(self):
+        """The arguments of a multibulk request read so far, not yet complete (Redis
+        keeps them in the client's argv: CLIENT LIST's argv-mem counts them)."""
+        return self._argv or ()
+
     cpdef object next_command(self, bint auth_required=False):
         cdef bint auth = auth_required
         cdef const char* base = PyByteArray_AS_STRING(self._buf)

@@ -193,6 +193,11 @@ class RequestParser:
         """Up to n unconsumed bytes, left in place (for logging)."""
         return bytes(self.buf[self.pos:self.pos + n])
 
+    def partial_args(self):
+        """The arguments of a multibulk request read so far, not yet complete (Redis
+        keeps them in the client's argv: CLIENT LIST's argv-mem counts them)."""
+        return self._argv or ()
+
     def next_command(self, auth_required=False):
         buf = self.buf
         if self._argv is None:

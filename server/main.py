@@ -312,6 +312,8 @@ def main(argv=None):
     from persistence.services import attach as attach_persistence
     from cluster.services import attach as attach_replication
     from server.server import Server
+    from server.base.memory import MEMORY
+    MEMORY.mark_code_loaded()   # what the interpreter and the code hold is not used_memory
     server = Server(config)
     attach_persistence(server)
     attach_replication(server)
@@ -332,7 +334,6 @@ def main(argv=None):
     log.warning("Server initialized")
     memory_warnings()
     native_bridge.warn_if_pure()
-    from server.base.memory import MEMORY
     MEMORY.mark_startup()       # used_memory_startup: the server set up, before any data
     from server.commands import evict
     evict.apply_maxmemory(server)   # the limit is counted from that figure

@@ -22,7 +22,7 @@ from server.commands import functions  # noqa: F401
 from server.commands import blocking, monitor, slowlog, latency, memory  # noqa: F401
 from server.commands.pubsub import PubSub, SUBSCRIBED_MODE_COMMANDS, SUBSCRIBED_MODE_ERROR
 from server.commands import tracking
-from server.commands import evict
+from server.commands import client_eviction, evict
 from server.commands.pausing import POSTPONED, Pauses
 from server.commands import table as command_table
 from server.client import Client
@@ -77,6 +77,7 @@ class Stats(StatsCore):
     __slots__ = ("rejected_connections", "expired_keys", "evicted_keys", "keyspace_hits",
                  "keyspace_misses", "total_error_replies", "errors",
                  "client_qbuf_limit_disconnections", "unexpected_error_replies", "ops_samples",
+                 "evicted_clients",
                  "total_connections_received", "start_time", "__dict__")
 
     def __init__(self):
@@ -89,6 +90,7 @@ class Stats(StatsCore):
         self.rejected_connections = 0
         self.expired_keys = 0
         self.evicted_keys = 0
+        self.evicted_clients = 0
         self.keyspace_hits = 0
         self.keyspace_misses = 0
         self.total_error_replies = 0
@@ -157,7 +159,8 @@ class Server(ServerCore):
         self.evictor = evict.Evictor(self)    # maxmemory: checks every command while set
         self.counted_memory = MEMORY.counted     # what memory_counted_limit is compared with
         evict.apply_maxmemory(self)
-        config.listeners["maxmemory"] = lambda _value: evict.maxmemory_changed(self)
+        config.listeners["maxmemory"] = self.maxmemory_changed
+        client_eviction.attach(self)
         self.cron_hooks.append(lambda now: evict.memory_cron(self))
         self.soft_limited_clients = {}        # over their soft output limit: the cron checks them
         config.listeners["client-output-buffer-limit"] = self.output_limits_changed
@@ -240,6 +243,12 @@ class Server(ServerCore):
 
     client_close_hooks = []
 
+    def maxmemory_changed(self, _value):
+        """CONFIG SET maxmemory: keys over the new limit, and a maxmemory-clients given as
+        a percentage of it."""
+        evict.maxmemory_changed(self)
+        client_eviction.limit_changed(self)
+
     def notify_events_changed(self, flags):
         """CONFIG SET notify-keyspace-events: what Server.notify publishes from now on."""
         self.notify_keyspace_events = enabled_flags(flags)
@@ -302,6 +311,10 @@ class Server(ServerCore):
                                     and cmd.name not in SUBSCRIBED_MODE_COMMANDS)
         if refused_while_subscribed and not ("write" in flags and self.refuses_writes(client)):
             return self.reject(client, cmd, SUBSCRIBED_MODE_ERROR % cmd.fullname, argv)
+        # maxmemory-clients: the clients holding the most memory go first (this one too,
+        # with the command it sent, which then does not run).
+        if self.client_eviction_active and client_eviction.evict_before_command(client, argv):
+            return
         # maxmemory: the cheap test first (the same as native/dispatch.pyx's fast path);
         # eviction, and -OOM for a command that may grow memory, only past it.
         limit = self.memory_counted_limit

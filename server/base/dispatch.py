@@ -8,8 +8,8 @@ The native twin has the same loop, and for the common case runs the handler
 itself: a command name already seen, no subcommands, not `protected`, the
 right arity, an authenticated client outside MULTI, no extra checks
 registered (a busy script), not a write on a replica (unless its master sent
-it), memory under maxmemory by the allocation count (memory_counted_limit), at
-top level. For that case `process_command` would only have called
+it), memory under maxmemory by the allocation count (memory_counted_limit), no
+maxmemory-clients, at top level. For that case `process_command` would only have called
 `call`, so the native loop does
 what `call` does (clock, statistics, propagation, after-call hooks, serving
 blocked clients) without the Python calls in between; every other command
@@ -67,6 +67,9 @@ class ServerCore:
     # used_memory exceeds maxmemory, 0 while maxmemory is off. Server.process_command
     # compares it before every command and evicts only past it.
     memory_counted_limit = 0
+    # maxmemory-clients is set: every command goes through process_command, whose first
+    # step may close the clients holding the most memory (server/commands/client_eviction.py)
+    client_eviction_active = False
 
     def notify(self, klass, event, key, db_index):
         """Fire a keyspace event of class `klass` (server/base/notify.py): a single test

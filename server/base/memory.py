@@ -17,8 +17,10 @@ The counterpart here is the bytes the interpreter has allocated and not freed:
   on a big heap) weighed at a typical 64 bytes;
 - without mallinfo2 (not glibc), the resident size.
 
-used_memory = the resident size of the empty server when it started, plus the growth
-of that count since then; used_memory_startup is that first figure.
+used_memory is that count less what it was once the server's modules were imported and
+before the server built anything (the interpreter and the code, as Redis's binary is not
+in its used_memory): the server's own allocations, from its key tables, command table and
+buffers on. used_memory_startup is its value once the empty server is set up.
 """
 import os
 import resource
@@ -97,14 +99,21 @@ class MemoryTracker:
         self.untracked = 0              # malloc'd outside the hooks, as of the last refresh
         self._malloc_base = malloc_in_use()
         self._hooked_base = self.counter.breakdown()[2] if self.counter else 0
+        self.peak = 0
+        self.mark_code_loaded()
         self.mark_startup()
+
+    def mark_code_loaded(self):
+        """The interpreter with the server's modules imported, before the server builds
+        anything: what it holds then is code, as Redis's binary is, and is not counted."""
+        self.refresh_untracked()
+        self.baseline = self.allocated() if self.measures_allocations else 0
+        self.code_rss = process_rss()
 
     def mark_startup(self):
         """The empty server's figure (used_memory_startup): taken once it is set up."""
-        self.startup = process_rss()
+        self.startup = self.used()
         self.peak = self.startup
-        self.refresh_untracked()
-        self.allocated_at_startup = self.allocated() if self.measures_allocations else 0
 
     def refresh_untracked(self):
         """What C code malloc'd outside the interpreter's allocators since start-up."""
@@ -129,7 +138,7 @@ class MemoryTracker:
         if not self.measures_allocations:
             used = process_rss()
         else:
-            used = max(0, self.startup + self.allocated() - self.allocated_at_startup)
+            used = max(0, self.allocated() - self.baseline)
         if used > self.peak:
             self.peak = used
         return used
@@ -142,7 +151,7 @@ class MemoryTracker:
             return 0
         if not self.measures_allocations:
             return 1
-        return max(1, maxmemory - self.startup + self.allocated_at_startup - self.untracked)
+        return max(1, maxmemory + self.baseline - self.untracked)
 
 
 MEMORY = MemoryTracker()

@@ -14,7 +14,7 @@ from server.commands.table import command
 from server.base.errors import CommandError, NO_SUCH_KEY
 from server.commands.keys import SHARED_REFCOUNT, encoding_of, refcount_of
 from server.base.log import log
-from server.base.util import reply_help
+from server.base.util import parse_int_arg, reply_help
 
 HELP = [
     "AOF-FLUSH-SLEEP <microsec>",
@@ -494,6 +494,16 @@ def cmd_debug(client, argv):
         client.reply.ok()
     elif sub == b"config-rewrite-force-all" and argc == 2:
         _rewrite_force_all(client)
+    elif sub == b"replybuffer" and argc == 4:
+        # Redis's reply buffer is resized by its cron; here the buffer is the writer's
+        # bytearray, kept as it is: the settings are accepted and change nothing.
+        option = argv[2].lower()
+        if option == b"peak-reset-time":
+            if argv[3].lower() not in (b"never", b"reset"):
+                parse_int_arg(argv[3])
+        elif option != b"resizing":
+            raise _syntax_error(argv)
+        client.reply.ok()
     else:
         raise _syntax_error(argv)
 

@@ -157,8 +157,9 @@ def section_memory(server):
     lua = 32768
     functions_vm = 33792
     system = total_system_memory()
-    # As Redis on libc malloc: the allocator's resident size is the process's less Lua's.
-    resident = max(1, rss - lua)
+    # The allocator's resident size: the process's less the interpreter's and the code's
+    # own pages (what Redis counts as non-allocator RSS, like its binary and Lua).
+    resident = max(1, rss - MEMORY.code_rss)
     return [
         ["used_memory", used],
         ["used_memory_human", bytes_to_human(used)],

@@ -142,12 +142,17 @@ class ClientMemory:
                  "total", "cmd_name")
 
 
-def client_memory(client, caller=None):
+def client_memory(client, caller=None, running=None):
     """The query buffer, the command being run, the queued transaction and the pending
-    output of `client` (the one running CLIENT LIST when it is `caller`)."""
+    output of `client` (the one running CLIENT LIST when it is `caller`; `running` is the
+    argv of a command parsed and not yet run, which counts in argv-mem)."""
     mem = ClientMemory()
     argc = 0
-    if client is caller:
+    if running is not None:
+        mem.cmd_name = client.last_command.name if client.last_command else "NULL"
+        mem.argv_mem = sum(map(len, running))
+        argc = len(running)
+    elif client is caller:
         mem.cmd_name = _current_command_name(client) or "NULL"
         running = client.argv or ()
         exec_argv = getattr(client, "exec_argv", None)
@@ -160,8 +165,12 @@ def client_memory(client, caller=None):
         mem.argv_mem = 0
     try:
         qbuf = client.parser.pending()
+        partial = client.parser.partial_args()
     except AttributeError:
-        qbuf = 0
+        qbuf, partial = 0, ()
+    if partial and running is None and client is not caller:
+        mem.argv_mem = sum(map(len, partial))
+        argc = len(partial)
     if client is caller and client.argv:
         # Redis trims the query buffer only after running what it holds: the command being
         # run is still in it.

@@ -10,6 +10,7 @@ tables may be caught in the middle of growing, which counts both tables).
 """
 from protocol.parser import parse_int
 from server.base.errors import CommandError, SYNTAX
+from server.base.memory import MEMORY
 from server.base.util import parse_int_arg, release_free_memory, reply_help
 from server.commands.keys import encoding_of
 from server.commands import arguments as arg
@@ -333,15 +334,16 @@ DOCTOR_ISSUES = {
 
 def doctor_issues(server):
     """The issues getMemoryDoctorReport would raise, in its order; ["empty"] for an
-    instance holding too little to judge. Redis calls an instance empty below 5 MB
-    allocated in all; the interpreter alone takes more, so here it is below 5 MB over
-    the start-up figure."""
+    instance holding too little to judge. The interpreter's and the code's own resident
+    pages (tens of MB, fixed) are left out of the process's RSS here: they would always
+    pass Redis's thresholds of RSS overhead, which are meant for the allocator's."""
     report = memory_report(server)
     values = report["values"]
     used = values["used_memory"]
-    if used - values["used_memory_startup"] < EMPTY_BELOW:
+    if used < EMPTY_BELOW:
         return ["empty"]
-    rss, peak = values["used_memory_rss"], values["used_memory_peak"]
+    rss = values["used_memory_rss"] - MEMORY.code_rss
+    peak = values["used_memory_peak"]
     allocated, active = values["allocator_allocated"], values["allocator_active"]
     resident = values["allocator_resident"]
     issues = []
