@@ -24,6 +24,7 @@ import time
 
 from server.base import native_bridge
 from server.base.memory import MEMORY, used_memory
+from server.commands.info import SECTION_HOOKS, set_field
 from server.commands.memory import value_size, sds_size, DICT_ENTRY
 from server.commands import transactions
 from server.base.log import log
@@ -52,11 +53,16 @@ class Evictor:
     # -- the figure ------------------------------------------------------------
 
     def memory_excess(self):
-        """Bytes over maxmemory (0 if under)."""
+        """Bytes over maxmemory (0 if under), leaving out what replicas' output and the
+        AOF buffer hold (freeMemoryGetNotCountedMemory: evicting keys to make room for
+        them would only feed them DELs)."""
         limit = self.server.config.maxmemory
         if not limit:
             return 0
-        return max(0, used_memory() - limit)
+        excess = used_memory() - limit
+        if excess > 0:
+            excess -= not_counted_memory(self.server)
+        return max(0, excess)
 
     def safe_to_evict(self):
         server = self.server
@@ -215,6 +221,26 @@ class Evictor:
         if policy.endswith("lfu"):
             return 255 - db.lfu_counter(key)
         return -db.expires.get(key, 0)
+
+
+def not_counted_memory(server):
+    """INFO's mem_not_counted_for_evict: the replicas' pending output and the AOF buffer."""
+    total = 0
+    replication = getattr(server, "replication", None)
+    for replica in getattr(replication, "replicas", ()):
+        total += replica.output_memory()
+    aof = getattr(server, "aof", None)
+    if aof is not None and aof.state != "off" and aof.writer is not None:
+        total += len(aof.writer.buffer)
+    return total
+
+
+def info_memory_fields(server, fields):
+    """INFO memory: what eviction leaves out of used_memory."""
+    set_field(fields, "mem_not_counted_for_evict", not_counted_memory(server))
+
+
+SECTION_HOOKS["memory"].append(info_memory_fields)
 
 
 def random_key(db, allkeys):

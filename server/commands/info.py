@@ -149,7 +149,6 @@ def section_memory(server):
     (replication, AOF, scripting, functions) fill their fields, then finish_memory sums
     the overhead as Redis's getMemoryOverheadData does."""
     config = server.config
-    MEMORY.refresh_untracked()
     used = MEMORY.used()
     rss = process_rss()
     peak = MEMORY.peak
