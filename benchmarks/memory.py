@@ -3,11 +3,12 @@
 For each dataset both servers start fresh with the same settings, get the same
 commands as pipelined raw RESP, and the growth of VmRSS (/proc/<pid>/status)
 from before the load to after it is divided by the number of keys. INFO's
-used_memory is shown too, for information: Redis counts its allocator's bytes,
-ours reports its resident size there.
+used_memory's growth is shown too, and its ratio to the RSS growth (u/r): both count
+the bytes their allocations take (Redis: jemalloc's; ours: the interpreter's, see
+server/base/memory.py), so the ratio says how closely used_memory follows the dataset.
 
     .venv/bin/python benchmarks/memory.py [--keys 1000000] [--aggregate-keys 200000]
-        [--datasets strings,hashes,sets,zsets] [--out DIR]
+        [--datasets strings,hashes,sets,zsets] [--out DIR] [--ours PATH]
 
 Writes memory.csv and memory.txt under benchmarks/results/.
 """
@@ -67,6 +68,8 @@ def parse_args(argv):
                    help="hashes, sets and sorted sets to load (default: --keys / 5)")
     p.add_argument("--datasets", default=",".join(DATASETS), help="comma separated, from %s" % ", ".join(DATASETS))
     p.add_argument("--out", default=RESULTS_DIR, help="directory for the CSV/TXT (default %(default)s)")
+    p.add_argument("--ours", default=None, help="the executable to start as our server "
+                   "(default .venv/bin/pyredis-server)")
     args = p.parse_args(argv)
     if args.aggregate_keys is None:
         args.aggregate_keys = max(1, args.keys // 5)
@@ -132,14 +135,22 @@ def fmt_ratio(value):
 
 
 def format_table(results):
-    lines = ["%-8s %9s %12s %12s %6s %14s %14s  %s" % (
+    lines = ["%-8s %9s %12s %12s %6s %14s %14s %10s %10s  %s" % (
         "dataset", "keys", "redis B/key", "ours B/key", "ratio", "redis used/key", "ours used/key",
-        "encoding (redis / ours)")]
+        "redis u/r", "ours u/r", "encoding (redis / ours)")]
     for r in results:
-        lines.append("%-8s %9d %12.0f %12.0f %6s %14.0f %14.0f  %s / %s" % (
+        lines.append("%-8s %9d %12.0f %12.0f %6s %14.0f %14.0f %10s %10s  %s / %s" % (
             r["dataset"], r["keys"], r["redis"]["rss_per_key"], r["ours"]["rss_per_key"], fmt_ratio(r["ratio"]),
-            r["redis"]["used_per_key"], r["ours"]["used_per_key"], r["redis"]["encoding"], r["ours"]["encoding"]))
+            r["redis"]["used_per_key"], r["ours"]["used_per_key"],
+            fmt_ratio(used_to_rss(r["redis"])), fmt_ratio(used_to_rss(r["ours"])),
+            r["redis"]["encoding"], r["ours"]["encoding"]))
+    lines.append("u/r: growth of used_memory over growth of RSS (1.00: used_memory follows the "
+                 "resident memory the keys took)")
     return "\n".join(lines)
+
+
+def used_to_rss(figures):
+    return figures["used_per_key"] / figures["rss_per_key"] if figures["rss_per_key"] > 0 else None
 
 
 def write_csv(path, results):
@@ -147,6 +158,7 @@ def write_csv(path, results):
         out = csv.writer(f)
         out.writerow(["dataset", "description", "keys", "redis_rss_bytes_per_key", "ours_rss_bytes_per_key",
                       "ratio", "redis_used_memory_bytes_per_key", "ours_used_memory_bytes_per_key",
+                      "redis_used_over_rss", "ours_used_over_rss",
                       "redis_rss_before", "redis_rss_after", "ours_rss_before", "ours_rss_after",
                       "redis_encoding", "ours_encoding"])
         for r in results:
@@ -154,6 +166,7 @@ def write_csv(path, results):
                           "%.1f" % r["redis"]["rss_per_key"], "%.1f" % r["ours"]["rss_per_key"],
                           "" if r["ratio"] is None else "%.4f" % r["ratio"],
                           "%.1f" % r["redis"]["used_per_key"], "%.1f" % r["ours"]["used_per_key"],
+                          fmt_ratio(used_to_rss(r["redis"])), fmt_ratio(used_to_rss(r["ours"])),
                           r["redis"]["rss_before"], r["redis"]["rss_after"],
                           r["ours"]["rss_before"], r["ours"]["rss_after"],
                           r["redis"]["encoding"], r["ours"]["encoding"]])
@@ -161,6 +174,8 @@ def write_csv(path, results):
 
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.ours:
+        servers.KINDS["ours"] = args.ours
     if not os.path.exists(servers.REDIS_SERVER):
         sys.exit("%s is needed (Debian: redis-server)" % servers.REDIS_SERVER)
     if not servers.ours_uses_native_path():
