@@ -17,6 +17,10 @@ from protocol.parser import ProtocolError
 from protocol.parser import incr_string as _pure_incr_string, parse_int as _pure_parse_int
 from protocol.writer import SetReply, Status
 
+
+cdef enum:
+    KEEP_CONSUMED_BUFFER = 65536    # a fully consumed input buffer bigger than this is released
+
 cdef extern from "Python.h":
     long long PyLong_AsLongLongAndOverflow(object obj, int* overflow) except? -1
     bint PyLong_Check(object obj)
@@ -300,6 +304,11 @@ cdef class RequestParser:
         cdef list argv
         if self._argv is None:
             if pos >= size:
+                if size > KEEP_CONSUMED_BUFFER:
+                    # All of a big input was consumed: give its memory back now rather
+                    # than at the next read, which may be seconds away (a master link).
+                    self._buf = bytearray()
+                    self._pos = 0
                 return None
             if base[pos] != b'*':
                 return self._inline(base, size)

@@ -158,6 +158,10 @@ def quote_arg(data):
     return "".join(out)
 
 
+# A fully consumed input buffer bigger than this is released at once.
+KEEP_CONSUMED_BUFFER = 65536
+
+
 class RequestParser:
     """Feed bytes in, take complete commands (lists of bytes) out.
 
@@ -202,6 +206,11 @@ class RequestParser:
         buf = self.buf
         if self._argv is None:
             if self.pos >= len(buf):
+                if len(buf) > KEEP_CONSUMED_BUFFER:
+                    # All of a big input was consumed: give its memory back now rather
+                    # than at the next read, which may be seconds away (a master link).
+                    self.buf = bytearray()
+                    self.pos = 0
                 return None
             if buf[self.pos] != 42:  # not '*': inline
                 return self._inline()
