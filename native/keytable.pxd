@@ -28,6 +28,7 @@ cdef class KeyTable:
     cdef Entry** _link(self, PyObject* key, uint32_t hash32) noexcept
     cdef int _put(self, Entry** link, object key, uint32_t hash32, Entry* entry) except -1
     cdef Entry* _unlink(self, object key) except? NULL
+    cdef bint _growth_allowed(self) noexcept
     cdef int _resize(self, size_t count) except -1
     cdef list _walk(self, int what)
 

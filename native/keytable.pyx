@@ -22,6 +22,8 @@ while a caller walks it.
 from cpython.bytes cimport (PyBytes_AS_STRING, PyBytes_Check, PyBytes_CheckExact,
                             PyBytes_FromStringAndSize, PyBytes_GET_SIZE)
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
+
+from native.memcount cimport counted_bytes
 from cpython.object cimport PyObject_Hash
 from libc.string cimport memcmp, memcpy
 
@@ -97,6 +99,17 @@ cdef void _release_chains(Entry** buckets, size_t count) noexcept:
 
 cdef inline uint32_t _hash32(object key) except? 0xFFFFFFFF:
     return <uint32_t>PyObject_Hash(key)
+
+
+# The allocation count (native/memcount.pyx) a table's growth may not pass while its load
+# allows waiting; 0: no limit. Set with maxmemory (set_growth_limit).
+cdef long long _growth_limit = 0
+
+
+def set_growth_limit(long long limit):
+    """maxmemory changed: the count at which used_memory reaches it, 0 when off."""
+    global _growth_limit
+    _growth_limit = limit
 
 
 cdef class KeyTable:
@@ -187,9 +200,19 @@ cdef class KeyTable:
         entry.next = NULL
         link[0] = entry
         self.used += 1
-        if <size_t>self.used > self.mask + 1:
+        if <size_t>self.used > self.mask + 1 and self._growth_allowed():
             self._resize((self.mask + 1) * 2)
         return 0
+
+    cdef bint _growth_allowed(self) noexcept:
+        """Whether to double the buckets now. Under maxmemory, a growth that would take the
+        allocation count past the limit waits while the table is at most 1.618 times
+        fuller than its buckets (Redis's dictExpandAllowed): a rehash must not be what
+        evicts keys."""
+        cdef size_t buckets = self.mask + 1
+        if not _growth_limit or <size_t>self.used * 1000 > buckets * 1618:
+            return True
+        return counted_bytes() + <long long>(2 * buckets * sizeof(Entry*)) <= _growth_limit
 
     cdef Entry* _unlink(self, object key) except? NULL:
         """Take key's entry out of the table; NULL when it is absent."""

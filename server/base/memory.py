@@ -9,9 +9,10 @@ The counterpart here is the bytes the interpreter has allocated and not freed:
   to date (pymalloc's small blocks at their size class, malloc'd blocks at their usable
   size): reading it costs a load, so the dispatcher compares it with maxmemory before
   every command;
-- what C code allocates with malloc outside the interpreter's allocators (the Lua VM,
-  the event loop's buffers) is the growth of glibc's bytes in use (mallinfo2) not seen
-  by the hooks, refreshed by the cron and by INFO;
+- what C code allocates with malloc outside the interpreter's allocators (the event
+  loop's buffers) is the growth of glibc's bytes in use (mallinfo2) not seen by the
+  hooks, refreshed by the cron; the Lua VMs' heaps are left out, as Redis leaves them
+  out (INFO used_memory_lua reports them);
 - without the native counter (pure-Python twin), glibc's bytes in use plus the
   interpreter's live small blocks (sys.getallocatedblocks, which walks the pools: slow
   on a big heap) weighed at a typical 64 bytes;
@@ -103,9 +104,18 @@ class MemoryTracker:
         self.mark_code_loaded()
         self.mark_startup()
 
+    # Callables giving bytes that C code outside the interpreter's allocators holds and
+    # Redis leaves out of used_memory too: the Lua VMs (INFO reports them apart).
+    left_out = []
+    _left_out_base = 0
+
+    def left_out_bytes(self):
+        return sum(source() for source in self.left_out)
+
     def mark_code_loaded(self):
         """The interpreter with the server's modules imported, before the server builds
         anything: what it holds then is code, as Redis's binary is, and is not counted."""
+        self._left_out_base = self.left_out_bytes()
         self.refresh_untracked()
         self.baseline = self.allocated() if self.measures_allocations else 0
         self.code_rss = process_rss()
@@ -120,7 +130,8 @@ class MemoryTracker:
         if self.counter is not None:
             grown = malloc_in_use() - self._malloc_base
             hooked = self.counter.breakdown()[2] - self._hooked_base
-            self.untracked = max(0, grown - hooked)
+            left_out = self.left_out_bytes() - self._left_out_base
+            self.untracked = max(0, grown - hooked - left_out)
 
     def allocated(self):
         """Bytes allocated and not freed, by the best count available."""

@@ -14,7 +14,7 @@ if not PURE:
         from native.resp import RequestParser, ReplyWriter, incr_string, parse_int  # noqa: F401
         from native.dispatch import (ClientCore, CommandCore, ServerCore, StatsCore,  # noqa: F401
                                      install as install_dispatch)
-        from native.keytable import KeyTable  # noqa: F401
+        from native.keytable import KeyTable, set_growth_limit as set_table_growth_limit  # noqa: F401
         NATIVE = True
     except ImportError:
         pass
@@ -25,6 +25,9 @@ if not NATIVE:
     from server.base.dispatch import (ClientCore, CommandCore, ServerCore, StatsCore,  # noqa: F401,F811
                                       install as install_dispatch)
     KeyTable = dict     # a database's keys and values: the native table's twin
+
+    def set_table_growth_limit(limit):
+        """A dict grows when it decides to: no growth is held back under maxmemory."""
 
 
 def warn_if_pure():

@@ -20,6 +20,7 @@ their master under replica-ignore-maxmemory. Each eviction runs Database.evict (
 `evicted` event, DEL propagated, tracking signal); the invalidations it causes are sent
 before the command runs."""
 import random
+import sys
 import time
 
 from server.base import native_bridge
@@ -31,6 +32,10 @@ from server.base.log import log
 
 OOM_ERROR = "OOM command not allowed when used memory > 'maxmemory'."
 POOL_SIZE = 16
+# What a key's side entries take (measured: 120 bytes a key without a TTL, 266 with one,
+# of which the key table's entry and the name are measured as they go).
+KEY_SIDE_BYTES = 90
+TTL_SIDE_BYTES = 140
 # Inside MULTI every command but these is refused while out of memory (queuing grows memory).
 RUN_WHILE_OOM_IN_MULTI = frozenset(("exec", "discard", "quit", "reset"))
 
@@ -106,30 +111,41 @@ class Evictor:
             db = server.dbs[dbid]
             if measured:
                 before = used_memory()
+                # Side entries the key leaves behind, freed by the next compaction or
+                # taken over by the next key (the key log's slot, the access clock; the
+                # expiry dict's slot and heap entry): part of what its eviction frees.
+                side = KEY_SIDE_BYTES + (TTL_SIDE_BYTES if key in db.expires else 0)
             else:
                 value = db.data.get(key)
                 size = sds_size(len(key)) + DICT_ENTRY + (
                     value_size(value, 5, server.config) if value is not None else 0)
             if db.evict(key):
                 # The DEL it propagates may allocate more than the key held: no negatives.
-                freed += max(0, before - used_memory()) if measured else size
+                # The key's name stays referenced (here, by the DEL, by the invalidations
+                # to send, by the side entries) until later; it counts as freed, as Redis's
+                # copy of the name it evicts is made before it measures.
+                freed += (max(0, before - used_memory()) + sys.getsizeof(key) + side
+                          if measured else size)
                 evicted += 1
             if evicted % 16 == 0 and (time.perf_counter() - started) * 1e6 > limit_us:
                 self.schedule()     # go on from the event loop, as Redis's timer does
                 break
+        self.compact_side_data()    # what the evicted keys left behind, once it adds up
         return True
 
     def compact_side_data(self):
         """Drop the stale entries the key log and the expiry heap keep for removed keys
-        (they go lazily, and hold the removed keys' names) when they are a good share of
-        the entries: evicting keys frees little while those still reference them. True
-        when something was compacted."""
+        (they go lazily, and hold the removed keys' names) when they are more than a few:
+        evicting keys frees little while those still reference them. True when something
+        was compacted."""
         compacted = False
         for db in self.server.dbs:
-            if len(db.keylog.keys) > len(db.data) * 5 // 4 + 64:
+            # Stale entries past an eighth of the live ones: compacting costs a walk of
+            # the database, paid once per that many evictions.
+            if len(db.keylog.keys) > len(db.data) + len(db.data) // 8 + 8:
                 db.keylog.compact(db.data)
                 compacted = True
-            if len(db._expiry_heap) > len(db.expires) * 5 // 4 + 64:
+            if len(db._expiry_heap) > len(db.expires) + len(db.expires) // 8 + 8:
                 db._compact_heap()
                 compacted = True
         return compacted
@@ -290,6 +306,9 @@ def apply_maxmemory(server):
     maxmemory = server.config.maxmemory
     cheap = MEMORY.counter is not None or not native_bridge.NATIVE
     server.memory_counted_limit = MEMORY.counted_limit(maxmemory) if cheap else 0
+    # Key tables hold back a growth that would pass maxmemory (counted by the native count).
+    native_bridge.set_table_growth_limit(
+        server.memory_counted_limit if MEMORY.counter is not None else 0)
     server.set_command_check(oom_check, bool(maxmemory) and not cheap)
 
 

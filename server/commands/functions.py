@@ -20,6 +20,7 @@ from protocol.parser import parse_int, split_args
 from server.base.errors import CommandError
 from server.base.glob import glob_match
 from server.base.util import reply_help
+from server.base.memory import MEMORY
 from server.commands.info import SECTION_HOOKS, bytes_to_human, set_field
 from server.commands.introspection import subcommand_syntax_error
 from server.commands.lua_libs import ScriptError, number_to_lua_string
@@ -187,6 +188,7 @@ def store_of(server):
     store = getattr(server, "function_store", None)
     if store is None:
         store = server.function_store = FunctionStore(server)
+        MEMORY.left_out.append(lambda: int(server.function_store.engine.lua_memory() * 1024))
     return store
 
 

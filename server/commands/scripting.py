@@ -66,6 +66,7 @@ from server.commands import arguments as arg
 from server.commands.table import command, container, numkeys_keys, KeySpec, at, counted
 from server.commands.evict import OOM_ERROR
 from server.base.errors import CommandError, NOT_INTEGER
+from server.base.memory import MEMORY
 from server.commands.info import SECTION_HOOKS, set_field
 from server.base.log import log
 from server.commands.monitor import feed as feed_monitors
@@ -1242,6 +1243,7 @@ def engine_of(server):
     engine = getattr(server, "scripting_engine", None)
     if engine is None:
         engine = server.scripting_engine = ScriptEngine(server)
+        MEMORY.left_out.append(lambda: int(server.scripting_engine.lua_memory() * 1024))
     return engine
 
 
