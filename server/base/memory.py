@@ -33,6 +33,7 @@ _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 # Python's small-object allocator serves blocks of 16..512 bytes from arenas of its own,
 # which mallinfo does not see; the pure count weighs its live blocks at a typical size.
 SMALL_BLOCK_BYTES = 64
+LLONG_MAX = 2**63 - 1           # the dispatcher keeps the limit in a C long long
 
 
 def process_rss():
@@ -162,7 +163,7 @@ class MemoryTracker:
             return 0
         if not self.measures_allocations:
             return 1
-        return max(1, maxmemory + self.baseline - self.untracked)
+        return min(LLONG_MAX, max(1, maxmemory + self.baseline - self.untracked))
 
 
 MEMORY = MemoryTracker()
