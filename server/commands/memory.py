@@ -254,7 +254,8 @@ def memory_report(server):
 
 @command("memory|stats", 2, "", acl="@slow", since="4.0.0",
          tips="nondeterministic_output request_policy:all_shards response_policy:special",
-         summary="Show memory usage details")
+         summary="Show memory usage details",
+         complexity="O(1)")
 def cmd_memory_stats(client, argv):
     report = memory_report(client.server)
     values = report["values"]
@@ -373,7 +374,8 @@ def doctor_issues(server):
 
 @command("memory|doctor", 2, "", acl="@slow", since="4.0.0",
          tips="nondeterministic_output request_policy:all_shards response_policy:special",
-         summary="Outputs memory problems report")
+         summary="Outputs memory problems report",
+         complexity="O(1)")
 def cmd_memory_doctor(client, argv):
     issues = doctor_issues(client.server)
     if not issues:
@@ -387,7 +389,8 @@ def cmd_memory_doctor(client, argv):
 
 @command("memory|malloc-stats", 2, "", acl="@slow", since="4.0.0",
          tips="nondeterministic_output request_policy:all_shards response_policy:special",
-         summary="Show allocator internal stats")
+         summary="Show allocator internal stats",
+         complexity="Depends on how much memory is allocated, could be slow")
 def cmd_memory_malloc_stats(client, argv):
     # What Redis built on libc malloc (INFO's mem_allocator here) answers.
     client.reply.bulk(b"Stats not supported for the current allocator")
@@ -395,7 +398,8 @@ def cmd_memory_malloc_stats(client, argv):
 
 @command("memory|purge", 2, "", acl="@slow", since="4.0.0",
          tips="request_policy:all_shards response_policy:all_succeeded",
-         summary="Ask the allocator to release memory")
+         summary="Ask the allocator to release memory",
+         complexity="Depends on how much memory is allocated, could be slow")
 def cmd_memory_purge(client, argv):
     release_free_memory()       # glibc's malloc_trim: free pages back to the system
     client.reply.ok()
