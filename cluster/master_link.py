@@ -46,6 +46,7 @@ class MasterClient(Client):
         self.is_master = True
         self.output_limit_class_changed()   # replies to a master are never sent: no limit
         self.authenticated = True
+        self.acl_user = None                 # the master's stream is never checked
         self.flags.add("M")
         peer = transport.get_extra_info("peername")
         local = transport.get_extra_info("sockname")

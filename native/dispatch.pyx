@@ -4,10 +4,11 @@
 The loop is server/base/dispatch.py's; what it adds is the common case run here:
 a command name already seen (the server's cache of names as sent), no
 subcommands, not `protected`, the right arity, an authenticated client
-outside MULTI, no extra checks registered, not a write on a replica, memory
-under maxmemory by the allocation count, no maxmemory-clients, at top level. There
-Server.process_command would only call Server.call, so this loop does what
-call does (the clock, commandstats, propagation, after-call hooks,
+whose user may run anything (acl_user None), outside MULTI, no extra checks
+registered, not a write on a replica, memory under maxmemory by the allocation
+count, no maxmemory-clients, at top level. There Server.process_command would
+only call Server.call, so this loop does what call does (the clock,
+commandstats, propagation, after-call hooks,
 serving blocked clients) on C fields instead. Anything else goes through
 process_command unchanged.
 
@@ -368,6 +369,7 @@ cdef class ClientCore:
     cdef public object last_command
     cdef public object multi_state        # MULTI: the queued (command, argv) until EXEC or DISCARD
     cdef public bint authenticated
+    cdef public object acl_user           # None: may run anything; else the User to check
     cdef public bint closing              # close once pending replies are written
     cdef public bint closed
     cdef public bint blocked              # BLPOP & co: input is parsed again on resume_input()
@@ -446,7 +448,7 @@ cdef class ClientCore:
                     else:
                         cmd = <CommandCore>entry
                         if (not cmd.fast or not self.authenticated or self.multi_state is not None
-                                or self.subscribed
+                                or self.acl_user is not None or self.subscribed
                                 or (argc != cmd._arity if cmd._arity > 0 else argc < -cmd._arity)
                                 or PyList_GET_SIZE(checks) or server.call_depth
                                 or (server.memory_counted_limit

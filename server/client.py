@@ -42,8 +42,7 @@ class Client(ClientCore, asyncio.Protocol):
         self.name = b""
         self.lib_name = b""
         self.lib_ver = b""
-        self.user = "default"
-        self.authenticated = not server.config.requirepass
+        server.acl.start_client(self)   # user, authenticated, acl_user
         self.addr = "?"
         self.laddr = "?"
         self.fd = -1

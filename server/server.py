@@ -19,6 +19,7 @@ from server.commands import strings, keys, connection, introspection, admin  # n
 from server.commands import info, debug, lists, hashes, sets, zsets  # noqa: F401
 from server.commands import bitmaps, hyperloglog, transactions, sort, scripting, geo  # noqa: F401
 from server.commands import functions  # noqa: F401
+from server.commands import acl
 from server.commands import blocking, monitor, slowlog, latency, memory  # noqa: F401
 from server.commands.pubsub import PubSub, SUBSCRIBED_MODE_COMMANDS, SUBSCRIBED_MODE_ERROR
 from server.commands import tracking
@@ -116,6 +117,7 @@ class Server(ServerCore):
     def __init__(self, config):
         self.config = config
         self.stats = Stats()
+        self.acl = acl.Acl(self)              # users: before any client exists
         self.lazyfree = LazyFree(self)
         self.dbs = [Database(self, i) for i in range(config.databases)]
         self.clients = {}
@@ -172,6 +174,10 @@ class Server(ServerCore):
         self.refresh_command_thresholds()
         self.command_table = self._build_command_table()
         install_native_paths()
+        error = acl.load_users_at_startup(self)
+        if error is not None:
+            log.warning(error)
+            sys.exit(1)
 
     # -- command table --------------------------------------------------------
 
@@ -223,7 +229,7 @@ class Server(ServerCore):
                 return b"-ERR max number of clients + cluster connections reached\r\n"
             return b"-ERR max number of clients reached\r\n"
         # Redis 7 applies protected mode whatever `bind` says: only the password matters.
-        if self.config.protected_mode and not self.config.requirepass and not is_local_client(client):
+        if self.config.protected_mode and self.acl.default.nopass and not is_local_client(client):
             self.stats.rejected_connections += 1
             return DENIED_PROTECTED
         self.stats.total_connections_received += 1
@@ -296,7 +302,7 @@ class Server(ServerCore):
             if setting == "no" or (setting == "local" and not is_local_client(client)):
                 return self.reject(client, cmd, DEBUG_REFUSED % ("DEBUG", "enable-debug-command"),
                                    argv)
-        if not client.authenticated and "no_auth" not in flags:
+        if not client.authenticated and "no_auth" not in flags and self.acl.auth_required():
             return self.reject(client, cmd, NOAUTH, argv)
         in_multi = client.multi_state is not None
         if in_multi:
@@ -304,6 +310,10 @@ class Server(ServerCore):
             if "no_multi" in flags:
                 return self.reject(client, cmd, transactions.NOT_ALLOWED_IN_MULTI, argv)
             flags = transactions.checked_flags(client, cmd)
+        if client.acl_user is not None:   # a restricted user: the command, its keys, channels
+            error = self.acl.check_command(client, cmd, argv)
+            if error is not None:
+                return self.reject(client, cmd, error, argv)
         # Subscribed under RESP2: Redis refuses other commands right after MISCONF, NOREPLICAS
         # and READONLY, which concern writes alone, and before every other check (a pause,
         # -LOADING, -BUSY …). A write meeting one of those three goes through the checks.

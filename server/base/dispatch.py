@@ -6,7 +6,8 @@ command table's rules and calls the handler through `Server.call`.
 
 The native twin has the same loop, and for the common case runs the handler
 itself: a command name already seen, no subcommands, not `protected`, the
-right arity, an authenticated client outside MULTI, no extra checks
+right arity, an authenticated client whose user may run anything (its
+`acl_user` is None, one test), outside MULTI, no extra checks
 registered (a busy script), not a write on a replica (unless its master sent
 it), memory under maxmemory by the allocation count (memory_counted_limit), no
 maxmemory-clients, at top level. For that case `process_command` would only have called

@@ -499,8 +499,6 @@ def cmd_config_rewrite(client, argv):
     extra = {}
     for hook in REWRITE_HOOKS:
         extra.update(hook(client.server))
-    if "user" not in extra:
-        extra["user"] = [_default_user_line(config)]
     try:
         config.rewrite(config.config_file, extra)
     except OSError as exc:
@@ -511,17 +509,6 @@ def cmd_config_rewrite(client, argv):
 
 
 REWRITE_HOOKS = []      # fn(server) -> {option: [lines]} for users, sentinel state …
-
-
-def _default_user_line(config):
-    """The default user as Redis describes it when ACLs were never changed."""
-    import hashlib
-    if config.requirepass:
-        digest = hashlib.sha256(config.requirepass.encode("utf-8", "surrogateescape")).hexdigest()
-        password = "#" + digest
-    else:
-        password = "nopass"
-    return "user default on %s ~* &* +@all" % password
 
 
 # -- side effects of CONFIG SET --------------------------------------------------
@@ -601,7 +588,9 @@ def _apply_proto_max_bulk_len(server):
 
 @on_config_change("requirepass")
 def _apply_requirepass(server):
-    # Connected clients keep their authentication; with no password nobody needs one.
+    # requirepass is the default user's password. Connected clients keep their
+    # authentication; with no password nobody needs one.
+    server.acl.update_default_password()
     if not server.config.requirepass:
         for client in server.clients.values():
             client.authenticated = True

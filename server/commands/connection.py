@@ -1,5 +1,4 @@
 """Connection commands: PING, ECHO, SELECT, SWAPDB, QUIT, RESET, AUTH, HELLO."""
-import hmac
 
 from server.commands import blocking, transactions
 from server.commands import arguments as arg
@@ -94,23 +93,12 @@ def cmd_reset(client, argv):
     client.set_resp(2)
     client.name = b""
     client.reply_mode = 0       # CLIENT NO-EVICT is the one setting RESET keeps
-    client.authenticated = not server.config.requirepass
-    client.user = "default"
+    server.acl.start_client(client)     # the default user again
     client.reply.simple(b"RESET")
 
 
 # What RESET clears besides the connection's own state (pubsub, tracking … add theirs).
 RESET_HOOKS = [transactions.discard_transaction]
-
-
-def check_password(server, username, password):
-    """True if username/password authenticate as the default user."""
-    if username != b"default":
-        return False
-    required = server.config.requirepass
-    if not required:
-        return True
-    return hmac.compare_digest(password, required.encode("utf-8", "surrogateescape"))
 
 
 @command("auth", -2, "noscript loading stale fast no_auth allow_busy", acl="@fast @connection",
@@ -125,19 +113,16 @@ def cmd_auth(client, argv):
     if len(argv) == 3:
         redact_argument(client, 2)
     if len(argv) == 2:
-        if not client.server.config.requirepass:
+        if client.server.acl.default.nopass:
             raise CommandError(
                 "ERR AUTH <password> called without any password configured for the default "
                 "user. Are you sure your configuration is correct?")
         username, password = b"default", argv[1]
     else:
         username, password = argv[1], argv[2]
-    if check_password(client.server, username, password):
-        client.authenticated = True
-        client.user = username.decode("utf-8", "replace")
-        client.reply.ok()
-    else:
+    if not client.server.acl.authenticate(client, username, password):
         raise CommandError(WRONGPASS)
+    client.reply.ok()
 
 
 @command("hello", -1, "noscript loading stale fast no_auth allow_busy", acl="@fast @connection",
@@ -169,10 +154,8 @@ def cmd_hello(client, argv):
         if option == b"auth" and remaining >= 2:
             redact_argument(client, i + 1)
             redact_argument(client, i + 2)
-            if not check_password(client.server, argv[i + 1], argv[i + 2]):
+            if not client.server.acl.authenticate(client, argv[i + 1], argv[i + 2]):
                 raise CommandError(WRONGPASS)
-            client.authenticated = True
-            client.user = argv[i + 1].decode("utf-8", "replace")
             i += 3
         elif option == b"setname" and remaining >= 1:
             from server.commands.introspection import validate_client_name

@@ -11,6 +11,7 @@ class FakeClient:
         self.db = server.dbs[0]
         self.resp = writer.resp
         self.authenticated = True
+        self.acl_user = None          # runs anything (AOF loading); scripts take their caller's
         self.id = 0
         self.name = b""
         self.closing = False

@@ -409,11 +409,7 @@ def cmd_client_kill(client, argv):
 
 
 def user_exists(server, name):
-    """ACL users when ACLs are loaded; otherwise only "default" exists."""
-    users = getattr(server, "acl_users", None)
-    if users is not None:
-        return name in users
-    return name == "default"
+    return name.encode("utf-8", "surrogateescape") in server.acl.users
 
 
 @command("client|reply", 3, "noscript loading stale", acl="@slow @connection", since="3.2.0",

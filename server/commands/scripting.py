@@ -606,6 +606,7 @@ class ScriptClient(FakeClient):
         self.laddr = "lua"
         self.unix = False
         self.user = "default"
+        self.acl_user = None
         self.lib_name = b""
         self.lib_ver = b""
 
@@ -828,6 +829,7 @@ class ScriptEngine:
         if client.resp != 2:                  # redis.setresp(3) in the previous script
             client.set_resp(2)
         client.user = getattr(caller, "user", "default")
+        client.acl_user = getattr(caller, "acl_user", None)     # its calls meet the caller's ACL
         client.is_master = caller.is_master
         client.reply.buf.clear()
         self.running = server.running_script = ctx
@@ -1063,6 +1065,10 @@ class ScriptEngine:
             return b"Write commands are not allowed from read-only scripts."
         if "stale" not in flags and not ctx.caller.is_master and running_stale(server):
             return b"Can not execute the command on a stale replica"
+        if self.client.acl_user is not None:
+            denial = server.acl.check_script_call(self.client, ctx.caller, cmd, argv)
+            if denial is not None:
+                return denial.encode()
         if "write" in flags and not ctx.wrote:
             if (server.replicaof is not None and server.config.replica_read_only
                     and not ctx.caller.is_master):

@@ -130,7 +130,12 @@ def cmd_exec(client, argv):
     try:
         for cmd, args in queued:
             mark = len(client.reply.buf)
-            server.call(client, cmd, args)     # nested: their effects propagate once EXEC ends
+            # The rules may have changed since the command was queued.
+            denial = server.acl.recheck_queued(client, cmd, args) if client.acl_user else None
+            if denial is not None:
+                client.reply.error(denial)
+            else:
+                server.call(client, cmd, args)  # nested: their effects propagate once EXEC ends
             _apply_reply_mode(client, mark)
     finally:
         client.deny_blocking = denied_before
