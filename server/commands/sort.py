@@ -91,16 +91,30 @@ def parse_options(client, argv, readonly):
                 options.dont_sort = True        # a constant BY names no weights: keep the order
             elif cluster:
                 raise CommandError("ERR BY option of SORT denied in Cluster mode.")
+            elif not _may_read_any_key(client, argv):
+                raise CommandError("ERR BY option of SORT denied due to insufficient ACL "
+                                   "permissions.")
             i += 1
         elif word == b"get" and left >= 1:
             if cluster:
                 raise CommandError("ERR GET option of SORT denied in Cluster mode.")
+            if not _may_read_any_key(client, argv):
+                raise CommandError("ERR GET option of SORT denied due to insufficient ACL "
+                                   "permissions.")
             options.get_patterns.append(argv[i + 1])
             i += 1
         else:
             raise CommandError(SYNTAX)
         i += 1
     return options
+
+
+def _may_read_any_key(client, argv):
+    """BY and GET patterns read keys no ACL check saw: the user must read any key."""
+    if getattr(client, "acl_user", None) is None:
+        return True
+    server = client.server
+    return server.acl.may_read_any_key(client, server.lookup_command(argv), argv)
 
 
 # -- key patterns -----------------------------------------------------------------
