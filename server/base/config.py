@@ -656,7 +656,7 @@ DIRECTIVES = [
     Bool("aof-disable-auto-gc", False),
     Bool("replica-ignore-disk-write-errors", False),
     # strings
-    String("aclfile", ""),
+    String("aclfile", "", flags="immutable"),
     String("unixsocket", None, null_empty=True, flags="immutable"),
     String("pidfile", None, null_empty=True, flags="immutable"),
     String("replica-announce-ip", None, null_empty=True, alias="slave-announce-ip"),
