@@ -437,13 +437,14 @@ REWRITE_HOOKS.append(rewrite_user_lines)
 
 # -- the ACL command ------------------------------------------------------------------------
 
-container("acl", "server", since="6.0.0", summary="A container for Access List Control commands")
+container("acl", "server", since="6.0.0",
+          summary="A container for Access List Control commands ")
 
 ADMIN = "admin noscript loading stale"
 ADMIN_ACL = "@admin @slow @dangerous"
 
 
-@command("acl|setuser", -3, ADMIN, acl=ADMIN_ACL, since="6.0.0",
+@command("acl|setuser", -3, ADMIN, acl=ADMIN_ACL, group="server", since="6.0.0",
          summary="Modify or create the rules for a specific ACL user")
 def cmd_acl_setuser(client, argv):
     for i in range(2, len(argv)):
@@ -458,7 +459,7 @@ def cmd_acl_setuser(client, argv):
     client.reply.ok()
 
 
-@command("acl|deluser", -3, ADMIN, acl=ADMIN_ACL, since="6.0.0",
+@command("acl|deluser", -3, ADMIN, acl=ADMIN_ACL, group="server", since="6.0.0",
          summary="Remove the specified ACL users and the associated rules")
 def cmd_acl_deluser(client, argv):
     if any(name == b"default" for name in argv[2:]):
@@ -477,7 +478,7 @@ def _reply_selector(reply, catalog, selector):
     reply.bulk(selector.describe_channels())
 
 
-@command("acl|getuser", 3, ADMIN, acl=ADMIN_ACL, since="6.0.0",
+@command("acl|getuser", 3, ADMIN, acl=ADMIN_ACL, group="server", since="6.0.0",
          summary="Get the rules for a specific ACL user")
 def cmd_acl_getuser(client, argv):
     acl = client.server.acl
@@ -504,7 +505,7 @@ def cmd_acl_getuser(client, argv):
         _reply_selector(reply, acl.catalog, selector)
 
 
-@command("acl|list", 2, ADMIN, acl=ADMIN_ACL, since="6.0.0",
+@command("acl|list", 2, ADMIN, acl=ADMIN_ACL, group="server", since="6.0.0",
          summary="List the current ACL rules in ACL config file format")
 def cmd_acl_list(client, argv):
     acl = client.server.acl
@@ -512,19 +513,19 @@ def cmd_acl_list(client, argv):
                              for name in sorted(acl.users)])
 
 
-@command("acl|users", 2, ADMIN, acl=ADMIN_ACL, since="6.0.0",
+@command("acl|users", 2, ADMIN, acl=ADMIN_ACL, group="server", since="6.0.0",
          summary="List the username of all the configured ACL rules")
 def cmd_acl_users(client, argv):
     client.reply.bulk_array(sorted(client.server.acl.users))
 
 
-@command("acl|whoami", 2, "noscript loading stale", acl="@slow", since="6.0.0",
+@command("acl|whoami", 2, "noscript loading stale", acl="@slow", group="server", since="6.0.0",
          summary="Return the name of the user associated to the current connection")
 def cmd_acl_whoami(client, argv):
     client.reply.bulk(client.user.encode("utf-8", "surrogateescape"))
 
 
-@command("acl|load", 2, ADMIN, acl=ADMIN_ACL, since="6.0.0",
+@command("acl|load", 2, ADMIN, acl=ADMIN_ACL, group="server", since="6.0.0",
          summary="Reload the ACLs from the configured ACL file")
 def cmd_acl_load(client, argv):
     acl = client.server.acl
@@ -536,7 +537,7 @@ def cmd_acl_load(client, argv):
     client.reply.ok()
 
 
-@command("acl|save", 2, ADMIN, acl=ADMIN_ACL, since="6.0.0",
+@command("acl|save", 2, ADMIN, acl=ADMIN_ACL, group="server", since="6.0.0",
          summary="Save the current ACL rules in the configured ACL file")
 def cmd_acl_save(client, argv):
     acl = client.server.acl
@@ -548,7 +549,7 @@ def cmd_acl_save(client, argv):
     client.reply.ok()
 
 
-@command("acl|cat", -2, "noscript loading stale", acl="@slow", since="6.0.0",
+@command("acl|cat", -2, "noscript loading stale", acl="@slow", group="server", since="6.0.0",
          summary="List the ACL categories or the commands inside a category")
 def cmd_acl_cat(client, argv):
     if len(argv) > 3:
@@ -565,7 +566,7 @@ def cmd_acl_cat(client, argv):
                              if category in catalog.categories[cmd]])
 
 
-@command("acl|genpass", -2, "noscript loading stale", acl="@slow", since="6.0.0",
+@command("acl|genpass", -2, "noscript loading stale", acl="@slow", group="server", since="6.0.0",
          summary="Generate a pseudorandom secure password to use for ACL users")
 def cmd_acl_genpass(client, argv):
     if len(argv) > 3:
@@ -580,7 +581,7 @@ def cmd_acl_genpass(client, argv):
     client.reply.bulk(os.urandom((chars + 1) // 2).hex()[:chars].encode())
 
 
-@command("acl|log", -2, ADMIN, acl=ADMIN_ACL, since="6.0.0",
+@command("acl|log", -2, ADMIN, acl=ADMIN_ACL, group="server", since="6.0.0",
          summary="List latest events denied because of ACLs in place")
 def cmd_acl_log(client, argv):
     if len(argv) > 3:
@@ -615,7 +616,7 @@ def cmd_acl_log(client, argv):
         reply.bulk(entry.client_info)
 
 
-@command("acl|dryrun", -4, ADMIN, acl=ADMIN_ACL, since="7.0.0",
+@command("acl|dryrun", -4, ADMIN, acl=ADMIN_ACL, group="server", since="7.0.0",
          summary="Returns whether the user can execute the given command without executing "
                  "the command.")
 def cmd_acl_dryrun(client, argv):
@@ -643,7 +644,7 @@ def cmd_acl_dryrun(client, argv):
                              else b"channel"))
 
 
-@command("acl|help", 2, "loading stale", acl="@slow", since="6.0.0",
+@command("acl|help", 2, "loading stale", acl="@slow", group="server", since="6.0.0",
          summary="Show helpful text about the different subcommands")
 def cmd_acl_help(client, argv):
     reply_help(client, [
