@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from harness import RawConnection, ServerProcess, require_reference
+from harness import RawConnection, ServerProcess, require_reference, run_server
 
 
 @pytest.fixture(autouse=True)
@@ -293,6 +293,9 @@ def test_script_denials(servers):
         ["EVAL", "return redis.call('publish', 'ch', 'm')", "0"],
         ["EVAL", "return redis.call('set', KEYS[1], 'v')", "1", "k1"],
         ["EVAL", "return 1", "1", "notmine"],
+        ["EVAL", "return redis.acl_check_cmd('get', 'k1')", "0"],
+        ["EVAL", "return redis.acl_check_cmd('set', 'k1', 'v')", "0"],
+        ["EVAL", "return redis.acl_check_cmd('set', 'other', 'v')", "0"],
         ["FUNCTION", "LOAD", "#!lua name=lib\nredis.register_function('getter', "
          "function(keys) return redis.call('get', keys[1]) end)"],
         ["FCALL", "getter", "1", "k1"],
@@ -496,3 +499,20 @@ def test_acl_pubsub_default(tmp_path):
     finally:
         for server in servers:
             server.stop()
+
+
+@pytest.mark.parametrize("args", [
+    ["--user", "foo", "--user", "foo"],
+    ["--user", "default", "on", "--user", "default", "off"],
+    ["--user", "foo", "on", "bogus"],
+    ["--user", "foo", "on", "~a", "allkeys", "~b"],
+])
+def test_bad_user_declarations_are_config_errors(args):
+    """Checked as the config is read: the same fatal config error as Redis's."""
+    outputs = []
+    for reference in (True, False):
+        result = run_server(args, reference=reference, timeout=15)
+        assert result.returncode == 1
+        outputs.append(result.stderr.decode())
+    assert outputs[1] == outputs[0]
+    assert "Error in user declaration" in outputs[1]

@@ -582,6 +582,10 @@ def _checked_hash(text):
     return bytes(text)
 
 
+# Checking rules before the command table is known: every command name is unknown.
+_NO_COMMANDS = Catalog((), lambda cmd: (), None, None, lambda cmd: False)
+
+
 def merge_selector_arguments(rules):
     """Join a selector spread over several arguments ("(+get", "~key)") into one; returns
     (merged rules, None) or (None, index of an unmatched opening parenthesis)."""
@@ -602,6 +606,30 @@ def merge_selector_arguments(rules):
     if opened is not None:
         return None, opened
     return merged, None
+
+
+def check_user_declaration(argv, declared):
+    """A config file's `user` line (argv: "user", name, rules…), checked as it is read
+    (ACLAppendUserForLoading): None, or the error text. Unknown commands pass here (they are
+    reported when the users load); `declared` holds the names already seen."""
+    if argv[1] in declared:
+        return "Error in user declaration '%s': %s" % (_text(argv[1]), DUPLICATE_USER)
+    merged, unmatched = merge_selector_arguments(argv[2:])
+    if merged is None:
+        return "Error in user declaration '%s': %s" % (_text(argv[unmatched]), SYNTAX)
+    user = User(argv[1])
+    for index, op in enumerate(merged):
+        try:
+            user.apply(op, _NO_COMMANDS, False)
+        except RuleError as exc:
+            if exc.reason != UNKNOWN_COMMAND:
+                # Redis names the argument at the rule's index among the merged rules.
+                return "Error in user declaration '%s': %s" % (_text(argv[index]), exc.reason)
+    return None
+
+
+def _text(data):
+    return data.decode("utf-8", "surrogateescape")
 
 
 def apply_rules(user, rules, catalog, all_channels_default):

@@ -10,6 +10,7 @@ import os
 import re
 
 from protocol.parser import quote_arg, split_args
+from server.base.acl import check_user_declaration
 from server.base.glob import glob_match
 
 
@@ -906,6 +907,11 @@ class Config:
         elif name == "rename-command" and len(args) == 3:
             self.renamed_commands.append((args[1].lower(), args[2], lineno, line))
         elif name == "user" and len(args) >= 2:
+            error = check_user_declaration(
+                [arg.encode("utf-8", "surrogateescape") for arg in args],
+                {line[0].encode("utf-8", "surrogateescape") for line in self.user_lines})
+            if error is not None:
+                raise ConfigError(error)
             self.user_lines.append(args[1:])
         elif name == "loadmodule" and len(args) >= 2:
             self.loadmodule_lines.append(args[1:])

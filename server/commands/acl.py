@@ -174,6 +174,10 @@ class Acl:
 
     # -- checks --
 
+    def allows(self, user, cmd, argv):
+        """Whether `user` (None: unrestricted) may run this call (redis.acl_check_cmd)."""
+        return user is None or user.check(self.catalog, cmd, argv)[0] == model.OK
+
     def check_command(self, client, cmd, argv):
         """The -NOPERM text if the client's user may not run this call, else None; a
         refusal is logged."""
@@ -281,16 +285,11 @@ class Acl:
     # -- files --
 
     def load_configured_users(self, user_lines):
-        """`user` lines of the config file, at start-up; a bad one is fatal (None or the
-        message to log)."""
-        seen = set()
+        """`user` lines of the config file (checked for syntax as the file was read), at
+        start-up; a bad one is fatal (None or the message to log)."""
         for args in user_lines:
             args = [arg.encode("utf-8", "surrogateescape") for arg in args]
             name = args[0]
-            if name in seen:
-                return ("Error in user declaration '%s': %s"
-                        % (name.decode("utf-8", "surrogateescape"), model.DUPLICATE_USER))
-            seen.add(name)
             if model.has_spaces(name):
                 return "Spaces not allowed in ACL usernames"
             merged, unmatched = model.merge_selector_arguments(args[1:])

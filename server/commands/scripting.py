@@ -1148,9 +1148,10 @@ class ScriptEngine:
         if len(argv) != len(args):
             raise ScriptError(self.error_value(
                 b"Lua redis lib command arguments must be strings or integers"))
-        if not self.server.lookup_command(argv):
+        cmd = self.server.lookup_command(argv)
+        if not cmd:
             raise ScriptError(self.error_value(b"Invalid command passed to redis.acl_check_cmd()"))
-        return True                     # every user may run every command (no ACL rules)
+        return self.server.acl.allows(getattr(self.running.caller, "acl_user", None), cmd, argv)
 
     # -- busy scripts --
 
