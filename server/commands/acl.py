@@ -10,7 +10,7 @@ import time
 
 from server.base import acl as model
 from server.base.acl import RuleError, User
-from server.base.errors import CommandError, SYNTAX
+from server.base.errors import CommandError
 from server.base.log import log
 from server.base.util import parse_int_arg, redact_argument, reply_help
 from server.commands import keyspecs, table
@@ -231,7 +231,7 @@ class Acl:
 
     # -- changing users --
 
-    def set_user(self, name, rules, current=None):
+    def set_user(self, name, rules):
         """ACL SETUSER: all rules apply or none; RuleError otherwise."""
         user = self.users.get(name)
         staged = model.apply_rules(user, rules, self.catalog, self.all_channels_default())
@@ -452,7 +452,7 @@ def cmd_acl_setuser(client, argv):
     if model.has_spaces(name):
         raise CommandError("ERR Usernames can't contain spaces or null characters")
     try:
-        client.server.acl.set_user(name, argv[3:], client)
+        client.server.acl.set_user(name, argv[3:])
     except RuleError as exc:
         raise CommandError(exc.setuser_message())
     client.reply.ok()
