@@ -333,6 +333,10 @@ def test_acl_log(servers):
     assert [e["context"] for e in mine] == ["lua", "multi", "toplevel", "toplevel", "toplevel",
                                             "toplevel"]
     assert mine[4]["count"] == 2                 # the repeated FLUSHALL is one entry
+    # The client as it was when refused: its current command is the refused one (or the
+    # script's EVAL, the AUTH that failed).
+    assert ([e["client-info"]["cmd"] for e in mine]
+            == [e["client-info"]["cmd"] for e in theirs])
     for entry in mine:
         assert sorted(entry) == sorted(theirs[0])
         assert 0 <= float(entry["age-seconds"]) < 30

@@ -185,7 +185,7 @@ class Acl:
         if result == model.OK:
             return None
         context = CONTEXT_MULTI if client.multi_state is not None else CONTEXT_TOPLEVEL
-        self.log_denial(client, result, context, cmd, argv, position)
+        self.log_denial(client, result, context, cmd, argv, position, refused=True)
         if result == model.DENIED_CMD:
             return NOPERM[result] % cmd.fullname
         return NOPERM[result]
@@ -217,16 +217,25 @@ class Acl:
         user = client.acl_user
         return user is None or user.may_run_with_all_keys(self.catalog, cmd, argv, model.READ)
 
-    def log_denial(self, client, result, context, cmd, argv, position):
+    def log_denial(self, client, result, context, cmd, argv, position, refused=False):
+        """Log a refusal; `refused`: before the command ran (the client shows it as its
+        current command, as Redis has set it by then)."""
         obj = cmd.fullname.encode() if result == model.DENIED_CMD else argv[position]
-        self.add_log_entry(client, result, context, obj, None)
+        self.add_log_entry(client, result, context, obj, None, argv if refused else None)
 
-    def add_log_entry(self, client, reason, context, obj, username):
+    def add_log_entry(self, client, reason, context, obj, username, current_argv=None):
         from server.commands.introspection import client_info_string
         if username is None:
             username = client.user.encode("utf-8", "surrogateescape")
+        ran = client.argv
+        if current_argv is not None:
+            client.argv = current_argv
+        try:
+            info = client_info_string(client, caller=client)
+        finally:
+            client.argv = ran
         entry = model.LogEntry(reason, context, bytes(obj), username, int(time.time() * 1000),
-                               client_info_string(client).encode("utf-8", "surrogateescape"))
+                               info.encode("utf-8", "surrogateescape"))
         self.log.add(entry, self.config.acllog_max_len)
 
     # -- changing users --
