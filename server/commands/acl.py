@@ -13,7 +13,7 @@ from server.base.acl import RuleError, User
 from server.base.errors import CommandError
 from server.base.log import log
 from server.base.util import parse_int_arg, redact_argument, reply_help
-from server.commands import keyspecs, table
+from server.commands import table
 from server.commands.admin import REWRITE_HOOKS, acl_categories
 from server.commands.table import command, container
 
@@ -53,14 +53,17 @@ GENPASS_MAX_BITS = 4096
 
 # -- what the model knows of the command table ------------------------------------------
 
+_WRITING = frozenset(("insert", "delete", "update"))
+
+
 def _key_access(cmd, argv):
-    """[(position, READ/WRITE bits)] of the keys a call names."""
+    """[(position, READ/WRITE bits)] of the keys a call names, from the key specs' logical
+    flags: `access` needs read permission, `insert`, `delete` or `update` write permission
+    (RO/RW alone need neither: EXISTS, TYPE)."""
     out = []
-    for position, flags in keyspecs.keys_with_flags(cmd, argv):
-        access = 0
-        if flags & keyspecs.KEY_ACCESS:
-            access |= model.READ
-        if flags & (keyspecs.KEY_INSERT | keyspecs.KEY_DELETE | keyspecs.KEY_UPDATE):
+    for position, flags in cmd.keys_with_flags(argv):
+        access = model.READ if "access" in flags else 0
+        if not _WRITING.isdisjoint(flags):
             access |= model.WRITE
         out.append((position, access))
     return out
@@ -88,7 +91,7 @@ def _channels(cmd, argv):
 def build_catalog():
     # The declared table, not the renamed one: rules name commands by their real names.
     return model.Catalog(table.COMMANDS.values(), acl_categories, _key_access, _channels,
-                         keyspecs.has_keys)
+                         lambda cmd: cmd.has_keys())
 
 
 # -- the users ----------------------------------------------------------------------------
