@@ -13,7 +13,7 @@ from server.base.acl import RuleError, User
 from server.base.errors import CommandError
 from server.base.log import log
 from server.base.util import parse_int_arg, redact_argument, reply_help
-from server.commands import table
+from server.commands import arguments as arg, table
 from server.commands.admin import REWRITE_HOOKS, acl_categories
 from server.commands.table import command, container
 
@@ -449,14 +449,20 @@ REWRITE_HOOKS.append(rewrite_user_lines)
 # -- the ACL command ------------------------------------------------------------------------
 
 container("acl", "server", since="6.0.0",
-          summary="A container for Access List Control commands ")
+          summary="A container for Access List Control commands ",
+          complexity="Depends on subcommand.")
 
 ADMIN = "admin noscript loading stale"
+CONFIGURED_USERS = "O(N). Where N is the number of configured users."
 ADMIN_ACL = "@admin @slow @dangerous"
 
 
 @command("acl|setuser", -3, ADMIN, acl=ADMIN_ACL, group="server", since="6.0.0",
-         summary="Modify or create the rules for a specific ACL user")
+         summary="Modify or create the rules for a specific ACL user",
+         complexity="O(N). Where N is the number of rules provided.",
+         history=[("6.2.0", "Added Pub/Sub channel patterns."),
+                  ("7.0.0", "Added selectors and key based permissions.")],
+         args=[arg.string("username"), arg.string("rule", optional=True, multiple=True)])
 def cmd_acl_setuser(client, argv):
     for i in range(2, len(argv)):
         redact_argument(client, i)
@@ -471,7 +477,9 @@ def cmd_acl_setuser(client, argv):
 
 
 @command("acl|deluser", -3, ADMIN, acl=ADMIN_ACL, group="server", since="6.0.0",
-         summary="Remove the specified ACL users and the associated rules")
+         summary="Remove the specified ACL users and the associated rules",
+         complexity="O(1) amortized time considering the typical user.",
+         args=[arg.string("username", multiple=True)])
 def cmd_acl_deluser(client, argv):
     if any(name == b"default" for name in argv[2:]):
         raise CommandError("ERR The 'default' user cannot be removed")
@@ -490,7 +498,13 @@ def _reply_selector(reply, catalog, selector):
 
 
 @command("acl|getuser", 3, ADMIN, acl=ADMIN_ACL, group="server", since="6.0.0",
-         summary="Get the rules for a specific ACL user")
+         summary="Get the rules for a specific ACL user",
+         complexity="O(N). Where N is the number of password, command and pattern rules that "
+                    "the user has.",
+         history=[("6.2.0", "Added Pub/Sub channel patterns."),
+                  ("7.0.0", "Added selectors and changed the format of key and channel patterns "
+                            "from a list to their rule representation.")],
+         args=[arg.string("username")])
 def cmd_acl_getuser(client, argv):
     acl = client.server.acl
     user = acl.users.get(argv[2])
@@ -517,7 +531,8 @@ def cmd_acl_getuser(client, argv):
 
 
 @command("acl|list", 2, ADMIN, acl=ADMIN_ACL, group="server", since="6.0.0",
-         summary="List the current ACL rules in ACL config file format")
+         summary="List the current ACL rules in ACL config file format",
+         complexity=CONFIGURED_USERS)
 def cmd_acl_list(client, argv):
     acl = client.server.acl
     client.reply.bulk_array([b"user " + name + b" " + acl.users[name].describe(acl.catalog)
@@ -525,19 +540,21 @@ def cmd_acl_list(client, argv):
 
 
 @command("acl|users", 2, ADMIN, acl=ADMIN_ACL, group="server", since="6.0.0",
-         summary="List the username of all the configured ACL rules")
+         summary="List the username of all the configured ACL rules",
+         complexity=CONFIGURED_USERS)
 def cmd_acl_users(client, argv):
     client.reply.bulk_array(sorted(client.server.acl.users))
 
 
 @command("acl|whoami", 2, "noscript loading stale", acl="@slow", group="server", since="6.0.0",
-         summary="Return the name of the user associated to the current connection")
+         summary="Return the name of the user associated to the current connection",
+         complexity="O(1)")
 def cmd_acl_whoami(client, argv):
     client.reply.bulk(client.user.encode("utf-8", "surrogateescape"))
 
 
 @command("acl|load", 2, ADMIN, acl=ADMIN_ACL, group="server", since="6.0.0",
-         summary="Reload the ACLs from the configured ACL file")
+         summary="Reload the ACLs from the configured ACL file", complexity=CONFIGURED_USERS)
 def cmd_acl_load(client, argv):
     acl = client.server.acl
     if not acl.config.aclfile:
@@ -549,7 +566,8 @@ def cmd_acl_load(client, argv):
 
 
 @command("acl|save", 2, ADMIN, acl=ADMIN_ACL, group="server", since="6.0.0",
-         summary="Save the current ACL rules in the configured ACL file")
+         summary="Save the current ACL rules in the configured ACL file",
+         complexity=CONFIGURED_USERS)
 def cmd_acl_save(client, argv):
     acl = client.server.acl
     if not acl.config.aclfile:
@@ -561,7 +579,9 @@ def cmd_acl_save(client, argv):
 
 
 @command("acl|cat", -2, "noscript loading stale", acl="@slow", group="server", since="6.0.0",
-         summary="List the ACL categories or the commands inside a category")
+         summary="List the ACL categories or the commands inside a category",
+         complexity="O(1) since the categories and commands are a fixed set.",
+         args=[arg.string("categoryname", optional=True)])
 def cmd_acl_cat(client, argv):
     if len(argv) > 3:
         raise CommandError(_subcommand_syntax_error(argv))
@@ -578,7 +598,8 @@ def cmd_acl_cat(client, argv):
 
 
 @command("acl|genpass", -2, "noscript loading stale", acl="@slow", group="server", since="6.0.0",
-         summary="Generate a pseudorandom secure password to use for ACL users")
+         summary="Generate a pseudorandom secure password to use for ACL users",
+         complexity="O(1)", args=[arg.integer("bits", optional=True)])
 def cmd_acl_genpass(client, argv):
     if len(argv) > 3:
         raise CommandError(_subcommand_syntax_error(argv))
@@ -593,7 +614,9 @@ def cmd_acl_genpass(client, argv):
 
 
 @command("acl|log", -2, ADMIN, acl=ADMIN_ACL, group="server", since="6.0.0",
-         summary="List latest events denied because of ACLs in place")
+         summary="List latest events denied because of ACLs in place",
+         complexity="O(N) with N being the number of entries shown.",
+         args=[arg.oneof("operation", arg.integer("count"), arg.token("RESET"), optional=True)])
 def cmd_acl_log(client, argv):
     if len(argv) > 3:
         raise CommandError(_subcommand_syntax_error(argv))
@@ -629,7 +652,10 @@ def cmd_acl_log(client, argv):
 
 @command("acl|dryrun", -4, ADMIN, acl=ADMIN_ACL, group="server", since="7.0.0",
          summary="Returns whether the user can execute the given command without executing "
-                 "the command.")
+                 "the command.",
+         complexity="O(1).",
+         args=[arg.string("username"), arg.string("command"),
+               arg.string("arg", optional=True, multiple=True)])
 def cmd_acl_dryrun(client, argv):
     server = client.server
     acl = server.acl
@@ -656,7 +682,7 @@ def cmd_acl_dryrun(client, argv):
 
 
 @command("acl|help", 2, "loading stale", acl="@slow", group="server", since="6.0.0",
-         summary="Show helpful text about the different subcommands")
+         summary="Show helpful text about the different subcommands", complexity="O(1)")
 def cmd_acl_help(client, argv):
     reply_help(client, [
         "CAT [<category>]",
