@@ -30,6 +30,15 @@ if not NATIVE:
         """A dict grows when it decides to: no growth is held back under maxmemory."""
 
 
+# Scripts: the native Lua bridge, or None for lupa's path (server/commands/scripting.py).
+open_lua_bridge = None
+if NATIVE:
+    try:
+        from native.luabridge import open as open_lua_bridge  # noqa: F811
+    except ImportError:
+        pass
+
+
 def warn_if_pure():
     if not NATIVE and not PURE:
         log.warning("Native extensions not built; running the pure-Python protocol path (slower).")

@@ -40,7 +40,7 @@ BAD_NAME = ("Library names can only contain letters, numbers, or underscores(_) 
 class Function:
     """A registered function; `name` and `flags` are what ScriptEngine.run reads."""
 
-    __slots__ = ("name", "function", "library", "description", "flags")
+    __slots__ = ("name", "function", "library", "description", "flags", "native_ref")
 
     def __init__(self, name, function, library, description, flags):
         self.name = name.decode("utf-8", "surrogateescape")
@@ -48,6 +48,7 @@ class Function:
         self.library = library
         self.description = description   # bytes or None
         self.flags = flags               # frozenset of flag names (never None: not EVAL)
+        self.native_ref = None           # the callback's LuaRef for the native bridge
 
 
 class Library:

@@ -553,13 +553,14 @@ def deny_attributes(obj, name, is_setting):
 
 
 class Script:
-    __slots__ = ("sha", "body", "flags", "function")
+    __slots__ = ("sha", "body", "flags", "function", "native_ref")
 
     def __init__(self, sha, body, flags, function):
         self.sha = sha
         self.body = body
         self.flags = flags            # None without a shebang (EVAL's compatibility mode)
         self.function = function
+        self.native_ref = None        # the function's LuaRef for the native bridge
 
     @property
     def name(self):
@@ -739,6 +740,13 @@ class ScriptEngine:
             api["register_function"] = self._expose(lambda *args: register(self, *args))
             api["clock"] = LuaFunction(time.monotonic)
         api["functions"] = self.table(self.exposed)
+        # The native bridge (native/luabridge.pyx) replaces the lupa path of redis.call and
+        # of running a script; without it (PYREDIS_PURE=1, not built) lupa's path runs.
+        self.bridge = None
+        if native_bridge.open_lua_bridge is not None:
+            self.bridge = native_bridge.open_lua_bridge(self, self.lua)
+            api["redis"][b"call"] = self.bridge.call
+            api["redis"][b"pcall"] = self.bridge.pcall
         load_sandbox = self.lua.eval(
             "function(code, name, api) return assert(loadstring(code, name))(api) end")
         helpers = load_sandbox(SANDBOX_LUA.encode(), INTERNAL_SOURCE.encode(),
@@ -749,6 +757,8 @@ class ScriptEngine:
         self.where = helpers[b"where"]
         self.tokens = helpers[b"tokens"]
         self.lua_memory = helpers[b"memory"]
+        if self.bridge is not None:
+            self.bridge.set_runner(self.run_lua)
         self.lua.execute("collectgarbage('collect')")   # building the sandbox left garbage
 
     def _expose(self, fn):
@@ -836,7 +846,12 @@ class ScriptEngine:
         server.clock_ms()                 # every command of the script sees this time
         threshold = server.config.busy_reply_threshold
         try:
-            if len(keys) + len(args) <= TOKEN_CHUNK:
+            if self.bridge is not None:
+                if script.native_ref is None:
+                    script.native_ref = self.bridge.ref(script.function)
+                outcome = self.bridge.run(script.native_ref, threshold > 0, keys, args,
+                                          caller.reply, client)
+            elif len(keys) + len(args) <= TOKEN_CHUNK:
                 outcome = self.run_lua(script.function, threshold > 0, None, None, len(keys),
                                        *keys, *args)
             else:
@@ -849,6 +864,8 @@ class ScriptEngine:
             if ctx.pump is not None:
                 self.server.command_checks.remove(busy_check)
                 ctx.pump.finish()
+        if outcome is None:                       # the bridge wrote a one-value result
+            return False
         if outcome[0]:
             if outcome[2] is False:
                 tokens = outcome[3:]              # the tokens came along
@@ -1031,6 +1048,8 @@ class ScriptEngine:
                     narrowed.append((entry[0], entry[1], targets))
             batch[held:] = narrowed
         reply = client.reply.take()
+        if self.bridge is not None:
+            return reply                                 # converted by the native bridge
         kind = reply[0]
         if kind == 43:                                   # +status, the most common reply
             return self.table({b"ok": reply[1:-2]})

@@ -1,0 +1,613 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""Native bridge between the script engine and its Lua state (server/commands/scripting.py).
+
+The pure twin is the engine's lupa path: every value crossing between Python and
+Lua goes through lupa's object wrapping. Here the hot crossings talk to the same
+Lua state through the Lua 5.1 C API instead:
+
+- running a cached script: the sandbox's `run` helper and the script function are
+  pushed from registry references, KEYS and ARGV built as Lua tables, the call made
+  with lua_pcall, and the common one-value results (a string, a number, a boolean,
+  nil) written straight to the caller's reply writer; any other result comes back as
+  the token tuple the lupa path produces, for the engine to write;
+- redis.call / redis.pcall: C functions that read their arguments off the Lua stack,
+  run the command through the engine's ordinary `_call` (command table, refusals,
+  Server.call) and turn its RESP reply into Lua values as the engine's ReplyParser
+  does.
+
+lupa's lua51 module exports the whole Lua C API; its functions are looked up with
+dlsym on that already loaded module (no link-time dependency). The lua_State comes
+from Lua itself: the engine loads `luaopen_luabridge` with package.loadlib before the
+sandbox is sealed, and Lua calls it with its state.
+
+A Lua error raised from C (lua_error) unwinds with longjmp: the C functions do their
+Python work in a separate function that holds the GIL and returns a status, so no
+Python frame or reference is live when lua_error runs.
+"""
+cimport cython
+from libc.stdio cimport snprintf
+from libc.math cimport isnan, isinf
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from cpython.ref cimport PyObject
+
+from native.resp cimport ReplyWriter, _append_bulk, _format_header, _parse_ll
+
+import lupa.lua51 as _lupa_lua51
+
+from server.base.log import log
+
+cdef extern from "dlfcn.h" nogil:
+    void* dlopen(const char* filename, int flags)
+    void* dlsym(void* handle, const char* symbol)
+    int RTLD_NOW
+    int RTLD_NOLOAD
+
+cdef extern from *:
+    """
+    typedef struct lua_State lua_State;
+    """
+    ctypedef struct lua_State:
+        pass
+
+ctypedef int (*lua_CFunction)(lua_State*) noexcept nogil
+
+cdef enum:
+    LUA_REGISTRYINDEX = -10000
+    LUA_GLOBALSINDEX = -10002
+    LUA_MULTRET = -1
+    LUA_TNIL = 0
+    LUA_TBOOLEAN = 1
+    LUA_TNUMBER = 3
+    LUA_TSTRING = 4
+    LUA_TTABLE = 5
+
+# Token kinds of a flattened result (scripting.py's T_*).
+cdef enum:
+    T_BULK = 1
+    T_NUMBER = 2
+    T_TRUE = 3
+    T_FALSE = 4
+    T_NIL = 5
+
+
+# The Lua C API, looked up in lupa's module.
+cdef int (*lua_gettop)(lua_State*) noexcept nogil
+cdef void (*lua_settop)(lua_State*, int) noexcept nogil
+cdef void (*lua_pushvalue)(lua_State*, int) noexcept nogil
+cdef int (*lua_type)(lua_State*, int) noexcept nogil
+cdef const char* (*lua_tolstring)(lua_State*, int, size_t*) noexcept nogil
+cdef double (*lua_tonumber)(lua_State*, int) noexcept nogil
+cdef int (*lua_toboolean)(lua_State*, int) noexcept nogil
+cdef void* (*lua_touserdata)(lua_State*, int) noexcept nogil
+cdef void (*lua_pushlstring)(lua_State*, const char*, size_t) noexcept nogil
+cdef void (*lua_pushnumber)(lua_State*, double) noexcept nogil
+cdef void (*lua_pushnil)(lua_State*) noexcept nogil
+cdef void (*lua_pushboolean)(lua_State*, int) noexcept nogil
+cdef void (*lua_pushcclosure)(lua_State*, lua_CFunction, int) noexcept nogil
+cdef void (*lua_createtable)(lua_State*, int, int) noexcept nogil
+cdef void (*lua_rawseti)(lua_State*, int, int) noexcept nogil
+cdef void (*lua_rawgeti)(lua_State*, int, int) noexcept nogil
+cdef void (*lua_rawset)(lua_State*, int) noexcept nogil
+cdef void (*lua_setfield)(lua_State*, int, const char*) noexcept nogil
+cdef void* (*lua_newuserdata)(lua_State*, size_t) noexcept nogil
+cdef int (*lua_pcall)(lua_State*, int, int, int) noexcept nogil
+cdef int (*lua_error)(lua_State*) noexcept nogil
+cdef int (*lua_checkstack)(lua_State*, int) noexcept nogil
+cdef int (*luaL_ref)(lua_State*, int) noexcept nogil
+cdef void (*luaL_unref)(lua_State*, int, int) noexcept nogil
+
+cdef bint _api_ready = False
+
+
+cdef void* _symbol(void* handle, const char* name) except NULL:
+    cdef void* found = dlsym(handle, name)
+    if found == NULL:
+        raise ImportError("lupa's Lua module does not export %s" % name.decode())
+    return found
+
+
+cdef int _load_api() except -1:
+    """Point the API functions at lupa's Lua 5.1 (already loaded by `import lupa.lua51`)."""
+    global _api_ready, lua_gettop, lua_settop, lua_pushvalue, lua_type, lua_tolstring
+    global lua_tonumber, lua_toboolean, lua_touserdata, lua_pushlstring, lua_pushnumber
+    global lua_pushnil, lua_pushboolean, lua_pushcclosure, lua_createtable, lua_rawseti
+    global lua_rawgeti, lua_rawset, lua_setfield, lua_newuserdata, lua_pcall, lua_error
+    global lua_checkstack, luaL_ref, luaL_unref
+    if _api_ready:
+        return 0
+    path = _lupa_lua51.__file__.encode()
+    cdef void* h = dlopen(path, RTLD_NOW | RTLD_NOLOAD)
+    if h == NULL:
+        raise ImportError("lupa's lua51 module is not loaded")
+    lua_gettop = <int (*)(lua_State*) noexcept nogil>_symbol(h, b"lua_gettop")
+    lua_settop = <void (*)(lua_State*, int) noexcept nogil>_symbol(h, b"lua_settop")
+    lua_pushvalue = <void (*)(lua_State*, int) noexcept nogil>_symbol(h, b"lua_pushvalue")
+    lua_type = <int (*)(lua_State*, int) noexcept nogil>_symbol(h, b"lua_type")
+    lua_tolstring = <const char* (*)(lua_State*, int, size_t*) noexcept nogil>_symbol(h, b"lua_tolstring")
+    lua_tonumber = <double (*)(lua_State*, int) noexcept nogil>_symbol(h, b"lua_tonumber")
+    lua_toboolean = <int (*)(lua_State*, int) noexcept nogil>_symbol(h, b"lua_toboolean")
+    lua_touserdata = <void* (*)(lua_State*, int) noexcept nogil>_symbol(h, b"lua_touserdata")
+    lua_pushlstring = <void (*)(lua_State*, const char*, size_t) noexcept nogil>_symbol(h, b"lua_pushlstring")
+    lua_pushnumber = <void (*)(lua_State*, double) noexcept nogil>_symbol(h, b"lua_pushnumber")
+    lua_pushnil = <void (*)(lua_State*) noexcept nogil>_symbol(h, b"lua_pushnil")
+    lua_pushboolean = <void (*)(lua_State*, int) noexcept nogil>_symbol(h, b"lua_pushboolean")
+    lua_pushcclosure = <void (*)(lua_State*, lua_CFunction, int) noexcept nogil>_symbol(h, b"lua_pushcclosure")
+    lua_createtable = <void (*)(lua_State*, int, int) noexcept nogil>_symbol(h, b"lua_createtable")
+    lua_rawseti = <void (*)(lua_State*, int, int) noexcept nogil>_symbol(h, b"lua_rawseti")
+    lua_rawgeti = <void (*)(lua_State*, int, int) noexcept nogil>_symbol(h, b"lua_rawgeti")
+    lua_rawset = <void (*)(lua_State*, int) noexcept nogil>_symbol(h, b"lua_rawset")
+    lua_setfield = <void (*)(lua_State*, int, const char*) noexcept nogil>_symbol(h, b"lua_setfield")
+    lua_newuserdata = <void* (*)(lua_State*, size_t) noexcept nogil>_symbol(h, b"lua_newuserdata")
+    lua_pcall = <int (*)(lua_State*, int, int, int) noexcept nogil>_symbol(h, b"lua_pcall")
+    lua_error = <int (*)(lua_State*) noexcept nogil>_symbol(h, b"lua_error")
+    lua_checkstack = <int (*)(lua_State*, int) noexcept nogil>_symbol(h, b"lua_checkstack")
+    luaL_ref = <int (*)(lua_State*, int) noexcept nogil>_symbol(h, b"luaL_ref")
+    luaL_unref = <void (*)(lua_State*, int, int) noexcept nogil>_symbol(h, b"luaL_unref")
+    _api_ready = True
+    return 0
+
+
+cdef inline int lua_upvalueindex(int i) noexcept nogil:
+    return LUA_GLOBALSINDEX - i
+
+
+cdef inline void lua_pop(lua_State* L, int n) noexcept nogil:
+    lua_settop(L, -n - 1)
+
+
+# -- values between Python and Lua ---------------------------------------------------------
+
+cdef inline int _push_bytes(lua_State* L, object data) except -1:
+    if not PyBytes_CheckExact(data):
+        data = bytes(data)
+    lua_pushlstring(L, PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data))
+    return 0
+
+
+cdef int _push_list(lua_State* L, list items) except -1:
+    """A Lua array of strings (KEYS, ARGV)."""
+    cdef int i = 0
+    lua_createtable(L, len(items), 0)
+    for item in items:
+        i += 1
+        _push_bytes(L, item)
+        lua_rawseti(L, -2, i)
+    return 0
+
+
+cdef int _push_python(lua_State* L, object value) except -1:
+    """An error value the engine built (ScriptEngine.error_value): bytes, or a dict of
+    bytes keys to bytes / True values."""
+    if isinstance(value, bytes):
+        return _push_bytes(L, value)
+    if isinstance(value, dict):
+        lua_createtable(L, 0, len(value))
+        for key, item in (<dict>value).items():
+            _push_bytes(L, key)
+            if item is True or item is False:
+                lua_pushboolean(L, item is True)
+            elif isinstance(item, (int, float)):
+                lua_pushnumber(L, item)
+            else:
+                _push_bytes(L, item)
+            lua_rawset(L, -3)
+        return 0
+    return _push_bytes(L, str(value).encode("utf-8", "replace"))
+
+
+cdef object _to_python(lua_State* L, int index):
+    """A token as lupa converts it: string -> bytes, integral number -> int."""
+    cdef int kind = lua_type(L, index)
+    cdef size_t size
+    cdef const char* text
+    cdef double number
+    if kind == LUA_TSTRING:
+        text = lua_tolstring(L, index, &size)
+        return PyBytes_FromStringAndSize(text, size)
+    if kind == LUA_TNUMBER:
+        number = lua_tonumber(L, index)
+        if number == <double><long>number:
+            return <long>number
+        return number
+    if kind == LUA_TBOOLEAN:
+        return lua_toboolean(L, index) != 0
+    if kind == LUA_TNIL:
+        return None
+    text = lua_tolstring(L, index, &size)
+    if text != NULL:
+        return PyBytes_FromStringAndSize(text, size)
+    return None
+
+
+cdef inline long long _c_long(double number) noexcept:
+    """(long) of a double as x86-64 converts it (scripting's c_long)."""
+    if isnan(number) or isinf(number) or number >= 9223372036854775808.0 or number < -9223372036854775808.0:
+        return <long long>(-9223372036854775807 - 1)
+    return <long long>number
+
+
+# -- RESP replies as Lua values (ScriptEngine's ReplyParser) -------------------------------
+
+cdef class _Reply:
+    cdef const char* data
+    cdef Py_ssize_t size
+    cdef Py_ssize_t pos
+    cdef object owner
+
+
+cdef Py_ssize_t _line_end(_Reply r) except -2:
+    cdef Py_ssize_t i = r.pos
+    while i + 1 < r.size:
+        if r.data[i] == b'\r' and r.data[i + 1] == b'\n':
+            return i
+        i += 1
+    raise ValueError("truncated reply")
+
+
+cdef long long _line_number(_Reply r, Py_ssize_t start, Py_ssize_t end) except? -1:
+    cdef long long value
+    if not _parse_ll(<const unsigned char*>r.data + start, end - start, &value):
+        raise ValueError("bad number in reply")
+    return value
+
+
+cdef int _push_ok_like(lua_State* L, const char* field, const char* text, Py_ssize_t n) except -1:
+    lua_createtable(L, 0, 1)
+    lua_pushlstring(L, text, n)
+    lua_setfield(L, -2, field)
+    return 0
+
+
+cdef int _push_reply(lua_State* L, _Reply r, object engine, int depth) except -1:
+    """Push the reply value at r.pos onto the Lua stack, moving past it."""
+    cdef Py_ssize_t end = _line_end(r)
+    cdef char kind = r.data[r.pos]
+    cdef Py_ssize_t start = r.pos + 1
+    cdef long long n, i
+    if not lua_checkstack(L, 4):
+        raise MemoryError("Lua stack")
+    r.pos = end + 2
+    if kind == b'$':
+        n = _line_number(r, start, end)
+        if n < 0:
+            lua_pushboolean(L, 0)
+            return 0
+        lua_pushlstring(L, r.data + r.pos, n)
+        r.pos += n + 2
+        return 0
+    if kind == b':':
+        lua_pushnumber(L, <double>_line_number(r, start, end))
+        return 0
+    if kind == b'*' or kind == b'>':
+        n = _line_number(r, start, end)
+        if n < 0:
+            lua_pushboolean(L, 0)
+            return 0
+        lua_createtable(L, n, 0)
+        for i in range(n):
+            _push_reply(L, r, engine, depth + 1)
+            lua_rawseti(L, -2, i + 1)
+        return 0
+    if kind == b'+':
+        return _push_ok_like(L, b"ok", r.data + start, end - start)
+    if kind == b'-':
+        value = engine.error_value(PyBytes_FromStringAndSize(r.data + start - 1, end - start + 1))
+        value[b"ignore_error_stats_update"] = True
+        return _push_python(L, value)
+    if kind == b'_':
+        lua_pushnil(L)
+        return 0
+    if kind == b'#':
+        lua_pushboolean(L, end - start == 1 and r.data[start] == b't')
+        return 0
+    if kind == b',':
+        text = PyBytes_FromStringAndSize(r.data + start, end - start)
+        lua_createtable(L, 0, 1)
+        lua_pushnumber(L, float(text))
+        lua_setfield(L, -2, b"double")
+        return 0
+    if kind == b'(':
+        return _push_ok_like(L, b"big_number", r.data + start, end - start)
+    if kind == b'=':
+        n = _line_number(r, start, end)
+        start = r.pos
+        r.pos += n + 2
+        lua_createtable(L, 0, 1)
+        lua_createtable(L, 0, 2)
+        lua_pushlstring(L, r.data + start, 3 if n >= 3 else n)
+        lua_setfield(L, -2, b"format")
+        lua_pushlstring(L, r.data + start + 4, n - 4 if n > 4 else 0)
+        lua_setfield(L, -2, b"string")
+        lua_setfield(L, -2, b"verbatim_string")
+        return 0
+    if kind == b'%' or kind == b'~':
+        n = _line_number(r, start, end)
+        lua_createtable(L, 0, 1)
+        lua_createtable(L, 0, n)
+        for i in range(n):
+            _push_reply(L, r, engine, depth + 1)
+            if kind == b'%':
+                _push_reply(L, r, engine, depth + 1)
+            else:
+                lua_pushboolean(L, 1)
+            if lua_type(L, -2) == LUA_TNIL:
+                lua_pop(L, 2)               # a nil key cannot be stored
+            else:
+                lua_rawset(L, -3)
+        lua_setfield(L, -2, b"map" if kind == b'%' else b"set")
+        return 0
+    if kind == b'|':
+        n = _line_number(r, start, end)
+        for i in range(2 * n):
+            _push_reply(L, r, engine, depth + 1)
+            lua_pop(L, 1)
+        return _push_reply(L, r, engine, depth)
+    raise ValueError("unexpected reply type %r" % chr(kind))
+
+
+# -- redis.call / redis.pcall --------------------------------------------------------------
+
+cdef object ScriptError = None      # server.commands.lua_libs.ScriptError, set by open()
+
+
+cdef int _call_with_gil(lua_State* L, bint raising) noexcept with gil:
+    """redis.call's Python side: the number of results pushed, or -1 with the error value
+    pushed for the caller to raise. Every Python reference is gone when it returns."""
+    cdef int top = lua_gettop(L)
+    try:
+        return _call(L, raising, top)
+    except BaseException as exc:
+        lua_settop(L, top)
+        try:
+            _push_python(L, ("%s: %s" % (type(exc).__name__, exc)).encode("utf-8", "replace"))
+        except BaseException:
+            lua_pushlstring(L, b"internal error", 14)
+        return -1
+
+
+cdef int _call(lua_State* L, bint raising, int argc) except -2:
+    cdef Bridge bridge
+    cdef void** slot = <void**>lua_touserdata(L, lua_upvalueindex(1))
+    cdef size_t size
+    cdef const char* text
+    cdef char number[64]
+    cdef int kind, n, i
+    if slot == NULL or slot[0] == NULL:
+        _push_python(L, b"redis.call/pcall can only be called inside a script invocation")
+        return -1
+    bridge = <Bridge>slot[0]
+    engine = bridge.engine
+    args = [None] * argc
+    for i in range(argc):
+        kind = lua_type(L, i + 1)
+        if kind == LUA_TSTRING:
+            text = lua_tolstring(L, i + 1, &size)
+            args[i] = PyBytes_FromStringAndSize(text, size)
+        elif kind == LUA_TNUMBER:
+            n = snprintf(number, 64, b"%.17g", lua_tonumber(L, i + 1))
+            args[i] = PyBytes_FromStringAndSize(number, n)
+    try:
+        reply = engine._call(True, args)
+    except ScriptError as exc:
+        value = exc.value
+    except Exception as exc:           # a bug in Python code reached from Lua
+        value = bridge.internal_error(exc)
+    else:
+        if PyBytes_CheckExact(reply) and PyBytes_GET_SIZE(reply) and PyBytes_AS_STRING(reply)[0] != b'-':
+            _push_one_reply(L, reply, engine)
+            return 1
+        value = engine.error_value(reply[:len(reply) - 2])
+        value[b"ignore_error_stats_update"] = True
+    del args
+    _push_python(L, value)
+    return -1 if raising else 1
+
+
+cdef int _push_one_reply(lua_State* L, bytes reply, object engine) except -1:
+    cdef _Reply r = _Reply.__new__(_Reply)
+    r.owner = reply
+    r.data = PyBytes_AS_STRING(reply)
+    r.size = PyBytes_GET_SIZE(reply)
+    r.pos = 0
+    return _push_reply(L, r, engine, 0)
+
+
+cdef int _redis_call(lua_State* L) noexcept nogil:
+    cdef int n = _call_with_gil(L, True)
+    if n < 0:
+        return lua_error(L)
+    return n
+
+
+cdef int _redis_pcall(lua_State* L) noexcept nogil:
+    cdef int n = _call_with_gil(L, False)
+    if n < 0:
+        return lua_error(L)
+    return n
+
+
+cdef int _adopt(lua_State* L) noexcept nogil:
+    """adopt(value) -> a registry reference keeping value for the bridge."""
+    lua_settop(L, 1)
+    lua_pushnumber(L, luaL_ref(L, LUA_REGISTRYINDEX))
+    return 1
+
+
+# -- opening -------------------------------------------------------------------------------
+
+cdef Bridge _opening = None
+
+
+cdef public int luaopen_luabridge(lua_State* L) noexcept with gil:
+    """Called by Lua through package.loadlib: the state, and a table of the bridge's
+    C functions {call, pcall, adopt}."""
+    cdef Bridge bridge = _opening
+    cdef void** slot
+    if bridge is None:
+        return 0
+    bridge.L = L
+    lua_createtable(L, 0, 3)
+    slot = <void**>lua_newuserdata(L, sizeof(void*))
+    slot[0] = <void*>bridge
+    bridge.slot = slot
+    bridge.slot_ref = luaL_ref(L, LUA_REGISTRYINDEX)     # keeps the slot alive
+    lua_rawgeti(L, LUA_REGISTRYINDEX, bridge.slot_ref)
+    lua_pushcclosure(L, _redis_call, 1)
+    lua_setfield(L, -2, b"call")
+    lua_rawgeti(L, LUA_REGISTRYINDEX, bridge.slot_ref)
+    lua_pushcclosure(L, _redis_pcall, 1)
+    lua_setfield(L, -2, b"pcall")
+    lua_pushcclosure(L, _adopt, 0)
+    lua_setfield(L, -2, b"adopt")
+    return 1
+
+
+def open(engine, lua):
+    """The Bridge of an engine's LuaRuntime (before its sandbox is built)."""
+    global ScriptError, _opening
+    _load_api()
+    if ScriptError is None:
+        from server.commands.lua_libs import ScriptError as error_class
+        ScriptError = error_class
+    bridge = Bridge(engine, lua)
+    loadlib = lua.eval("package.loadlib")
+    opener = loadlib(__file__.encode(), b"luaopen_luabridge")
+    if isinstance(opener, tuple):
+        raise ImportError("package.loadlib: %r" % (opener,))
+    _opening = bridge
+    try:
+        functions = opener()
+    finally:
+        _opening = None
+    if bridge.L == NULL:
+        raise ImportError("luaopen_luabridge was not called")
+    bridge.adopt = functions[b"adopt"]
+    bridge.call = functions[b"call"]
+    bridge.pcall = functions[b"pcall"]
+    return bridge
+
+
+# Neither class lets the cyclic GC clear its fields first: their __dealloc__ touches the Lua
+# state, which the LuaRuntime they hold keeps open until they are gone.
+@cython.no_gc_clear
+cdef class LuaRef:
+    """A registry reference to a Lua value, released with this object."""
+    cdef Bridge bridge
+    cdef readonly int ref
+
+    def __dealloc__(self):
+        if self.bridge is not None and self.bridge.L != NULL:
+            luaL_unref(self.bridge.L, LUA_REGISTRYINDEX, self.ref)
+
+
+@cython.no_gc_clear
+cdef class Bridge:
+    cdef lua_State* L
+    cdef void** slot
+    cdef int slot_ref
+    cdef int run_ref
+    cdef readonly object engine
+    cdef readonly object lua           # the LuaRuntime: keeps the state alive
+    cdef public object adopt, call, pcall
+    cdef dict refs
+
+    def __init__(self, engine, lua):
+        self.engine = engine
+        self.lua = lua
+        self.L = NULL
+        self.run_ref = 0
+
+    def __dealloc__(self):
+        if self.slot != NULL:
+            self.slot[0] = NULL        # redis.call of this state can no longer reach us
+
+    def set_runner(self, run):
+        """The sandbox's run(fn, with_hook, keys, args, nkeys) helper."""
+        self.run_ref = <int>self.adopt(run)
+
+    def ref(self, value):
+        """A LuaRef holding a Lua value (a compiled script, a library function)."""
+        cdef LuaRef ref = LuaRef.__new__(LuaRef)
+        ref.ref = <int>self.adopt(value)
+        ref.bridge = self
+        return ref
+
+    def internal_error(self, exc):
+        """What LuaFunction makes of an unexpected Python error."""
+        import traceback
+        log.warning("Error in a function called from a script:\n%s"
+                    % "".join(traceback.format_exception(exc)))
+        return ("%s: %s" % (type(exc).__name__, exc)).encode("utf-8", "replace")
+
+    def run(self, LuaRef function, bint with_hook, list keys, list args, writer, script_client):
+        """Run a script function under the sandbox's `run`. Writes the common one-value
+        results to `writer` (as the script's client's RESP version after the run has it)
+        and returns None; otherwise returns the outcome tuple the
+        lupa path gets (ok, n, false, tokens...) or (false, message, source, line,
+        ignore_stats[, raw])."""
+        cdef lua_State* L = self.L
+        cdef int top = lua_gettop(L)
+        cdef int status, count, i, n
+        cdef size_t size
+        cdef const char* text
+        cdef ReplyWriter fast
+        cdef char header[32]
+        cdef double kind
+        if not lua_checkstack(L, 8):
+            raise MemoryError("Lua stack")
+        lua_rawgeti(L, LUA_REGISTRYINDEX, self.run_ref)
+        lua_rawgeti(L, LUA_REGISTRYINDEX, function.ref)
+        lua_pushboolean(L, with_hook)
+        try:
+            _push_list(L, keys)
+            _push_list(L, args)
+        except BaseException:
+            lua_settop(L, top)
+            raise
+        lua_pushnumber(L, len(keys))
+        status = lua_pcall(L, 5, LUA_MULTRET, 0)
+        try:
+            if status != 0:
+                return (False, None, None, None, False, _to_python(L, top + 1) or b"")
+            count = lua_gettop(L) - top
+            if (count == 5 and lua_toboolean(L, top + 1) and lua_type(L, top + 3) == LUA_TBOOLEAN
+                    and type(writer) is ReplyWriter):
+                fast = <ReplyWriter>writer
+                kind = lua_tonumber(L, top + 4)
+                if kind == T_BULK and lua_type(L, top + 5) == LUA_TSTRING:
+                    text = lua_tolstring(L, top + 5, &size)
+                    _append_bulk(fast._buf, text, size)
+                    return None
+                if kind == T_NUMBER:
+                    n = _format_header(header, b':', _c_long(lua_tonumber(L, top + 5)))
+                    fast._buf += PyBytes_FromStringAndSize(header, n)
+                    return None
+            if count == 4 and lua_toboolean(L, top + 1) and lua_type(L, top + 3) == LUA_TBOOLEAN:
+                kind = lua_tonumber(L, top + 4)
+                if kind == T_NIL:
+                    writer.null()
+                    return None
+                if kind == T_TRUE:
+                    if script_client.resp == 2:
+                        writer.integer(1)
+                    else:
+                        writer.boolean(True)
+                    return None
+                if kind == T_FALSE:
+                    if script_client.resp == 2:
+                        writer.null()
+                    else:
+                        writer.boolean(False)
+                    return None
+            if count >= 3 and lua_toboolean(L, top + 1) and lua_type(L, top + 3) == LUA_TTABLE:
+                # Too many tokens for the stack: they are read from the table.
+                n = <int>lua_tonumber(L, top + 2)
+                outcome = [True, n, False]
+                for i in range(1, n + 1):
+                    lua_rawgeti(L, top + 3, i)
+                    outcome.append(_to_python(L, -1))
+                    lua_pop(L, 1)
+                return tuple(outcome)
+            return tuple([_to_python(L, top + 1 + i) for i in range(count)])
+        finally:
+            lua_settop(L, top)
