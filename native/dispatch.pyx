@@ -344,6 +344,18 @@ cdef class CommandCore:
         self._arity = self.arity
         self._fast_kind = FAST_PATHS.get(self.name, FAST_NONE)
 
+    cpdef bint run_fast(self, client, ServerCore server, list argv) except -1:
+        """The native path of the command's common shape for Server.call's callers (a
+        script's redis.call, EXEC): True when it ran, False when the handler must."""
+        cdef Py_ssize_t argc = PyList_GET_SIZE(argv)
+        if (not self._fast_kind or server.notify_keyspace_events
+                or (argc != self._arity if self._arity > 0 else argc < -self._arity)):
+            return False
+        reply = client.reply
+        if type(reply) is not ReplyWriter:
+            return False
+        return _run_fast(self._fast_kind, client, server, argv, <ReplyWriter>reply)
+
 
 cdef inline double _wall_time() noexcept:
     """time.time(), without the Python call."""
@@ -497,7 +509,7 @@ cdef class ClientCore:
         server.queue_flush(self)
 
 
-cdef bint _run_fast(int kind, ClientCore client, ServerCore server, list argv,
+cdef bint _run_fast(int kind, object client, ServerCore server, list argv,
                     ReplyWriter reply) except -1:
     """The most common shape of GET, SET without options, MSET, INCR/DECR, LPUSH/RPUSH of one
     element, LPOP/RPOP without a count, SADD and HSET of one member or field (HSET into a
@@ -511,12 +523,13 @@ cdef bint _run_fast(int kind, ClientCore client, ServerCore server, list argv,
     cdef char text[32]
     cdef Py_ssize_t n, head, size
     cdef list items
-    if type(client) is not _Client or type(server) is not _Server:
-        return False                # the slot offsets are those of these classes
+    if type(server) is not _Server:
+        return False                # the slot offsets are those of this class
     if kind == FAST_PUBLISH:
         return _publish(server, argv, reply)
     key = <object>PyList_GET_ITEM(argv, 1)
-    db = _slot_get(client, _client_db)
+    # A connection-less client (a script's) has no slot at the Client offset.
+    db = _slot_get(client, _client_db) if type(client) is _Client else client.db
     if type(db) is not _Database or _slot_get(db, _db_lfu) is not None:
         return False
     cdef dict expires = _slot_get(db, _db_expires)

@@ -408,7 +408,8 @@ class Server(ServerCore):
             reply_mark = None
         start = perf_counter_ns()
         try:
-            cmd.handler(client, argv)
+            if not cmd.run_fast(client, self, argv):
+                cmd.handler(client, argv)
         except CommandError as exc:
             reply.error(exc.message)
             cmd.failed_calls += 1

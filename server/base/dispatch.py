@@ -183,6 +183,10 @@ class CommandCore:
         """Derive the fast-path facts, once the subcommands are all declared."""
         self.fast = not self.subcommands and "protected" not in self.flags
 
+    def run_fast(self, client, server, argv):
+        """The native twin runs common shapes itself; here the handler always does."""
+        return False
+
 
 class ClientCore:
     """What a client does with every read and every loop iteration: parse, run, write."""

@@ -16,7 +16,8 @@ import time
 
 from lupa import lua51
 
-from protocol.parser import parse_int, split_args
+from protocol.parser import split_args
+from server.base.native_bridge import parse_int
 from server.base.errors import CommandError
 from server.base.glob import glob_match
 from server.base.util import reply_help

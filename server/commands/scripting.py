@@ -58,8 +58,9 @@ import time
 
 from lupa import lua51
 
-from protocol.parser import parse_int, split_args
+from protocol.parser import split_args
 from server.base import native_bridge
+from server.base.native_bridge import parse_int
 from server.base.dispatch import TARGET_AOF, TARGET_REPLICAS
 from server.commands.fake_client import FakeClient
 from server.commands import arguments as arg
@@ -831,7 +832,8 @@ class ScriptEngine:
             raise CommandError("ERR Scripts can not run scripts")
         flags = script.flags
         read_only = read_only_command or (flags is not None and FLAG_NO_WRITES in flags)
-        self._check_can_run(caller, flags, read_only_command)
+        if flags is not None:
+            self._check_can_run(caller, flags, read_only_command)
         ctx = RunContext(caller, script.name, not self.library_mode, read_only,
                          flags is not None and FLAG_ALLOW_OOM in flags)
         client = self.client
@@ -843,7 +845,8 @@ class ScriptEngine:
         client.is_master = caller.is_master
         client.reply.buf.clear()
         self.running = server.running_script = ctx
-        server.clock_ms()                 # every command of the script sees this time
+        if server.cached_time_ms is None:
+            server.clock_ms()             # every command of the script sees this time
         threshold = server.config.busy_reply_threshold
         try:
             if self.bridge is not None:
