@@ -222,6 +222,42 @@ cdef class ServerCore:
         if self.tracking_hook is not None:
             self.tracking_hook.key_modified(db, key)
 
+    cpdef call(self, client, CommandCore cmd, list argv):
+        """Run a handler, then what every command pays after it (after_call), as Redis's
+        call(): for EXEC, scripts and AOF loading (process_input inlines it for a
+        top-level command). Twin of server/base/dispatch.py's."""
+        cdef bint outermost = self.call_depth == 0
+        cdef long long started, duration
+        cdef object reply_mark = None
+        dirty_before = self.dirty
+        client.argv = argv
+        client.propagate_argv = None
+        if outermost:                   # commands inside EXEC or a script share its clock
+            self.cached_time_ms = None
+        self.call_depth += 1
+        reply = client.reply
+        if type(reply) is ReplyWriter:
+            reply_mark = PyByteArray_GET_SIZE((<ReplyWriter>reply)._buf)
+        else:
+            try:
+                reply_mark = len(reply.buf)
+            except AttributeError:      # a writer that keeps no byte buffer
+                pass
+        started = _now_ns()
+        try:
+            if not cmd.run_fast(client, self, argv):
+                cmd.handler(client, argv)
+        except CommandError as exc:
+            reply.error(exc.message)
+            cmd.failed_calls += 1
+        except Exception as exc:
+            self.handler_failed(client, cmd, exc, reply_mark)
+        duration = (_now_ns() - started) // 1000
+        self.call_depth -= 1
+        if outermost:
+            self.cached_time_ms = None
+        self.after_call(client, cmd, argv, duration, dirty_before, outermost)
+
     cpdef after_call(self, client, CommandCore cmd, list argv, long long duration,
                      object dirty_before, bint outermost):
         """What every command pays after its handler, whichever path ran it (this module's

@@ -11,7 +11,6 @@ import signal
 import sys
 import time
 import traceback
-from time import perf_counter_ns
 
 # The command families, each declaring its commands into the table as it is imported
 # (in this order: containers before the subcommands other families add to them).
@@ -390,36 +389,8 @@ class Server(ServerCore):
         """Blocked clients are served once the whole top-level command (EXEC, a script) ran."""
         blocking.serve_ready_keys(self)
 
-    def call(self, client, cmd, argv):
-        """Run a handler, then what every command pays after it (after_call: statistics,
-        propagation, hooks), as Redis's call(). native/dispatch.pyx runs a top-level
-        command's handler itself and calls the same after_call."""
-        dirty_before = self.dirty
-        client.argv = argv
-        client.propagate_argv = None
-        outermost = not self.call_depth
-        if outermost:                   # commands inside EXEC or a script share its clock
-            self.cached_time_ms = None
-        self.call_depth += 1
-        reply = client.reply
-        try:
-            reply_mark = len(reply.buf)
-        except AttributeError:          # a writer that keeps no byte buffer (scripts)
-            reply_mark = None
-        start = perf_counter_ns()
-        try:
-            if not cmd.run_fast(client, self, argv):
-                cmd.handler(client, argv)
-        except CommandError as exc:
-            reply.error(exc.message)
-            cmd.failed_calls += 1
-        except Exception as exc:
-            self.handler_failed(client, cmd, exc, reply_mark)
-        duration = (perf_counter_ns() - start) // 1000
-        self.call_depth -= 1
-        if outermost:
-            self.cached_time_ms = None
-        self.after_call(client, cmd, argv, duration, dirty_before, outermost)
+    # call, the one `call` (a handler, then after_call), is ServerCore's
+    # (server/base/dispatch.py, native/dispatch.pyx).
 
     after_call_hooks = []               # fn(client, cmd, argv, duration): MONITOR
 

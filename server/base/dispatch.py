@@ -29,6 +29,7 @@ import time
 import traceback
 
 from protocol.parser import ProtocolError
+from server.base.errors import CommandError
 from server.base.histogram import index_for_usec, new_counts
 from server.base.log import log
 from server.base.notify import channels as notification_channels
@@ -90,6 +91,37 @@ class ServerCore:
             self.ready_keys[(db.index, key)] = db
         if self.tracking_hook is not None:
             self.tracking_hook.key_modified(db, key)
+
+    def call(self, client, cmd, argv):
+        """Run a handler, then what every command pays after it (after_call: statistics,
+        propagation, hooks), as Redis's call(): for EXEC, scripts and AOF loading (the
+        native loop inlines it for a top-level command)."""
+        dirty_before = self.dirty
+        client.argv = argv
+        client.propagate_argv = None
+        outermost = not self.call_depth
+        if outermost:                   # commands inside EXEC or a script share its clock
+            self.cached_time_ms = None
+        self.call_depth += 1
+        reply = client.reply
+        try:
+            reply_mark = len(reply.buf)
+        except AttributeError:          # a writer that keeps no byte buffer
+            reply_mark = None
+        start = time.perf_counter_ns()
+        try:
+            if not cmd.run_fast(client, self, argv):
+                cmd.handler(client, argv)
+        except CommandError as exc:
+            reply.error(exc.message)
+            cmd.failed_calls += 1
+        except Exception as exc:
+            self.handler_failed(client, cmd, exc, reply_mark)
+        duration = (time.perf_counter_ns() - start) // 1000
+        self.call_depth -= 1
+        if outermost:
+            self.cached_time_ms = None
+        self.after_call(client, cmd, argv, duration, dirty_before, outermost)
 
     def after_call(self, client, cmd, argv, duration, dirty_before, outermost):
         """What every command pays after its handler, whichever path ran it (the native

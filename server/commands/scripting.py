@@ -24,6 +24,12 @@ raise (ScriptError) keeps the caller's frame, so messages name the script
 line as Redis's C functions do (a Lua wrapper would lose it to tail calls).
 Being userdata to Lua, they are named "function" by the sandbox's type().
 
+With the native extensions built, native/luabridge.pyx makes the hot crossings on
+the Lua C API instead of through lupa's wrapping: redis.call / redis.pcall are C
+functions (their reply parsed straight into Lua values; the command still runs
+through _call), and a cached script runs from a registry reference, its one-value
+result written straight to the caller's writer. lupa's path is its pure twin.
+
 Effects replication (the only mode of 7.0): the writes of a script reach the
 AOF and replicas as the commands themselves, wrapped in MULTI ... EXEC when
 there are several (Server.propagate holds what nested calls propagate until
