@@ -386,6 +386,7 @@ cdef int _call(lua_State* L, bint raising, int argc) except -2:
         elif kind == LUA_TNUMBER:
             n = snprintf(number, 64, b"%.17g", lua_tonumber(L, i + 1))
             args[i] = PyBytes_FromStringAndSize(number, n)
+    lua_settop(L, 0)                    # the arguments are read: room for the reply
     try:
         reply = engine._call(True, args)
     except ScriptError as exc:

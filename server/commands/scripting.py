@@ -458,6 +458,10 @@ local function info_text(value)
   return nil
 end
 
+-- A step of the collector every 50 runs, as Redis takes one: the garbage of small
+-- scripts (their KEYS and ARGV tables) never piles up until a whole cycle is due.
+local GC_STEP_PERIOD, runs_since_gc_step, collectgarbage = 50, 0, collectgarbage
+
 -- KEYS and ARGV come as arguments (small calls) or as two tables (keys == nil). A script
 -- sees them as globals; a library function (FCALL) gets them as its two arguments.
 local function run(fn, with_hook, keys, args, nkeys, ...)
@@ -477,6 +481,11 @@ local function run(fn, with_hook, keys, args, nkeys, ...)
   if with_hook then sethook(hook, '', api.hook_instructions) end
   local ok, result = xpcall(body, error_handler)
   if with_hook then sethook() end
+  runs_since_gc_step = runs_since_gc_step + 1
+  if runs_since_gc_step == GC_STEP_PERIOD then
+    runs_since_gc_step = 0
+    collectgarbage('step', GC_STEP_PERIOD)
+  end
   if ok then
     local kind = type(result)             -- the common one-value results skip emit's table
     if kind == 'string' then return true, 2, false, 1, result end
