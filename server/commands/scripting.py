@@ -50,10 +50,11 @@ redis.set_repl sends what follows to the AOF, the replicas, both or neither: the
 are held with their targets and Server.end_propagation_unit gives each sink its own.
 
 Not supported: SCRIPT DEBUG YES/SYNC (the Lua debugger) and cjson.new.
-Known differences: a call into Python takes at most 7996 arguments (Redis's
-limit is Lua's, about 8000); -0 reaches Python as 0, so redis.call and cjson
-see "0" where Redis writes "-0"; argument errors of next, pairs, rawget,
-rawset and setmetatable lose the script line when tail-called.
+Known differences: a call into Python through lupa takes at most 7996 arguments
+(Redis's limit is Lua's, about 8000) and sees -0 as 0, so cjson (and redis.call
+on lupa's path; the native bridge reads both as Redis does) see "0" where Redis
+writes "-0"; argument errors of next, pairs, rawget, rawset and setmetatable lose
+the script line when tail-called.
 """
 import hashlib
 import os
