@@ -229,7 +229,9 @@ cdef class ServerCore:
         cdef bint outermost = self.call_depth == 0
         cdef long long started, duration
         cdef object reply_mark = None
-        dirty_before = self.dirty
+        # Only a write propagates, and only to sinks (AOF, replicas): without them nothing
+        # is held for the end of the top-level command either.
+        dirty_before = self.dirty if self.propagation_sinks else None
         client.argv = argv
         client.propagate_argv = None
         if outermost:                   # commands inside EXEC or a script share its clock

@@ -96,7 +96,9 @@ class ServerCore:
         """Run a handler, then what every command pays after it (after_call: statistics,
         propagation, hooks), as Redis's call(): for EXEC, scripts and AOF loading (the
         native loop inlines it for a top-level command)."""
-        dirty_before = self.dirty
+        # Only a write propagates, and only to sinks (AOF, replicas): without them nothing
+        # is held for the end of the top-level command either.
+        dirty_before = self.dirty if self.propagation_sinks else None
         client.argv = argv
         client.propagate_argv = None
         outermost = not self.call_depth
