@@ -181,6 +181,18 @@ class MasterLink:
 
     # -- handshake ------------------------------------------------------------------------------
 
+    async def open_connection(self, config):
+        """The link's socket, from bind-source-addr when set. As in Redis the binding is best
+        effort: an address that cannot be bound leaves the choice to the kernel."""
+        source = config.bind_source_addr
+        if source:
+            try:
+                return await asyncio.open_connection(self.host, self.port, limit=1 << 20,
+                                                     local_addr=(source, 0))
+            except OSError:
+                pass
+        return await asyncio.open_connection(self.host, self.port, limit=1 << 20)
+
     async def sync_and_stream(self):
         server = self.server
         config = server.config
@@ -188,8 +200,7 @@ class MasterLink:
         self.state = "connecting"
         log.notice("Connecting to MASTER %s:%d" % (self.host, self.port))
         log.notice("MASTER <-> REPLICA sync started")
-        reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(self.host, self.port, limit=1 << 20), timeout)
+        reader, writer = await asyncio.wait_for(self.open_connection(config), timeout)
         if self.stopped:
             writer.close()
         self.alive()

@@ -735,7 +735,7 @@ class Replication:
 
     def refuse_without_replicas(self, client, cmd, argv):
         from server.commands import transactions
-        if client.is_master or "write" not in transactions.checked_flags(client, cmd):
+        if client.is_master or "write" not in transactions.checked_flags(client, cmd, argv):
             return None
         return NOREPLICAS
 

@@ -257,7 +257,7 @@ def _loading_progress(server, flag, total_bytes, refusal):
 
 
 def refuse_while_async_loading(client, cmd, argv):
-    if "no_async_loading" in command_flags(client, cmd):
+    if "no_async_loading" in command_flags(client, cmd, argv):
         return LOADING
     return None
 
@@ -274,7 +274,7 @@ def run_loading(server, total_bytes, steps):
 
 
 def refuse_while_loading(client, cmd, argv):
-    if "loading" not in command_flags(client, cmd):
+    if "loading" not in command_flags(client, cmd, argv):
         return LOADING
     return None
 

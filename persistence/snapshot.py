@@ -355,12 +355,11 @@ def remove_temp_file(server, pid):
         "rdb-unlink-temp-file", (time.perf_counter_ns() - started) // 1_000_000)
 
 
-def command_flags(client, cmd):
-    """The flags a command is checked with: the dispatcher's own rule (EXEC carries what
-    it queued: write if any queued command writes, loading only if all may run then)."""
-    if client.multi_state is None:
-        return cmd.flags
-    return transactions.checked_flags(client, cmd)
+def command_flags(client, cmd, argv):
+    """The flags a command is checked with: the dispatcher's own rule (a script's declared
+    flags; EXEC carries what it queued: write if any queued command writes, loading only
+    if all may run then)."""
+    return transactions.checked_flags(client, cmd, argv)
 
 
 def update_disk_error_check(server):
@@ -373,6 +372,6 @@ def refuse_writes(client, cmd, argv):
     errors = client.server.disk_errors
     if not errors or client.is_master:
         return None
-    if cmd.name == "ping" or "write" in command_flags(client, cmd):
+    if cmd.name == "ping" or "write" in command_flags(client, cmd, argv):
         return (errors.get("rdb") or errors.get("aof"))[0]
     return None

@@ -308,7 +308,8 @@ class Server(ServerCore):
             # no_multi commands are refused; EXEC is checked for the flags of what it queued.
             if "no_multi" in flags:
                 return self.reject(client, cmd, transactions.NOT_ALLOWED_IN_MULTI, argv)
-            flags = transactions.checked_flags(client, cmd)
+        if in_multi or cmd.get_flags is not None:      # a script's declared flags count here
+            flags = transactions.checked_flags(client, cmd, argv)
         if client.acl_user is not None:   # a restricted user: the command, its keys, channels
             error = self.acl.check_command(client, cmd, argv)
             if error is not None:

@@ -285,10 +285,10 @@ def oom_check(client, cmd, argv):
     out_of_memory = not evictor.perform()
     server.tracking.invalidate_pending()
     if client.multi_state is not None:
-        flags = transactions.checked_flags(client, cmd)
+        flags = transactions.checked_flags(client, cmd, argv)
         reject = "denyoom" in flags or cmd.name not in RUN_WHILE_OOM_IN_MULTI
     else:
-        reject = "denyoom" in cmd.flags
+        reject = "denyoom" in cmd.flags_for(server, argv)
     if out_of_memory and reject:
         return OOM_ERROR
     evictor.oom_at_last_check = out_of_memory

@@ -27,7 +27,7 @@ from server.commands.introspection import subcommand_syntax_error
 from server.commands.lua_libs import ScriptError, number_to_lua_string
 from server.commands.monitor import feed as feed_monitors
 from server.commands.scripting import (SHEBANG_FLAGS, ScriptEngine, busy_error, engine_of,
-                                       parse_shebang,
+                                       command_flags_for_script, parse_shebang,
                                        kill_running_script, script_keys)
 from server.commands import arguments as arg
 from server.commands.table import command, container, KeySpec, at, counted
@@ -348,8 +348,17 @@ def run_function_command(client, argv, read_only):
         client.server.lookup_command(argv).failed_calls += 1      # it replied an error
 
 
+def fcall_command_flags(cmd, server, argv):
+    """FCALL's flags for the dispatcher's checks (fcallGetCommandFlags): the function's."""
+    function = store_of(server).functions.get(argv[1].lower())
+    if function is None:
+        return cmd.flags
+    return command_flags_for_script(cmd.flags, function.flags)
+
+
 @command("fcall", -3, "noscript stale skip_monitor may_replicate no_mandatory_keys",
          acl="@slow @scripting", group="scripting", since="7.0.0", get_keys=script_keys,
+         get_flags=fcall_command_flags,
          summary="Invoke a function",
          complexity="Depends on the function that is executed.",
          key_specs=[KeySpec("RW access update", at(2), counted(0, 1),
@@ -365,6 +374,7 @@ def cmd_fcall(client, argv):
 
 @command("fcall_ro", -3, "readonly noscript stale skip_monitor no_mandatory_keys",
          acl="@slow @scripting", group="scripting", since="7.0.0", get_keys=script_keys,
+         get_flags=fcall_command_flags,
          summary="Invoke a read-only function",
          complexity="Depends on the function that is executed.",
          key_specs=[KeySpec("RO access", at(2), counted(0, 1),

@@ -69,7 +69,7 @@ class Pauses:
         if client.multi_state is not None and cmd.name not in ("exec", "multi", "discard"):
             return None                  # queued, not run
         if mode == "write":
-            flags = transactions.checked_flags(client, cmd)
+            flags = transactions.checked_flags(client, cmd, argv)
             if "write" not in flags and "may_replicate" not in flags:
                 return None
         client.blocked = True

@@ -670,6 +670,48 @@ def parse_shebang(body):
     return frozenset(flags), end
 
 
+# A script that declares flags gets these from them, not from its command (EVAL, FCALL).
+FLAGS_SCRIPTS_DECLARE = frozenset(("write", "denyoom", "stale", "may_replicate"))
+
+
+def command_flags_for_script(cmd_flags, script_flags):
+    """The command flags a call is checked with once its script declared `script_flags`
+    (scriptFlagsToCmdFlags): no-writes drops write and denyoom, allow-oom drops denyoom,
+    allow-stale brings stale; may_replicate goes, as the declaration already tells."""
+    flags = set(cmd_flags - FLAGS_SCRIPTS_DECLARE)
+    if FLAG_NO_WRITES not in script_flags:
+        flags.add("write")
+        if FLAG_ALLOW_OOM not in script_flags:
+            flags.add("denyoom")
+    if FLAG_ALLOW_STALE in script_flags:
+        flags.add("stale")
+    return frozenset(flags)
+
+
+def eval_command_flags(cmd, server, argv):
+    """EVAL's flags for the dispatcher's checks (evalGetCommandFlags): those its shebang
+    declares; a script without one keeps the command's own."""
+    body = argv[1]
+    if not body.startswith(b"#!"):
+        return cmd.flags
+    try:
+        flags = parse_shebang(body)[0]
+    except CommandError:
+        return cmd.flags                  # the command itself reports the error
+    return command_flags_for_script(cmd.flags, flags)
+
+
+def evalsha_command_flags(cmd, server, argv):
+    """EVALSHA's: those the cached script declared, if it is cached and declared any."""
+    sha = argv[1]
+    if len(sha) != 40:
+        return cmd.flags
+    script = engine_of(server).scripts.get(sha.lower().decode("latin-1"))
+    if script is None or script.flags is None:
+        return cmd.flags
+    return command_flags_for_script(cmd.flags, script.flags)
+
+
 def _c_bytes(data):
     """Bytes as a C string: up to the first NUL."""
     nul = data.find(b"\0")
@@ -1534,6 +1576,7 @@ def run_script_command(client, argv, by_sha, read_only):
 @command("eval", -3, "noscript stale skip_monitor may_replicate no_mandatory_keys",
          acl="@slow @scripting",
          since="2.6.0", get_keys=script_keys,
+         get_flags=eval_command_flags,
          summary="Execute a Lua script server side",
          complexity="Depends on the script that is executed.",
          key_specs=[KeySpec("RW access update", at(2), counted(0, 1),
@@ -1550,6 +1593,7 @@ def cmd_eval(client, argv):
 @command("evalsha", -3, "noscript stale skip_monitor may_replicate no_mandatory_keys",
          acl="@slow @scripting",
          since="2.6.0", get_keys=script_keys,
+         get_flags=evalsha_command_flags,
          summary="Execute a Lua script server side",
          complexity="Depends on the script that is executed.",
          key_specs=[KeySpec("RW access update", at(2), counted(0, 1))],
@@ -1563,6 +1607,7 @@ def cmd_evalsha(client, argv):
 
 @command("eval_ro", -3, "readonly noscript stale skip_monitor no_mandatory_keys",
          acl="@slow @scripting", since="7.0.0", get_keys=script_keys,
+         get_flags=eval_command_flags,
          summary="Execute a read-only Lua script server side",
          complexity="Depends on the script that is executed.",
          key_specs=[KeySpec("RO access", at(2), counted(0, 1),
@@ -1578,6 +1623,7 @@ def cmd_eval_ro(client, argv):
 
 @command("evalsha_ro", -3, "readonly noscript stale skip_monitor no_mandatory_keys",
          acl="@slow @scripting", since="7.0.0", get_keys=script_keys,
+         get_flags=evalsha_command_flags,
          summary="Execute a read-only Lua script server side",
          complexity="Depends on the script that is executed.",
          key_specs=[KeySpec("RO access", at(2), counted(0, 1))],

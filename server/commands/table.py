@@ -167,6 +167,7 @@ class Command(CommandCore):
     history: tuple = ()           # COMMAND DOCS: (version, what changed) pairs
     args: tuple = ()              # COMMAND DOCS: server.commands.arguments.Arg trees
     get_keys: object = None       # argv -> key indexes, or (index, flags) pairs
+    get_flags: object = None      # scripts: (cmd, server, argv) -> the flags checks apply
     key_specs: tuple = ()         # KeySpec, in Redis's order
     parent: object = None
     subcommands: dict = field(default_factory=dict)
@@ -253,6 +254,12 @@ class Command(CommandCore):
             return [(k, ()) if isinstance(k, int) else k for k in self.get_keys(argv)]
         return []
 
+    def flags_for(self, server, argv):
+        """The flags the dispatcher checks this call with (Redis's getCommandFlags)."""
+        if self.get_flags is None:
+            return self.flags
+        return self.get_flags(self, server, argv)
+
     def arity_ok(self, argc):
         return argc == self.arity if self.arity > 0 else argc >= -self.arity
 
@@ -262,10 +269,12 @@ COMMANDS = {}
 
 def command(name, arity, flags="", acl="", tips="", group=None, since="1.0.0", summary="",
             complexity="", history=(), args=(), get_keys=None, key_specs=(), doc_flags="",
-            deprecated=None):
+            deprecated=None, get_flags=None):
     """Declare a handler `fn(client, argv)` as command `name` ("parent|sub" for subcommands).
 
-    `deprecated` is (since which version, what replaces it), as COMMAND DOCS shows them."""
+    `deprecated` is (since which version, what replaces it), as COMMAND DOCS shows them.
+    `get_flags(cmd, server, argv)` gives the flags the dispatcher's checks see when they depend
+    on the call (a script's declared flags replace its command's write, denyoom, stale)."""
 
     def register(fn):
         flagset = frozenset(flags.split())
@@ -276,7 +285,7 @@ def command(name, arity, flags="", acl="", tips="", group=None, since="1.0.0", s
             acl=tuple(a.lstrip("@") for a in acl.split()),
             tips=tuple(tips.split()), group=group or _group_of(fn),
             since=since, summary=summary, complexity=complexity, history=tuple(history),
-            args=tuple(args), get_keys=get_keys, key_specs=tuple(key_specs),
+            args=tuple(args), get_keys=get_keys, get_flags=get_flags, key_specs=tuple(key_specs),
             doc_flags=tuple(doc_flags.split()) + (("deprecated",) if deprecated else ()),
             deprecated_since=deprecated[0] if deprecated else "",
             replaced_by=deprecated[1] if deprecated else "",

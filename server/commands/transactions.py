@@ -54,14 +54,17 @@ class WatchedKey:
 
 # -- the dispatcher's side ---------------------------------------------------------------------
 
-def checked_flags(client, cmd):
-    """The flags the dispatcher checks for `cmd` sent inside MULTI."""
-    if cmd.name != "exec":
-        return cmd.flags
+def checked_flags(client, cmd, argv):
+    """The flags the dispatcher checks this call with: a script's declared ones (see
+    Command.flags_for), and for EXEC the sum of what it queued."""
+    if cmd.name != "exec" or client.multi_state is None:
+        return cmd.flags_for(client.server, argv)
+    server = client.server
     flags = set(cmd.flags)
-    for queued, _ in client.multi_state:
-        flags |= queued.flags & FLAGS_FROM_ANY
-        flags -= FLAGS_FROM_ALL - queued.flags
+    for queued, queued_argv in client.multi_state:
+        queued_flags = queued.flags_for(server, queued_argv)
+        flags |= queued_flags & FLAGS_FROM_ANY
+        flags -= FLAGS_FROM_ALL - queued_flags
     return frozenset(flags)
 
 
