@@ -536,6 +536,24 @@ def test_replica_authenticates_with_masterauth(start_server):
     assert refused.client().dbsize() == 0
 
 
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("master_kind", ["ours", "redis"])
+def test_replica_link_leaves_from_bind_source_addr(start_server, master_kind):
+    """bind-source-addr: the master sees the replica connect from that address (any
+    127/8 address is the loopback on Linux); one that cannot be bound is skipped."""
+    start = start_ours if master_kind == "ours" else start_redis
+    master = start(start_server, "--protected-mode", "no")
+    replica = start_ours(start_server)
+    assert command(replica, "CONFIG", "SET", "bind-source-addr", "127.0.0.2") == b"+OK\r\n"
+    assert command(replica, "REPLICAOF", "127.0.0.1", str(master.port)) == b"+OK\r\n"
+    wait_link_up(replica)
+    assert replica_lines(info(master))[0]["ip"] == "127.0.0.2"
+
+    elsewhere = start_ours(start_server, "--bind-source-addr", "192.0.2.1", *replica_of(master))
+    wait_link_up(elsewhere)
+    assert {line["ip"] for line in replica_lines(info(master))} == {"127.0.0.2", "127.0.0.1"}
+
+
 # -- 5: promotion (PSYNC2) ------------------------------------------------------------------------
 
 @pytest.mark.timeout(60)

@@ -66,8 +66,7 @@ class Pauses:
         mode = self.mode
         if mode is None or client.is_master or "S" in client.flags:
             return None
-        if client.multi_state is not None and cmd.name not in ("exec", "multi", "discard"):
-            return None                  # queued, not run
+        # As in Redis, a command waits before it would be queued inside MULTI too.
         if mode == "write":
             flags = transactions.checked_flags(client, cmd, argv)
             if "write" not in flags and "may_replicate" not in flags:
