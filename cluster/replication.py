@@ -306,6 +306,7 @@ class Replication:
 
     def add_replica(self, client):
         client.flags.add("S")
+        client.follows_stream = True        # its commands may not touch the data or reply
         client.output_limit_class_changed()
         if client not in self.replicas:
             self.replicas.append(client)

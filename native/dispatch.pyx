@@ -425,6 +425,7 @@ cdef class ClientCore:
     cdef public bint blocked              # BLPOP & co: input is parsed again on resume_input()
     cdef public int reply_mode
     cdef public bint subscribed           # Pub/Sub: RESP2 restricts its commands (process_command)
+    cdef public bint follows_stream       # a replica or MONITOR: the full path, no keyspace
     cdef public object output_limit       # client-output-buffer-limit of its class, or None
     cdef public long long output_check_from   # pending output from which a write checks it
 
@@ -477,6 +478,7 @@ cdef class ClientCore:
         cdef PyObject* entry
         cdef list argv
         cdef Py_ssize_t argc, mark
+        cdef bint follower
         cdef object dirty_before
         cdef long long started, duration
         cdef list checks = server.command_checks
@@ -490,6 +492,7 @@ cdef class ClientCore:
                 if argc == 0:
                     continue
                 mark = PyByteArray_GET_SIZE(reply._buf)
+                follower = self.follows_stream     # before the command (PSYNC makes a replica)
                 # One command; a bug in the dispatcher costs an -ERR, never the server.
                 try:
                     entry = PyDict_GetItem(server._commands_by_raw_name, argv[0])
@@ -499,6 +502,7 @@ cdef class ClientCore:
                         cmd = <CommandCore>entry
                         if (not cmd.fast or not self.authenticated or self.multi_state is not None
                                 or self.acl_user is not None or self.subscribed
+                                or self.follows_stream
                                 or (argc != cmd._arity if cmd._arity > 0 else argc < -cmd._arity)
                                 or PyList_GET_SIZE(checks) or server.call_depth
                                 or (server.memory_counted_limit
@@ -535,6 +539,8 @@ cdef class ClientCore:
                     self.internal_error(argv, exc)
                 if self.reply_mode != REPLY_ON:
                     self.end_of_command_reply_mode(mark)
+                if follower and PyByteArray_GET_SIZE(reply._buf) > mark:
+                    self.replied_on_stream(argv, mark)
                 if self.closed:
                     return
                 # Over its output limit the client is dropped before its next command runs.

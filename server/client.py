@@ -68,6 +68,7 @@ class Client(ClientCore, asyncio.Protocol):
         self.is_master = False
         self.unix = False
         self.subscribed = False       # any Pub/Sub subscription (the P flag): the full dispatch path
+        self.follows_stream = False   # a replica or a MONITOR: the full path, kept off the keyspace
         self.channels = None          # Pub/Sub: what this client subscribed to (server/commands/pubsub.py)
         self.patterns = None
         self.shard_channels = None
@@ -170,6 +171,28 @@ class Client(ClientCore, asyncio.Protocol):
             if self.transport is not None:
                 self.transport.close()
             self.server.remove_client(self)
+
+    def replied_on_stream(self, argv, mark):
+        """A command of a replica produced a reply, which would corrupt the stream the replica
+        reads on this connection: as Redis, the connection is dropped (its pending output
+        with it) and the event logged; an error is also logged as one sent to a replica.
+        A MONITOR gets its replies."""
+        if "S" not in self.flags or "O" in self.flags:
+            return
+        server = self.server
+        reply = bytes(self.reply.buf[mark:])
+        cmd = server.lookup_command(argv)
+        name = cmd.fullname if cmd is not None else "<unknown>"
+        log.warning("Replica generated a reply to command '%s', disconnecting it: %s"
+                    % (name, self.info_line()))
+        if reply.startswith(b"-"):
+            server.stats.unexpected_error_replies += 1
+            text = reply[1:].split(b"\r\n", 1)[0].decode("utf-8", "replace")
+            if text.startswith("ERR "):
+                text = text[4:]
+            log.warning("== CRITICAL == This master is sending an error to its replica: '%s' "
+                        "after processing the command '%s'" % (text, name))
+        self.abort()
 
     def abort(self):
         """Close without writing anything still pending (Redis's freeClientAsync)."""

@@ -60,6 +60,8 @@ DENIED_PROTECTED = (
 
 # Their lazily expired keys propagate as separate DELs, never wrapped in MULTI … EXEC.
 EXPIRES_ARBITRARY_KEYS = frozenset(("scan", "randomkey"))
+# Commands that touch the data, which a replica or MONITOR connection may not send.
+KEYSPACE_FLAGS = frozenset(("write", "readonly", "may_replicate"))
 
 LLONG_MAX = 2**63 - 1
 
@@ -335,6 +337,9 @@ class Server(ServerCore):
                     return self.reject(client, cmd, error, argv)
             else:
                 self.evictor.oom_at_last_check = False
+        if client.follows_stream and not flags.isdisjoint(KEYSPACE_FLAGS):
+            # A replica or MONITOR is never paused, so it may not reach the data at all.
+            return self.reject(client, cmd, "ERR Replica can't interact with the keyspace", argv)
         checks = self.command_checks
         if checks:
             for check in checks:

@@ -257,12 +257,15 @@ class ClientCore:
                 if argv:
                     # One command through the dispatcher; a bug in it costs an -ERR, never the server.
                     mark = len(self.reply.buf)
+                    follower = self.follows_stream   # before the command (PSYNC makes a replica)
                     try:
                         process_command(self, argv)
                     except Exception as exc:
                         self.internal_error(argv, exc)
                     if self.reply_mode != REPLY_ON:
                         self.end_of_command_reply_mode(mark)
+                    if follower and len(self.reply.buf) > mark:
+                        self.replied_on_stream(argv, mark)
                     if self.closed:
                         return
                     # Over its output limit the client is dropped before its next command runs.

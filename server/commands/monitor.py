@@ -38,6 +38,7 @@ def cmd_monitor(client, argv):
 def start_monitoring(client):
     server = client.server
     client.flags.add("O")
+    client.follows_stream = True        # the data is out of its reach, as for a replica
     monitors = server.monitors
     monitors.append(client)
     if len(monitors) == 1:
@@ -50,6 +51,7 @@ def stop_monitoring(client):
     if "O" not in client.flags:
         return
     client.flags.discard("O")
+    client.follows_stream = "S" in client.flags
     server = client.server
     monitors = server.monitors
     if client in monitors:
