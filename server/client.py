@@ -180,8 +180,10 @@ class Client(ClientCore, asyncio.Protocol):
         if "S" not in self.flags or "O" in self.flags:
             return
         server = self.server
-        reply = bytes(self.reply.buf[mark:])
         cmd = server.lookup_command(argv)
+        if cmd is not None and cmd.name == "replconf":
+            return          # its ACK may start the stream itself, which is no reply
+        reply = bytes(self.reply.buf[mark:])
         name = cmd.fullname if cmd is not None else "<unknown>"
         log.warning("Replica generated a reply to command '%s', disconnecting it: %s"
                     % (name, self.info_line()))
