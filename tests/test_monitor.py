@@ -272,3 +272,23 @@ def test_functions_show_before_their_commands(reference, ours):
     ])
     assert lines[:2] == [b'[0 127.0.0.1:PORT] "FCALL" "setfoo" "1" "foo" "bar"',
                          b'[0 lua] "set" "foo" "bar"']
+
+
+def monitor_sends(port):
+    """A monitor's own commands: the data is out of its reach, the rest answers (its own
+    PING comes back as a monitor line after the reply)."""
+    monitor = start_monitor(port)
+    try:
+        replies = [monitor.command(*args) for args in (
+            ["GET", "k"], ["SET", "k", "v"], ["EVAL", "return 1", "0"],
+            ["PUBLISH", "ch", "m"], ["DBSIZE"], ["ECHO", "x"])]
+        replies.append(stripped(read_lines(monitor, 1)[0]))     # ECHO's own monitor line
+        return replies
+    finally:
+        monitor.close()
+
+
+def test_a_monitor_cannot_touch_the_keyspace(reference, ours):
+    expected = monitor_sends(reference.port)
+    assert expected[0] == b"-ERR Replica can't interact with the keyspace\r\n"
+    assert monitor_sends(ours.port) == expected

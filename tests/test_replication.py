@@ -554,6 +554,38 @@ def test_replica_link_leaves_from_bind_source_addr(start_server, master_kind):
     assert {line["ip"] for line in replica_lines(info(master))} == {"127.0.0.2", "127.0.0.1"}
 
 
+def replica_misbehaving(srv):
+    """Replicas (after SYNC or PSYNC) sending commands that reply: each connection is
+    dropped; what the log says about them, without the client's details."""
+    for handshake, args in ((b"SYNC\r\n", ["PING"]),
+                            (b"PSYNC replicationid -1\r\n", ["GET", "foo"]),
+                            (b"PSYNC replicationid -1\r\n", ["SLOWLOG", "GET"])):
+        conn = RawConnection(srv.port)
+        conn.send(handshake)
+        if handshake.startswith(b"PSYNC"):
+            assert conn._line().startswith(b"+FULLRESYNC ")
+        conn.send(encode_command(args))
+        conn.read_until_closed(10)     # whatever part of the RDB came first, then the end
+        conn.close()
+    assert command(srv, "PING") == b"+PONG\r\n"
+    lines = [line.split(" # ", 1)[1].split(", disconnecting it: ")[0]
+             for line in srv.log().splitlines()
+             if "Replica generated a reply" in line or "== CRITICAL ==" in line]
+    return lines, stat(srv, "unexpected_error_replies")
+
+
+@pytest.mark.timeout(60)
+def test_a_replica_whose_command_replies_is_dropped(start_server):
+    expected = replica_misbehaving(start_redis(start_server))
+    assert expected == ([
+        "Replica generated a reply to command 'ping'",
+        "Replica generated a reply to command 'get'",
+        "== CRITICAL == This master is sending an error to its replica: 'Replica can't "
+        "interact with the keyspace' after processing the command 'get'",
+        "Replica generated a reply to command 'slowlog|get'"], 1)
+    assert replica_misbehaving(start_ours(start_server)) == expected
+
+
 # -- 5: promotion (PSYNC2) ------------------------------------------------------------------------
 
 @pytest.mark.timeout(60)
