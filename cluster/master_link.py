@@ -341,6 +341,8 @@ class MasterLink:
             state = (async_loading_state if beside and master_replid == server.replid
                      else loading_state)
             with state(server, self.transfer_size):
+                # Loading starts with the payload, as for Redis, which parses the socket.
+                log.notice("MASTER <-> REPLICA sync: Loading DB in memory")
                 payload = bytearray()
                 await self.receive_payload(payload, mark, timeout)
                 server.loading_total_bytes = len(payload)
@@ -352,14 +354,15 @@ class MasterLink:
             await self.load_received(master_replid, master_offset, None)
         log.notice("MASTER <-> REPLICA sync: Finished with success")
 
-    def flush_old_data(self):
+    def flush_old_data(self, then_loading=True):
         log.notice("MASTER <-> REPLICA sync: Flushing old data")
         lazy = self.server.config.replica_lazy_flush
         for db in self.server.dbs:
             db.clear(lazy)
         self.server.tracking.flushed(None)      # every cached key is stale
         functions.store_of(self.server).flush()    # the master's libraries replace ours
-        log.notice("MASTER <-> REPLICA sync: Loading DB in memory")
+        if then_loading:
+            log.notice("MASTER <-> REPLICA sync: Loading DB in memory")
 
     def use_diskless_load(self):
         """repl-diskless-load: swapdb always, on-empty-db when there is no data."""
@@ -428,7 +431,6 @@ class MasterLink:
                         for _ in snapshots.load_records(loader):
                             await asyncio.sleep(0)
             elif beside:
-                log.notice("MASTER <-> REPLICA sync: Loading DB in memory")
                 loaded = [Database(server, i) for i in range(len(server.dbs))]
                 libraries = []
                 loader = rdb.RdbLoader(payload, server.config, databases=len(server.dbs),
@@ -453,7 +455,7 @@ class MasterLink:
                 log.notice("MASTER <-> REPLICA sync: Discarding old DB in background")
             else:
                 self.replication.attach_to_new_master()
-                self.flush_old_data()
+                self.flush_old_data(then_loading=False)    # said when the payload started
                 loader = rdb.RdbLoader(payload, server.config, databases=len(server.dbs),
                                        string_runs=True)
                 for _ in snapshots.load_records(loader):

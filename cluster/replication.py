@@ -60,6 +60,7 @@ class ReplicaState:
         self.start_stream_on_ack = False   # diskless: the stream starts at the first ACK
         self.created = time.time()
         self.rdb_only = False
+        self.last_partial_write = 0   # diskless: since when its socket holds back the RDB
 
 
 class Replication:
@@ -765,6 +766,13 @@ class Replication:
                 log.warning("Disconnecting timedout replica (streaming sync): %s"
                             % self.replica_name(replica))
                 replica.close()
+            elif (repl.state == WAIT_BGSAVE_END and self.socket_transfer is not None
+                  and repl.last_partial_write
+                  and now - repl.last_partial_write > config.repl_timeout):
+                # A diskless replica that stopped reading holds the child back for everyone.
+                log.warning("Disconnecting timedout replica (full sync): %s"
+                            % self.replica_name(replica))
+                replica.close()
         if (server.replicaof is None and not self.replicas and self.backlog is not None
                 and config.repl_backlog_ttl and now - self.backlog_empty_since > config.repl_backlog_ttl):
             self.change_replid()
@@ -838,6 +846,8 @@ class SocketTransfer:
             replica.transport.write(data)
             if replica.transport.get_write_buffer_size() > SEND_HIGH_WATER:
                 busy = True
+                if not replica.repl.last_partial_write:
+                    replica.repl.last_partial_write = time.time()
         if busy:
             self.pause()
             self.server.loop.call_later(0.001, self.retry)
@@ -845,7 +855,13 @@ class SocketTransfer:
     def retry(self):
         if self.pipe_done:
             return
-        if all(r.transport.get_write_buffer_size() <= SEND_HIGH_WATER for r in self.replicas):
+        ready = True
+        for replica in self.replicas:
+            if replica.transport.get_write_buffer_size() <= SEND_HIGH_WATER:
+                replica.repl.last_partial_write = 0
+            else:
+                ready = False
+        if ready:
             self.resume()
         else:
             self.server.loop.call_later(0.001, self.retry)
@@ -873,9 +889,7 @@ class SocketTransfer:
         self.replicas.remove(replica)
         if not self.replicas and not self.pipe_done:
             log.warning("Diskless rdb transfer, last replica dropped, killing fork child.")
-            child = self.server.fork_child
-            if child is not None:
-                children.kill(child)
+            self.server.snapshots.kill_child()      # reaped, and the transfer told it failed
 
 
 def state_of(client):

@@ -586,6 +586,29 @@ def test_a_replica_whose_command_replies_is_dropped(start_server):
     assert replica_misbehaving(start_ours(start_server)) == expected
 
 
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("kind", ["ours", "redis"])
+def test_diskless_replica_that_stops_reading_is_dropped(start_server, kind):
+    """A diskless full sync whose replica stops reading holds the RDB child back: after
+    repl-timeout the master drops that replica, and with it gone the child is stopped."""
+    start = start_ours if kind == "ours" else start_redis
+    master = start(start_server, "--repl-diskless-sync", "yes", "--rdbcompression", "no",
+                   "--repl-timeout", "1")
+    assert command(master, "DEBUG", "POPULATE", "3000", "key", "10000") == b"+OK\r\n"
+    stuck = RawConnection(master.port)
+    try:
+        assert stuck.command("REPLCONF", "capa", "eof", "capa", "psync2") == b"+OK\r\n"
+        stuck.send(encode_command(["PSYNC", "?", "-1"]))      # and never reads again
+        master.wait_for_log("Disconnecting timedout replica (full sync)", timeout=30)
+        master.wait_for_log("Diskless rdb transfer, last replica dropped, killing fork child",
+                            timeout=10)
+        wait_until(lambda: info(master, "persistence")["rdb_bgsave_in_progress"] == "0",
+                   "the RDB child gone")
+        assert info(master)["connected_slaves"] == "0"
+    finally:
+        stuck.close()
+
+
 # -- 5: promotion (PSYNC2) ------------------------------------------------------------------------
 
 @pytest.mark.timeout(60)
