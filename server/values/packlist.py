@@ -104,6 +104,11 @@ def append(buf, value):
     return pack(unpack(buf) + [value])
 
 
+def extend(buf, items):
+    """With the byte strings of the list `items` appended."""
+    return pack(unpack(buf) + items)
+
+
 def append_pair(buf, first, second):
     return pack(unpack(buf) + [first, second])
 

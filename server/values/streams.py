@@ -1,0 +1,551 @@
+"""The stream value: entries packed per node, nodes ordered by their first ID.
+
+An entry ID is two unsigned 64-bit numbers, milliseconds and sequence; here it is one
+Python int, `ms << 64 | seq`, so IDs compare, sort and bisect as numbers.
+
+Entries live in nodes of at most `stream-node-max-entries` entries and about
+`stream-node-max-bytes` bytes, each node one packed list (server/values/packlist.py)
+whose items are, in order, exactly the elements of the listpack Redis keeps for that node
+(numbers as decimal text), minus the leading live/deleted counters which the node keeps
+as attributes:
+
+    master entry:  num-fields, field-1 ... field-N, 0
+    each entry:    flags, ms-delta, seq-delta, [num-fields, field, value ...] | [value ...],
+                   lp-count
+
+An entry whose fields equal the master fields (flag SAMEFIELDS) stores only its values;
+IDs are deltas from the node's master ID (the ID of the first entry added to it); XDEL
+and XTRIM mark an entry DELETED in place and the node goes when nothing in it is live.
+Nodes split where Redis splits them (the listpack size is tracked as Redis's listpack
+would measure it), so an RDB or DUMP writes each node as the very listpack Redis writes.
+
+The nodes sit in one list sorted by master ID: a seek is a bisect, O(log n), an XADD
+touches only the last node, trimming removes from the front.
+
+Consumer groups keep Redis's model: a group's last delivered ID, entries-read counter,
+pending entries list (PEL: ID -> PendingEntry) and consumers; each consumer has its own
+PEL sharing the PendingEntry objects with the group's. A PEL is ordered by ID.
+"""
+from bisect import bisect_left, bisect_right, insort
+
+from server.values.base import RedisValue
+from server.values.packlist import implementation
+
+packlist = implementation()
+
+SEQ_MASK = (1 << 64) - 1
+MAX_ID = (SEQ_MASK << 64) | SEQ_MASK
+
+FLAG_NONE = 0
+FLAG_DELETED = 1
+FLAG_SAMEFIELDS = 2
+
+# XADD refuses an entry whose fields and values add up to more than a listpack may hold.
+LISTPACK_MAX_SIZE = (1 << 30)
+
+
+def make_id(ms, seq):
+    return (ms << 64) | seq
+
+
+def id_ms(entry_id):
+    return entry_id >> 64
+
+
+def id_seq(entry_id):
+    return entry_id & SEQ_MASK
+
+
+def format_id(entry_id):
+    return b"%d-%d" % (entry_id >> 64, entry_id & SEQ_MASK)
+
+
+def _delta(part, master_part):
+    """part - master_part as Redis stores it: the uint64 difference read as an int64."""
+    d = (part - master_part) & SEQ_MASK
+    return d - (1 << 64) if d >> 63 else d
+
+
+# -- the size a listpack gives an element (the node split rule measures it) -------------------
+
+def _as_int64(item):
+    """The int a listpack would store item as (the strict decimal form of an int64), else None."""
+    n = len(item)
+    if n == 0 or n > 20:
+        return None
+    first = item[0]
+    if first == 0x2D:           # '-'
+        if n == 1 or item[1] == 0x30:
+            return None
+    elif first == 0x30:
+        return 0 if n == 1 else None
+    elif not 0x31 <= first <= 0x39:
+        return None
+    if not item[1:].isdigit():
+        return None
+    value = int(item)
+    return value if -(1 << 63) <= value < (1 << 63) else None
+
+
+def _backlen_size(n):
+    return 1 if n < 128 else 2 if n < 16384 else 3 if n < 2097152 else 4 if n < 268435456 else 5
+
+
+def int_entry_size(value):
+    """Bytes of a listpack entry holding the integer value (encoding, data, back length)."""
+    if 0 <= value <= 127:
+        return 2
+    if -4096 <= value <= 4095:
+        return 3
+    if -32768 <= value <= 32767:
+        return 4
+    if -8388608 <= value <= 8388607:
+        return 5
+    if -2147483648 <= value <= 2147483647:
+        return 6
+    return 10
+
+
+def entry_size(item):
+    """Bytes of a listpack entry holding the string item, as Redis encodes it."""
+    value = _as_int64(item)
+    if value is not None:
+        return int_entry_size(value)
+    n = len(item)
+    encoded = n + (1 if n < 64 else 2 if n < 4096 else 5)
+    return encoded + _backlen_size(encoded)
+
+
+# -- nodes --------------------------------------------------------------------------------------
+
+class StreamNode:
+    """One listpack's worth of entries."""
+    __slots__ = ("master", "fields", "body", "count", "deleted", "body_bytes")
+
+    def __init__(self, master, fields, body, count, deleted, body_bytes):
+        self.master = master          # the ID the entries' deltas are taken from
+        self.fields = fields          # the master entry's fields (tuple of bytes)
+        self.body = body              # packed list, see the module docstring
+        self.count = count            # live entries
+        self.deleted = deleted        # entries marked deleted, still in the body
+        self.body_bytes = body_bytes  # listpack bytes of the body's items
+
+    def listpack_bytes(self):
+        """What Redis's lpBytes would say of this node's listpack (header and end byte too)."""
+        return 7 + int_entry_size(self.count) + int_entry_size(self.deleted) + self.body_bytes
+
+    def listpack_items(self):
+        """Every element of the node's Redis listpack, counters first (for RDB and DUMP)."""
+        return [b"%d" % self.count, b"%d" % self.deleted] + packlist.unpack(self.body)
+
+    @classmethod
+    def from_listpack_items(cls, master, items):
+        """The node Redis's listpack `items` (bytes, counters first) describes; raises
+        ValueError when they do not form a valid stream node."""
+        count, deleted = int(items[0]), int(items[1])
+        nfields = int(items[2])
+        fields = tuple(items[3:3 + nfields])
+        if len(fields) != nfields or items[3 + nfields] != b"0":
+            raise ValueError("bad master entry")
+        body = items[2:]
+        return cls(master, fields, packlist.pack(body), count, deleted,
+                   sum(entry_size(item) for item in body))
+
+    def copy(self):
+        return StreamNode(self.master, self.fields, self.body, self.count, self.deleted,
+                          self.body_bytes)
+
+    def entries(self):
+        """[(id, flags, [field, value, ...], flags index)] of every entry, deleted ones too,
+        oldest first; the flags index is the entry's position in the unpacked body."""
+        return _decode(self)
+
+
+# The last node decoded: readers walk the same node again and again (XRANGE - + COUNT 10,
+# XREADGROUP at the tail), and a body is immutable bytes, so identity says it is unchanged.
+_decoded_body = None
+_decoded_entries = None
+
+
+def _decode(node):
+    global _decoded_body, _decoded_entries
+    body = node.body
+    if body is _decoded_body and _decoded_entries[0] == node.master:
+        return _decoded_entries[1]
+    items = packlist.unpack(body)
+    fields = node.fields
+    nfields = len(fields)
+    master_ms, master_seq = node.master >> 64, node.master & SEQ_MASK
+    out = []
+    i = nfields + 2
+    end = len(items)
+    while i < end:
+        flags = int(items[i])
+        entry_id = ((((master_ms + int(items[i + 1])) & SEQ_MASK) << 64)
+                    | ((master_seq + int(items[i + 2])) & SEQ_MASK))
+        at = i
+        i += 3
+        if flags & FLAG_SAMEFIELDS:
+            flat = [None] * (2 * nfields)
+            flat[0::2] = fields
+            flat[1::2] = items[i:i + nfields]
+            i += nfields
+        else:
+            n = int(items[i])
+            flat = items[i + 1:i + 1 + 2 * n]
+            i += 1 + 2 * n
+        i += 1                                   # lp-count
+        out.append((entry_id, flags, flat, at))
+    _decoded_body = body
+    _decoded_entries = (node.master, out)
+    return out
+
+
+def _master_key(node):
+    return node.master
+
+
+# -- consumer groups ------------------------------------------------------------------------
+
+class PendingEntry:
+    """A delivered, not yet acknowledged entry (Redis's streamNACK)."""
+    __slots__ = ("delivery_time", "delivery_count", "consumer")
+
+    def __init__(self, delivery_time, delivery_count, consumer):
+        self.delivery_time = delivery_time      # ms of the last delivery
+        self.delivery_count = delivery_count
+        self.consumer = consumer                # Consumer it was last delivered to
+
+
+class PendingList:
+    """ID -> PendingEntry, iterated in ID order."""
+    __slots__ = ("_map", "_ids")
+
+    def __init__(self):
+        self._map = {}
+        self._ids = []      # sorted
+
+    def __len__(self):
+        return len(self._map)
+
+    def __contains__(self, entry_id):
+        return entry_id in self._map
+
+    def get(self, entry_id):
+        return self._map.get(entry_id)
+
+    def add(self, entry_id, pending):
+        """Store pending under entry_id; False (and nothing changed) when already there."""
+        if entry_id in self._map:
+            return False
+        self._map[entry_id] = pending
+        ids = self._ids
+        if not ids or ids[-1] < entry_id:
+            ids.append(entry_id)
+        else:
+            insort(ids, entry_id)
+        return True
+
+    def remove(self, entry_id):
+        """The PendingEntry removed, None when entry_id was not pending."""
+        pending = self._map.pop(entry_id, None)
+        if pending is not None:
+            ids = self._ids
+            del ids[bisect_left(ids, entry_id)]
+        return pending
+
+    def first_id(self):
+        return self._ids[0] if self._ids else None
+
+    def last_id(self):
+        return self._ids[-1] if self._ids else None
+
+    def range(self, start=0, end=MAX_ID, rev=False):
+        """(id, PendingEntry) with start <= id <= end, ascending (descending when rev)."""
+        ids = self._ids
+        lo = bisect_left(ids, start)
+        hi = bisect_right(ids, end)
+        chosen = ids[lo:hi]
+        if rev:
+            chosen.reverse()
+        entries = self._map
+        return [(entry_id, entries[entry_id]) for entry_id in chosen]
+
+    def ids(self):
+        return list(self._ids)
+
+
+class Consumer:
+    __slots__ = ("name", "seen_time", "pel")
+
+    def __init__(self, name, seen_time):
+        self.name = name
+        self.seen_time = seen_time
+        self.pel = PendingList()
+
+
+class ConsumerGroup:
+    __slots__ = ("name", "last_id", "entries_read", "pel", "consumers")
+
+    INVALID_ENTRIES_READ = -1
+
+    def __init__(self, name, last_id, entries_read):
+        self.name = name
+        self.last_id = last_id
+        self.entries_read = entries_read
+        self.pel = PendingList()
+        self.consumers = {}         # name -> Consumer
+
+    def consumers_in_order(self):
+        """Consumers by name as Redis's radix tree orders them (bytewise)."""
+        return [self.consumers[name] for name in sorted(self.consumers)]
+
+    def copy(self):
+        twin = ConsumerGroup(self.name, self.last_id, self.entries_read)
+        for name, consumer in self.consumers.items():
+            twin.consumers[name] = Consumer(name, consumer.seen_time)
+        for entry_id, pending in self.pel.range():
+            owner = twin.consumers[pending.consumer.name]
+            clone = PendingEntry(pending.delivery_time, pending.delivery_count, owner)
+            twin.pel.add(entry_id, clone)
+            owner.pel.add(entry_id, clone)
+        return twin
+
+
+# -- the stream -------------------------------------------------------------------------------
+
+class Stream(RedisValue):
+    __slots__ = ("nodes", "length", "last_id", "first_id", "max_deleted_id", "entries_added",
+                 "groups")
+    TYPE = "stream"
+
+    def __init__(self):
+        self.nodes = []             # StreamNode, sorted by master ID
+        self.length = 0             # live entries
+        self.last_id = 0            # the greatest ID ever added (or set by XSETID)
+        self.first_id = 0           # the first live entry's ID, 0 when empty
+        self.max_deleted_id = 0     # the greatest ID XDEL removed
+        self.entries_added = 0      # entries ever added
+        self.groups = None          # name -> ConsumerGroup, once a group exists
+
+    def encoding(self):
+        return "stream"
+
+    def __len__(self):
+        return self.length
+
+    def copy(self):
+        twin = Stream()
+        twin.nodes = [node.copy() for node in self.nodes]
+        twin.length = self.length
+        twin.last_id = self.last_id
+        twin.first_id = self.first_id
+        twin.max_deleted_id = self.max_deleted_id
+        twin.entries_added = self.entries_added
+        if self.groups is not None:
+            twin.groups = {name: group.copy() for name, group in self.groups.items()}
+        return twin
+
+    # -- writes -----------------------------------------------------------------------------
+
+    def append(self, entry_id, flat, node_max_bytes, node_max_entries):
+        """Add the entry entry_id with fields and values flat ([field, value, ...]); the
+        caller checked that entry_id > last_id. node_max_* are the stream-node-max-* config."""
+        nodes = self.nodes
+        node = nodes[-1] if nodes else None
+        if node is not None:
+            if node_max_bytes == 0 or node_max_bytes > LISTPACK_MAX_SIZE:
+                node_max_bytes = LISTPACK_MAX_SIZE
+            if node.listpack_bytes() + sum(map(len, flat)) >= node_max_bytes:
+                node = None
+            elif node_max_entries and node.count + node.deleted >= node_max_entries:
+                node = None
+        nfields = len(flat) >> 1
+        fields = flat[0::2]
+        if node is None:
+            master_items = [b"%d" % nfields] + fields + [b"0"]
+            node = StreamNode(entry_id, tuple(fields), packlist.pack(master_items), 0, 0,
+                              sum(map(entry_size, master_items)))
+            nodes.append(node)
+            same = True
+        else:
+            same = tuple(fields) == node.fields
+        master = node.master
+        head = [b"2" if same else b"0", b"%d" % _delta(entry_id >> 64, master >> 64),
+                b"%d" % _delta(entry_id & SEQ_MASK, master & SEQ_MASK)]
+        if same:
+            items = head + flat[1::2]
+            items.append(b"%d" % (nfields + 3))
+        else:
+            items = head + [b"%d" % nfields] + flat
+            items.append(b"%d" % (2 * nfields + 4))
+        node.body = packlist.extend(node.body, items)
+        node.body_bytes += sum(map(entry_size, items))
+        node.count += 1
+        self.length += 1
+        self.entries_added += 1
+        self.last_id = entry_id
+        if self.length == 1:
+            self.first_id = entry_id
+
+    def _mark_deleted(self, node, marks):
+        """Flag the entries at body positions `marks` (with their current flags) deleted."""
+        items = packlist.unpack(node.body)
+        for at, flags in marks:
+            new = b"%d" % (flags | FLAG_DELETED)
+            node.body_bytes += entry_size(new) - entry_size(items[at])
+            items[at] = new
+        node.body = packlist.pack(items)
+        node.count -= len(marks)
+        node.deleted += len(marks)
+        self.length -= len(marks)
+
+    def delete(self, entry_id):
+        """XDEL of one ID: True when a live entry went."""
+        node_at = self._node_index(entry_id)
+        if node_at < 0:
+            return False
+        node = self.nodes[node_at]
+        for candidate, flags, _, at in _decode(node):
+            if candidate == entry_id:
+                if flags & FLAG_DELETED:
+                    return False
+                self._mark_deleted(node, [(at, flags)])
+                if node.count == 0:
+                    del self.nodes[node_at]
+                if entry_id > self.max_deleted_id:
+                    self.max_deleted_id = entry_id
+                if self.length == 0:
+                    self.first_id = 0
+                elif entry_id == self.first_id:
+                    self.first_id = self.edge_id(first=True)
+                return True
+            if candidate > entry_id:
+                break
+        return False
+
+    def trim(self, maxlen=None, minid=None, approx=False, limit=0):
+        """XTRIM / XADD's trimming by MAXLEN (maxlen) or MINID (minid), as Redis trims:
+        whole nodes from the front, then (unless approx) entries of the next node. limit
+        bounds the entries removed (0: no bound). Returns how many went."""
+        nodes = self.nodes
+        removed = 0
+        while nodes:
+            if maxlen is not None and self.length <= maxlen:
+                break
+            node = nodes[0]
+            live = node.count
+            if limit and removed + live > limit:
+                break
+            if maxlen is not None:
+                whole = self.length - live >= maxlen
+            else:
+                whole = self._node_last_id(node) < minid
+            if whole:
+                del nodes[0]
+                self.length -= live
+                removed += live
+                continue
+            if approx:
+                break
+            marks = []
+            for entry_id, flags, _, at in _decode(node):
+                if maxlen is not None:
+                    if self.length - len(marks) <= maxlen:
+                        break
+                elif entry_id >= minid:
+                    break
+                if not flags & FLAG_DELETED:
+                    marks.append((at, flags))
+            if marks:
+                self._mark_deleted(node, marks)
+                removed += len(marks)
+            break
+        if self.length == 0:
+            self.first_id = 0
+        elif removed:
+            self.first_id = self.edge_id(first=True)
+        return removed
+
+    # -- reads --------------------------------------------------------------------------------
+
+    def _node_index(self, entry_id):
+        """Index of the node that would hold entry_id, -1 when it is before every node."""
+        return bisect_right(self.nodes, entry_id, key=_master_key) - 1
+
+    @staticmethod
+    def _node_last_id(node):
+        """The ID of the node's last entry, deleted or not (Redis's lpGetEdgeStreamID)."""
+        return _decode(node)[-1][0]
+
+    def range(self, start=0, end=MAX_ID, rev=False):
+        """(id, [field, value, ...]) of the live entries with start <= id <= end, in ID order
+        (reversed when rev). A generator: the caller stops it after COUNT entries."""
+        if start > end or not self.nodes:
+            return
+        nodes = self.nodes
+        if not rev:
+            at = max(self._node_index(start), 0)
+            for node in nodes[at:] if at else nodes:
+                if node.master > end:
+                    return
+                for entry_id, flags, flat, _ in _decode(node):
+                    if entry_id < start or flags & FLAG_DELETED:
+                        continue
+                    if entry_id > end:
+                        return
+                    yield entry_id, flat
+        else:
+            at = self._node_index(end)
+            while at >= 0:
+                node = nodes[at]
+                at -= 1
+                for entry_id, flags, flat, _ in reversed(_decode(node)):
+                    if entry_id > end or flags & FLAG_DELETED:
+                        continue
+                    if entry_id < start:
+                        return
+                    yield entry_id, flat
+
+    def get(self, entry_id):
+        """[field, value, ...] of the live entry entry_id, None when there is none."""
+        for found, flat in self.range(entry_id, entry_id):
+            return flat
+        return None
+
+    def edge_id(self, first=True):
+        """The first (or last) live entry's ID; MAX_ID (or 0) when nothing is live, as
+        Redis's streamGetEdgeID with tombstones skipped."""
+        for entry_id, _ in self.range(rev=not first):
+            return entry_id
+        return MAX_ID if first else 0
+
+    def entry_count_between(self, start, end):
+        """Live entries with start <= id <= end (walks them)."""
+        return sum(1 for _ in self.range(start, end))
+
+    # -- consumer groups ----------------------------------------------------------------------
+
+    def group(self, name):
+        return None if self.groups is None else self.groups.get(name)
+
+    def groups_in_order(self):
+        """Groups by name as Redis's radix tree orders them (bytewise)."""
+        if not self.groups:
+            return []
+        return [self.groups[name] for name in sorted(self.groups)]
+
+    def add_group(self, name, last_id, entries_read):
+        """The new group, None when one of that name exists."""
+        if self.groups is None:
+            self.groups = {}
+        elif name in self.groups:
+            return None
+        group = self.groups[name] = ConsumerGroup(name, last_id, entries_read)
+        return group
+
+    def remove_group(self, name):
+        if self.groups is None or name not in self.groups:
+            return False
+        del self.groups[name]
+        return True
