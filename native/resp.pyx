@@ -20,6 +20,7 @@ from protocol.writer import SetReply, Status
 
 cdef enum:
     KEEP_CONSUMED_BUFFER = 65536    # a fully consumed input buffer bigger than this is released
+    BIG_ARG = 32768                 # a bulk the query buffer makes room for at once
 
 cdef extern from "Python.h":
     long long PyLong_AsLongLongAndOverflow(object obj, int* overflow) except? -1
@@ -293,6 +294,15 @@ cdef class RequestParser:
         """The arguments of a multibulk request read so far, not yet complete (Redis
         keeps them in the client's argv: CLIENT LIST's argv-mem counts them)."""
         return self._argv or ()
+
+    def awaited(self):
+        """Bytes still to come of a big bulk (32 KB or more) whose header has been read.
+        Redis makes room in the query buffer for such a bulk as soon as it reads the
+        header, so a declared argument counts in the client's memory (qbuf-free, tot-mem,
+        maxmemory-clients) before it arrives."""
+        if self._bulklen < BIG_ARG:
+            return 0
+        return max(0, self._bulklen + 2 - self.pending())
 
     cpdef object next_command(self, bint auth_required=False):
         cdef bint auth = auth_required

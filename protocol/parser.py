@@ -158,6 +158,9 @@ def quote_arg(data):
     return "".join(out)
 
 
+# A bulk at least this long is an argument the query buffer makes room for at once.
+BIG_ARG = 32 * 1024
+
 # A fully consumed input buffer bigger than this is released at once.
 KEEP_CONSUMED_BUFFER = 65536
 
@@ -201,6 +204,15 @@ class RequestParser:
         """The arguments of a multibulk request read so far, not yet complete (Redis
         keeps them in the client's argv: CLIENT LIST's argv-mem counts them)."""
         return self._argv or ()
+
+    def awaited(self):
+        """Bytes still to come of a big bulk (32 KB or more) whose header has been read.
+        Redis makes room in the query buffer for such a bulk as soon as it reads the
+        header, so a declared argument counts in the client's memory (qbuf-free, tot-mem,
+        maxmemory-clients) before it arrives."""
+        if self._bulklen < BIG_ARG:
+            return 0
+        return max(0, self._bulklen + 2 - self.pending())
 
     def next_command(self, auth_required=False):
         buf = self.buf

@@ -80,7 +80,10 @@ def evict_clients(server, current=None, argv=None):
     limit = eviction_limit(server)
     if not limit:
         return
-    sizes = [(client, client_total_memory(client, argv if client is current else None))
+    # The command about to run counts for its client only if that client may be evicted:
+    # Redis refreshes a NO-EVICT client's figure from its cron alone, between commands.
+    sizes = [(client, client_total_memory(
+                 client, argv if client is current and evictable(client) else None))
              for client in list(server.clients.values()) if is_normal_or_pubsub(client)]
     total = sum(size for _, size in sizes)
     if total < limit:

@@ -166,8 +166,9 @@ def client_memory(client, caller=None, running=None):
     try:
         qbuf = client.parser.pending()
         partial = client.parser.partial_args()
+        awaited = client.parser.awaited()
     except AttributeError:
-        qbuf, partial = 0, ()
+        qbuf, partial, awaited = 0, (), 0
     if partial and running is None and client is not caller:
         mem.argv_mem = sum(map(len, partial))
         argc = len(partial)
@@ -178,7 +179,8 @@ def client_memory(client, caller=None, running=None):
         qbuf += len(b"*%d\r\n" % len(running)) + sum(len(b"$%d\r\n" % len(arg)) + len(arg) + 2
                                                    for arg in running)
     mem.qbuf = qbuf
-    mem.qbuf_free = max(0, QUERY_BUFFER_SIZE - qbuf)
+    # A big bulk on its way: the room made for it is free space of the query buffer.
+    mem.qbuf_free = max(0, QUERY_BUFFER_SIZE - qbuf, awaited)
     # Output not yet written (Client.output_memory), split as Redis splits it: the first
     # 16 KB of replies in its static buffer (obl), the rest in its reply list (omem, in oll
     # blocks of 16 KB); what the connection still holds is part of the rest.
@@ -189,7 +191,7 @@ def client_memory(client, caller=None, running=None):
     multi = getattr(client, "multi_state", None)
     # What the queued commands hold: their arguments' bytes plus a pointer per argument.
     mem.multi_mem = sum(sum(map(len, argv)) + 8 * len(argv) for _, argv in multi) if multi else 0
-    mem.total = (max(QUERY_BUFFER_SIZE, qbuf) + QUERY_BUFFER_HEADER + REPLY_CHUNK + CLIENT_STRUCT
+    mem.total = (max(QUERY_BUFFER_SIZE, qbuf + awaited) + QUERY_BUFFER_HEADER + REPLY_CHUNK + CLIENT_STRUCT
                  + mem.omem + mem.argv_mem + 8 * argc + mem.multi_mem)
     return mem
 
