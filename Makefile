@@ -12,8 +12,9 @@ $(BIN)/python:
 
 $(STAMP): $(BIN)/python pyproject.toml setup.py $(wildcard native/*.pyx) $(wildcard native/*.pxd)
 	$(BIN)/pip install -q -e '.[test]'
-	@# pip -q hides the build's own warnings: say which native modules did not build.
-	@$(BIN)/python -c "import glob, importlib.util as u; m = [p[7:-4] for p in sorted(glob.glob('native/*.pyx')) if u.find_spec('native.' + p[7:-4]) is None]; print('native extensions: ' + ('all built' if not m else 'NOT built: %s (their pure-Python twins run instead)' % ', '.join(m)))"
+	@# pip -q hides the build's own warnings: say which native modules did not build
+	@# (none found, or one older than its source: a failed rebuild leaves the old one).
+	@$(BIN)/python -c "import glob, os, importlib.util as u; s = lambda p: u.find_spec('native.' + p[7:-4]); m = [p[7:-4] for p in sorted(glob.glob('native/*.pyx')) if s(p) is None or os.path.getmtime(s(p).origin) < os.path.getmtime(p)]; print('native extensions: ' + ('all built' if not m else 'NOT built: %s (their pure-Python twins run instead)' % ', '.join(m)))"
 	touch $(STAMP)
 
 install: $(STAMP)

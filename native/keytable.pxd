@@ -18,19 +18,32 @@ cdef struct Entry:
 cdef class KeyTable:
     cdef Entry** buckets
     cdef size_t mask          # bucket count - 1; the count is a power of two
-    cdef Py_ssize_t used
+    cdef Py_ssize_t used      # entries in both bucket arrays
+    # While resizing: the new bucket array the entries move to, a few buckets at a time.
+    cdef Entry** next_buckets # NULL when no resize is under way
+    cdef size_t next_mask
+    cdef size_t rehash_index  # buckets of the old array below it have moved
+    cdef Py_ssize_t next_used # entries already in the new array
+    cdef public int paused    # walkers holding bucket positions: no entry moves meanwhile
 
     cdef Entry* find(self, object key) except? NULL
     cdef object value_of(self, Entry* entry)
     cdef int store(self, object key, object value) except -1
     cdef int store_chars(self, object key, const char* text, Py_ssize_t size) except -1
     cdef uint32_t _checked_hash(self, object key) except? 0xFFFFFFFF
-    cdef Entry** _link(self, PyObject* key, uint32_t hash32) noexcept
-    cdef int _put(self, Entry** link, object key, uint32_t hash32, Entry* entry) except -1
+    cdef Entry** _link(self, PyObject* key, uint32_t hash32, bint* in_next) noexcept
+    cdef int _put(self, Entry** link, bint in_next, object key, uint32_t hash32,
+                  Entry* entry) except -1
     cdef Entry* _unlink(self, object key) except? NULL
     cdef bint _growth_allowed(self) noexcept
     cdef int _resize(self, size_t count) except -1
+    cdef void _rehash(self, size_t steps) noexcept
+    cdef void _finish_rehash(self) noexcept
     cdef list _walk(self, int what)
+    cdef void _walk_array(self, Entry** buckets, size_t mask, int what, list found)
+    cdef size_t _release_array(self, Entry** buckets, size_t* top, size_t budget,
+                               list aggregates)
+    cdef tuple _array_stats(self, Entry** buckets, size_t mask, Py_ssize_t used)
 
 
 cdef inline const char* inline_chars(Entry* entry) noexcept:

@@ -15,7 +15,11 @@ the other types are held as objects, as the dict holds them.
 
 Chaining keeps an entry in its bucket until it is deleted. Buckets double
 when the table holds more keys than buckets, and halve when it holds fewer
-than one per eight. Iteration is in bucket order (as in Redis, not in the
+than one per eight; a resize moves the entries to the new bucket array a
+bucket per access plus what the cron moves in its time slice (activerehashing),
+so no single call walks the whole table. While a fork child runs, tables resize
+only when over five entries per bucket (copying pages the child shares is
+what a resize would cost then). Iteration is in bucket order (as in Redis, not in the
 order keys were added) over a snapshot of the keys, so the table may change
 while a caller walks it.
 """
@@ -37,6 +41,7 @@ cdef extern from "Python.h":
 
 cdef enum:
     MIN_BUCKETS = 8
+    FORCE_RESIZE_RATIO = 5
 
 cdef enum:      # what KeyTable._walk collects
     WALK_KEYS
@@ -105,11 +110,43 @@ cdef inline uint32_t _hash32(object key) except? 0xFFFFFFFF:
 # allows waiting; 0: no limit. Set with maxmemory (set_growth_limit).
 cdef long long _growth_limit = 0
 
+# False while a fork child runs: moving entries then would copy the parent's pages for
+# nothing, so tables grow only when over FORCE_RESIZE_RATIO entries per bucket and never
+# shrink (Redis's dict_can_resize and dict_force_resize_ratio).
+cdef bint _resize_allowed = True
+
 
 def set_growth_limit(long long limit):
     """maxmemory changed: the count at which used_memory reaches it, 0 when off."""
     global _growth_limit
     _growth_limit = limit
+
+
+def set_resize_allowed(bint allowed):
+    """Whether tables may resize freely (no fork child is running)."""
+    global _resize_allowed
+    _resize_allowed = allowed
+
+
+cdef inline size_t _power_at_least(size_t n) noexcept:
+    cdef size_t size = MIN_BUCKETS
+    while size < n:
+        size *= 2
+    return size
+
+
+cdef inline Entry** _chain_link(Entry** link, PyObject* key, uint32_t hash32) noexcept:
+    """In the chain starting at link: the pointer to key's entry, or the NULL ending it."""
+    cdef Entry* entry = link[0]
+    cdef Py_ssize_t size = _bytes_size(key)
+    cdef const char* chars = _bytes_chars(key)
+    while entry != NULL:
+        if entry.key == key or (entry.hash32 == hash32 and _bytes_size(entry.key) == size
+                                and memcmp(_bytes_chars(entry.key), chars, size) == 0):
+            return link
+        link = &entry.next
+        entry = entry.next
+    return link
 
 
 cdef class KeyTable:
@@ -121,19 +158,27 @@ cdef class KeyTable:
             raise MemoryError()
         self.mask = MIN_BUCKETS - 1
         self.used = 0
+        self.next_buckets = NULL
+        self.paused = 0
 
     def __dealloc__(self):
         if self.buckets != NULL:
             _release_chains(self.buckets, self.mask + 1)
             PyMem_Free(self.buckets)
+        if self.next_buckets != NULL:
+            _release_chains(self.next_buckets, self.next_mask + 1)
+            PyMem_Free(self.next_buckets)
 
     # -- the C interface (native/dispatch.pyx) ---------------------------------
 
     cdef Entry* find(self, object key) except? NULL:
         """key's entry; NULL when it is absent."""
+        cdef bint in_next
         if not PyBytes_Check(key):
             return NULL
-        return self._link(<PyObject*>key, _hash32(key))[0]
+        if self.next_buckets != NULL:
+            self._rehash(1)
+        return self._link(<PyObject*>key, _hash32(key), &in_next)[0]
 
     cdef object value_of(self, Entry* entry):
         if entry.size == HELD:
@@ -143,25 +188,31 @@ cdef class KeyTable:
     cdef int store(self, object key, object value) except -1:
         """table[key] = value."""
         cdef uint32_t hash32 = self._checked_hash(key)
-        cdef Entry** link = self._link(<PyObject*>key, hash32)
+        cdef bint in_next
+        if self.next_buckets != NULL:
+            self._rehash(1)
+        cdef Entry** link = self._link(<PyObject*>key, hash32, &in_next)
         cdef Entry* old = link[0]
         if (old != NULL and old.size != HELD and PyBytes_CheckExact(value)
                 and PyBytes_GET_SIZE(value) == old.size):
             memcpy((<char*>old) + sizeof(Entry), PyBytes_AS_STRING(value), old.size)
             return 0
-        return self._put(link, key, hash32, _value_entry(value))
+        return self._put(link, in_next, key, hash32, _value_entry(value))
 
     cdef int store_chars(self, object key, const char* text, Py_ssize_t size) except -1:
         """table[key] = bytes(text[:size]), without making that object when it fits inline."""
         if size > INLINE_MAX:
             return self.store(key, PyBytes_FromStringAndSize(text, size))
         cdef uint32_t hash32 = self._checked_hash(key)
-        cdef Entry** link = self._link(<PyObject*>key, hash32)
+        cdef bint in_next
+        if self.next_buckets != NULL:
+            self._rehash(1)
+        cdef Entry** link = self._link(<PyObject*>key, hash32, &in_next)
         cdef Entry* old = link[0]
         if old != NULL and old.size == size:
             memcpy((<char*>old) + sizeof(Entry), text, size)
             return 0
-        return self._put(link, key, hash32, _chars_entry(text, size))
+        return self._put(link, in_next, key, hash32, _chars_entry(text, size))
 
     # -- inside ------------------------------------------------------------------
 
@@ -170,24 +221,28 @@ cdef class KeyTable:
             raise TypeError("keys are bytes, not %s" % type(key).__name__)
         return _hash32(key)
 
-    cdef Entry** _link(self, PyObject* key, uint32_t hash32) noexcept:
-        """The pointer that points at key's entry, or the NULL ending its bucket's chain."""
-        cdef Entry** link = &self.buckets[hash32 & self.mask]
-        cdef Entry* entry = link[0]
-        cdef Py_ssize_t size = _bytes_size(key)
-        cdef const char* chars = _bytes_chars(key)
-        while entry != NULL:
-            if entry.key == key or (entry.hash32 == hash32 and _bytes_size(entry.key) == size
-                                    and memcmp(_bytes_chars(entry.key), chars, size) == 0):
+    cdef Entry** _link(self, PyObject* key, uint32_t hash32, bint* in_next) noexcept:
+        """The pointer that points at key's entry, or the NULL where a new entry goes (the end
+        of its chain: in the new bucket array while a resize is under way). in_next says
+        which array the pointer is in."""
+        cdef size_t index = hash32 & self.mask
+        cdef Entry** link
+        in_next[0] = False
+        if self.next_buckets == NULL:
+            return _chain_link(&self.buckets[index], key, hash32)
+        if index >= self.rehash_index:
+            link = _chain_link(&self.buckets[index], key, hash32)
+            if link[0] != NULL:
                 return link
-            link = &entry.next
-            entry = entry.next
-        return link
+        in_next[0] = True
+        return _chain_link(&self.next_buckets[hash32 & self.next_mask], key, hash32)
 
-    cdef int _put(self, Entry** link, object key, uint32_t hash32, Entry* entry) except -1:
+    cdef int _put(self, Entry** link, bint in_next, object key, uint32_t hash32,
+                  Entry* entry) except -1:
         """Put a new entry where `link` points: in place of key's old entry (keeping the key
         object the table already has, as a dict does), or at the end of its chain."""
         cdef Entry* old = link[0]
+        cdef size_t buckets = self.mask + 1
         entry.hash32 = hash32
         if old != NULL:
             entry.key = old.key
@@ -195,13 +250,24 @@ cdef class KeyTable:
             link[0] = entry
             _release(old, False)
             return 0
+        if (not in_next and <size_t>self.used >= buckets
+                and (_resize_allowed or <size_t>self.used // buckets > FORCE_RESIZE_RATIO)
+                and self._growth_allowed()):
+            # As full as it has buckets: a resize starts, and the new entry goes straight
+            # to the new array (as Redis's dict adds it during a rehash).
+            try:
+                self._resize(_power_at_least(<size_t>self.used + 1))
+            except MemoryError:
+                pass                # the table still works with its buckets
+            else:
+                link = self._link(<PyObject*>key, hash32, &in_next)
         _incref(<PyObject*>key)
         entry.key = <PyObject*>key
         entry.next = NULL
         link[0] = entry
         self.used += 1
-        if <size_t>self.used > self.mask + 1 and self._growth_allowed():
-            self._resize((self.mask + 1) * 2)
+        if in_next:
+            self.next_used += 1
         return 0
 
     cdef bint _growth_allowed(self) noexcept:
@@ -216,15 +282,21 @@ cdef class KeyTable:
 
     cdef Entry* _unlink(self, object key) except? NULL:
         """Take key's entry out of the table; NULL when it is absent."""
+        cdef bint in_next
         if not PyBytes_Check(key):
             return NULL
-        cdef Entry** link = self._link(<PyObject*>key, _hash32(key))
+        if self.next_buckets != NULL:
+            self._rehash(1)
+        cdef Entry** link = self._link(<PyObject*>key, _hash32(key), &in_next)
         cdef Entry* entry = link[0]
         if entry == NULL:
             return NULL
         link[0] = entry.next
         self.used -= 1
-        if self.mask + 1 > MIN_BUCKETS and <size_t>self.used * 8 < self.mask + 1:
+        if in_next:
+            self.next_used -= 1
+        elif (_resize_allowed and self.next_buckets == NULL and self.mask + 1 > MIN_BUCKETS
+                and <size_t>self.used * 8 < self.mask + 1):
             try:
                 self._resize((self.mask + 1) // 2)
             except MemoryError:
@@ -232,24 +304,105 @@ cdef class KeyTable:
         return entry
 
     cdef int _resize(self, size_t count) except -1:
+        """Start moving the entries to `count` buckets; each later access moves one more
+        bucket and the cron moves more (rehash_for), so no call walks the whole table."""
+        if self.next_buckets != NULL or count == self.mask + 1:
+            return 0
         cdef Entry** fresh = <Entry**>PyMem_Calloc(count, sizeof(Entry*))
         if fresh == NULL:
             raise MemoryError()
-        cdef size_t mask = count - 1
-        cdef size_t i
+        self.next_buckets = fresh
+        self.next_mask = count - 1
+        self.rehash_index = 0
+        self.next_used = 0
+        if self.used == 0:
+            self._finish_rehash()
+        return 0
+
+    cdef void _rehash(self, size_t steps) noexcept:
+        """Move the entries of up to `steps` non-empty old buckets (visiting at most ten
+        empty ones per step), then switch arrays when the old one is empty."""
+        cdef size_t empty_visits = steps * 10
         cdef Entry* entry
         cdef Entry* following
-        for i in range(self.mask + 1):
-            entry = self.buckets[i]
+        cdef Entry** target
+        if self.paused:
+            return
+        while steps and self.rehash_index <= self.mask:
+            entry = self.buckets[self.rehash_index]
+            if entry == NULL:
+                self.rehash_index += 1
+                empty_visits -= 1
+                if empty_visits == 0:
+                    break
+                continue
+            self.buckets[self.rehash_index] = NULL
             while entry != NULL:
                 following = entry.next
-                entry.next = fresh[entry.hash32 & mask]
-                fresh[entry.hash32 & mask] = entry
+                target = &self.next_buckets[entry.hash32 & self.next_mask]
+                entry.next = target[0]
+                target[0] = entry
+                self.next_used += 1
                 entry = following
+            self.rehash_index += 1
+            steps -= 1
+        if self.rehash_index > self.mask or self.next_used == self.used:
+            self._finish_rehash()
+
+    cdef void _finish_rehash(self) noexcept:
         PyMem_Free(self.buckets)
-        self.buckets = fresh
-        self.mask = mask
-        return 0
+        self.buckets = self.next_buckets
+        self.mask = self.next_mask
+        self.next_buckets = NULL
+        self.next_mask = 0
+        self.rehash_index = 0
+        self.next_used = 0
+
+    def rehash_for(self, double seconds):
+        """Move buckets for about `seconds` (the cron's active rehashing); True while a
+        resize is still under way."""
+        cdef double deadline
+        if self.next_buckets == NULL:
+            return False
+        from time import perf_counter
+        deadline = perf_counter() + seconds
+        while self.next_buckets != NULL:
+            self._rehash(100)
+            if perf_counter() >= deadline:
+                break
+        return self.next_buckets != NULL
+
+    def expand(self, size_t count):
+        """Make room for `count` entries at once (DEBUG POPULATE), as dictTryExpand does,
+        whether or not a child runs; nothing when a resize is under way or the table is
+        big enough."""
+        if self.next_buckets != NULL or <size_t>self.used > count:
+            return
+        count = _power_at_least(count)
+        if count > self.mask + 1:
+            self._resize(count)
+
+    def stats(self):
+        """[(table size, entries, chain length -> buckets)] of the main bucket array and, while
+        a resize is under way, of the one the entries move to (DEBUG HTSTATS)."""
+        out = [self._array_stats(self.buckets, self.mask, self.used - self.next_used)]
+        if self.next_buckets != NULL:
+            out.append(self._array_stats(self.next_buckets, self.next_mask, self.next_used))
+        return out
+
+    cdef tuple _array_stats(self, Entry** buckets, size_t mask, Py_ssize_t used):
+        cdef dict chains = {}
+        cdef size_t i, length
+        cdef Entry* entry
+        if used:
+            for i in range(mask + 1):
+                length = 0
+                entry = buckets[i]
+                while entry != NULL:
+                    length += 1
+                    entry = entry.next
+                chains[length] = chains.get(length, 0) + 1
+        return (mask + 1, used, chains)
 
     # -- the mapping, as a dict answers --------------------------------------------
 
@@ -298,11 +451,20 @@ cdef class KeyTable:
             raise MemoryError()
         cdef Entry** old = self.buckets
         cdef size_t count = self.mask + 1
+        cdef Entry** old_next = self.next_buckets
+        cdef size_t next_count = self.next_mask + 1
         self.buckets = fresh
         self.mask = MIN_BUCKETS - 1
         self.used = 0
+        self.next_buckets = NULL
+        self.next_mask = 0
+        self.rehash_index = 0
+        self.next_used = 0
         _release_chains(old, count)
         PyMem_Free(old)
+        if old_next != NULL:
+            _release_chains(old_next, next_count)
+            PyMem_Free(old_next)
 
     def release_some(self, size_t budget, list aggregates=None):
         """Free up to about `budget` entries of a table nothing uses any more (a database
@@ -315,6 +477,14 @@ cdef class KeyTable:
         cdef Entry* entry
         cdef Entry* following
         cdef size_t released = 0
+        if self.next_buckets != NULL and self.used and released < budget:
+            # A resize under way: the entries already moved go first, from that array's
+            # top down, then it is gone and the old array is released as usual.
+            released = self._release_array(self.next_buckets, &self.next_mask, budget,
+                                           aggregates)
+            if self.next_used == 0:
+                PyMem_Free(self.next_buckets)
+                self.next_buckets = NULL
         while self.used and released < budget:
             entry = self.buckets[self.mask]
             self.buckets[self.mask] = NULL
@@ -331,6 +501,30 @@ cdef class KeyTable:
                 self.mask -= 1
         return self.used
 
+    cdef size_t _release_array(self, Entry** buckets, size_t* top, size_t budget,
+                               list aggregates):
+        """release_some's work on the array the entries move to: up to budget entries from
+        bucket top[0] down; returns how many went."""
+        cdef Entry* entry
+        cdef Entry* following
+        cdef size_t released = 0
+        while self.next_used and released < budget:
+            entry = buckets[top[0]]
+            buckets[top[0]] = NULL
+            while entry != NULL:
+                following = entry.next
+                self.used -= 1
+                self.next_used -= 1
+                released += 1
+                if (aggregates is not None and entry.size == HELD
+                        and not PyBytes_CheckExact(<object>_held(entry)[0])):
+                    aggregates.append(<object>_held(entry)[0])
+                _release(entry, True)
+                entry = following
+            if top[0]:
+                top[0] -= 1
+        return released
+
     def keys(self):
         return self._walk(WALK_KEYS)
 
@@ -343,10 +537,16 @@ cdef class KeyTable:
     cdef list _walk(self, int what):
         """Every key, value or (key, value) pair, in bucket order."""
         cdef list found = []
+        self._walk_array(self.buckets, self.mask, what, found)
+        if self.next_buckets != NULL:
+            self._walk_array(self.next_buckets, self.next_mask, what, found)
+        return found
+
+    cdef void _walk_array(self, Entry** buckets, size_t mask, int what, list found):
         cdef size_t i
         cdef Entry* entry
-        for i in range(self.mask + 1):
-            entry = self.buckets[i]
+        for i in range(mask + 1):
+            entry = buckets[i]
             while entry != NULL:
                 if what == WALK_KEYS:
                     found.append(<object>entry.key)
@@ -355,7 +555,6 @@ cdef class KeyTable:
                 else:
                     found.append((<object>entry.key, self.value_of(entry)))
                 entry = entry.next
-        return found
 
     def __iter__(self):
         return iter(self.keys())

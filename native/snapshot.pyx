@@ -191,6 +191,7 @@ cdef int _read_expires(ExpiryMap* expiries, KeyTable table, dict expires) except
     cdef Py_hash_t hash_value
     cdef Entry* entry
     cdef int64_t when
+    cdef bint in_next
     cdef size_t slot
     cdef int bits = 3
     while (<size_t>1 << bits) * 3 < <size_t>PyDict_Size(expires) * 4:
@@ -206,7 +207,7 @@ cdef int _read_expires(ExpiryMap* expiries, KeyTable table, dict expires) except
         hash_value = _hash(key)     # cached in the bytes object: read, not written
         if hash_value == -1:
             return -1
-        entry = table._link(key, <uint32_t>hash_value)[0]
+        entry = table._link(key, <uint32_t>hash_value, &in_next)[0]
         if entry == NULL or entry.size == HELD:
             continue                # not a key here, or one the fallback writes
         when = _as_longlong(value)
@@ -296,27 +297,38 @@ def write_entries(KeyTable table not None, dict expires, out, bint compress, fal
     if buf.data == NULL:
         raise MemoryError()
     cdef Py_ssize_t written = 0
-    cdef size_t i = 0
+    cdef size_t i
+    cdef int array
+    cdef Entry** buckets
+    cdef size_t mask
     cdef Entry* entry
     cdef Entry* following
+    table.paused += 1               # no entry moves between arrays while this walks them
     try:
         if expires:
             _read_expires(&expiries, table, expires)
-        while i <= table.mask:
-            entry = table.buckets[i]
-            while entry != NULL:
-                following = entry.next      # read first: the fallback may replace entry
-                if entry.size == HELD:
-                    _write_held(&buf, out, table, entry, fallback)
-                else:
-                    _write_inline(&buf, out, entry, &expiries, compress)
-                    if buf.size >= chunk:
-                        _flush(&buf, out)
-                written += 1
-                entry = following
-            i += 1
+        for array in range(2):      # the main bucket array, then a resize's target
+            buckets = table.buckets if array == 0 else table.next_buckets
+            mask = table.mask if array == 0 else table.next_mask
+            if buckets == NULL:
+                continue
+            i = 0
+            while i <= mask:
+                entry = buckets[i]
+                while entry != NULL:
+                    following = entry.next      # read first: the fallback may replace entry
+                    if entry.size == HELD:
+                        _write_held(&buf, out, table, entry, fallback)
+                    else:
+                        _write_inline(&buf, out, entry, &expiries, compress)
+                        if buf.size >= chunk:
+                            _flush(&buf, out)
+                    written += 1
+                    entry = following
+                i += 1
         _flush(&buf, out)
     finally:
+        table.paused -= 1
         PyMem_Free(buf.data)
         PyMem_Free(expiries.slots)
     return written

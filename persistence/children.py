@@ -15,6 +15,7 @@ import os
 import signal
 import time
 
+from server.base import native_bridge
 from server.base.log import log
 
 
@@ -119,6 +120,9 @@ def start_child(kind, work, cow_label, keys_total=0):
         _run_child(work, cow_label, read_fd, write_fd)      # never returns
     os.close(write_fd)
     os.set_blocking(read_fd, False)
+    # Resizing a table now would copy pages the child shares; the cron allows it again
+    # once the child is gone.
+    native_bridge.set_table_resize_allowed(False)
     child = ChildProcess(kind, pid, read_fd, keys_total)
     child.fork_usec = (time.perf_counter_ns() - started) // 1000
     return child

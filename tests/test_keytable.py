@@ -232,3 +232,83 @@ def test_release_some_frees_a_detached_table_in_chunks():
     assert len(t) == 0
     assert Tracked.alive == 0
     del t                                       # deallocation after draining is safe
+
+
+# -- incremental resizing (native only: a dict resizes on its own) -------------------------
+
+needs_native = pytest.mark.skipif(NativeKeyTable is None, reason="native.keytable not built")
+
+
+@needs_native
+def test_a_resize_moves_entries_a_few_buckets_per_access():
+    t = NativeKeyTable()
+    for i in range(4096):
+        t[b"k%d" % i] = b"v"
+    [(size, used, _)] = t.stats()
+    assert (size, used) == (4096, 4096)
+    t[b"one-more"] = b"v"                       # over one key per bucket: the resize starts
+    main, target = t.stats()
+    assert main[0] == 4096 and target[0] == 8192
+    assert main[1] + target[1] == 4097 and main[1] > 4000   # nothing walked the whole table
+    assert target[1] >= 1                       # the new key went to the new buckets
+    for i in range(200):                        # reads move buckets along too
+        assert t.get(b"k%d" % i) == b"v"
+    assert t.stats()[0][1] < main[1]
+    while t.rehash_for(0.001):
+        pass
+    [(size, used, _)] = t.stats()
+    assert (size, used) == (8192, 4097)
+    assert sorted(t) == sorted([b"k%d" % i for i in range(4096)] + [b"one-more"])
+
+
+@needs_native
+def test_random_operations_during_resizes_answer_as_a_dict():
+    import random
+    from native.keytable import set_resize_allowed
+    rng = random.Random(3)
+    t, model = NativeKeyTable(), {}
+    try:
+        for step in range(60000):
+            if step % 7000 == 0:
+                set_resize_allowed(step % 14000 == 0)   # a fork child comes and goes
+            key = b"k%d" % rng.randint(0, 3000)
+            op = rng.random()
+            if op < 0.5:
+                value = b"v" * rng.randint(0, 90) if rng.random() < 0.8 else [step]
+                t[key] = value
+                model[key] = value
+            elif op < 0.8:
+                assert t.pop(key, None) == model.pop(key, None)
+            else:
+                assert t.get(key) == model.get(key)
+            if step % 997 == 0:
+                assert len(t) == len(model)
+                assert sorted(t.keys()) == sorted(model)
+                assert sum(used for _, used, _ in t.stats()) == len(model)
+            if step % 3001 == 0:
+                t.rehash_for(0.0001)
+    finally:
+        set_resize_allowed(True)
+    assert sorted(t.items(), key=lambda kv: kv[0]) == sorted(model.items(), key=lambda kv: kv[0])
+    left = len(t)
+    while left:                                 # a table dropped mid-resize drains too
+        left = t.release_some(500)
+
+
+@needs_native
+def test_while_a_child_runs_tables_grow_only_when_crowded():
+    from native.keytable import set_resize_allowed
+    t = NativeKeyTable()
+    t.expand(1024)                              # DEBUG POPULATE's room: allowed regardless
+    set_resize_allowed(False)
+    try:
+        t.expand(4096)
+        while t.rehash_for(0.001):
+            pass
+        for i in range(4096 * 6):
+            t[b"k%d" % i] = b"v"
+        assert [s[0] for s in t.stats()] == [4096]      # six keys per bucket: still waits
+        t[b"crowded"] = b"v"
+        assert [s[0] for s in t.stats()] == [4096, 32768]
+    finally:
+        set_resize_allowed(True)

@@ -500,3 +500,36 @@ def test_a_key_twice_in_the_file_stops_start_up(tmp_path):
     code, log = failed_start(tmp_path)
     assert code == 1
     assert "RDB has duplicated key 'dup' in DB 0" in log
+
+
+def test_the_key_table_waits_to_resize_while_a_child_runs(servers, tmp_path):
+    """A resize would copy the pages a saving child shares: with a BGSAVE running the key
+    table stays at its size (DEBUG HTSTATS), and grows on the first write once the child
+    is gone, as Redis's dict_can_resize does."""
+    from server.base.native_bridge import NATIVE
+    if not NATIVE:
+        pytest.skip("a dict resizes on its own: the pure path has no bucket table to hold")
+    srv = start(servers, tmp_path)
+    client = srv.client()
+    client.select(9)
+    client.execute_command("DEBUG", "POPULATE", 4096, "", 1)
+    client.config_set("rdb-key-save-delay", 1000000)
+    client.bgsave()
+    deadline = time.monotonic() + 10
+    while not client.info("persistence")["rdb_bgsave_in_progress"]:
+        assert time.monotonic() < deadline, "BGSAVE did not start"
+        time.sleep(0.05)
+    client.mset({"k1": "v1", "k2": "v2"})
+    stats = str(client.execute_command("DEBUG", "HTSTATS", 9))
+    assert "table size: 4096" in stats and "table size: 8192" not in stats, stats
+    pid = srv.proc.pid
+    with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+        child = int(f.read().split()[0])
+    os.kill(child, signal.SIGKILL)
+    while client.info("persistence")["rdb_bgsave_in_progress"]:
+        assert time.monotonic() < deadline + 10, "the killed child was not reaped"
+        time.sleep(0.05)
+    time.sleep(0.3)                              # the cron notices no child is left
+    client.set("k3", "v3")
+    stats = str(client.execute_command("DEBUG", "HTSTATS", 9))
+    assert "table size: 8192" in stats, stats

@@ -14,7 +14,8 @@ if not PURE:
         from native.resp import RequestParser, ReplyWriter, incr_string, parse_int  # noqa: F401
         from native.dispatch import (ClientCore, CommandCore, ServerCore, StatsCore,  # noqa: F401
                                      install as install_dispatch)
-        from native.keytable import KeyTable, set_growth_limit as set_table_growth_limit  # noqa: F401
+        from native.keytable import (KeyTable, set_growth_limit as set_table_growth_limit,  # noqa: F401
+                                     set_resize_allowed as set_table_resize_allowed)
         NATIVE = True
     except ImportError:
         pass
@@ -28,6 +29,9 @@ if not NATIVE:
 
     def set_table_growth_limit(limit):
         """A dict grows when it decides to: no growth is held back under maxmemory."""
+
+    def set_table_resize_allowed(allowed):
+        """A dict resizes when it decides to, fork child or not."""
 
 
 # Scripts: the native Lua bridge, or None for lupa's path (server/commands/scripting.py).

@@ -473,6 +473,8 @@ def cmd_debug(client, argv):
         raise CommandError("ERR")      # no RDB persistence to reload from
     elif sub == b"populate" and 3 <= argc <= 5:
         _populate(client, argv)
+    elif sub == b"htstats" and argc == 3:
+        _htstats(client, argv)
     elif sub == b"structsize" and argc == 2:
         client.reply.bulk(b"bits:64 robj:16 dictentry:24 sdshdr5:1 sdshdr8:3 sdshdr16:5 "
                           b"sdshdr32:9 sdshdr64:17 ")
@@ -513,6 +515,9 @@ def _populate(client, argv):
     size = _positive(argv[4]) if len(argv) == 5 else 0
     prefix = argv[3] if len(argv) >= 4 else b"key"
     db = client.db
+    expand = getattr(db.data, "expand", None)
+    if expand is not None:
+        expand(count)           # room for them all at once, as Redis's populate makes
     for j in range(count):
         key = b"%s:%d" % (prefix, j)
         if db.get_for_write(key) is not None:
@@ -522,6 +527,54 @@ def _populate(client, argv):
             value = value[:size] + bytes(max(0, size - len(value)))
         db.set(key, value)
     client.reply.ok()
+
+
+def _htstats(client, argv):
+    """DEBUG HTSTATS <dbid>: the shape of a database's key table and of its expiry times,
+    as Redis's dictGetStats prints them."""
+    index = parse_int_arg(argv[2])
+    server = client.server
+    if not 0 <= index < len(server.dbs):
+        raise CommandError("ERR Out of range database")
+    db = server.dbs[index]
+    text = "[Dictionary HT]\n" + _table_stats(db.data) + "[Expires HT]\n" + _table_stats(db.expires)
+    client.reply.verbatim(text.encode())
+
+
+def _table_stats(table):
+    stats = getattr(table, "stats", None)
+    if stats is not None:
+        arrays = stats()
+    else:
+        # A dict (the pure path, the expiry times) shows no buckets: it is reported as a
+        # chained table of its size would look with every key in its own bucket.
+        size = 4
+        while size < len(table):
+            size *= 2
+        arrays = [(size, len(table), {0: size - len(table), 1: len(table)})]
+    out = []
+    for number, (size, used, chains) in enumerate(arrays):
+        name = "main hash table" if number == 0 else "rehashing target"
+        if not used:
+            out.append("Hash table %d stats (%s):\nNo stats available for empty dictionaries\n"
+                       % (number, name))
+            continue
+        slots = size - chains.get(0, 0)
+        longest = max(length for length, count in chains.items() if count)
+        out.append("Hash table %d stats (%s):\n"
+                   " table size: %d\n"
+                   " number of elements: %d\n"
+                   " different slots: %d\n"
+                   " max chain length: %d\n"
+                   " avg chain length (counted): %.02f\n"
+                   " avg chain length (computed): %.02f\n"
+                   " Chain length distribution:\n"
+                   % (number, name, size, used, slots, longest, used / slots, used / slots))
+        for length in sorted(chains):
+            if length < 49 and chains[length]:
+                out.append("   %d: %d (%.02f%%)\n" % (length, chains[length],
+                                                     chains[length] / size * 100))
+    return "".join(out)
 
 
 def _positive(arg):

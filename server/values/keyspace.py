@@ -41,6 +41,7 @@ from bisect import bisect_left, bisect_right
 from itertools import chain, compress
 
 from server.base.errors import CommandError, WRONGTYPE
+from server.base import native_bridge
 from server.base.native_bridge import KeyTable
 from server.base.notify import NOTIFY_EVICTED, NOTIFY_EXPIRED, NOTIFY_KEY_MISS, NOTIFY_NEW
 
@@ -799,6 +800,15 @@ def keyspace_cron(server, now, hz):
     DEBUG SET-ACTIVE-EXPIRE 0 turns it off."""
     server.lru_clock = int(now)
     follow_eviction_policy(server)
+    # Tables resize freely again once no fork child shares their pages; with none, the
+    # cron moves a resize along for a millisecond per database (activerehashing).
+    no_child = getattr(server, "fork_child", None) is None
+    native_bridge.set_table_resize_allowed(no_child)
+    if no_child and server.config.activerehashing:
+        for db in server.dbs:
+            rehash_for = getattr(db.data, "rehash_for", None)
+            if rehash_for is not None:
+                rehash_for(0.001)
     if server.is_replica_of_master() and server.active_expire_enabled and not server.loading:
         for db in server.dbs:
             if db.replica_written_expires:
