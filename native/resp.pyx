@@ -15,7 +15,7 @@ from libc.string cimport memchr, memcpy
 
 from protocol.parser import ProtocolError
 from protocol.parser import incr_string as _pure_incr_string, parse_int as _pure_parse_int
-from protocol.writer import SetReply, Status
+from protocol.writer import SetReply, Status, format_long_double as _format_long_double
 
 
 cdef enum:
@@ -607,6 +607,15 @@ cdef class ReplyWriter:
             dst[1] = b'\n'
         else:
             _append_bulk(self._buf, text, length)
+
+    def human_double(self, value):
+        """A double printed %.17f without trailing zeros (Redis's addReplyHumanLongDouble):
+        a bulk string in RESP2, a double in RESP3."""
+        text = _format_long_double(value)
+        if self.resp == 3:
+            self._buf += b"," + text + b"\r\n"
+        else:
+            _append_bulk(self._buf, text, len(text))
 
     def boolean(self, value):
         if self.resp == 3:

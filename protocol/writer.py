@@ -105,6 +105,15 @@ class ReplyWriter:
         else:
             self.buf += b"$%d\r\n%s\r\n" % (len(text), text)
 
+    def human_double(self, value):
+        """A double printed %.17f without trailing zeros (Redis's addReplyHumanLongDouble):
+        a bulk string in RESP2, a double in RESP3."""
+        text = format_long_double(value)
+        if self.resp == 3:
+            self.buf += b"," + text + b"\r\n"
+        else:
+            self.buf += b"$%d\r\n%s\r\n" % (len(text), text)
+
     def boolean(self, value):
         if self.resp == 3:
             self.buf += b"#t\r\n" if value else b"#f\r\n"
