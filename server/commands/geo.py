@@ -150,6 +150,11 @@ def cmd_geohash(client, argv):
                              for score in scores])
 
 
+def _unit_tokens():
+    return [arg.token("M", "m"), arg.token("KM", "km"), arg.token("FT", "ft"),
+            arg.token("MI", "mi")]
+
+
 def format_distance(meters):
     """A distance as Redis prints it: rounded (half to even) to 4 decimals."""
     scaled = round(meters * 10000)
@@ -163,8 +168,7 @@ def format_distance(meters):
          complexity="O(log(N))",
          key_specs=[KeySpec("RO access", at(1))],
          args=[arg.key("key"), arg.string("member1"), arg.string("member2"),
-               arg.oneof("unit", arg.token("m"), arg.token("km"), arg.token("ft"),
-                         arg.token("mi"), optional=True)])
+               arg.oneof("unit", *_unit_tokens(), optional=True)])
 def cmd_geodist(client, argv):
     to_meters = 1.0
     if len(argv) == 5:
@@ -447,7 +451,7 @@ _ANY_HISTORY = ("6.2.0", "Added the `ANY` option for `COUNT`.")
 
 
 def _units():
-    return arg.oneof("unit", arg.token("m"), arg.token("km"), arg.token("ft"), arg.token("mi"))
+    return arg.oneof("unit", *_unit_tokens())
 
 
 def _order():
