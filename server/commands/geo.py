@@ -341,8 +341,6 @@ def points_within(zset, shape, limit):
     """[(distance in meters, score, member, longitude, latitude)] of the members inside
     the shape, cell by cell in Redis's order; reading stops at `limit` found (0: none)."""
     points = []
-    append = points.append
-    contains = shape.contains
     cells = geohash.search_cells(shape)
     last = 0                        # the last cell read (0 also before any, as in Redis)
     for i, area in enumerate(cells):
@@ -354,13 +352,8 @@ def points_within(zset, shape, limit):
             break
         low, high = geohash.score_range(*area)
         lo, hi = zset.score_span(low, False, high, True)
-        for member, score in zset.items(lo, hi):
-            longitude, latitude = decode_score(score)
-            dist = contains(longitude, latitude)
-            if dist is not None:
-                append((dist, score, member, longitude, latitude))
-                if limit and len(points) >= limit:
-                    break
+        if lo < hi:
+            geohash.filter_points(zset.items(lo, hi), shape, limit, points)
         last = i
     return points
 

@@ -10,6 +10,8 @@ computes it, so distances and coordinates come out bit for bit the same.
 """
 import math
 
+from server.base.native_bridge import PURE
+
 LONGITUDE_MIN, LONGITUDE_MAX = -180.0, 180.0
 LATITUDE_MIN, LATITUDE_MAX = -85.05112878, 85.05112878
 STEP_MAX = 26                                   # bits per coordinate: 2 * 26 = 52
@@ -189,6 +191,12 @@ class Shape:
         self.width = width
         self.height = height
 
+    def circle_and_box(self):
+        """(radius, width, height) with None replaced by -1.0: the shape as numbers."""
+        return (-1.0 if self.radius is None else self.radius,
+                -1.0 if self.width is None else self.width,
+                -1.0 if self.height is None else self.height)
+
     def contains(self, longitude, latitude):
         """The distance from the centre to a point inside the shape, else None."""
         if self.radius is not None:
@@ -281,3 +289,25 @@ def score_range(bits, step):
     """Scores [low, high) of the points inside a cell."""
     shift = 52 - step * 2
     return bits << shift, (bits + 1) << shift
+
+
+def filter_points(pairs, shape, limit, found):
+    """Append (distance, score, member, longitude, latitude) to `found` for each
+    (member, score) of `pairs` inside the shape; stop once `found` holds `limit` (0: no
+    limit). The loop a search spends its time in: native/geohash.pyx has its twin."""
+    contains = shape.contains
+    append = found.append
+    for member, score in pairs:
+        longitude, latitude = decode_score(score)
+        dist = contains(longitude, latitude)
+        if dist is not None:
+            append((dist, score, member, longitude, latitude))
+        if limit and found and len(found) >= limit:
+            return
+
+
+if not PURE:
+    try:
+        from native.geohash import filter_points  # noqa: F811
+    except ImportError:
+        pass
