@@ -1,12 +1,14 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
-"""Native twin of server.values.geohash.filter_points: the loop a geo search spends its
-time in, decoding each candidate's 52-bit score and keeping the points inside the shape.
+"""Native twins of server.values.geohash.filter_points, the loop a geo search spends its
+time in (decoding each candidate's 52-bit score and keeping the points inside the shape),
+and of format_distance, which prints each WITHDIST distance.
 
 Same arithmetic, in the same order, as the pure twin (and as Redis's geohash.c and
 geohash_helper.c), on C doubles and the same libm, so the results are bit for bit the
 same; the parity is checked by the differential tests, which run both twins.
 """
-from libc.math cimport asin, cos, fabs, sin, sqrt
+from libc.math cimport asin, cos, fabs, llrint, sin, sqrt
+from libc.stdio cimport snprintf
 from libc.stdint cimport uint32_t, uint64_t
 
 cdef double LONGITUDE_MIN = -180.0
@@ -102,3 +104,18 @@ def filter_points(list pairs, shape, Py_ssize_t limit, list found):
         found.append((dist, pair[1], pair[0], lon, lat))
         if limit and len(found) >= limit:
             return
+
+
+def format_distance(double meters):
+    """A distance as Redis prints it: llrint of ten thousand times it, 4 decimals shown."""
+    cdef long long scaled = llrint(meters * 10000)
+    cdef unsigned long long magnitude
+    cdef char text[32]
+    cdef int length
+    if scaled < 0:
+        magnitude = <unsigned long long>(-(scaled + 1)) + 1
+        length = snprintf(text, sizeof(text), "-%llu.%04llu", magnitude // 10000,
+                          magnitude % 10000)
+    else:
+        length = snprintf(text, sizeof(text), "%lld.%04lld", scaled // 10000, scaled % 10000)
+    return text[:length]

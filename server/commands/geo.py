@@ -155,14 +155,6 @@ def _unit_tokens():
             arg.token("MI", "mi")]
 
 
-def format_distance(meters):
-    """A distance as Redis prints it: rounded (half to even) to 4 decimals."""
-    scaled = round(meters * 10000)
-    sign = b"-" if scaled < 0 else b""
-    whole, fraction = divmod(abs(scaled), 10000)
-    return b"%s%d.%04d" % (sign, whole, fraction)
-
-
 @command("geodist", -4, "readonly", acl="@read @geo @slow", group="geo", since="3.2.0",
          summary="Returns the distance between two members of a geospatial index",
          complexity="O(log(N))",
@@ -184,7 +176,7 @@ def cmd_geodist(client, argv):
     if second is None:
         return reply.null()
     meters = geohash.distance(*decode_score(first), *decode_score(second))
-    reply.bulk(format_distance(meters / to_meters))
+    reply.bulk(geohash.format_distance(meters / to_meters))
 
 
 # -- searches ------------------------------------------------------------------------------
@@ -389,7 +381,7 @@ def _reply_points(reply, points, conversion, search):
             reply.array(extras + 1)
         reply.bulk(member)
         if search.with_dist:
-            reply.bulk(format_distance(dist / conversion))
+            reply.bulk(geohash.format_distance(dist / conversion))
         if search.with_hash:
             reply.integer(int(score))
         if search.with_coord:

@@ -291,10 +291,26 @@ def score_range(bits, step):
     return bits << shift, (bits + 1) << shift
 
 
+LLONG_MIN_TEXT = b"-922337203685477.5808"     # what a NaN or infinite distance prints as
+
+
+def format_distance(meters):
+    """A distance as Redis prints it: rounded half to even (llrint) to 4 decimals."""
+    if not math.isfinite(meters):
+        return LLONG_MIN_TEXT
+    scaled = round(meters * 10000)
+    if not -2**63 <= scaled < 2**63:
+        return LLONG_MIN_TEXT
+    sign = b"-" if scaled < 0 else b""
+    whole, fraction = divmod(abs(scaled), 10000)
+    return b"%s%d.%04d" % (sign, whole, fraction)
+
+
 def filter_points(pairs, shape, limit, found):
     """Append (distance, score, member, longitude, latitude) to `found` for each
     (member, score) of `pairs` inside the shape; stop once `found` holds `limit` (0: no
-    limit). The loop a search spends its time in: native/geohash.pyx has its twin."""
+    limit). The loop a search spends its time in: native/geohash.pyx has its twin (and
+    format_distance's)."""
     contains = shape.contains
     append = found.append
     for member, score in pairs:
@@ -308,6 +324,6 @@ def filter_points(pairs, shape, limit, found):
 
 if not PURE:
     try:
-        from native.geohash import filter_points  # noqa: F811
+        from native.geohash import filter_points, format_distance  # noqa: F811
     except ImportError:
         pass
