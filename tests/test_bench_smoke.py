@@ -119,3 +119,20 @@ def test_pubsub_benchmark_writes_table_and_csv(tmp_path):
             assert abs(ratio - ours_rate / redis_rate) < 1e-2
     text = (tmp_path / "pubsub.txt").read_text()
     assert [line.split()[0] for line in text.splitlines()[2:]] == ["1", "3"]
+
+
+def test_geo_benchmark_writes_table_csv_and_memory(tmp_path):
+    require_tool("redis-server")
+    require_tool("redis-benchmark")
+    out = run_script([os.path.join(ROOT, "benchmarks", "geo.py"), "--rounds", "1",
+                      "--requests", "300", "--pipelined-requests", "600", "--members", "2000",
+                      "--tests", "geosearch,geoadd", "--out", str(tmp_path)])
+    assert out.returncode == 0, out.stderr + out.stdout
+    rows = read_csv(tmp_path / "geo.csv")
+    assert [(r["test"], r["pipeline"]) for r in rows] == [
+        (t, p) for p in ("1", "16") for t in ("geosearch", "geoadd")]
+    for row in rows:
+        assert float(row["redis_rps_median"]) > 0 and float(row["ours_rps_median"]) > 0, row
+    text = (tmp_path / "geo.txt").read_text()
+    assert "members on both" in text
+    assert "memory: one geo set of 2000 points: redis" in text
