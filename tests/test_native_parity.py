@@ -354,6 +354,18 @@ def test_writer_resp3_shapes(writer_cls):
                             b"=7\r\ntxt:abc\r\n=5\r\nmkd:x\r\n*2\r\n_\r\n$1\r\nz\r\n")
 
 
+def test_writer_human_double_as_coordinates_print(writer_cls):
+    """%.17f without trailing zeros; what rounds to minus zero prints as 0."""
+    for resp, expected in ((2, b"$20\r\n13.36138933897018433\r\n$1\r\n0\r\n$1\r\n0\r\n$3\r\ninf\r\n"),
+                           (3, b",13.36138933897018433\r\n,0\r\n,0\r\n,inf\r\n")):
+        w = writer_cls(resp)
+        w.human_double(13.36138933897018433)
+        w.human_double(-1e-18)
+        w.human_double(-0.0)
+        w.human_double(float("inf"))
+        assert w.take() == expected
+
+
 def test_writer_resp_is_switchable(writer_cls):
     w = writer_cls()
     assert w.resp == 2
@@ -433,6 +445,7 @@ CALLS = st.one_of(
     st.tuples(st.just("null_array")),
     *[st.tuples(st.just(name), st.integers(-1, 10**12) | INTS) for name in ("array", "set", "map", "push")],
     st.tuples(st.just("double"), FLOATS),
+    st.tuples(st.just("human_double"), FLOATS),
     st.tuples(st.just("boolean"), st.booleans() | st.integers(0, 2)),
     st.tuples(st.just("verbatim"), st.binary(max_size=20) | st.text(max_size=10)),
     st.tuples(st.just("verbatim"), st.binary(max_size=20), st.sampled_from([b"txt", b"mkd"])),
@@ -461,7 +474,7 @@ def test_random_writer_calls_give_identical_bytes(resp, calls):
 def test_every_writer_method_is_covered_by_the_random_calls():
     # A method added to the pure writer must be added to CALLS (and to the native twin).
     covered = {"ok", "simple", "error", "integer", "bulk", "bulk_or_null", "null", "null_array", "array",
-               "set", "map", "push", "double", "boolean", "verbatim", "bulk_array", "value", "raw", "take"}
+               "set", "map", "push", "double", "human_double", "boolean", "verbatim", "bulk_array", "value", "raw", "take"}
     assert public_methods(pure_writer.ReplyWriter) - {"buf", "resp", "on_error"} <= covered
 
 
