@@ -1,7 +1,8 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
-"""Native twins of server.values.geohash.filter_points, the loop a geo search spends its
-time in (decoding each candidate's 52-bit score and keeping the points inside the shape),
-and of format_distance, which prints each WITHDIST distance.
+"""Native twins of server.values.geohash's hot functions: filter_points, the loop a geo
+search spends its time in (decoding each candidate's 52-bit score and keeping the points
+inside the shape), search_cells (the 9 cells a search reads), score_of (GEOADD's
+encoding) and format_distance (each WITHDIST distance).
 
 Same arithmetic, in the same order, as the pure twin (and as Redis's geohash.c and
 geohash_helper.c), on C doubles and the same libm, so the results are bit for bit the
@@ -18,6 +19,141 @@ cdef double LATITUDE_MAX = 85.05112878
 cdef double EARTH_RADIUS_IN_METERS = 6372797.560856
 cdef double D_R = 3.14159265358979323846 / 180.0
 cdef double CELLS = <double>(1 << 26)
+
+
+cdef double MERCATOR_MAX = 20037726.37
+cdef int STEP_MAX = 26
+
+
+cdef inline uint64_t _spread(uint64_t bits):
+    """The low 32 bits moved to the even bit positions."""
+    bits &= 0xFFFFFFFFULL
+    bits = (bits | (bits << 16)) & 0x0000FFFF0000FFFFULL
+    bits = (bits | (bits << 8)) & 0x00FF00FF00FF00FFULL
+    bits = (bits | (bits << 4)) & 0x0F0F0F0F0F0F0F0FULL
+    bits = (bits | (bits << 2)) & 0x3333333333333333ULL
+    bits = (bits | (bits << 1)) & 0x5555555555555555ULL
+    return bits
+
+
+cdef inline uint64_t _encode(double longitude, double latitude, int step):
+    cdef double lat_offset = ((latitude - LATITUDE_MIN) / (LATITUDE_MAX - LATITUDE_MIN)
+                              * <double>(1ULL << step))
+    cdef double long_offset = ((longitude - LONGITUDE_MIN) / (LONGITUDE_MAX - LONGITUDE_MIN)
+                               * <double>(1ULL << step))
+    return _spread(<uint32_t>lat_offset) | (_spread(<uint32_t>long_offset) << 1)
+
+
+def score_of(double longitude, double latitude):
+    """The score GEOADD stores for a point (within the limits): its 52-bit geohash."""
+    return _encode(longitude, latitude, STEP_MAX)
+
+
+cdef inline uint64_t _move(uint64_t bits, int step, uint64_t moved_mask, uint64_t kept_mask,
+                           int direction):
+    cdef uint64_t moved = bits & moved_mask
+    cdef uint64_t kept = bits & kept_mask
+    cdef uint64_t zz = kept_mask >> (64 - step * 2)
+    if direction > 0:
+        moved = moved + (zz + 1)
+    else:
+        moved = (moved | zz) - (zz + 1)
+    moved &= moved_mask >> (64 - step * 2)
+    return moved | kept
+
+
+cdef inline uint64_t _neighbour(uint64_t bits, int step, int dx, int dy):
+    if dx:
+        bits = _move(bits, step, 0xAAAAAAAAAAAAAAAAULL, 0x5555555555555555ULL, dx)
+    if dy:
+        bits = _move(bits, step, 0x5555555555555555ULL, 0xAAAAAAAAAAAAAAAAULL, dy)
+    return bits
+
+
+# The 8 neighbours in Redis's order: N, S, E, W, NE, NW, SE, SW.
+cdef int DX[8]
+cdef int DY[8]
+DX[:] = [0, 0, 1, -1, 1, -1, 1, -1]
+DY[:] = [1, -1, 0, 0, 1, 1, -1, -1]
+
+
+cdef inline void _cell(uint64_t bits, int step, double *area):
+    """longitude min, max, latitude min, max of a geohash."""
+    cdef uint32_t lat_cell = <uint32_t>_squash(bits)
+    cdef uint32_t long_cell = <uint32_t>_squash(bits >> 1)
+    cdef double scale = <double>(1ULL << step)
+    cdef double lat_scale = LATITUDE_MAX - LATITUDE_MIN
+    cdef double long_scale = LONGITUDE_MAX - LONGITUDE_MIN
+    area[0] = LONGITUDE_MIN + (long_cell / scale) * long_scale
+    area[1] = LONGITUDE_MIN + ((long_cell + 1.0) / scale) * long_scale
+    area[2] = LATITUDE_MIN + (lat_cell / scale) * lat_scale
+    area[3] = LATITUDE_MIN + ((lat_cell + 1.0) / scale) * lat_scale
+
+
+cdef int _estimate_step(double range_meters, double latitude):
+    if range_meters == 0:
+        return STEP_MAX
+    cdef int step = 1
+    while range_meters < MERCATOR_MAX:
+        range_meters *= 2
+        step += 1
+    step -= 2
+    if latitude > 66 or latitude < -66:
+        step -= 1
+        if latitude > 80 or latitude < -80:
+            step -= 1
+    if step < 1:
+        step = 1
+    if step > STEP_MAX:
+        step = STEP_MAX
+    return step
+
+
+def search_cells(shape):
+    """The cells a search reads, as (bits, step), centre first then the neighbours in
+    Redis's order; None where a neighbour lies wholly outside the bounding box."""
+    cdef double min_lon, min_lat, max_lon, max_lat
+    min_lon, min_lat, max_lon, max_lat = shape.bounding_box()
+    cdef double longitude = shape.longitude
+    cdef double latitude = shape.latitude
+    cdef int step = _estimate_step(shape.reach(), latitude)
+    cdef uint64_t centre = _encode(longitude, latitude, step)
+    cdef uint64_t around[8]
+    cdef double north[4]
+    cdef double south[4]
+    cdef double east[4]
+    cdef double west[4]
+    cdef double area[4]
+    cdef int i
+    for i in range(8):
+        around[i] = _neighbour(centre, step, DX[i], DY[i])
+    _cell(around[0], step, north)
+    _cell(around[1], step, south)
+    _cell(around[2], step, east)
+    _cell(around[3], step, west)
+    if step > 1 and (north[3] < max_lat or south[2] > min_lat
+                     or east[1] < max_lon or west[0] > min_lon):
+        step -= 1
+        centre = _encode(longitude, latitude, step)
+        for i in range(8):
+            around[i] = _neighbour(centre, step, DX[i], DY[i])
+    _cell(centre, step, area)
+    cdef bint dropped[9]
+    for i in range(9):
+        dropped[i] = False
+    if step >= 2:
+        if area[2] < min_lat:
+            dropped[2] = dropped[7] = dropped[8] = True
+        if area[3] > max_lat:
+            dropped[1] = dropped[5] = dropped[6] = True
+        if area[0] < min_lon:
+            dropped[4] = dropped[6] = dropped[8] = True
+        if area[1] > max_lon:
+            dropped[3] = dropped[5] = dropped[7] = True
+    cells = [(centre, step)]
+    for i in range(8):
+        cells.append(None if dropped[i + 1] else (around[i], step))
+    return cells
 
 
 cdef inline uint64_t _squash(uint64_t bits):

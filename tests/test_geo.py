@@ -506,3 +506,54 @@ def test_stores_propagate_as_written(reference, start_server):
 
 def test_keyspace_events_of_geo_commands(reference, ours):
     assert_same_events(reference, ours, "KEA", PROPAGATED)
+
+
+# -- the native twins against the pure ones ---------------------------------------------------------
+
+def _native_geohash():
+    try:
+        from native import geohash as native_geohash
+    except ImportError:
+        pytest.skip("native.geohash not built")
+    return native_geohash
+
+
+def _random_shapes(rng, count):
+    from server.values.geohash import Shape, UNITS
+    shapes = []
+    for _ in range(count):
+        longitude = rng.choice([rng.uniform(-180, 180), 180.0, -180.0, 0.0, 179.99])
+        latitude = rng.choice([rng.uniform(-85.05112878, 85.05112878), 85.05112878, -85.05, 0.0,
+                               66.5, -80.5])
+        conversion = rng.choice(list(UNITS.values()))
+        size = rng.choice([0.0, 10 ** rng.uniform(-3, 8), float("inf")])
+        if rng.random() < 0.5:
+            shapes.append(Shape(longitude, latitude, conversion, radius=size))
+        else:
+            shapes.append(Shape(longitude, latitude, conversion, width=size,
+                                height=rng.choice([size, 10 ** rng.uniform(-3, 8)])))
+    return shapes
+
+
+def test_native_twins_compute_what_the_pure_ones_do():
+    from server.values import geohash
+    native = _native_geohash()
+    pure = geohash.PURE_TWINS
+    rng = random.Random(7)
+    for _ in range(2000):
+        longitude, latitude = rng.uniform(-180, 180), rng.uniform(-85.05112878, 85.05112878)
+        assert native.score_of(longitude, latitude) == pure["score_of"](longitude, latitude)
+    for edge in ((180.0, 85.05112878), (-180.0, -85.05112878), (0.0, 0.0)):
+        assert native.score_of(*edge) == pure["score_of"](*edge)
+    for value in [0.0, 0.00005, 0.00015, 1.23455, 9.3e14, 1e30, float("nan"), float("inf")] + [
+            rng.uniform(0, 2e7) for _ in range(5000)]:
+        assert native.format_distance(value) == pure["format_distance"](value), value
+    scores = [float(rng.randrange(1 << 52)) for _ in range(3000)] + [0.0, -1.0, 2.0 ** 60, 1e300]
+    pairs = [(b"m%d" % i, score) for i, score in enumerate(scores)]
+    for shape in _random_shapes(rng, 300):
+        assert native.search_cells(shape) == pure["search_cells"](shape)
+        for limit in (0, 3):
+            want, got = [], []
+            pure["filter_points"](pairs, shape, limit, want)
+            native.filter_points(pairs, shape, limit, got)
+            assert repr(got) == repr(want)          # repr: NaN distances compare too

@@ -80,6 +80,14 @@ def parse_score(arg, error=NOT_FLOAT):
     no overflow or underflow to zero (hex floats and inf are fine)."""
     if arg.isdigit() and len(arg) < 16:      # plain digits, the usual case: exact through int,
         return float(int(arg))               # which reads bytes twice as fast as float does
+    if len(arg) < 20 and not arg.strip(b"0123456789.-"):
+        # Digits, a point and a sign, too short to overflow: where float() reads such text it
+        # reads it as strtod does (both round correctly); where it refuses, the full path
+        # below finds the error.
+        try:
+            return float(arg)
+        except ValueError:
+            pass
     if not arg or arg[0] in _C_SPACE:
         raise CommandError(error)
     value, end, out_of_range = strtod(arg)

@@ -322,8 +322,13 @@ def filter_points(pairs, shape, limit, found):
             return
 
 
+# The pure twins by name, for the parity tests once the native ones replace them.
+PURE_TWINS = {"filter_points": filter_points, "format_distance": format_distance,
+              "score_of": score_of, "search_cells": search_cells}
+
 if not PURE:
     try:
-        from native.geohash import filter_points, format_distance  # noqa: F811
+        from native.geohash import (filter_points, format_distance,  # noqa: F811
+                                    score_of, search_cells)
     except ImportError:
         pass
