@@ -292,7 +292,7 @@ def test_search_results_stored(reference, ours):
     same(reference, ours, STORES)
 
 
-def test_write_forms_are_refused_on_a_read_only_replica_path(reference, ours):
+def test_write_forms_are_refused_in_read_only_scripts(reference, ours):
     """GEORADIUS is a write command even without STORE (what the _RO forms are for):
     inside a script flagged no-writes it is refused, as the reference refuses it."""
     script = SICILY + [

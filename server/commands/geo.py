@@ -16,16 +16,11 @@ from server.commands.table import command, KeySpec, at, after
 from server.commands.zsets import cmd_zadd, parse_score, _opt as option_word
 from server.values import geohash
 from server.values.geohash import (LATITUDE_MAX, LATITUDE_MIN, LONGITUDE_MAX, LONGITUDE_MIN,
-                                   Shape, decode_score, score_of)
+                                   Shape, decode_score)
 from server.values.zsets import SortedSet
 
 UNKNOWN_UNIT = "ERR unsupported unit provided. please use M, KM, FT, MI"
 UNKNOWN_MEMBER = "ERR could not decode requested zset member"
-
-
-def geohash_score(longitude, latitude):
-    """The score GEOADD stores for a point."""
-    return score_of(longitude, latitude)
 
 
 # -- arguments ---------------------------------------------------------------------------
@@ -110,7 +105,7 @@ def cmd_geoadd(client, argv):
     zadd_argv = [b"zadd"] + argv[1:first]
     for i in range(first, len(argv), 3):
         longitude, latitude = parse_coordinates(argv[i], argv[i + 1])
-        zadd_argv += [b"%d" % score_of(longitude, latitude), argv[i + 2]]
+        zadd_argv += [b"%d" % geohash.score_of(longitude, latitude), argv[i + 2]]
     client.propagate_argv = zadd_argv
     cmd_zadd(client, zadd_argv)
 
