@@ -9,12 +9,13 @@ servers and printed). `geosearch` asks for them nearest first with WITHDIST,
 to another key (`-r` spreads member names and coordinates). Both servers run at once
 with the same settings and are driven in turn, as run.py does; the report gives the
 medians, the median ratio ours / Redis over the back-to-back pairs and the server CPU
-time per command. The memory figure loads MEMBERS points into one key of a fresh
-server of each kind and divides the growth of VmRSS by MEMBERS.
+time per command. The memory figure loads MEMORY_MEMBERS points into one key of a fresh
+server of each kind and divides the growth of VmRSS by MEMORY_MEMBERS.
 
     .venv/bin/python benchmarks/geo.py [--rounds 5] [--requests 60000]
         [--pipelined-requests 120000] [--tests geosearch,geoadd] [--pipelines 1,16]
-        [--members 10000] [--quick] [--no-pin] [--no-memory] [--out DIR]
+        [--members 10000] [--memory-members 200000] [--quick] [--no-pin] [--no-memory]
+        [--out DIR]
 
 Writes geo.csv and geo.txt under benchmarks/results/.
 """
@@ -32,6 +33,7 @@ import servers  # noqa: E402
 
 CENTRE = ("13.5", "45.5")
 DEFAULT_MEMBERS = 10000
+DEFAULT_MEMORY_MEMBERS = 200000   # enough for the RSS growth to dwarf allocator noise
 RADIUS_KM = "3.6"                 # about 50 of 10000 points in a 1-degree square
 BOX_KM = "6.4"                    # a square of about the same area
 EXPECTED_RESULTS = 50
@@ -58,6 +60,8 @@ def parse_args(argv):
     p.add_argument("--clients", type=int, default=run.CLIENTS, help="-c (default %(default)s)")
     p.add_argument("--members", type=int, default=DEFAULT_MEMBERS,
                    help="points in the searched geo set (default %(default)s)")
+    p.add_argument("--memory-members", type=int, default=DEFAULT_MEMORY_MEMBERS,
+                   help="points in the geo set whose memory is measured (default %(default)s)")
     p.add_argument("--random-keys", type=int, default=DEFAULT_RANDOM_KEYS,
                    help="-r: spread of GEOADD's members (default %(default)s)")
     p.add_argument("--quick", action="store_true", help="small request counts")
@@ -213,9 +217,9 @@ def main(argv=None):
               "after" % (RADIUS_KM, found["redis"], elapsed, 100 * others_share, load_before[0],
                          load_after[0]))
     if not args.no_memory:
-        memory = measure_memory(members)
+        memory = measure_memory(points(args.memory_members))
         footer += ("\nmemory: one geo set of %d points: redis %.0f B/member, ours %.0f B/member "
-                   "(ratio %.2f)" % (args.members, memory["redis"], memory["ours"],
+                   "(ratio %.2f)" % (args.memory_members, memory["redis"], memory["ours"],
                                      memory["ours"] / memory["redis"]))
     print()
     print(table)

@@ -126,6 +126,7 @@ def test_geo_benchmark_writes_table_csv_and_memory(tmp_path):
     require_tool("redis-benchmark")
     out = run_script([os.path.join(ROOT, "benchmarks", "geo.py"), "--rounds", "1",
                       "--requests", "300", "--pipelined-requests", "600", "--members", "2000",
+                      "--memory-members", "3000",
                       "--tests", "geosearch,geoadd", "--out", str(tmp_path)])
     assert out.returncode == 0, out.stderr + out.stdout
     rows = read_csv(tmp_path / "geo.csv")
@@ -135,4 +136,4 @@ def test_geo_benchmark_writes_table_csv_and_memory(tmp_path):
         assert float(row["redis_rps_median"]) > 0 and float(row["ours_rps_median"]) > 0, row
     text = (tmp_path / "geo.txt").read_text()
     assert "members on both" in text
-    assert "memory: one geo set of 2000 points: redis" in text
+    assert "memory: one geo set of 3000 points: redis" in text
