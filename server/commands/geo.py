@@ -391,7 +391,7 @@ def _store(client, key, pairs, kind):
     server = client.server
     if pairs:
         config = server.config
-        members = {}
+        members = {}                # once each, should coinciding cells find one twice
         for member, score in pairs:
             members.setdefault(member, score)
         db.set(key, SortedSet.build(list(members.items()), config.zset_max_listpack_entries,
