@@ -468,7 +468,8 @@ def monitored_commands(monitor, until):
     while True:
         line = monitor._line().decode()
         command = line.split("] ", 1)[1]
-        if command.startswith(('"PING"', '"SELECT"', '"REPLCONF"')):
+        # The master's keepalive PING (Redis sends it lower-case) is no data.
+        if command.upper().startswith(('"PING"', '"SELECT"', '"REPLCONF"')):
             continue
         seen.append(command)
         if command == until:
