@@ -265,8 +265,12 @@ def test_read_directory_redis_wrote(tmp_path, preamble):
     with Redis(directory, "--appendonly", "yes", "--aof-use-rdb-preamble", preamble,
                "--aof-disable-auto-gc", "yes") as server:
         r0, r1 = server.client(0), server.client(1)
-        first_manifest = open(os.path.join(directory, "appendonlydir",
-                                           "appendonly.aof.manifest"), "rb").read()
+        manifest_path = os.path.join(directory, "appendonlydir", "appendonly.aof.manifest")
+        # Redis writes its first base file with a background rewrite after start-up: the
+        # manifest names it once that is done.
+        wait_until(lambda: os.path.exists(manifest_path)
+                   and b"type b" in open(manifest_path, "rb").read(), "the first base file")
+        first_manifest = open(manifest_path, "rb").read()
         r0.set("before", "rewrite")
         r1.rpush("l", "a", "b")
         r0.bgrewriteaof()
