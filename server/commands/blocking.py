@@ -48,9 +48,10 @@ LONGEST_TIMER = 10**9        # seconds; a later deadline never fires in practice
 class Wait:
     """What one blocked client waits for and how to serve it."""
     __slots__ = ("db", "keys", "value_class", "serve", "deadline", "timer", "command",
-                 "timeout_reply")
+                 "timeout_reply", "key_gone")
 
-    def __init__(self, db, keys, value_class, serve, deadline, command, timeout_reply):
+    def __init__(self, db, keys, value_class, serve, deadline, command, timeout_reply,
+                 key_gone=None):
         self.db = db
         self.keys = keys                  # distinct keys, in the order given
         self.value_class = value_class    # only a value of this class can serve the client
@@ -59,6 +60,7 @@ class Wait:
         self.timer = None
         self.command = command            # the blocked command, for its statistics
         self.timeout_reply = timeout_reply
+        self.key_gone = key_gone          # fn(client, db, key) or None, see block_on_keys
 
 
 # -- arguments ---------------------------------------------------------------------------
@@ -112,19 +114,24 @@ def may_block(client):
 
 # -- blocking and unblocking --------------------------------------------------------------
 
-def block_on_keys(client, keys, deadline, value_class, serve, timeout_reply=None):
+def block_on_keys(client, keys, deadline, value_class, serve, timeout_reply=None,
+                  key_gone=None):
     """Make `client` wait until one of `keys` holds a `value_class` value, or `deadline`.
 
     `serve(client, db, key, value)` takes what the client gets from the value,
     writes its reply and propagates the effect; a CommandError it raises
-    becomes the client's reply. `timeout_reply(client)` answers a timeout
-    (default: a null array)."""
+    becomes the client's reply. It may return False: the value had nothing for
+    the client (a stream without entries newer than it waits for), which stays
+    blocked. `timeout_reply(client)` answers a timeout (default: a null array).
+    `key_gone(client, db, key)`, when given, answers a client whose key, once
+    written, holds no value or one of another class (XREADGROUP's error); without
+    it such a client keeps waiting."""
     server = client.server
     db = client.db
     distinct = list(dict.fromkeys(keys))
     command = server.lookup_command(client.argv) if client.argv else None
     wait = Wait(db, distinct, value_class, serve, deadline, command or None,   # False: unknown
-                timeout_reply or _reply_null_array)
+                timeout_reply or _reply_null_array, key_gone)
     for key in distinct:
         slot = (db.index, key)
         waiters = server.blocking_keys.get(slot)
@@ -246,15 +253,19 @@ def _serve_key(server, db, key, waiters):
     """Offer key's value to its waiters, first blocked first, while it lasts."""
     server.cached_time_ms = None
     for client in list(waiters):
-        value = db.peek(key)
-        if value is None:
-            return
         wait = client.blocked_on
-        if wait is None or value.__class__ is not wait.value_class:
+        if wait is None:
             continue
+        value = db.peek(key)
+        if value is None or value.__class__ is not wait.value_class:
+            if wait.key_gone is None:
+                continue
         started = perf_counter_ns()
         try:
-            wait.serve(client, db, key, value)
+            if value is None or value.__class__ is not wait.value_class:
+                wait.key_gone(client, db, key)
+            elif wait.serve(client, db, key, value) is False:
+                continue
         except CommandError as exc:
             client.reply.error(exc.message)
             _count_failure(wait)
