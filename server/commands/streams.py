@@ -180,6 +180,20 @@ def first_entry_id(stream):
     return MAX_ID
 
 
+def modified_without_waking(db, key):
+    """A write that blocked readers must not hear of (XDEL, XTRIM, group bookkeeping): WATCH
+    and client tracking are told, as Redis's signalModifiedKey, but unless something else
+    made the key ready in this command, no blocked client is offered the stream, since
+    Redis signals a stream key ready only when entries are added, the key is created,
+    replaced or deleted, or a group is destroyed."""
+    server = db.server
+    slot = (db.index, key)
+    already_ready = slot in server.ready_keys
+    db.modified(key)
+    if not already_ready:
+        server.ready_keys.pop(slot, None)
+
+
 # -- XADD / XTRIM arguments ----------------------------------------------------------------
 
 class TrimArgs:
@@ -463,7 +477,7 @@ def cmd_xdel(client, argv):
     ids = [parse_strict_id(data) for data in argv[2:]]
     deleted = sum(1 for entry_id in ids if stream.delete(entry_id))
     if deleted:
-        db.modified(key)
+        modified_without_waking(db, key)
         server = client.server
         server.notify(NOTIFY_STREAM, b"xdel", key, db.index)
         server.dirty += deleted
@@ -494,7 +508,7 @@ def cmd_xtrim(client, argv):
         server.notify(NOTIFY_STREAM, b"xtrim", key, db.index)
         if args.approx:
             client.propagate_argv = rewritten
-        db.modified(key)
+        modified_without_waking(db, key)
         server.dirty += removed
     client.reply.integer(removed)
 
@@ -547,7 +561,7 @@ def cmd_xsetid(client, argv):
     if max_deleted:
         stream.max_deleted_id = max_deleted
     client.reply.ok()
-    db.modified(key)
+    # Redis signals nothing here: WATCH, tracking and blocked XREADs do not hear of XSETID.
     server = client.server
     server.dirty += 1
     server.notify(NOTIFY_STREAM, b"xsetid", key, db.index)
