@@ -165,7 +165,7 @@ def reply_entries(client, entries):
 
 def take_range(stream, start, end, count, rev=False):
     """The live entries from start to end (both included), at most count (0: all)."""
-    entries = stream.range(start, end, rev)
+    entries = stream.range(start, end, rev, count)
     return list(islice(entries, count)) if count else list(entries)
 
 
@@ -211,6 +211,9 @@ class TrimArgs:
         self.id_given = False
         self.seq_given = True
         self.no_create = False
+
+
+AUTO_ID_ONLY = TrimArgs()         # what XADD key * field value ... parses to (never changed)
 
 
 def parse_add_or_trim_args(client, argv, xadd):
@@ -334,7 +337,10 @@ TRIM_ARG = arg.block(
                arg.block("field_value", arg.string("field"), arg.string("value"),
                          multiple=True)])
 def cmd_xadd(client, argv):
-    args, id_index = parse_add_or_trim_args(client, argv, True)
+    if argv[2] == b"*":
+        args, id_index = AUTO_ID_ONLY, 2        # the common form: no option to parse
+    else:
+        args, id_index = parse_add_or_trim_args(client, argv, True)
     fields_at = id_index + 1
     if len(argv) - fields_at < 2 or (len(argv) - fields_at) % 2:
         raise CommandError("ERR wrong number of arguments for 'xadd' command")
@@ -370,7 +376,7 @@ def cmd_xadd(client, argv):
     if entry_id <= last_id:
         raise CommandError("ERR The ID specified in XADD is equal or smaller than the target "
                            "stream top item")
-    flat = [bytes(item) for item in argv[fields_at:]]
+    flat = argv[fields_at:]
     if sum(map(len, flat)) > LISTPACK_MAX_SIZE:
         raise CommandError("ERR Elements are too large to be stored")
 
