@@ -29,7 +29,6 @@ PEL sharing the PendingEntry objects with the group's. A PEL is ordered by ID.
 from bisect import bisect_left, bisect_right, insort
 
 from server.values.base import RedisValue
-from server.base.native_bridge import PURE
 from server.values.packlist import implementation
 
 packlist = implementation()
@@ -173,18 +172,10 @@ def _decode(node):
     body = node.body
     if body is _decoded_body and _decoded_entries[0] == node.master:
         return _decoded_entries[1]
-    out = decode_node(body, node.master, node.fields)
-    _decoded_body = body
-    _decoded_entries = (node.master, out)
-    return out
-
-
-def _decode_node(body, master, fields):
-    """[(id, flags, [field, value, ...], flags index)] of every entry of a node body, deleted
-    ones too, oldest first (native/streamnode.pyx is the compiled twin)."""
     items = packlist.unpack(body)
+    fields = node.fields
     nfields = len(fields)
-    master_ms, master_seq = master >> 64, master & SEQ_MASK
+    master_ms, master_seq = node.master >> 64, node.master & SEQ_MASK
     out = []
     i = nfields + 2
     end = len(items)
@@ -205,50 +196,9 @@ def _decode_node(body, master, fields):
             i += 1 + 2 * n
         i += 1                                   # lp-count
         out.append((entry_id, flags, flat, at))
+    _decoded_body = body
+    _decoded_entries = (node.master, out)
     return out
-
-
-def _node_range(body, master, fields, start, end, rev, limit):
-    """[(id, [field, value, ...])] of a node's live entries with start <= id <= end, in ID
-    order (reversed when rev), at most limit (0: all); native/streamnode.pyx is the twin."""
-    global _decoded_body, _decoded_entries
-    if body is _decoded_body and _decoded_entries[0] == master:
-        entries = _decoded_entries[1]
-    else:
-        entries = decode_node(body, master, fields)
-        _decoded_body = body
-        _decoded_entries = (master, entries)
-    out = []
-    for entry_id, flags, flat, _ in (reversed(entries) if rev else entries):
-        if entry_id < start or entry_id > end or flags & FLAG_DELETED:
-            if (entry_id < start) if rev else (entry_id > end):
-                break
-            continue
-        out.append((entry_id, flat))
-        if len(out) == limit:
-            break
-    return out
-
-
-def _native_or(name, pure):
-    """The native/streamnode.pyx function `name` when built (and PYREDIS_PURE is off)."""
-    if not PURE:
-        try:
-            from native import streamnode
-            return getattr(streamnode, name)
-        except ImportError:
-            pass
-    return pure
-
-
-def _items_size(items):
-    """Bytes the byte strings in items take as listpack entries."""
-    return sum(map(entry_size, items))
-
-
-decode_node = _native_or("decode_node", _decode_node)
-node_range = _native_or("node_range", _node_range)
-items_size = _native_or("items_size", _items_size)
 
 
 def _master_key(node):
@@ -415,7 +365,7 @@ class Stream(RedisValue):
         if node is None:
             master_items = [b"%d" % nfields] + fields + [b"0"]
             node = StreamNode(entry_id, tuple(fields), packlist.pack(master_items), 0, 0,
-                              items_size(master_items))
+                              sum(map(entry_size, master_items)))
             nodes.append(node)
             same = True
         else:
@@ -430,7 +380,7 @@ class Stream(RedisValue):
             items = head + [b"%d" % nfields] + flat
             items.append(b"%d" % (2 * nfields + 4))
         node.body = packlist.extend(node.body, items)
-        node.body_bytes += items_size(items)
+        node.body_bytes += sum(map(entry_size, items))
         node.count += 1
         self.length += 1
         self.entries_added += 1
@@ -528,10 +478,9 @@ class Stream(RedisValue):
         """The ID of the node's last entry, deleted or not (Redis's lpGetEdgeStreamID)."""
         return _decode(node)[-1][0]
 
-    def range(self, start=0, end=MAX_ID, rev=False, count=0):
+    def range(self, start=0, end=MAX_ID, rev=False):
         """(id, [field, value, ...]) of the live entries with start <= id <= end, in ID order
-        (reversed when rev). A generator: the caller stops it after COUNT entries; `count`,
-        when given, says it needs no more than that many (a node then decodes no more)."""
+        (reversed when rev). A generator: the caller stops it after COUNT entries."""
         if start > end or not self.nodes:
             return
         nodes = self.nodes
@@ -540,28 +489,34 @@ class Stream(RedisValue):
             for node in nodes[at:] if at else nodes:
                 if node.master > end:
                     return
-                yield from node_range(node.body, node.master, node.fields, start, end, False,
-                                      count)
+                for entry_id, flags, flat, _ in _decode(node):
+                    if entry_id < start or flags & FLAG_DELETED:
+                        continue
+                    if entry_id > end:
+                        return
+                    yield entry_id, flat
         else:
             at = self._node_index(end)
             while at >= 0:
                 node = nodes[at]
                 at -= 1
-                yield from node_range(node.body, node.master, node.fields, start, end, True,
-                                      count)
-                if node.master <= start:
-                    return
+                for entry_id, flags, flat, _ in reversed(_decode(node)):
+                    if entry_id > end or flags & FLAG_DELETED:
+                        continue
+                    if entry_id < start:
+                        return
+                    yield entry_id, flat
 
     def get(self, entry_id):
         """[field, value, ...] of the live entry entry_id, None when there is none."""
-        for found, flat in self.range(entry_id, entry_id, count=1):
+        for found, flat in self.range(entry_id, entry_id):
             return flat
         return None
 
     def edge_id(self, first=True):
         """The first (or last) live entry's ID; MAX_ID (or 0) when nothing is live, as
         Redis's streamGetEdgeID with tombstones skipped."""
-        for entry_id, _ in self.range(rev=not first, count=1):
+        for entry_id, _ in self.range(rev=not first):
             return entry_id
         return MAX_ID if first else 0
 
