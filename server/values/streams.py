@@ -28,6 +28,7 @@ PEL sharing the PendingEntry objects with the group's. A PEL is ordered by ID.
 """
 from bisect import bisect_left, bisect_right, insort
 
+from server.base.native_bridge import PURE
 from server.values.base import RedisValue
 from server.values.packlist import implementation
 
@@ -172,10 +173,17 @@ def _decode(node):
     body = node.body
     if body is _decoded_body and _decoded_entries[0] == node.master:
         return _decoded_entries[1]
+    out = _decode_body(body, node.master, node.fields)
+    _decoded_body = body
+    _decoded_entries = (node.master, out)
+    return out
+
+
+def _decode_body(body, master, fields):
+    """[(id, flags, [field, value ...], position of the flags item)] of every entry."""
     items = packlist.unpack(body)
-    fields = node.fields
     nfields = len(fields)
-    master_ms, master_seq = node.master >> 64, node.master & SEQ_MASK
+    master_ms, master_seq = master >> 64, master & SEQ_MASK
     out = []
     i = nfields + 2
     end = len(items)
@@ -196,9 +204,28 @@ def _decode(node):
             i += 1 + 2 * n
         i += 1                                   # lp-count
         out.append((entry_id, flags, flat, at))
-    _decoded_body = body
-    _decoded_entries = (node.master, out)
     return out
+
+
+def _live_range(body, master, fields, start, end, rev, limit):
+    """[(id, [field, value ...])] of the node's live entries with start <= id <= end,
+    ascending (descending when rev), at most limit of them (0: all)."""
+    chosen = [(entry_id, flat) for entry_id, flags, flat, _ in _decode_body(body, master, fields)
+              if start <= entry_id <= end and not flags & FLAG_DELETED]
+    if rev:
+        chosen.reverse()
+    return chosen[:limit] if limit else chosen
+
+
+# native/streamnode.pyx walks node bodies in C; the functions above are its pure twin.
+_pure_decode_body, _pure_live_range = _decode_body, _live_range
+if not PURE:
+    try:
+        from native import streamnode as _native
+        _decode_body = _native.decode
+        _live_range = _native.live_range
+    except ImportError:
+        pass
 
 
 def _master_key(node):
@@ -478,34 +505,40 @@ class Stream(RedisValue):
         """The ID of the node's last entry, deleted or not (Redis's lpGetEdgeStreamID)."""
         return _decode(node)[-1][0]
 
-    def range(self, start=0, end=MAX_ID, rev=False):
+    def range(self, start=0, end=MAX_ID, rev=False, count=0):
         """(id, [field, value, ...]) of the live entries with start <= id <= end, in ID order
-        (reversed when rev). A generator: the caller stops it after COUNT entries."""
+        (reversed when rev), at most count of them (0: all). A generator: a caller may also
+        stop it early."""
         if start > end or not self.nodes:
             return
         nodes = self.nodes
+        left = count
         if not rev:
             at = max(self._node_index(start), 0)
-            for node in nodes[at:] if at else nodes:
+            while at < len(nodes):
+                node = nodes[at]
+                at += 1
                 if node.master > end:
                     return
-                for entry_id, flags, flat, _ in _decode(node):
-                    if entry_id < start or flags & FLAG_DELETED:
-                        continue
-                    if entry_id > end:
+                chosen = _live_range(node.body, node.master, node.fields, start, end, False, left)
+                yield from chosen
+                if count:
+                    left -= len(chosen)
+                    if left <= 0:
                         return
-                    yield entry_id, flat
         else:
             at = self._node_index(end)
             while at >= 0:
                 node = nodes[at]
                 at -= 1
-                for entry_id, flags, flat, _ in reversed(_decode(node)):
-                    if entry_id > end or flags & FLAG_DELETED:
-                        continue
-                    if entry_id < start:
+                chosen = _live_range(node.body, node.master, node.fields, start, end, True, left)
+                yield from chosen
+                if count:
+                    left -= len(chosen)
+                    if left <= 0:
                         return
-                    yield entry_id, flat
+                if node.master <= start:
+                    return
 
     def get(self, entry_id):
         """[field, value, ...] of the live entry entry_id, None when there is none."""

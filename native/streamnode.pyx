@@ -1,0 +1,186 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""Native twin of the stream node walkers in server/values/streams.py.
+
+A stream node's body is a packed list (server/values/packlist.py) holding Redis's
+listpack elements of the node after its two counters (see streams.py). Reading a range
+walks it from the start, since IDs are deltas; this module walks it in C, turning the
+decimal numbers into integers without a Python object each, and builds Python objects
+only for the entries it returns.
+
+    decode(body, master, fields)
+        [(id, flags, [field, value ...], position)] of every entry, deleted ones too
+    live_range(body, master, fields, start, end, rev, limit)
+        [(id, [field, value ...])] of the live entries with start <= id <= end, ascending
+        (descending when rev), at most limit of them (0: all)
+
+IDs are Python ints `ms << 64 | seq`; deltas wrap as Redis's unsigned arithmetic does.
+"""
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from libc.stdint cimport uint64_t, int64_t
+from libc.stdlib cimport malloc, realloc, free
+
+from native.packlist cimport uchar, _get_varint
+
+DEF FLAG_DELETED = 1
+DEF FLAG_SAMEFIELDS = 2
+
+cdef object SEQ_MASK = (1 << 64) - 1
+
+
+cdef struct Entry:
+    uint64_t ms
+    uint64_t seq
+    Py_ssize_t flags_pos      # byte offset of the entry's flags item
+    Py_ssize_t index          # item index of the flags
+    int flags
+
+
+cdef inline int64_t _read_int(const uchar *p, Py_ssize_t *pos) noexcept:
+    """The decimal item at pos (its varint length first); pos moves past it."""
+    cdef Py_ssize_t n = _get_varint(p, pos), i = 0
+    cdef const uchar *s = p + pos[0]
+    cdef bint negative = False
+    cdef uint64_t v = 0
+    pos[0] += n
+    if n and s[0] == 45:
+        negative = True
+        i = 1
+    while i < n:
+        v = v * 10 + (s[i] - 48)
+        i += 1
+    return -<int64_t>v if negative else <int64_t>v
+
+
+cdef inline void _skip(const uchar *p, Py_ssize_t *pos, Py_ssize_t items) noexcept:
+    cdef Py_ssize_t n
+    while items > 0:
+        n = _get_varint(p, pos)
+        pos[0] += n
+        items -= 1
+
+
+cdef inline object _item(const uchar *p, Py_ssize_t *pos):
+    cdef Py_ssize_t n = _get_varint(p, pos)
+    cdef object out = PyBytes_FromStringAndSize(<const char *>(p + pos[0]), n)
+    pos[0] += n
+    return out
+
+
+cdef inline object _make_id(uint64_t ms, uint64_t seq):
+    return (<object>ms << 64) | <object>seq
+
+
+cdef inline int _cmp(uint64_t ams, uint64_t aseq, uint64_t bms, uint64_t bseq) noexcept:
+    if ams != bms:
+        return -1 if ams < bms else 1
+    if aseq != bseq:
+        return -1 if aseq < bseq else 1
+    return 0
+
+
+cdef Py_ssize_t _walk(bytes body, object master, Py_ssize_t nfields, Entry **out) except -1:
+    """Every entry's ID, flags and position, into a malloc'd array (the caller frees it)."""
+    cdef const uchar *p = <const uchar *>PyBytes_AS_STRING(body)
+    cdef Py_ssize_t size = PyBytes_GET_SIZE(body)
+    cdef Py_ssize_t pos = 0, count = 0, capacity = 16, index, n
+    cdef uint64_t master_ms = <uint64_t>(master >> 64), master_seq = <uint64_t>(master & SEQ_MASK)
+    cdef Entry *entries = <Entry *>malloc(capacity * sizeof(Entry))
+    cdef Entry *grown
+    cdef int flags
+    if entries == NULL:
+        raise MemoryError()
+    _get_varint(p, &pos)                    # the item count
+    _skip(p, &pos, nfields + 2)             # master entry: num-fields, fields, 0
+    index = nfields + 2
+    while pos < size:
+        if count == capacity:
+            capacity *= 2
+            grown = <Entry *>realloc(entries, capacity * sizeof(Entry))
+            if grown == NULL:
+                free(entries)
+                raise MemoryError()
+            entries = grown
+        entries[count].flags_pos = pos
+        entries[count].index = index
+        flags = <int>_read_int(p, &pos)
+        entries[count].flags = flags
+        entries[count].ms = master_ms + <uint64_t>_read_int(p, &pos)
+        entries[count].seq = master_seq + <uint64_t>_read_int(p, &pos)
+        if flags & FLAG_SAMEFIELDS:
+            _skip(p, &pos, nfields + 1)
+            index += 3 + nfields + 1
+        else:
+            n = <Py_ssize_t>_read_int(p, &pos)
+            _skip(p, &pos, 2 * n + 1)
+            index += 4 + 2 * n + 1
+        count += 1
+    out[0] = entries
+    return count
+
+
+cdef list _flat(const uchar *p, Entry *entry, tuple fields):
+    cdef Py_ssize_t pos = entry.flags_pos, nfields = len(fields), i, n
+    cdef list flat
+    _skip(p, &pos, 3)
+    if entry.flags & FLAG_SAMEFIELDS:
+        flat = [None] * (2 * nfields)
+        for i in range(nfields):
+            flat[2 * i] = fields[i]
+            flat[2 * i + 1] = _item(p, &pos)
+    else:
+        n = <Py_ssize_t>_read_int(p, &pos)
+        flat = [None] * (2 * n)
+        for i in range(2 * n):
+            flat[i] = _item(p, &pos)
+    return flat
+
+
+def decode(bytes body, master, tuple fields):
+    cdef Entry *entries = NULL
+    cdef Py_ssize_t count = _walk(body, master, len(fields), &entries), i
+    cdef const uchar *p = <const uchar *>PyBytes_AS_STRING(body)
+    cdef list out = []
+    try:
+        for i in range(count):
+            out.append((_make_id(entries[i].ms, entries[i].seq), entries[i].flags,
+                        _flat(p, &entries[i], fields), entries[i].index))
+    finally:
+        free(entries)
+    return out
+
+
+def live_range(bytes body, master, tuple fields, start, end, bint rev, Py_ssize_t limit):
+    cdef Entry *entries = NULL
+    cdef Py_ssize_t count = _walk(body, master, len(fields), &entries), i, first = -1, last = -1
+    cdef const uchar *p = <const uchar *>PyBytes_AS_STRING(body)
+    cdef uint64_t start_ms = <uint64_t>(start >> 64), start_seq = <uint64_t>(start & SEQ_MASK)
+    cdef uint64_t end_ms = <uint64_t>(end >> 64), end_seq = <uint64_t>(end & SEQ_MASK)
+    cdef list out = []
+    try:
+        for i in range(count):
+            if _cmp(entries[i].ms, entries[i].seq, start_ms, start_seq) < 0:
+                continue
+            if _cmp(entries[i].ms, entries[i].seq, end_ms, end_seq) > 0:
+                break
+            if first < 0:
+                first = i
+            last = i
+        if first < 0:
+            return out
+        if not rev:
+            for i in range(first, last + 1):
+                if entries[i].flags & FLAG_DELETED:
+                    continue
+                out.append((_make_id(entries[i].ms, entries[i].seq), _flat(p, &entries[i], fields)))
+                if limit and len(out) == limit:
+                    break
+        else:
+            for i in range(last, first - 1, -1):
+                if entries[i].flags & FLAG_DELETED:
+                    continue
+                out.append((_make_id(entries[i].ms, entries[i].seq), _flat(p, &entries[i], fields)))
+                if limit and len(out) == limit:
+                    break
+    finally:
+        free(entries)
+    return out
