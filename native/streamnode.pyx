@@ -184,3 +184,67 @@ def live_range(bytes body, master, tuple fields, start, end, bint rev, Py_ssize_
     finally:
         free(entries)
     return out
+
+
+# -- listpack sizes (the node split rule measures them) ---------------------------------------
+
+cdef inline Py_ssize_t _int_entry_size(int64_t value) noexcept:
+    if 0 <= value <= 127:
+        return 2
+    if -4096 <= value <= 4095:
+        return 3
+    if -32768 <= value <= 32767:
+        return 4
+    if -8388608 <= value <= 8388607:
+        return 5
+    if -2147483648 <= value <= 2147483647:
+        return 6
+    return 10
+
+
+cdef inline bint _as_int64(const uchar *p, Py_ssize_t n, int64_t *out) noexcept:
+    """Whether p[0:n] is the strict decimal form of an int64, as a listpack stores it."""
+    cdef Py_ssize_t i = 0
+    cdef uint64_t value = 0, limit
+    cdef bint negative = False
+    if n == 0 or n > 20:
+        return False
+    if p[0] == 45:                      # '-'
+        if n == 1 or p[1] == 48:
+            return False
+        negative = True
+        i = 1
+    elif p[0] == 48:
+        if n != 1:
+            return False
+        out[0] = 0
+        return True
+    elif not 49 <= p[0] <= 57:
+        return False
+    limit = 9223372036854775808ULL if negative else 9223372036854775807ULL
+    while i < n:
+        if not 48 <= p[i] <= 57:
+            return False
+        if value > (limit - (p[i] - 48)) // 10:
+            return False
+        value = value * 10 + (p[i] - 48)
+        i += 1
+    out[0] = -<int64_t>(value - 1) - 1 if negative and value else <int64_t>value
+    return True
+
+
+def items_size(list items):
+    """Bytes the byte strings in items take as listpack entries (entry_size summed)."""
+    cdef Py_ssize_t total = 0, n, encoded, i
+    cdef int64_t value
+    cdef bytes item
+    for i in range(len(items)):
+        item = items[i]
+        n = PyBytes_GET_SIZE(item)
+        if _as_int64(<const uchar *>PyBytes_AS_STRING(item), n, &value):
+            total += _int_entry_size(value)
+            continue
+        encoded = n + (1 if n < 64 else 2 if n < 4096 else 5)
+        total += encoded + (1 if encoded < 128 else 2 if encoded < 16384 else
+                            3 if encoded < 2097152 else 4 if encoded < 268435456 else 5)
+    return total

@@ -217,13 +217,19 @@ def _live_range(body, master, fields, start, end, rev, limit):
     return chosen[:limit] if limit else chosen
 
 
+def _items_size(items):
+    """Bytes the byte strings in items take as listpack entries (what XADD adds to a node)."""
+    return sum(map(entry_size, items))
+
+
 # native/streamnode.pyx walks node bodies in C; the functions above are its pure twin.
-_pure_decode_body, _pure_live_range = _decode_body, _live_range
+_pure_decode_body, _pure_live_range, _pure_items_size = _decode_body, _live_range, _items_size
 if not PURE:
     try:
         from native import streamnode as _native
         _decode_body = _native.decode
         _live_range = _native.live_range
+        _items_size = getattr(_native, "items_size", _items_size)
     except ImportError:
         pass
 
@@ -392,7 +398,7 @@ class Stream(RedisValue):
         if node is None:
             master_items = [b"%d" % nfields] + fields + [b"0"]
             node = StreamNode(entry_id, tuple(fields), packlist.pack(master_items), 0, 0,
-                              sum(map(entry_size, master_items)))
+                              _items_size(master_items))
             nodes.append(node)
             same = True
         else:
@@ -407,7 +413,7 @@ class Stream(RedisValue):
             items = head + [b"%d" % nfields] + flat
             items.append(b"%d" % (2 * nfields + 4))
         node.body = packlist.extend(node.body, items)
-        node.body_bytes += sum(map(entry_size, items))
+        node.body_bytes += _items_size(items)
         node.count += 1
         self.length += 1
         self.entries_added += 1
