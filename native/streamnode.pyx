@@ -248,3 +248,60 @@ def items_size(list items):
         total += encoded + (1 if encoded < 128 else 2 if encoded < 16384 else
                             3 if encoded < 2097152 else 4 if encoded < 268435456 else 5)
     return total
+
+
+# -- replies -------------------------------------------------------------------------------------
+
+from libc.stdio cimport snprintf
+from libc.string cimport memcpy
+
+
+cdef inline Py_ssize_t _put_header(char *dst, char kind, Py_ssize_t n) noexcept:
+    """`<kind><n>\\r\\n` at dst; its length."""
+    cdef Py_ssize_t w = snprintf(dst, 32, "%c%zd\r\n", kind, n)
+    return w
+
+
+def entries_reply(list entries):
+    """The RESP of an array of (id, [field, value ...]) entries, each [id, [field, value ...]]:
+    the same bytes in RESP2 and RESP3 (server.commands.streams.entries_reply's twin)."""
+    cdef Py_ssize_t count = len(entries), i, j, nflat, total = 32, n
+    cdef list flat
+    cdef bytes item
+    cdef object entry_id
+    for i in range(count):
+        flat = entries[i][1]
+        nflat = len(flat)
+        total += 4 + 48 + 48 + 24
+        for j in range(nflat):
+            n = PyBytes_GET_SIZE(<bytes>flat[j])
+            total += n + 24
+    cdef bytes out = PyBytes_FromStringAndSize(NULL, total)
+    cdef char *dst = PyBytes_AS_STRING(out)
+    cdef char idtext[48]
+    cdef Py_ssize_t w = _put_header(dst, 42, count), idlen
+    cdef uint64_t ms, seq
+    for i in range(count):
+        entry_id = entries[i][0]
+        flat = entries[i][1]
+        ms = <uint64_t>(entry_id >> 64)
+        seq = <uint64_t>(entry_id & SEQ_MASK)
+        idlen = snprintf(idtext, 48, "%llu-%llu", <unsigned long long>ms, <unsigned long long>seq)
+        memcpy(dst + w, b"*2\r\n", 4)
+        w += 4
+        w += _put_header(dst + w, 36, idlen)
+        memcpy(dst + w, idtext, idlen)
+        w += idlen
+        memcpy(dst + w, b"\r\n", 2)
+        w += 2
+        nflat = len(flat)
+        w += _put_header(dst + w, 42, nflat)
+        for j in range(nflat):
+            item = <bytes>flat[j]
+            n = PyBytes_GET_SIZE(item)
+            w += _put_header(dst + w, 36, n)
+            memcpy(dst + w, PyBytes_AS_STRING(item), n)
+            w += n
+            memcpy(dst + w, b"\r\n", 2)
+            w += 2
+    return out[:w]

@@ -706,3 +706,18 @@ def test_native_items_size_matches_the_pure_one():
     for sample in samples:
         assert streamnode.items_size([sample]) == values._pure_items_size([sample]), sample
     assert streamnode.items_size(samples) == values._pure_items_size(samples)
+
+
+def test_native_entries_reply_matches_the_pure_one():
+    streamnode = pytest.importorskip("native.streamnode")
+    from server.commands import streams as commands
+    rnd = random.Random(3)
+    for _ in range(300):
+        entries = []
+        for _ in range(rnd.randint(0, 12)):
+            entry_id = rnd.choice([0, rnd.randint(0, 2**128 - 1), (2**64 - 1) << 64 | (2**64 - 1),
+                                   rnd.randint(0, 10**6) << 64 | rnd.randint(0, 5)])
+            flat = [bytes(rnd.randint(0, 255) for _ in range(rnd.choice([0, 1, 5, 70, 300])))
+                    for _ in range(2 * rnd.randint(0, 4))]
+            entries.append((entry_id, flat))
+        assert streamnode.entries_reply(entries) == commands._entries_reply(entries)

@@ -26,6 +26,7 @@ from server.commands import blocking
 from server.commands import arguments as arg
 from server.commands.table import command, KeySpec, at, after, span
 from server.base.errors import CommandError, NO_SUCH_KEY, SYNTAX, NOT_INTEGER
+from server.base.native_bridge import PURE
 from server.base.notify import NOTIFY_STREAM
 from server.base.util import parse_int_arg
 from server.values.keyspace import now_ms
@@ -150,17 +151,29 @@ def next_id_down(entry_id):
 
 def entry_reply(entry_id, flat):
     """The RESP of one entry, [id, [field, value, ...]]: the same bytes in RESP2 and RESP3."""
-    parts = [b"*2\r\n$%d\r\n%s\r\n*%d\r\n" % (len(format_id(entry_id)), format_id(entry_id),
-                                                len(flat))]
+    text = format_id(entry_id)
+    parts = [b"*2\r\n$%d\r\n%s\r\n*%d\r\n" % (len(text), text, len(flat))]
     parts.extend(b"$%d\r\n%s\r\n" % (len(item), item) for item in flat)
     return b"".join(parts)
 
 
+def _entries_reply(entries):
+    """The RESP of an array of (id, flat) entries (native/streamnode.pyx has the twin)."""
+    return b"*%d\r\n%s" % (len(entries), b"".join([entry_reply(entry_id, flat)
+                                                   for entry_id, flat in entries]))
+
+
+entries_reply = _entries_reply
+if not PURE:
+    try:
+        from native.streamnode import entries_reply
+    except ImportError:
+        pass
+
+
 def reply_entries(client, entries):
     """An array of (id, flat) entries."""
-    reply = client.reply
-    reply.array(len(entries))
-    reply.raw(b"".join([entry_reply(entry_id, flat) for entry_id, flat in entries]))
+    client.reply.raw(entries_reply(entries))
 
 
 def take_range(stream, start, end, count, rev=False):
