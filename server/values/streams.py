@@ -82,7 +82,7 @@ def _as_int64(item):
         return 0 if n == 1 else None
     elif not 0x31 <= first <= 0x39:
         return None
-    if n > 1 and not item[1:].isdigit():       # a lone digit is a number too
+    if n > 1 and not item[1:].isdigit():
         return None
     value = int(item)
     return value if -(1 << 63) <= value < (1 << 63) else None
