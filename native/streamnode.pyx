@@ -305,3 +305,87 @@ def entries_reply(list entries):
             memcpy(dst + w, b"\r\n", 2)
             w += 2
     return out[:w]
+
+
+# -- XADD: one entry appended to a node ----------------------------------------------------------
+
+from native.packlist cimport _put_varint, _varint_size
+
+
+cdef inline Py_ssize_t _string_entry_size(const uchar *p, Py_ssize_t n) noexcept:
+    """Bytes of a listpack entry holding p[0:n] (an integer when it reads as one)."""
+    cdef int64_t value
+    cdef Py_ssize_t encoded
+    if _as_int64(p, n, &value):
+        return _int_entry_size(value)
+    encoded = n + (1 if n < 64 else 2 if n < 4096 else 5)
+    return encoded + (1 if encoded < 128 else 2 if encoded < 16384 else
+                      3 if encoded < 2097152 else 4 if encoded < 268435456 else 5)
+
+
+cdef inline Py_ssize_t _put_item(uchar *dst, const char *src, Py_ssize_t n) noexcept:
+    cdef Py_ssize_t w = _put_varint(dst, <size_t>n)
+    memcpy(dst + w, src, n)
+    return w + n
+
+
+def append_entry(bytes body, master, tuple fields, entry_id, list flat):
+    """(body with the entry entry_id, flat = [field, value ...], appended, the listpack
+    bytes the entry added): the entry's items as XADD writes them, SAMEFIELDS when its
+    fields are the node's master fields (server.values.streams._append_entry's twin)."""
+    cdef Py_ssize_t nflat = len(flat), nfields = nflat // 2, i, n, total, w, pos = 0
+    cdef bint same = nfields == len(fields)
+    cdef bytes item
+    if same:
+        for i in range(nfields):
+            if <bytes>flat[2 * i] != <bytes>fields[i]:
+                same = False
+                break
+    cdef uint64_t master_ms = <uint64_t>(master >> 64), master_seq = <uint64_t>(master & SEQ_MASK)
+    cdef int64_t dms = <int64_t>(<uint64_t>(entry_id >> 64) - master_ms)
+    cdef int64_t dseq = <int64_t>(<uint64_t>(entry_id & SEQ_MASK) - master_seq)
+    cdef int64_t lp_count = nfields + 3 if same else 2 * nfields + 4
+    cdef char ms_text[24]
+    cdef char seq_text[24]
+    cdef char count_text[24]
+    cdef char nfields_text[24]
+    cdef Py_ssize_t ms_len = snprintf(ms_text, 24, "%lld", <long long>dms)
+    cdef Py_ssize_t seq_len = snprintf(seq_text, 24, "%lld", <long long>dseq)
+    cdef Py_ssize_t count_len = snprintf(count_text, 24, "%lld", <long long>lp_count)
+    cdef Py_ssize_t nfields_len = snprintf(nfields_text, 24, "%zd", nfields)
+    cdef Py_ssize_t added_items = 4 + (nfields if same else 1 + nflat)
+    cdef const uchar *src = <const uchar *>PyBytes_AS_STRING(body)
+    cdef Py_ssize_t old_count = _get_varint(src, &pos)
+    cdef Py_ssize_t size = PyBytes_GET_SIZE(body)
+    # New body: count, the old items, then flags, deltas, [num-fields, fields and] values, lp-count.
+    total = _varint_size(old_count + added_items) + (size - pos) + 2 + (1 + ms_len) + (1 + seq_len)
+    total += 1 + count_len
+    cdef Py_ssize_t added_bytes = 2 + _int_entry_size(dms) + _int_entry_size(dseq)
+    added_bytes += _int_entry_size(lp_count)
+    if not same:
+        total += 1 + nfields_len
+        added_bytes += _int_entry_size(nfields)
+    for i in range(nflat):
+        if same and not i & 1:
+            continue
+        item = <bytes>flat[i]
+        n = PyBytes_GET_SIZE(item)
+        total += _varint_size(n) + n
+        added_bytes += _string_entry_size(<const uchar *>PyBytes_AS_STRING(item), n)
+    cdef bytes out = PyBytes_FromStringAndSize(NULL, total)
+    cdef uchar *dst = <uchar *>PyBytes_AS_STRING(out)
+    w = _put_varint(dst, <size_t>(old_count + added_items))
+    memcpy(dst + w, src + pos, size - pos)
+    w += size - pos
+    w += _put_item(dst + w, "2" if same else "0", 1)
+    w += _put_item(dst + w, ms_text, ms_len)
+    w += _put_item(dst + w, seq_text, seq_len)
+    if not same:
+        w += _put_item(dst + w, nfields_text, nfields_len)
+    for i in range(nflat):
+        if same and not i & 1:
+            continue
+        item = <bytes>flat[i]
+        w += _put_item(dst + w, PyBytes_AS_STRING(item), PyBytes_GET_SIZE(item))
+    w += _put_item(dst + w, count_text, count_len)
+    return out, added_bytes

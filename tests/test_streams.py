@@ -721,3 +721,29 @@ def test_native_entries_reply_matches_the_pure_one():
                     for _ in range(2 * rnd.randint(0, 4))]
             entries.append((entry_id, flat))
         assert streamnode.entries_reply(entries) == commands._entries_reply(entries)
+
+
+def test_native_append_entry_matches_the_pure_one():
+    """XADD's append: same bytes and same listpack size added, for entries with the node's
+    fields or others, numeric and plain values, negative sequence deltas."""
+    streamnode = pytest.importorskip("native.streamnode")
+    from server.values import packlist, streams as values
+    rnd = random.Random(11)
+    values_pool = [b"", b"0", b"-1", b"123", b"x" * 70, b"9223372036854775808", b"v", b"\x00"]
+    for _ in range(500):
+        fields = tuple(rnd.choice([b"f", b"g", b"12", b""]) for _ in range(rnd.randint(1, 3)))
+        master = values.make_id(rnd.randint(0, 2**40), rnd.randint(0, 2**64 - 1))
+        body = packlist.pack([b"%d" % len(fields)] + list(fields) + [b"0"])
+        for _ in range(rnd.randint(1, 6)):
+            if rnd.random() < 0.6:
+                names = list(fields)
+            else:
+                names = [rnd.choice([b"f", b"h", b"7"]) for _ in range(rnd.randint(1, 4))]
+            flat = []
+            for name in names:
+                flat += [name, rnd.choice(values_pool)]
+            entry_id = values.make_id((master >> 64) + rnd.randint(0, 2**33), rnd.randint(0, 2**64 - 1))
+            native = streamnode.append_entry(body, master, fields, entry_id, flat)
+            pure = values._pure_append_entry(body, master, fields, entry_id, flat)
+            assert native == pure
+            body = native[0]

@@ -222,14 +222,33 @@ def _items_size(items):
     return sum(map(entry_size, items))
 
 
+def _append_entry(body, master, fields, entry_id, flat):
+    """(body with the entry entry_id, flat = [field, value ...], appended, the listpack bytes
+    it added): flags (SAMEFIELDS when the fields are the node's master fields, then only the
+    values follow), the ID as deltas from the master ID, the fields, lp-count."""
+    nfields = len(flat) >> 1
+    same = nfields == len(fields) and tuple(flat[0::2]) == fields
+    head = [b"2" if same else b"0", b"%d" % _delta(entry_id >> 64, master >> 64),
+            b"%d" % _delta(entry_id & SEQ_MASK, master & SEQ_MASK)]
+    if same:
+        items = head + flat[1::2]
+        items.append(b"%d" % (nfields + 3))
+    else:
+        items = head + [b"%d" % nfields] + flat
+        items.append(b"%d" % (2 * nfields + 4))
+    return packlist.extend(body, items), _items_size(items)
+
+
 # native/streamnode.pyx walks node bodies in C; the functions above are its pure twin.
-_pure_decode_body, _pure_live_range, _pure_items_size = _decode_body, _live_range, _items_size
+_pure_decode_body, _pure_live_range = _decode_body, _live_range
+_pure_items_size, _pure_append_entry = _items_size, _append_entry
 if not PURE:
     try:
         from native import streamnode as _native
         _decode_body = _native.decode
         _live_range = _native.live_range
         _items_size = getattr(_native, "items_size", _items_size)
+        _append_entry = getattr(_native, "append_entry", _append_entry)
     except ImportError:
         pass
 
@@ -393,27 +412,14 @@ class Stream(RedisValue):
                 node = None
             elif node_max_entries and node.count + node.deleted >= node_max_entries:
                 node = None
-        nfields = len(flat) >> 1
-        fields = flat[0::2]
         if node is None:
-            master_items = [b"%d" % nfields] + fields + [b"0"]
+            fields = flat[0::2]
+            master_items = [b"%d" % len(fields)] + fields + [b"0"]
             node = StreamNode(entry_id, tuple(fields), packlist.pack(master_items), 0, 0,
                               _items_size(master_items))
             nodes.append(node)
-            same = True
-        else:
-            same = tuple(fields) == node.fields
-        master = node.master
-        head = [b"2" if same else b"0", b"%d" % _delta(entry_id >> 64, master >> 64),
-                b"%d" % _delta(entry_id & SEQ_MASK, master & SEQ_MASK)]
-        if same:
-            items = head + flat[1::2]
-            items.append(b"%d" % (nfields + 3))
-        else:
-            items = head + [b"%d" % nfields] + flat
-            items.append(b"%d" % (2 * nfields + 4))
-        node.body = packlist.extend(node.body, items)
-        node.body_bytes += _items_size(items)
+        node.body, added = _append_entry(node.body, node.master, node.fields, entry_id, flat)
+        node.body_bytes += added
         node.count += 1
         self.length += 1
         self.entries_added += 1
