@@ -182,17 +182,6 @@ def take_range(stream, start, end, count, rev=False):
     return list(islice(entries, count)) if count else list(entries)
 
 
-def first_entry_id(stream):
-    """The first entry's ID, deleted or not; MAX_ID when there is none (what an
-    approximate MINID trim propagates, as Redis's streamGetEdgeID without skipping)."""
-    from server.values.streams import _decode
-    for node in stream.nodes:
-        entries = _decode(node)
-        if entries:
-            return entries[0][0]
-    return MAX_ID
-
-
 def modified_without_waking(db, key):
     """A write that blocked readers must not hear of (XDEL, XTRIM, group bookkeeping): WATCH
     and client tracking are told, as Redis's signalModifiedKey, but unless something else
@@ -306,7 +295,7 @@ def parse_add_or_trim_args(client, argv, xadd):
     return args, i
 
 
-def _trim(client, stream, args, rewritten):
+def _trim(stream, args, rewritten):
     """Trim as args say; an approximate trim is rewritten into `rewritten` (the argv to
     propagate) as the exact one it turned out to be. Returns the entries removed."""
     if args.strategy == TRIM_MAXLEN:
@@ -318,7 +307,7 @@ def _trim(client, stream, args, rewritten):
         if args.strategy == TRIM_MAXLEN:
             rewritten[args.arg_index] = b"%d" % stream.length
         else:
-            rewritten[args.arg_index] = format_id(first_entry_id(stream))
+            rewritten[args.arg_index] = format_id(stream.edge_id(first=True, tombstones=True))
     return removed
 
 
@@ -406,7 +395,7 @@ def cmd_xadd(client, argv):
     rewritten = None
     if args.strategy != TRIM_NONE:
         rewritten = list(argv)
-        if _trim(client, stream, args, rewritten):
+        if _trim(stream, args, rewritten):
             server.notify(NOTIFY_STREAM, b"xtrim", key, db.index)
     if not args.id_given or not args.seq_given:
         if rewritten is None:
@@ -521,7 +510,7 @@ def cmd_xtrim(client, argv):
         client.reply.integer(0)
         return
     rewritten = list(argv)
-    removed = _trim(client, stream, args, rewritten)
+    removed = _trim(stream, args, rewritten)
     if removed:
         server = client.server
         server.notify(NOTIFY_STREAM, b"xtrim", key, db.index)

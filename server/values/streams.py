@@ -554,15 +554,23 @@ class Stream(RedisValue):
 
     def get(self, entry_id):
         """[field, value, ...] of the live entry entry_id, None when there is none."""
-        for found, flat in self.range(entry_id, entry_id):
+        for found, flat in self.range(entry_id, entry_id, count=1):
             return flat
         return None
 
-    def edge_id(self, first=True):
+    def edge_id(self, first=True, tombstones=False):
         """The first (or last) live entry's ID; MAX_ID (or 0) when nothing is live, as
-        Redis's streamGetEdgeID with tombstones skipped."""
-        for entry_id, _ in self.range(rev=not first):
-            return entry_id
+        Redis's streamGetEdgeID with tombstones skipped. With tombstones, entries marked
+        deleted count too (what an approximate MINID trim propagates)."""
+        if tombstones:
+            nodes = self.nodes
+            for node in (nodes if first else reversed(nodes)):
+                entries = _decode(node)
+                if entries:
+                    return entries[0 if first else -1][0]
+        else:
+            for entry_id, _ in self.range(rev=not first, count=1):
+                return entry_id
         return MAX_ID if first else 0
 
     def entry_count_between(self, start, end):
