@@ -256,10 +256,28 @@ from libc.stdio cimport snprintf
 from libc.string cimport memcpy
 
 
+cdef inline Py_ssize_t _put_uint(char *dst, uint64_t value) noexcept:
+    """The decimal digits of value at dst; their count."""
+    cdef char digits[24]
+    cdef Py_ssize_t n = 0, i
+    while True:
+        digits[n] = <char>(48 + value % 10)
+        value //= 10
+        n += 1
+        if value == 0:
+            break
+    for i in range(n):
+        dst[i] = digits[n - 1 - i]
+    return n
+
+
 cdef inline Py_ssize_t _put_header(char *dst, char kind, Py_ssize_t n) noexcept:
     """`<kind><n>\\r\\n` at dst; its length."""
-    cdef Py_ssize_t w = snprintf(dst, 32, "%c%zd\r\n", kind, n)
-    return w
+    dst[0] = kind
+    cdef Py_ssize_t w = 1 + _put_uint(dst + 1, <uint64_t>n)
+    dst[w] = 13
+    dst[w + 1] = 10
+    return w + 2
 
 
 def entries_reply(list entries):
@@ -286,7 +304,9 @@ def entries_reply(list entries):
         flat = entries[i][1]
         ms = <uint64_t>(entry_id >> 64)
         seq = <uint64_t>(entry_id & SEQ_MASK)
-        idlen = snprintf(idtext, 48, "%llu-%llu", <unsigned long long>ms, <unsigned long long>seq)
+        idlen = _put_uint(idtext, ms)
+        idtext[idlen] = 45                  # '-'
+        idlen += 1 + _put_uint(idtext + idlen + 1, seq)
         memcpy(dst + w, b"*2\r\n", 4)
         w += 4
         w += _put_header(dst + w, 36, idlen)
