@@ -257,6 +257,27 @@ def _master_key(node):
     return node.master
 
 
+def _rax_nodes(keys, lo, hi, depth, starts_node):
+    """Rax nodes below the position `depth` bytes into the sorted keys[lo:hi] (which share
+    those bytes); starts_node: a new rax node begins here (after a branch, or the root)."""
+    if depth == 16:
+        return 1                                    # the key's own (empty) node
+    shift = 8 * (15 - depth)
+    first = (keys[lo] >> shift) & 0xFF
+    if (keys[hi - 1] >> shift) & 0xFF == first:     # one child byte: part of a chain
+        return (1 if starts_node else 0) + _rax_nodes(keys, lo, hi, depth + 1, False)
+    total = 1                                       # a branching node
+    start = lo
+    while start < hi:
+        byte = (keys[start] >> shift) & 0xFF
+        end = start + 1
+        while end < hi and (keys[end] >> shift) & 0xFF == byte:
+            end += 1
+        total += _rax_nodes(keys, start, end, depth + 1, True)
+        start = end
+    return total
+
+
 # -- consumer groups ------------------------------------------------------------------------
 
 class PendingEntry:
@@ -576,6 +597,66 @@ class Stream(RedisValue):
     def entry_count_between(self, start, end):
         """Live entries with start <= id <= end (walks them)."""
         return sum(1 for _ in self.range(start, end))
+
+    def rax_node_count(self):
+        """How many nodes Redis's radix tree of this stream's nodes has (XINFO STREAM's
+        radix-tree-nodes, MEMORY USAGE): keys are the 16-byte big-endian master IDs; a rax
+        keeps one node per branching point, one per run of single-child bytes after a
+        branch (compressed) and one per key end, plus the root."""
+        masters = [node.master for node in self.nodes]
+        if not masters:
+            return 1
+        return _rax_nodes(masters, 0, len(masters), 0, True)
+
+    # -- consumer group accounting (lag, entries read) ------------------------------------------
+
+    def has_tombstones(self, start=0, end=MAX_ID):
+        """Whether a deleted entry may lie in [start, end] (streamRangeHasTombstones): only
+        the greatest deleted ID is known, so this answers for it."""
+        deleted = self.max_deleted_id
+        if not self.length or not deleted or self.first_id > deleted:
+            return False
+        return start <= deleted <= end
+
+    def estimate_entries_read(self, entry_id):
+        """The entries-read counter a group whose last ID is entry_id would have, -1 when it
+        cannot be known (streamEstimateDistanceFromFirstEverEntry)."""
+        if not self.entries_added:
+            return 0
+        if not self.length and entry_id <= self.last_id:
+            return self.entries_added
+        if entry_id == self.last_id:
+            return self.entries_added
+        if entry_id > self.last_id:
+            return ConsumerGroup.INVALID_ENTRIES_READ
+        if not self.max_deleted_id or self.max_deleted_id < self.first_id:
+            if entry_id < self.first_id:
+                return self.entries_added - self.length
+            if entry_id == self.first_id:
+                return self.entries_added - self.length + 1
+        return ConsumerGroup.INVALID_ENTRIES_READ
+
+    def group_lag(self, group):
+        """Entries not yet delivered to group, None when unknown (streamReplyWithCGLag)."""
+        if not self.entries_added:
+            return 0
+        if (group.entries_read != ConsumerGroup.INVALID_ENTRIES_READ
+                and not self.has_tombstones(group.last_id)):
+            return self.entries_added - group.entries_read
+        entries_read = self.estimate_entries_read(group.last_id)
+        if entries_read == ConsumerGroup.INVALID_ENTRIES_READ:
+            return None
+        return self.entries_added - entries_read
+
+    def advance_group(self, group, entry_id):
+        """The group delivers entry_id, newer than its last ID: move the last ID and keep
+        the entries-read counter, as streamReplyWithRange does."""
+        if (group.entries_read != ConsumerGroup.INVALID_ENTRIES_READ
+                and not self.has_tombstones(entry_id)):
+            group.entries_read += 1
+        elif self.entries_added:
+            group.entries_read = self.estimate_entries_read(entry_id)
+        group.last_id = entry_id
 
     # -- consumer groups ----------------------------------------------------------------------
 
