@@ -17,7 +17,7 @@ import traceback
 from server.commands import strings, keys, connection, introspection, admin  # noqa: F401
 from server.commands import info, debug, lists, hashes, sets, zsets  # noqa: F401
 from server.commands import bitmaps, hyperloglog, transactions, sort, scripting, geo  # noqa: F401
-from server.commands import functions, streams  # noqa: F401
+from server.commands import functions, streams, stream_groups  # noqa: F401
 from server.commands import acl
 from server.commands import blocking, monitor, slowlog, latency, memory  # noqa: F401
 from server.commands.pubsub import PubSub, SUBSCRIBED_MODE_COMMANDS, SUBSCRIBED_MODE_ERROR

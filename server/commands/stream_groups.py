@@ -25,15 +25,16 @@ from server.commands.introspection import subcommand_syntax_error
 from server.base.errors import CommandError, NO_SUCH_KEY, SYNTAX, WRONGTYPE
 from server.base.notify import NOTIFY_STREAM
 from server.base.util import parse_int_arg, parse_ranged_int_arg, reply_help
-from server.values.streams import (Stream, ConsumerGroup, Consumer, PendingEntry, MAX_ID,
-                                   SEQ_MASK, format_id)
+from server.commands.streams import (
+    _c_string, parse_id, parse_strict_id, parse_interval_id, parse_range_bounds, next_id_up,
+    entry_reply, parse_read_args, read_keys, block_for_entries, reply_read_header,
+    reply_read_stream, XREAD_BLOCKED_DEFAULT_COUNT)
+from server.values.streams import Stream, ConsumerGroup, Consumer, PendingEntry, MAX_ID, format_id
 
 stream_command = partial(command, group="stream")
 
-INVALID_ID = "ERR Invalid stream ID specified as stream command argument"
 INVALID_ENTRIES_READ = ConsumerGroup.INVALID_ENTRIES_READ
 LONG_MAX = 2**63 - 1
-XREAD_BLOCKED_DEFAULT_COUNT = 1000
 # XAUTOCLAIM examines at most COUNT times this many PEL entries.
 AUTOCLAIM_ATTEMPTS_FACTOR = 10
 
@@ -42,82 +43,27 @@ AUTOCLAIM_ATTEMPTS_FACTOR = 10
 
 def _option(data):
     """An option word as Redis compares it (strcasecmp: up to a NUL, any case)."""
-    return data.split(b"\0", 1)[0].lower()
+    return _c_string(data).lower()
 
 
-def _c_string(data):
-    """What C sees of an argument: the bytes before the first NUL."""
-    return data.split(b"\0", 1)[0]
-
-
-_C_SPACE = b" \t\n\v\f\r"
-
-
-def _string2ull(text):
-    """An unsigned 64-bit number as Redis's string2ull reads it, None when it is not one:
-    a strict int64 when that parses (negative refused), else what strtoull accepts whole
-    (leading blanks, a sign, decimal digits; a minus wraps around)."""
-    digits = text[1:] if text[:1] == b"-" else text
-    if digits.isdigit() and (digits[:1] != b"0" or text == b"0"):
-        value = int(text)
-        if -2**63 <= value < 2**63:
-            return value if value >= 0 else None
-    rest = text.lstrip(_C_SPACE)
-    negative = rest[:1] == b"-"
-    if rest[:1] in (b"-", b"+"):
-        rest = rest[1:]
-    if not rest or not rest.isdigit():
-        return None
-    value = int(rest)
-    if value > SEQ_MASK:
-        return None
-    return (-value) & SEQ_MASK if negative else value
-
-
-def parse_id(data, missing_seq=0, strict=False):
-    """A stream ID argument (streamGenericParseIDOrReply): `ms-seq`, `ms` (seq missing_seq),
-    and unless strict `-` and `+`; CommandError for anything else."""
-    if len(data) > 127:
-        raise CommandError(INVALID_ID)
-    text = _c_string(data)
-    if text == b"-" or text == b"+":
-        if strict:
-            raise CommandError(INVALID_ID)
-        return 0 if text == b"-" else MAX_ID
-    ms_text, dash, seq_text = text.partition(b"-")
-    ms = _string2ull(ms_text)
-    if ms is None:
-        raise CommandError(INVALID_ID)
-    if dash:
-        seq = _string2ull(seq_text)
-        if seq is None:
-            raise CommandError(INVALID_ID)
-    else:
-        seq = missing_seq
-    return (ms << 64) | seq
+def _text(data):
+    return _c_string(data).decode("utf-8", "surrogateescape")
 
 
 def _try_parse_id(data):
     """A strict ID or None (XCLAIM reads IDs until one is not)."""
     try:
-        return parse_id(data, strict=True)
+        return parse_strict_id(data)
     except CommandError:
         return None
 
 
-def _parse_interval_id(data, missing_seq):
-    """A range bound: (id, exclusive); `(id` is exclusive and strict."""
-    if len(data) > 1 and data[:1] == b"(":
-        return parse_id(data[1:], missing_seq, strict=True), True
-    return parse_id(data, missing_seq), False
-
-
 def _parse_range_start(data):
-    start, exclusive = _parse_interval_id(data, 0)
+    start, exclusive = parse_interval_id(data, 0)
     if exclusive:
         if start == MAX_ID:
             raise CommandError("ERR invalid start ID for the interval")
-        start += 1
+        start = next_id_up(start)
     return start
 
 
@@ -126,48 +72,16 @@ def _nogroup_error(key, group_name, suffix=""):
                         % (_text(key), _text(group_name), suffix))
 
 
-def _text(data):
-    return _c_string(data).decode("utf-8", "surrogateescape")
-
-
-def xread_keys(argv):
-    """Key positions of XREAD/XREADGROUP (xreadGetKeys): the first half of what follows the
-    STREAMS option, found by skipping the other options."""
-    argc = len(argv)
-    i = 1
-    streams_at = -1
-    while i < argc:
-        word = _option(argv[i])
-        if word == b"block" or word == b"count":
-            i += 2
-            continue
-        if word == b"group":
-            i += 3
-            continue
-        if word == b"noack":
-            i += 1
-            continue
-        if word == b"streams":
-            streams_at = i
-        break
-    if streams_at < 0:
-        return []
-    num = argc - streams_at - 1
-    if num == 0 or num % 2:
-        return []
-    return list(range(streams_at + 1, streams_at + 1 + num // 2))
-
-
 # -- replies ----------------------------------------------------------------------------------
 
 def _reply_entry(reply, entry_id, flat):
     """One entry: [id, [field, value, ...]], or [id, nil] for one deleted since delivery."""
+    if flat is not None:
+        reply.raw(entry_reply(entry_id, flat))
+        return
     reply.array(2)
     reply.bulk(format_id(entry_id))
-    if flat is None:
-        reply.null_array()
-    else:
-        reply.bulk_array(flat)
+    reply.null_array()
 
 
 def _reply_entries(reply, entries):
@@ -176,19 +90,12 @@ def _reply_entries(reply, entries):
         _reply_entry(reply, entry_id, flat)
 
 
-def _reply_read(reply, served):
+def _reply_read(client, served):
     """XREAD's shape: per stream [key, entries] (RESP2) or key => entries (RESP3)."""
-    if reply.resp == 3:
-        reply.map(len(served))
-        for key, entries in served:
-            reply.bulk(key)
-            _reply_entries(reply, entries)
-    else:
-        reply.array(len(served))
-        for key, entries in served:
-            reply.array(2)
-            reply.bulk(key)
-            _reply_entries(reply, entries)
+    reply_read_header(client, len(served))
+    for key, entries in served:
+        reply_read_stream(client, key)
+        _reply_entries(client.reply, entries)
 
 
 # -- propagation ------------------------------------------------------------------------------
@@ -314,62 +221,6 @@ def _read_history(client, stream, consumer, start, count):
     return delivered
 
 
-def _parse_xreadgroup(client, argv):
-    """(deadline or None, count, noack, group name, consumer name, index of STREAMS' first
-    key, number of streams)."""
-    argc = len(argv)
-    deadline = None
-    count = 0
-    noack = False
-    group_name = consumer_name = None
-    streams_at = 0
-    streams = 0
-    i = 1
-    while i < argc:
-        more = argc - i - 1
-        word = _option(argv[i])
-        if word == b"block" and more:
-            if getattr(client, "in_script", False):
-                raise CommandError("ERR %s command is not allowed with BLOCK option from scripts"
-                                   % _text(argv[0]))
-            i += 1
-            deadline = parse_block_timeout(argv[i])
-        elif word == b"count" and more:
-            i += 1
-            count = max(parse_int_arg(argv[i]), 0)
-        elif word == b"streams" and more:
-            streams_at = i + 1
-            streams = argc - streams_at
-            if streams % 2:
-                raise CommandError("ERR Unbalanced XREAD list of streams: for each stream key "
-                                   "an ID or '$' must be specified.")
-            streams //= 2
-            break
-        elif word == b"group" and more >= 2:
-            group_name, consumer_name = argv[i + 1], argv[i + 2]
-            i += 2
-        elif word == b"noack":
-            noack = True
-        else:
-            raise CommandError(SYNTAX)
-        i += 1
-    if not streams_at:
-        raise CommandError(SYNTAX)
-    if group_name is None:
-        raise CommandError("ERR Missing GROUP option for XREADGROUP")
-    return deadline, count, noack, group_name, consumer_name, streams_at, streams
-
-
-def parse_block_timeout(data):
-    """BLOCK's milliseconds: the absolute deadline in ms, 0 for none."""
-    timeout = parse_int_arg(data, "ERR timeout is not an integer or out of range")
-    if timeout < 0:
-        raise CommandError("ERR timeout is negative")
-    if timeout > 0:
-        timeout += blocking.now_ms()
-    return timeout
-
-
 @stream_command(
     "xreadgroup", -7, "write blocking", acl="@write @stream @slow @blocking", since="5.0.0",
     summary="Return new entries from a stream using a consumer group, or access the history "
@@ -379,7 +230,7 @@ def parse_block_timeout(data):
                "you can consider it O(1). On the other side when XREADGROUP blocks, XADD will "
                "pay the O(N) time in order to serve the N clients blocked on the stream "
                "getting new data.",
-    get_keys=xread_keys,
+    get_keys=read_keys,
     key_specs=[KeySpec("RO access", after("STREAMS", 4), span(-1, 1, 2))],
     args=[arg.block("group_consumer", arg.string("group"), arg.string("consumer"),
                     token="GROUP"),
@@ -390,24 +241,25 @@ def parse_block_timeout(data):
                     token="STREAMS")])
 def cmd_xreadgroup(client, argv):
     client.propagate_argv = False       # what it changed propagates as XCLAIM / XGROUP SETID
-    deadline, count, noack, group_name, consumer_name, streams_at, streams = \
-        _parse_xreadgroup(client, argv)
+    args = parse_read_args(client, argv, True)
+    group_name, consumer_name, noack, count = args.group, args.consumer, args.noack, args.count
     db = client.db
-    keys = argv[streams_at:streams_at + streams]
+    keys = args.keys
     groups = []
     start_ids = []
-    for key, id_arg in zip(keys, argv[streams_at + streams:]):
+    for key, id_arg in zip(keys, args.id_args):
         stream = db.get(key, Stream)
         group = stream.group(group_name) if stream is not None else None
         if group is None:
             raise _nogroup_error(key, group_name, " in XREADGROUP with GROUP option")
         groups.append(group)
-        if id_arg == b"$":
+        text = _c_string(id_arg)
+        if text == b"$":
             raise CommandError(
                 "ERR The $ ID is meaningless in the context of XREADGROUP: you want to read "
                 "the history of this consumer by specifying a proper ID, or use the > ID to "
                 "get new messages. The $ ID would just return an empty result set.")
-        start_ids.append(None if id_arg == b">" else parse_id(id_arg, strict=True))
+        start_ids.append(None if text == b">" else parse_strict_id(id_arg))
 
     served = []
     effects = []
@@ -417,13 +269,14 @@ def cmd_xreadgroup(client, argv):
         if stream is None:
             continue
         if start is None:
+            # `>`: served now only when the stream has entries past the group's last ID.
             if not stream.length or stream.edge_id(first=False) <= group.last_id:
                 continue
-            start = group.last_id + 1
+            start = next_id_up(group.last_id)
             history = False
         else:
+            start = next_id_up(start)
             history = True
-            start = start + 1 if start != MAX_ID else MAX_ID
         consumer = _consumer_for_read(client, group, consumer_name, key, group_name, noack,
                                       effects)
         if history:
@@ -435,40 +288,39 @@ def cmd_xreadgroup(client, argv):
         server.dirty += 1
     _propagate(client, effects)
     if served:
-        _reply_read(client.reply, served)
+        _reply_read(client, served)
         return
-    if deadline is None or not blocking.may_block(client):
+    if args.deadline == -1 or not blocking.may_block(client):
         client.reply.null_array()
         return
-    _block_for_group(client, keys, deadline, group_name, consumer_name, noack,
+    _block_for_group(client, keys, args.deadline, group_name, consumer_name, noack,
                      count or XREAD_BLOCKED_DEFAULT_COUNT)
 
 
 def _block_for_group(client, keys, deadline, group_name, consumer_name, noack, count):
     """Wait until a stream of keys holds entries past the group's last ID."""
 
-    def serve(receiver, db, key, value):
-        if value.__class__ is not Stream:
-            raise CommandError("UNBLOCKED the stream key no longer exists")
-        group = value.group(group_name)
+    def serve(receiver, db, key, stream):
+        group = stream.group(group_name)
         if group is None:
             raise CommandError("NOGROUP the consumer group this client was blocked on no "
                                "longer exists")
-        if value.last_id <= group.last_id:
+        if stream.last_id <= group.last_id:
             return False                                    # nothing new: keep waiting
         effects = []
         consumer = _consumer_for_read(receiver, group, consumer_name, key, group_name, noack,
                                       effects)
-        entries = read_new_entries(receiver, value, group, consumer, group.last_id + 1, count,
-                                   noack, key, group_name, effects)
-        _reply_read(receiver.reply, [(key, entries)])
+        entries = read_new_entries(receiver, stream, group, consumer,
+                                   next_id_up(group.last_id), count, noack, key, group_name,
+                                   effects)
+        _reply_read(receiver, [(key, entries)])
         _propagate(receiver, effects)
         return True
 
     def gone(receiver, db, key):
         raise CommandError("UNBLOCKED the stream key no longer exists")
 
-    blocking.block_on_keys(client, keys, deadline, Stream, serve, key_gone=gone)
+    block_for_entries(client, keys, deadline, serve, gone)
 
 
 # -- XGROUP ----------------------------------------------------------------------------------
@@ -536,10 +388,10 @@ def cmd_xgroup_create(client, argv):
     if len(argv) > 8:
         raise subcommand_syntax_error(argv)
     key = argv[2]
-    if argv[4] == b"$":
+    if _c_string(argv[4]) == b"$":
         last_id = stream.last_id if stream is not None else 0
     else:
-        last_id = parse_id(argv[4], strict=True)
+        last_id = parse_strict_id(argv[4])
     if stream is None:
         stream = Stream()
         client.db.set(key, stream)
@@ -560,7 +412,7 @@ def cmd_xgroup_setid(client, argv):
     stream, group, _, entries_read = _xgroup_target(client, argv, True)
     if len(argv) not in (5, 7):
         raise subcommand_syntax_error(argv)
-    group.last_id = stream.last_id if argv[4] == b"$" else parse_id(argv[4])
+    group.last_id = stream.last_id if _c_string(argv[4]) == b"$" else parse_id(argv[4])[0]
     group.entries_read = entries_read
     client.reply.ok()
     _group_changed(client, argv[2], b"xgroup-setid")
@@ -655,7 +507,7 @@ def cmd_xack(client, argv):
         client.reply.integer(0)
         return
     # All IDs are checked first: an error must not follow a partial acknowledgement.
-    ids = [parse_id(data, strict=True) for data in argv[3:]]
+    ids = [parse_strict_id(data) for data in argv[3:]]
     acknowledged = 0
     pel = group.pel
     for entry_id in ids:
@@ -702,12 +554,7 @@ def cmd_xpending(client, argv):
                 raise CommandError(SYNTAX)
             at_start = 5
         count = max(parse_int_arg(argv[at_start + 2]), 0)
-        start = _parse_range_start(argv[at_start])
-        end, exclusive = _parse_interval_id(argv[at_start + 1], SEQ_MASK)
-        if exclusive:
-            if end == 0:
-                raise CommandError("ERR invalid end ID for the interval")
-            end -= 1
+        start, end = parse_range_bounds(argv[at_start], argv[at_start + 1])
         if at_start + 3 < argc:
             consumer_name = argv[at_start + 3]
     stream = client.db.get(argv[1], Stream)
@@ -851,7 +698,7 @@ def cmd_xclaim(client, argv):
                                                  "XCLAIM")
         elif word == b"lastid" and more:
             j += 1
-            last_id = parse_id(argv[j], strict=True)
+            last_id = parse_strict_id(argv[j])
         else:
             raise CommandError("ERR Unrecognized XCLAIM option '%s'" % _text(argv[j]))
         j += 1
