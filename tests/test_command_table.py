@@ -372,7 +372,20 @@ TTL k
 TYPE k
 UNLINK a b
 WATCH a b
+XACK s g 1-1 2-2
 XADD s * f v|XADD s MAXLEN ~ 10 * f v
+XAUTOCLAIM s g c 0 0 COUNT 1
+XCLAIM s g c 0 1-1 JUSTID
+XGROUP CREATE s g $ MKSTREAM
+XGROUP CREATECONSUMER s g c
+XGROUP DELCONSUMER s g c
+XGROUP DESTROY s g
+XGROUP SETID s g 0
+XINFO CONSUMERS s g
+XINFO GROUPS s
+XINFO STREAM s FULL COUNT 1
+XPENDING s g - + 10 c
+XREADGROUP GROUP g c COUNT 1 STREAMS a b > >|XREADGROUP GROUP STREAMS c STREAMS a >|XREADGROUP GROUP g c NOACK BLOCK 0 STREAMS a|XREADGROUP GROUP g STREAMS a >
 XDEL s 1-1 2-2
 XLEN s
 XRANGE s - +
@@ -478,7 +491,7 @@ def test_getkeys_invocations_cover_every_keyed_command(reference, served):
     covered = set()
     for argv in invocations(KEYED_INVOCATIONS):
         name = argv[0].decode().lower()
-        if name in ("object", "memory"):
+        if name in ("object", "memory", "xgroup", "xinfo"):
             name += "|" + argv[1].decode().lower()
         covered.add(name)
     assert sorted(set(keyed_commands(reference.port, served)) - covered) == []

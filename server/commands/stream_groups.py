@@ -237,7 +237,7 @@ def _read_history(client, stream, consumer, start, count):
           arg.integer("count", token="COUNT", optional=True),
           arg.integer("milliseconds", token="BLOCK", optional=True),
           arg.token("NOACK", optional=True),
-          arg.block("streams", arg.key("key", multiple=True), arg.string("ID", multiple=True),
+          arg.block("streams", arg.key("key", multiple=True), arg.string("id", multiple=True),
                     token="STREAMS")])
 def cmd_xreadgroup(client, argv):
     client.propagate_argv = False       # what it changed propagates as XCLAIM / XGROUP SETID
@@ -373,7 +373,7 @@ def _group_changed(client, key, event):
 
 
 KEY_ARG = arg.key("key")
-ID_OR_NEW = arg.oneof("id", arg.string("ID"), arg.token("$", name="new_id"))
+ID_OR_NEW = arg.oneof("id", arg.string("id"), arg.token("$", name="new_id"))
 
 
 @stream_command("xgroup|create", -5, "write denyoom", acl="@write @stream @slow", since="5.0.0",
@@ -499,7 +499,7 @@ def cmd_xgroup_help(client, argv):
                         "that is, the IDs we were actually able to resolve in the PEL.",
                 complexity="O(1) for each message ID processed.",
                 key_specs=[KeySpec("RW update", at(1))],
-                args=[KEY_ARG, arg.string("group"), arg.string("ID", multiple=True)])
+                args=[KEY_ARG, arg.string("group"), arg.string("id", multiple=True)])
 def cmd_xack(client, argv):
     stream = client.db.get(argv[1], Stream)
     group = stream.group(argv[2]) if stream is not None else None
@@ -653,7 +653,7 @@ def _exists(stream, entry_id):
                            "consumer group.",
                 key_specs=[KeySpec("RW update", at(1))],
                 args=[KEY_ARG, arg.string("group"), arg.string("consumer"),
-                      arg.string("min-idle-time"), arg.string("ID", multiple=True),
+                      arg.string("min-idle-time"), arg.string("id", multiple=True),
                       arg.integer("ms", token="IDLE", optional=True),
                       arg.unix_time("unix-time-milliseconds", token="TIME", optional=True),
                       arg.integer("count", token="RETRYCOUNT", optional=True),
