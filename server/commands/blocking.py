@@ -238,6 +238,15 @@ def signal_database_ready(db):
             server.ready_keys[(index, key)] = db
 
 
+def signal_database_replaced(db):
+    """Every waited-on key of `db` is ready, held or not (after FLUSHDB, FLUSHALL, SWAPDB):
+    a waiter whose key went away hears of it through its key_gone (XREADGROUP)."""
+    server = db.server
+    for index, key in list(server.blocking_keys):
+        if index == db.index:
+            server.ready_keys[(index, key)] = db
+
+
 def serve_ready_keys(server):
     """Serve the clients waiting on every ready key, until no key is ready."""
     while server.ready_keys:

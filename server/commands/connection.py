@@ -66,7 +66,7 @@ def cmd_swapdb(client, argv):
             transactions.touch_swapped_databases(a, b)         # before the swap: it compares both sides
         a.swap_with(b)
         for db in (a, b):
-            blocking.signal_database_ready(db)    # clients blocked on keys the swap brought
+            blocking.signal_database_replaced(db)     # waiters on keys the swap brought or took
     server.dirty += 1
     client.reply.ok()
 

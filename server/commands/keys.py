@@ -6,6 +6,7 @@ import copy
 
 from protocol.parser import parse_int
 from server.commands import arguments as arg
+from server.commands import blocking
 from server.commands.table import command, container, KeySpec, at, span
 from server.base.errors import CommandError, SYNTAX, NO_SUCH_KEY, DB_INDEX, INVALID_EXPIRE
 from server.base.glob import compile_glob
@@ -134,6 +135,7 @@ def _flush_lazily(client, argv):
 def cmd_flushdb(client, argv):
     lazy = _flush_lazily(client, argv)
     removed = client.db.clear(lazy)
+    blocking.signal_database_replaced(client.db)
     client.server.dirty += max(removed, 1)
     client.server.tracking.flushed(client)
     client.reply.ok()
@@ -153,6 +155,8 @@ def cmd_flushall(client, argv):
     lazy = _flush_lazily(client, argv)
     server = client.server
     removed = sum(db.clear(lazy) for db in server.dbs)
+    for db in server.dbs:
+        blocking.signal_database_replaced(db)
     server.dirty += max(removed, 1)
     server.tracking.flushed(client)
     for hook in FLUSHALL_HOOKS:

@@ -259,7 +259,9 @@ def cmd_xreadgroup(client, argv):
                 "ERR The $ ID is meaningless in the context of XREADGROUP: you want to read "
                 "the history of this consumer by specifying a proper ID, or use the > ID to "
                 "get new messages. The $ ID would just return an empty result set.")
-        start_ids.append(None if text == b">" else parse_strict_id(id_arg))
+        start = MAX_ID if text == b">" else parse_strict_id(id_arg)
+        # The greatest ID is how Redis marks `>`: given by hand, it reads as `>` too.
+        start_ids.append(None if start == MAX_ID else start)
 
     served = []
     effects = []

@@ -1,0 +1,654 @@
+"""Stream consumer groups: XGROUP, XREADGROUP, XACK, XPENDING, XCLAIM, XAUTOCLAIM and XINFO,
+compared byte for byte with Debian's redis-server 7.0 (RESP2 and RESP3, errors included),
+a seeded random sequence of stream and group commands across several consumers, what
+propagates to the AOF, keyspace events, and XREADGROUP BLOCK with real clients."""
+import random
+import re
+import threading
+import time
+
+import pytest
+
+from harness import RawConnection, ServerProcess, encode_command, read_aof, wait_blocked
+from differential import run_script, pure_server  # noqa: F401  (fixture)
+
+
+@pytest.fixture(params=["native", "pure"])
+def ours(request):
+    return request.getfixturevalue(request.param + "_server")
+
+
+# -- comparing replies that carry clock readings ---------------------------------------------
+
+# Idle times, delivery times and seen times depend on the moment each server ran the command:
+# they are masked (the rest of the reply, its shape included, must be the same bytes).
+_TIMED_ROW_4 = re.compile(rb"(\*4\r\n\$\d+\r\n\d+-\d+\r\n\$\d+\r\n[^\r\n]*\r\n:)\d+")
+_TIMED_ROW_3 = re.compile(rb"(\*3\r\n\$\d+\r\n\d+-\d+\r\n:)\d+")
+_TIMED_FIELD = re.compile(rb"(\$(?:4\r\nidle|9\r\nseen-time)\r\n:)\d+")
+
+
+def masked(step, reply):
+    name = " ".join(part if isinstance(part, str) else part.decode() for part in step[:2]).upper()
+    if name.startswith(("XPENDING", "XINFO")):
+        reply = _TIMED_ROW_4.sub(rb"\1T", reply)
+        reply = _TIMED_ROW_3.sub(rb"\1T", reply)
+        reply = _TIMED_FIELD.sub(rb"\1T", reply)
+    return reply
+
+
+def assert_same(reference, ours, script, resp3=False):
+    expected = run_script(reference.port, script, resp3)
+    actual = run_script(ours.port, script, resp3)
+    for step, want, got in zip(script, expected, actual):
+        assert masked(step, got) == masked(step, want), \
+            "command %r: redis replied %r, we replied %r" % (step, want, got)
+
+
+def steps(text):
+    return [line.split() for line in text.strip().splitlines() if line.strip()]
+
+
+GROUPS_SCRIPT = steps("""
+XADD s 1-1 a 1
+XADD s 1-2 b 2
+XADD s 2-0 c 3
+XGROUP CREATE s g 0
+XGROUP CREATE s g 0
+XGROUP CREATE nokey g 0
+XGROUP CREATE nokey g $ MKSTREAM
+TYPE nokey
+XGROUP CREATE s g2 $ ENTRIESREAD 3
+XGROUP CREATE s g3 -
+XGROUP CREATE s g3 0 ENTRIESREAD -2
+XGROUP CREATE s g3 0 ENTRIESREAD x
+XGROUP CREATE s g3 0 FOO
+XGROUP CREATE s g3 0 MKSTREAM ENTRIESREAD
+XGROUP CREATE s g3 0 MKSTREAM MKSTREAM ENTRIESREAD 1
+XGROUP create s g4 1-1 mkstream entriesread 1
+XGROUP CREATE s g5
+XGROUP SETID s nog 0
+XGROUP SETID nokey2 g 0
+XGROUP SETID s g2 +
+XGROUP SETID s g2 1-1 ENTRIESREAD 1
+XGROUP SETID s g2 1-1 ENTRIESREAD
+XGROUP SETID s g2 1-1 MKSTREAM
+XGROUP SETID s g2 $ ENTRIESREAD 1 ENTRIESREAD 2
+XINFO GROUPS s
+XREADGROUP GROUP g alice COUNT 2 STREAMS s >
+XREADGROUP GROUP g bob STREAMS s >
+XREADGROUP GROUP g bob STREAMS s >
+XREADGROUP GROUP g alice STREAMS s 0
+XREADGROUP GROUP g alice COUNT 1 STREAMS s 1-1
+XREADGROUP GROUP g alice STREAMS s 18446744073709551615-18446744073709551615
+XREADGROUP GROUP g alice STREAMS s $
+XREADGROUP GROUP nog alice STREAMS s >
+XREADGROUP GROUP g alice STREAMS s
+XREADGROUP GROUP g alice STREAMS s nokey > >
+XREADGROUP GROUP g alice STREAMS s s > >
+XREADGROUP GROUP g alice STREAMS s +
+XREADGROUP GROUP g alice COUNT x STREAMS s >
+XREADGROUP GROUP g alice BLOCK -1 STREAMS s >
+XREADGROUP GROUP g alice BLOCK x STREAMS s >
+XREADGROUP GROUP g alice FOO STREAMS s >
+XREADGROUP STREAMS s >
+XREADGROUP GROUP g alice NOACK STREAMS s 0
+XREAD GROUP g alice STREAMS s >
+XPENDING s g
+XPENDING s g - + 10
+XPENDING s g - + 10 bob
+XPENDING s g - + 10 nobody
+XPENDING s g (1-1 + 10
+XPENDING s g - (2-0 10
+XPENDING s g (18446744073709551615-18446744073709551615 + 10
+XPENDING s g - (0-0 10
+XPENDING s g - + -1
+XPENDING s g - + 0
+XPENDING s g + - 10
+XPENDING s g IDLE 0 - + 10
+XPENDING s g IDLE 3600000 - + 10
+XPENDING s g IDLE x - + 10
+XPENDING s g IDLE 0 - + 10 alice extra
+XPENDING s g - + 10 alice extra
+XPENDING s g IDLE 0 - +
+XPENDING s g - +
+XPENDING s g x + 10
+XPENDING s g - + x
+XPENDING s nog
+XPENDING nokey2 g
+XINFO GROUPS s
+XINFO CONSUMERS s g
+XINFO CONSUMERS s nog
+XDEL s 1-2
+XREADGROUP GROUP g alice STREAMS s 0
+XINFO GROUPS s
+XACK s g 1-1 1-2 9-9
+XACK s g x
+XACK s g 1-1 x
+XACK s nog x
+XACK nokey2 g x
+XPENDING s g
+XINFO STREAM s
+XINFO GROUPS s
+XGROUP DELCONSUMER s g bob
+XGROUP DELCONSUMER s g bob
+XGROUP DELCONSUMER s nog bob
+XGROUP CREATECONSUMER s g carol
+XGROUP CREATECONSUMER s g carol
+XGROUP CREATECONSUMER s nog carol
+XGROUP CREATECONSUMER nokey2 g carol
+XINFO CONSUMERS s g
+XGROUP DESTROY s g
+XGROUP DESTROY s g
+XGROUP DESTROY nokey2 g
+XINFO GROUPS s
+XGROUP HELP
+XGROUP HELP x
+XINFO HELP
+XINFO HELP x
+XGROUP FOO
+XGROUP
+XINFO FOO s
+XINFO STREAM s FULL COUNT
+XINFO STREAM s FULL COUNT x
+XINFO STREAM s FULL LIMIT 1
+XINFO STREAM s FOO
+XINFO STREAM nokey3
+XINFO GROUPS nokey3
+XINFO CONSUMERS nokey3 g
+SET str x
+XINFO STREAM str
+XINFO GROUPS str
+XGROUP CREATE str g 0
+XGROUP SETID str g 0
+XREADGROUP GROUP g a STREAMS str >
+XPENDING str g
+XACK str g 1-1
+XCLAIM str g c 0 1-1
+XAUTOCLAIM str g c 0 0
+""")
+
+
+CLAIM_SCRIPT = steps("""
+XADD s 1-0 a 1
+XADD s 2-0 b 2
+XADD s 3-0 c 3
+XADD s 4-0 d 4
+XADD s 5-0 e 5
+XGROUP CREATE s g 0
+XREADGROUP GROUP g alice STREAMS s >
+XCLAIM s g bob 0 1-0 2-0 JUSTID
+XCLAIM s g bob 0 3-0 TIME 1000 RETRYCOUNT 7
+XPENDING s g - + 10
+XCLAIM s g bob 0 1 2 3
+XCLAIM s g bob 0 9-0
+XCLAIM s g bob 0 9-0 FORCE
+XCLAIM s g bob 0 4-0 FORCE JUSTID LASTID 10-0
+XINFO GROUPS s
+XCLAIM s g bob 0 4-0 LASTID 11-0
+XINFO GROUPS s
+XCLAIM s g bob 0 4-0 BOGUS
+XCLAIM s g bob x 4-0
+XCLAIM s g bob -5 4-0 JUSTID
+XCLAIM s g bob 0 4-0 IDLE x
+XCLAIM s g bob 0 4-0 TIME x
+XCLAIM s g bob 0 4-0 RETRYCOUNT x
+XCLAIM s g bob 0 4-0 LASTID x
+XCLAIM s g bob 0 4-0 LASTID +
+XCLAIM s g bob 0 4-0 IDLE
+XCLAIM s nog bob 0 4-0
+XCLAIM nokey g bob 0 4-0
+XCLAIM s g bob 0 -
+XCLAIM s g bob 3600000 1-0 JUSTID
+XCLAIM s g bob 0 1-0 IDLE 3600000 JUSTID
+XPENDING s g IDLE 3000000 - + 10
+XCLAIM s g bob 0 1-0 TIME 99999999999999 JUSTID
+XDEL s 2-0
+XCLAIM s g carol 0 2-0 1-0 JUSTID
+XPENDING s g
+XAUTOCLAIM s g dave 0 0 COUNT 2 JUSTID
+XAUTOCLAIM s g dave 0 0 COUNT 2 JUSTID
+XAUTOCLAIM s g dave 0 3-0 JUSTID
+XAUTOCLAIM s g dave 0 (1-0 COUNT 1 JUSTID
+XAUTOCLAIM s g dave 0 0 COUNT 1
+XDEL s 4-0 5-0
+XAUTOCLAIM s g erin 0 0 JUSTID
+XAUTOCLAIM s g erin 0 0 COUNT 0
+XAUTOCLAIM s g erin 0 0 COUNT 1000000000000000000
+XAUTOCLAIM s g erin 0 0 COUNT 576460752303423487
+XAUTOCLAIM s g erin 0 0 COUNT
+XAUTOCLAIM s g erin 0 0 FOO
+XAUTOCLAIM s g erin x 0
+XAUTOCLAIM s g erin 0 x
+XAUTOCLAIM s nog erin 0 0
+XAUTOCLAIM nokey g erin 0 0
+XAUTOCLAIM s g erin 0 (18446744073709551615-18446744073709551615
+XPENDING s g
+XADD s 6-0 f 6
+XREADGROUP GROUP g frank COUNT 10 STREAMS s >
+XAUTOCLAIM s g erin 0 0 COUNT 1
+XAUTOCLAIM s g erin 3600000 0 COUNT 1
+XAUTOCLAIM s g erin 0 - COUNT 1
+XINFO STREAM s
+XINFO STREAM s FULL
+XINFO CONSUMERS s g
+XGROUP SETID s g 0
+XREADGROUP GROUP g gina NOACK STREAMS s >
+XPENDING s g
+XINFO GROUPS s
+XINFO STREAM s FULL COUNT 1
+XINFO STREAM s FULL COUNT 0
+XINFO STREAM s FULL COUNT -3
+""")
+
+
+LAG_SCRIPT = steps("""
+XINFO GROUPS s
+XGROUP CREATE s g $ MKSTREAM
+XINFO GROUPS s
+XADD s 1-0 a 1
+XADD s 2-0 a 2
+XADD s 3-0 a 3
+XADD s 4-0 a 4
+XADD s 5-0 a 5
+XGROUP CREATE s mid 3-0
+XGROUP CREATE s first 1-0
+XGROUP CREATE s before 0-1
+XGROUP CREATE s after 9-0
+XGROUP CREATE s known 2-0 ENTRIESREAD 2
+XINFO GROUPS s
+XREADGROUP GROUP g c COUNT 2 STREAMS s >
+XREADGROUP GROUP mid c COUNT 1 STREAMS s >
+XINFO GROUPS s
+XDEL s 4-0
+XINFO GROUPS s
+XREADGROUP GROUP g c STREAMS s >
+XINFO GROUPS s
+XDEL s 1-0
+XTRIM s MAXLEN 1
+XINFO GROUPS s
+XINFO STREAM s
+XADD s 6-0 a 6
+XGROUP SETID s mid 5-0
+XINFO GROUPS s
+XSETID s 6-0 ENTRIESADDED 9 MAXDELETEDID 5-0
+XINFO GROUPS s
+XDEL s 5-0 6-0
+XINFO GROUPS s
+XINFO STREAM s FULL
+""")
+
+
+@pytest.mark.parametrize("resp3", [False, True], ids=["resp2", "resp3"])
+@pytest.mark.parametrize("script", [GROUPS_SCRIPT, CLAIM_SCRIPT, LAG_SCRIPT],
+                         ids=["groups", "claims", "lag"])
+def test_group_commands_reply_as_redis(reference, ours, script, resp3):
+    assert_same(reference, ours, script, resp3)
+
+
+def test_xinfo_stream_radix_tree_as_redis(reference, ours):
+    """radix-tree-keys and -nodes follow Redis's rax over the node IDs, through trims too."""
+    rng = random.Random(11)
+    script = [["CONFIG", "SET", "stream-node-max-entries", "3"]]
+    ms = 1
+    for i in range(400):
+        ms += rng.choice([1, 1, 7, 300, 70000, 2**33])
+        script.append(["XADD", "s", "%d-%d" % (ms, rng.randint(0, 2)), "f", str(i)])
+    script.append(["XINFO", "STREAM", "s"])
+    script += [["XDEL", "s", step[2]] for step in script[1:200:3]]
+    script += [["XINFO", "STREAM", "s"], ["XTRIM", "s", "MAXLEN", "150"],
+               ["XINFO", "STREAM", "s"], ["XTRIM", "s", "MAXLEN", "2"],
+               ["XINFO", "STREAM", "s", "FULL"],
+               ["CONFIG", "SET", "stream-node-max-entries", "100"]]
+    assert_same(reference, ours, script)
+
+
+def test_readgroup_reads_several_streams_and_keeps_counts(reference, ours):
+    script = steps("""
+    XADD a 1-0 f 1
+    XADD a 2-0 f 2
+    XADD b 1-0 f 1
+    XGROUP CREATE a g 0
+    XGROUP CREATE b g 0
+    XREADGROUP GROUP g c COUNT 1 STREAMS a b > >
+    XREADGROUP GROUP g c STREAMS a b > >
+    XREADGROUP GROUP g c STREAMS a b > >
+    XREADGROUP GROUP g c STREAMS a b 0 0
+    XREADGROUP GROUP g c STREAMS a b 0 >
+    XREADGROUP GROUP g c COUNT 0 STREAMS a a 0 0
+    XPENDING a g
+    XPENDING b g
+    """)
+    assert_same(reference, ours, script)
+    assert_same(reference, ours, script, resp3=True)
+
+
+# -- a seeded random sequence across consumers ------------------------------------------------
+
+def random_sequence(seed, length=600):
+    """Stream and group commands whose replies hold no clock reading (IDLE 0, JUSTID)."""
+    rng = random.Random(seed)
+    consumers = ["alice", "bob", "carol", "dave"]
+    groups = ["g1", "g2"]
+    script = [["XGROUP", "CREATE", "s", "g1", "$", "MKSTREAM"],
+              ["XGROUP", "CREATE", "s", "g2", "0"]]
+    next_ms = 1
+    added = []
+    for _ in range(length):
+        op = rng.random()
+        group = rng.choice(groups)
+        consumer = rng.choice(consumers)
+        if op < 0.25:
+            next_ms += rng.randint(1, 3)
+            entry = "%d-%d" % (next_ms, rng.randint(0, 1))
+            added.append(entry)
+            script.append(["XADD", "s", entry, "f", str(next_ms), "g", "x" * rng.randint(0, 3)])
+        elif op < 0.32 and added:
+            script.append(["XDEL", "s"] + rng.sample(added, min(len(added), rng.randint(1, 3))))
+        elif op < 0.35:
+            script.append(["XTRIM", "s", "MAXLEN", str(rng.randint(5, 40))])
+        elif op < 0.50:
+            args = ["XREADGROUP", "GROUP", group, consumer]
+            if rng.random() < 0.7:
+                args += ["COUNT", str(rng.randint(1, 6))]
+            if rng.random() < 0.1:
+                args.append("NOACK")
+            start = ">" if rng.random() < 0.75 else rng.choice(["0", "0-0"] + added[-5:])
+            script.append(args + ["STREAMS", "s", start])
+        elif op < 0.62 and added:
+            script.append(["XACK", "s", group] + rng.sample(added, min(len(added), 3)))
+        elif op < 0.72 and added:
+            ids = rng.sample(added, min(len(added), rng.randint(1, 4)))
+            extra = rng.choice([[], ["FORCE"], ["RETRYCOUNT", "3"], ["LASTID", added[-1]]])
+            script.append(["XCLAIM", "s", group, consumer, "0"] + ids + extra + ["JUSTID"])
+        elif op < 0.80:
+            start = rng.choice(["0", "-"] + added[-8:])
+            script.append(["XAUTOCLAIM", "s", group, consumer, "0", start, "COUNT",
+                           str(rng.randint(1, 5)), "JUSTID"])
+        elif op < 0.88:
+            script.append(["XPENDING", "s", group])
+        elif op < 0.92:
+            script.append(["XPENDING", "s", group, "-", "+", "50", consumer])
+        elif op < 0.96:
+            script.append(["XINFO", "GROUPS", "s"])
+        elif op < 0.98 and added:
+            script.append(["XGROUP", "SETID", "s", group, rng.choice(added + ["0", "$"])])
+        else:
+            script.append(["XGROUP", "DELCONSUMER", "s", group, consumer])
+    script += [["XINFO", "STREAM", "s", "FULL", "COUNT", "0"], ["XINFO", "CONSUMERS", "s", "g1"],
+               ["XINFO", "CONSUMERS", "s", "g2"]]
+    return script
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_random_group_sequence_replies_as_redis(reference, ours, seed):
+    assert_same(reference, ours, random_sequence(seed), resp3=seed == 2)
+
+
+# -- propagation -----------------------------------------------------------------------------
+
+_TIME_ARG = re.compile(rb"(\$4\r\nTIME\r\n\$\d+\r\n)\d+")
+
+
+def aof_commands(srv, marker):
+    """The commands of the AOF after the marker SET, TIME values masked."""
+    text = read_aof(srv, marker.encode())
+    assert text is not None
+    text = text[text.index(marker.encode()):]
+    return _TIME_ARG.sub(rb"\1T", text)
+
+
+PROPAGATED_SCRIPT = steps("""
+XADD s 1-0 a 1
+XADD s 2-0 b 2
+XADD s 3-0 c 3
+XGROUP CREATE s g 0
+XGROUP CREATE s g2 $ ENTRIESREAD 3
+XREADGROUP GROUP g alice COUNT 2 STREAMS s >
+XREADGROUP GROUP g bob NOACK STREAMS s >
+XREADGROUP GROUP g alice STREAMS s 0
+XREADGROUP GROUP g2 carol NOACK STREAMS s >
+XADD s 4-0 d 4
+XREADGROUP GROUP g2 carol NOACK STREAMS s >
+XCLAIM s g dave 0 1-0 2 JUSTID
+XCLAIM s g dave 0 1-0 LASTID 9-0
+XCLAIM s g dave 0 7-0 LASTID 10-0
+XDEL s 2-0
+XAUTOCLAIM s g erin 0 0 COUNT 5
+XACK s g 1-0
+XGROUP CREATECONSUMER s g frank
+XGROUP DELCONSUMER s g frank
+XGROUP SETID s g 0 ENTRIESREAD 0
+XREADGROUP GROUP g gina STREAMS s >
+XGROUP DESTROY s g2
+XACK s g 9-9
+""")
+
+
+def test_group_commands_propagate_as_redis(tmp_path):
+    """XREADGROUP, XCLAIM and XAUTOCLAIM reach the AOF as Redis writes them: XCLAIM ... FORCE
+    JUSTID LASTID per entry, XGROUP SETID / CREATECONSUMER where no claim carries the change,
+    several effects wrapped in MULTI/EXEC."""
+    args = ["--appendonly", "yes", "--appendfsync", "always"]
+    reference = ServerProcess(args, reference=True)
+    ours = ServerProcess(args)
+    try:
+        for srv in (reference, ours):
+            conn = RawConnection(srv.port)
+            conn.command("SET", "marker", "1")
+            for step in PROPAGATED_SCRIPT:
+                conn.send(encode_command(step))
+                conn.read_reply()
+            conn.command("SET", "end", "1")
+            conn.close()
+        want = aof_commands(reference, "marker")
+        got = aof_commands(ours, "marker")
+        for srv, text in ((reference, want), (ours, got)):
+            assert b"end" in text, srv
+        assert got == want
+    finally:
+        reference.stop()
+        ours.stop()
+
+
+def test_replaying_the_aof_rebuilds_the_groups_as_redis(tmp_path):
+    """Restarted from its AOF, each server holds the same PELs, consumers and group counters
+    as Redis restarted from its own (XCLAIM's LASTID leaves entries-read alone, in both)."""
+    states = []
+    for reference in (True, False):
+        where = tmp_path / ("reference" if reference else "ours")
+        where.mkdir()
+        srv = ServerProcess(["--appendonly", "yes"], reference=reference, dir=where)
+        try:
+            conn = srv.raw()
+            for step in PROPAGATED_SCRIPT:
+                conn.send(encode_command(step))
+                conn.read_reply()
+            before = conn.command("XPENDING", "s", "g", "-", "+", "10")
+            conn.close()
+        finally:
+            srv.stop()
+        srv = ServerProcess(["--appendonly", "yes"], reference=reference, dir=where)
+        try:
+            conn = srv.raw()
+            after = [conn.command("XPENDING", "s", "g", "-", "+", "10"),
+                     conn.command("XINFO", "GROUPS", "s"),
+                     conn.command("XINFO", "CONSUMERS", "s", "g"),
+                     conn.command("XRANGE", "s", "-", "+")]
+            conn.close()
+        finally:
+            srv.stop()
+        assert masked(["XPENDING"], after[0]) == masked(["XPENDING"], before)
+        states.append([masked(["XINFO"], reply) for reply in after])
+    assert states[1] == states[0]
+
+
+# -- keyspace events -------------------------------------------------------------------------
+
+def events_of(srv, script):
+    sub = RawConnection(srv.port)
+    conn = RawConnection(srv.port)
+    try:
+        conn.command("FLUSHALL")
+        conn.command("CONFIG", "SET", "notify-keyspace-events", "KEA")
+        sub.command("PSUBSCRIBE", "__keyevent@0__:*")
+        for step in script:
+            conn.send(encode_command(step))
+            conn.read_reply()
+        conn.command("PUBLISH", "__keyevent@0__:done", "x")
+        messages = []
+        while True:
+            message = sub.read_reply()
+            messages.append(message)
+            if b"done" in message:
+                return messages
+    finally:
+        conn.command("CONFIG", "SET", "notify-keyspace-events", "")
+        sub.close()
+        conn.close()
+
+
+def test_group_keyspace_events_as_redis(reference, ours):
+    script = steps("""
+    XGROUP CREATE s g $ MKSTREAM
+    XADD s 1-0 a 1
+    XGROUP CREATECONSUMER s g c
+    XREADGROUP GROUP g d STREAMS s >
+    XGROUP SETID s g 0
+    XCLAIM s g e 0 1-0
+    XAUTOCLAIM s g f 0 0
+    XGROUP DELCONSUMER s g c
+    XGROUP DESTROY s g
+    """)
+    assert events_of(ours, script) == events_of(reference, script)
+
+
+# -- XREADGROUP BLOCK -------------------------------------------------------------------------
+
+def blocked_read(port, *args):
+    conn = RawConnection(port)
+    conn.send(encode_command(["XREADGROUP", "GROUP"] + list(args)))
+    return conn
+
+
+def prepare(srv):
+    conn = RawConnection(srv.port)
+    conn.command("FLUSHALL")
+    conn.command("XGROUP", "CREATE", "s", "g", "$", "MKSTREAM")
+    return conn
+
+
+def both(reference, ours, scenario):
+    """Run scenario(srv) on each server: it returns the raw replies to compare."""
+    return scenario(reference), scenario(ours)
+
+
+def test_blocked_readers_are_served_in_arrival_order(reference, ours):
+    def scenario(srv):
+        conn = prepare(srv)
+        first = blocked_read(srv.port, "g", "alice", "COUNT", "1", "BLOCK", "0", "STREAMS", "s", ">")
+        wait_blocked(conn, 1)
+        second = blocked_read(srv.port, "g", "bob", "BLOCK", "0", "STREAMS", "s", ">")
+        wait_blocked(conn, 2)
+        conn.command("XADD", "s", "1-0", "f", "v")
+        one = first.read_reply()
+        wait_blocked(conn, 1)
+        conn.command("XADD", "s", "2-0", "f", "w")
+        two = second.read_reply()
+        pending = conn.command("XPENDING", "s", "g")
+        for c in (first, second, conn):
+            c.close()
+        return one, two, pending
+
+    want, got = both(reference, ours, scenario)
+    assert got == want
+    assert b"alice" in want[2] and b"bob" in want[2]
+
+
+def test_blocked_reader_hears_of_destroyed_group_and_deleted_key(reference, ours):
+    def scenario(srv):
+        conn = prepare(srv)
+        reader = blocked_read(srv.port, "g", "alice", "BLOCK", "0", "STREAMS", "s", ">")
+        wait_blocked(conn, 1)
+        conn.command("XGROUP", "DESTROY", "s", "g")
+        destroyed = reader.read_reply()
+        conn.command("XGROUP", "CREATE", "s", "g", "$")
+        reader.send(encode_command(["XREADGROUP", "GROUP", "g", "alice", "BLOCK", "0",
+                                    "STREAMS", "s", ">"]))
+        wait_blocked(conn, 1)
+        conn.command("DEL", "s")
+        deleted = reader.read_reply()
+        conn.command("XGROUP", "CREATE", "s", "g", "$", "MKSTREAM")
+        reader.send(encode_command(["XREADGROUP", "GROUP", "g", "alice", "BLOCK", "0",
+                                    "STREAMS", "s", ">"]))
+        wait_blocked(conn, 1)
+        conn.command("SET", "s", "string")
+        overwritten = reader.read_reply()
+        reader.close()
+        conn.close()
+        return destroyed, deleted, overwritten
+
+    want, got = both(reference, ours, scenario)
+    assert got == want
+    assert want[0].startswith(b"-NOGROUP") and want[1].startswith(b"-UNBLOCKED")
+
+
+def test_only_new_entries_block(reference, ours):
+    """A history read answers at once; `>` waits, times out with a nil, is not woken by an
+    XADD that XDEL undoes before the reader runs... but is served (empty) as Redis does."""
+    def scenario(srv):
+        conn = prepare(srv)
+        history = conn.command("XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "s", "0")
+        started = time.monotonic()
+        timed_out = conn.command("XREADGROUP", "GROUP", "g", "c", "BLOCK", "150",
+                                 "STREAMS", "s", ">")
+        waited = time.monotonic() - started
+        reader = blocked_read(srv.port, "g", "c", "BLOCK", "0", "STREAMS", "s", ">")
+        wait_blocked(conn, 1)
+        conn.send(encode_command(["MULTI"]) + encode_command(["XADD", "s", "1-0", "f", "v"])
+                  + encode_command(["XDEL", "s", "1-0"]) + encode_command(["EXEC"]))
+        for _ in range(4):
+            conn.read_reply()
+        emptied = reader.read_reply()
+        in_multi = [conn.command("MULTI"),
+                    conn.command("XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "s",
+                                 ">"),
+                    conn.command("EXEC")]
+        reader.close()
+        conn.close()
+        return history, timed_out, waited >= 0.14, emptied, in_multi
+
+    want, got = both(reference, ours, scenario)
+    assert got == want
+
+
+def test_blocked_noack_read_propagates_consumer_and_last_id(tmp_path):
+    """A blocked reader served later propagates what a direct read would have."""
+    args = ["--appendonly", "yes", "--appendfsync", "always"]
+    results = []
+    for reference in (True, False):
+        srv = ServerProcess(args, reference=reference)
+        try:
+            conn = prepare(srv)
+            conn.command("SET", "marker", "1")
+            readers = [blocked_read(srv.port, "g", "alice", "BLOCK", "0", "STREAMS", "s", ">"),
+                       blocked_read(srv.port, "g", "bob", "NOACK", "BLOCK", "0", "STREAMS",
+                                    "s", ">")]
+            wait_blocked(conn, 2)
+            conn.command("XADD", "s", "1-0", "f", "v")
+            conn.command("XADD", "s", "2-0", "f", "v")
+            replies = [reader.read_reply() for reader in readers]
+            conn.command("SET", "end", "1")
+            results.append((replies, aof_commands(srv, "marker")))
+            for c in readers + [conn]:
+                c.close()
+        finally:
+            srv.stop()
+    assert results[1] == results[0]
+
+
+def test_xreadgroup_block_is_refused_in_scripts(reference, ours):
+    script = [["EVAL", "return redis.call('xreadgroup','group','g','c','block','0','streams',"
+                       "'s','>')", "0"],
+              ["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"],
+              ["EVAL", "return redis.call('XREADGROUP','GROUP','g','c','STREAMS','s','>')", "0"]]
+    assert_same(reference, ours, script)
