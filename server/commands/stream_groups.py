@@ -167,42 +167,44 @@ def _drop_pending(group, entry_id, pending):
 
 # -- XREADGROUP -------------------------------------------------------------------------------
 
-def read_new_entries(client, stream, group, consumer, start, count, noack, key, group_name,
-                     effects):
-    """Deliver the entries from start on (at most count, 0: all) to consumer: the group's
-    last ID and read counter move, each entry enters the consumer's PEL (unless noack),
-    and the effects to propagate are appended. Returns [(id, fields)]."""
-    delivered = []
+def new_entries(stream, group, count):
+    """The entries past the group's last ID, at most count (0: all)."""
+    if stream.last_id <= group.last_id:
+        return []                           # nothing live can be newer
+    return list(stream.range(next_id_up(group.last_id), MAX_ID, False, count))
+
+
+def deliver(client, stream, group, consumer, entries, noack, key, group_name, effects):
+    """Deliver entries (new to the group, in ID order) to consumer: the group's last ID and
+    read counter move, each entry enters the consumer's PEL (unless noack), and what must
+    propagate is appended to effects (streamReplyWithRange with a group)."""
     now = client.server.clock_ms()
     moved_without_claim = False
     track = bool(client.server.propagation_sinks)
-    for entry_id, flat in stream.range(start):
+    group_pel = group.pel
+    for entry_id, _ in entries:
         if entry_id > group.last_id:
             stream.advance_group(group, entry_id)
             if noack:
                 moved_without_claim = True
-        delivered.append((entry_id, flat))
-        if not noack:
-            pending = group.pel.get(entry_id)
-            if pending is None:
-                pending = PendingEntry(now, 1, consumer)
-                group.pel.add(entry_id, pending)
-                consumer.pel.add(entry_id, pending)
-            else:
-                # Delivered before (XGROUP SETID moved the group back): it changes hands.
-                pending.consumer.pel.remove(entry_id)
-                pending.consumer = consumer
-                pending.delivery_time = now
-                pending.delivery_count = 1
-                consumer.pel.add(entry_id, pending)
-            if track:
-                effects.append(_xclaim_effect(key, group_name, group, format_id(entry_id),
-                                              pending))
-        if len(delivered) == count:
-            break
+        if noack:
+            continue
+        pending = group_pel.get(entry_id)
+        if pending is None:
+            pending = PendingEntry(now, 1, consumer)
+            group_pel.add(entry_id, pending)
+            consumer.pel.add(entry_id, pending)
+        else:
+            # Delivered before (XGROUP SETID moved the group back): it changes hands.
+            pending.consumer.pel.remove(entry_id)
+            pending.consumer = consumer
+            pending.delivery_time = now
+            pending.delivery_count = 1
+            consumer.pel.add(entry_id, pending)
+        if track:
+            effects.append(_xclaim_effect(key, group_name, group, format_id(entry_id), pending))
     if moved_without_claim and track:
         effects.append(_setid_effect(key, group_name, group))
-    return delivered
 
 
 def _read_history(client, stream, consumer, start, count):
@@ -210,9 +212,7 @@ def _read_history(client, stream, consumer, start, count):
     an entry deleted since is [id, nil]."""
     now = client.server.clock_ms()
     delivered = []
-    for entry_id, pending in consumer.pel.range(start):
-        if count and len(delivered) == count:
-            break
+    for entry_id, pending in consumer.pel.range(start, MAX_ID, False, count):
         flat = stream.get(entry_id)
         if flat is not None:
             pending.delivery_time = now
@@ -272,20 +272,16 @@ def cmd_xreadgroup(client, argv):
             continue
         if start is None:
             # `>`: served now only when the stream has entries past the group's last ID.
-            if not stream.length or stream.edge_id(first=False) <= group.last_id:
+            entries = new_entries(stream, group, count)
+            if not entries:
                 continue
-            start = next_id_up(group.last_id)
-            history = False
+            consumer = _consumer_for_read(client, group, consumer_name, key, group_name, noack,
+                                          effects)
+            deliver(client, stream, group, consumer, entries, noack, key, group_name, effects)
         else:
-            start = next_id_up(start)
-            history = True
-        consumer = _consumer_for_read(client, group, consumer_name, key, group_name, noack,
-                                      effects)
-        if history:
-            entries = _read_history(client, stream, consumer, start, count)
-        else:
-            entries = read_new_entries(client, stream, group, consumer, start, count, noack,
-                                       key, group_name, effects)
+            consumer = _consumer_for_read(client, group, consumer_name, key, group_name, noack,
+                                          effects)
+            entries = _read_history(client, stream, consumer, next_id_up(start), count)
         served.append((key, entries))
         server.dirty += 1
     _propagate(client, effects)
@@ -312,9 +308,8 @@ def _block_for_group(client, keys, deadline, group_name, consumer_name, noack, c
         effects = []
         consumer = _consumer_for_read(receiver, group, consumer_name, key, group_name, noack,
                                       effects)
-        entries = read_new_entries(receiver, stream, group, consumer,
-                                   next_id_up(group.last_id), count, noack, key, group_name,
-                                   effects)
+        entries = new_entries(stream, group, count)
+        deliver(receiver, stream, group, consumer, entries, noack, key, group_name, effects)
         _reply_read(receiver, [(key, entries)])
         _propagate(receiver, effects)
         return True
@@ -577,7 +572,7 @@ def cmd_xpending(client, argv):
     now = client.server.clock_ms()
     rows = []
     if count:
-        for entry_id, pending in pel.range(start, end):
+        for entry_id, pending in pel.range(start, end, False, 0 if min_idle else count):
             idle = now - pending.delivery_time
             if min_idle and idle < min_idle:
                 continue
@@ -798,14 +793,12 @@ def cmd_xautoclaim(client, argv):
     deleted = []
     effects = []
     pel = group.pel
-    cursor = start
-    examined_all = True
-    for entry_id, pending in _pel_from(pel, start):
+    following = None           # the cursor: the first pending entry not examined
+    for entry_id, pending in _pel_from(pel, start, attempts):
         if not attempts or not count:
-            examined_all = False
+            following = entry_id
             break
         attempts -= 1
-        cursor = entry_id
         if not _exists(stream, entry_id):
             effects.append(_xclaim_effect(key, group_name, group, format_id(entry_id), pending))
             server.dirty += 1
@@ -822,8 +815,6 @@ def cmd_xautoclaim(client, argv):
         count -= 1
         effects.append(_xclaim_effect(key, group_name, group, format_id(entry_id), pending))
         server.dirty += 1
-    # The cursor is the first pending entry not examined, 0-0 once the PEL is exhausted.
-    following = None if examined_all else _next_pending(pel, cursor)
     reply = client.reply
     reply.array(3)
     reply.bulk(format_id(following) if following is not None else b"0-0")
@@ -843,16 +834,10 @@ def cmd_xautoclaim(client, argv):
 _TRANSIENT_MEMORY_LIMIT = 1 << 40
 
 
-def _pel_from(pel, start):
-    """(id, PendingEntry) of pel from start on, safe against removal while iterating."""
-    return pel.range(start)
-
-
-def _next_pending(pel, after_id):
-    for entry_id, _ in pel.range(after_id + 1 if after_id != MAX_ID else MAX_ID):
-        if entry_id > after_id:
-            return entry_id
-    return None
+def _pel_from(pel, start, attempts):
+    """(id, PendingEntry) of pel from start on, enough for `attempts` examined and the next
+    one after them (a list: safe against removal while iterating)."""
+    return pel.range(start, MAX_ID, False, attempts + 1)
 
 
 # -- XINFO ----------------------------------------------------------------------------------
@@ -998,8 +983,7 @@ def cmd_xinfo_stream(client, argv):
 
 
 def _limited(pel, count):
-    rows = pel.range()
-    return rows[:count] if count else rows
+    return pel.range(0, MAX_ID, False, count)
 
 
 def _reply_full_group(reply, stream, group, count):

@@ -333,11 +333,17 @@ class PendingList:
     def last_id(self):
         return self._ids[-1] if self._ids else None
 
-    def range(self, start=0, end=MAX_ID, rev=False):
-        """(id, PendingEntry) with start <= id <= end, ascending (descending when rev)."""
+    def range(self, start=0, end=MAX_ID, rev=False, count=0):
+        """(id, PendingEntry) with start <= id <= end, ascending (descending when rev), at
+        most count of them (0: all)."""
         ids = self._ids
         lo = bisect_left(ids, start)
         hi = bisect_right(ids, end)
+        if count and hi - lo > count:
+            if rev:
+                lo = hi - count
+            else:
+                hi = lo + count
         chosen = ids[lo:hi]
         if rev:
             chosen.reverse()
