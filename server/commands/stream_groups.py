@@ -100,12 +100,14 @@ def _reply_read(client, served):
 
 # -- propagation ------------------------------------------------------------------------------
 
-def _xclaim_effect(key, group_name, group, id_arg, pending):
-    """The XCLAIM that recreates `pending` as it is now (streamPropagateXCLAIM)."""
+def _xclaim_effect(key, group_name, group, id_arg, pending, last_id=None):
+    """The XCLAIM that recreates `pending` as it is now (streamPropagateXCLAIM), with the
+    group's last ID (or last_id: what it was when this entry was delivered)."""
     return [b"XCLAIM", key, group_name, pending.consumer.name, b"0", id_arg,
             b"TIME", b"%d" % pending.delivery_time,
             b"RETRYCOUNT", b"%d" % pending.delivery_count,
-            b"FORCE", b"JUSTID", b"LASTID", format_id(group.last_id)]
+            b"FORCE", b"JUSTID", b"LASTID",
+            format_id(group.last_id if last_id is None else last_id)]
 
 
 def _setid_effect(key, group_name, group):
@@ -178,33 +180,42 @@ def deliver(client, stream, group, consumer, entries, noack, key, group_name, ef
     """Deliver entries (new to the group, in ID order) to consumer: the group's last ID and
     read counter move, each entry enters the consumer's PEL (unless noack), and what must
     propagate is appended to effects (streamReplyWithRange with a group)."""
+    if not entries:
+        return
     now = client.server.clock_ms()
-    moved_without_claim = False
     track = bool(client.server.propagation_sinks)
+    previous_last_id = group.last_id
+    moved_without_claim = noack and entries[-1][0] > previous_last_id
+    if (entries[0][0] > group.last_id and group.entries_read != INVALID_ENTRIES_READ
+            and not stream.has_tombstones(entries[0][0])):
+        # All new and no deleted entry ahead: the read counter moves by one per entry.
+        group.entries_read += len(entries)
+        group.last_id = entries[-1][0]
+    else:
+        for entry_id, _ in entries:
+            if entry_id > group.last_id:
+                stream.advance_group(group, entry_id)
+    if noack:
+        if moved_without_claim and track:
+            effects.append(_setid_effect(key, group_name, group))
+        return
     group_pel = group.pel
+    consumer_pel = consumer.pel
     for entry_id, _ in entries:
-        if entry_id > group.last_id:
-            stream.advance_group(group, entry_id)
-            if noack:
-                moved_without_claim = True
-        if noack:
-            continue
-        pending = group_pel.get(entry_id)
-        if pending is None:
-            pending = PendingEntry(now, 1, consumer)
-            group_pel.add(entry_id, pending)
-            consumer.pel.add(entry_id, pending)
-        else:
+        pending = PendingEntry(now, 1, consumer)
+        if not group_pel.add(entry_id, pending):
             # Delivered before (XGROUP SETID moved the group back): it changes hands.
+            pending = group_pel.get(entry_id)
             pending.consumer.pel.remove(entry_id)
             pending.consumer = consumer
             pending.delivery_time = now
             pending.delivery_count = 1
-            consumer.pel.add(entry_id, pending)
+        consumer_pel.add(entry_id, pending)
         if track:
-            effects.append(_xclaim_effect(key, group_name, group, format_id(entry_id), pending))
-    if moved_without_claim and track:
-        effects.append(_setid_effect(key, group_name, group))
+            # Each claim carries the last ID as it stood once its entry was delivered.
+            text = format_id(entry_id)
+            effects.append(_xclaim_effect(key, group_name, group, text, pending,
+                                          max(entry_id, previous_last_id)))
 
 
 def _read_history(client, stream, consumer, start, count):

@@ -291,12 +291,19 @@ class PendingEntry:
 
 
 class PendingList:
-    """ID -> PendingEntry, iterated in ID order."""
-    __slots__ = ("_map", "_ids")
+    """ID -> PendingEntry, iterated in ID order.
+
+    The IDs are kept sorted in chunks of a few hundred (each chunk's greatest ID in
+    `_maxes`): acknowledging any entry of a PEL of millions moves a few hundred pointers,
+    not the whole list, and deliveries (always the newest IDs) append to the last chunk."""
+    __slots__ = ("_map", "_chunks", "_maxes")
+
+    CHUNK = 512         # a chunk splits in two past twice this
 
     def __init__(self):
         self._map = {}
-        self._ids = []      # sorted
+        self._chunks = []   # sorted lists of IDs, each after the one before
+        self._maxes = []    # the last ID of each chunk
 
     def __len__(self):
         return len(self._map)
@@ -312,46 +319,76 @@ class PendingList:
         if entry_id in self._map:
             return False
         self._map[entry_id] = pending
-        ids = self._ids
-        if not ids or ids[-1] < entry_id:
-            ids.append(entry_id)
+        chunks, maxes = self._chunks, self._maxes
+        if not chunks:
+            chunks.append([entry_id])
+            maxes.append(entry_id)
+            return True
+        if entry_id > maxes[-1]:
+            at = len(chunks) - 1
+            chunk = chunks[at]
+            chunk.append(entry_id)
+            maxes[at] = entry_id
         else:
-            insort(ids, entry_id)
+            at = bisect_left(maxes, entry_id)
+            chunk = chunks[at]
+            insort(chunk, entry_id)
+        if len(chunk) > 2 * self.CHUNK:
+            half = len(chunk) >> 1
+            chunks.insert(at + 1, chunk[half:])
+            del chunk[half:]
+            maxes.insert(at, chunk[-1])
         return True
 
     def remove(self, entry_id):
         """The PendingEntry removed, None when entry_id was not pending."""
         pending = self._map.pop(entry_id, None)
         if pending is not None:
-            ids = self._ids
-            del ids[bisect_left(ids, entry_id)]
+            maxes = self._maxes
+            at = bisect_left(maxes, entry_id)
+            chunk = self._chunks[at]
+            del chunk[bisect_left(chunk, entry_id)]
+            if not chunk:
+                del self._chunks[at]
+                del maxes[at]
+            elif maxes[at] == entry_id:
+                maxes[at] = chunk[-1]
         return pending
 
     def first_id(self):
-        return self._ids[0] if self._ids else None
+        return self._chunks[0][0] if self._chunks else None
 
     def last_id(self):
-        return self._ids[-1] if self._ids else None
+        return self._maxes[-1] if self._maxes else None
 
     def range(self, start=0, end=MAX_ID, rev=False, count=0):
         """(id, PendingEntry) with start <= id <= end, ascending (descending when rev), at
         most count of them (0: all)."""
-        ids = self._ids
-        lo = bisect_left(ids, start)
-        hi = bisect_right(ids, end)
-        if count and hi - lo > count:
-            if rev:
-                lo = hi - count
-            else:
-                hi = lo + count
-        chosen = ids[lo:hi]
+        chunks = self._chunks
+        chosen = []
+        at = bisect_left(self._maxes, start)
+        if at < len(chunks):
+            limit = 0 if rev else count
+            i = bisect_left(chunks[at], start)
+            while at < len(chunks):
+                chunk = chunks[at]
+                j = bisect_right(chunk, end)
+                chosen.extend(chunk[i:j] if i or j < len(chunk) else chunk)
+                if j < len(chunk) or (limit and len(chosen) >= limit):
+                    break
+                at += 1
+                i = 0
+            if limit and len(chosen) > limit:
+                del chosen[limit:]
         if rev:
             chosen.reverse()
+            if count:
+                del chosen[count:]
         entries = self._map
         return [(entry_id, entries[entry_id]) for entry_id in chosen]
 
     def ids(self):
-        return list(self._ids)
+        return [entry_id for chunk in self._chunks for entry_id in chunk]
 
 
 class Consumer:
