@@ -340,6 +340,33 @@ class PendingList:
             maxes.insert(at, chunk[-1])
         return True
 
+    def extend(self, pairs):
+        """Add (id, PendingEntry) pairs whose IDs ascend, all past last_id() (a delivery of
+        new entries); False, nothing changed, when they are not."""
+        if not pairs:
+            return True
+        maxes = self._maxes
+        if maxes and pairs[0][0] <= maxes[-1]:
+            return False
+        self._map.update(pairs)
+        ids = [entry_id for entry_id, _ in pairs]
+        chunks = self._chunks
+        if chunks:
+            chunk = chunks[-1]
+            chunk.extend(ids)
+            maxes[-1] = ids[-1]
+        else:
+            chunk = ids
+            chunks.append(chunk)
+            maxes.append(ids[-1])
+        while len(chunk) > 2 * self.CHUNK:
+            rest = chunk[self.CHUNK:]
+            del chunk[self.CHUNK:]
+            maxes.insert(len(maxes) - 1, chunk[-1])
+            chunks.append(rest)
+            chunk = rest
+        return True
+
     def remove(self, entry_id):
         """The PendingEntry removed, None when entry_id was not pending."""
         pending = self._map.pop(entry_id, None)
