@@ -652,3 +652,36 @@ def test_xreadgroup_block_is_refused_in_scripts(reference, ours):
               ["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"],
               ["EVAL", "return redis.call('XREADGROUP','GROUP','g','c','STREAMS','s','>')", "0"]]
     assert_same(reference, ours, script)
+
+
+# -- counters --------------------------------------------------------------------------------
+
+def counters_after_each(port, script):
+    """(changes since the first command, keyspace hits, misses) after each command."""
+    conn = RawConnection(port)
+    try:
+        conn.command("FLUSHALL")
+        conn.command("CONFIG", "RESETSTAT")
+        out = []
+        first = None
+        for step in script:
+            conn.send(encode_command(step))
+            conn.read_reply()
+            dirty = int(re.search(rb"rdb_changes_since_last_save:(\d+)",
+                                  conn.command("INFO", "persistence")).group(1))
+            stats = conn.command("INFO", "stats")
+            first = dirty if first is None else first
+            out.append((dirty - first,
+                        int(re.search(rb"keyspace_hits:(\d+)", stats).group(1)),
+                        int(re.search(rb"keyspace_misses:(\d+)", stats).group(1))))
+        return out
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("script", [GROUPS_SCRIPT, CLAIM_SCRIPT], ids=["groups", "claims"])
+def test_changes_and_keyspace_hits_counted_as_redis(reference, ours, script):
+    want = counters_after_each(reference.port, script)
+    got = counters_after_each(ours.port, script)
+    assert [(step, counted) for step, counted in zip(script, got)] == \
+        [(step, counted) for step, counted in zip(script, want)]

@@ -793,6 +793,7 @@ def cmd_xclaim(client, argv):
                       arg.token("JUSTID", optional=True)])
 def cmd_xautoclaim(client, argv):
     key, group_name = argv[1], argv[2]
+    value = client.db.get(key)          # looked up (and counted) before the arguments are read
     min_idle = max(parse_int_arg(argv[4], "ERR Invalid min-idle-time argument for XAUTOCLAIM"),
                    0)
     start = _parse_range_start(argv[5])
@@ -811,7 +812,12 @@ def cmd_xautoclaim(client, argv):
         else:
             raise CommandError(SYNTAX)
         j += 1
-    stream, group = _claim_target(client, key, group_name)
+    if value is not None and value.__class__ is not Stream:
+        raise CommandError(WRONGTYPE)
+    group = value.group(group_name) if value is not None else None
+    if group is None:
+        raise _nogroup_error(key, group_name)
+    stream = value
     if count * 16 > _TRANSIENT_MEMORY_LIMIT:
         raise CommandError("ERR Insufficient memory, failed allocating transient memory, COUNT "
                            "too high.")
