@@ -345,7 +345,8 @@ def random_sequence(seed, length=600):
         elif op < 0.32 and added:
             script.append(["XDEL", "s"] + rng.sample(added, min(len(added), rng.randint(1, 3))))
         elif op < 0.35:
-            script.append(["XTRIM", "s", "MAXLEN", str(rng.randint(5, 40))])
+            script.append(["XTRIM", "s", "MAXLEN", rng.choice(["=", "~"]),
+                           str(rng.randint(5, 40))])
         elif op < 0.50:
             args = ["XREADGROUP", "GROUP", group, consumer]
             if rng.random() < 0.7:
@@ -359,17 +360,20 @@ def random_sequence(seed, length=600):
         elif op < 0.72 and added:
             ids = rng.sample(added, min(len(added), rng.randint(1, 4)))
             extra = rng.choice([[], ["FORCE"], ["RETRYCOUNT", "3"], ["LASTID", added[-1]]])
-            script.append(["XCLAIM", "s", group, consumer, "0"] + ids + extra + ["JUSTID"])
+            script.append(["XCLAIM", "s", group, consumer, "0"] + ids + extra
+                          + rng.choice([["JUSTID"], []]))
         elif op < 0.80:
             start = rng.choice(["0", "-"] + added[-8:])
             script.append(["XAUTOCLAIM", "s", group, consumer, "0", start, "COUNT",
-                           str(rng.randint(1, 5)), "JUSTID"])
+                           str(rng.randint(1, 5))] + rng.choice([["JUSTID"], []]))
         elif op < 0.88:
             script.append(["XPENDING", "s", group])
         elif op < 0.92:
             script.append(["XPENDING", "s", group, "-", "+", "50", consumer])
-        elif op < 0.96:
+        elif op < 0.94:
             script.append(["XINFO", "GROUPS", "s"])
+        elif op < 0.96:
+            script.append(["XINFO", "STREAM", "s"])
         elif op < 0.98 and added:
             script.append(["XGROUP", "SETID", "s", group, rng.choice(added + ["0", "$"])])
         else:
