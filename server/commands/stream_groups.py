@@ -641,7 +641,7 @@ def _reply_pending_summary(reply, group):
 
 # -- XCLAIM / XAUTOCLAIM ----------------------------------------------------------------------
 
-def _claim(client, group, consumer, entry_id, pending, delivery_time, retry_count, justid):
+def _claim(consumer, entry_id, pending, delivery_time, retry_count, justid):
     """Give pending to consumer with the new delivery time and count."""
     if pending.consumer is not consumer:
         if pending.consumer is not None:
@@ -761,7 +761,7 @@ def cmd_xclaim(client, argv):
             continue
         if consumer is None:
             consumer = _claimer(client, group, name, key)
-        _claim(client, group, consumer, entry_id, pending, delivery_time, retry_count, justid)
+        _claim(consumer, entry_id, pending, delivery_time, retry_count, justid)
         claimed.append(entry_id)
         effects.append(_xclaim_effect(key, group_name, group, id_arg, pending))
         moved_last_id = False
@@ -848,7 +848,7 @@ def cmd_xautoclaim(client, argv):
             continue
         if consumer is None:
             consumer = _claimer(client, group, name, key)
-        _claim(client, group, consumer, entry_id, pending, now, -1, justid)
+        _claim(consumer, entry_id, pending, now, -1, justid)
         claimed.append(entry_id)
         count -= 1
         effects.append(_xclaim_effect(key, group_name, group, format_id(entry_id), pending))
