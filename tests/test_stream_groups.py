@@ -4,7 +4,6 @@ a seeded random sequence of stream and group commands across several consumers, 
 propagates to the AOF, keyspace events, and XREADGROUP BLOCK with real clients."""
 import random
 import re
-import threading
 import time
 
 import pytest
@@ -597,8 +596,9 @@ def test_blocked_reader_hears_of_destroyed_group_and_deleted_key(reference, ours
 
 
 def test_only_new_entries_block(reference, ours):
-    """A history read answers at once; `>` waits, times out with a nil, is not woken by an
-    XADD that XDEL undoes before the reader runs... but is served (empty) as Redis does."""
+    """A history read answers at once; `>` waits and times out with a nil; an XADD that an
+    XDEL undoes in the same transaction still serves the waiting reader, with no entries, as
+    Redis does; inside MULTI, BLOCK answers at once."""
     def scenario(srv):
         conn = prepare(srv)
         history = conn.command("XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "s", "0")
