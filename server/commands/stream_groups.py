@@ -27,10 +27,9 @@ from server.base.notify import NOTIFY_STREAM
 from server.base.util import parse_int_arg, parse_ranged_int_arg, reply_help
 from server.commands.streams import (
     _c_string, parse_id, parse_strict_id, parse_interval_id, parse_range_bounds, next_id_up,
-    entry_reply, parse_read_args, read_keys, block_for_entries, reply_read_header,
+    entry_reply, entries_reply, parse_read_args, read_keys, block_for_entries, reply_read_header,
     reply_read_stream, XREAD_BLOCKED_DEFAULT_COUNT)
-from server.values.streams import (Stream, ConsumerGroup, Consumer, PendingEntry, MAX_ID,
-                                   SEQ_MASK, format_id)
+from server.values.streams import Stream, ConsumerGroup, Consumer, PendingEntry, MAX_ID, format_id
 
 stream_command = partial(command, group="stream")
 
@@ -86,17 +85,13 @@ def _reply_entry(reply, entry_id, flat):
 
 
 def _reply_entries(reply, entries):
-    """An array of entries; one encoding pass when none is deleted (the same bytes in RESP2
-    and RESP3)."""
-    parts = [b"*%d\r\n" % len(entries)]
-    for entry_id, flat in entries:
+    """An array of entries, encoded in one pass (in C when built) unless one was deleted
+    since its delivery."""
+    for _, flat in entries:
         if flat is None:
             break
-        text = b"%d-%d" % (entry_id >> 64, entry_id & SEQ_MASK)
-        parts.append(b"*2\r\n$%d\r\n%s\r\n*%d\r\n" % (len(text), text, len(flat)))
-        parts += [b"$%d\r\n%s\r\n" % (len(item), item) for item in flat]
     else:
-        reply.raw(b"".join(parts))
+        reply.raw(entries_reply(entries))
         return
     reply.array(len(entries))
     for entry_id, flat in entries:
