@@ -9,7 +9,7 @@ import time
 import pytest
 
 from harness import RawConnection, ServerProcess, encode_command, read_aof, wait_blocked
-from differential import run_script, pure_server  # noqa: F401  (fixture)
+from differential import decode, run_script, pure_server  # noqa: F401  (fixture)
 
 
 @pytest.fixture(params=["native", "pure"])
@@ -689,3 +689,64 @@ def test_changes_and_keyspace_hits_counted_as_redis(reference, ours, script):
     got = counters_after_each(ours.port, script)
     assert [(step, counted) for step, counted in zip(script, got)] == \
         [(step, counted) for step, counted in zip(script, want)]
+
+
+# -- replicas --------------------------------------------------------------------------------
+
+_PEL_ROW = re.compile(rb"\*4\r\n\$\d+\r\n\d+-\d+\r\n\$\d+\r\n[^\r\n]*\r\n:\d+\r\n:\d+\r\n")
+
+
+def group_state(srv):
+    """XINFO STREAM FULL, XINFO GROUPS, XINFO CONSUMERS and XPENDING of the test stream."""
+    conn = RawConnection(srv.port)
+    try:
+        return [conn.command("XINFO", "STREAM", "s", "FULL"),
+                conn.command("XINFO", "GROUPS", "s"),
+                conn.command("XINFO", "CONSUMERS", "s", "g"),
+                conn.command("XPENDING", "s", "g", "-", "+", "100")]
+    finally:
+        conn.close()
+
+
+def replicated_groups(start_server, master_is_reference, replica_kinds):
+    """Replicas attached to an empty master, then group commands on the master (a blocked
+    NOACK reader among them): the master's state and each replica's once in step."""
+    from test_replication import start_ours, start_redis, replica_of, wait_link_up, \
+        wait_in_step
+    master = (start_redis if master_is_reference else start_ours)(start_server)
+    replicas = [(start_redis if reference else start_ours)(start_server, *replica_of(master))
+                for reference in replica_kinds]
+    for replica in replicas:
+        wait_link_up(replica)
+    conn = master.raw()
+    for step in PROPAGATED_SCRIPT:
+        conn.send(encode_command(step))
+        conn.read_reply()
+    conn.command("XGROUP", "CREATE", "s", "g3", "$")
+    readers = [blocked_read(master.port, "g3", "late", "NOACK", "BLOCK", "0", "STREAMS", "s",
+                            ">"),
+               blocked_read(master.port, "g", "later", "BLOCK", "0", "STREAMS", "s", ">")]
+    wait_blocked(conn, 2)
+    conn.command("XADD", "s", "20-0", "f", "v")
+    conn.command("XADD", "s", "21-0", "f", "v")
+    conn.command("XREADGROUP", "GROUP", "g3", "early", "STREAMS", "s", ">")
+    for reader in readers:
+        reader.read_reply()
+        reader.close()
+    conn.close()
+    wait_in_step(master, *replicas)
+    return group_state(master), [group_state(replica) for replica in replicas]
+
+
+def test_replicas_rebuild_the_groups_as_redis_replicas_do(start_server):
+    """Behind our master, a redis-server replica and one of ours hold what a redis-server
+    replica of a redis-server master holds after the same commands (consumers, PELs, last
+    IDs, and the read counters XCLAIM's LASTID leaves behind), and the master's own PEL
+    rows to the millisecond."""
+    master, replicas = replicated_groups(start_server, False, [True, False])
+    _, [redis_replica] = replicated_groups(start_server, True, [True])
+    expected = [masked(["XINFO"], reply) for reply in redis_replica]
+    for state in replicas:
+        assert [masked(["XINFO"], reply) for reply in state] == expected
+        assert _PEL_ROW.findall(state[0]) == _PEL_ROW.findall(master[0])
+        assert _PEL_ROW.findall(state[0])
