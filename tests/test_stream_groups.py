@@ -9,7 +9,7 @@ import time
 import pytest
 
 from harness import RawConnection, ServerProcess, encode_command, read_aof, wait_blocked
-from differential import decode, run_script, pure_server  # noqa: F401  (fixture)
+from differential import run_script, pure_server  # noqa: F401  (fixture)
 
 
 @pytest.fixture(params=["native", "pure"])
