@@ -277,9 +277,47 @@ XINFO STREAM s FULL
 """)
 
 
+EDGES_SCRIPT = [line.split() for line in """
+XADD s 1-0 a 1
+XADD s 2-0 a 2
+XGROUP CREATE s g 0 ENTRIESREAD 100
+XINFO GROUPS s
+XGROUP CREATE s g2 5-0
+XINFO GROUPS s
+XGROUP SETID s g2 0-5 ENTRIESREAD 0
+XREADGROUP GROUP g2 c STREAMS s >
+XINFO GROUPS s
+XGROUP CREATE s g3 1-0 ENTRIESREAD 9223372036854775807
+XREADGROUP GROUP g3 c STREAMS s >
+XINFO GROUPS s
+XGROUP CREATE s g4 1-0 ENTRIESREAD 9223372036854775808
+XCLAIM s g c 0 1-0 FORCE RETRYCOUNT -5 JUSTID
+XCLAIM s g c 0 2-0 FORCE RETRYCOUNT 9223372036854775807 TIME -1
+XPENDING s g - + 10 c
+XCLAIM s g c 0 1-0 2-0 IDLE -100 JUSTID
+XREADGROUP GROUP g c COUNT -5 STREAMS s 0
+XREADGROUP GROUP g c COUNT 0 STREAMS s 0-0
+XREADGROUP GROUP g c BLOCK 0 COUNT 1 STREAMS s 1
+XINFO STREAM s FULL COUNT 1
+XPENDING s g - + 9223372036854775807
+XPENDING s g - + 9223372036854775808
+""".strip().splitlines()] + [
+    ["XREADGROUP", "GROUP", "g", "", "STREAMS", "s", ">"],
+    ["XINFO", "CONSUMERS", "s", "g"],
+    ["XGROUP", "CREATECONSUMER", "s", "g", ""],
+    ["XGROUP", "DELCONSUMER", "s", "g", ""],
+    ["XADD", "s", "3-0", "", ""],
+    ["XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", ">"],
+    ["XGROUP", "CREATE", "s", "g\0x", "0"],
+    ["XREADGROUP", "GROUP", "g\0x", "c", "STREAMS", "s", ">"],
+    ["XPENDING", "s", "g\0y"],
+    ["XINFO", "GROUPS", "s"],
+]
+
+
 @pytest.mark.parametrize("resp3", [False, True], ids=["resp2", "resp3"])
-@pytest.mark.parametrize("script", [GROUPS_SCRIPT, CLAIM_SCRIPT, LAG_SCRIPT],
-                         ids=["groups", "claims", "lag"])
+@pytest.mark.parametrize("script", [GROUPS_SCRIPT, CLAIM_SCRIPT, LAG_SCRIPT, EDGES_SCRIPT],
+                         ids=["groups", "claims", "lag", "edges"])
 def test_group_commands_reply_as_redis(reference, ours, script, resp3):
     assert_same(reference, ours, script, resp3)
 

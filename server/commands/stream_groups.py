@@ -29,7 +29,8 @@ from server.commands.streams import (
     _c_string, parse_id, parse_strict_id, parse_interval_id, parse_range_bounds, next_id_up,
     entry_reply, entries_reply, parse_read_args, read_keys, block_for_entries, reply_read_header,
     reply_read_stream, XREAD_BLOCKED_DEFAULT_COUNT)
-from server.values.streams import Stream, ConsumerGroup, Consumer, PendingEntry, MAX_ID, format_id
+from server.values.streams import (Stream, ConsumerGroup, Consumer, PendingEntry, MAX_ID,
+                                   format_id, wrap_int64)
 
 stream_command = partial(command, group="stream")
 
@@ -197,7 +198,7 @@ def deliver(client, stream, group, consumer, entries, noack, key, group_name, ef
     if (entries[0][0] > group.last_id and group.entries_read != INVALID_ENTRIES_READ
             and not stream.has_tombstones(entries[0][0])):
         # All new and no deleted entry ahead: the read counter moves by one per entry.
-        group.entries_read += len(entries)
+        group.entries_read = wrap_int64(group.entries_read + len(entries))
         group.last_id = entries[-1][0]
     else:
         for entry_id, _ in entries:
@@ -243,7 +244,7 @@ def _read_history(client, stream, consumer, start, count):
         flat = stream.get(entry_id)
         if flat is not None:
             pending.delivery_time = now
-            pending.delivery_count += 1
+            pending.delivery_count = wrap_int64(pending.delivery_count + 1)
         delivered.append((entry_id, flat))
     return delivered
 
@@ -647,7 +648,7 @@ def _claim(consumer, entry_id, pending, delivery_time, retry_count, justid):
     if retry_count >= 0:
         pending.delivery_count = retry_count
     elif not justid:
-        pending.delivery_count += 1
+        pending.delivery_count = wrap_int64(pending.delivery_count + 1)
 
 
 def _claimer(client, group, name, key):

@@ -61,6 +61,12 @@ def format_id(entry_id):
     return b"%d-%d" % (entry_id >> 64, entry_id & SEQ_MASK)
 
 
+def wrap_int64(value):
+    """value as C's long long arithmetic leaves it (two's complement wrap-around)."""
+    value &= SEQ_MASK
+    return value - (1 << 64) if value >> 63 else value
+
+
 def _delta(part, master_part):
     """part - master_part as Redis stores it: the uint64 difference read as an int64."""
     d = (part - master_part) & SEQ_MASK
@@ -712,18 +718,18 @@ class Stream(RedisValue):
             return 0
         if (group.entries_read != ConsumerGroup.INVALID_ENTRIES_READ
                 and not self.has_tombstones(group.last_id)):
-            return self.entries_added - group.entries_read
+            return wrap_int64(self.entries_added - group.entries_read)
         entries_read = self.estimate_entries_read(group.last_id)
         if entries_read == ConsumerGroup.INVALID_ENTRIES_READ:
             return None
-        return self.entries_added - entries_read
+        return wrap_int64(self.entries_added - entries_read)
 
     def advance_group(self, group, entry_id):
         """The group delivers entry_id, newer than its last ID: move the last ID and keep
         the entries-read counter, as streamReplyWithRange does."""
         if (group.entries_read != ConsumerGroup.INVALID_ENTRIES_READ
                 and not self.has_tombstones(entry_id)):
-            group.entries_read += 1
+            group.entries_read = wrap_int64(group.entries_read + 1)
         elif self.entries_added:
             group.entries_read = self.estimate_entries_read(entry_id)
         group.last_id = entry_id
