@@ -788,3 +788,45 @@ def test_replicas_rebuild_the_groups_as_redis_replicas_do(start_server):
         assert [masked(["XINFO"], reply) for reply in state] == expected
         assert _PEL_ROW.findall(state[0]) == _PEL_ROW.findall(master[0])
         assert _PEL_ROW.findall(state[0])
+
+
+def test_blocked_readers_unblocked_moved_and_swapped_away_as_redis(reference, ours):
+    """CLIENT UNBLOCK (timeout reply or error), a reader of two streams served by the second,
+    BLOCK timing out, and the stream renamed or swapped away from under a reader."""
+    def scenario(srv):
+        conn = prepare(srv)
+        out = []
+        for how in ([], ["ERROR"]):
+            reader = RawConnection(srv.port)
+            client_id = reader.command("CLIENT", "ID")[1:-2].decode()
+            reader.send(encode_command(["XREADGROUP", "GROUP", "g", "c", "BLOCK", "0",
+                                        "STREAMS", "s", ">"]))
+            wait_blocked(conn, 1)
+            out += [conn.command("CLIENT", "UNBLOCK", client_id, *how), reader.read_reply()]
+            reader.close()
+        conn.command("XGROUP", "CREATE", "t", "g", "$", "MKSTREAM")
+        reader = blocked_read(srv.port, "g", "c", "COUNT", "5", "BLOCK", "0", "STREAMS", "s",
+                              "t", ">", ">")
+        wait_blocked(conn, 1)
+        conn.command("XADD", "t", "1-0", "f", "v")
+        out += [reader.read_reply(), conn.command("XINFO", "GROUPS", "t"),
+                conn.command("XREADGROUP", "GROUP", "g", "c", "BLOCK", "50", "STREAMS", "s",
+                             ">")]
+        reader.send(encode_command(["XREADGROUP", "GROUP", "g", "c", "BLOCK", "0",
+                                    "STREAMS", "t", ">"]))
+        wait_blocked(conn, 1)
+        out += [conn.command("RENAME", "t", "t2"), reader.read_reply()]
+        reader.send(encode_command(["XREADGROUP", "GROUP", "g", "c", "BLOCK", "0",
+                                    "STREAMS", "t2", ">"]))
+        wait_blocked(conn, 1)
+        conn.command("SELECT", "1")
+        conn.command("FLUSHDB")
+        conn.command("SELECT", "0")
+        out += [conn.command("SWAPDB", "0", "1"), reader.read_reply()]
+        reader.close()
+        conn.close()
+        return out
+
+    want, got = both(reference, ours, scenario)
+    assert got == want
+    assert want[-1].startswith(b"-UNBLOCKED the stream key no longer exists")
