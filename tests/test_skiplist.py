@@ -58,6 +58,12 @@ def check_everything(sl, model):
     for rank, (score, member) in enumerate(model.entries):
         assert sl.rank(score, member) == rank
         assert sl.item(rank) == (member, score)
+        assert sl.score(member) == score
+        assert sl.member_rank(member) == rank
+    # every entry at exactly one position
+    assert sorted(sl.at_position(i) for i in range(len(sl))) == sorted(model.pairs())
+    with pytest.raises(IndexError):
+        sl.at_position(len(sl))
 
 
 def test_empty(SkipList):
@@ -215,19 +221,20 @@ def test_large_list_ranks(SkipList):
     sl.validate()
 
 
-def test_members_are_referenced_not_copied(SkipList):
-    """The list keeps its members alive and releases them on delete (no leak)."""
+def test_members_are_not_leaked(SkipList):
+    """Whether the list keeps the caller's member object or a copy of its bytes, a
+    deleted or dropped list holds no reference to it any more."""
     member = b"refcounted-member-" + bytes(random.randrange(256) for _ in range(8))
     before = sys.getrefcount(member)
     sl = SkipList()
     sl.insert(1.0, member)
-    assert sys.getrefcount(member) > before
-    assert sl.item(0)[0] is member
+    assert sl.item(0)[0] == member and sl.score(member) == 1.0
     sl.update(1.0, member, 2.0)
     sl.update(2.0, member, -5.0)
+    assert sl.score(member) == -5.0
     sl.delete(-5.0, member)
     gc.collect()
-    assert sys.getrefcount(member) == before
+    assert sys.getrefcount(member) == before and sl.score(member) is None
     sl.insert(3.0, member)
     sl.delete_range(0, 1)
     assert sys.getrefcount(member) == before
@@ -235,6 +242,31 @@ def test_members_are_referenced_not_copied(SkipList):
     del sl
     gc.collect()
     assert sys.getrefcount(member) == before
+
+
+def test_member_index_survives_growth_and_deletes(SkipList):
+    """Members found by member through many resizes of the index and deletes that move
+    positions and shift probe runs."""
+    sl = SkipList()
+    rng = random.Random(3)
+    present = {}
+    for i in range(6000):
+        member = b"%x" % rng.randrange(1 << 20)
+        if member in present:
+            if rng.random() < 0.5:
+                assert sl.delete(present.pop(member), member) is True
+            continue
+        present[member] = float(rng.randrange(100))
+        sl.insert(present[member], member)
+    sl.validate()
+    for member, score in present.items():
+        assert sl.score(member) == score
+    assert sl.score(b"absent") is None and sl.member_rank(b"absent") is None
+    twin = sl.copy()
+    twin.validate()
+    assert list(twin) == list(sl)
+    for member, score in present.items():
+        assert twin.score(member) == score
 
 
 def test_iteration_survives_changes_between_steps(SkipList):

@@ -1,9 +1,12 @@
-"""The ordered half of a large sorted set: a skiplist of (score, member) entries.
+"""A large sorted set's entries: a skiplist of (score, member) with a member index.
 
 Entries are ordered by score, then by member bytes. Every forward link
 carries a span (how many entries it jumps over), so rank lookups and rank
 slices cost O(log n) like score lookups. Members must be `bytes`; a member
-appears at most once (the sorted set's dict guarantees it).
+appears at most once (insert's caller checks with score()). Besides the
+order, each entry has a position (insertion order; a delete moves the last
+position into the hole) for random picks and ZSCAN, and the member index
+finds an entry by member in O(1).
 
 This is the pure-Python twin of native/zskiplist.pyx: same class name, same
 methods, same results, same tests. Indexes are 0-based ranks; slices are
@@ -25,7 +28,7 @@ def random_level():
 
 
 class _Node:
-    __slots__ = ("member", "score", "backward", "forward", "span")
+    __slots__ = ("member", "score", "backward", "forward", "span", "position")
 
     def __init__(self, member, score, level):
         self.member = member
@@ -33,19 +36,47 @@ class _Node:
         self.backward = None
         self.forward = [None] * level
         self.span = [0] * level
+        self.position = 0
 
 
 class SkipList:
-    __slots__ = ("_header", "_tail", "_length", "_level")
+    __slots__ = ("_header", "_tail", "_length", "_level", "_nodes", "_index")
 
     def __init__(self):
         self._header = _Node(None, 0.0, MAX_LEVEL)
         self._tail = None
         self._length = 0
         self._level = 1
+        self._nodes = []          # by position
+        self._index = {}          # member -> node
 
     def __len__(self):
         return self._length
+
+    # -- the member index ------------------------------------------------------------
+
+    def score(self, member):
+        """The score of member, None when it is not in the list."""
+        node = self._index.get(member)
+        return None if node is None else node.score
+
+    def member_rank(self, member):
+        """0-based rank of member, None when it is not in the list."""
+        node = self._index.get(member)
+        return None if node is None else self.rank(node.score, member)
+
+    def _add_position(self, node):
+        node.position = len(self._nodes)
+        self._nodes.append(node)
+        self._index[node.member] = node
+
+    def _drop_position(self, node):
+        """Forget node's position, moving the last position into the hole."""
+        del self._index[node.member]
+        last = self._nodes.pop()
+        if last is not node:
+            self._nodes[node.position] = last
+            last.position = node.position
 
     # -- search ------------------------------------------------------------------
 
@@ -128,6 +159,11 @@ class SkipList:
         """Add (score, member); the member must not be in the list."""
         update, rank = self._path(score, member)
         level = random_level()
+        node = _Node(member, score, level)
+        self._add_position(node)
+        self._link(node, level, update, rank)
+
+    def _link(self, node, level, update, rank):
         header = self._header
         if level > self._level:
             for i in range(self._level, level):
@@ -135,7 +171,6 @@ class SkipList:
                 rank[i] = 0
                 header.span[i] = self._length
             self._level = level
-        node = _Node(member, score, level)
         below = rank[0]
         for i in range(level):
             prev = update[i]
@@ -175,6 +210,7 @@ class SkipList:
         node = update[0].forward[0]
         if node is None or node.score != score or node.member != member:
             return False
+        self._drop_position(node)
         self._unlink(node, update)
         return True
 
@@ -192,8 +228,11 @@ class SkipList:
                      or (nxt.score == new_score and nxt.member > member))):
             node.score = new_score
             return
+        # Relinked where it now belongs; the node (and its position) stay.
         self._unlink(node, update)
-        self.insert(new_score, member)
+        node.score = new_score
+        update, rank = self._path(new_score, member)
+        self._link(node, len(node.forward), update, rank)
 
     def delete_range(self, start, stop):
         """Remove the entries at ranks [start, stop); returns their members in order."""
@@ -213,6 +252,7 @@ class SkipList:
         x = x.forward[0]
         for _ in range(stop - start):
             nxt = x.forward[0]
+            self._drop_position(x)
             self._unlink(x, update)
             removed.append(x.member)
             x = nxt
@@ -225,6 +265,14 @@ class SkipList:
         if index < 0 or index >= self._length:
             raise IndexError(index)
         node = self._node_at(index)
+        return node.member, node.score
+
+    def at_position(self, position):
+        """(member, score) at `position` (0 <= position < len): positions are in
+        insertion order, a delete moving the last one into the hole."""
+        if position < 0 or position >= self._length:
+            raise IndexError(position)
+        node = self._nodes[position]
         return node.member, node.score
 
     def _walk(self, start, stop, reverse):
@@ -257,6 +305,13 @@ class SkipList:
             yield node.member, node.score
             node = node.forward[0]
 
+    def copy(self):
+        """An equal list (positions in rank order)."""
+        twin = SkipList()
+        for member, score in self:
+            twin.insert(score, member)
+        return twin
+
     def validate(self):
         """Check every link, span and the order; raises AssertionError when broken."""
         header = self._header
@@ -274,6 +329,9 @@ class SkipList:
             prev, node = node, node.forward[0]
         assert self._tail is prev
         assert len(nodes) == self._length
+        assert len(self._nodes) == len(self._index) == self._length
+        for node in nodes:
+            assert self._nodes[node.position] is node and self._index[node.member] is node
         position = {id(n): r + 1 for r, n in enumerate(nodes)}
         position[id(header)] = 0
         for i in range(self._level):

@@ -8,16 +8,15 @@ Representation, private to the class:
   listpack  one packed list (server/values/packlist.py) of (member, score)
             entries in (score, member) order. Like Redis's listpack it cannot
             hold -0: a zero score is stored as 0.
-  skiplist  `_data` holds the entries by position (unordered) with a member ->
-            position dict, `_order` is a SkipList of (score, member) giving
-            ranks and ranges in O(log n). A delete moves the last position into
-            the hole, which keeps random picks O(1) and lets ZSCAN walk
-            positions downwards without skipping anything that stays in the set
-            for the whole scan.
+  skiplist  `_order` is a SkipList (native/zskiplist.pyx, pure twin
+            server/values/skiplist.py) holding everything: the (score, member)
+            order giving ranks and ranges in O(log n), a member index for
+            scores, and positions. A delete moves the last position into the
+            hole, which keeps random picks O(1) and lets ZSCAN walk positions
+            downwards without skipping anything that stays in the set for the
+            whole scan. `_data` is None.
 """
 import random
-from array import array
-
 from protocol.writer import format_double
 from server.base.native_bridge import PURE
 from server.values.base import RedisValue
@@ -47,26 +46,13 @@ def _listpack_score_text(score):
     return format_double(score)
 
 
-class _Positions:
-    """The skiplist form's entries by position, and where each member is."""
-    __slots__ = ("members", "scores", "index")
-
-    def __init__(self, members, scores):
-        self.members = members
-        self.scores = array("d", scores)
-        self.index = {member: i for i, member in enumerate(members)}
-
-    def copy(self):
-        return _Positions(self.members.copy(), self.scores)
-
-
 class SortedSet(RedisValue):
     # Two slots keep the object at 48 bytes, as small as a slotted object gets.
     __slots__ = ("_data", "_order")
     TYPE = "zset"
 
     def __init__(self):
-        self._data = packlist.EMPTY    # listpack: the packed list; skiplist: a _Positions
+        self._data = packlist.EMPTY    # listpack: the packed list; skiplist: None
         self._order = None             # skiplist only: SkipList of (score, member)
 
     @classmethod
@@ -79,8 +65,9 @@ class SortedSet(RedisValue):
             zset._data = packlist.zpack([(member, score + 0.0) for member, score in pairs])
         else:
             zset._to_skiplist()
+            order = zset._order
             for member, score in pairs:
-                zset._append(member, score)
+                order.insert(score, member)
         return zset
 
     @classmethod
@@ -105,17 +92,15 @@ class SortedSet(RedisValue):
     def __len__(self):
         if self._order is None:
             return packlist.count(self._data)
-        return len(self._data.members)
+        return len(self._order)
 
     def copy(self):
         twin = SortedSet()
         if self._order is None:
             twin._data = self._data          # bytes: shared, never edited in place
         else:
-            twin._data = self._data.copy()
-            twin._order = SkipList()
-            for member, score in self._order:
-                twin._order.insert(score, member)
+            twin._data = None
+            twin._order = self._order.copy()
         return twin
 
     duplicate = copy
@@ -126,9 +111,7 @@ class SortedSet(RedisValue):
         """The score of member, None when absent."""
         if self._order is None:
             return packlist.zscore(self._data, member)
-        data = self._data
-        position = data.index.get(member)
-        return None if position is None else data.scores[position]
+        return self._order.score(member)
 
     def __contains__(self, member):
         return self.score(member) is not None
@@ -138,11 +121,7 @@ class SortedSet(RedisValue):
         if self._order is None:
             rank = packlist.zrank(self._data, member)
             return None if rank < 0 else rank
-        data = self._data
-        position = data.index.get(member)
-        if position is None:
-            return None
-        return self._order.rank(data.scores[position], member)
+        return self._order.member_rank(member)
 
     def insert(self, member, score, max_entries, max_value):
         """Add a member that is not in the set, leaving listpack when past the limits."""
@@ -153,18 +132,15 @@ class SortedSet(RedisValue):
                 # score + 0.0: no negative zero in a listpack
                 self._data = packlist.zinsert(self._data, member, score + 0.0)
                 return
-        self._append(member, score)
+        self._order.insert(score, member)
 
     def set_score(self, member, score):
         """Give a present member a new score."""
         if self._order is None:
             self._data = packlist.zinsert(packlist.zremove(self._data, member), member, score + 0.0)
             return
-        data = self._data
-        position = data.index[member]
-        old = data.scores[position]
-        data.scores[position] = score
-        self._order.update(old, member, score)
+        order = self._order
+        order.update(order.score(member), member, score)
 
     def remove(self, member):
         """Delete member; True when it was there."""
@@ -174,13 +150,9 @@ class SortedSet(RedisValue):
                 return False
             self._data = remaining
             return True
-        data = self._data
-        position = data.index.get(member)
-        if position is None:
-            return False
-        self._order.delete(data.scores[position], member)
-        self._forget_position(member)
-        return True
+        order = self._order
+        score = order.score(member)
+        return score is not None and order.delete(score, member)
 
     # -- ranges (as [lo, hi) spans of ranks) ---------------------------------------
 
@@ -245,10 +217,7 @@ class SortedSet(RedisValue):
             before = len(self)
             self._data = packlist.zdelete(self._data, start, stop)
             return before - len(self)
-        removed = self._order.delete_range(start, stop)
-        for member in removed:
-            self._forget_position(member)
-        return len(removed)
+        return len(self._order.delete_range(start, stop))
 
     def pop(self, count, highest):
         """Remove and return the `count` lowest (or highest) entries, in pop order."""
@@ -264,60 +233,43 @@ class SortedSet(RedisValue):
 
     # -- random picks and ZSCAN ------------------------------------------------------
 
-    def _by_position(self):
-        """(members, scores), indexable by position."""
-        if self._order is None:
-            return packlist.zunpack(self._data)
-        return self._data.members, self._data.scores
-
     def random_pairs(self, count):
         """`count` (member, score) pairs drawn independently."""
-        members, scores = self._by_position()
-        return [(members[i], scores[i]) for i in random.choices(range(len(members)), k=count)]
+        chosen = random.choices(range(len(self)), k=count)
+        if self._order is not None:
+            return list(map(self._order.at_position, chosen))
+        members, scores = packlist.zunpack(self._data)
+        return [(members[i], scores[i]) for i in chosen]
 
     def random_distinct_pairs(self, count):
         """`count` distinct pairs (count < len); a listpack gives them in its order."""
-        members, scores = self._by_position()
-        chosen = random.sample(range(len(members)), count)
-        if self._order is None:
-            chosen.sort()
+        chosen = random.sample(range(len(self)), count)
+        if self._order is not None:
+            return list(map(self._order.at_position, chosen))
+        chosen.sort()
+        members, scores = packlist.zunpack(self._data)
         return [(members[i], scores[i]) for i in chosen]
 
     def scan(self, cursor, count):
         """(next cursor, [(member, score text)]); a listpack comes back whole."""
-        members, scores = self._by_position()
         if self._order is None:
-            return 0, [(member, _listpack_score_text(score)) for member, score in zip(members, scores)]
-        size = len(members)
+            return 0, [(member, _listpack_score_text(score))
+                       for member, score in packlist.zitems(self._data, 0, len(self))]
+        size = len(self._order)
         top = size if cursor == 0 or cursor > size else cursor
         bottom = max(0, top - count)
-        return bottom, [(members[i], format_double(scores[i]))
-                        for i in range(top - 1, bottom - 1, -1)]
+        at_position = self._order.at_position
+        pairs = []
+        for i in range(top - 1, bottom - 1, -1):
+            member, score = at_position(i)
+            pairs.append((member, format_double(score)))
+        return bottom, pairs
 
     # -- representation ----------------------------------------------------------------
 
     def _to_skiplist(self):
         members, scores = packlist.zunpack(self._data)
-        self._data = _Positions(members, scores)
+        self._data = None
         self._order = order = SkipList()
         for member, score in zip(members, scores):
             order.insert(score, member)
-
-    def _append(self, member, score):
-        data = self._data
-        data.index[member] = len(data.members)
-        data.members.append(member)
-        data.scores.append(score)
-        self._order.insert(score, member)
-
-    def _forget_position(self, member):
-        """Drop member's position, moving the last position into the hole."""
-        data = self._data
-        position = data.index.pop(member)
-        members, scores = data.members, data.scores
-        last_member = members.pop()
-        last_score = scores.pop()
-        if position < len(members):
-            members[position] = last_member
-            scores[position] = last_score
-            data.index[last_member] = position
