@@ -208,38 +208,91 @@ cdef inline double _distance(double lon1, double lat1, double lon2, double lat2)
     return 2.0 * EARTH_RADIUS_IN_METERS * asin(sqrt(a))
 
 
+cdef class ShapeFilter:
+    """A search shape as C numbers, made once per search (the Shape's attributes read
+    once), for the loops that test every candidate point against it."""
+
+    def __init__(self, shape):
+        cdef double conversion = shape.conversion
+        cdef double radius, width, height
+        radius, width, height = shape.circle_and_box()
+        self.longitude = shape.longitude
+        self.latitude = shape.latitude
+        self.circle = radius >= 0
+        self.radius_m = radius * conversion
+        self.half_width_m = width * conversion / 2
+        self.half_height_m = height * conversion / 2
+        self.centre_cos = cos(self.latitude * D_R)
+        # A great-circle distance is never shorter than its north-south part; the margin
+        # covers rounding, so this only skips points the full formula rejects too.
+        self.latitude_reach_m = self.radius_m * (1.0 + 1e-9)
+
+    cdef double centre_distance(self, double longitude, double latitude) noexcept:
+        """_distance(centre, point), with the centre's cosine computed once: the same
+        operations in the same order, so the same double."""
+        cdef double lon1r = self.longitude * D_R
+        cdef double lon2r = longitude * D_R
+        cdef double v = sin((lon2r - lon1r) / 2)
+        cdef double lat1r, lat2r, u, a
+        if v == 0.0:
+            return _latitude_distance(self.latitude, latitude)
+        lat1r = self.latitude * D_R
+        lat2r = latitude * D_R
+        u = sin((lat2r - lat1r) / 2)
+        a = u * u + self.centre_cos * cos(lat2r) * v * v
+        return 2.0 * EARTH_RADIUS_IN_METERS * asin(sqrt(a))
+
+    cdef bint contains(self, double score, double *dist, double *longitude,
+                       double *latitude) noexcept:
+        cdef double lon = 0.0, lat = 0.0
+        _decode(score, &lon, &lat)
+        if self.circle:
+            if _latitude_distance(lat, self.latitude) > self.latitude_reach_m:
+                return False
+            dist[0] = self.centre_distance(lon, lat)
+            if dist[0] > self.radius_m:
+                return False
+        else:
+            if _latitude_distance(lat, self.latitude) > self.half_height_m:
+                return False
+            if _distance(lon, lat, self.longitude, lat) > self.half_width_m:
+                return False
+            dist[0] = self.centre_distance(lon, lat)
+        longitude[0] = lon
+        latitude[0] = lat
+        return True
+
+
+def shape_filter(shape):
+    """What filter_points and SkipList.append_within test points with."""
+    return ShapeFilter(shape)
+
+
 def filter_points(list pairs, shape, Py_ssize_t limit, list found):
     """Append (distance, score, member, longitude, latitude) to `found` for each
-    (member, score) of `pairs` inside the shape; stop once `found` holds `limit` (0: no
-    limit)."""
-    cdef double centre_lon = shape.longitude
-    cdef double centre_lat = shape.latitude
-    cdef double conversion = shape.conversion
-    cdef double radius, width, height
-    radius, width, height = shape.circle_and_box()
-    cdef bint circle = radius >= 0
-    cdef double radius_m = radius * conversion
-    cdef double half_width = width * conversion / 2
-    cdef double half_height = height * conversion / 2
-    cdef double score, dist
+    (member, score) of `pairs` inside the shape (a Shape, or its ShapeFilter); stop once
+    `found` holds `limit` (0: no limit)."""
+    cdef ShapeFilter inside = shape if isinstance(shape, ShapeFilter) else ShapeFilter(shape)
+    cdef double score, dist = 0.0
     cdef double lon = 0.0, lat = 0.0
     cdef tuple pair
     for pair in pairs:
         score = pair[1]
-        _decode(score, &lon, &lat)
-        if circle:
-            dist = _distance(centre_lon, centre_lat, lon, lat)
-            if dist > radius_m:
-                continue
-        else:
-            if _latitude_distance(lat, centre_lat) > half_height:
-                continue
-            if _distance(lon, lat, centre_lon, lat) > half_width:
-                continue
-            dist = _distance(centre_lon, centre_lat, lon, lat)
+        if not inside.contains(score, &dist, &lon, &lat):
+            continue
         found.append((dist, pair[1], pair[0], lon, lat))
         if limit and len(found) >= limit:
             return
+
+
+def distance_rows(list points, double conversion):
+    """[(member, distance)] of a search's points (distance, score, member, ...), the
+    distance in the search's unit as WITHDIST prints it."""
+    cdef list rows = []
+    cdef tuple point
+    for point in points:
+        rows.append((point[2], format_distance(<double>point[0] / conversion)))
+    return rows
 
 
 def format_distance(double meters):

@@ -669,6 +669,15 @@ cdef class ReplyWriter:
             else:
                 buf += b"$%d\r\n%s\r\n" % (len(item), item)
 
+    def bulk_rows(self, rows):
+        """An array of arrays of bulk strings, one inner array per row (a sequence of
+        bytes), as GEOSEARCH WITHDIST replies."""
+        self._count(b'*', b"*%d\r\n", len(rows))
+        for row in rows:
+            self._count(b'*', b"*%d\r\n", len(row))
+            for item in row:
+                self._bulk(item)
+
     def value(self, obj):
         """Encode a plain Python value tree (used for static tables like COMMAND)."""
         # Static tables are not a hot path: this dispatches like the pure twin, so

@@ -21,6 +21,8 @@ from cpython.object cimport PyObject_Hash
 from libc.stdint cimport uint8_t, uint32_t
 from libc.string cimport memcmp, memcpy
 
+from native.geohash cimport ShapeFilter
+
 import os
 
 cdef extern from "Python.h":
@@ -536,6 +538,26 @@ cdef class SkipList:
             out.append(_member(node))
             node = node.backward if reverse else node.level[0].forward
         return out
+
+    def append_within(self, double low, double high, ShapeFilter shape, Py_ssize_t limit,
+                      list found):
+        """Append (distance, score, member, longitude, latitude) to `found` for each entry
+        with low <= score < high whose point is inside the shape (a geo search's cell),
+        in order; stop once `found` holds `limit` (0: no limit). Only the points inside
+        become Python objects."""
+        cdef zsl_node *x = self.header
+        cdef double dist = 0.0, lon = 0.0, lat = 0.0
+        cdef int i
+        for i in range(self.level - 1, -1, -1):
+            while x.level[i].forward != NULL and x.level[i].forward.score < low:
+                x = x.level[i].forward
+        x = x.level[0].forward
+        while x != NULL and x.score < high:
+            if shape.contains(x.score, &dist, &lon, &lat):
+                found.append((dist, x.score, _member(x), lon, lat))
+                if limit and len(found) >= limit:
+                    return
+            x = x.level[0].forward
 
     def __iter__(self):
         # In chunks by rank: safe even if the list changes between chunks.

@@ -139,6 +139,16 @@ class ReplyWriter:
             else:
                 buf += b"$%d\r\n%s\r\n" % (len(item), item)
 
+    def bulk_rows(self, rows):
+        """An array of arrays of bulk strings, one inner array per row (a sequence of
+        bytes), as GEOSEARCH WITHDIST replies."""
+        buf = self.buf
+        buf += b"*%d\r\n" % len(rows)
+        for row in rows:
+            buf += b"*%d\r\n" % len(row)
+            for item in row:
+                buf += b"$%d\r\n%s\r\n" % (len(item), item)
+
     def value(self, obj):
         """Encode a plain Python value tree (used for static tables like COMMAND)."""
         if obj is None:

@@ -7,6 +7,8 @@ propagates as that ZADD (what Redis replaces GEOADD's arguments with). The searc
 `_search`, reading the score ranges of the 9 cells around the centre; a search that
 stores its result is propagated as it was written, a replica repeats it.
 """
+from operator import itemgetter
+
 from server.base.errors import CommandError, SYNTAX
 from server.base.notify import NOTIFY_GENERIC, NOTIFY_ZSET
 from server.base.util import parse_int_arg
@@ -21,6 +23,8 @@ from server.values.zsets import SortedSet
 
 UNKNOWN_UNIT = "ERR unsupported unit provided. please use M, KM, FT, MI"
 UNKNOWN_MEMBER = "ERR could not decode requested zset member"
+
+_distance_of = itemgetter(0)          # a found point's distance, its sort key
 
 
 # -- arguments ---------------------------------------------------------------------------
@@ -329,6 +333,7 @@ def points_within(zset, shape, limit):
     the shape, cell by cell in Redis's order; reading stops at `limit` found (0: none)."""
     points = []
     cells = geohash.search_cells(shape)
+    inside = geohash.shape_filter(shape)
     last = 0                        # the last cell read (0 also before any, as in Redis)
     for i, area in enumerate(cells):
         if area is None:
@@ -338,15 +343,9 @@ def points_within(zset, shape, limit):
         if points and limit and len(points) >= limit:
             break
         low, high = geohash.score_range(*area)
-        lo, hi = zset.score_span(low, False, high, True)
-        if lo < hi:
-            geohash.filter_points(zset.items(lo, hi), shape, limit, points)
+        zset.append_within(low, high, inside, limit, points)
         last = i
     return points
-
-
-def _distance_of(point):
-    return point[0]
 
 
 def _compare_distance(a, b):
@@ -370,6 +369,10 @@ def _sort(points, descending, returned):
 
 def _reply_points(reply, points, conversion, search):
     extras = search.with_dist + search.with_hash + search.with_coord
+    if not extras:
+        return reply.bulk_array([point[2] for point in points])
+    if extras == 1 and search.with_dist:
+        return reply.bulk_rows(geohash.distance_rows(points, conversion))
     reply.array(len(points))
     for dist, score, member, longitude, latitude in points:
         if extras:

@@ -322,13 +322,27 @@ def filter_points(pairs, shape, limit, found):
             return
 
 
+def distance_rows(points, conversion):
+    """[(member, distance)] of a search's points (distance, score, member, ...), the
+    distance in the search's unit as WITHDIST prints it."""
+    return [(point[2], format_distance(point[0] / conversion)) for point in points]
+
+
+def shape_filter(shape):
+    """What filter_points (and SkipList.append_within) test points with: the shape itself
+    here, its C form in the native twin."""
+    return shape
+
+
 # The pure twins by name, for the parity tests once the native ones replace them.
 PURE_TWINS = {"filter_points": filter_points, "format_distance": format_distance,
-              "score_of": score_of, "search_cells": search_cells}
+              "score_of": score_of, "search_cells": search_cells, "shape_filter": shape_filter,
+              "distance_rows": distance_rows}
 
 if not PURE:
     try:
         from native.geohash import (filter_points, format_distance,  # noqa: F811
-                                    score_of, search_cells)
+                                    score_of, search_cells, shape_filter,
+                                    distance_rows)
     except ImportError:
         pass

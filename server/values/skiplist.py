@@ -14,6 +14,8 @@ half-open [start, stop) and are clamped to the list.
 """
 from random import getrandbits
 
+from server.values import geohash
+
 MAX_LEVEL = 32             # enough for 4^32 entries at p = 1/4
 
 
@@ -298,6 +300,15 @@ class SkipList:
     def members(self, start, stop, reverse=False):
         """Like items() without the scores."""
         return [node.member for node in self._walk(start, stop, reverse)]
+
+    def append_within(self, low, high, shape, limit, found):
+        """Append (distance, score, member, longitude, latitude) to `found` for each entry
+        with low <= score < high whose point is inside the shape (geohash.shape_filter's),
+        in order; stop once `found` holds `limit` (0: no limit)."""
+        lo = self.bisect_score(low)
+        hi = self.bisect_score(high)
+        if lo < hi:
+            geohash.filter_points(self.items(lo, hi), shape, limit, found)
 
     def __iter__(self):
         node = self._header.forward[0]

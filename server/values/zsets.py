@@ -19,6 +19,7 @@ Representation, private to the class:
 import random
 from protocol.writer import format_double
 from server.base.native_bridge import PURE
+from server.values import geohash
 from server.values.base import RedisValue
 from server.values.packlist import implementation
 
@@ -178,6 +179,16 @@ class SortedSet(RedisValue):
         lo = lex.count_below_min(self, n)
         hi = lex.count_up_to_max(self, n)
         return lo, max(lo, hi)
+
+    def append_within(self, low, high, shape, limit, found):
+        """A geo search's cell: (distance, score, member, longitude, latitude) of the
+        entries with low <= score < high inside the shape (geohash.shape_filter's) appended
+        to `found`, in order, until it holds `limit` (0: no limit)."""
+        if self._order is not None:
+            return self._order.append_within(low, high, shape, limit, found)
+        lo, hi = self.score_span(low, False, high, True)
+        if lo < hi:
+            geohash.filter_points(self.items(lo, hi), shape, limit, found)
 
     def bisect_member(self, member, right):
         if self._order is None:
