@@ -8,6 +8,7 @@ Same arithmetic, in the same order, as the pure twin (and as Redis's geohash.c a
 geohash_helper.c), on C doubles and the same libm, so the results are bit for bit the
 same; the parity is checked by the differential tests, which run both twins.
 """
+from cpython.bytes cimport PyBytes_FromStringAndSize
 from libc.math cimport asin, cos, fabs, llrint, sin, sqrt
 from libc.stdio cimport snprintf
 from libc.stdint cimport uint32_t, uint64_t
@@ -269,8 +270,8 @@ def shape_filter(shape):
 
 
 def filter_points(list pairs, shape, Py_ssize_t limit, list found):
-    """Append (distance, score, member, longitude, latitude) to `found` for each
-    (member, score) of `pairs` inside the shape (a Shape, or its ShapeFilter); stop once
+    """Append (distance, score, member) to `found` for each (member, score) of `pairs`
+    inside the shape (a Shape, or its ShapeFilter); stop once
     `found` holds `limit` (0: no limit)."""
     cdef ShapeFilter inside = shape if isinstance(shape, ShapeFilter) else ShapeFilter(shape)
     cdef double score, dist = 0.0
@@ -280,7 +281,7 @@ def filter_points(list pairs, shape, Py_ssize_t limit, list found):
         score = pair[1]
         if not inside.contains(score, &dist, &lon, &lat):
             continue
-        found.append((dist, pair[1], pair[0], lon, lat))
+        found.append((dist, pair[1], pair[0]))
         if limit and len(found) >= limit:
             return
 
@@ -306,5 +307,29 @@ def format_distance(double meters):
         length = snprintf(text, sizeof(text), "-%llu.%04llu", magnitude // 10000,
                           magnitude % 10000)
     else:
-        length = snprintf(text, sizeof(text), "%lld.%04lld", scaled // 10000, scaled % 10000)
-    return text[:length]
+        length = _format_scaled(text, <unsigned long long>scaled)
+    return PyBytes_FromStringAndSize(text, length)
+
+
+cdef inline int _format_scaled(char *text, unsigned long long scaled) noexcept:
+    """scaled / 10000 with 4 decimals, as "%llu.%04llu" prints it (without snprintf's
+    format parsing, which costs more than the digits on a search's every distance)."""
+    cdef char digits[24]
+    cdef int n = 0, length = 0, i
+    for i in range(4):
+        digits[n] = <char>(48 + scaled % 10)
+        scaled //= 10
+        n += 1
+    digits[n] = b'.'
+    n += 1
+    while True:
+        digits[n] = <char>(48 + scaled % 10)
+        scaled //= 10
+        n += 1
+        if scaled == 0:
+            break
+    while n:
+        n -= 1
+        text[length] = digits[n]
+        length += 1
+    return length

@@ -541,7 +541,7 @@ cdef class SkipList:
 
     def append_within(self, double low, double high, ShapeFilter shape, Py_ssize_t limit,
                       list found):
-        """Append (distance, score, member, longitude, latitude) to `found` for each entry
+        """Append (distance, score, member) to `found` for each entry
         with low <= score < high whose point is inside the shape (a geo search's cell),
         in order; stop once `found` holds `limit` (0: no limit). Only the points inside
         become Python objects."""
@@ -554,7 +554,7 @@ cdef class SkipList:
         x = x.level[0].forward
         while x != NULL and x.score < high:
             if shape.contains(x.score, &dist, &lon, &lat):
-                found.append((dist, x.score, _member(x), lon, lat))
+                found.append((dist, x.score, _member(x)))
                 if limit and len(found) >= limit:
                     return
             x = x.level[0].forward

@@ -320,16 +320,16 @@ def _search(client, argv, src_index, kind, may_store=False):
     conversion = search.shape.conversion
     if search.store_key is not None:
         if search.store_dist:
-            pairs = [(member, dist / conversion) for dist, score, member, _, _ in points]
+            pairs = [(member, dist / conversion) for dist, score, member in points]
         else:
-            pairs = [(member, score) for _, score, member, _, _ in points]
+            pairs = [(member, score) for _, score, member in points]
         _store(client, search.store_key, pairs, kind)
     else:
         _reply_points(client.reply, points, conversion, search)
 
 
 def points_within(zset, shape, limit):
-    """[(distance in meters, score, member, longitude, latitude)] of the members inside
+    """[(distance in meters, score, member)] of the members inside
     the shape, cell by cell in Redis's order; reading stops at `limit` found (0: none)."""
     points = []
     cells = geohash.search_cells(shape)
@@ -374,7 +374,7 @@ def _reply_points(reply, points, conversion, search):
     if extras == 1 and search.with_dist:
         return reply.bulk_rows(geohash.distance_rows(points, conversion))
     reply.array(len(points))
-    for dist, score, member, longitude, latitude in points:
+    for dist, score, member in points:
         if extras:
             reply.array(extras + 1)
         reply.bulk(member)
@@ -383,6 +383,7 @@ def _reply_points(reply, points, conversion, search):
         if search.with_hash:
             reply.integer(int(score))
         if search.with_coord:
+            longitude, latitude = decode_score(score)
             reply.array(2)
             reply.human_double(longitude)
             reply.human_double(latitude)

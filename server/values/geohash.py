@@ -307,17 +307,17 @@ def format_distance(meters):
 
 
 def filter_points(pairs, shape, limit, found):
-    """Append (distance, score, member, longitude, latitude) to `found` for each
-    (member, score) of `pairs` inside the shape; stop once `found` holds `limit` (0: no
-    limit). The loop a search spends its time in: native/geohash.pyx has its twin (and
-    format_distance's)."""
+    """Append (distance, score, member) to `found` for each (member, score) of `pairs`
+    inside the shape; stop once `found` holds `limit` (0: no limit). The loop a search
+    spends its time in: native/geohash.pyx has its twin (and format_distance's), and
+    native/zskiplist.pyx walks its nodes the same way."""
     contains = shape.contains
     append = found.append
     for member, score in pairs:
         longitude, latitude = decode_score(score)
         dist = contains(longitude, latitude)
         if dist is not None:
-            append((dist, score, member, longitude, latitude))
+            append((dist, score, member))
         if limit and found and len(found) >= limit:
             return
 

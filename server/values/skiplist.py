@@ -302,7 +302,7 @@ class SkipList:
         return [node.member for node in self._walk(start, stop, reverse)]
 
     def append_within(self, low, high, shape, limit, found):
-        """Append (distance, score, member, longitude, latitude) to `found` for each entry
+        """Append (distance, score, member) to `found` for each entry
         with low <= score < high whose point is inside the shape (geohash.shape_filter's),
         in order; stop once `found` holds `limit` (0: no limit)."""
         lo = self.bisect_score(low)

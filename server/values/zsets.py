@@ -181,7 +181,7 @@ class SortedSet(RedisValue):
         return lo, max(lo, hi)
 
     def append_within(self, low, high, shape, limit, found):
-        """A geo search's cell: (distance, score, member, longitude, latitude) of the
+        """A geo search's cell: (distance, score, member) of the
         entries with low <= score < high inside the shape (geohash.shape_filter's) appended
         to `found`, in order, until it holds `limit` (0: no limit)."""
         if self._order is not None:
