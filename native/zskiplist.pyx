@@ -8,17 +8,18 @@ set plus one per member:
     so no Python object is kept per member;
   - `nodes`: every node by position (insertion order, a delete moves the last
     one into the hole), for random picks and ZSCAN;
-  - `slots`: an open-addressing (linear probing) table of positions, keyed by
-    the member's hash, for score lookups by member. Four bytes a slot, at most
-    half full; deletes shift entries back, so there are no tombstones.
+  - `slots`: an open-addressing (linear probing) table for lookups by member,
+    each slot the member hash's low 32 bits and the position; at most half
+    full; deletes shift entries back, so there are no tombstones. A probe
+    compares hashes in the slot itself and reads a node only when they match.
 The hash is Python's bytes hash (its cached value when a bytes object asks),
-low 32 bits kept in the node so resizing never rereads the member.
+its low 32 bits kept in the node too, so resizing never rereads the member.
 Members are compared as bytes (memcmp, then length).
 """
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.object cimport PyObject_Hash
-from libc.stdint cimport uint8_t, uint32_t
+from libc.stdint cimport uint8_t, uint32_t, uint64_t
 from libc.string cimport memcmp, memcpy
 
 from native.geohash cimport ShapeFilter
@@ -61,7 +62,11 @@ cdef enum:
     MAX_LEVEL = 32
     MIN_SLOTS = 8
 
-cdef uint32_t EMPTY = 0xFFFFFFFF      # a free slot
+cdef uint64_t EMPTY = 0xFFFFFFFFFFFFFFFFULL      # a free slot
+
+
+cdef inline uint64_t _slot_entry(uint32_t hash, uint32_t position) noexcept:
+    return (<uint64_t>hash << 32) | position
 
 # xorshift64* state for node levels, seeded once per process.
 cdef unsigned long long _rng_state = int.from_bytes(os.urandom(8), "little") | 1
@@ -131,7 +136,7 @@ cdef class SkipList:
     cdef int level
     cdef zsl_node **nodes       # by position; `length` of them in use
     cdef Py_ssize_t capacity
-    cdef uint32_t *slots        # positions by member hash, EMPTY when free
+    cdef uint64_t *slots        # (hash << 32 | position) by member hash, EMPTY when free
     cdef size_t mask            # slot count - 1 (a power of two)
 
     def __cinit__(self):
@@ -167,28 +172,28 @@ cdef class SkipList:
     cdef Py_ssize_t _slot_of(self, const char *m, Py_ssize_t n, uint32_t hash) noexcept:
         """The slot holding member m[:n], -1 when it is not in the list."""
         cdef size_t i
-        cdef uint32_t position
+        cdef uint64_t entry
         cdef zsl_node *node
         if self.slots == NULL:
             return -1
         i = hash & self.mask
         while True:
-            position = self.slots[i]
-            if position == EMPTY:
+            entry = self.slots[i]
+            if entry == EMPTY:
                 return -1
-            node = self.nodes[position]
-            if (node.hash == hash and node.size == n
-                    and memcmp(ZSL_MEMBER(node), m, n) == 0):
-                return i
+            if <uint32_t>(entry >> 32) == hash:
+                node = self.nodes[<uint32_t>entry]
+                if node.size == n and memcmp(ZSL_MEMBER(node), m, n) == 0:
+                    return i
             i = (i + 1) & self.mask
 
     cdef zsl_node *_find(self, bytes member) except? NULL:
         cdef Py_ssize_t slot = self._slot_of(PyBytes_AS_STRING(member), PyBytes_GET_SIZE(member),
                                              <uint32_t>PyObject_Hash(member))
-        return NULL if slot < 0 else self.nodes[self.slots[slot]]
+        return NULL if slot < 0 else self.nodes[<uint32_t>self.slots[slot]]
 
     cdef int _resize_slots(self, size_t count) except -1:
-        cdef uint32_t *slots = <uint32_t*>PyMem_Malloc(count * sizeof(uint32_t))
+        cdef uint64_t *slots = <uint64_t*>PyMem_Malloc(count * sizeof(uint64_t))
         cdef size_t i, mask = count - 1
         cdef Py_ssize_t p
         if slots == NULL:
@@ -199,7 +204,7 @@ cdef class SkipList:
             i = self.nodes[p].hash & mask
             while slots[i] != EMPTY:
                 i = (i + 1) & mask
-            slots[i] = <uint32_t>p
+            slots[i] = _slot_entry(self.nodes[p].hash, <uint32_t>p)
         PyMem_Free(self.slots)
         self.slots = slots
         self.mask = mask
@@ -225,30 +230,31 @@ cdef class SkipList:
         i = node.hash & self.mask
         while self.slots[i] != EMPTY:
             i = (i + 1) & self.mask
-        self.slots[i] = <uint32_t>count
+        self.slots[i] = _slot_entry(node.hash, <uint32_t>count)
         return 0
 
     cdef void _drop_position(self, zsl_node *node) noexcept:
         """Forget node's slot and position, moving the last position into the hole
         (called while node is still counted in the length)."""
-        cdef uint32_t *slots = self.slots
+        cdef uint64_t *slots = self.slots
         cdef size_t mask = self.mask
         cdef size_t i = node.hash & mask, j, home
-        cdef uint32_t position = node.position, last = <uint32_t>(self.length - 1), p
+        cdef uint32_t position = node.position, last = <uint32_t>(self.length - 1)
+        cdef uint64_t entry
         cdef zsl_node *moved
-        while slots[i] != position:
+        while <uint32_t>slots[i] != position:
             i = (i + 1) & mask
         # Backward shift: pull later entries of the probe run into the hole when their
         # home slot is not cyclically within (hole, their slot].
         j = i
         while True:
             j = (j + 1) & mask
-            p = slots[j]
-            if p == EMPTY:
+            entry = slots[j]
+            if entry == EMPTY:
                 break
-            home = self.nodes[p].hash & mask
+            home = (entry >> 32) & mask
             if (j > i and (home <= i or home > j)) or (j < i and home <= i and home > j):
-                slots[i] = p
+                slots[i] = entry
                 i = j
         slots[i] = EMPTY
         if position != last:
@@ -256,9 +262,9 @@ cdef class SkipList:
             self.nodes[position] = moved
             moved.position = position
             i = moved.hash & mask
-            while slots[i] != last:
+            while <uint32_t>slots[i] != last:
                 i = (i + 1) & mask
-            slots[i] = position
+            slots[i] = _slot_entry(moved.hash, position)
 
     # -- search ------------------------------------------------------------------
 
@@ -626,6 +632,8 @@ cdef class SkipList:
             for i in range(self.mask + 1):
                 if self.slots[i] != EMPTY:
                     used += 1
+                    node = self.nodes[<uint32_t>self.slots[i]]
+                    assert <uint32_t>(self.slots[i] >> 32) == node.hash
             assert <size_t>used * 2 <= self.mask + 1
         assert used == self.length
         position[<Py_ssize_t>self.header] = 0
