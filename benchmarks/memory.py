@@ -8,7 +8,7 @@ the bytes their allocations take (Redis: jemalloc's; ours: the interpreter's, se
 server/base/memory.py), so the ratio says how closely used_memory follows the dataset.
 
     .venv/bin/python benchmarks/memory.py [--keys 1000000] [--aggregate-keys 200000]
-        [--datasets strings,hashes,sets,zsets] [--out DIR] [--ours PATH]
+        [--datasets strings,hashes,sets,zsets,zsets1000] [--out DIR] [--ours PATH]
 
 Writes memory.csv and memory.txt under benchmarks/results/.
 """
@@ -27,6 +27,7 @@ DEFAULT_KEYS = 1000000
 CHUNK = 5000            # commands per pipelined write
 SETTLE_SECONDS = 0.5    # let start-up allocations and the first cron ticks finish before measuring
 FIELDS = 5              # fields / members per aggregate
+BIG_MEMBERS = 1000      # members per big sorted set (skiplist encoding on both)
 
 
 def string_command(i):
@@ -51,13 +52,33 @@ def zset_command(i):
     return servers.encode_command(args)
 
 
-# name: (description, command builder, sample key, whether it uses the aggregate key count)
+def big_zset_command(i):
+    args = [b"ZADD", b"bigzset:%d" % i]
+    for j in range(BIG_MEMBERS):
+        args += [b"%d" % (j * 7919 % 100003), b"member:%d:%d" % (j, i)]
+    return servers.encode_command(args)
+
+
+# name: (description, command builder, sample key, key count: "keys" (--keys),
+# "aggregate" (--aggregate-keys) or "big" (--aggregate-keys / BIG_MEMBERS))
 DATASETS = {
-    "strings": ("string keys, 32-byte values", string_command, b"key:0", False),
-    "hashes": ("hashes of %d fields" % FIELDS, hash_command, b"hash:0", True),
-    "sets": ("sets of %d members" % FIELDS, set_command, b"set:0", True),
-    "zsets": ("sorted sets of %d members" % FIELDS, zset_command, b"zset:0", True),
+    "strings": ("string keys, 32-byte values", string_command, b"key:0", "keys"),
+    "hashes": ("hashes of %d fields" % FIELDS, hash_command, b"hash:0", "aggregate"),
+    "sets": ("sets of %d members" % FIELDS, set_command, b"set:0", "aggregate"),
+    "zsets": ("sorted sets of %d members" % FIELDS, zset_command, b"zset:0", "aggregate"),
+    "zsets1000": ("sorted sets of %d members" % BIG_MEMBERS, big_zset_command, b"bigzset:0",
+                  "big"),
 }
+
+
+def key_count(name, args):
+    """How many keys the dataset loads."""
+    kind = DATASETS[name][3]
+    if kind == "keys":
+        return args.keys
+    if kind == "big":
+        return max(1, args.aggregate_keys // BIG_MEMBERS)
+    return args.aggregate_keys
 
 
 def parse_args(argv):
@@ -135,11 +156,11 @@ def fmt_ratio(value):
 
 
 def format_table(results):
-    lines = ["%-8s %9s %12s %12s %6s %14s %14s %10s %10s  %s" % (
+    lines = ["%-9s %9s %12s %12s %6s %14s %14s %10s %10s  %s" % (
         "dataset", "keys", "redis B/key", "ours B/key", "ratio", "redis used/key", "ours used/key",
         "redis u/r", "ours u/r", "encoding (redis / ours)")]
     for r in results:
-        lines.append("%-8s %9d %12.0f %12.0f %6s %14.0f %14.0f %10s %10s  %s / %s" % (
+        lines.append("%-9s %9d %12.0f %12.0f %6s %14.0f %14.0f %10s %10s  %s / %s" % (
             r["dataset"], r["keys"], r["redis"]["rss_per_key"], r["ours"]["rss_per_key"], fmt_ratio(r["ratio"]),
             r["redis"]["used_per_key"], r["ours"]["used_per_key"],
             fmt_ratio(used_to_rss(r["redis"])), fmt_ratio(used_to_rss(r["ours"])),
@@ -186,9 +207,9 @@ def main(argv=None):
     print(settings, flush=True)
     results = []
     for name in args.datasets:
-        count = args.aggregate_keys if DATASETS[name][3] else args.keys
+        count = key_count(name, args)
         result = measure(name, count)
-        print("%-8s %d keys loaded into both in %.1fs" % (name, count, result["load_seconds"]), flush=True)
+        print("%-9s %d keys loaded into both in %.1fs" % (name, count, result["load_seconds"]), flush=True)
         results.append(result)
     table = format_table(results)
     print()

@@ -453,6 +453,23 @@ cdef inline int _append_header(bytearray buf, char prefix, long long n) except -
     return _append(buf, header, _format_header(header, prefix, n))
 
 
+cdef int _append_double(bytearray buf, bint resp3, double number) except -1:
+    """A double reply: a bulk string of %.17g in RESP2, a RESP3 double."""
+    cdef char text[64]
+    cdef Py_ssize_t length = _format_double(text, number)
+    cdef char* dst
+    if resp3:
+        dst = _grow(buf, length + 3)
+        dst[0] = b','
+        dst += 1
+        _put(&dst, text, length)
+        dst[0] = b'\r'
+        dst[1] = b'\n'
+    else:
+        _append_bulk(buf, text, length)
+    return 0
+
+
 cdef int _append_bulk(bytearray buf, const char* data, Py_ssize_t n) except -1:
     """$<n>\\r\\n<data>\\r\\n with one resize; data must not point into buf."""
     cdef char header[32]
@@ -595,18 +612,21 @@ cdef class ReplyWriter:
 
     def double(self, value):
         cdef double number = value   # TypeError/OverflowError as math.isinf() gives them
-        cdef char text[64]
-        cdef Py_ssize_t length = _format_double(text, number)
-        cdef char* dst
-        if self.resp == 3:
-            dst = _grow(self._buf, length + 3)
-            dst[0] = b','
-            dst += 1
-            _put(&dst, text, length)
-            dst[0] = b'\r'
-            dst[1] = b'\n'
-        else:
-            _append_bulk(self._buf, text, length)
+        _append_double(self._buf, self.resp == 3, number)
+
+    def scored(self, pairs, bint header=True):
+        """(member, score) pairs as ZRANGE WITHSCORES replies them: flat member, score in
+        RESP2, [member, score] arrays in RESP3; without `header` the elements alone, for a
+        reply written in chunks."""
+        cdef bint resp3 = self.resp == 3
+        cdef Py_ssize_t n = len(pairs)
+        if header:
+            _append_header(self._buf, b'*', n if resp3 else 2 * n)
+        for member, score in pairs:
+            if resp3:
+                _append(self._buf, b"*2\r\n", 4)
+            self._bulk(member)
+            _append_double(self._buf, resp3, score)
 
     def human_double(self, value):
         """A double printed %.17f without trailing zeros (Redis's addReplyHumanLongDouble):

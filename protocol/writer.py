@@ -139,15 +139,27 @@ class ReplyWriter:
             else:
                 buf += b"$%d\r\n%s\r\n" % (len(item), item)
 
+    def scored(self, pairs, header=True):
+        """(member, score) pairs as ZRANGE WITHSCORES replies them: flat member, score in
+        RESP2, [member, score] arrays in RESP3; without `header` the elements alone, for a
+        reply written in chunks."""
+        resp3 = self.resp == 3
+        if header:
+            self.array(len(pairs) if resp3 else 2 * len(pairs))
+        for member, score in pairs:
+            if resp3:
+                self.buf += b"*2\r\n"
+            self.bulk(member)
+            self.double(score)
+
     def bulk_rows(self, rows):
         """An array of arrays of bulk strings, one inner array per row (a sequence of
         bytes), as GEOSEARCH WITHDIST replies."""
-        buf = self.buf
-        buf += b"*%d\r\n" % len(rows)
+        self.array(len(rows))
         for row in rows:
-            buf += b"*%d\r\n" % len(row)
+            self.array(len(row))
             for item in row:
-                buf += b"$%d\r\n%s\r\n" % (len(item), item)
+                self.bulk(item)
 
     def value(self, obj):
         """Encode a plain Python value tree (used for static tables like COMMAND)."""

@@ -354,6 +354,19 @@ def test_writer_resp3_shapes(writer_cls):
                             b"=7\r\ntxt:abc\r\n=5\r\nmkd:x\r\n*2\r\n_\r\n$1\r\nz\r\n")
 
 
+def test_writer_scored_pairs_and_rows(writer_cls):
+    """ZRANGE WITHSCORES's shape in both protocols (and without its header, for chunks);
+    GEOSEARCH WITHDIST's rows."""
+    pairs = [(b"a", 1.0), (b"bc", -0.5)]
+    w = writer_cls(2)
+    w.scored(pairs); w.scored(pairs[:1], False); w.bulk_rows([(b"m", b"1.5"), ()])
+    assert w.take() == (b"*4\r\n$1\r\na\r\n$1\r\n1\r\n$2\r\nbc\r\n$4\r\n-0.5\r\n"
+                        b"$1\r\na\r\n$1\r\n1\r\n*2\r\n*2\r\n$1\r\nm\r\n$3\r\n1.5\r\n*0\r\n")
+    w = writer_cls(3)
+    w.scored(pairs); w.scored([], False)
+    assert w.take() == b"*2\r\n*2\r\n$1\r\na\r\n,1\r\n*2\r\n$2\r\nbc\r\n,-0.5\r\n"
+
+
 def test_writer_human_double_as_coordinates_print(writer_cls):
     """%.17f without trailing zeros; what rounds to minus zero prints as 0."""
     for resp, expected in ((2, b"$20\r\n13.36138933897018433\r\n$1\r\n0\r\n$1\r\n0\r\n$3\r\ninf\r\n"),
@@ -451,6 +464,8 @@ CALLS = st.one_of(
     st.tuples(st.just("verbatim"), st.binary(max_size=20), st.sampled_from([b"txt", b"mkd"])),
     st.tuples(st.just("bulk_array"), st.lists(st.none() | st.binary(max_size=10)
                                               | st.binary(max_size=5).map(bytearray), max_size=6)),
+    st.tuples(st.just("scored"), st.lists(st.tuples(BLOBS, FLOATS), max_size=5), st.booleans()),
+    st.tuples(st.just("bulk_rows"), st.lists(st.lists(BLOBS, max_size=3).map(tuple), max_size=4)),
     st.tuples(st.just("value"), VALUES),
     st.tuples(st.just("raw"), st.binary(max_size=10)),
 )
@@ -474,7 +489,8 @@ def test_random_writer_calls_give_identical_bytes(resp, calls):
 def test_every_writer_method_is_covered_by_the_random_calls():
     # A method added to the pure writer must be added to CALLS (and to the native twin).
     covered = {"ok", "simple", "error", "integer", "bulk", "bulk_or_null", "null", "null_array", "array",
-               "set", "map", "push", "double", "human_double", "boolean", "verbatim", "bulk_array", "value", "raw", "take"}
+               "set", "map", "push", "double", "human_double", "boolean", "verbatim", "bulk_array", "value", "raw", "take",
+               "scored", "bulk_rows"}
     assert public_methods(pure_writer.ReplyWriter) - {"buf", "resp", "on_error"} <= covered
 
 

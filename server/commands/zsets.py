@@ -205,19 +205,7 @@ def _reply_pairs(reply, pairs, withscores, header=True):
             for member, _ in pairs:
                 reply.bulk(member)
         return
-    if reply.resp == 3:
-        if header:
-            reply.array(len(pairs))
-        for member, score in pairs:
-            reply.array(2)
-            reply.bulk(member)
-            reply.double(score)
-    else:
-        if header:
-            reply.array(2 * len(pairs))
-        for member, score in pairs:
-            reply.bulk(member)
-            reply.double(score)
+    reply.scored(pairs, header)
 
 
 def _store(client, key, pairs, event):
