@@ -111,6 +111,8 @@ cdef inline object _member(zsl_node *x):
 
 cdef zsl_node *_node_new(int height, double score, const char *m, Py_ssize_t n,
                          uint32_t hash) except NULL:
+    if n > 0xFFFFFFFF:
+        raise OverflowError("a sorted set member is limited to 4 GB")
     cdef zsl_node *node = <zsl_node*>PyMem_Malloc(sizeof(zsl_node) + height * sizeof(zsl_level) + n)
     if node == NULL:
         raise MemoryError()

@@ -82,8 +82,10 @@ def test_memory_benchmark_loads_every_dataset_into_both_servers(tmp_path):
     assert out.returncode == 0, out.stderr + out.stdout
     rows = read_csv(tmp_path / "memory.csv")
     assert [(r["dataset"], r["keys"]) for r in rows] == [
-        ("strings", "20000"), ("hashes", "4000"), ("sets", "4000"), ("zsets", "4000")]
-    expected_encodings = {"strings": "embstr", "hashes": "listpack", "sets": "hashtable", "zsets": "listpack"}
+        ("strings", "20000"), ("hashes", "4000"), ("sets", "4000"), ("zsets", "4000"),
+        ("zsets1000", "4")]
+    expected_encodings = {"strings": "embstr", "hashes": "listpack", "sets": "hashtable", "zsets": "listpack",
+                          "zsets1000": "skiplist"}
     for row in rows:
         # Same encoding as Redis 7.0 picks for these shapes: both servers got the same data.
         assert row["redis_encoding"] == row["ours_encoding"] == expected_encodings[row["dataset"]], row
