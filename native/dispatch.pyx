@@ -15,7 +15,8 @@ process_command unchanged.
 Inside that case, the most common shape of the benchmarked commands (GET,
 SET, MSET, INCR/DECR, LPUSH/RPUSH, LPOP/RPOP, SADD, HSET, ZADD on a key that
 exists, without a TTL, under LRU bookkeeping; PUBLISH with no pattern
-subscribed and no replica to feed) is served by _run_fast with the same
+subscribed and no replica to feed; EVALSHA of a cached script and FCALL, through the
+script engine's native runner) is served by _run_fast with the same
 effects as its handler; any other shape returns to the handler, which is
 this path's pure twin, before anything changed. While keyspace notifications
 are on, _run_fast is not tried: the handlers fire the events.
@@ -79,11 +80,13 @@ cdef enum:
     FAST_SADD
     FAST_MSET
     FAST_PUBLISH
+    FAST_EVALSHA
+    FAST_FCALL
 
 FAST_PATHS = {"incr": FAST_INCR, "decr": FAST_DECR, "lpush": FAST_LPUSH, "rpush": FAST_RPUSH,
               "lpop": FAST_LPOP, "rpop": FAST_RPOP, "hset": FAST_HSET, "zadd": FAST_ZADD,
               "get": FAST_GET, "set": FAST_SET, "sadd": FAST_SADD, "mset": FAST_MSET,
-              "publish": FAST_PUBLISH}
+              "publish": FAST_PUBLISH, "evalsha": FAST_EVALSHA, "fcall": FAST_FCALL}
 
 # The value classes and packed-list functions those paths use, handed over by install().
 cdef object _ListValue = None
@@ -200,6 +203,10 @@ cdef class ServerCore:
     cdef public long long memory_counted_limit
     cdef public bint client_eviction_active  # maxmemory-clients set: process_command's first
                                              # step may close the biggest clients
+    # The script engines' native runners of EVALSHA and FCALL (native/luabridge.pyx's
+    # Bridge.run_command), None until an engine exists: (client, argv, reply) -> ran
+    cdef public object evalsha_runner
+    cdef public object fcall_runner
 
     cpdef notify(self, int klass, event, key, db_index):
         """Fire a keyspace event of class `klass` (server/base/notify.py): a single test
@@ -571,6 +578,11 @@ cdef bint _run_fast(int kind, object client, ServerCore server, list argv,
         return False                # the slot offsets are those of this class
     if kind == FAST_PUBLISH:
         return _publish(server, argv, reply)
+    if kind == FAST_EVALSHA or kind == FAST_FCALL:
+        if type(client) is not _Client:
+            return False            # AOF loading, EXEC's fake callers: the handler
+        runner = server.evalsha_runner if kind == FAST_EVALSHA else server.fcall_runner
+        return runner is not None and runner(client, argv, reply)
     key = <object>PyList_GET_ITEM(argv, 1)
     # A connection-less client (a script's) has no slot at the Client offset.
     db = _slot_get(client, _client_db) if type(client) is _Client else client.db

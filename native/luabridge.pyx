@@ -27,8 +27,12 @@ Python frame or reference is live when lua_error runs.
 cimport cython
 from libc.stdio cimport snprintf
 from libc.math cimport isnan, isinf
+from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE, PyByteArray_Resize
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from cpython.dict cimport PyDict_GetItem, PyDict_SetItem
+from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
 from cpython.ref cimport PyObject
+from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
 
 from native.resp cimport ReplyWriter, _append_bulk, _format_header, _parse_ll
 
@@ -157,21 +161,20 @@ cdef inline void lua_pop(lua_State* L, int n) noexcept nogil:
 
 # -- values between Python and Lua ---------------------------------------------------------
 
+cdef int _push_slice(lua_State* L, list items, Py_ssize_t start, Py_ssize_t end) except -1:
+    """A Lua array of the strings items[start:end] (KEYS, ARGV)."""
+    cdef Py_ssize_t i
+    lua_createtable(L, <int>(end - start), 0)
+    for i in range(start, end):
+        _push_bytes(L, <object>PyList_GET_ITEM(items, i))
+        lua_rawseti(L, -2, <int>(i - start + 1))
+    return 0
+
+
 cdef inline int _push_bytes(lua_State* L, object data) except -1:
     if not PyBytes_CheckExact(data):
         data = bytes(data)
     lua_pushlstring(L, PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data))
-    return 0
-
-
-cdef int _push_list(lua_State* L, list items) except -1:
-    """A Lua array of strings (KEYS, ARGV)."""
-    cdef int i = 0
-    lua_createtable(L, len(items), 0)
-    for item in items:
-        i += 1
-        _push_bytes(L, item)
-        lua_rawseti(L, -2, i)
     return 0
 
 
@@ -233,6 +236,42 @@ cdef class _Reply:
     cdef Py_ssize_t size
     cdef Py_ssize_t pos
     cdef object owner
+
+
+cdef enum:
+    REPL_ALL = 3        # scripting.py's REPL_AOF | REPL_REPLICA: redis.set_repl not called
+
+
+cdef inline double _monotonic() noexcept:
+    """time.monotonic(), without the Python call."""
+    cdef timespec ts
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return <double>ts.tv_sec + <double>ts.tv_nsec * 1e-9
+
+
+cdef class RunContext:
+    """The script being executed (Redis's scriptRunCtx): native twin of scripting.py's
+    RunContext, which Bridge.run_command fills without Python calls."""
+    cdef public object caller
+    cdef public object sha              # the script's SHA1, or the function's name
+    cdef public bint is_eval            # EVAL and friends, not FCALL: which KILL may stop it
+    cdef public bint read_only
+    cdef public bint allow_oom
+    cdef public bint wrote              # a write command ran: SCRIPT KILL refuses
+    cdef public bint killed
+    cdef public bint timed_out
+    cdef public double start
+    cdef public int repl
+    cdef public object pump
+
+    def __init__(self, caller, sha, bint is_eval, bint read_only, bint allow_oom):
+        self.caller = caller
+        self.sha = sha
+        self.is_eval = is_eval
+        self.read_only = read_only
+        self.allow_oom = allow_oom
+        self.start = _monotonic()
+        self.repl = REPL_ALL
 
 
 cdef Py_ssize_t _line_end(_Reply r) except -2:
@@ -387,6 +426,10 @@ cdef int _call(lua_State* L, bint raising, int argc) except -2:
             n = snprintf(number, 64, b"%.17g", lua_tonumber(L, i + 1))
             args[i] = PyBytes_FromStringAndSize(number, n)
     lua_settop(L, 0)                    # the arguments are read: room for the reply
+    if bridge.fast_calls and argc:
+        n = _call_native(L, bridge, args, raising)
+        if n != -2:
+            return n
     try:
         reply = engine._call(True, args)
     except ScriptError as exc:
@@ -402,6 +445,89 @@ cdef int _call(lua_State* L, bint raising, int argc) except -2:
     del args
     _push_python(L, value)
     return -1 if raising else 1
+
+
+cdef int _call_native(lua_State* L, Bridge bridge, list args, bint raising) except -3:
+    """redis.call's common case without the engine's Python: a command a script may run
+    (bridge.call_modes) with its arity, while the run's preconditions hold (Bridge.run_command
+    checked them: no ACL user, no replica link, no disk error, no NOREPLICAS, no maxmemory)
+    and the script is not past its time limit nor narrowing its propagation. Returns the
+    results pushed, -1 with an error value pushed, or -2 for the engine's path (`_call`),
+    which then checks and refuses as scriptCall does."""
+    cdef RunContext ctx = bridge.ctx
+    cdef PyObject* found
+    cdef long mode, arity
+    cdef Py_ssize_t i, argc = PyList_GET_SIZE(args)
+    cdef ReplyWriter writer
+    cdef _Reply r
+    cdef bytearray buf
+    if ctx is None or ctx.repl != REPL_ALL or ctx.timed_out:
+        return -2
+    name = <object>PyList_GET_ITEM(args, 0)
+    if name is None:
+        return -2                       # not a string nor a number: the engine's error
+    found = PyDict_GetItem(bridge.raw_names, name)
+    if found == NULL:
+        return -2                       # a spelling not seen yet: the engine looks it up
+    cmd = <object>found
+    found = PyDict_GetItem(bridge.call_modes, cmd)
+    if found == NULL:
+        mode = _call_mode(cmd)
+        PyDict_SetItem(bridge.call_modes, cmd, mode)
+    else:
+        mode = <long><object>found
+    if not (mode & CALL_NATIVE):
+        return -2
+    arity = mode >> 4
+    if (argc != arity) if arity > 0 else (argc < -arity):
+        return -2                       # the engine's refusal text
+    if mode & CALL_WRITEISH:
+        if ctx.read_only:
+            return -2
+        if mode & CALL_WRITE:
+            ctx.wrote = True
+    for i in range(1, argc):
+        if <object>PyList_GET_ITEM(args, i) is None:
+            return -2                   # not a string nor a number: the engine's error
+    bridge.server.call(bridge.client, cmd, args)
+    writer = bridge.writer
+    buf = writer._buf
+    if PyByteArray_GET_SIZE(buf) and PyByteArray_AS_STRING(buf)[0] != b'-':
+        r = _Reply.__new__(_Reply)
+        r.owner = buf
+        r.data = PyByteArray_AS_STRING(buf)
+        r.size = PyByteArray_GET_SIZE(buf)
+        r.pos = 0
+        try:
+            _push_reply(L, r, bridge.engine, 0)
+        finally:
+            PyByteArray_Resize(buf, 0)
+        return 1
+    reply = writer.take()
+    value = bridge.engine.error_value(reply[:len(reply) - 2])
+    value[b"ignore_error_stats_update"] = True
+    _push_python(L, value)
+    return -1 if raising else 1
+
+
+cdef enum:
+    CALL_NATIVE = 1     # the native redis.call may run it
+    CALL_WRITE = 2      # the write flag: the script has written (SCRIPT KILL refuses)
+    CALL_WRITEISH = 4   # write or may_replicate: refused in a read-only script
+
+
+cdef long _call_mode(object cmd) except? -1:
+    """A command's arity * 16 + CALL_* bits. Not native: a container (its subcommand must
+    be looked up), a protected command, one scripts may not run (the engine refuses it)."""
+    flags = cmd.flags
+    cdef long bits = 0
+    if cmd.fast and not cmd.subcommands and "noscript" not in flags:
+        bits = CALL_NATIVE
+    if "write" in flags:
+        bits |= CALL_WRITE | CALL_WRITEISH
+    if "may_replicate" in flags:
+        bits |= CALL_WRITEISH
+    return <long>cmd.arity * 16 + bits
 
 
 cdef int _push_one_reply(lua_State* L, bytes reply, object engine) except -1:
@@ -511,16 +637,126 @@ cdef class Bridge:
     cdef readonly object lua           # the LuaRuntime: keeps the state alive
     cdef public object adopt, call, pcall
     cdef dict refs
+    # run_command's state: while fast_calls, redis.call takes _call_native's path
+    cdef bint fast_calls
+    cdef RunContext ctx
+    cdef object server
+    cdef object client                 # the engine's ScriptClient
+    cdef ReplyWriter writer            # its reply writer
+    cdef dict raw_names                # the server's command names as sent -> command
+    cdef dict call_modes               # command -> _call_mode
+    cdef dict scripts_by_sha           # EVALSHA's argv[1] as sent -> Script
+    cdef public object function_store  # FCALL: the store whose `functions` it looks in
 
     def __init__(self, engine, lua):
         self.engine = engine
         self.lua = lua
         self.L = NULL
         self.run_ref = 0
+        self.fast_calls = False
+        self.ctx = None
+        self.server = engine.server
+        self.client = engine.client
+        self.writer = engine.client.reply if type(engine.client.reply) is ReplyWriter else None
+        self.call_modes = {}
+        self.scripts_by_sha = {}
+        self.function_store = None
 
     def __dealloc__(self):
         if self.slot != NULL:
             self.slot[0] = NULL        # redis.call of this state can no longer reach us
+
+    def run_command(self, caller, list argv, ReplyWriter reply):
+        """EVALSHA of a cached script (FCALL of a function, for a library engine) sent at
+        top level, run end to end without the engine's Python: True once it ran and
+        replied. False, with nothing changed, wherever the command's handler must run it
+        (a script not cached, numkeys to refuse, an ACL user, monitors, a replica link, a
+        disk error, NOREPLICAS, maxmemory, cluster mode, a script already running ...):
+        that path makes every check and refusal. With those ruled out, no check of
+        ScriptEngine._check_can_run can refuse, whatever the script's flags."""
+        cdef Py_ssize_t argc = PyList_GET_SIZE(argv)
+        cdef long long numkeys
+        cdef PyObject* found
+        cdef RunContext ctx
+        cdef bint read_only, allow_oom
+        engine = self.engine
+        server = self.server
+        if (self.writer is None or argc < 3 or engine.running is not None
+                or server.call_depth != 1 or caller.acl_user is not None
+                or server.replicaof is not None or server.monitors or server.disk_errors
+                or server.no_good_replicas is not None):
+            return False
+        config = server.config
+        if config.maxmemory or config.cluster_enabled:
+            return False
+        name = <object>PyList_GET_ITEM(argv, 1)
+        numkeys_text = <object>PyList_GET_ITEM(argv, 2)
+        if (not PyBytes_CheckExact(name) or not PyBytes_CheckExact(numkeys_text)
+                or not _parse_ll(<const unsigned char*>PyBytes_AS_STRING(numkeys_text),
+                                 PyBytes_GET_SIZE(numkeys_text), &numkeys)
+                or numkeys < 0 or numkeys > argc - 3):
+            return False
+        if self.function_store is None:
+            found = PyDict_GetItem(self.scripts_by_sha, name)
+            if found != NULL:
+                script = <object>found
+            else:
+                if PyBytes_GET_SIZE(name) != 40:
+                    return False
+                script = engine.scripts.get(name.lower().decode("latin-1"))
+                if script is None:
+                    return False
+                if len(self.scripts_by_sha) >= 10000:
+                    self.scripts_by_sha.clear()     # odd spellings cannot grow it forever
+                self.scripts_by_sha[name] = script  # the cache only grows until SCRIPT FLUSH
+        else:
+            # Names are kept lower-cased: a name sent otherwise takes the handler's lookup.
+            found = PyDict_GetItem(self.function_store.functions, name)
+            if found == NULL:
+                return False
+            script = <object>found
+        ref = script.native_ref
+        if ref is None:
+            ref = script.native_ref = self.ref(script.function)
+        flags = script.flags
+        read_only = flags is not None and "no-writes" in flags
+        allow_oom = flags is not None and "allow-oom" in flags
+        client = self.client
+        client.db = caller.db
+        if client.resp != 2:                  # redis.setresp(3) in the previous script
+            client.set_resp(2)
+        client.user = caller.user
+        client.acl_user = None
+        client.is_master = caller.is_master
+        PyByteArray_Resize(self.writer._buf, 0)
+        ctx = RunContext.__new__(RunContext)
+        ctx.caller = caller
+        ctx.sha = script.name
+        ctx.is_eval = self.function_store is None
+        ctx.read_only = read_only
+        ctx.allow_oom = allow_oom
+        ctx.start = _monotonic()
+        ctx.repl = REPL_ALL
+        engine.running = ctx
+        server.running_script = ctx
+        if server.cached_time_ms is None:
+            server.clock_ms()                 # every command of the script sees this time
+        self.ctx = ctx
+        self.raw_names = server._commands_by_raw_name
+        self.fast_calls = True
+        try:
+            outcome = self._run(<LuaRef?>ref, config.busy_reply_threshold > 0, argv, 3,
+                                <Py_ssize_t>numkeys, reply, client)
+        finally:
+            self.fast_calls = False
+            self.ctx = None
+            engine.running = None
+            server.running_script = None
+            if ctx.pump is not None:
+                engine.end_busy(ctx)
+        if outcome is not None and engine.write_outcome(caller, script, outcome):
+            server.lookup_command(argv).failed_calls += 1     # it replied an error
+        return True
 
     def set_runner(self, run):
         """The sandbox's run(fn, with_hook, keys, args, nkeys) helper."""
@@ -546,6 +782,11 @@ cdef class Bridge:
         and returns None; otherwise returns the outcome tuple the
         lupa path gets (ok, n, false, tokens...) or (false, message, source, line,
         ignore_stats[, raw])."""
+        return self._run(function, with_hook, keys + args, 0, len(keys), writer, script_client)
+
+    cdef object _run(self, LuaRef function, bint with_hook, list argv, Py_ssize_t first_key,
+                     Py_ssize_t nkeys, writer, script_client):
+        """run() with KEYS argv[first_key:first_key + nkeys] and ARGV the rest of argv."""
         cdef lua_State* L = self.L
         cdef int top = lua_gettop(L)
         cdef int status, count, i, n
@@ -560,12 +801,12 @@ cdef class Bridge:
         lua_rawgeti(L, LUA_REGISTRYINDEX, function.ref)
         lua_pushboolean(L, with_hook)
         try:
-            _push_list(L, keys)
-            _push_list(L, args)
+            _push_slice(L, argv, first_key, first_key + nkeys)
+            _push_slice(L, argv, first_key + nkeys, PyList_GET_SIZE(argv))
         except BaseException:
             lua_settop(L, top)
             raise
-        lua_pushnumber(L, len(keys))
+        lua_pushnumber(L, <double>nkeys)
         status = lua_pcall(L, 5, LUA_MULTRET, 0)
         try:
             if status != 0:

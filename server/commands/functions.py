@@ -67,7 +67,8 @@ class FunctionStore:
     def __init__(self, server):
         self.server = server
         self.engine = ScriptEngine(
-            server, register_function=lambda engine, *args: register_function(engine, args))
+            server, register_function=lambda engine, *args: register_function(engine, args),
+            function_store=self)
         self.libraries = {}               # bytes name -> Library
         self.functions = {}               # lower-cased name -> Function: FCALL ignores case
 

@@ -740,8 +740,9 @@ def _error_text(text):
 class ScriptEngine:
     """The Lua state, the script cache and the script being run."""
 
-    def __init__(self, server, register_function=None):
+    def __init__(self, server, register_function=None, function_store=None):
         self.server = server
+        self.function_store = function_store     # FCALL's FunctionStore, for a library state
         # FUNCTION libraries get a Lua state of their own, with redis.register_function.
         self.register_function = register_function
         self.library_mode = register_function is not None
@@ -793,6 +794,7 @@ class ScriptEngine:
                 b"_COPYRIGHT": b"Copyright (C) 2012, Salvatore Sanfilippo",
                 b"_DESCRIPTION": b"MessagePack C implementation for Lua"}),
         }
+        server = self.server
         if self.library_mode:
             api["library_mode"] = True
             register = self.register_function
@@ -818,6 +820,13 @@ class ScriptEngine:
         self.lua_memory = helpers[b"memory"]
         if self.bridge is not None:
             self.bridge.set_runner(self.run_lua)
+            # EVALSHA and FCALL sent at top level run through the bridge end to end when
+            # they can (Bridge.run_command); the handlers below remain their full path.
+            self.bridge.function_store = self.function_store
+            if self.library_mode:
+                server.fcall_runner = self.bridge.run_command
+            else:
+                server.evalsha_runner = self.bridge.run_command
         self.lua.execute("collectgarbage('collect')")   # building the sandbox left garbage
 
     def _expose(self, fn):
@@ -923,16 +932,25 @@ class ScriptEngine:
         finally:
             self.running = server.running_script = None
             if ctx.pump is not None:
-                self.server.command_checks.remove(busy_check)
-                ctx.pump.finish()
-        if outcome is None:                       # the bridge wrote a one-value result
+                self.end_busy(ctx)
+        return self.write_outcome(caller, script, outcome)
+
+    def end_busy(self, ctx):
+        """After a script that ran past its time limit: commands run as usual again."""
+        self.server.command_checks.remove(busy_check)
+        ctx.pump.finish()
+
+    def write_outcome(self, caller, script, outcome):
+        """Reply what a run returned, unless the bridge wrote it already (outcome None);
+        True when the reply is an error."""
+        if outcome is None:
             return False
         if outcome[0]:
             if outcome[2] is False:
                 tokens = outcome[3:]              # the tokens came along
             else:
                 tokens = self._fetch_tokens(outcome[2], outcome[1])
-            return self._write_result(caller.reply, tokens, client.resp)
+            return self._write_result(caller.reply, tokens, self.client.resp)
         self._write_error(caller.reply, script.name, outcome)
         return True
 
