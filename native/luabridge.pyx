@@ -32,7 +32,7 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_FromSt
 from cpython.dict cimport PyDict_GetItem, PyDict_SetItem
 from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
 from cpython.ref cimport PyObject
-from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
+from posix.time cimport CLOCK_MONOTONIC, CLOCK_REALTIME, clock_gettime, timespec
 
 from native.resp cimport ReplyWriter, _append_bulk, _format_header, _parse_ll
 
@@ -247,6 +247,13 @@ cdef inline double _monotonic() noexcept:
     cdef timespec ts
     clock_gettime(CLOCK_MONOTONIC, &ts)
     return <double>ts.tv_sec + <double>ts.tv_nsec * 1e-9
+
+
+cdef inline long long _wall_time_ms() noexcept:
+    """time.time_ns() // 1000000, without the Python call."""
+    cdef timespec ts
+    clock_gettime(CLOCK_REALTIME, &ts)
+    return <long long>ts.tv_sec * 1000 + ts.tv_nsec // 1000000
 
 
 cdef class RunContext:
@@ -489,7 +496,7 @@ cdef int _call_native(lua_State* L, Bridge bridge, list args, bint raising) exce
     for i in range(1, argc):
         if <object>PyList_GET_ITEM(args, i) is None:
             return -2                   # not a string nor a number: the engine's error
-    bridge.server.call(bridge.client, cmd, args)
+    bridge.server_call(bridge.client, cmd, args)
     writer = bridge.writer
     buf = writer._buf
     if PyByteArray_GET_SIZE(buf) and PyByteArray_AS_STRING(buf)[0] != b'-':
@@ -641,6 +648,7 @@ cdef class Bridge:
     cdef bint fast_calls
     cdef RunContext ctx
     cdef object server
+    cdef object server_call            # server.call
     cdef object client                 # the engine's ScriptClient
     cdef ReplyWriter writer            # its reply writer
     cdef dict raw_names                # the server's command names as sent -> command
@@ -656,6 +664,7 @@ cdef class Bridge:
         self.fast_calls = False
         self.ctx = None
         self.server = engine.server
+        self.server_call = engine.server.call
         self.client = engine.client
         self.writer = engine.client.reply if type(engine.client.reply) is ReplyWriter else None
         self.call_modes = {}
@@ -740,7 +749,8 @@ cdef class Bridge:
         engine.running = ctx
         server.running_script = ctx
         if server.cached_time_ms is None:
-            server.clock_ms()                 # every command of the script sees this time
+            # Server.clock_ms's value, which every command of the script then sees
+            server.cached_time_ms = _wall_time_ms()
         self.ctx = ctx
         self.raw_names = server._commands_by_raw_name
         self.fast_calls = True

@@ -1118,3 +1118,170 @@ def test_lua_memory_stays_small_over_many_scripts(server):
         assert used < 100 * 1024
     finally:
         conn.close()
+
+
+# -- EVALSHA of cached scripts: the native dispatch path ----------------------------------------
+
+# Scripts whose redis.call takes the common path, and scripts whose calls must be refused or
+# converted as the engine does: each is run by EVALSHA with its keys and arguments.
+BY_SHA = [
+    ("return redis.call('get', KEYS[1])", ["1", "s"]),
+    ("return redis.call('get', KEYS[1])", ["1", "missing"]),
+    ("return redis.call('incr', KEYS[1])", ["1", "n"]),
+    ("return redis.call('incr', KEYS[1])", ["1", "s"]),
+    ("return redis.pcall('incr', KEYS[1])", ["1", "s"]),
+    ("return redis.pcall('incr', KEYS[1])", ["1", "h"]),
+    ("return redis.call('incr', KEYS[1])", ["1", "h"]),
+    ("return {redis.call('set', KEYS[1], ARGV[1]), redis.call('get', KEYS[1]), "
+     "redis.call('hset', KEYS[2], ARGV[1], ARGV[2]), redis.call('hget', KEYS[2], ARGV[1]), "
+     "redis.call('rpush', KEYS[3], 1, 2.5, -3), redis.call('lrange', KEYS[3], 0, -1), "
+     "redis.call('exists', KEYS[1], KEYS[2], 'nokey'), redis.call('del', KEYS[1])}",
+     ["3", "a", "b", "c", "field", "value"]),
+    ("return redis.call('GeT', KEYS[1])", ["1", "s"]),
+    ("return redis.call('get', ARGV[1])", ["0", "s"]),
+    ("return redis.call('get')", ["0"]),
+    ("return redis.pcall('get', 'a', 'b')", ["0"]),
+    ("return redis.call('nosuchcommand', KEYS[1])", ["1", "s"]),
+    ("return redis.call(1)", ["0"]),
+    ("return redis.call()", ["0"]),
+    ("return redis.call('get', {})", ["0"]),
+    ("return redis.pcall('get', true)", ["0"]),
+    ("return redis.call('eval', 'return 1', 0)", ["0"]),
+    ("return redis.call('config', 'get', 'hz')", ["0"]),
+    ("return redis.call('object', 'encoding', KEYS[1])", ["1", "n"]),
+    ("redis.setresp(3) return redis.call('hgetall', KEYS[1])", ["1", "h"]),
+    ("return redis.call('hgetall', KEYS[1])", ["1", "h"]),
+    ("#!lua flags=no-writes\nreturn redis.call('set', KEYS[1], 'x')", ["1", "s"]),
+    ("#!lua flags=no-writes\nreturn redis.pcall('publish', 'ch', 'x')", ["0"]),
+    ("#!lua flags=no-writes\nreturn redis.call('get', KEYS[1])", ["1", "s"]),
+    ("#!lua flags=allow-oom\nreturn redis.call('incrby', KEYS[1], ARGV[1])", ["1", "n", "10"]),
+    ("#!lua\nreturn redis.call('incrby', KEYS[1], ARGV[1])", ["1", "n", "x"]),
+    ("redis.set_repl(redis.REPL_NONE) return redis.call('set', KEYS[1], 'local')", ["1", "r"]),
+    ("return redis.call('publish', 'ch', ARGV[1])", ["0", "m"]),
+    ("return {KEYS, ARGV, #KEYS, #ARGV}", ["2", "k1", "k2", "a1", "a2", "a3"]),
+    ("return redis.call('set', KEYS[1], 'x', 'px', 100, 'get')", ["1", "s"]),
+    ("return redis.call('type', KEYS[1])", ["1", "h"]),
+    ("redis.call('set', KEYS[1], 'w') return redis.call('incr', KEYS[1])", ["1", "w"]),
+]
+
+
+def by_sha_script():
+    script = [["CONFIG", "RESETSTAT"], ["SCRIPT", "FLUSH"], ["SET", "s", "text"],
+              ["SET", "n", "41"], ["HSET", "h", "f", "v"]]
+    for body, keys_and_args in BY_SHA:
+        script.append(["SCRIPT", "LOAD", body])
+        script.append(["EVALSHA", sha1(body)] + keys_and_args)
+        script.append(["EVALSHA", sha1(body).upper()] + keys_and_args)
+    body = BY_SHA[0][0]
+    script += [
+        ["EVALSHA", sha1(body), "x", "s"], ["EVALSHA", sha1(body), "-1", "s"],
+        ["EVALSHA", sha1(body), "2", "s"], ["EVALSHA", sha1(body), " 1", "s"],
+        ["EVALSHA", sha1(body) + "0", "1", "s"], ["EVALSHA", "0" * 40, "1", "s"],
+        ["EVALSHA", sha1(body)[:39], "0"], ["evalsha", sha1(body), "1", "n"],
+        ["MGET", "s", "n", "a", "b", "c", "r", "w"], ["HGETALL", "h"], ["INFO", "errorstats"]]
+    return script
+
+
+def test_evalsha_of_cached_scripts(reference, server):
+    both_resp(reference, server, by_sha_script())
+
+
+def commandstats(port):
+    """INFO commandstats without the times: calls, rejected and failed calls per command."""
+    conn = RawConnection(port)
+    try:
+        text = conn.command("INFO", "commandstats").decode()
+    finally:
+        conn.close()
+    stats = {}
+    for line in text.split("\r\n"):
+        if line.startswith("cmdstat_"):
+            name, _, fields = line.partition(":")
+            stats[name] = [field for field in fields.split(",")
+                           if field.split("=")[0] in ("calls", "rejected_calls", "failed_calls")]
+    return stats
+
+
+def test_evalsha_counts_calls_as_redis_does(reference, server):
+    run_script(reference.port, by_sha_script())
+    run_script(server.port, by_sha_script())
+    assert commandstats(server.port) == commandstats(reference.port)
+
+
+def test_evalsha_in_transactions_and_under_acl_users(reference, server):
+    body = "return {redis.call('incr', KEYS[1]), redis.call('get', KEYS[2])}"
+    script = [
+        ["SCRIPT", "LOAD", body], ["SET", "other", "x"],
+        ["MULTI"], ["EVALSHA", sha1(body), "2", "n", "other"], ["EVALSHA", sha1(body), "0"],
+        ["EXEC"],
+        ["ACL", "SETUSER", "scripter", "on", "nopass", "+evalsha", "+incr", "~n"],
+        ["AUTH", "scripter", "any"],
+        ["EVALSHA", sha1(body), "2", "n", "other"], ["EVALSHA", sha1(body), "1", "n"],
+        ["AUTH", "default", "any"], ["ACL", "DELUSER", "scripter"], ["GET", "n"]]
+    assert_same(reference, server, script)
+
+
+def test_evalsha_with_a_monitor(reference, server):
+    """A MONITOR sees EVALSHA before the commands its script runs."""
+    body = "return redis.call('set', KEYS[1], ARGV[1])"
+
+    def scenario(port):
+        setup = RawConnection(port)
+        setup.command("SCRIPT", "LOAD", body)
+        monitor = RawConnection(port)
+        monitor.command("MONITOR")
+        replies = [setup.command("EVALSHA", sha1(body), "1", "k", "v")]
+        for _ in range(2):
+            line = monitor.read_reply()
+            replies.append(line.split(b"]", 1)[1] if b"]" in line else line)
+        setup.close()
+        monitor.close()
+        return replies
+
+    assert scenario(server.port) == scenario(reference.port)
+
+
+def evalsha_kill_scenario(port):
+    """A script run by EVALSHA past busy-reply-threshold: SCRIPT KILL stops it unless it wrote."""
+    out = []
+    other = RawConnection(port)
+    runner = RawConnection(port, timeout=20)
+    spin = "local i = 0 while true do i = i + 1 end"
+    wrote = "redis.call('set', KEYS[1], ARGV[1]) while true do end"
+    out.append(other.command("CONFIG", "SET", "busy-reply-threshold", "100"))
+    out.append(other.command("SCRIPT", "LOAD", spin))
+    out.append(other.command("SCRIPT", "LOAD", wrote))
+    deadline = time.monotonic() + 20
+    runner.send(encode_command(["EVALSHA", sha1(spin), "0"]))
+    while not other.command("PING").startswith(b"-BUSY"):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    out.append(other.command("GET", "x"))
+    out.append(other.command("FUNCTION", "KILL"))
+    out.append(other.command("SCRIPT", "KILL"))
+    out.append(runner.read_reply())
+    out.append(runner.command("PING"))
+    runner.send(encode_command(["EVALSHA", sha1(wrote), "1", "w", "1"]))
+    while not other.command("PING").startswith(b"-BUSY"):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    out.append(other.command("SCRIPT", "KILL"))
+    other.send(encode_command(["SHUTDOWN", "NOSAVE"]))
+    out.append(other.is_closed(10))
+    out.append(runner.is_closed(10))
+    other.close()
+    runner.close()
+    return out
+
+
+def test_busy_evalsha_and_script_kill(start_server):
+    require_reference()
+    reference = ServerProcess(reference=True)
+    try:
+        expected = evalsha_kill_scenario(reference.port)
+        assert reference.wait_exit(10) == 0
+    finally:
+        reference.stop()
+    ours = start_server()
+    assert evalsha_kill_scenario(ours.port) == expected
+    assert ours.wait_exit(10) == 0
