@@ -314,15 +314,24 @@ SELECTIVE = ("redis.call('set', 'a', '1') redis.set_repl(redis.REPL_NONE) "
              "redis.call('set', 'd', '4')")
 
 
-def selective_replication(master, replica):
-    """(the replica's a..e once d arrived, the master's after reloading its AOF)."""
+def selective_replication(master, replica, run="eval"):
+    """(the replica's a..e once d arrived, the master's after reloading its AOF). `run`:
+    the script sent by EVAL, by EVALSHA once loaded, or as a function called by FCALL."""
     watcher = RawConnection(replica.port)
     deadline = time.monotonic() + 20
     while b"master_link_status:up" not in watcher.command("INFO", "replication"):
         assert time.monotonic() < deadline, "the replica's link never came up"
         time.sleep(0.05)
     conn = RawConnection(master.port)
-    assert conn.command("EVAL", SELECTIVE, "0") == b"$-1\r\n"
+    if run == "eval":
+        assert conn.command("EVAL", SELECTIVE, "0") == b"$-1\r\n"
+    elif run == "evalsha":
+        conn.command("SCRIPT", "LOAD", SELECTIVE)
+        assert conn.command("EVALSHA", sha1(SELECTIVE), "0") == b"$-1\r\n"
+    else:
+        conn.command("FUNCTION", "LOAD", "#!lua name=selective\nredis.register_function("
+                                         "'selective', function() %s end)" % SELECTIVE)
+        assert conn.command("FCALL", "selective", "0") == b"$-1\r\n"
     deadline = time.monotonic() + 10
     while watcher.command("GET", "d") != b"$1\r\n4\r\n":
         assert time.monotonic() < deadline, "the script's effects never reached the replica"
@@ -335,7 +344,8 @@ def selective_replication(master, replica):
     return on_replica, from_aof
 
 
-def test_set_repl_sends_effects_to_the_aof_or_the_replicas(start_server):
+@pytest.mark.parametrize("run", ["eval", "evalsha", "fcall"])
+def test_set_repl_sends_effects_to_the_aof_or_the_replicas(start_server, run):
     """redis.set_repl: REPL_AOF effects reach only the AOF, REPL_REPLICA only the replicas,
     as on Redis 7.0.15 (a master with an AOF and one replica, each kind)."""
     require_reference()
@@ -345,7 +355,7 @@ def test_set_repl_sends_effects_to_the_aof_or_the_replicas(start_server):
                               reference=reference)
         replica = start_server("--replicaof", "127.0.0.1", str(master.port),
                                reference=reference)
-        results.append(selective_replication(master, replica))
+        results.append(selective_replication(master, replica, run))
     assert results[0] == results[1]
     assert results[1] == (b"*5\r\n$1\r\n1\r\n$-1\r\n$-1\r\n$1\r\n4\r\n$1\r\n5\r\n",
                           b"*5\r\n$1\r\n1\r\n$-1\r\n$1\r\n3\r\n$1\r\n4\r\n$-1\r\n")
