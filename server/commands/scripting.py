@@ -465,6 +465,11 @@ local GC_STEP_PERIOD, runs_since_gc_step, collectgarbage = 50, 0, collectgarbage
 
 -- KEYS and ARGV come as arguments (small calls) or as two tables (keys == nil). A script
 -- sees them as globals; a library function (FCALL) gets them as its two arguments.
+-- A library function is called with its KEYS and ARGV through one closure made once (a
+-- closure per call would be garbage for the collector): scripts cannot run scripts.
+local current_fn, current_keys, current_args
+local function call_current() return current_fn(current_keys, current_args) end
+
 local function run(fn, with_hook, keys, args, nkeys, ...)
   if keys == nil then
     local all = {...}
@@ -474,7 +479,8 @@ local function run(fn, with_hook, keys, args, nkeys, ...)
   end
   local body = fn
   if api.library_mode then
-    body = function() return fn(keys, args) end
+    current_fn, current_keys, current_args = fn, keys, args
+    body = call_current
   else
     rawset(S, 'KEYS', keys)
     rawset(S, 'ARGV', args)
@@ -482,6 +488,7 @@ local function run(fn, with_hook, keys, args, nkeys, ...)
   if with_hook then sethook(hook, '', api.hook_instructions) end
   local ok, result = xpcall(body, error_handler)
   if with_hook then sethook() end
+  current_fn, current_keys, current_args = nil, nil, nil
   runs_since_gc_step = runs_since_gc_step + 1
   if runs_since_gc_step == GC_STEP_PERIOD then
     runs_since_gc_step = 0
