@@ -60,6 +60,9 @@ from server.commands.sets import Set
 from server.commands.zsets import SortedSet
 from server.values.packlist import implementation as _packlist_implementation
 from server.values.sets import INTSET_HARD_LIMIT
+from server.values.streams import (ConsumerGroup, Consumer, PendingEntry, Stream, StreamNode,
+                                   FLAG_DELETED, FLAG_SAMEFIELDS, SEQ_MASK, MAX_ID, make_id,
+                                   _as_int64 as _stream_int)
 
 _packlist = _packlist_implementation()
 
@@ -298,6 +301,8 @@ def value_type(value):
         return TYPE_SET_INTSET if value.encoding() == "intset" else TYPE_SET
     if kind == "zset":
         return TYPE_ZSET_LISTPACK if value.encoding() == "listpack" else TYPE_ZSET_2
+    if kind == "stream":
+        return TYPE_STREAM_LISTPACKS_2
     raise RdbFormatError("no RDB encoding for type %r" % kind)
 
 
@@ -344,6 +349,8 @@ def write_value(out, value, config):
         for member, score in value.items(0, len(value), reverse=True):
             write_string(out, member, compress)
             out += _pack_double(score)
+    elif rdb_type == TYPE_STREAM_LISTPACKS_2:
+        _write_stream(out, value, compress)
     else:
         _write_quicklist(out, value, config, compress)
 
@@ -407,6 +414,69 @@ def _write_quicklist(out, value, config, compress):
                 write_lzf_blob(out, compressed, len(blob))
                 continue
         write_string(out, blob, compress)
+
+
+# -- streams -----------------------------------------------------------------------------------
+# RDB_TYPE_STREAM_LISTPACKS_2, as rdbSaveObject lays a stream out:
+#   node count, then per node its master ID (16 bytes, big-endian ms then seq: the radix
+#   tree key) and its listpack; length, last ID, first ID, greatest deleted ID (ms and seq
+#   as lengths each), entries added; group count, then per group (in name order) its name,
+#   last ID, entries read (-1 as a 64-bit length), its PEL (count, then per entry the raw
+#   ID, delivery time as 8 little-endian bytes, delivery count) and its consumers (count,
+#   then per consumer its name, seen time, and its PEL's raw IDs).
+# RDB_TYPE_STREAM_LISTPACKS (6.x) lacks first ID, greatest deleted ID, entries added and
+# the groups' entries read.
+
+U64 = (1 << 64) - 1
+
+
+def _raw_id(entry_id):
+    return entry_id.to_bytes(16, "big")
+
+
+def _node_listpack(node):
+    items = node.listpack_items()
+    if _native is not None:
+        return _native.items_listpack(items)
+    return build_listpack(items)
+
+
+def _write_id(out, entry_id):
+    write_length(out, entry_id >> 64)
+    write_length(out, entry_id & SEQ_MASK)
+
+
+def _write_stream(out, stream, compress):
+    write_length(out, len(stream.nodes))
+    for node in stream.nodes:
+        write_string(out, _raw_id(node.master), compress)
+        write_string(out, _node_listpack(node), compress)
+    write_length(out, stream.length)
+    _write_id(out, stream.last_id)
+    _write_id(out, stream.first_id)
+    _write_id(out, stream.max_deleted_id)
+    write_length(out, stream.entries_added)
+    groups = stream.groups_in_order()
+    write_length(out, len(groups))
+    for group in groups:
+        write_string(out, group.name, compress)
+        _write_id(out, group.last_id)
+        write_length(out, group.entries_read & U64)
+        pending = group.pel.range()
+        write_length(out, len(pending))
+        for entry_id, entry in pending:
+            out += _raw_id(entry_id)
+            out += (entry.delivery_time & U64).to_bytes(8, "little")
+            write_length(out, entry.delivery_count)
+        consumers = group.consumers_in_order()
+        write_length(out, len(consumers))
+        for consumer in consumers:
+            write_string(out, consumer.name, compress)
+            out += (consumer.seen_time & U64).to_bytes(8, "little")
+            ids = consumer.pel.ids()
+            write_length(out, len(ids))
+            for entry_id in ids:
+                out += _raw_id(entry_id)
 
 
 # -- reading -------------------------------------------------------------------------------
@@ -998,6 +1068,185 @@ def _load_hash_zipmap(reader, config):
     return value
 
 
+# -- streams ----------------------------------------------------------------------------------
+
+def _signed64(n):
+    return n - (1 << 64) if n >> 63 else n
+
+
+def _stream_integer(item):
+    """An element a stream listpack holds as a number (lpGetIntegerIfValid), else None."""
+    if item.__class__ is int:
+        return item
+    return _stream_int(item)
+
+
+def _check_stream_node(items):
+    """streamValidateListpackIntegrity's deep walk over a node's elements (counters first);
+    the items as bytes, or raises RdbFormatError. Also refuses what the walk lets through
+    but would leave this node inconsistent: live and deleted counters that disagree with
+    the entries' flags."""
+    bad = RdbFormatError("Stream listpack integrity check failed.")
+    end = len(items)
+    if end < 4:
+        raise bad
+    numbers = [_stream_integer(item) for item in items[:3]]
+    if None in numbers:
+        raise bad
+    count, deleted, master_fields = numbers
+    if count < 0 or deleted < 0 or master_fields < 0:
+        raise bad
+    p = 3 + master_fields
+    if p >= end or _stream_integer(items[p]) != 0:
+        raise bad
+    p += 1
+    live = dead = 0
+    for _ in range(count + deleted):
+        if p + 3 > end:
+            raise bad
+        flags = _stream_integer(items[p])
+        if flags is None or _stream_integer(items[p + 1]) is None \
+                or _stream_integer(items[p + 2]) is None:
+            raise bad
+        p += 3
+        fields, extra = master_fields, 3
+        if not flags & FLAG_SAMEFIELDS:
+            if p >= end:
+                raise bad
+            fields = _stream_integer(items[p])
+            if fields is None or fields < 0:
+                raise bad
+            p += 1 + fields
+            extra += fields + 1
+        p += fields
+        if p >= end or _stream_integer(items[p]) != fields + extra:
+            raise bad
+        p += 1
+        if flags & FLAG_DELETED:
+            dead += 1
+        else:
+            live += 1
+    if p != end or live != count or dead != deleted:
+        raise bad
+    return [_as_bytes(item) for item in items]
+
+
+def _stream_node(master, blob):
+    if _native is not None:
+        try:
+            items = _native.listpack_items(blob)
+        except _native.Corrupt:
+            raise RdbFormatError("Stream listpack integrity check failed.") from None
+    else:
+        items = _checked("Stream listpack", parse_listpack, blob)
+    items = _check_stream_node(items)
+    try:
+        return StreamNode.from_listpack_items(master, items)
+    except (ValueError, IndexError):
+        raise RdbFormatError("Stream listpack integrity check failed.") from None
+
+
+def _read_id(reader):
+    ms = reader.length()
+    return make_id(ms, reader.length())
+
+
+def _read_raw_id(reader):
+    return int.from_bytes(reader.take(16), "big")
+
+
+def _read_ms_time(reader):
+    return int.from_bytes(reader.take(8), "little", signed=True)
+
+
+def _entries_read_estimate(stream, last_id):
+    """A 6.x group's entries-read counter, as Redis estimates it on loading
+    (streamEstimateDistanceFromFirstEverEntry)."""
+    if not stream.entries_added:
+        return 0
+    if not stream.length and last_id <= stream.last_id:
+        return stream.entries_added
+    if last_id == stream.last_id:
+        return stream.entries_added
+    if last_id > stream.last_id:
+        return ConsumerGroup.INVALID_ENTRIES_READ
+    if not stream.max_deleted_id or stream.max_deleted_id < stream.first_id:
+        if last_id < stream.first_id:
+            return stream.entries_added - stream.length
+        if last_id == stream.first_id:
+            return stream.entries_added - stream.length + 1
+    return ConsumerGroup.INVALID_ENTRIES_READ
+
+
+def _load_stream(reader, config, version):
+    stream = Stream()
+    nodes = stream.nodes
+    masters = set()
+    for _ in range(reader.length()):
+        key = reader.string()
+        if len(key) != 16:
+            raise RdbFormatError("Stream node key entry is not the size of a stream ID")
+        blob = reader.string()
+        node = _stream_node(int.from_bytes(key, "big"), blob)
+        if node.master in masters:
+            raise RdbFormatError("Listpack re-added with existing key")
+        masters.add(node.master)
+        nodes.append(node)
+    if any(map(int.__gt__, (n.master for n in nodes), (n.master for n in nodes[1:]))):
+        nodes.sort(key=lambda n: n.master)       # the radix tree orders what a file may not
+    stream.length = reader.length()
+    stream.last_id = _read_id(reader)
+    if version == 2:
+        stream.first_id = _read_id(reader)
+        stream.max_deleted_id = _read_id(reader)
+        stream.entries_added = reader.length()
+    else:
+        stream.entries_added = stream.length
+        stream.first_id = stream.edge_id(first=True)
+    if stream.length and not nodes:
+        raise RdbFormatError("Stream length inconsistent with rax entries")
+    if stream.length != sum(node.count for node in nodes):
+        raise RdbFormatError("Stream length inconsistent with its listpacks")
+    for _ in range(reader.length()):
+        name = reader.string()
+        last_id = _read_id(reader)
+        if version == 2:
+            entries_read = _signed64(reader.length())
+        else:
+            entries_read = _entries_read_estimate(stream, last_id)
+        group = stream.add_group(name, last_id, entries_read)
+        if group is None:
+            raise RdbFormatError("Duplicated consumer group name %s"
+                                 % name.split(b"\0", 1)[0].decode("utf-8", "replace"))
+        pel = group.pel
+        for _ in range(reader.length()):
+            entry_id = _read_raw_id(reader)
+            delivery_time = _read_ms_time(reader)
+            entry = PendingEntry(delivery_time, reader.length(), None)
+            if not pel.add(entry_id, entry):
+                raise RdbFormatError(
+                    "Duplicated global PEL entry loading stream consumer group")
+        for _ in range(reader.length()):
+            name = reader.string()
+            if name in group.consumers:
+                raise RdbFormatError("Duplicate stream consumer detected.")
+            consumer = group.consumers[name] = Consumer(name, _read_ms_time(reader))
+            for _ in range(reader.length()):
+                entry_id = _read_raw_id(reader)
+                entry = pel.get(entry_id)
+                if entry is None:
+                    raise RdbFormatError("Consumer entry not found in group global PEL")
+                if entry.consumer is not None or not consumer.pel.add(entry_id, entry):
+                    raise RdbFormatError("Duplicated consumer PEL entry  loading a stream "
+                                         "consumer group")
+                entry.consumer = consumer
+        for _, entry in pel.range():
+            if entry.consumer is None:
+                raise RdbFormatError("Stream CG PEL entry without consumer")
+    return stream
+
+
+
 _LOADERS = {
     TYPE_STRING: _load_string,
     TYPE_LIST: _load_list,
@@ -1014,4 +1263,6 @@ _LOADERS = {
     TYPE_HASH_LISTPACK: _load_hash_listpack,
     TYPE_HASH_ZIPLIST: _load_hash_ziplist,
     TYPE_HASH_ZIPMAP: _load_hash_zipmap,
+    TYPE_STREAM_LISTPACKS: lambda reader, config: _load_stream(reader, config, 1),
+    TYPE_STREAM_LISTPACKS_2: lambda reader, config: _load_stream(reader, config, 2),
 }
