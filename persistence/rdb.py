@@ -100,9 +100,9 @@ Anything wrong with the file raises RdbLoadError, carrying:
 The loader never reads past the data, and never allocates more than the bytes
 present warrant: every claimed length is checked against them first.
 
-Compared with Redis: module values and stream values cannot be loaded (both
-are refused; check_mode skips module values but refuses streams), and an
-internal error's line names no C source line and gives the real offset.
+Compared with Redis: module values cannot be loaded (refused; check_mode skips
+them), and an internal error's line names no C source line and gives the real
+offset.
 """
 import mmap
 import os

@@ -22,10 +22,14 @@ Writing produces what Redis produces for the same contents and encoding:
              member) or RDB_TYPE_SET
     zset     RDB_TYPE_ZSET_LISTPACK (small) or RDB_TYPE_ZSET_2 (binary doubles,
              highest score first)
+    stream   RDB_TYPE_STREAM_LISTPACKS_2: each node's listpack as Redis holds it
+             (the value type splits nodes where Redis does), then the metadata,
+             consumer groups, their PELs and consumers
 
 Reading accepts everything Redis 7.0 loads for these types, older encodings
 included (RDB_TYPE_LIST, ziplist lists and quicklists, zipmap and ziplist
-hashes, ziplist sorted sets, RDB_TYPE_ZSET with text scores). Every length is
+hashes, ziplist sorted sets, RDB_TYPE_ZSET with text scores, the
+RDB_TYPE_STREAM_LISTPACKS of 6.x). Every length is
 checked against the bytes actually present before anything is allocated and
 every loop is bounded by the input, so corrupt input raises RdbFormatError
 (EmptyValueError for a well-formed but empty aggregate, which the file loader
@@ -43,7 +47,9 @@ out in another order (Redis's follows its seeded hash table); a list is split
 into nodes as if built by RPUSH, while Redis keeps the node boundaries its
 pushes, inserts and loads made; an intset is written in the narrowest width,
 while Redis keeps a wider one after the member that needed it is removed.
-Streams and module values are not supported.
+A stream is checked more strictly than Redis's sanitisation does: node counters
+must match the entries' flags, the length the nodes' live entries, and a pending
+entry may belong to one consumer only. Module values are not supported.
 """
 import math
 import re

@@ -23,9 +23,13 @@ STEP_BUDGET = 2048          # entries released per turn of the loop (well under 
 
 
 def free_effort(value):
-    """How much work releasing `value` takes: its element count (1 for a string)."""
+    """How much work releasing `value` takes: its element count (1 for a string), or
+    what the value itself estimates (a stream counts its nodes and groups)."""
     if type(value) is bytes:
         return 1
+    estimate = getattr(value, "free_effort", None)
+    if estimate is not None:
+        return estimate()
     try:
         return len(value)
     except TypeError:

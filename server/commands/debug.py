@@ -205,11 +205,11 @@ def _digest_hash(value, digest):
 
 
 def _digest_stream(value, digest):
-    for (ms, seq), fields in value.entries():
-        digest.mix(b"%d.%d" % (ms, seq))
-        for field, item in fields:
-            digest.mix(_as_bytes(field))
-            digest.mix(_as_bytes(item))
+    # the live entries in ID order, as xorObjectDigest walks them (groups are left out)
+    for entry_id, flat in value.range():
+        digest.mix(b"%d.%d" % (entry_id >> 64, entry_id & 0xFFFFFFFFFFFFFFFF))
+        for item in flat:
+            digest.mix(item)
 
 
 # Type name -> fn(value, digest). A data type module may register its own.

@@ -188,7 +188,83 @@ def value_size(value, samples, config):
                  for member, _ in value.items(0, min(samples, len(value)))]
         return (ROBJ + ZSET + ZSKIPLIST + DICT + 8 * dict_slots(len(value)) + header
                 + _average(sizes, len(value)))
+    if kind == "stream":
+        return _stream_size(value, samples, config)
     return ROBJ
+
+
+# Stream structures (64-bit): stream, streamCG, streamNACK, streamConsumer; a radix tree
+# counts 16 bytes per element and, per node, its 4-byte header plus 30 words of overhead.
+STREAM = 80
+STREAM_CG = 40
+STREAM_NACK = 24
+STREAM_CONSUMER = 24
+RAX_NODE = 4 + 8 * 30
+RAX_EXACT_KEYS = 512      # radix trees bigger than this are counted from a sample
+
+
+def rax_node_count(keys):
+    """The nodes Redis's radix tree has for these 16-byte keys (sorted, distinct): the
+    root, each branching point, each key's leaf, and one node for the rest of an edge
+    longer than one byte below a branching point (the root holds its own run)."""
+    if len(keys) > RAX_EXACT_KEYS:
+        step = len(keys) / RAX_EXACT_KEYS
+        sample = [keys[int(i * step)] for i in range(RAX_EXACT_KEYS)]
+        return 1 + (rax_node_count(sample) - 1) * len(keys) / RAX_EXACT_KEYS
+    if not keys:
+        return 1
+    children = {}
+    for key in keys:
+        for depth in range(16):
+            children.setdefault(key[:depth], set()).add(key[depth])
+    count = 1
+    seen = set()
+    for key in keys:
+        parent_depth, parent_branches = 0, len(children[b""]) > 1
+        for depth in range(1, 17):
+            prefix = key[:depth]
+            branches = len(children.get(prefix, ())) > 1
+            if depth < 16 and not branches:
+                continue
+            if prefix not in seen:
+                seen.add(prefix)
+                count += 1
+                if parent_branches and depth - parent_depth >= 2:
+                    count += 1
+            parent_depth, parent_branches = depth, branches
+    return count
+
+
+def _rax_size(ids):
+    keys = [entry_id.to_bytes(16, "big") for entry_id in ids]
+    return 16 * len(keys) + RAX_NODE * rax_node_count(keys)
+
+
+def _stream_size(value, samples, config):
+    """objectComputeSize for a stream: its radix tree, the first `samples` listpacks'
+    average for all but the last, the last one as it is, then the groups' PELs and
+    consumers."""
+    nodes = value.nodes
+    size = ROBJ + STREAM + _rax_size([node.master for node in nodes])
+    # XADD preallocates a new node (4096 bytes, less under a smaller stream-node-max-bytes)
+    # and shrinks it to fit when it opens the next one: only the tail keeps the slack
+    prealloc = min(4096, config.stream_node_max_bytes or 4096)
+
+    def allocated(node):
+        used = node.listpack_bytes()
+        return allocation(max(used, prealloc) if node is nodes[-1] else used)
+
+    sampled = [allocated(node) for node in nodes[:samples]]
+    if len(nodes) <= len(sampled):
+        size += sum(sampled)
+    elif sampled:
+        size += sum(sampled) // len(sampled) * (len(nodes) - 1)
+        size += allocated(nodes[-1])
+    for group in value.groups_in_order():
+        size += STREAM_CG + _rax_size(group.pel.ids()) + STREAM_NACK * len(group.pel)
+        for consumer in group.consumers_in_order():
+            size += STREAM_CONSUMER + len(consumer.name) + _rax_size(consumer.pel.ids())
+    return size
 
 
 @command("memory|usage", -3, "readonly", acl="@read @slow", since="4.0.0",

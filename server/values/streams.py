@@ -483,6 +483,16 @@ class Stream(RedisValue):
     def __len__(self):
         return self.length
 
+    def free_effort(self):
+        """What releasing the stream costs, as lazyfreeGetFreeEffort estimates it: the
+        radix tree's nodes (about two per listpack node), and per group one plus the
+        first group's PEL size."""
+        effort = 2 * len(self.nodes)
+        if self.groups:
+            first = self.groups_in_order()[0]
+            effort += len(self.groups) * (1 + len(first.pel))
+        return effort
+
     def copy(self):
         twin = Stream()
         twin.nodes = [node.copy() for node in self.nodes]
