@@ -27,6 +27,7 @@ from persistence import aof, children, rdb
 from persistence.snapshot import update_disk_error_check
 from server.base.log import log
 from server.commands import functions
+from server.values.streams import format_id
 
 LOG_LEVELS = {"debug": log.debug, "verbose": log.verbose, "notice": log.notice,
               "warning": log.warning}
@@ -475,9 +476,36 @@ def function_load_commands(server):
         yield 0, [b"FUNCTION", b"LOAD", code]
 
 
+def stream_commands(key, stream):
+    """A stream as rewriteStreamObject writes it: an XADD per entry (or XADD MAXLEN 0 of
+    a placeholder for an empty stream), XSETID with the last ID, entries added and the
+    greatest deleted ID, then per group XGROUP CREATE ... ENTRIESREAD, and per consumer
+    an XCLAIM ... FORCE JUSTID per pending entry or XGROUP CREATECONSUMER when it has none."""
+    if stream.length:
+        for entry_id, flat in stream.range():
+            yield [b"XADD", key, format_id(entry_id)] + list(flat)
+    else:
+        yield [b"XADD", key, b"MAXLEN", b"0", b"0-1", b"x", b"y"]
+    yield [b"XSETID", key, format_id(stream.last_id), b"ENTRIESADDED",
+           b"%d" % stream.entries_added, b"MAXDELETEDID", format_id(stream.max_deleted_id)]
+    for group in stream.groups_in_order():
+        name = group.name
+        yield [b"XGROUP", b"CREATE", key, name, format_id(group.last_id), b"ENTRIESREAD",
+               b"%d" % group.entries_read]
+        for consumer in group.consumers_in_order():
+            pending = consumer.pel.range()
+            if not pending:
+                yield [b"XGROUP", b"CREATECONSUMER", key, name, consumer.name]
+            for entry_id, entry in pending:
+                yield [b"XCLAIM", key, name, consumer.name, b"0", format_id(entry_id),
+                       b"TIME", b"%d" % entry.delivery_time, b"RETRYCOUNT",
+                       b"%d" % entry.delivery_count, b"JUSTID", b"FORCE"]
+
+
 def rewrite_commands(dbs):
     """The dataset as commands, per key as Redis's AOF rewrite writes them: SELECT per
-    database, then SET / RPUSH / SADD / ZADD / HMSET in batches, PEXPIREAT for a TTL."""
+    database, then SET / RPUSH / SADD / ZADD / HMSET in batches (a stream as
+    stream_commands writes it), PEXPIREAT for a TTL."""
     from protocol.writer import format_double
     for db in dbs:
         if not len(db):
@@ -487,6 +515,9 @@ def rewrite_commands(dbs):
         for key, value in db.data.items():
             if isinstance(value, (bytes, bytearray)):
                 yield index, [b"SET", key, bytes(value)]
+            elif value.TYPE == "stream":
+                for argv in stream_commands(key, value):
+                    yield index, argv
             else:
                 kind = value.TYPE
                 if kind == "list":

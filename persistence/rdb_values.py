@@ -1184,15 +1184,34 @@ def _entries_read_estimate(stream, last_id):
     return ConsumerGroup.INVALID_ENTRIES_READ
 
 
+class _StreamReads:
+    """The reader's reads, each naming on a short read what Redis names when loading a
+    stream ("Stream PEL ID loading failed." ...) rather than reporting an unexpected EOF."""
+    __slots__ = ("reader",)
+
+    def __init__(self, reader):
+        self.reader = reader
+
+    def __call__(self, reason, read, *args):
+        try:
+            return read(*args)
+        except RdbFormatError as exc:
+            if str(exc) == "unexpected end of data":
+                raise RdbFormatError(reason) from None
+            raise
+
+
 def _load_stream(reader, config, version):
+    read = _StreamReads(reader)
+    length, string = reader.length, reader.string
     stream = Stream()
     nodes = stream.nodes
     masters = set()
-    for _ in range(reader.length()):
-        key = reader.string()
+    for _ in range(read("Stream listpacks len loading failed.", length)):
+        key = read("Stream master ID loading failed: invalid encoding or I/O error.", string)
         if len(key) != 16:
             raise RdbFormatError("Stream node key entry is not the size of a stream ID")
-        blob = reader.string()
+        blob = read("Stream listpacks loading failed.", string)
         node = _stream_node(int.from_bytes(key, "big"), blob)
         if node.master in masters:
             raise RdbFormatError("Listpack re-added with existing key")
@@ -1200,12 +1219,13 @@ def _load_stream(reader, config, version):
         nodes.append(node)
     if any(map(int.__gt__, (n.master for n in nodes), (n.master for n in nodes[1:]))):
         nodes.sort(key=lambda n: n.master)       # the radix tree orders what a file may not
-    stream.length = reader.length()
-    stream.last_id = _read_id(reader)
+    metadata = "Stream object metadata loading failed."
+    stream.length = read(metadata, length)
+    stream.last_id = read(metadata, _read_id, reader)
     if version == 2:
-        stream.first_id = _read_id(reader)
-        stream.max_deleted_id = _read_id(reader)
-        stream.entries_added = reader.length()
+        stream.first_id = read(metadata, _read_id, reader)
+        stream.max_deleted_id = read(metadata, _read_id, reader)
+        stream.entries_added = read(metadata, length)
     else:
         stream.entries_added = stream.length
         stream.first_id = stream.edge_id(first=True)
@@ -1213,11 +1233,11 @@ def _load_stream(reader, config, version):
         raise RdbFormatError("Stream length inconsistent with rax entries")
     if stream.length != sum(node.count for node in nodes):
         raise RdbFormatError("Stream length inconsistent with its listpacks")
-    for _ in range(reader.length()):
-        name = reader.string()
-        last_id = _read_id(reader)
+    for _ in range(read("Stream cgroup count loading failed.", length)):
+        name = read("Error reading the consumer group name from Stream", string)
+        last_id = read("Stream cgroup ID loading failed.", _read_id, reader)
         if version == 2:
-            entries_read = _signed64(reader.length())
+            entries_read = _signed64(read("Stream cgroup offset loading failed.", length))
         else:
             entries_read = _entries_read_estimate(stream, last_id)
         group = stream.add_group(name, last_id, entries_read)
@@ -1225,20 +1245,22 @@ def _load_stream(reader, config, version):
             raise RdbFormatError("Duplicated consumer group name %s"
                                  % name.split(b"\0", 1)[0].decode("utf-8", "replace"))
         pel = group.pel
-        for _ in range(reader.length()):
-            entry_id = _read_raw_id(reader)
-            delivery_time = _read_ms_time(reader)
-            entry = PendingEntry(delivery_time, reader.length(), None)
+        for _ in range(read("Stream PEL size loading failed.", length)):
+            entry_id = read("Stream PEL ID loading failed.", _read_raw_id, reader)
+            delivery_time = read("Stream PEL NACK loading failed.", _read_ms_time, reader)
+            entry = PendingEntry(delivery_time, read("Stream PEL NACK loading failed.", length),
+                                 None)
             if not pel.add(entry_id, entry):
                 raise RdbFormatError(
                     "Duplicated global PEL entry loading stream consumer group")
-        for _ in range(reader.length()):
-            name = reader.string()
+        for _ in range(read("Stream consumers num loading failed.", length)):
+            name = read("Error reading the consumer name from Stream group.", string)
             if name in group.consumers:
                 raise RdbFormatError("Duplicate stream consumer detected.")
-            consumer = group.consumers[name] = Consumer(name, _read_ms_time(reader))
-            for _ in range(reader.length()):
-                entry_id = _read_raw_id(reader)
+            seen_time = read("Stream short read reading seen time.", _read_ms_time, reader)
+            consumer = group.consumers[name] = Consumer(name, seen_time)
+            for _ in range(read("Stream consumer PEL num loading failed.", length)):
+                entry_id = read("Stream short read reading PEL streamID.", _read_raw_id, reader)
                 entry = pel.get(entry_id)
                 if entry is None:
                     raise RdbFormatError("Consumer entry not found in group global PEL")
@@ -1250,7 +1272,6 @@ def _load_stream(reader, config, version):
             if entry.consumer is None:
                 raise RdbFormatError("Stream CG PEL entry without consumer")
     return stream
-
 
 
 _LOADERS = {
