@@ -228,6 +228,22 @@ def canonical(payload):
     return dump_payload(load_payload(payload, Config), Config)
 
 
+def stream_state(payload, nodes=True):
+    """What a stream payload holds, but its consumers' seen times (and, without nodes, how
+    its entries are split into nodes)."""
+    from persistence.dump import load_payload
+    stream = load_payload(payload, None)
+    groups = []
+    for group in stream.groups_in_order():
+        pending = [(entry_id, entry.delivery_time, entry.delivery_count, entry.consumer.name)
+                   for entry_id, entry in group.pel.range()]
+        groups.append((group.name, group.last_id, group.entries_read, pending,
+                       [consumer.name for consumer in group.consumers_in_order()]))
+    layout = [node.listpack_items() for node in stream.nodes] if nodes else None
+    return (list(stream.range()), layout, stream.length, stream.last_id, stream.first_id,
+            stream.max_deleted_id, stream.entries_added, groups)
+
+
 # -- corrupt payloads --------------------------------------------------------------------------
 
 # Payloads of Redis's corrupt-dump suite that sanitisation refuses, with what Redis logs.
@@ -464,11 +480,11 @@ def rewrite(client):
 
 
 @pytest.mark.parametrize("pure", [False, True])
-def test_aof_rewrite_writes_what_redis_writes_and_loads_back(reference, pure):
+def test_aof_rewrite_writes_what_redis_writes_and_loads_back(reference, pure, tmp_path):
     aof_args = ["--appendonly", "yes", "--aof-use-rdb-preamble", "no",
                 "--enable-debug-command", "yes"]
     ref_srv = ServerProcess(aof_args, reference=True)
-    our_srv = ServerProcess(aof_args, pure=pure)
+    our_srv = ServerProcess(aof_args, pure=pure, dir=str(tmp_path))
     try:
         ref, our = ref_srv.client(), our_srv.client()
         fill_streams(ref, our)
@@ -479,14 +495,22 @@ def test_aof_rewrite_writes_what_redis_writes_and_loads_back(reference, pure):
         assert commands_by_key(base_aof(our_srv)) == commands_by_key(base_aof(ref_srv))
 
         needs(our_srv, "XGROUP", "XCLAIM")
-        # the rewritten file gives back the streams, in each server
+        # the rewritten file gives back the same streams here as in Redis (which loads its
+        # own again); XCLAIM stamps the consumers' seen time, which is left out
         our_srv.stop()
-        our_srv = ServerProcess(aof_args, dir=our_srv.dir, pure=pure)
+        our_srv = ServerProcess(aof_args, dir=str(tmp_path), pure=pure)
         our = our_srv.client()
         wait_loaded(our, our_srv)
-        assert dumps_of(our) == dumps_of(ref)
+        assert ref.execute_command("DEBUG", "LOADAOF") == b"OK"
         assert our.execute_command("DEBUG", "DIGEST") == ref.execute_command("DEBUG", "DIGEST")
-        assert expected
+        mine, theirs = dumps_of(our), dumps_of(ref)
+        assert mine.keys() == theirs.keys() == expected.keys()
+        for key in mine:
+            assert stream_state(mine[key]) == stream_state(theirs[key]), key
+            # the entries and the stream's counters survive as they were (a group's PEL
+            # does not quite: XCLAIM skips the entries deleted since, as in Redis)
+            assert stream_state(mine[key], nodes=False)[:7] == \
+                stream_state(expected[key], nodes=False)[:7], key
     finally:
         ref_srv.stop()
         our_srv.stop()

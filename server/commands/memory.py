@@ -13,6 +13,7 @@ from server.base.errors import CommandError, SYNTAX
 from server.base.memory import MEMORY
 from server.base.util import parse_int_arg, release_free_memory, reply_help
 from server.commands.keys import encoding_of
+from server.values.streams import radix_tree_nodes
 from server.commands import arguments as arg
 from server.commands.table import command, container, KeySpec, at
 
@@ -203,41 +204,18 @@ RAX_NODE = 4 + 8 * 30
 RAX_EXACT_KEYS = 512      # radix trees bigger than this are counted from a sample
 
 
-def rax_node_count(keys):
-    """The nodes Redis's radix tree has for these 16-byte keys (sorted, distinct): the
-    root, each branching point, each key's leaf, and one node for the rest of an edge
-    longer than one byte below a branching point (the root holds its own run)."""
-    if len(keys) > RAX_EXACT_KEYS:
-        step = len(keys) / RAX_EXACT_KEYS
-        sample = [keys[int(i * step)] for i in range(RAX_EXACT_KEYS)]
-        return 1 + (rax_node_count(sample) - 1) * len(keys) / RAX_EXACT_KEYS
-    if not keys:
-        return 1
-    children = {}
-    for key in keys:
-        for depth in range(16):
-            children.setdefault(key[:depth], set()).add(key[depth])
-    count = 1
-    seen = set()
-    for key in keys:
-        parent_depth, parent_branches = 0, len(children[b""]) > 1
-        for depth in range(1, 17):
-            prefix = key[:depth]
-            branches = len(children.get(prefix, ())) > 1
-            if depth < 16 and not branches:
-                continue
-            if prefix not in seen:
-                seen.add(prefix)
-                count += 1
-                if parent_branches and depth - parent_depth >= 2:
-                    count += 1
-            parent_depth, parent_branches = depth, branches
-    return count
+def rax_node_count(ids):
+    """The nodes Redis's radix tree has for these stream IDs (sorted, distinct), counted
+    as the stream value counts its own; a big tree is counted from an even sample."""
+    if len(ids) > RAX_EXACT_KEYS:
+        step = len(ids) / RAX_EXACT_KEYS
+        sample = [ids[int(i * step)] for i in range(RAX_EXACT_KEYS)]
+        return 1 + (rax_node_count(sample) - 1) * len(ids) / RAX_EXACT_KEYS
+    return radix_tree_nodes(ids)
 
 
 def _rax_size(ids):
-    keys = [entry_id.to_bytes(16, "big") for entry_id in ids]
-    return 16 * len(keys) + RAX_NODE * rax_node_count(keys)
+    return 16 * len(ids) + RAX_NODE * rax_node_count(ids)
 
 
 def _stream_size(value, samples, config):
@@ -245,7 +223,7 @@ def _stream_size(value, samples, config):
     average for all but the last, the last one as it is, then the groups' PELs and
     consumers."""
     nodes = value.nodes
-    size = ROBJ + STREAM + _rax_size([node.master for node in nodes])
+    size = ROBJ + STREAM + 16 * len(nodes) + RAX_NODE * value.rax_node_count()
     # XADD preallocates a new node (4096 bytes, less under a smaller stream-node-max-bytes)
     # and shrinks it to fit when it opens the next one: only the tail keeps the slack
     prealloc = min(4096, config.stream_node_max_bytes or 4096)

@@ -284,6 +284,12 @@ def _rax_nodes(keys, lo, hi, depth, starts_node):
     return total
 
 
+def radix_tree_nodes(ids):
+    """The nodes of a Redis radix tree keyed by these IDs (sorted, distinct) as 16-byte
+    big-endian keys: a stream's nodes, a PEL."""
+    return _rax_nodes(ids, 0, len(ids), 0, True) if ids else 1
+
+
 # -- consumer groups ------------------------------------------------------------------------
 
 class PendingEntry:
@@ -689,10 +695,7 @@ class Stream(RedisValue):
         radix-tree-nodes, MEMORY USAGE): keys are the 16-byte big-endian master IDs; a rax
         keeps one node per branching point, one per run of single-child bytes after a
         branch (compressed) and one per key end, plus the root."""
-        masters = [node.master for node in self.nodes]
-        if not masters:
-            return 1
-        return _rax_nodes(masters, 0, len(masters), 0, True)
+        return radix_tree_nodes([node.master for node in self.nodes])
 
     # -- consumer group accounting (lag, entries read) ------------------------------------------
 
