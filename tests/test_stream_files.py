@@ -600,3 +600,37 @@ def test_checker_reports_a_truncated_stream_as_redis_check_rdb(ref_client, refer
         f.write(data)
     assert our_check(path) == redis_check(path)
     assert our_check(path)[0] == 0
+
+
+# -- replication -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("master_is_reference", [True, False])
+def test_full_sync_carries_streams_with_groups_both_ways(ref_client, master_is_reference):
+    master = ServerProcess(["--enable-debug-command", "yes", "--repl-diskless-sync-delay", "0"],
+                           reference=master_is_reference)
+    replica = ServerProcess(["--enable-debug-command", "yes"], reference=not master_is_reference)
+    try:
+        m, r = master.client(), replica.client()
+        payload = grouped_payload(ref_client, random.Random(8), b"tmp")
+        ref_client.delete(b"tmp")
+        m.restore(b"s", 0, payload)
+        m.xadd(b"plain", {b"a": b"b"}, id=b"1-1")
+        r.replicaof("127.0.0.1", master.port)
+        deadline = time.monotonic() + 20
+        while not (r.info("replication").get("master_link_status") == "up" and r.dbsize() == 2):
+            assert time.monotonic() < deadline, replica.log()
+            time.sleep(0.05)
+        assert r.dump(b"s") == payload
+        assert r.dump(b"plain") == m.dump(b"plain")
+        # then the command stream: a new entry and a delivery to a new consumer
+        m.execute_command("XADD", "s", "*", "x", "y")
+        m.execute_command("XREADGROUP", "GROUP", "readers", "dave", "COUNT", 1, "STREAMS", "s",
+                          ">")
+        m.execute_command("SET", "marker", "1")
+        while r.get(b"marker") is None:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert stream_state(r.dump(b"s")) == stream_state(m.dump(b"s"))
+    finally:
+        replica.stop()
+        master.stop()
