@@ -350,7 +350,8 @@ _read_key_run = _native_key_runs()
 # The value types a key run decodes (the others, rarer, take the general path).
 RUN_TYPES = (rdb_values.TYPE_HASH_LISTPACK, rdb_values.TYPE_ZSET_LISTPACK,
              rdb_values.TYPE_SET, rdb_values.TYPE_SET_INTSET, rdb_values.TYPE_LIST_QUICKLIST_2,
-             rdb_values.TYPE_HASH, rdb_values.TYPE_ZSET_2)
+             rdb_values.TYPE_HASH, rdb_values.TYPE_ZSET_2, rdb_values.TYPE_STREAM_LISTPACKS_2,
+             rdb_values.TYPE_STREAM_LISTPACKS)
 
 
 def _run_decoders(config):

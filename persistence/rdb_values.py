@@ -1080,16 +1080,16 @@ def _signed64(n):
     return n - (1 << 64) if n >> 63 else n
 
 
-def _stream_integer(item):
-    """An element a stream listpack holds as a number (lpGetIntegerIfValid), else None."""
-    if item.__class__ is int:
-        return item
-    return _stream_int(item)
+def _stream_integer(item, known={b"%d" % n: n for n in range(-1, 256)}):
+    """An element a stream listpack holds as a number (lpGetIntegerIfValid), else None.
+    (Flags, counts and small deltas come from a table: most elements read are those.)"""
+    number = known.get(item)
+    return number if number is not None else _stream_int(item)
 
 
 def _check_stream_node(items):
-    """streamValidateListpackIntegrity's deep walk over a node's elements (counters first);
-    the items as bytes, or raises RdbFormatError. Also refuses what the walk lets through
+    """streamValidateListpackIntegrity's deep walk over a node's elements (bytes, counters
+    first); raises RdbFormatError. Also refuses what the walk lets through
     but would leave this node inconsistent: live and deleted counters that disagree with
     the entries' flags."""
     bad = RdbFormatError("Stream listpack integrity check failed.")
@@ -1134,7 +1134,6 @@ def _check_stream_node(items):
             live += 1
     if p != end or live != count or dead != deleted:
         raise bad
-    return [_as_bytes(item) for item in items]
 
 
 def _stream_node(master, blob):
@@ -1144,10 +1143,11 @@ def _stream_node(master, blob):
         except _native.Corrupt:
             raise RdbFormatError("Stream listpack integrity check failed.") from None
     else:
-        items = _checked("Stream listpack", parse_listpack, blob)
-    items = _check_stream_node(items)
+        items = [_as_bytes(item) for item in _checked("Stream listpack", parse_listpack, blob)]
+    _check_stream_node(items)
     try:
-        return StreamNode.from_listpack_items(master, items)
+        # sized as the listpack Redis holds (its size decides where XADD opens a node)
+        return StreamNode.from_listpack_items(master, items, len(blob))
     except (ValueError, IndexError):
         raise RdbFormatError("Stream listpack integrity check failed.") from None
 

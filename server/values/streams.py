@@ -146,17 +146,21 @@ class StreamNode:
         return [b"%d" % self.count, b"%d" % self.deleted] + packlist.unpack(self.body)
 
     @classmethod
-    def from_listpack_items(cls, master, items):
+    def from_listpack_items(cls, master, items, listpack_bytes=None):
         """The node Redis's listpack `items` (bytes, counters first) describes; raises
-        ValueError when they do not form a valid stream node."""
+        ValueError when they do not form a valid stream node. listpack_bytes: the size of
+        the listpack they came from, when known (saves measuring every item)."""
         count, deleted = int(items[0]), int(items[1])
         nfields = int(items[2])
         fields = tuple(items[3:3 + nfields])
         if len(fields) != nfields or items[3 + nfields] != b"0":
             raise ValueError("bad master entry")
         body = items[2:]
-        return cls(master, fields, packlist.pack(body), count, deleted,
-                   sum(entry_size(item) for item in body))
+        if listpack_bytes is None:
+            body_bytes = sum(map(entry_size, body))
+        else:
+            body_bytes = listpack_bytes - 7 - int_entry_size(count) - int_entry_size(deleted)
+        return cls(master, fields, packlist.pack(body), count, deleted, body_bytes)
 
     def copy(self):
         return StreamNode(self.master, self.fields, self.body, self.count, self.deleted,
