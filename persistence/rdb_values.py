@@ -441,10 +441,15 @@ def _raw_id(entry_id):
 
 
 def _node_listpack(node):
-    items = node.listpack_items()
     if _native is not None:
-        return _native.items_listpack(items)
-    return build_listpack(items)
+        # the body's listpack built in C, the two counters spliced in front of its entries
+        body = _native.packed_listpack(node.body)
+        counters = listpack_entry(node.count) + listpack_entry(node.deleted)
+        total = len(body) + len(counters)
+        count = min(int.from_bytes(body[4:6], "little") + 2, LISTPACK_MAX_COUNT)
+        return (total.to_bytes(4, "little") + count.to_bytes(2, "little") + counters
+                + body[6:])
+    return build_listpack(node.listpack_items())
 
 
 def _write_id(out, entry_id):

@@ -137,6 +137,30 @@ def test_dump_is_byte_equal_for_the_same_commands(pair, seed, max_bytes, max_ent
         assert run_both(pair, "XRANGE", b"back", "-", "+") == run_both(pair, "XRANGE", key, "-", "+")
 
 
+def test_a_node_past_the_listpack_count_limit_dumps_as_redis(ref_client, native_server):
+    """Unbounded nodes: one listpack of more than 65535 elements (its count saturates).
+    On the native twins only: the pure packed list rewrites a node on every append."""
+    ref, our = ref_client, native_server.client()
+    pair = (ref, our)
+    for client in pair:
+        client.flushall()
+        client.config_set("stream-node-max-bytes", 0)
+        client.config_set("stream-node-max-entries", 0)
+    for client in pair:
+        pipe = client.pipeline(transaction=False)
+        for i in range(15000):
+            flat = [b"f", i] if i % 3 else [b"g", b"x", b"h", b"y"]
+            pipe.execute_command("XADD", "huge", "%d-1" % (i + 1), *flat)
+        pipe.execute()
+    assert our.dump("huge") == ref.dump("huge")
+    our.restore("back", 0, ref.dump("huge"))
+    assert our.dump("back") == ref.dump("huge")
+    for client in pair:
+        client.flushall()
+        client.config_set("stream-node-max-bytes", 4096)
+        client.config_set("stream-node-max-entries", 100)
+
+
 def test_groups_pels_and_consumers_round_trip_through_restore(pair):
     ref, our = pair
     rng = random.Random(7)
