@@ -67,7 +67,7 @@ from server.commands.zsets import SortedSet
 from server.values.packlist import implementation as _packlist_implementation
 from server.values.sets import INTSET_HARD_LIMIT
 from server.values.streams import (ConsumerGroup, Consumer, PendingEntry, Stream, StreamNode,
-                                   FLAG_DELETED, FLAG_SAMEFIELDS, SEQ_MASK, MAX_ID, make_id,
+                                   FLAG_DELETED, FLAG_SAMEFIELDS, SEQ_MASK, make_id,
                                    _as_int64 as _stream_int)
 
 _packlist = _packlist_implementation()
@@ -1079,7 +1079,7 @@ def _load_hash_zipmap(reader, config):
     return value
 
 
-# -- streams ----------------------------------------------------------------------------------
+# -- streams: loading (rdbLoadObject's checks, with its reasons) ------------------------------
 
 def _signed64(n):
     return n - (1 << 64) if n >> 63 else n

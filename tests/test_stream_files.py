@@ -134,7 +134,8 @@ def test_dump_is_byte_equal_for_the_same_commands(pair, seed, max_bytes, max_ent
         ref.restore(b"back", 0, mine, replace=True)
         our.restore(b"back", 0, theirs, replace=True)
         assert our.dump(b"back") == ref.dump(b"back") == theirs
-        assert run_both(pair, "XRANGE", b"back", "-", "+") == run_both(pair, "XRANGE", key, "-", "+")
+        assert run_both(pair, "XRANGE", b"back", "-", "+") == \
+            run_both(pair, "XRANGE", key, "-", "+")
 
 
 def test_a_node_past_the_listpack_count_limit_dumps_as_redis(ref_client, native_server):
