@@ -13,7 +13,7 @@ import time
 import pytest
 import redis
 
-from differential import needs, ours, pure_server  # noqa: F401 (fixtures)
+from differential import assert_same, needs, ours, pure_server  # noqa: F401 (fixtures)
 from harness import ServerProcess, require_tool
 from test_rdb_file import our_check, redis_check, wait_loaded
 
@@ -100,7 +100,8 @@ def ref_client(reference):
 
 @pytest.fixture
 def pair(reference, ours):
-    """(reference client, our client), flushed, at the default node sizes, sanitizing."""
+    """(reference client, our client), flushed, at the default node sizes, payloads not
+    sanitized and checksums checked (the tests that want otherwise say so)."""
     clients = (reference.client(), ours.client())
     for client in clients:
         client.flushall()
@@ -136,6 +137,38 @@ def test_dump_is_byte_equal_for_the_same_commands(pair, seed, max_bytes, max_ent
         assert our.dump(b"back") == ref.dump(b"back") == theirs
         assert run_both(pair, "XRANGE", b"back", "-", "+") == \
             run_both(pair, "XRANGE", key, "-", "+")
+
+
+@pytest.mark.parametrize("resp3", [False, True])
+def test_replies_are_redis_bytes_in_resp2_and_resp3(reference, ours, resp3):
+    """DUMP, RESTORE (good, busy, corrupt), COPY, DEBUG DIGEST-VALUE, MEMORY USAGE and
+    OBJECT of streams, compared as raw replies."""
+    script = [["CONFIG", "SET", "stream-node-max-entries", "2"],
+              ["XADD", "s", "1-1", "a", "1", "b", "two"],
+              ["XADD", "s", "2-0", "a", "3", "b", "four"],
+              ["XADD", "s", "2-5", "c", "-7"],
+              ["XADD", "s", "3-0", "a", "", "b", "x" * 70],
+              ["XDEL", "s", "2-0"],
+              ["DUMP", "s"],
+              ["DEBUG", "DIGEST-VALUE", "s"],
+              ["MEMORY", "USAGE", "s"],
+              ["MEMORY", "USAGE", "s", "SAMPLES", "0"],
+              ["OBJECT", "ENCODING", "s"],
+              ["COPY", "s", "c"],
+              ["DUMP", "c"],
+              ["XADD", "empty", "MAXLEN", "0", "5-5", "f", "v"],
+              ["DUMP", "empty"],
+              ["RESTORE", "s", "0", b"\x13\x00"],
+              ["RESTORE", "bad", "0", b"\x13\x00\x00" + b"\x0a\x00" + b"\x00" * 8],
+              ["DEBUG", "SET-SKIP-CHECKSUM-VALIDATION", "1"],
+              ["RESTORE", "bad", "0", b"\x13\x01\x10" + b"\x00" * 16 + b"\x02ab"
+               + b"\x0a\x00" + b"\x00" * 8],
+              ["RESTORE", "bad", "0", b"\x13\x00\x00\x00\x00\x00\x00\x00\x00\x00"
+               + b"\x0a\x00" + b"\x00" * 8],
+              ["DUMP", "bad"],
+              ["DEBUG", "SET-SKIP-CHECKSUM-VALIDATION", "0"],
+              ["CONFIG", "SET", "stream-node-max-entries", "100"]]
+    assert_same(reference, ours, script, resp3=resp3)
 
 
 def test_a_node_past_the_listpack_count_limit_dumps_as_redis(ref_client, native_server):
