@@ -1224,6 +1224,7 @@ def _load_stream(reader, config, version):
         nodes.append(node)
     if any(map(int.__gt__, (n.master for n in nodes), (n.master for n in nodes[1:]))):
         nodes.sort(key=lambda n: n.master)       # the radix tree orders what a file may not
+    stream.exact_tail = nodes[-1] if nodes else None     # allocated as long as it is
     metadata = "Stream object metadata loading failed."
     stream.length = read(metadata, length)
     stream.last_id = read(metadata, _read_id, reader)

@@ -141,8 +141,8 @@ def test_dump_is_byte_equal_for_the_same_commands(pair, seed, max_bytes, max_ent
 
 @pytest.mark.parametrize("resp3", [False, True])
 def test_replies_are_redis_bytes_in_resp2_and_resp3(reference, ours, resp3):
-    """DUMP, RESTORE (good, busy, corrupt), COPY, DEBUG DIGEST-VALUE, MEMORY USAGE and
-    OBJECT of streams, compared as raw replies."""
+    """DUMP, RESTORE (good, busy, corrupt), COPY, DEBUG DIGEST-VALUE, MEMORY USAGE (of
+    streams built by XADD, copied, reloaded) and OBJECT of streams, compared as raw replies."""
     script = [["CONFIG", "SET", "stream-node-max-entries", "2"],
               ["XADD", "s", "1-1", "a", "1", "b", "two"],
               ["XADD", "s", "2-0", "a", "3", "b", "four"],
@@ -156,6 +156,7 @@ def test_replies_are_redis_bytes_in_resp2_and_resp3(reference, ours, resp3):
               ["OBJECT", "ENCODING", "s"],
               ["COPY", "s", "c"],
               ["DUMP", "c"],
+              ["MEMORY", "USAGE", "c"],
               ["XADD", "empty", "MAXLEN", "0", "5-5", "f", "v"],
               ["DUMP", "empty"],
               ["RESTORE", "s", "0", b"\x13\x00"],
@@ -167,6 +168,12 @@ def test_replies_are_redis_bytes_in_resp2_and_resp3(reference, ours, resp3):
                + b"\x0a\x00" + b"\x00" * 8],
               ["DUMP", "bad"],
               ["DEBUG", "SET-SKIP-CHECKSUM-VALIDATION", "0"],
+              ["DEBUG", "RELOAD"],
+              ["MEMORY", "USAGE", "s"],
+              ["XADD", "s", "9-9", "a", "b"],
+              ["MEMORY", "USAGE", "s"],
+              ["XADD", "s", "9-10", "a", "b"],
+              ["MEMORY", "USAGE", "s"],
               ["CONFIG", "SET", "stream-node-max-entries", "100"]]
     assert_same(reference, ours, script, resp3=resp3)
 

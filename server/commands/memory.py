@@ -225,12 +225,13 @@ def _stream_size(value, samples, config):
     nodes = value.nodes
     size = ROBJ + STREAM + 16 * len(nodes) + RAX_NODE * value.rax_node_count()
     # XADD preallocates a new node (4096 bytes, less under a smaller stream-node-max-bytes)
-    # and shrinks it to fit when it opens the next one: only the tail keeps the slack
+    # and shrinks it to fit when it opens the next one: only a tail it opened keeps the slack
     prealloc = min(4096, config.stream_node_max_bytes or 4096)
+    padded = nodes[-1] if nodes and nodes[-1] is not value.exact_tail else None
 
     def allocated(node):
         used = node.listpack_bytes()
-        return allocation(max(used, prealloc) if node is nodes[-1] else used)
+        return allocation(max(used, prealloc) if node is padded else used)
 
     sampled = [allocated(node) for node in nodes[:samples]]
     if len(nodes) <= len(sampled):

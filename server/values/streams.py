@@ -475,7 +475,7 @@ class ConsumerGroup:
 
 class Stream(RedisValue):
     __slots__ = ("nodes", "length", "last_id", "first_id", "max_deleted_id", "entries_added",
-                 "groups")
+                 "groups", "exact_tail")
     TYPE = "stream"
 
     def __init__(self):
@@ -486,6 +486,9 @@ class Stream(RedisValue):
         self.max_deleted_id = 0     # the greatest ID XDEL removed
         self.entries_added = 0      # entries ever added
         self.groups = None          # name -> ConsumerGroup, once a group exists
+        # The tail node when Redis would hold it in an allocation of its own size (loaded
+        # or copied) rather than one XADD preallocated: MEMORY USAGE tells them apart.
+        self.exact_tail = None
 
     def encoding(self):
         return "stream"
@@ -513,6 +516,7 @@ class Stream(RedisValue):
         twin.entries_added = self.entries_added
         if self.groups is not None:
             twin.groups = {name: group.copy() for name, group in self.groups.items()}
+        twin.exact_tail = twin.nodes[-1] if twin.nodes else None
         return twin
 
     # -- writes -----------------------------------------------------------------------------
