@@ -66,7 +66,7 @@ from server.commands.sets import Set
 from server.commands.zsets import SortedSet
 from server.values.packlist import implementation as _packlist_implementation
 from server.values.sets import INTSET_HARD_LIMIT
-from server.values.streams import (ConsumerGroup, Consumer, PendingEntry, Stream, StreamNode,
+from server.values.streams import (Consumer, PendingEntry, Stream, StreamNode,
                                    FLAG_DELETED, FLAG_SAMEFIELDS, SEQ_MASK, make_id,
                                    _as_int64 as _stream_int)
 
@@ -1170,25 +1170,6 @@ def _read_ms_time(reader):
     return int.from_bytes(reader.take(8), "little", signed=True)
 
 
-def _entries_read_estimate(stream, last_id):
-    """A 6.x group's entries-read counter, as Redis estimates it on loading
-    (streamEstimateDistanceFromFirstEverEntry)."""
-    if not stream.entries_added:
-        return 0
-    if not stream.length and last_id <= stream.last_id:
-        return stream.entries_added
-    if last_id == stream.last_id:
-        return stream.entries_added
-    if last_id > stream.last_id:
-        return ConsumerGroup.INVALID_ENTRIES_READ
-    if not stream.max_deleted_id or stream.max_deleted_id < stream.first_id:
-        if last_id < stream.first_id:
-            return stream.entries_added - stream.length
-        if last_id == stream.first_id:
-            return stream.entries_added - stream.length + 1
-    return ConsumerGroup.INVALID_ENTRIES_READ
-
-
 class _StreamReads:
     """The reader's reads, each naming on a short read what Redis names when loading a
     stream ("Stream PEL ID loading failed." ...) rather than reporting an unexpected EOF."""
@@ -1245,7 +1226,7 @@ def _load_stream(reader, config, version):
         if version == 2:
             entries_read = _signed64(read("Stream cgroup offset loading failed.", length))
         else:
-            entries_read = _entries_read_estimate(stream, last_id)
+            entries_read = stream.estimate_entries_read(last_id)     # as Redis estimates it
         group = stream.add_group(name, last_id, entries_read)
         if group is None:
             raise RdbFormatError("Duplicated consumer group name %s"
