@@ -26,8 +26,8 @@ status, so it serves as the console-script entry point as it is;
 
 Every value is decoded and checked in full (as redis-check-rdb does under
 sanitize-dump-payload yes). Where the reports differ: an internal error names no
-C source line and gives the real offset; a set or hash claiming more members than the file holds fails as a short read
-where Redis fails allocating for it first.
+C source line and gives the real offset; a set or hash claiming more members than
+the file holds fails as a short read where Redis fails allocating for it first.
 """
 import os
 import sys
