@@ -1,4 +1,5 @@
-"""The replication commands: SYNC, PSYNC, REPLCONF, REPLICAOF/SLAVEOF, ROLE, WAIT.
+"""The replication commands: SYNC, PSYNC, REPLCONF, REPLICAOF/SLAVEOF, ROLE, WAIT, and
+READONLY/READWRITE (a cluster replica's reads; refused outside cluster mode).
 
 Declared into the one command table like every other family; they act on the
 server's replication (server.replication), which cluster.attach_replication
@@ -276,4 +277,32 @@ def cmd_failover(client, argv):
         if replica.repl.state != ONLINE:
             raise CommandError("ERR FAILOVER target replica is not online.")
     replication.start_failover((host, port) if host is not None else None, timeout, force)
+    client.reply.ok()
+
+
+# -- cluster replica reads -------------------------------------------------------------------
+
+CLUSTER_DISABLED = "ERR This instance has cluster support disabled"
+
+
+@command("readonly", 1, "loading stale fast", acl="@fast @connection", group="cluster",
+         since="3.0.0", summary="Enables read queries for a connection to a cluster replica node",
+         complexity="O(1)")
+def cmd_readonly(client, argv):
+    _cluster_reads(client, True)
+
+
+@command("readwrite", 1, "loading stale fast", acl="@fast @connection", group="cluster",
+         since="3.0.0", summary="Disables read queries for a connection to a cluster replica node",
+         complexity="O(1)")
+def cmd_readwrite(client, argv):
+    _cluster_reads(client, False)
+
+
+def _cluster_reads(client, allowed):
+    """READONLY / READWRITE: whether a cluster replica serves this connection's reads.
+    Outside cluster mode both are refused, as Redis refuses them."""
+    if not client.server.config.cluster_enabled:
+        raise CommandError(CLUSTER_DISABLED)
+    client.cluster_reads = allowed
     client.reply.ok()

@@ -80,6 +80,13 @@ SCRIPTS = {
                       ["HELLO", "3"], ["CONFIG", "GET", "maxclients"], ["SELECT", "x"]],
     "reset": [["HELLO", "3"], ["SELECT", "2"], ["SET", "r", "1"], ["CLIENT", "SETNAME", "before"],
               ["RESET"], ["GET", "r"], ["CLIENT", "GETNAME"], ["HELLO"], ["RESET", "x"], ["reset"]],
+    # Outside cluster mode both are refused; ACL rules may still name them.
+    "readonly_readwrite": [["READONLY"], ["READWRITE"], ["readonly", "x"], ["READWRITE", "x"],
+                           ["ACL", "SETUSER", "reader", "on", "nopass", "+readonly"],
+                           ["ACL", "DRYRUN", "reader", "READONLY"],
+                           ["ACL", "DRYRUN", "reader", "READWRITE"],
+                           ["ACL", "DRYRUN", "reader", "EVAL_RO", "", "0"],
+                           ["ACL", "DELUSER", "reader"]],
 }
 
 
