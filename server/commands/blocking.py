@@ -81,6 +81,11 @@ def parse_timeout(arg):
     ms = _ceil_long_double_times_1000(*value)
     if ms < 0 or ms > LLONG_MAX:
         raise CommandError(TIMEOUT_NEGATIVE)
+    return deadline_after(ms)
+
+
+def deadline_after(ms):
+    """The unix ms deadline `ms` from now, 0 (wait forever) when ms is 0."""
     if ms == 0:
         return 0
     deadline = ms + now_ms()

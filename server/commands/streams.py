@@ -648,12 +648,7 @@ def parse_block_timeout(data):
     ms = parse_int_arg(data, "ERR timeout is not an integer or out of range")
     if ms < 0:
         raise CommandError("ERR timeout is negative")
-    if ms == 0:
-        return 0
-    deadline = ms + now_ms()
-    if deadline > LLONG_MAX:
-        deadline -= 2**64          # the 64-bit sum wraps: a deadline already past
-    return deadline
+    return blocking.deadline_after(ms)
 
 
 def read_keys(argv):
