@@ -399,7 +399,8 @@ def fill_streams(ref, our):
     run_both(clients, "XDEL", "emptied", "1-1")
     run_both(clients, "SELECT", 3)
     run_both(clients, "XADD", "db3", "MAXLEN", "2", "5-5", "a", "b")
-    run_both(clients, "PEXPIRE", "db3", 100000000)
+    # One absolute time for both servers: a relative PEXPIRE lands a millisecond apart.
+    run_both(clients, "PEXPIREAT", "db3", int(time.time() * 1000) + 100000000)
     run_both(clients, "SELECT", 0)
     for client in clients:
         client.config_set("stream-node-max-entries", 100)
