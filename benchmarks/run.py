@@ -8,9 +8,16 @@ per round; the report gives the medians, the median of ours / Redis over the
 back-to-back pairs, and how much of the CPU other processes took meanwhile.
 Both servers are pinned to CPU 0 and redis-benchmark to CPU 1 (--no-pin: none).
 
-    .venv/bin/python benchmarks/run.py [--rounds 5] [--requests 60000]
-        [--pipelined-requests 120000] [--tests set,get] [--pipelines 1,16]
-        [--quick] [--no-pin] [--appendonly no|everysec|always] [--replicas N] [--out DIR]
+Two sets of tests, each a group of rows in the same table, CSV and chart:
+- default: redis-benchmark's own -t tests, once with every request on the same key and
+  once with keys spread (-r 1000000; --spreads picks the -r values, 0 meaning none);
+- broad: everyday commands of every family with their common options (broad.py), on
+  data both servers get before every round, keys spread over it.
+
+    .venv/bin/python benchmarks/run.py [--set all|default|broad] [--rounds 5] [--requests 60000]
+        [--pipelined-requests 120000] [--tests set,get] [--pipelines 1,16] [--spreads 0,1000000]
+        [--keys 100000] [--quick] [--no-pin] [--appendonly no|everysec|always] [--replicas N]
+        [--out DIR]
     .venv/bin/python benchmarks/run.py --memory [memory.py options]
 
 Writes throughput.csv, throughput.txt and throughput.png under benchmarks/results/;
@@ -21,18 +28,16 @@ pinned), and the files are named throughput-replicas<N>.*.
 """
 import argparse
 import csv
-import io
 import os
-import resource
 import shutil
 import statistics
-import subprocess
 import sys
 import textwrap
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import broad  # noqa: E402
 import servers  # noqa: E402
 
 RESULTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
@@ -41,6 +46,8 @@ RESULTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results"
 DEFAULT_TESTS = ("ping_mbulk,set,get,incr,lpush,rpush,lpop,rpop,sadd,hset,spop,zadd,"
                  "lrange_100,lrange_300,lrange_600,mset")
 DEFAULT_PIPELINES = "1,16"
+DEFAULT_SPREADS = "0,1000000"        # -r of the default tests' passes; 0: every request on one key
+SETS = ("default", "broad")
 # Five short rounds rather than three long ones: more back-to-back pairs for the median,
 # and the whole default run takes about 7 minutes on a quiet 2-core machine.
 DEFAULT_ROUNDS = 5
@@ -51,22 +58,32 @@ QUICK_PIPELINED_REQUESTS = 20000
 CLIENTS = 50
 SERVER_CPU = 0
 CLIENT_CPU = 1
-RUN_TIMEOUT = 600                    # one redis-benchmark run; a stuck server fails only its row
+RUN_TIMEOUT = servers.RUN_TIMEOUT
 
 
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--set", choices=("all",) + SETS, default="all",
+                   help="default: redis-benchmark's -t tests; broad: the commands of broad.py; "
+                        "all (default): both")
     p.add_argument("--rounds", type=int, default=DEFAULT_ROUNDS,
                    help="runs of every test on each server (median taken; default %(default)s)")
     p.add_argument("--requests", type=int, default=None,
                    help="requests per run at -P 1 (default %d)" % DEFAULT_REQUESTS)
     p.add_argument("--pipelined-requests", type=int, default=None,
                    help="requests per run at -P > 1 (default %d)" % DEFAULT_PIPELINED_REQUESTS)
-    p.add_argument("--tests", default=DEFAULT_TESTS, help="redis-benchmark -t names, comma separated")
+    p.add_argument("--tests", default=None,
+                   help="test names, comma separated, of the selected sets (default: all of them); "
+                        "default set: %s; broad set: %s" % (DEFAULT_TESTS, ",".join(broad.BY_NAME)))
     p.add_argument("--pipelines", default=DEFAULT_PIPELINES, help="-P values, comma separated")
     p.add_argument("--clients", type=int, default=CLIENTS, help="-c (default %(default)s)")
-    p.add_argument("--random-keys", type=int, default=0,
-                   help="-r keyspace length (default: off, every request hits the same key)")
+    p.add_argument("--spreads", default=DEFAULT_SPREADS,
+                   help="-r values the default tests run with, one pass each; 0: no -r, every "
+                        "request on the same key (default %(default)s)")
+    p.add_argument("--random-keys", type=int, default=None,
+                   help="one pass of the default tests with this -r (same as --spreads N)")
+    p.add_argument("--keys", type=int, default=broad.DEFAULT_KEYS,
+                   help="size of the broad set's fill (default %(default)s; see broad.py)")
     p.add_argument("--quick", action="store_true",
                    help="small request counts (%d / %d) for a fast look" % (QUICK_REQUESTS,
                                                                            QUICK_PIPELINED_REQUESTS))
@@ -85,10 +102,24 @@ def parse_args(argv):
         args.requests = QUICK_REQUESTS if args.quick else DEFAULT_REQUESTS
     if args.pipelined_requests is None:
         args.pipelined_requests = QUICK_PIPELINED_REQUESTS if args.quick else DEFAULT_PIPELINED_REQUESTS
-    args.tests = [t.strip().lower() for t in args.tests.split(",") if t.strip()]
+    sets = SETS if args.set == "all" else (args.set,)
+    known = {"default": DEFAULT_TESTS.split(","), "broad": list(broad.BY_NAME)}
+    wanted = None if args.tests is None else [t.strip().lower() for t in args.tests.split(",") if t.strip()]
+    if wanted is not None:
+        unknown = [t for t in wanted if not any(t in known[name] for name in sets)]
+        if unknown:
+            p.error("unknown tests: %s" % ", ".join(unknown))
+    # The tests of each selected set, in the set's own order (LPOP after LPUSH ...).
+    args.sets = {name: [t for t in known[name] if wanted is None or t in wanted] for name in sets}
+    args.sets = {name: tests for name, tests in args.sets.items() if tests}
+    args.tests = [t for tests in args.sets.values() for t in tests]
     args.pipelines = [int(x) for x in args.pipelines.split(",") if x.strip()]
-    if args.rounds < 1 or args.requests < 1 or args.pipelined_requests < 1 or not args.tests or not args.pipelines:
-        p.error("rounds, requests, tests and pipelines must be non-empty and positive")
+    spreads = str(args.random_keys) if args.random_keys is not None else args.spreads
+    args.spreads = [int(x) for x in spreads.split(",") if x.strip()]
+    if (args.rounds < 1 or args.requests < 1 or args.pipelined_requests < 1 or not args.tests
+            or not args.pipelines or not args.spreads or min(args.spreads) < 0 or args.keys < 100):
+        p.error("rounds, requests, tests, pipelines and spreads must be non-empty and positive, "
+                "keys at least 100")
     return args
 
 
@@ -102,86 +133,18 @@ def cpu_layout(no_pin):
     return None, None
 
 
-def test_name(label):
-    """redis-benchmark's CSV label back to its -t name: 'LRANGE_100 (first 100 elements)' -> lrange_100."""
-    return label.split(" ", 1)[0].lower()
-
-
-def parse_csv(text):
-    """{test name: requests per second} from redis-benchmark --csv, setup rows left out."""
-    rates = {}
-    for row in csv.reader(io.StringIO(text)):
-        if len(row) < 2 or row[0] == "test" or "needed to benchmark" in row[0]:
-            continue
-        try:
-            rates[test_name(row[0])] = float(row[1])
-        except ValueError:
-            continue
-    return rates
+# Kept here too: the other benchmark scripts reach them as run.<name>.
+test_name = servers.test_name
+parse_csv = servers.parse_csv
+OthersCpuMeter = servers.OthersCpuMeter
+fmt_rate, fmt_cpu, fmt_ratio = servers.fmt_rate, servers.fmt_cpu, servers.fmt_ratio
 
 
 def run_benchmark(server, test, pipeline, requests, clients, random_keys, cpu):
-    """(requests per second, server CPU microseconds per command) of one redis-benchmark run;
+    """(requests per second, server CPU microseconds per command) of one redis-benchmark -t run;
     (None, None) when it failed."""
-    argv = ["redis-benchmark", "-h", "127.0.0.1", "-p", str(server.port), "-c", str(clients),
-            "-n", str(requests), "-P", str(pipeline), "-t", test, "--csv"]
-    if random_keys:
-        argv += ["-r", str(random_keys)]
-    commands_before = server.commands_processed()
-    cpu_before = servers.main_thread_cpu_ns(server.pid)
-    try:
-        out = subprocess.run(servers.pinned(argv, cpu), capture_output=True, text=True, timeout=RUN_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        return None, None
-    cpu_ns = servers.main_thread_cpu_ns(server.pid) - cpu_before
-    commands = server.commands_processed() - commands_before
-    rate = parse_csv(out.stdout).get(test)
-    if rate is None or commands <= 0:
-        return None, None
-    return rate, cpu_ns / 1000.0 / commands
-
-
-def machine_busy_seconds():
-    """CPU seconds all CPUs spent not idle since boot (/proc/stat)."""
-    with open("/proc/stat") as f:
-        fields = [int(x) for x in f.readline().split()[1:]]
-    idle = fields[3] + fields[4]           # idle + iowait
-    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
-
-
-def process_cpu_seconds(pid):
-    """user + system CPU seconds of a running process; 0 when it is gone."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def children_cpu_seconds():
-    """CPU seconds of finished (waited-for) children: the redis-benchmark runs."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
-class OthersCpuMeter:
-    """Share of the machine's CPU time that processes other than the benchmark's used
-    since the meter started: the noise other work on the machine added to a measurement."""
-
-    def __init__(self, server_pids):
-        self.server_pids = server_pids
-        self.started = time.monotonic()
-        self.busy = machine_busy_seconds()
-        self.own = self.own_seconds()
-
-    def own_seconds(self):
-        return children_cpu_seconds() + sum(process_cpu_seconds(pid) for pid in self.server_pids)
-
-    def share(self):
-        elapsed = time.monotonic() - self.started
-        others = (machine_busy_seconds() - self.busy) - (self.own_seconds() - self.own)
-        return max(0.0, others) / (max(elapsed, 1e-6) * os.cpu_count())
+    return servers.redis_benchmark(server, ["-t", test], pipeline, requests, clients, cpu,
+                                   random_keys=random_keys, label=test)
 
 
 def aof_settings(policy):
@@ -198,7 +161,8 @@ def results_name(args):
         return "throughput-replicas%d" % args.replicas
     if args.appendonly == "no":
         return "throughput"
-    return "throughput-aof-%s%s" % (args.appendonly, "-r%d" % args.random_keys if args.random_keys else "")
+    spread = args.spreads[0] if len(args.spreads) == 1 else 0
+    return "throughput-aof-%s%s" % (args.appendonly, "-r%d" % spread if spread else "")
 
 
 def aof_summary(server):
@@ -268,33 +232,29 @@ def summarise(pairs, tests, pipelines):
     return rows
 
 
-# The table shows the CSV's figures rounded further. Rounding the CSV's text rather than
-# the exact value keeps the two in agreement when a value sits on a rounding edge.
-
-def fmt_rate(value):
-    return "failed" if value is None else "%.0f" % float("%.2f" % value)
-
-
-def fmt_cpu(value):
-    return "-" if value is None else "%.2f" % value
-
-
-def fmt_ratio(value):
-    return "-" if value is None else "%.2f" % float("%.4f" % value)
-
-
 def format_table(rows):
-    lines = ["%-12s %8s %12s %12s %7s %9s %9s %7s" % (
-        "test", "pipeline", "redis rps", "ours rps", "ratio", "redis us", "ours us", "others")]
-    for row in rows:
-        lines.append("%-12s %8d %12s %12s %7s %9s %9s %6.0f%%" % (
-            row["test"], row["pipeline"], fmt_rate(row["redis_rps"]), fmt_rate(row["ours_rps"]),
-            fmt_ratio(row["ratio"]), fmt_cpu(row["redis_cpu_us"]), fmt_cpu(row["ours_cpu_us"]),
-            100 * row["others"]))
-    for pipeline in sorted({row["pipeline"] for row in rows}):
-        ratios = [row["ratio"] for row in rows if row["pipeline"] == pipeline and row["ratio"]]
-        if ratios:
-            lines.append("geometric mean of ratios at -P %d: %.2f" % (pipeline, statistics.geometric_mean(ratios)))
+    """The report's table; rows of several groups (row["group"]) come as one section each,
+    with their own geometric means."""
+    groups = list(dict.fromkeys(row.get("group") for row in rows))
+    width = max([12] + [len(row["test"]) for row in rows])
+    lines = ["%-*s %8s %12s %12s %7s %9s %9s %7s" % (
+        width, "test", "pipeline", "redis rps", "ours rps", "ratio", "redis us", "ours us", "others")]
+    for group in groups:
+        group_rows = [row for row in rows if row.get("group") == group]
+        if group is not None:
+            lines.append("-- %s" % group)
+        for row in group_rows:
+            lines.append("%-*s %8d %12s %12s %7s %9s %9s %6.0f%%" % (
+                width, row["test"], row["pipeline"], fmt_rate(row["redis_rps"]), fmt_rate(row["ours_rps"]),
+                fmt_ratio(row["ratio"]), fmt_cpu(row["redis_cpu_us"]), fmt_cpu(row["ours_cpu_us"]),
+                100 * row["others"]))
+        for pipeline in sorted({row["pipeline"] for row in group_rows}):
+            measured = [row for row in group_rows if row["pipeline"] == pipeline and row["ratio"]]
+            if measured:
+                lowest = min(measured, key=lambda row: row["ratio"])
+                lines.append("geometric mean of ratios at -P %d: %.2f (lowest: %s %s)" % (
+                    pipeline, statistics.geometric_mean(row["ratio"] for row in measured),
+                    lowest["test"], fmt_ratio(lowest["ratio"])))
     return "\n".join(lines)
 
 
@@ -305,12 +265,12 @@ def fmt_number(value, pattern):
 def write_csv(path, rows):
     with open(path, "w", newline="") as f:
         out = csv.writer(f)
-        out.writerow(["test", "pipeline", "redis_rps_median", "ours_rps_median", "ratio",
+        out.writerow(["group", "test", "pipeline", "redis_rps_median", "ours_rps_median", "ratio",
                       "ratio_of_medians", "redis_cpu_us_per_command", "ours_cpu_us_per_command",
                       "others_cpu_share", "redis_rps_runs", "ours_rps_runs", "pair_ratios",
                       "redis_cpu_us_runs", "ours_cpu_us_runs"])
         for row in rows:
-            out.writerow([row["test"], row["pipeline"],
+            out.writerow([row.get("group", ""), row["test"], row["pipeline"],
                           fmt_number(row["redis_rps"], "%.2f"), fmt_number(row["ours_rps"], "%.2f"),
                           fmt_number(row["ratio"], "%.4f"), fmt_number(row["ratio_of_medians"], "%.4f"),
                           fmt_number(row["redis_cpu_us"], "%.3f"), fmt_number(row["ours_cpu_us"], "%.3f"),
@@ -323,32 +283,46 @@ def write_csv(path, rows):
 
 
 def write_chart(path, rows, title):
-    """Grouped bars of ours / Redis per test, one colour per pipeline depth; False without matplotlib."""
+    """Grouped bars of ours / Redis per test, one colour per pipeline depth, one panel per group
+    of rows; False without matplotlib."""
     try:
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
         return False
-    tests = list(dict.fromkeys(row["test"] for row in rows))
+    groups = list(dict.fromkeys(row.get("group") for row in rows))
     pipelines = list(dict.fromkeys(row["pipeline"] for row in rows))
-    ratio_of = {(row["test"], row["pipeline"]): row["ratio"] or 0.0 for row in rows}
+    most = max(len({row["test"] for row in rows if row.get("group") == group}) for group in groups)
     width = 0.8 / len(pipelines)
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.75 * len(tests) + 2), 4.5))
-    for i, pipeline in enumerate(pipelines):
-        xs = [t + (i - (len(pipelines) - 1) / 2) * width for t in range(len(tests))]
-        bars = ax.bar(xs, [ratio_of[(test, pipeline)] for test in tests], width, label="-P %d" % pipeline)
-        ax.bar_label(bars, fmt="%.2f", fontsize=6, padding=1)
-    ax.axhline(1.0, color="black", linewidth=0.8, linestyle="--")
-    ax.set_xticks(range(len(tests)))
-    ax.set_xticklabels(tests, rotation=45, ha="right")
-    ax.set_ylabel("ours / Redis (median over rounds)")
-    ax.set_title(textwrap.fill(title, 100), fontsize=8)
-    ax.legend()
+    fig, axes = plt.subplots(len(groups), 1, squeeze=False,
+                             figsize=(max(6.0, 0.3 * len(pipelines) * most + 2), 4.5 * len(groups)))
+    for ax, group in zip(axes[:, 0], groups):
+        group_rows = [row for row in rows if row.get("group") == group]
+        tests = list(dict.fromkeys(row["test"] for row in group_rows))
+        ratio_of = {(row["test"], row["pipeline"]): row["ratio"] or 0.0 for row in group_rows}
+        for i, pipeline in enumerate(pipelines):
+            xs = [t + (i - (len(pipelines) - 1) / 2) * width for t in range(len(tests))]
+            bars = ax.bar(xs, [ratio_of.get((test, pipeline), 0.0) for test in tests], width,
+                          label="-P %d" % pipeline)
+            ax.bar_label(bars, fmt="%.2f", fontsize=5 if len(tests) > 30 else 6, padding=1, rotation=90
+                         if len(tests) > 30 else 0)
+        ax.axhline(1.0, color="black", linewidth=0.8, linestyle="--")
+        ax.set_xticks(range(len(tests)))
+        ax.set_xticklabels(tests, rotation=60 if len(tests) > 30 else 45, ha="right", fontsize=7)
+        ax.set_xlim(-0.6, max(len(tests), most) - 0.4)
+        ax.set_ylabel("ours / Redis (median over rounds)")
+        ax.set_title(group if group is not None else "", fontsize=9)
+        ax.legend(fontsize=7)
+    fig.suptitle(textwrap.fill(title, 140), fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=100)
     plt.close(fig)
     return True
+
+
+def default_group(spread):
+    return "default" if not spread else "default -r %d" % spread
 
 
 def main(argv=None):
@@ -366,48 +340,62 @@ def main(argv=None):
                if server_cpu is not None else "not pinned")
     os.makedirs(args.out, exist_ok=True)
 
-    settings = ("%s vs pyredis-server %s (native path); -c %d, -n %d at -P 1 and %d at -P > 1, %d rounds, %s%s%s"
+    described = []
+    if "default" in args.sets:
+        described.append("default tests %s" % ", ".join("with -r %d" % spread if spread else "without -r"
+                                                       for spread in args.spreads))
+    if "broad" in args.sets:
+        described.append("broad set of %d commands on a fill of --keys %d" % (len(args.sets["broad"]), args.keys))
+    settings = ("%s vs pyredis-server %s (native path); -c %d, -n %d at -P 1 and %d at -P > 1, %d rounds, %s; %s%s"
                 % (servers.redis_version().split(" sha=")[0], servers.source_revision(), args.clients, args.requests,
-                   args.pipelined_requests, args.rounds, pinning,
-                   ", -r %d" % args.random_keys if args.random_keys else "",
+                   args.pipelined_requests, args.rounds, pinning, "; ".join(described),
                    ", appendonly yes, appendfsync %s" % args.appendonly if args.appendonly != "no" else ""))
     if args.replicas:
         settings += ", %d replicas per master" % args.replicas
     print(settings, flush=True)
     load_before = os.getloadavg()
     started = time.monotonic()
-    pairs = {(test, pipeline): [] for test in args.tests for pipeline in args.pipelines}
     running = []
     replicas = []
+    rows = []
+    requests = lambda pipeline: args.requests if pipeline == 1 else args.pipelined_requests
     try:
         for kind in servers.KINDS:
             running.append(servers.BenchServer(kind, cpu=server_cpu, settings=aof_settings(args.appendonly)))
         by_kind = {server.kind: server for server in running}
         for server in running:
             replicas += attach_replicas(server, args.replicas)
-        pids = [server.pid for server in running]
-        whole_run = OthersCpuMeter(pids)
-        for round_no in range(args.rounds):
-            # Alternate who goes first, so neither server always runs right after the other.
-            order = ["redis", "ours"] if round_no % 2 == 0 else ["ours", "redis"]
-            flush(running)
-            for pipeline in args.pipelines:
-                requests = args.requests if pipeline == 1 else args.pipelined_requests
-                for test in args.tests:
-                    meter = OthersCpuMeter(pids)
-                    pair = {}
-                    for kind in order:
-                        pair[kind], pair[kind + "_cpu"] = run_benchmark(
-                            by_kind[kind], test, pipeline, requests, args.clients, args.random_keys, client_cpu)
-                    pair["others"] = meter.share()
-                    pairs[(test, pipeline)].append(pair)
-                    print("round %d/%d  -P %-3d %-12s redis %10s %6s us  ours %10s %6s us  ratio %5s  "
-                          "others %3.0f%%" % (
-                              round_no + 1, args.rounds, pipeline, test,
-                              fmt_rate(pair["redis"]), fmt_cpu(pair["redis_cpu"]),
-                              fmt_rate(pair["ours"]), fmt_cpu(pair["ours_cpu"]),
-                              fmt_ratio(pair["ours"] / pair["redis"] if pair["redis"] and pair["ours"] else None),
-                              100 * pair["others"]), flush=True)
+        whole_run = OthersCpuMeter([server.pid for server in running])
+        # One group of rows per pass: (name, tests, run one test, prepare a round).
+        passes = []
+        for spread in args.spreads if "default" in args.sets else ():
+            def run_default(server, test, pipeline, n, spread=spread):
+                return run_benchmark(server, test, pipeline, n, args.clients, spread, client_cpu)
+            # Each round starts empty; LPOP/RPOP pop what LPUSH/RPUSH pushed just before.
+            passes.append((default_group(spread), args.sets["default"], run_default,
+                           lambda round_no: flush(running)))
+        if "broad" in args.sets:
+            fill = broad.fill_commands(args.keys, sum(requests(pipeline) for pipeline in args.pipelines))
+
+            def run_broad(server, name, pipeline, n):
+                test = broad.BY_NAME[name]
+                return servers.redis_benchmark(server, test.command, pipeline, n, args.clients, client_cpu,
+                                               random_keys=test.random_keys(args.keys))
+
+            def prepare_broad(round_no):
+                for server in running:
+                    conn = server.connect(timeout=300)
+                    try:
+                        broad.fill(conn, fill)
+                    finally:
+                        conn.close()
+            passes.append(("broad", args.sets["broad"], run_broad, prepare_broad))
+        for group, tests, run_one, prepare in passes:
+            pairs, _ = servers.interleaved_rounds(by_kind, tests, args.pipelines, args.rounds, requests,
+                                                  run_one, prepare, label="%s: " % group)
+            for row in summarise(pairs, tests, args.pipelines):
+                row["group"] = group
+                rows.append(row)
         others_share = whole_run.share()
         aof_lines = [aof_summary(server) for server in running] if args.appendonly != "no" else []
         if args.replicas:
@@ -418,7 +406,6 @@ def main(argv=None):
     elapsed = time.monotonic() - started
     load_after = os.getloadavg()
 
-    rows = summarise(pairs, args.tests, args.pipelines)
     table = format_table(rows)
     footer = ("took %.0fs; other processes used %.0f%% of the machine's CPU time meanwhile; "
               "load average %.2f before, %.2f after" % (elapsed, 100 * others_share, load_before[0], load_after[0]))

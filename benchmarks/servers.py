@@ -5,7 +5,10 @@ settings (no persistence, loopback, a private working directory) and, when asked
 the same CPU pinning through taskset. Everything here has a timeout so a stuck
 server ends a benchmark with an error instead of hanging it.
 """
+import csv
+import io
 import os
+import resource
 import shutil
 import socket
 import subprocess
@@ -239,6 +242,164 @@ class BenchServer:
             self.proc.stderr.close()
         if self.own_dir:
             shutil.rmtree(self.dir, ignore_errors=True)
+
+
+# -- redis-benchmark runs, interleaved rounds ------------------------------------------------
+
+RUN_TIMEOUT = 600                    # one redis-benchmark run; a stuck server fails only its row
+
+
+def test_name(label):
+    """redis-benchmark's CSV label back to its -t name: 'LRANGE_100 (first 100 elements)' -> lrange_100."""
+    return label.split(" ", 1)[0].lower()
+
+
+def parse_csv(text):
+    """{test name: requests per second} from redis-benchmark --csv, setup rows left out."""
+    rates = {}
+    for row in csv.reader(io.StringIO(text)):
+        if len(row) < 2 or row[0] == "test" or "needed to benchmark" in row[0]:
+            continue
+        try:
+            rates[test_name(row[0])] = float(row[1])
+        except ValueError:
+            continue
+    return rates
+
+
+def counters(server):
+    """(total_commands_processed, total_error_replies) from INFO stats."""
+    stats = server.info("stats")
+    return int(stats["total_commands_processed"]), int(stats.get("total_error_replies", 0))
+
+
+def redis_benchmark(server, command, pipeline, requests, clients, cpu, random_keys=0, label=None):
+    """(requests per second, server CPU microseconds per command) of one redis-benchmark run;
+    (None, None) when it failed or the server answered any command of the run with an error.
+
+    command: redis-benchmark arguments after the common ones: ["-t", "set"] or a command line
+    (["HGET", "h:__rand_int__", "f"]). label: the CSV row whose rate counts (a -t name);
+    None takes the run's one row. random_keys: -r, 0 for none. The CPU time is the server's
+    main thread's over the commands it processed meanwhile."""
+    argv = ["redis-benchmark", "-h", "127.0.0.1", "-p", str(server.port), "-c", str(clients),
+            "-n", str(requests), "-P", str(pipeline), "--csv"]
+    if random_keys:
+        argv += ["-r", str(random_keys)]
+    argv += list(command)
+    commands_before, errors_before = counters(server)
+    cpu_before = main_thread_cpu_ns(server.pid)
+    try:
+        out = subprocess.run(pinned(argv, cpu), capture_output=True, text=True, timeout=RUN_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        return None, None
+    cpu_ns = main_thread_cpu_ns(server.pid) - cpu_before
+    commands_after, errors_after = counters(server)
+    commands = commands_after - commands_before
+    rates = parse_csv(out.stdout)
+    rate = rates.get(label) if label else next(iter(rates.values()), None)
+    if errors_after != errors_before:
+        print("%s answered %d errors during %s: %s" % (server.kind, errors_after - errors_before,
+                                                       " ".join(command), out.stderr.strip()),
+              flush=True)
+        return None, None
+    if rate is None or commands <= 0:
+        return None, None
+    return rate, cpu_ns / 1000.0 / commands
+
+
+def machine_busy_seconds():
+    """CPU seconds all CPUs spent not idle since boot (/proc/stat)."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    idle = fields[3] + fields[4]           # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu_seconds(pid):
+    """user + system CPU seconds of a running process; 0 when it is gone."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu_seconds():
+    """CPU seconds of finished (waited-for) children: the redis-benchmark runs."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+class OthersCpuMeter:
+    """Share of the machine's CPU time that processes other than the benchmark's used
+    since the meter started: the noise other work on the machine added to a measurement."""
+
+    def __init__(self, server_pids):
+        self.server_pids = server_pids
+        self.started = time.monotonic()
+        self.busy = machine_busy_seconds()
+        self.own = self.own_seconds()
+
+    def own_seconds(self):
+        return children_cpu_seconds() + sum(process_cpu_seconds(pid) for pid in self.server_pids)
+
+    def share(self):
+        elapsed = time.monotonic() - self.started
+        others = (machine_busy_seconds() - self.busy) - (self.own_seconds() - self.own)
+        return max(0.0, others) / (max(elapsed, 1e-6) * os.cpu_count())
+
+
+# The table shows the CSV's figures rounded further. Rounding the CSV's text rather than
+# the exact value keeps the two in agreement when a value sits on a rounding edge.
+
+def fmt_rate(value):
+    return "failed" if value is None else "%.0f" % float("%.2f" % value)
+
+
+def fmt_cpu(value):
+    return "-" if value is None else "%.2f" % value
+
+
+def fmt_ratio(value):
+    return "-" if value is None else "%.2f" % float("%.4f" % value)
+
+
+def interleaved_rounds(by_kind, tests, pipelines, rounds, requests, run_one, prepare=None, label=""):
+    """Every (test, pipeline) once per round on each server, back to back; the pairs.
+
+    by_kind: {"redis": server, "ours": server}. requests(pipeline): -n of a run.
+    run_one(server, test, pipeline, requests) -> (rate, CPU us per command).
+    prepare(round_no), when given, runs before each round (flush, prefill).
+    Even rounds start with Redis, odd ones with ours, so neither always runs second.
+    Returns (pairs, others): pairs[(test, pipeline)] is one {"redis": rps, "ours": rps,
+    "redis_cpu": us, "ours_cpu": us, "others": share} per round; others is the share of the
+    machine's CPU that other processes took over all the rounds."""
+    pids = [server.pid for server in by_kind.values()]
+    pairs = {(test, pipeline): [] for test in tests for pipeline in pipelines}
+    whole_run = OthersCpuMeter(pids)
+    width = max([12] + [len(test) for test in tests])
+    for round_no in range(rounds):
+        order = ["redis", "ours"] if round_no % 2 == 0 else ["ours", "redis"]
+        if prepare is not None:
+            prepare(round_no)
+        for pipeline in pipelines:
+            for test in tests:
+                meter = OthersCpuMeter(pids)
+                pair = {}
+                for kind in order:
+                    pair[kind], pair[kind + "_cpu"] = run_one(by_kind[kind], test, pipeline,
+                                                              requests(pipeline))
+                pair["others"] = meter.share()
+                pairs[(test, pipeline)].append(pair)
+                ratio = pair["ours"] / pair["redis"] if pair["redis"] and pair["ours"] else None
+                print("%sround %d/%d  -P %-3d %-*s redis %10s %6s us  ours %10s %6s us  ratio %5s  "
+                      "others %3.0f%%" % (
+                          label, round_no + 1, rounds, pipeline, width, test,
+                          fmt_rate(pair["redis"]), fmt_cpu(pair["redis_cpu"]),
+                          fmt_rate(pair["ours"]), fmt_cpu(pair["ours_cpu"]),
+                          fmt_ratio(ratio), 100 * pair["others"]), flush=True)
+    return pairs, whole_run.share()
 
 
 def source_revision():
