@@ -53,6 +53,8 @@ SETS = ("default", "broad")
 DEFAULT_ROUNDS = 5
 DEFAULT_REQUESTS = 60000             # per run at -P 1
 DEFAULT_PIPELINED_REQUESTS = 120000  # per run at -P > 1: those runs are several times faster
+BROAD_REQUESTS = 30000
+BROAD_PIPELINED_REQUESTS = 60000
 QUICK_REQUESTS = 10000
 QUICK_PIPELINED_REQUESTS = 20000
 CLIENTS = 50
@@ -98,10 +100,18 @@ def parse_args(argv):
     p.add_argument("--out", default=RESULTS_DIR, help="directory for the CSV/TXT/PNG (default %(default)s)")
     p.add_argument("--no-chart", action="store_true", help="skip the PNG")
     args = p.parse_args(argv)
+    # {set: (-n at -P 1, -n at -P > 1)}: the broad set's runs are half as long by default,
+    # so its 4 times as many tests keep the whole run near a quarter of an hour.
+    args.requests_of = {}
+    for name, at_1, at_more in (("default", DEFAULT_REQUESTS, DEFAULT_PIPELINED_REQUESTS),
+                                ("broad", BROAD_REQUESTS, BROAD_PIPELINED_REQUESTS)):
+        if args.quick:
+            at_1, at_more = QUICK_REQUESTS, QUICK_PIPELINED_REQUESTS
+        args.requests_of[name] = (args.requests or at_1, args.pipelined_requests or at_more)
     if args.requests is None:
-        args.requests = QUICK_REQUESTS if args.quick else DEFAULT_REQUESTS
+        args.requests = args.requests_of["default"][0]
     if args.pipelined_requests is None:
-        args.pipelined_requests = QUICK_PIPELINED_REQUESTS if args.quick else DEFAULT_PIPELINED_REQUESTS
+        args.pipelined_requests = args.requests_of["default"][1]
     sets = SETS if args.set == "all" else (args.set,)
     known = {"default": DEFAULT_TESTS.split(","), "broad": list(broad.BY_NAME)}
     wanted = None if args.tests is None else [t.strip().lower() for t in args.tests.split(",") if t.strip()]
@@ -342,13 +352,15 @@ def main(argv=None):
 
     described = []
     if "default" in args.sets:
-        described.append("default tests %s" % ", ".join("with -r %d" % spread if spread else "without -r"
-                                                       for spread in args.spreads))
+        described.append("default tests %s, -n %d at -P 1 and %d at -P > 1" % (
+            ", ".join("with -r %d" % spread if spread else "without -r" for spread in args.spreads),
+            *args.requests_of["default"]))
     if "broad" in args.sets:
-        described.append("broad set of %d commands on a fill of --keys %d" % (len(args.sets["broad"]), args.keys))
-    settings = ("%s vs pyredis-server %s (native path); -c %d, -n %d at -P 1 and %d at -P > 1, %d rounds, %s; %s%s"
-                % (servers.redis_version().split(" sha=")[0], servers.source_revision(), args.clients, args.requests,
-                   args.pipelined_requests, args.rounds, pinning, "; ".join(described),
+        described.append("broad set of %d commands on a fill of --keys %d, -n %d at -P 1 and %d at -P > 1" % (
+            len(args.sets["broad"]), args.keys, *args.requests_of["broad"]))
+    settings = ("%s vs pyredis-server %s (native path); -c %d, %d rounds, %s; %s%s"
+                % (servers.redis_version().split(" sha=")[0], servers.source_revision(), args.clients,
+                   args.rounds, pinning, "; ".join(described),
                    ", appendonly yes, appendfsync %s" % args.appendonly if args.appendonly != "no" else ""))
     if args.replicas:
         settings += ", %d replicas per master" % args.replicas
@@ -358,7 +370,10 @@ def main(argv=None):
     running = []
     replicas = []
     rows = []
-    requests = lambda pipeline: args.requests if pipeline == 1 else args.pipelined_requests
+
+    def requests_in(test_set):
+        at_1, at_more = args.requests_of[test_set]
+        return lambda pipeline: at_1 if pipeline == 1 else at_more
     try:
         for kind in servers.KINDS:
             running.append(servers.BenchServer(kind, cpu=server_cpu, settings=aof_settings(args.appendonly)))
@@ -366,15 +381,16 @@ def main(argv=None):
         for server in running:
             replicas += attach_replicas(server, args.replicas)
         whole_run = OthersCpuMeter([server.pid for server in running])
-        # One group of rows per pass: (name, tests, run one test, prepare a round).
+        # One group of rows per pass: (name, tests, -n of a run, run one test, prepare a round).
         passes = []
         for spread in args.spreads if "default" in args.sets else ():
             def run_default(server, test, pipeline, n, spread=spread):
                 return run_benchmark(server, test, pipeline, n, args.clients, spread, client_cpu)
             # Each round starts empty; LPOP/RPOP pop what LPUSH/RPUSH pushed just before.
-            passes.append((default_group(spread), args.sets["default"], run_default,
+            passes.append((default_group(spread), args.sets["default"], requests_in("default"), run_default,
                            lambda round_no: flush(running)))
         if "broad" in args.sets:
+            requests = requests_in("broad")
             fill = broad.fill_commands(args.keys, sum(requests(pipeline) for pipeline in args.pipelines))
 
             def run_broad(server, name, pipeline, n):
@@ -389,8 +405,8 @@ def main(argv=None):
                         broad.fill(conn, fill)
                     finally:
                         conn.close()
-            passes.append(("broad", args.sets["broad"], run_broad, prepare_broad))
-        for group, tests, run_one, prepare in passes:
+            passes.append(("broad", args.sets["broad"], requests, run_broad, prepare_broad))
+        for group, tests, requests, run_one, prepare in passes:
             pairs, _ = servers.interleaved_rounds(by_kind, tests, args.pipelines, args.rounds, requests,
                                                   run_one, prepare, label="%s: " % group)
             for row in summarise(pairs, tests, args.pipelines):

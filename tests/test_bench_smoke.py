@@ -29,12 +29,16 @@ def test_throughput_benchmark_writes_table_csv_and_chart(tmp_path):
     require_tool("redis-server")
     require_tool("redis-benchmark")
     out = run_script([RUN, "--rounds", "2", "--requests", "1500", "--pipelined-requests", "3000",
-                      "--tests", "set,get,lrange_100,mset", "--pipelines", "1,16", "--out", str(tmp_path)])
+                      "--tests", "set,get,lrange_100,mset,hgetall_100,queue_brpop", "--pipelines", "1,16",
+                      "--spreads", "0,1000", "--keys", "1000", "--out", str(tmp_path)], timeout=240)
     assert out.returncode == 0, out.stderr + out.stdout
 
     rows = read_csv(tmp_path / "throughput.csv")
-    assert [(r["test"], r["pipeline"]) for r in rows] == [
-        (t, p) for p in ("1", "16") for t in ("set", "get", "lrange_100", "mset")]
+    # The default tests without and with -r, then the broad set's (get is in both sets).
+    assert [(r["group"], r["test"], r["pipeline"]) for r in rows] == [
+        (group, t, p) for group in ("default", "default -r 1000") for p in ("1", "16")
+        for t in ("set", "get", "lrange_100", "mset")] + [
+        ("broad", t, p) for p in ("1", "16") for t in ("get", "hgetall_100", "queue_brpop")]
     for row in rows:
         redis_runs = [float(x) for x in row["redis_rps_runs"].split(";")]
         ours_runs = [float(x) for x in row["ours_rps_runs"].split(";")]
@@ -55,13 +59,16 @@ def test_throughput_benchmark_writes_table_csv_and_chart(tmp_path):
 
     # The printed table has the same rows as the CSV, and the text report repeats it.
     table_lines = [line.split() for line in out.stdout.splitlines()
-                   if line.split()[:1] in (["set"], ["get"], ["lrange_100"], ["mset"])]
+                   if line.split()[:1] in (["set"], ["get"], ["lrange_100"], ["mset"], ["hgetall_100"],
+                                           ["queue_brpop"])]
     assert [(cells[0], cells[1]) for cells in table_lines] == [(r["test"], r["pipeline"]) for r in rows]
     for cells, row in zip(table_lines, rows):
         assert cells[2] == "%.0f" % float(row["redis_rps_median"])
         assert cells[4] == "%.2f" % float(row["ratio"])
     report = (tmp_path / "throughput.txt").read_text()
     assert "native path" in report and "geometric mean of ratios at -P 16" in report
+    assert [line for line in report.splitlines() if line.startswith("-- ")] == [
+        "-- default", "-- default -r 1000", "-- broad"]
 
     if importlib.util.find_spec("matplotlib") is not None:
         assert (tmp_path / "throughput.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -72,6 +79,8 @@ def test_throughput_benchmark_writes_table_csv_and_chart(tmp_path):
 def test_throughput_benchmark_rejects_bad_settings(tmp_path):
     out = run_script([RUN, "--rounds", "0", "--out", str(tmp_path)])
     assert out.returncode == 2 and "must be" in out.stderr
+    out = run_script([RUN, "--set", "default", "--tests", "hgetall_100", "--out", str(tmp_path)])
+    assert out.returncode == 2 and "unknown tests: hgetall_100" in out.stderr
     assert not (tmp_path / "throughput.csv").exists()
 
 
