@@ -22,7 +22,6 @@ Writes geo.csv and geo.txt under benchmarks/results/.
 import argparse
 import os
 import random
-import subprocess
 import sys
 import time
 
@@ -111,22 +110,8 @@ def prepare(server, members):
 def run_geo_benchmark(server, test, pipeline, requests, clients, random_keys, cpu):
     """(requests per second, server CPU microseconds per command) of one redis-benchmark run;
     (None, None) when it failed."""
-    argv = ["redis-benchmark", "-h", "127.0.0.1", "-p", str(server.port), "-c", str(clients),
-            "-n", str(requests), "-P", str(pipeline), "-r", str(random_keys), "--csv"]
-    argv += TESTS[test]
-    commands_before = server.commands_processed()
-    cpu_before = servers.main_thread_cpu_ns(server.pid)
-    try:
-        out = subprocess.run(servers.pinned(argv, cpu), capture_output=True, text=True,
-                             timeout=run.RUN_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        return None, None
-    cpu_ns = servers.main_thread_cpu_ns(server.pid) - cpu_before
-    commands = server.commands_processed() - commands_before
-    rate = run.parse_csv(out.stdout).get(TESTS[test][0].lower())
-    if rate is None or commands <= 0:
-        return None, None
-    return rate, cpu_ns / 1000.0 / commands
+    return servers.redis_benchmark(server, TESTS[test], pipeline, requests, clients, cpu,
+                                   random_keys=random_keys)
 
 
 def measure_memory(members):
@@ -170,41 +155,25 @@ def main(argv=None):
     print(settings, flush=True)
     load_before = os.getloadavg()
     started = time.monotonic()
-    pairs = {(test, pipeline): [] for test in args.tests for pipeline in args.pipelines}
     found = {}
     running = []
     try:
         for kind in servers.KINDS:
             running.append(servers.BenchServer(kind, cpu=server_cpu))
         by_kind = {server.kind: server for server in running}
-        pids = [server.pid for server in running]
-        whole_run = run.OthersCpuMeter(pids)
-        for round_no in range(args.rounds):
-            order = ["redis", "ours"] if round_no % 2 == 0 else ["ours", "redis"]
+
+        def prepare_round(round_no):
             for server in running:
                 found[server.kind] = prepare(server, members)
             if found["redis"] != found["ours"]:
                 raise RuntimeError("the search finds %r" % found)
-            for pipeline in args.pipelines:
-                requests = args.requests if pipeline == 1 else args.pipelined_requests
-                for test in args.tests:
-                    meter = run.OthersCpuMeter(pids)
-                    pair = {}
-                    for kind in order:
-                        pair[kind], pair[kind + "_cpu"] = run_geo_benchmark(
-                            by_kind[kind], test, pipeline, requests, args.clients,
-                            args.random_keys, client_cpu)
-                    pair["others"] = meter.share()
-                    pairs[(test, pipeline)].append(pair)
-                    ratio = (pair["ours"] / pair["redis"]
-                             if pair["redis"] and pair["ours"] else None)
-                    print("round %d/%d  -P %-3d %-13s redis %10s %6s us  ours %10s %6s us  "
-                          "ratio %5s  others %3.0f%%" % (
-                              round_no + 1, args.rounds, pipeline, test,
-                              run.fmt_rate(pair["redis"]), run.fmt_cpu(pair["redis_cpu"]),
-                              run.fmt_rate(pair["ours"]), run.fmt_cpu(pair["ours_cpu"]),
-                              run.fmt_ratio(ratio), 100 * pair["others"]), flush=True)
-        others_share = whole_run.share()
+
+        pairs, others_share = servers.interleaved_rounds(
+            by_kind, args.tests, args.pipelines, args.rounds,
+            lambda pipeline: args.requests if pipeline == 1 else args.pipelined_requests,
+            lambda server, test, pipeline, requests: run_geo_benchmark(
+                server, test, pipeline, requests, args.clients, args.random_keys, client_cpu),
+            prepare=prepare_round)
     finally:
         for server in running:
             server.stop()

@@ -16,7 +16,6 @@ Writes scripts.csv and scripts.txt under benchmarks/results/.
 import argparse
 import hashlib
 import os
-import subprocess
 import sys
 import time
 
@@ -88,23 +87,8 @@ def prepare(server):
 def run_script_benchmark(server, test, pipeline, requests, clients, random_keys, cpu):
     """(requests per second, server CPU microseconds per call) of one redis-benchmark run of
     a test's command; (None, None) when it failed."""
-    argv = ["redis-benchmark", "-h", "127.0.0.1", "-p", str(server.port), "-c", str(clients),
-            "-n", str(requests), "-P", str(pipeline), "-r", str(random_keys), "--csv"]
-    argv += TESTS[test]
-    commands_before = server.commands_processed()
-    cpu_before = servers.main_thread_cpu_ns(server.pid)
-    try:
-        out = subprocess.run(servers.pinned(argv, cpu), capture_output=True, text=True,
-                             timeout=run.RUN_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        return None, None
-    cpu_ns = servers.main_thread_cpu_ns(server.pid) - cpu_before
-    commands = server.commands_processed() - commands_before
-    rates = run.parse_csv(out.stdout)
-    rate = rates.get(TESTS[test][0].lower())
-    if rate is None or commands <= 0:
-        return None, None
-    return rate, cpu_ns / 1000.0 / commands
+    return servers.redis_benchmark(server, TESTS[test], pipeline, requests, clients, cpu,
+                                   random_keys=random_keys)
 
 
 def main(argv=None):
@@ -123,38 +107,17 @@ def main(argv=None):
     print(settings, flush=True)
     load_before = os.getloadavg()
     started = time.monotonic()
-    pairs = {(test, pipeline): [] for test in args.tests for pipeline in args.pipelines}
     running = []
     try:
         for kind in servers.KINDS:
             running.append(servers.BenchServer(kind, cpu=server_cpu))
         by_kind = {server.kind: server for server in running}
-        pids = [server.pid for server in running]
-        whole_run = run.OthersCpuMeter(pids)
-        for round_no in range(args.rounds):
-            order = ["redis", "ours"] if round_no % 2 == 0 else ["ours", "redis"]
-            for server in running:
-                prepare(server)
-            for pipeline in args.pipelines:
-                requests = args.requests if pipeline == 1 else args.pipelined_requests
-                for test in args.tests:
-                    meter = run.OthersCpuMeter(pids)
-                    pair = {}
-                    for kind in order:
-                        pair[kind], pair[kind + "_cpu"] = run_script_benchmark(
-                            by_kind[kind], test, pipeline, requests, args.clients,
-                            args.random_keys, client_cpu)
-                    pair["others"] = meter.share()
-                    pairs[(test, pipeline)].append(pair)
-                    ratio = (pair["ours"] / pair["redis"]
-                             if pair["redis"] and pair["ours"] else None)
-                    print("round %d/%d  -P %-3d %-13s redis %10s %6s us  ours %10s %6s us  "
-                          "ratio %5s  others %3.0f%%" % (
-                              round_no + 1, args.rounds, pipeline, test,
-                              run.fmt_rate(pair["redis"]), run.fmt_cpu(pair["redis_cpu"]),
-                              run.fmt_rate(pair["ours"]), run.fmt_cpu(pair["ours_cpu"]),
-                              run.fmt_ratio(ratio), 100 * pair["others"]), flush=True)
-        others_share = whole_run.share()
+        pairs, others_share = servers.interleaved_rounds(
+            by_kind, args.tests, args.pipelines, args.rounds,
+            lambda pipeline: args.requests if pipeline == 1 else args.pipelined_requests,
+            lambda server, test, pipeline, requests: run_script_benchmark(
+                server, test, pipeline, requests, args.clients, args.random_keys, client_cpu),
+            prepare=lambda round_no: [prepare(server) for server in running])
     finally:
         for server in running:
             server.stop()
