@@ -260,10 +260,7 @@ def describe(scenario, args):
 
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    if args.ours:
-        servers.KINDS["ours"] = args.ours
-    elif not servers.ours_uses_native_path():
-        sys.exit("pyredis-server would run its pure-Python path: build the native extensions")
+    servers.choose_ours(args.ours)
     if args.loader_cpu is not None:
         os.sched_setaffinity(0, {args.loader_cpu})
     os.makedirs(args.out, exist_ok=True)

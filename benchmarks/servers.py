@@ -64,6 +64,15 @@ def ours_uses_native_path():
     return check.returncode == 0 and check.stdout.strip() == "True"
 
 
+def choose_ours(path=None):
+    """Start `path` as our server (--ours); without one, the venv's, which must not fall back
+    to its pure-Python path (the benchmark would measure the wrong twin): exits if it would."""
+    if path:
+        KINDS["ours"] = path
+    elif not ours_uses_native_path():
+        raise SystemExit("pyredis-server would run its pure-Python path: build the native extensions")
+
+
 def pinned(argv, cpu):
     """argv run on one CPU (taskset execs, so the process id stays the program's)."""
     if cpu is None:

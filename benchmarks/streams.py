@@ -197,10 +197,7 @@ def memory(args):
 
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    if args.ours:
-        servers.KINDS["ours"] = args.ours
-    elif not servers.ours_uses_native_path():
-        sys.exit("pyredis-server would run its pure-Python path: build the native extensions")
+    servers.choose_ours(args.ours)
     os.makedirs(args.out, exist_ok=True)
     if args.memory:
         memory(args)
