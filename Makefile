@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.bench-installed
 
-.PHONY: install run test bench bench-memory clean
+.PHONY: install run test bench bench-memory bench-latency clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ bench: install $(BENCH_STAMP)
 
 bench-memory: install
 	$(BIN)/python benchmarks/memory.py $(BENCH_ARGS)
+
+# The PING-every-ms probe beside Redis under four loads, e.g. BENCH_ARGS=--quick
+bench-latency: install
+	$(BIN)/python benchmarks/latency.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info native/*.c native/*.so
