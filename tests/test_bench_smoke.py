@@ -148,3 +148,24 @@ def test_geo_benchmark_writes_table_csv_and_memory(tmp_path):
     text = (tmp_path / "geo.txt").read_text()
     assert "members on both" in text
     assert "memory: one geo set of 3000 points: redis" in text
+
+
+def test_latency_probe_reports_every_scenario_for_both_servers(tmp_path):
+    require_tool("redis-server")
+    out = run_script([os.path.join(ROOT, "benchmarks", "latency.py"), "--base-keys", "2000", "--pairs", "3000",
+                      "--hashes", "2000", "--grow-keys", "5000", "--scan-keys", "5000", "--out", str(tmp_path)],
+                     timeout=120)
+    assert out.returncode == 0, out.stderr + out.stdout
+    rows = read_csv(tmp_path / "latency.csv")
+    assert [(r["scenario"], r["server"]) for r in rows] == [
+        (s, k) for s in ("setdel", "hashes", "grow", "scan") for k in ("redis", "ours")]
+    expected_keys = {"setdel": 2000, "hashes": 2000, "grow": 5000, "scan": 5000}
+    for row in rows:
+        # Both servers did the whole load: the keys left are the same, the probe answered.
+        assert int(row["dbsize"]) == expected_keys[row["scenario"]], row
+        assert float(row["max_gap_ms"]) >= float(row["p999_gap_ms"]) >= float(row["p99_gap_ms"]) > 0, row
+        assert int(row["commands"]) > 0 and float(row["load_s"]) > 0, row
+    for row in rows[1::2]:
+        assert row["within_target"] in ("True", "False") and float(row["p999_ratio"]) > 0
+    text = (tmp_path / "latency.txt").read_text()
+    assert text.count("p99.9 ours / Redis") == 4
