@@ -20,7 +20,8 @@ Two sets of tests, each a group of rows in the same table, CSV and chart:
         [--out DIR]
     .venv/bin/python benchmarks/run.py --memory [memory.py options]
 
-Writes throughput.csv, throughput.txt and throughput.png under benchmarks/results/;
+Writes throughput.csv, throughput.txt and throughput.png under benchmarks/results/ (with --set
+default or broad: throughput-default.*, throughput-broad.*);
 with --appendonly everysec|always both servers run with appendonly yes and that
 appendfsync, and the files are named throughput-aof-<policy>[-r<N>].*; with --replicas N
 each master has N replicas of its own kind attached (synchronized before the first test, not
@@ -165,12 +166,13 @@ def aof_settings(policy):
 
 
 def results_name(args):
-    """Base name of the result files: throughput, throughput-aof-<policy>[-r<N>] with an AOF,
-    throughput-replicas<N> with replicas."""
+    """Base name of the result files: throughput (throughput-default, throughput-broad for one
+    set), throughput-aof-<policy>[-r<N>] with an AOF, throughput-replicas<N> with replicas."""
     if args.replicas:
         return "throughput-replicas%d" % args.replicas
     if args.appendonly == "no":
-        return "throughput"
+        # --set default / broad alone: their own files, so the full run's stay.
+        return "throughput" if args.set == "all" else "throughput-%s" % args.set
     spread = args.spreads[0] if len(args.spreads) == 1 else 0
     return "throughput-aof-%s%s" % (args.appendonly, "-r%d" % spread if spread else "")
 
@@ -292,41 +294,49 @@ def write_csv(path, rows):
                           ";".join("%.3f" % x for x in row["ours_cpu_runs"])])
 
 
+CHART_TESTS_PER_PANEL = 34
+
+
 def write_chart(path, rows, title):
-    """Grouped bars of ours / Redis per test, one colour per pipeline depth, one panel per group
-    of rows; False without matplotlib."""
+    """Grouped bars of ours / Redis per test, one colour per pipeline depth, a panel per group of
+    rows (long groups over several panels); False without matplotlib."""
     try:
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
         return False
-    groups = list(dict.fromkeys(row.get("group") for row in rows))
     pipelines = list(dict.fromkeys(row["pipeline"] for row in rows))
-    most = max(len({row["test"] for row in rows if row.get("group") == group}) for group in groups)
+    panels = []
+    for group in dict.fromkeys(row.get("group") for row in rows):
+        tests = list(dict.fromkeys(row["test"] for row in rows if row.get("group") == group))
+        parts = (len(tests) + CHART_TESTS_PER_PANEL - 1) // CHART_TESTS_PER_PANEL
+        size = (len(tests) + parts - 1) // parts
+        for part in range(parts):
+            label = group if parts == 1 else "%s (%d/%d)" % (group, part + 1, parts)
+            panels.append((group, label, tests[part * size:(part + 1) * size]))
+    most = max(len(tests) for _, _, tests in panels)
     width = 0.8 / len(pipelines)
-    fig, axes = plt.subplots(len(groups), 1, squeeze=False,
-                             figsize=(max(6.0, 0.3 * len(pipelines) * most + 2), 4.5 * len(groups)))
-    for ax, group in zip(axes[:, 0], groups):
-        group_rows = [row for row in rows if row.get("group") == group]
-        tests = list(dict.fromkeys(row["test"] for row in group_rows))
-        ratio_of = {(row["test"], row["pipeline"]): row["ratio"] or 0.0 for row in group_rows}
+    fig, axes = plt.subplots(len(panels), 1, squeeze=False,
+                             figsize=(max(6.0, 0.32 * len(pipelines) * most + 2), 4.2 * len(panels)))
+    for ax, (group, label, tests) in zip(axes[:, 0], panels):
+        ratio_of = {(row["test"], row["pipeline"]): row["ratio"] or 0.0 for row in rows
+                    if row.get("group") == group}
         for i, pipeline in enumerate(pipelines):
             xs = [t + (i - (len(pipelines) - 1) / 2) * width for t in range(len(tests))]
             bars = ax.bar(xs, [ratio_of.get((test, pipeline), 0.0) for test in tests], width,
                           label="-P %d" % pipeline)
-            ax.bar_label(bars, fmt="%.2f", fontsize=5 if len(tests) > 30 else 6, padding=1, rotation=90
-                         if len(tests) > 30 else 0)
+            ax.bar_label(bars, fmt="%.2f", fontsize=6, padding=1)
         ax.axhline(1.0, color="black", linewidth=0.8, linestyle="--")
         ax.set_xticks(range(len(tests)))
-        ax.set_xticklabels(tests, rotation=60 if len(tests) > 30 else 45, ha="right", fontsize=7)
-        ax.set_xlim(-0.6, max(len(tests), most) - 0.4)
+        ax.set_xticklabels(tests, rotation=45, ha="right", fontsize=8)
+        ax.set_xlim(-0.6, most - 0.4)
         ax.set_ylabel("ours / Redis (median over rounds)")
-        ax.set_title(group if group is not None else "", fontsize=9)
+        ax.set_title(label or "", fontsize=9)
         ax.legend(fontsize=7)
-    fig.suptitle(textwrap.fill(title, 140), fontsize=8)
+    fig.suptitle(textwrap.fill(title, 160), fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    fig.savefig(path, dpi=90)
     plt.close(fig)
     return True
 
