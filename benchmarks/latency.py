@@ -282,6 +282,7 @@ def format_report(settings, rows):
 
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    servers.exit_on_sigterm()
     servers.choose_ours(args.ours)
     if args.loader_cpu is not None:
         os.sched_setaffinity(0, {args.loader_cpu})

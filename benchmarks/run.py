@@ -351,6 +351,7 @@ def main(argv=None):
         import memory
         return memory.main([a for a in argv if a != "--memory"])
     args = parse_args(argv)
+    servers.exit_on_sigterm()
     if shutil.which("redis-benchmark") is None or not os.path.exists(servers.REDIS_SERVER):
         sys.exit("redis-benchmark and %s are needed (Debian: redis-server, redis-tools)" % servers.REDIS_SERVER)
     if not servers.ours_uses_native_path():

@@ -10,6 +10,7 @@ import io
 import os
 import resource
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -62,6 +63,14 @@ def ours_uses_native_path():
     check = subprocess.run([OURS_PYTHON, "-c", "import server.base.native_bridge as b; print(b.NATIVE)"],
                            cwd=ROOT, env=server_env(), capture_output=True, text=True, timeout=60)
     return check.returncode == 0 and check.stdout.strip() == "True"
+
+
+def exit_on_sigterm():
+    """A SIGTERM (timeout, kill) ends the benchmark through its `finally` blocks, so the
+    servers it started are stopped and their directories removed, not left running."""
+    def terminate(signum, frame):
+        raise SystemExit(128 + signum)
+    signal.signal(signal.SIGTERM, terminate)
 
 
 def choose_ours(path=None):
@@ -181,7 +190,7 @@ class BenchServer:
             return
         try:
             self.wait_ready(start_timeout)
-        except Exception:
+        except BaseException:            # a SIGTERM's SystemExit too: never leave it running
             self.stop()
             raise
 
