@@ -43,8 +43,8 @@ EXACT, UNORDERED, TTL, STREAM_ID = "exact", "unordered", "ttl", "id"
 
 
 class Test:
-    """One command line, the number of keys its __rand_int__ spreads over (a fraction of
-    --keys: `per` keys of the family per test key), and how its replies compare."""
+    """One command line, how many keys its __rand_int__ spreads over (--keys / divisor, the
+    size of its family in the fill) and how its replies compare."""
 
     def __init__(self, name, command, divisor=1, compare=EXACT):
         self.name = name
@@ -53,10 +53,12 @@ class Test:
         self.compare = compare
 
     def random_keys(self, keys):
+        """The -r of the test for a fill of --keys `keys`."""
         return max(1, keys // self.divisor)
 
 
 def _t(name, command, divisor=1, compare=EXACT):
+    """A Test from a command line written as one string."""
     return Test(name, command.split(), divisor, compare)
 
 
