@@ -7,6 +7,7 @@ server ends a benchmark with an error instead of hanging it.
 """
 import csv
 import io
+import math
 import os
 import resource
 import shutil
@@ -320,7 +321,8 @@ def redis_benchmark(server, command, pipeline, requests, clients, cpu, random_ke
                                                        " ".join(command), out.stderr.strip()),
               flush=True)
         return None, None
-    if rate is None or commands <= 0:
+    # redis-benchmark prints "inf" for a run shorter than its millisecond clock: no rate.
+    if rate is None or not math.isfinite(rate) or commands <= 0:
         return None, None
     return rate, cpu_ns / 1000.0 / commands
 
