@@ -29,7 +29,6 @@ from cpython.ref cimport PyObject
 from posix.time cimport CLOCK_MONOTONIC, CLOCK_REALTIME, clock_gettime, timespec
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_GET_SIZE
-from cpython.dict cimport PyDict_SetItem
 from cpython.list cimport PyList_Append, PyList_GET_ITEM, PyList_SET_ITEM
 from cpython.ref cimport Py_DECREF, Py_INCREF, Py_XDECREF
 from cpython.array cimport array
@@ -108,8 +107,8 @@ cdef extern from "Python.h":
         PyMemberDef* d_member
 
 cdef object _Database = None, _Server = None, _Client = None, _Stats = None
-cdef Py_ssize_t _client_db, _db_data, _db_expires, _db_access, _db_lfu, _db_index
-cdef Py_ssize_t _server_lru_clock, _server_dirty, _server_stats, _server_config
+cdef Py_ssize_t _client_db, _db_data, _db_expires, _db_lfu, _db_index
+cdef Py_ssize_t _server_dirty, _server_stats, _server_config
 cdef Py_ssize_t _stats_hits, _stats_misses
 cdef Py_ssize_t _list_items, _list_head, _hash_map, _hash_pairs, _set_data, _set_index
 
@@ -142,8 +141,8 @@ def install(Client, Database, Server, Stats, ListValue, Hash, Set, SortedSet, pa
             Py_ssize_t min_head_room):
     """The server core hands over the classes the native paths check and whose slots
     they read (this module sits below them and imports none of them)."""
-    global _Database, _Server, _Client, _Stats, _client_db, _db_data, _db_expires, _db_access, _db_lfu
-    global _db_index, _server_lru_clock, _server_dirty, _server_stats, _server_config
+    global _Database, _Server, _Client, _Stats, _client_db, _db_data, _db_expires, _db_lfu
+    global _db_index, _server_dirty, _server_stats, _server_config
     global _stats_hits, _stats_misses, _list_items, _list_head, _hash_map, _hash_pairs
     global _set_data, _set_index
     global _ListValue, _MIN_HEAD_ROOM, _Hash, _pair_set, _packed_count, _SortedSet, _Set
@@ -153,9 +152,9 @@ def install(Client, Database, Server, Stats, ListValue, Hash, Set, SortedSet, pa
     _pair_set, _packed_count, _packed_index = packlist.pair_set, packlist.count, packlist.index
     _client_db = _slot(Client, "db")
     _db_data, _db_expires = _slot(Database, "data"), _slot(Database, "expires")
-    _db_access, _db_lfu = _slot(Database, "access"), _slot(Database, "lfu")
+    _db_lfu = _slot(Database, "lfu")
     _db_index = _slot(Database, "index")
-    _server_lru_clock, _server_dirty = _slot(Server, "lru_clock"), _slot(Server, "dirty")
+    _server_dirty = _slot(Server, "dirty")
     _server_stats, _server_config = _slot(Server, "stats"), _slot(Server, "config")
     _stats_hits, _stats_misses = _slot(Stats, "keyspace_hits"), _slot(Stats, "keyspace_misses")
     _list_items, _list_head = _slot(_ListValue, "_items"), _slot(_ListValue, "_head")
@@ -703,7 +702,7 @@ cdef bint _get_string(ServerCore server, object db, object key, KeyTable table, 
         if type(value) is not bytes and type(value) is not bytearray:
             return False            # WRONGTYPE, raised by the handler
     _slot_put(stats, _stats_hits, _slot_get(stats, _stats_hits) + 1)
-    _touch(db, server, key)
+    table.touch(entry)
     if entry.size == HELD:
         reply.bulk(value)
     else:
@@ -766,16 +765,13 @@ cdef bint _mset(object db, ServerCore server, KeyTable table, dict expires, list
         entry = table.find(key)
         if entry != NULL and entry.size == HELD and not PyBytes_CheckExact(table.value_of(entry)):
             return False            # over another type: the handler (lazyfree-lazy-server-del)
-    access = _slot_get(db, _db_access)
-    clock = _slot_get(server, _server_lru_clock)
     for i in range(1, argc, 2):
         key = <object>PyList_GET_ITEM(argv, i)
         value = <object>PyList_GET_ITEM(argv, i + 1)
         if table.find(key) == NULL:
-            db._add(key, value, clock)      # a new key: its side data, as set_many adds it
+            db._add(key, value)             # a new key: its side data, as set_many adds it
         else:
-            table.store(key, value)
-            PyDict_SetItem(access, key, clock)
+            table.store(key, value)         # (a store sets the key's clock)
         server.key_modified(db, key)
     _slot_put(server, _server_dirty, _slot_get(server, _server_dirty) + argc // 2)
     reply.ok()
@@ -843,5 +839,8 @@ cdef inline int _record_write(object db, ServerCore server, object key) except -
 
 cdef inline int _touch(object db, ServerCore server, object key) except -1:
     """The access clock a lookup records (LRU bookkeeping; LFU never reaches here)."""
-    PyDict_SetItem(_slot_get(db, _db_access), key, _slot_get(server, _server_lru_clock))
+    cdef KeyTable table = <KeyTable>_slot_get(db, _db_data)
+    cdef Entry* entry = table.find(key)
+    if entry != NULL:
+        table.touch(entry)
     return 0

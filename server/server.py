@@ -27,7 +27,7 @@ from server.commands.pausing import POSTPONED, Pauses
 from server.commands import table as command_table
 from server.client import Client
 from server.base.errors import CommandError, NOAUTH, internal_error_message
-from server.values.keyspace import Database, keyspace_cron
+from server.values.keyspace import Database, keyspace_cron, set_lru_clock
 from server.base.histogram import record as record_latency
 from server.base.latency import LatencyMonitor
 from server.base.lazyfree import LazyFree
@@ -142,7 +142,7 @@ class Server(ServerCore):
         self.replid = os.urandom(20).hex()
         self.master_repl_offset = 0
         self.active_expire_enabled = True
-        self.lru_clock = int(time.time())     # whole seconds, advanced by the cron (Redis's lruclock)
+        set_lru_clock(self, int(time.time()))     # whole seconds, advanced by the cron (Redis's lruclock)
         self.loading = False                  # while a data file loads nothing expires
         self.async_loading = False            # a replica loads beside the data it serves
         self.shutdown_requested = None

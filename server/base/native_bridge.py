@@ -15,7 +15,8 @@ if not PURE:
         from native.dispatch import (ClientCore, CommandCore, ServerCore, StatsCore,  # noqa: F401
                                      install as install_dispatch)
         from native.keytable import (KeyTable, set_growth_limit as set_table_growth_limit,  # noqa: F401
-                                     set_resize_allowed as set_table_resize_allowed)
+                                     set_resize_allowed as set_table_resize_allowed,
+                                     set_clock as set_table_clock)
         NATIVE = True
     except ImportError:
         pass
@@ -25,7 +26,8 @@ if not NATIVE:
     from protocol.writer import ReplyWriter  # noqa: F401,F811
     from server.base.dispatch import (ClientCore, CommandCore, ServerCore, StatsCore,  # noqa: F401,F811
                                       install as install_dispatch)
-    KeyTable = dict     # a database's keys and values: the native table's twin
+    # A database's keys and values: the native table's twin.
+    from server.base.keytable import KeyTable, set_clock as set_table_clock  # noqa: F401,F811
 
     def set_table_growth_limit(limit):
         """A dict grows when it decides to: no growth is held back under maxmemory."""
