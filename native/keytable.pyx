@@ -42,6 +42,8 @@ from libc.string cimport memcmp, memcpy
 
 cdef extern from "Python.h":
     void* PyMem_Calloc(size_t count, size_t size)
+    int PyObject_GC_IsTracked(object o)
+    void PyObject_GC_UnTrack(void* o)
     # The macros on borrowed pointers, without reference counting around them.
     Py_ssize_t _bytes_size "PyBytes_GET_SIZE"(PyObject* o)
     const char* _bytes_chars "PyBytes_AS_STRING"(PyObject* o)
@@ -74,11 +76,27 @@ cdef Entry* _chars_entry(const char* text, Py_ssize_t size) except NULL:
     return entry
 
 
+# Values of this class (set_untracked_base: the keyspace's RedisValue) leave the cyclic
+# collector's lists when stored. A full collection walks every object it tracks, so with a
+# million aggregates each one stalled the loop for 100-200 ms; these objects hold only
+# bytes, numbers and containers of them, never a reference back to themselves, so no
+# cycle can run through them (cycles among their inner objects stay tracked and collected).
+cdef type _untracked_base = None
+
+
+def set_untracked_base(type cls):
+    global _untracked_base
+    _untracked_base = cls
+
+
 cdef Entry* _value_entry(object value) except NULL:
     """A new entry for any value: short bytes inline, anything else held."""
     cdef Entry* entry
     if PyBytes_CheckExact(value) and PyBytes_GET_SIZE(value) <= INLINE_MAX:
         return _chars_entry(PyBytes_AS_STRING(value), PyBytes_GET_SIZE(value))
+    if (_untracked_base is not None and isinstance(value, _untracked_base)
+            and PyObject_GC_IsTracked(value)):
+        PyObject_GC_UnTrack(<void*>value)
     entry = <Entry*>PyMem_Malloc(sizeof(Entry) + sizeof(PyObject*))
     if entry == NULL:
         raise MemoryError()

@@ -7,6 +7,7 @@ objects for them; held values (bytearrays, long strings, other types) must
 come back as the very objects stored, as from a dict.
 """
 import gc
+import weakref
 
 import pytest
 from hypothesis import given, settings
@@ -440,3 +441,40 @@ def test_random_keys_during_a_resize(table_cls):
     for _ in range(5000):
         key = t.random_key()
         assert key in t
+
+
+# -- the cyclic collector (native only: a dict's values stay with it) ------------------------
+
+@pytest.mark.skipif(NativeKeyTable is None, reason="native.keytable not built")
+def test_stored_values_leave_the_collectors_walk():
+    """A full collection walks every object the collector tracks: the table takes the
+    keyspace's values (RedisValue, set by server.values.keyspace) out of its lists, so a
+    million aggregates add nothing to a collection's pause. Other objects stay tracked."""
+    from server.values.base import RedisValue
+    from server.values.hashes import Hash
+    from server.values.lists import ListValue
+
+    native_keytable.set_untracked_base(RedisValue)     # as server.values.keyspace does
+
+    t = NativeKeyTable()
+    hashes = [Hash() for _ in range(3)]
+    assert all(gc.is_tracked(h) for h in hashes)
+    for i, h in enumerate(hashes):
+        t[b"h%d" % i] = h
+    t[b"list"] = ListValue()
+    other = [[]]
+    t[b"other"] = other
+    assert not any(gc.is_tracked(h) for h in hashes)
+    assert not gc.is_tracked(t[b"list"])
+    assert gc.is_tracked(other)
+    # Their inner objects are still the collector's: a cycle among them is collected.
+    class Node:
+        pass
+    inner = Node()
+    inner.me = inner
+    alive = weakref.ref(inner)
+    hashes[0]._pairs = {b"f": inner}
+    del inner
+    del t[b"h0"], hashes
+    gc.collect()
+    assert alive() is None

@@ -16,7 +16,8 @@ if not PURE:
                                      install as install_dispatch)
         from native.keytable import (KeyTable, set_growth_limit as set_table_growth_limit,  # noqa: F401
                                      set_resize_allowed as set_table_resize_allowed,
-                                     set_clock as set_table_clock)
+                                     set_clock as set_table_clock,
+                                     set_untracked_base as set_table_untracked_base)
         NATIVE = True
     except ImportError:
         pass
@@ -28,6 +29,9 @@ if not NATIVE:
                                       install as install_dispatch)
     # A database's keys and values: the native table's twin.
     from server.base.keytable import KeyTable, set_clock as set_table_clock  # noqa: F401,F811
+
+    def set_table_untracked_base(cls):
+        """A dict's values stay with the cyclic collector (only C code can take them out)."""
 
     def set_table_growth_limit(limit):
         """A dict grows when it decides to: no growth is held back under maxmemory."""

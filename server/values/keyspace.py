@@ -35,6 +35,10 @@ from server.base.errors import CommandError, WRONGTYPE
 from server.base import native_bridge
 from server.base.native_bridge import KeyTable
 from server.base.notify import NOTIFY_EVICTED, NOTIFY_EXPIRED, NOTIFY_KEY_MISS, NOTIFY_NEW
+from server.values.base import RedisValue
+
+# The native table takes the values it holds out of the cyclic collector's walk.
+native_bridge.set_table_untracked_base(RedisValue)
 
 LFU_INIT_VAL = 5                # the counter a new key starts with under LFU
 
