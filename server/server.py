@@ -619,8 +619,7 @@ class Server(ServerCore):
                 log.warning("Failed listening on port %d (TCP), aborting." % port)
                 sys.exit(1)
             for sock in sockets:
-                self.listeners.append(loop.run_until_complete(
-                    loop.create_server(self.new_client, sock=sock)))
+                self.listeners.append(loop.run_until_complete(self.serve_tcp(sock)))
         self.tcp_listening = bool(self.listeners)
         if self.config.unixsocket:
             try:
@@ -630,10 +629,16 @@ class Server(ServerCore):
                 log.warning("Failed opening Unix socket: %s" % exc.detail)
                 sys.exit(1)
             self.listeners.append(loop.run_until_complete(
-                loop.create_unix_server(self.new_client, sock=sock)))
+                loop.create_unix_server(self.new_client, sock=sock,
+                                        backlog=self.config.tcp_backlog)))
         if not self.listeners:
             log.warning("Configured to not listen anywhere, exiting.")
             sys.exit(1)
+
+    def serve_tcp(self, sock):
+        """The loop's server on a bound TCP socket (a coroutine). The loop calls listen() on
+        it anew, with a backlog of 100 unless told: tcp-backlog is given again."""
+        return self.loop.create_server(self.new_client, sock=sock, backlog=self.config.tcp_backlog)
 
     def close_listeners(self):
         for listener in self.listeners:
