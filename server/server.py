@@ -361,7 +361,6 @@ class Server(ServerCore):
             self.serve_ready_keys()
 
     command_checks = []                 # later subsystems add (client, cmd, argv) -> error|None
-    running_script = None               # the script or function running now (scripting)
 
     def refuses_writes(self, client):
         """Whether MISCONF, NOREPLICAS or READONLY would refuse a write from `client`."""
