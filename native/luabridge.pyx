@@ -324,6 +324,31 @@ cdef inline long long _wall_time_ms() noexcept:
     return <long long>ts.tv_sec * 1000 + ts.tv_nsec // 1000000
 
 
+cdef class _Prepared:
+    """What a run of a script or function needs from it, read once and kept on it
+    (its `native_run`)."""
+    cdef LuaRef ref
+    cdef object name
+    cdef bint read_only, allow_oom
+
+
+cdef _Prepared _prepared(Bridge bridge, object script):
+    cdef object found = script.native_run
+    if found is not None:
+        return <_Prepared>found
+    cdef _Prepared p = _Prepared.__new__(_Prepared)
+    ref = script.native_ref
+    if ref is None:
+        ref = script.native_ref = bridge.ref(script.function)
+    flags = script.flags
+    p.ref = <LuaRef?>ref
+    p.name = script.name
+    p.read_only = flags is not None and "no-writes" in flags
+    p.allow_oom = flags is not None and "allow-oom" in flags
+    script.native_run = p
+    return p
+
+
 cdef class RunContext:
     """The script being executed (Redis's scriptRunCtx): native twin of scripting.py's
     RunContext, which Bridge.run_command fills without Python calls."""
@@ -568,7 +593,7 @@ cdef int _call_native(lua_State* L, Bridge bridge, list args, bint raising) exce
     writer = bridge.writer
     buf = writer._buf
     if PyByteArray_GET_SIZE(buf) and PyByteArray_AS_STRING(buf)[0] != b'-':
-        r = _Reply.__new__(_Reply)
+        r = bridge.reader                 # one per bridge: no script runs while it is read
         r.owner = buf
         r.data = PyByteArray_AS_STRING(buf)
         r.size = PyByteArray_GET_SIZE(buf)
@@ -750,6 +775,7 @@ cdef class Bridge:
     cdef bint cluster_enabled          # cluster-enabled cannot change while running
     cdef object caller_type            # the callers' class, and where it keeps db and user
     cdef Py_ssize_t caller_db, caller_user
+    cdef _Reply reader                 # the script client's reply, read by _call_native
     cdef ReplyWriter writer            # its reply writer
     cdef dict raw_names                # the server's command names as sent -> command
     cdef dict call_modes               # command -> _call_mode
@@ -775,6 +801,7 @@ cdef class Bridge:
         self.config_dict = _dict_of(config, ("maxmemory", "busy_reply_threshold"))
         self.cluster_enabled = bool(getattr(config, "cluster_enabled", False))
         self.caller_type = None
+        self.reader = _Reply.__new__(_Reply)
         self.writer = engine.client.reply if type(engine.client.reply) is ReplyWriter else None
         self.call_modes = {}
         self.scripts_by_sha = {}
@@ -796,15 +823,16 @@ cdef class Bridge:
         cdef long long numkeys
         cdef PyObject* found
         cdef RunContext ctx
-        cdef bint read_only, allow_oom
         cdef ServerCore server = self.core
         cdef ClientCore core
         cdef dict client_dict = self.client_dict
         cdef dict engine_dict = self.engine_dict
         cdef dict config_dict = self.config_dict
+        cdef _Prepared prepared
         if (server is None or self.writer is None or client_dict is None or engine_dict is None
                 or config_dict is None or argc < 3 or server.running_script is not None
-                or server.call_depth != 1 or not isinstance(caller, ClientCore)):
+                or server.call_depth != 1
+                or (type(caller) is not self.caller_type and not isinstance(caller, ClientCore))):
             return False
         core = <ClientCore>caller
         if (core.acl_user is not None or server.replicaof is not None or server.monitors
@@ -837,12 +865,7 @@ cdef class Bridge:
             if found == NULL:
                 return False
             script = <object>found
-        ref = script.native_ref
-        if ref is None:
-            ref = script.native_ref = self.ref(script.function)
-        flags = script.flags
-        read_only = flags is not None and "no-writes" in flags
-        allow_oom = flags is not None and "allow-oom" in flags
+        prepared = _prepared(self, script)
         if type(caller) is not self.caller_type:
             self.caller_db = _slot_offset(type(caller), "db")
             self.caller_user = _slot_offset(type(caller), "user")
@@ -857,10 +880,10 @@ cdef class Bridge:
         PyByteArray_Resize(self.writer._buf, 0)
         ctx = RunContext.__new__(RunContext)
         ctx.caller = caller
-        ctx.sha = script.name
+        ctx.sha = prepared.name
         ctx.is_eval = self.function_store is None
-        ctx.read_only = read_only
-        ctx.allow_oom = allow_oom
+        ctx.read_only = prepared.read_only
+        ctx.allow_oom = prepared.allow_oom
         ctx.start = _monotonic()
         ctx.repl = REPL_ALL
         PyDict_SetItem(engine_dict, "running", ctx)
@@ -872,7 +895,7 @@ cdef class Bridge:
         self.raw_names = server._commands_by_raw_name
         self.fast_calls = True
         try:
-            outcome = self._run(<LuaRef?>ref, _dict_value(config_dict, "busy_reply_threshold") > 0,
+            outcome = self._run(prepared.ref, _dict_value(config_dict, "busy_reply_threshold") > 0,
                                 argv, 3, <Py_ssize_t>numkeys, reply, self.client)
         finally:
             self.fast_calls = False

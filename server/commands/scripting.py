@@ -589,7 +589,7 @@ def deny_attributes(obj, name, is_setting):
 
 
 class Script:
-    __slots__ = ("sha", "body", "flags", "function", "native_ref")
+    __slots__ = ("sha", "body", "flags", "function", "native_ref", "native_run")
 
     def __init__(self, sha, body, flags, function):
         self.sha = sha
@@ -597,6 +597,7 @@ class Script:
         self.flags = flags            # None without a shebang (EVAL's compatibility mode)
         self.function = function
         self.native_ref = None        # the function's LuaRef for the native bridge
+        self.native_run = None        # what the native bridge reads to run it, kept once read
 
     @property
     def name(self):
