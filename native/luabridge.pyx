@@ -504,6 +504,57 @@ cdef int _call_with_gil(lua_State* L, bint raising) noexcept with gil:
         return -1
 
 
+cdef class _Named:
+    """A command name redis.call was given, as the Lua string it got (held by a registry
+    reference, so no other string can take its address): the name as bytes, the command
+    and its call mode (_call_mode), found in the server's `raw_names`."""
+    cdef const char* text
+    cdef int ref
+    cdef object name, cmd, raw_names
+    cdef long mode
+
+
+cdef enum:
+    NAMED_SLOTS = 8             # Bridge.named: names remembered by their string's address
+
+
+cdef long _mode_of(Bridge bridge, object cmd) except? -1:
+    cdef PyObject* found = PyDict_GetItem(bridge.call_modes, cmd)
+    cdef long mode
+    if found != NULL:
+        return <long><object>found
+    mode = _call_mode(cmd)
+    PyDict_SetItem(bridge.call_modes, cmd, mode)
+    return mode
+
+
+cdef _Named _remember(lua_State* L, Bridge bridge, object name):
+    """The command named by the string at stack index 1, remembered by its address; None
+    for a spelling the server has not seen (the engine looks it up)."""
+    cdef PyObject* found = PyDict_GetItem(bridge.raw_names, name)
+    cdef const char* text
+    cdef size_t size
+    cdef _Named named
+    cdef Py_ssize_t slot
+    if found == NULL:
+        return None
+    named = _Named.__new__(_Named)
+    named.cmd = <object>found
+    named.mode = _mode_of(bridge, named.cmd)
+    named.name = name
+    named.raw_names = bridge.raw_names
+    text = lua_tolstring(L, 1, &size)
+    named.text = text
+    slot = (<size_t>text >> 4) % NAMED_SLOTS
+    old = <object>PyList_GET_ITEM(bridge.named, slot)
+    if old is not None:
+        luaL_unref(L, LUA_REGISTRYINDEX, (<_Named>old).ref)
+    lua_pushvalue(L, 1)
+    named.ref = luaL_ref(L, LUA_REGISTRYINDEX)
+    bridge.named[slot] = named
+    return named
+
+
 cdef int _call(lua_State* L, bint raising, int argc) except -2:
     cdef Bridge bridge
     cdef void** slot = <void**>lua_touserdata(L, lua_upvalueindex(1))
@@ -514,6 +565,7 @@ cdef int _call(lua_State* L, bint raising, int argc) except -2:
     if slot == NULL or slot[0] == NULL:
         _push_python(L, b"redis.call/pcall can only be called inside a script invocation")
         return -1
+    cdef _Named named = None
     bridge = <Bridge>slot[0]
     engine = bridge.engine
     args = [None] * argc
@@ -521,15 +573,27 @@ cdef int _call(lua_State* L, bint raising, int argc) except -2:
         kind = lua_type(L, i + 1)
         if kind == LUA_TSTRING:
             text = lua_tolstring(L, i + 1, &size)
+            if i == 0 and bridge.fast_calls:
+                # The command name: the same Lua string as a previous call's, most often.
+                entry = <object>PyList_GET_ITEM(bridge.named, (<size_t>text >> 4) % NAMED_SLOTS)
+                if (entry is not None and (<_Named>entry).text == text
+                        and (<_Named>entry).raw_names is bridge.raw_names):
+                    named = <_Named>entry
+                    args[0] = named.name
+                    continue
             args[i] = PyBytes_FromStringAndSize(text, size)
         elif kind == LUA_TNUMBER:
             n = snprintf(number, 64, b"%.17g", lua_tonumber(L, i + 1))
             args[i] = PyBytes_FromStringAndSize(number, n)
-    lua_settop(L, 0)                    # the arguments are read: room for the reply
     if bridge.fast_calls and argc:
-        n = _call_native(L, bridge, args, raising)
-        if n != -2:
-            return n
+        if named is None and lua_type(L, 1) == LUA_TSTRING:
+            named = _remember(L, bridge, args[0])
+        lua_settop(L, 0)                # the arguments are read: room for the reply
+        if named is not None:
+            n = _call_native(L, bridge, named, args, raising)
+            if n != -2:
+                return n
+    lua_settop(L, 0)
     try:
         reply = engine._call(True, args)
     except ScriptError as exc:
@@ -547,15 +611,15 @@ cdef int _call(lua_State* L, bint raising, int argc) except -2:
     return -1 if raising else 1
 
 
-cdef int _call_native(lua_State* L, Bridge bridge, list args, bint raising) except -3:
+cdef int _call_native(lua_State* L, Bridge bridge, _Named named, list args,
+                      bint raising) except -3:
     """redis.call's common case without the engine's Python: a command a script may run
-    (bridge.call_modes) with its arity, while the run's preconditions hold (Bridge.run_command
+    (named.mode) with its arity, while the run's preconditions hold (Bridge.run_command
     checked them: no ACL user, no replica link, no disk error, no NOREPLICAS, no maxmemory)
     and the script is not past its time limit nor narrowing its propagation. Returns the
     results pushed, -1 with an error value pushed, or -2 for the engine's path (`_call`),
     which then checks and refuses as scriptCall does."""
     cdef RunContext ctx = bridge.ctx
-    cdef PyObject* found
     cdef long mode, arity
     cdef Py_ssize_t i, argc = PyList_GET_SIZE(args)
     cdef ReplyWriter writer
@@ -563,19 +627,8 @@ cdef int _call_native(lua_State* L, Bridge bridge, list args, bint raising) exce
     cdef bytearray buf
     if ctx is None or ctx.repl != REPL_ALL or ctx.timed_out:
         return -2
-    name = <object>PyList_GET_ITEM(args, 0)
-    if name is None:
-        return -2                       # not a string nor a number: the engine's error
-    found = PyDict_GetItem(bridge.raw_names, name)
-    if found == NULL:
-        return -2                       # a spelling not seen yet: the engine looks it up
-    cmd = <object>found
-    found = PyDict_GetItem(bridge.call_modes, cmd)
-    if found == NULL:
-        mode = _call_mode(cmd)
-        PyDict_SetItem(bridge.call_modes, cmd, mode)
-    else:
-        mode = <long><object>found
+    cmd = named.cmd
+    mode = named.mode
     if not (mode & CALL_NATIVE):
         return -2
     arity = mode >> 4
@@ -776,6 +829,7 @@ cdef class Bridge:
     cdef object caller_type            # the callers' class, and where it keeps db and user
     cdef Py_ssize_t caller_db, caller_user
     cdef _Reply reader                 # the script client's reply, read by _call_native
+    cdef list named                    # NAMED_SLOTS _Named, by their string's address
     cdef ReplyWriter writer            # its reply writer
     cdef dict raw_names                # the server's command names as sent -> command
     cdef dict call_modes               # command -> _call_mode
@@ -802,6 +856,7 @@ cdef class Bridge:
         self.cluster_enabled = bool(getattr(config, "cluster_enabled", False))
         self.caller_type = None
         self.reader = _Reply.__new__(_Reply)
+        self.named = [None] * NAMED_SLOTS
         self.writer = engine.client.reply if type(engine.client.reply) is ReplyWriter else None
         self.call_modes = {}
         self.scripts_by_sha = {}
