@@ -29,7 +29,6 @@ from cpython.ref cimport PyObject
 from posix.time cimport CLOCK_MONOTONIC, CLOCK_REALTIME, clock_gettime, timespec
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_GET_SIZE
-from cpython.dict cimport PyDict_SetItem
 from cpython.list cimport PyList_Append, PyList_GET_ITEM, PyList_SET_ITEM
 from cpython.ref cimport Py_DECREF, Py_INCREF, Py_XDECREF
 from cpython.array cimport array
@@ -108,8 +107,8 @@ cdef extern from "Python.h":
         PyMemberDef* d_member
 
 cdef object _Database = None, _Server = None, _Client = None, _Stats = None
-cdef Py_ssize_t _client_db, _db_data, _db_expires, _db_access, _db_lfu, _db_index
-cdef Py_ssize_t _server_lru_clock, _server_dirty, _server_stats, _server_config
+cdef Py_ssize_t _client_db, _db_data, _db_expires, _db_lfu, _db_index
+cdef Py_ssize_t _server_dirty, _server_stats, _server_config
 cdef Py_ssize_t _stats_hits, _stats_misses
 cdef Py_ssize_t _list_items, _list_head, _hash_map, _hash_pairs, _set_data, _set_index
 
@@ -142,8 +141,8 @@ def install(Client, Database, Server, Stats, ListValue, Hash, Set, SortedSet, pa
             Py_ssize_t min_head_room):
     """The server core hands over the classes the native paths check and whose slots
     they read (this module sits below them and imports none of them)."""
-    global _Database, _Server, _Client, _Stats, _client_db, _db_data, _db_expires, _db_access, _db_lfu
-    global _db_index, _server_lru_clock, _server_dirty, _server_stats, _server_config
+    global _Database, _Server, _Client, _Stats, _client_db, _db_data, _db_expires, _db_lfu
+    global _db_index, _server_dirty, _server_stats, _server_config
     global _stats_hits, _stats_misses, _list_items, _list_head, _hash_map, _hash_pairs
     global _set_data, _set_index
     global _ListValue, _MIN_HEAD_ROOM, _Hash, _pair_set, _packed_count, _SortedSet, _Set
@@ -153,9 +152,9 @@ def install(Client, Database, Server, Stats, ListValue, Hash, Set, SortedSet, pa
     _pair_set, _packed_count, _packed_index = packlist.pair_set, packlist.count, packlist.index
     _client_db = _slot(Client, "db")
     _db_data, _db_expires = _slot(Database, "data"), _slot(Database, "expires")
-    _db_access, _db_lfu = _slot(Database, "access"), _slot(Database, "lfu")
+    _db_lfu = _slot(Database, "lfu")
     _db_index = _slot(Database, "index")
-    _server_lru_clock, _server_dirty = _slot(Server, "lru_clock"), _slot(Server, "dirty")
+    _server_dirty = _slot(Server, "dirty")
     _server_stats, _server_config = _slot(Server, "stats"), _slot(Server, "config")
     _stats_hits, _stats_misses = _slot(Stats, "keyspace_hits"), _slot(Stats, "keyspace_misses")
     _list_items, _list_head = _slot(_ListValue, "_items"), _slot(_ListValue, "_head")
@@ -171,42 +170,10 @@ def install(Client, Database, Server, Stats, ListValue, Hash, Set, SortedSet, pa
 
 cdef class StatsCore:
     """INFO stats counters the dispatch path updates."""
-    cdef public long long total_commands_processed
-    cdef public long long total_net_input_bytes
-    cdef public long long total_net_output_bytes
 
 
 cdef class ServerCore:
     """The Server attributes the dispatch path reads for every command, and the loop's end."""
-    cdef public list _pending_flush       # clients with replies to write this iteration
-    cdef public bint _flush_scheduled
-    cdef public object loop
-    cdef public int call_depth
-    cdef public object cached_time_ms
-    cdef public object replicaof
-    cdef public object ready_keys
-    cdef public object watched_keys       # WATCH's hook, None while nothing is watched
-    cdef public object tracking_hook      # client-side caching, None while nobody tracks
-    cdef public dict blocking_keys        # (db index, key) -> clients blocked on it
-    cdef public object propagation_batch
-    cdef public object propagation_sinks
-    cdef public dict _commands_by_raw_name
-    # notify-keyspace-events as a bit set, 0 when nothing is published (server/base/notify.py);
-    # while it is not 0 the fast paths step aside and the handlers fire the events
-    cdef public int notify_keyspace_events
-    cdef public long long slow_command_us   # the lower of the slow log's and latency monitor's
-                                            # thresholds, in µs
-    cdef public bint latency_tracking       # latency-tracking: per-command histograms
-    # maxmemory's cheap test: the allocation count (native/memcount.pyx) past which
-    # used_memory exceeds maxmemory, 0 while maxmemory is off; past it a command goes
-    # through process_command, which evicts (or refuses it with -OOM)
-    cdef public long long memory_counted_limit
-    cdef public bint client_eviction_active  # maxmemory-clients set: process_command's first
-                                             # step may close the biggest clients
-    # The script engines' native runners of EVALSHA and FCALL (native/luabridge.pyx's
-    # Bridge.run_command), None until an engine exists: (client, argv, reply) -> ran
-    cdef public object evalsha_runner
-    cdef public object fcall_runner
 
     cpdef notify(self, int klass, event, key, db_index):
         """Fire a keyspace event of class `klass` (server/base/notify.py): a single test
@@ -371,16 +338,6 @@ cdef class ServerCore:
 
 cdef class CommandCore:
     """A command table entry's dispatch facts and its INFO commandstats counters."""
-    cdef object _handler          # copies of handler and arity, taken by prepare_dispatch
-    cdef int _arity
-    cdef int _fast_kind           # FAST_*: a native path for the common shape, or FAST_NONE
-    cdef public long long calls
-    cdef public long long usec
-    cdef public long long rejected_calls
-    cdef public long long failed_calls
-    cdef public object latency_counts   # LATENCY HISTOGRAM's counts (server/base/histogram.py)
-    cdef public bint fast         # may skip process_command's checks (set when first looked up by name)
-    cdef public bint is_write     # the write flag (set by Command)
 
     def prepare_dispatch(self):
         """Derive the fast-path facts, once the subcommands are all declared."""
@@ -417,24 +374,6 @@ cdef inline long long _now_ns() noexcept:
 
 cdef class ClientCore:
     """What a client does with every read and every loop iteration: parse, run, write."""
-    cdef public object transport
-    cdef public double last_interaction
-    cdef public bint flush_queued         # already in the server's list for this iteration
-    cdef public bint is_master
-    cdef public object argv               # the command being executed
-    cdef public object propagate_argv     # replacement argv to propagate, if any
-    cdef public object last_command
-    cdef public object multi_state        # MULTI: the queued (command, argv) until EXEC or DISCARD
-    cdef public bint authenticated
-    cdef public object acl_user           # None: may run anything; else the User to check
-    cdef public bint closing              # close once pending replies are written
-    cdef public bint closed
-    cdef public bint blocked              # BLPOP & co: input is parsed again on resume_input()
-    cdef public int reply_mode
-    cdef public bint subscribed           # Pub/Sub: RESP2 restricts its commands (process_command)
-    cdef public bint follows_stream       # a replica or MONITOR: the full path, no keyspace
-    cdef public object output_limit       # client-output-buffer-limit of its class, or None
-    cdef public long long output_check_from   # pending output from which a write checks it
 
     def data_received(self, data):
         if self.closed:
@@ -703,7 +642,7 @@ cdef bint _get_string(ServerCore server, object db, object key, KeyTable table, 
         if type(value) is not bytes and type(value) is not bytearray:
             return False            # WRONGTYPE, raised by the handler
     _slot_put(stats, _stats_hits, _slot_get(stats, _stats_hits) + 1)
-    _touch(db, server, key)
+    table.touch(entry)
     if entry.size == HELD:
         reply.bulk(value)
     else:
@@ -766,16 +705,13 @@ cdef bint _mset(object db, ServerCore server, KeyTable table, dict expires, list
         entry = table.find(key)
         if entry != NULL and entry.size == HELD and not PyBytes_CheckExact(table.value_of(entry)):
             return False            # over another type: the handler (lazyfree-lazy-server-del)
-    access = _slot_get(db, _db_access)
-    clock = _slot_get(server, _server_lru_clock)
     for i in range(1, argc, 2):
         key = <object>PyList_GET_ITEM(argv, i)
         value = <object>PyList_GET_ITEM(argv, i + 1)
         if table.find(key) == NULL:
-            db._add(key, value, clock)      # a new key: its side data, as set_many adds it
+            db._add(key, value)             # a new key: its side data, as set_many adds it
         else:
-            table.store(key, value)
-            PyDict_SetItem(access, key, clock)
+            table.store(key, value)         # (a store sets the key's clock)
         server.key_modified(db, key)
     _slot_put(server, _server_dirty, _slot_get(server, _server_dirty) + argc // 2)
     reply.ok()
@@ -843,5 +779,8 @@ cdef inline int _record_write(object db, ServerCore server, object key) except -
 
 cdef inline int _touch(object db, ServerCore server, object key) except -1:
     """The access clock a lookup records (LRU bookkeeping; LFU never reaches here)."""
-    PyDict_SetItem(_slot_get(db, _db_access), key, _slot_get(server, _server_lru_clock))
+    cdef KeyTable table = <KeyTable>_slot_get(db, _db_data)
+    cdef Entry* entry = table.find(key)
+    if entry != NULL:
+        table.touch(entry)
     return 0

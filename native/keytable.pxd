@@ -5,13 +5,26 @@ from libc.stdint cimport uint32_t
 
 cdef enum:
     INLINE_MAX = 64           # longest string value kept inside its entry
-    HELD = 0xFFFFFFFF         # Entry.size of an entry that holds a value object
+    HELD = 0xFF               # Entry.size of an entry that holds a value object
+    CLOCK_MASK = 0xFFFFFF     # Entry.clock keeps the LRU clock's low 24 bits, as Redis's objects do
 
-cdef struct Entry:
-    Entry* next               # the next entry of the same bucket
-    PyObject* key             # a bytes object, owned
-    uint32_t hash32           # the key's hash, low 32 bits (the bucket index is taken from them)
-    uint32_t size             # length of the string stored after the header, or HELD
+# An entry's header, 24 bytes: the size and the clock share one word (C bit fields).
+cdef extern from *:
+    """
+    typedef struct Entry {
+        struct Entry* next;      /* the next entry of the same bucket */
+        PyObject* key;           /* a bytes object, owned */
+        uint32_t hash32;         /* the key's hash, low 32 bits (the bucket index comes from them) */
+        uint32_t size : 8;       /* length of the string stored after the header, or HELD */
+        uint32_t clock : 24;     /* LRU clock (seconds, low 24 bits) of the last write or access */
+    } Entry;
+    """
+    ctypedef struct Entry:
+        Entry* next
+        PyObject* key
+        uint32_t hash32
+        uint32_t size
+        uint32_t clock
     # After the header: the string's bytes, or one owned PyObject* when size is HELD.
 
 
@@ -27,6 +40,7 @@ cdef class KeyTable:
     cdef public int paused    # walkers holding bucket positions: no entry moves meanwhile
 
     cdef Entry* find(self, object key) except? NULL
+    cdef void touch(self, Entry* entry) noexcept
     cdef object value_of(self, Entry* entry)
     cdef int store(self, object key, object value) except -1
     cdef int store_chars(self, object key, const char* text, Py_ssize_t size) except -1
@@ -44,6 +58,7 @@ cdef class KeyTable:
     cdef size_t _release_array(self, Entry** buckets, size_t* top, size_t budget,
                                list aggregates)
     cdef tuple _array_stats(self, Entry** buckets, size_t mask, Py_ssize_t used)
+    cdef size_t _scan_step(self, size_t cursor, list found)
 
 
 cdef inline const char* inline_chars(Entry* entry) noexcept:

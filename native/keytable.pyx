@@ -22,6 +22,13 @@ only when over five entries per bucket (copying pages the child shares is
 what a resize would cost then). Iteration is in bucket order (as in Redis, not in the
 order keys were added) over a snapshot of the keys, so the table may change
 while a caller walks it.
+
+Each entry also keeps the low 24 bits of the LRU clock at its last write or
+access (`touch`), as Redis keeps one in every object: OBJECT IDLETIME and the
+LRU evictor read it, and a key costs no side entry for it. SCAN walks the
+buckets with Redis's reverse-binary cursor, which returns every key present for
+the whole scan even while the table resizes, and needs nothing but the buckets;
+RANDOMKEY draws a random bucket, then a random entry of its chain.
 """
 from cpython.bytes cimport (PyBytes_AS_STRING, PyBytes_Check, PyBytes_CheckExact,
                             PyBytes_FromStringAndSize, PyBytes_GET_SIZE)
@@ -29,10 +36,14 @@ from cpython.mem cimport PyMem_Free, PyMem_Malloc
 
 from native.memcount cimport counted_bytes
 from cpython.object cimport PyObject_Hash
+from libc.stdint cimport uint64_t
+from cpython.pyport cimport PY_SSIZE_T_MAX
 from libc.string cimport memcmp, memcpy
 
 cdef extern from "Python.h":
     void* PyMem_Calloc(size_t count, size_t size)
+    int PyObject_GC_IsTracked(object o)
+    void PyObject_GC_UnTrack(void* o)
     # The macros on borrowed pointers, without reference counting around them.
     Py_ssize_t _bytes_size "PyBytes_GET_SIZE"(PyObject* o)
     const char* _bytes_chars "PyBytes_AS_STRING"(PyObject* o)
@@ -61,7 +72,21 @@ cdef Entry* _chars_entry(const char* text, Py_ssize_t size) except NULL:
         raise MemoryError()
     memcpy((<char*>entry) + sizeof(Entry), text, size)
     entry.size = <uint32_t>size
+    entry.clock = _clock
     return entry
+
+
+# Values of this class (set_untracked_base: the keyspace's RedisValue) leave the cyclic
+# collector's lists when stored. A full collection walks every object it tracks, so with a
+# million aggregates each one stalled the loop for 100-200 ms; these objects hold only
+# bytes, numbers and containers of them, never a reference back to themselves, so no
+# cycle can run through them (cycles among their inner objects stay tracked and collected).
+cdef type _untracked_base = None
+
+
+def set_untracked_base(type cls):
+    global _untracked_base
+    _untracked_base = cls
 
 
 cdef Entry* _value_entry(object value) except NULL:
@@ -69,12 +94,16 @@ cdef Entry* _value_entry(object value) except NULL:
     cdef Entry* entry
     if PyBytes_CheckExact(value) and PyBytes_GET_SIZE(value) <= INLINE_MAX:
         return _chars_entry(PyBytes_AS_STRING(value), PyBytes_GET_SIZE(value))
+    if (_untracked_base is not None and isinstance(value, _untracked_base)
+            and PyObject_GC_IsTracked(value)):
+        PyObject_GC_UnTrack(<void*>value)
     entry = <Entry*>PyMem_Malloc(sizeof(Entry) + sizeof(PyObject*))
     if entry == NULL:
         raise MemoryError()
     _incref(<PyObject*>value)
     _held(entry)[0] = <PyObject*>value
     entry.size = HELD
+    entry.clock = _clock
     return entry
 
 
@@ -114,6 +143,59 @@ cdef long long _growth_limit = 0
 # nothing, so tables grow only when over FORCE_RESIZE_RATIO entries per bucket and never
 # shrink (Redis's dict_can_resize and dict_force_resize_ratio).
 cdef bint _resize_allowed = True
+
+
+# The LRU clock new and touched entries take (its low 24 bits), and the whole seconds it
+# came from, so that clock_of can hand back seconds. Set by the cron (set_clock).
+cdef uint32_t _clock = 0
+cdef long long _clock_seconds = 0
+
+
+def set_clock(long long seconds):
+    """The LRU clock advanced (whole seconds): what entries written or touched from now on keep."""
+    global _clock, _clock_seconds
+    _clock_seconds = seconds
+    _clock = <uint32_t>(seconds & CLOCK_MASK)
+
+
+# xorshift64* state for random_key: the draw needs no quality beyond spreading evenly.
+cdef uint64_t _random_state = 0x9E3779B97F4A7C15
+cdef uint64_t _RANDOM_MULTIPLIER = 0x2545F4914F6CDD1D
+
+
+cdef inline uint64_t _random() noexcept:
+    global _random_state
+    _random_state ^= _random_state >> 12
+    _random_state ^= _random_state << 25
+    _random_state ^= _random_state >> 27
+    return _random_state * _RANDOM_MULTIPLIER
+
+
+def seed_random(uint64_t seed):
+    global _random_state
+    _random_state = seed or 0x9E3779B97F4A7C15
+
+
+seed_random(int.from_bytes(__import__("os").urandom(8), "little"))
+
+
+cdef inline size_t _reversed_bits(size_t v) noexcept:
+    """v with its bits in the opposite order (the SCAN cursor counts from the top bit down)."""
+    cdef size_t out = 0
+    cdef size_t i
+    for i in range(8 * sizeof(size_t)):
+        out = (out << 1) | (v & 1)
+        v >>= 1
+    return out
+
+
+cdef inline size_t _next_cursor(size_t v, size_t mask) noexcept:
+    """The cursor after v over a table of mask + 1 buckets: the bits above the mask set, then
+    one added to the reversed value, so the count runs through the high bits first."""
+    v |= ~mask
+    v = _reversed_bits(v)
+    v += 1
+    return _reversed_bits(v)
 
 
 def set_growth_limit(long long limit):
@@ -196,6 +278,7 @@ cdef class KeyTable:
         if (old != NULL and old.size != HELD and PyBytes_CheckExact(value)
                 and PyBytes_GET_SIZE(value) == old.size):
             memcpy((<char*>old) + sizeof(Entry), PyBytes_AS_STRING(value), old.size)
+            old.clock = _clock
             return 0
         return self._put(link, in_next, key, hash32, _value_entry(value))
 
@@ -211,8 +294,13 @@ cdef class KeyTable:
         cdef Entry* old = link[0]
         if old != NULL and old.size == size:
             memcpy((<char*>old) + sizeof(Entry), text, size)
+            old.clock = _clock
             return 0
         return self._put(link, in_next, key, hash32, _chars_entry(text, size))
+
+    cdef void touch(self, Entry* entry) noexcept:
+        """An access: the entry takes the current LRU clock."""
+        entry.clock = _clock
 
     # -- inside ------------------------------------------------------------------
 
@@ -403,6 +491,115 @@ cdef class KeyTable:
                     entry = entry.next
                 chains[length] = chains.get(length, 0) + 1
         return (mask + 1, used, chains)
+
+    # -- clocks, SCAN and random keys (the pure twin: server/base/keytable.py) -------
+
+    def touch_key(self, key):
+        """An access of key (if present): it takes the current LRU clock."""
+        cdef Entry* entry = self.find(key)
+        if entry != NULL:
+            entry.clock = _clock
+
+    def clock_of(self, key):
+        """The LRU clock (whole seconds) of key's last write or access; None when absent.
+        Kept modulo 2**24 seconds, as Redis keeps it: older times wrap."""
+        cdef Entry* entry = self.find(key)
+        if entry == NULL:
+            return None
+        return _clock_seconds - ((_clock - entry.clock) & CLOCK_MASK)
+
+    def set_clock_of(self, key, long long seconds):
+        """Backdate (or set) key's last access to the LRU clock `seconds` (RESTORE IDLETIME,
+        a file's LRU idle time)."""
+        cdef Entry* entry = self.find(key)
+        if entry != NULL:
+            entry.clock = <uint32_t>(seconds & CLOCK_MASK)
+
+    def scan(self, size_t cursor, Py_ssize_t count):
+        """(next cursor, keys) for SCAN from `cursor`: buckets are visited until `count` keys
+        are found or count * 10 visits are made, as Redis does; 0 ends the scan. The keys
+        are returned as stored, expired or not (the caller filters)."""
+        cdef list found = []
+        cdef Py_ssize_t visits = count * 10 if count < PY_SSIZE_T_MAX // 10 else PY_SSIZE_T_MAX
+        while True:
+            cursor = self._scan_step(cursor, found)
+            visits -= 1
+            if cursor == 0 or visits <= 0 or len(found) >= count:
+                break
+        return cursor, found
+
+    cdef size_t _scan_step(self, size_t cursor, list found):
+        """Visit the bucket `cursor` names and return the next cursor. During a resize the
+        smaller array's bucket is visited with every bucket of the larger array that its
+        entries spread to, so no key is missed or (within one array) returned twice."""
+        cdef Entry** small
+        cdef Entry** large
+        cdef size_t small_mask, large_mask
+        cdef Entry* entry
+        if self.next_buckets == NULL:
+            entry = self.buckets[cursor & self.mask]
+            while entry != NULL:
+                found.append(<object>entry.key)
+                entry = entry.next
+            return _next_cursor(cursor, self.mask)
+        if self.mask <= self.next_mask:
+            small = self.buckets
+            small_mask = self.mask
+            large = self.next_buckets
+            large_mask = self.next_mask
+        else:
+            small = self.next_buckets
+            small_mask = self.next_mask
+            large = self.buckets
+            large_mask = self.mask
+        entry = small[cursor & small_mask]
+        while entry != NULL:
+            found.append(<object>entry.key)
+            entry = entry.next
+        while True:
+            entry = large[cursor & large_mask]
+            while entry != NULL:
+                found.append(<object>entry.key)
+                entry = entry.next
+            cursor = _next_cursor(cursor, large_mask)
+            if not (cursor & (small_mask ^ large_mask)):
+                break
+        return cursor
+
+    def random_key(self):
+        """A random key (RANDOMKEY, eviction samples), None when the table is empty: a random
+        non-empty bucket, then a random entry of its chain."""
+        cdef Entry* entry
+        cdef size_t index, length, old_count, span
+        if self.used == 0:
+            return None
+        if self.next_buckets != NULL:
+            self._rehash(1)
+        if self.next_buckets == NULL:
+            while True:
+                entry = self.buckets[_random() & self.mask]
+                if entry != NULL:
+                    break
+        else:
+            # The old array's buckets below rehash_index are empty: draw past them.
+            old_count = self.mask + 1
+            span = old_count + self.next_mask + 1 - self.rehash_index
+            while True:
+                index = self.rehash_index + <size_t>(_random() % span)
+                entry = (self.next_buckets[index - old_count] if index >= old_count
+                         else self.buckets[index])
+                if entry != NULL:
+                    break
+        length = 0
+        cdef Entry* walk = entry
+        while walk != NULL:
+            length += 1
+            walk = walk.next
+        index = <size_t>(_random() % length)
+        while index:
+            entry = entry.next
+            index -= 1
+        return <object>entry.key
 
     # -- the mapping, as a dict answers --------------------------------------------
 

@@ -34,6 +34,7 @@ from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
 from cpython.ref cimport PyObject
 from posix.time cimport CLOCK_MONOTONIC, CLOCK_REALTIME, clock_gettime, timespec
 
+from native.dispatch cimport ClientCore, CommandCore, ServerCore
 from native.resp cimport ReplyWriter, _append_bulk, _format_header, _parse_ll
 
 import lupa.lua51 as _lupa_lua51
@@ -46,6 +47,13 @@ cdef extern from "dlfcn.h" nogil:
     int RTLD_NOW
     int RTLD_NOLOAD
 
+cdef extern from "Python.h":
+    PyObject** _PyObject_GetDictPtr(object obj)
+    ctypedef struct PyMemberDef:
+        Py_ssize_t offset
+    ctypedef struct PyMemberDescrObject:
+        PyMemberDef* d_member
+
 cdef extern from *:
     """
     typedef struct lua_State lua_State;
@@ -54,6 +62,15 @@ cdef extern from *:
         pass
 
 ctypedef int (*lua_CFunction)(lua_State*) noexcept nogil
+
+cdef extern from *:
+    """
+    typedef struct lua_Debug lua_Debug;
+    """
+    ctypedef struct lua_Debug:
+        pass
+
+ctypedef void (*lua_Hook)(lua_State*, lua_Debug*) noexcept nogil
 
 cdef enum:
     LUA_REGISTRYINDEX = -10000
@@ -64,6 +81,8 @@ cdef enum:
     LUA_TNUMBER = 3
     LUA_TSTRING = 4
     LUA_TTABLE = 5
+    LUA_MASKCOUNT = 8
+    LUA_GCSTEP = 5
 
 # Token kinds of a flattened result (scripting.py's T_*).
 cdef enum:
@@ -99,6 +118,12 @@ cdef int (*lua_error)(lua_State*) noexcept nogil
 cdef int (*lua_checkstack)(lua_State*, int) noexcept nogil
 cdef int (*luaL_ref)(lua_State*, int) noexcept nogil
 cdef void (*luaL_unref)(lua_State*, int, int) noexcept nogil
+cdef void (*lua_call)(lua_State*, int, int) noexcept nogil
+cdef int (*lua_cpcall)(lua_State*, lua_CFunction, void*) noexcept nogil
+cdef int (*lua_gc)(lua_State*, int, int) noexcept nogil
+cdef int (*lua_sethook)(lua_State*, lua_Hook, int, int) noexcept nogil
+cdef void (*lua_pushlightuserdata)(lua_State*, void*) noexcept nogil
+cdef void (*lua_rawget)(lua_State*, int) noexcept nogil
 
 cdef bint _api_ready = False
 
@@ -116,7 +141,8 @@ cdef int _load_api() except -1:
     global lua_tonumber, lua_toboolean, lua_touserdata, lua_pushlstring, lua_pushnumber
     global lua_pushnil, lua_pushboolean, lua_pushcclosure, lua_createtable, lua_rawseti
     global lua_rawgeti, lua_rawset, lua_setfield, lua_newuserdata, lua_pcall, lua_error
-    global lua_checkstack, luaL_ref, luaL_unref
+    global lua_checkstack, luaL_ref, luaL_unref, lua_call, lua_cpcall, lua_gc, lua_sethook
+    global lua_pushlightuserdata, lua_rawget
     if _api_ready:
         return 0
     path = _lupa_lua51.__file__.encode()
@@ -147,6 +173,12 @@ cdef int _load_api() except -1:
     lua_checkstack = <int (*)(lua_State*, int) noexcept nogil>_symbol(h, b"lua_checkstack")
     luaL_ref = <int (*)(lua_State*, int) noexcept nogil>_symbol(h, b"luaL_ref")
     luaL_unref = <void (*)(lua_State*, int, int) noexcept nogil>_symbol(h, b"luaL_unref")
+    lua_call = <void (*)(lua_State*, int, int) noexcept nogil>_symbol(h, b"lua_call")
+    lua_cpcall = <int (*)(lua_State*, lua_CFunction, void*) noexcept nogil>_symbol(h, b"lua_cpcall")
+    lua_gc = <int (*)(lua_State*, int, int) noexcept nogil>_symbol(h, b"lua_gc")
+    lua_sethook = <int (*)(lua_State*, lua_Hook, int, int) noexcept nogil>_symbol(h, b"lua_sethook")
+    lua_pushlightuserdata = <void (*)(lua_State*, void*) noexcept nogil>_symbol(h, b"lua_pushlightuserdata")
+    lua_rawget = <void (*)(lua_State*, int) noexcept nogil>_symbol(h, b"lua_rawget")
     _api_ready = True
     return 0
 
@@ -157,6 +189,42 @@ cdef inline int lua_upvalueindex(int i) noexcept nogil:
 
 cdef inline void lua_pop(lua_State* L, int n) noexcept nogil:
     lua_settop(L, -n - 1)
+
+
+# -- Python objects read without attribute lookups (as native/dispatch.pyx does) ----------
+
+cdef dict _dict_of(object obj, tuple names):
+    """obj's instance dict, where its attributes `names` live (no class attribute, slot or
+    property of that name in the way), or None."""
+    cdef PyObject** where = _PyObject_GetDictPtr(obj)
+    if where == NULL or where[0] == NULL:
+        return None
+    for name in names:
+        if hasattr(type(obj), name):
+            return None
+    return <dict>where[0]
+
+
+cdef Py_ssize_t _slot_offset(object cls, str name) except -1:
+    """Where instances of cls keep the slot `name`."""
+    descr = getattr(cls, name)
+    if type(descr).__name__ != "member_descriptor":
+        raise TypeError("%s.%s is not a slot" % (cls.__name__, name))
+    return (<PyMemberDescrObject*><PyObject*>descr).d_member.offset
+
+
+cdef inline object _slot_value(object obj, Py_ssize_t offset):
+    cdef PyObject* item = (<PyObject**>((<char*><PyObject*>obj) + offset))[0]
+    if item == NULL:
+        raise AttributeError("unset slot")
+    return <object>item
+
+
+cdef inline object _dict_value(dict d, str name):
+    cdef PyObject* item = PyDict_GetItem(d, name)
+    if item == NULL:
+        raise AttributeError(name)
+    return <object>item
 
 
 # -- values between Python and Lua ---------------------------------------------------------
@@ -254,6 +322,31 @@ cdef inline long long _wall_time_ms() noexcept:
     cdef timespec ts
     clock_gettime(CLOCK_REALTIME, &ts)
     return <long long>ts.tv_sec * 1000 + ts.tv_nsec // 1000000
+
+
+cdef class _Prepared:
+    """What a run of a script or function needs from it, read once and kept on it
+    (its `native_run`)."""
+    cdef LuaRef ref
+    cdef object name
+    cdef bint read_only, allow_oom
+
+
+cdef _Prepared _prepared(Bridge bridge, object script):
+    cdef object found = script.native_run
+    if found is not None:
+        return <_Prepared>found
+    cdef _Prepared p = _Prepared.__new__(_Prepared)
+    ref = script.native_ref
+    if ref is None:
+        ref = script.native_ref = bridge.ref(script.function)
+    flags = script.flags
+    p.ref = <LuaRef?>ref
+    p.name = script.name
+    p.read_only = flags is not None and "no-writes" in flags
+    p.allow_oom = flags is not None and "allow-oom" in flags
+    script.native_run = p
+    return p
 
 
 cdef class RunContext:
@@ -411,6 +504,57 @@ cdef int _call_with_gil(lua_State* L, bint raising) noexcept with gil:
         return -1
 
 
+cdef class _Named:
+    """A command name redis.call was given, as the Lua string it got (held by a registry
+    reference, so no other string can take its address): the name as bytes, the command
+    and its call mode (_call_mode), found in the server's `raw_names`."""
+    cdef const char* text
+    cdef int ref
+    cdef object name, cmd, raw_names
+    cdef long mode
+
+
+cdef enum:
+    NAMED_SLOTS = 8             # Bridge.named: names remembered by their string's address
+
+
+cdef long _mode_of(Bridge bridge, object cmd) except? -1:
+    cdef PyObject* found = PyDict_GetItem(bridge.call_modes, cmd)
+    cdef long mode
+    if found != NULL:
+        return <long><object>found
+    mode = _call_mode(cmd)
+    PyDict_SetItem(bridge.call_modes, cmd, mode)
+    return mode
+
+
+cdef _Named _remember(lua_State* L, Bridge bridge, object name):
+    """The command named by the string at stack index 1, remembered by its address; None
+    for a spelling the server has not seen (the engine looks it up)."""
+    cdef PyObject* found = PyDict_GetItem(bridge.raw_names, name)
+    cdef const char* text
+    cdef size_t size
+    cdef _Named named
+    cdef Py_ssize_t slot
+    if found == NULL:
+        return None
+    named = _Named.__new__(_Named)
+    named.cmd = <object>found
+    named.mode = _mode_of(bridge, named.cmd)
+    named.name = name
+    named.raw_names = bridge.raw_names
+    text = lua_tolstring(L, 1, &size)
+    named.text = text
+    slot = (<size_t>text >> 4) % NAMED_SLOTS
+    old = <object>PyList_GET_ITEM(bridge.named, slot)
+    if old is not None:
+        luaL_unref(L, LUA_REGISTRYINDEX, (<_Named>old).ref)
+    lua_pushvalue(L, 1)
+    named.ref = luaL_ref(L, LUA_REGISTRYINDEX)
+    bridge.named[slot] = named
+    return named
+
+
 cdef int _call(lua_State* L, bint raising, int argc) except -2:
     cdef Bridge bridge
     cdef void** slot = <void**>lua_touserdata(L, lua_upvalueindex(1))
@@ -421,6 +565,7 @@ cdef int _call(lua_State* L, bint raising, int argc) except -2:
     if slot == NULL or slot[0] == NULL:
         _push_python(L, b"redis.call/pcall can only be called inside a script invocation")
         return -1
+    cdef _Named named = None
     bridge = <Bridge>slot[0]
     engine = bridge.engine
     args = [None] * argc
@@ -428,15 +573,27 @@ cdef int _call(lua_State* L, bint raising, int argc) except -2:
         kind = lua_type(L, i + 1)
         if kind == LUA_TSTRING:
             text = lua_tolstring(L, i + 1, &size)
+            if i == 0 and bridge.fast_calls:
+                # The command name: the same Lua string as a previous call's, most often.
+                entry = <object>PyList_GET_ITEM(bridge.named, (<size_t>text >> 4) % NAMED_SLOTS)
+                if (entry is not None and (<_Named>entry).text == text
+                        and (<_Named>entry).raw_names is bridge.raw_names):
+                    named = <_Named>entry
+                    args[0] = named.name
+                    continue
             args[i] = PyBytes_FromStringAndSize(text, size)
         elif kind == LUA_TNUMBER:
             n = snprintf(number, 64, b"%.17g", lua_tonumber(L, i + 1))
             args[i] = PyBytes_FromStringAndSize(number, n)
-    lua_settop(L, 0)                    # the arguments are read: room for the reply
     if bridge.fast_calls and argc:
-        n = _call_native(L, bridge, args, raising)
-        if n != -2:
-            return n
+        if named is None and lua_type(L, 1) == LUA_TSTRING:
+            named = _remember(L, bridge, args[0])
+        lua_settop(L, 0)                # the arguments are read: room for the reply
+        if named is not None:
+            n = _call_native(L, bridge, named, args, raising)
+            if n != -2:
+                return n
+    lua_settop(L, 0)
     try:
         reply = engine._call(True, args)
     except ScriptError as exc:
@@ -454,15 +611,15 @@ cdef int _call(lua_State* L, bint raising, int argc) except -2:
     return -1 if raising else 1
 
 
-cdef int _call_native(lua_State* L, Bridge bridge, list args, bint raising) except -3:
+cdef int _call_native(lua_State* L, Bridge bridge, _Named named, list args,
+                      bint raising) except -3:
     """redis.call's common case without the engine's Python: a command a script may run
-    (bridge.call_modes) with its arity, while the run's preconditions hold (Bridge.run_command
+    (named.mode) with its arity, while the run's preconditions hold (Bridge.run_command
     checked them: no ACL user, no replica link, no disk error, no NOREPLICAS, no maxmemory)
     and the script is not past its time limit nor narrowing its propagation. Returns the
     results pushed, -1 with an error value pushed, or -2 for the engine's path (`_call`),
     which then checks and refuses as scriptCall does."""
     cdef RunContext ctx = bridge.ctx
-    cdef PyObject* found
     cdef long mode, arity
     cdef Py_ssize_t i, argc = PyList_GET_SIZE(args)
     cdef ReplyWriter writer
@@ -470,19 +627,8 @@ cdef int _call_native(lua_State* L, Bridge bridge, list args, bint raising) exce
     cdef bytearray buf
     if ctx is None or ctx.repl != REPL_ALL or ctx.timed_out:
         return -2
-    name = <object>PyList_GET_ITEM(args, 0)
-    if name is None:
-        return -2                       # not a string nor a number: the engine's error
-    found = PyDict_GetItem(bridge.raw_names, name)
-    if found == NULL:
-        return -2                       # a spelling not seen yet: the engine looks it up
-    cmd = <object>found
-    found = PyDict_GetItem(bridge.call_modes, cmd)
-    if found == NULL:
-        mode = _call_mode(cmd)
-        PyDict_SetItem(bridge.call_modes, cmd, mode)
-    else:
-        mode = <long><object>found
+    cmd = named.cmd
+    mode = named.mode
     if not (mode & CALL_NATIVE):
         return -2
     arity = mode >> 4
@@ -496,11 +642,11 @@ cdef int _call_native(lua_State* L, Bridge bridge, list args, bint raising) exce
     for i in range(1, argc):
         if <object>PyList_GET_ITEM(args, i) is None:
             return -2                   # not a string nor a number: the engine's error
-    bridge.server_call(bridge.client, cmd, args)
+    bridge.core.call(bridge.client, <CommandCore>cmd, args)
     writer = bridge.writer
     buf = writer._buf
     if PyByteArray_GET_SIZE(buf) and PyByteArray_AS_STRING(buf)[0] != b'-':
-        r = _Reply.__new__(_Reply)
+        r = bridge.reader                 # one per bridge: no script runs while it is read
         r.owner = buf
         r.data = PyByteArray_AS_STRING(buf)
         r.size = PyByteArray_GET_SIZE(buf)
@@ -528,7 +674,8 @@ cdef long _call_mode(object cmd) except? -1:
     be looked up), a protected command, one scripts may not run (the engine refuses it)."""
     flags = cmd.flags
     cdef long bits = 0
-    if cmd.fast and not cmd.subcommands and "noscript" not in flags:
+    if (isinstance(cmd, CommandCore) and cmd.fast and not cmd.subcommands
+            and "noscript" not in flags):
         bits = CALL_NATIVE
     if "write" in flags:
         bits |= CALL_WRITE | CALL_WRITEISH
@@ -558,6 +705,27 @@ cdef int _redis_pcall(lua_State* L) noexcept nogil:
     if n < 0:
         return lua_error(L)
     return n
+
+
+cdef char _hook_key = 0      # its address keys the sandbox's Lua hook in a state's registry
+
+
+cdef void _count_hook(lua_State* L, lua_Debug* ar) noexcept nogil:
+    """The count hook of a run: the sandbox's hook function, which asks the engine whether
+    the script was killed and raises the kill error (a longjmp to the run's lua_pcall)."""
+    lua_pushlightuserdata(L, &_hook_key)
+    lua_rawget(L, LUA_REGISTRYINDEX)
+    lua_call(L, 0, 0)
+
+
+cdef enum:
+    GC_STEP_PERIOD = 50         # runs between two steps of the collector, as Redis takes them
+
+
+cdef int _gc_step(lua_State* L) noexcept nogil:
+    """A step of the collector (under lua_cpcall: a finalizer's error cannot escape)."""
+    lua_gc(L, LUA_GCSTEP, GC_STEP_PERIOD)
+    return 0
 
 
 cdef int _adopt(lua_State* L) noexcept nogil:
@@ -639,7 +807,11 @@ cdef class Bridge:
     cdef lua_State* L
     cdef void** slot
     cdef int slot_ref
-    cdef int run_ref
+    # the sandbox's pieces of a run (SANDBOX_LUA's `run`, done here in C), as registry refs
+    cdef int outcome_ref, error_handler_ref, globals_ref
+    cdef bint library_mode             # FCALL: the function gets KEYS and ARGV as arguments
+    cdef int hook_instructions
+    cdef int runs_since_gc_step
     cdef readonly object engine
     cdef readonly object lua           # the LuaRuntime: keeps the state alive
     cdef public object adopt, call, pcall
@@ -648,8 +820,16 @@ cdef class Bridge:
     cdef bint fast_calls
     cdef RunContext ctx
     cdef object server
-    cdef object server_call            # server.call
+    cdef ServerCore core               # the server, when it has the native dispatch's core
     cdef object client                 # the engine's ScriptClient
+    # Instance dicts written or read for every run (see _dict_of), None when unusable:
+    # the script client's, the engine's, the server config's
+    cdef dict client_dict, engine_dict, config_dict
+    cdef bint cluster_enabled          # cluster-enabled cannot change while running
+    cdef object caller_type            # the callers' class, and where it keeps db and user
+    cdef Py_ssize_t caller_db, caller_user
+    cdef _Reply reader                 # the script client's reply, read by _call_native
+    cdef list named                    # NAMED_SLOTS _Named, by their string's address
     cdef ReplyWriter writer            # its reply writer
     cdef dict raw_names                # the server's command names as sent -> command
     cdef dict call_modes               # command -> _call_mode
@@ -660,12 +840,23 @@ cdef class Bridge:
         self.engine = engine
         self.lua = lua
         self.L = NULL
-        self.run_ref = 0
+        self.outcome_ref = self.error_handler_ref = self.globals_ref = 0
+        self.library_mode = False
+        self.hook_instructions = 0
+        self.runs_since_gc_step = 0
         self.fast_calls = False
         self.ctx = None
         self.server = engine.server
-        self.server_call = engine.server.call
+        self.core = engine.server if isinstance(engine.server, ServerCore) else None
         self.client = engine.client
+        self.client_dict = _dict_of(engine.client, ("db", "resp", "user", "acl_user", "is_master"))
+        self.engine_dict = _dict_of(engine, ("running",))
+        config = getattr(engine.server, "config", None)
+        self.config_dict = _dict_of(config, ("maxmemory", "busy_reply_threshold"))
+        self.cluster_enabled = bool(getattr(config, "cluster_enabled", False))
+        self.caller_type = None
+        self.reader = _Reply.__new__(_Reply)
+        self.named = [None] * NAMED_SLOTS
         self.writer = engine.client.reply if type(engine.client.reply) is ReplyWriter else None
         self.call_modes = {}
         self.scripts_by_sha = {}
@@ -687,16 +878,21 @@ cdef class Bridge:
         cdef long long numkeys
         cdef PyObject* found
         cdef RunContext ctx
-        cdef bint read_only, allow_oom
-        engine = self.engine
-        server = self.server
-        if (self.writer is None or argc < 3 or engine.running is not None
-                or server.call_depth != 1 or caller.acl_user is not None
-                or server.replicaof is not None or server.monitors or server.disk_errors
-                or server.no_good_replicas is not None):
+        cdef ServerCore server = self.core
+        cdef ClientCore core
+        cdef dict client_dict = self.client_dict
+        cdef dict engine_dict = self.engine_dict
+        cdef dict config_dict = self.config_dict
+        cdef _Prepared prepared
+        if (server is None or self.writer is None or client_dict is None or engine_dict is None
+                or config_dict is None or argc < 3 or server.running_script is not None
+                or server.call_depth != 1
+                or (type(caller) is not self.caller_type and not isinstance(caller, ClientCore))):
             return False
-        config = server.config
-        if config.maxmemory or config.cluster_enabled:
+        core = <ClientCore>caller
+        if (core.acl_user is not None or server.replicaof is not None or server.monitors
+                or server.disk_errors or server.no_good_replicas is not None
+                or self.cluster_enabled or _dict_value(config_dict, "maxmemory")):
             return False
         name = <object>PyList_GET_ITEM(argv, 1)
         numkeys_text = <object>PyList_GET_ITEM(argv, 2)
@@ -712,7 +908,7 @@ cdef class Bridge:
             else:
                 if PyBytes_GET_SIZE(name) != 40:
                     return False
-                script = engine.scripts.get(name.lower().decode("latin-1"))
+                script = self.engine.scripts.get(name.lower().decode("latin-1"))
                 if script is None:
                     return False
                 if len(self.scripts_by_sha) >= 10000:
@@ -724,29 +920,28 @@ cdef class Bridge:
             if found == NULL:
                 return False
             script = <object>found
-        ref = script.native_ref
-        if ref is None:
-            ref = script.native_ref = self.ref(script.function)
-        flags = script.flags
-        read_only = flags is not None and "no-writes" in flags
-        allow_oom = flags is not None and "allow-oom" in flags
-        client = self.client
-        client.db = caller.db
-        if client.resp != 2:                  # redis.setresp(3) in the previous script
-            client.set_resp(2)
-        client.user = caller.user
-        client.acl_user = None
-        client.is_master = caller.is_master
+        prepared = _prepared(self, script)
+        if type(caller) is not self.caller_type:
+            self.caller_db = _slot_offset(type(caller), "db")
+            self.caller_user = _slot_offset(type(caller), "user")
+            self.caller_type = type(caller)
+        # The script client takes the caller's database, user and master link.
+        PyDict_SetItem(client_dict, "db", _slot_value(caller, self.caller_db))
+        if _dict_value(client_dict, "resp") != 2:     # redis.setresp(3) in the previous script
+            self.client.set_resp(2)
+        PyDict_SetItem(client_dict, "user", _slot_value(caller, self.caller_user))
+        PyDict_SetItem(client_dict, "acl_user", None)
+        PyDict_SetItem(client_dict, "is_master", core.is_master)
         PyByteArray_Resize(self.writer._buf, 0)
         ctx = RunContext.__new__(RunContext)
         ctx.caller = caller
-        ctx.sha = script.name
+        ctx.sha = prepared.name
         ctx.is_eval = self.function_store is None
-        ctx.read_only = read_only
-        ctx.allow_oom = allow_oom
+        ctx.read_only = prepared.read_only
+        ctx.allow_oom = prepared.allow_oom
         ctx.start = _monotonic()
         ctx.repl = REPL_ALL
-        engine.running = ctx
+        PyDict_SetItem(engine_dict, "running", ctx)
         server.running_script = ctx
         if server.cached_time_ms is None:
             # Server.clock_ms's value, which every command of the script then sees
@@ -755,22 +950,34 @@ cdef class Bridge:
         self.raw_names = server._commands_by_raw_name
         self.fast_calls = True
         try:
-            outcome = self._run(<LuaRef?>ref, config.busy_reply_threshold > 0, argv, 3,
-                                <Py_ssize_t>numkeys, reply, client)
+            outcome = self._run(prepared.ref, _dict_value(config_dict, "busy_reply_threshold") > 0,
+                                argv, 3, <Py_ssize_t>numkeys, reply, self.client)
         finally:
             self.fast_calls = False
             self.ctx = None
-            engine.running = None
+            PyDict_SetItem(engine_dict, "running", None)
             server.running_script = None
             if ctx.pump is not None:
-                engine.end_busy(ctx)
-        if outcome is not None and engine.write_outcome(caller, script, outcome):
+                self.engine.end_busy(ctx)
+        if outcome is not None and self.engine.write_outcome(caller, script, outcome):
             server.lookup_command(argv).failed_calls += 1     # it replied an error
         return True
 
-    def set_runner(self, run):
-        """The sandbox's run(fn, with_hook, keys, args, nkeys) helper."""
-        self.run_ref = <int>self.adopt(run)
+    def set_runner(self, outcome, hook, error_handler, globals_table, bint library_mode,
+                   int hook_instructions):
+        """The sandbox's pieces of its run(fn, with_hook, keys, args, nkeys) helper, which
+        _run does in C: the result converter, the count hook, the error handler and the
+        table behind the scripts' globals (KEYS and ARGV go there)."""
+        cdef lua_State* L = self.L
+        self.outcome_ref = <int>self.adopt(outcome)
+        self.error_handler_ref = <int>self.adopt(error_handler)
+        self.globals_ref = <int>self.adopt(globals_table)
+        self.library_mode = library_mode
+        self.hook_instructions = hook_instructions
+        hook_ref = <int>self.adopt(hook)
+        lua_pushlightuserdata(L, &_hook_key)
+        lua_rawgeti(L, LUA_REGISTRYINDEX, hook_ref)
+        lua_rawset(L, LUA_REGISTRYINDEX)
 
     def ref(self, value):
         """A LuaRef holding a Lua value (a compiled script, a library function)."""
@@ -796,70 +1003,90 @@ cdef class Bridge:
 
     cdef object _run(self, LuaRef function, bint with_hook, list argv, Py_ssize_t first_key,
                      Py_ssize_t nkeys, writer, script_client):
-        """run() with KEYS argv[first_key:first_key + nkeys] and ARGV the rest of argv."""
+        """run() with KEYS argv[first_key:first_key + nkeys] and ARGV the rest of argv: the
+        sandbox's `run` helper done in C. KEYS and ARGV become the script's globals (a
+        library function gets them as arguments), the count hook is set while
+        busy-reply-threshold is on, the function is called under the sandbox's error
+        handler, and every GC_STEP_PERIOD runs the collector takes a step."""
         cdef lua_State* L = self.L
         cdef int top = lua_gettop(L)
-        cdef int status, count, i, n
+        cdef int status, count, i, n, kind, nargs = 0
+        cdef int base = top + 2             # where the function's result lands
         cdef size_t size
         cdef const char* text
         cdef ReplyWriter fast
         cdef char header[32]
-        cdef double kind
         if not lua_checkstack(L, 8):
             raise MemoryError("Lua stack")
-        lua_rawgeti(L, LUA_REGISTRYINDEX, self.run_ref)
+        lua_rawgeti(L, LUA_REGISTRYINDEX, self.error_handler_ref)
         lua_rawgeti(L, LUA_REGISTRYINDEX, function.ref)
-        lua_pushboolean(L, with_hook)
         try:
             _push_slice(L, argv, first_key, first_key + nkeys)
             _push_slice(L, argv, first_key + nkeys, PyList_GET_SIZE(argv))
         except BaseException:
             lua_settop(L, top)
             raise
-        lua_pushnumber(L, <double>nkeys)
-        status = lua_pcall(L, 5, LUA_MULTRET, 0)
+        if self.library_mode:
+            nargs = 2
+        else:
+            lua_rawgeti(L, LUA_REGISTRYINDEX, self.globals_ref)
+            lua_pushlstring(L, b"KEYS", 4)
+            lua_pushvalue(L, top + 3)
+            lua_rawset(L, top + 5)
+            lua_pushlstring(L, b"ARGV", 4)
+            lua_pushvalue(L, top + 4)
+            lua_rawset(L, top + 5)
+            lua_settop(L, top + 2)
+        if with_hook:
+            lua_sethook(L, _count_hook, LUA_MASKCOUNT, self.hook_instructions)
+        status = lua_pcall(L, nargs, 1, top + 1)
+        if with_hook:
+            lua_sethook(L, NULL, 0, 0)
+        self.runs_since_gc_step += 1
+        if self.runs_since_gc_step == GC_STEP_PERIOD:
+            self.runs_since_gc_step = 0
+            lua_cpcall(L, _gc_step, NULL)
         try:
-            if status != 0:
-                return (False, None, None, None, False, _to_python(L, top + 1) or b"")
-            count = lua_gettop(L) - top
-            if (count == 5 and lua_toboolean(L, top + 1) and lua_type(L, top + 3) == LUA_TBOOLEAN
-                    and type(writer) is ReplyWriter):
-                fast = <ReplyWriter>writer
-                kind = lua_tonumber(L, top + 4)
-                if kind == T_BULK and lua_type(L, top + 5) == LUA_TSTRING:
-                    text = lua_tolstring(L, top + 5, &size)
-                    _append_bulk(fast._buf, text, size)
-                    return None
-                if kind == T_NUMBER:
-                    n = _format_header(header, b':', _c_long(lua_tonumber(L, top + 5)))
-                    fast._buf += PyBytes_FromStringAndSize(header, n)
-                    return None
-            if count == 4 and lua_toboolean(L, top + 1) and lua_type(L, top + 3) == LUA_TBOOLEAN:
-                kind = lua_tonumber(L, top + 4)
-                if kind == T_NIL:
+            if status == 0:
+                kind = lua_type(L, base)
+                if type(writer) is ReplyWriter:
+                    fast = <ReplyWriter>writer
+                    if kind == LUA_TSTRING:
+                        text = lua_tolstring(L, base, &size)
+                        _append_bulk(fast._buf, text, size)
+                        return None
+                    if kind == LUA_TNUMBER:
+                        n = _format_header(header, b':', _c_long(lua_tonumber(L, base)))
+                        fast._buf += PyBytes_FromStringAndSize(header, n)
+                        return None
+                if kind == LUA_TNIL:
                     writer.null()
                     return None
-                if kind == T_TRUE:
+                if kind == LUA_TBOOLEAN:
                     if script_client.resp == 2:
-                        writer.integer(1)
+                        if lua_toboolean(L, base):
+                            writer.integer(1)
+                        else:
+                            writer.null()
                     else:
-                        writer.boolean(True)
+                        writer.boolean(lua_toboolean(L, base) != 0)
                     return None
-                if kind == T_FALSE:
-                    if script_client.resp == 2:
-                        writer.null()
-                    else:
-                        writer.boolean(False)
-                    return None
-            if count >= 3 and lua_toboolean(L, top + 1) and lua_type(L, top + 3) == LUA_TTABLE:
+            # Any other result, or an error: the sandbox's outcome() makes the tokens.
+            lua_rawgeti(L, LUA_REGISTRYINDEX, self.outcome_ref)
+            lua_pushboolean(L, status == 0)
+            lua_pushvalue(L, base)
+            if lua_pcall(L, 2, LUA_MULTRET, 0) != 0:
+                return (False, None, None, None, False, _to_python(L, base + 1) or b"")
+            count = lua_gettop(L) - base
+            if count >= 3 and lua_toboolean(L, base + 1) and lua_type(L, base + 3) == LUA_TTABLE:
                 # Too many tokens for the stack: they are read from the table.
-                n = <int>lua_tonumber(L, top + 2)
+                n = <int>lua_tonumber(L, base + 2)
                 outcome = [True, n, False]
                 for i in range(1, n + 1):
-                    lua_rawgeti(L, top + 3, i)
+                    lua_rawgeti(L, base + 3, i)
                     outcome.append(_to_python(L, -1))
                     lua_pop(L, 1)
                 return tuple(outcome)
-            return tuple([_to_python(L, top + 1 + i) for i in range(count)])
+            return tuple([_to_python(L, base + 1 + i) for i in range(count)])
         finally:
             lua_settop(L, top)

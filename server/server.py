@@ -27,7 +27,7 @@ from server.commands.pausing import POSTPONED, Pauses
 from server.commands import table as command_table
 from server.client import Client
 from server.base.errors import CommandError, NOAUTH, internal_error_message
-from server.values.keyspace import Database, keyspace_cron
+from server.values.keyspace import Database, keyspace_cron, set_lru_clock
 from server.base.histogram import record as record_latency
 from server.base.latency import LatencyMonitor
 from server.base.lazyfree import LazyFree
@@ -142,7 +142,7 @@ class Server(ServerCore):
         self.replid = os.urandom(20).hex()
         self.master_repl_offset = 0
         self.active_expire_enabled = True
-        self.lru_clock = int(time.time())     # whole seconds, advanced by the cron (Redis's lruclock)
+        set_lru_clock(self, int(time.time()))     # whole seconds, advanced by the cron (Redis's lruclock)
         self.loading = False                  # while a data file loads nothing expires
         self.async_loading = False            # a replica loads beside the data it serves
         self.shutdown_requested = None
@@ -361,7 +361,6 @@ class Server(ServerCore):
             self.serve_ready_keys()
 
     command_checks = []                 # later subsystems add (client, cmd, argv) -> error|None
-    running_script = None               # the script or function running now (scripting)
 
     def refuses_writes(self, client):
         """Whether MISCONF, NOREPLICAS or READONLY would refuse a write from `client`."""
@@ -619,8 +618,7 @@ class Server(ServerCore):
                 log.warning("Failed listening on port %d (TCP), aborting." % port)
                 sys.exit(1)
             for sock in sockets:
-                self.listeners.append(loop.run_until_complete(
-                    loop.create_server(self.new_client, sock=sock)))
+                self.listeners.append(loop.run_until_complete(self.serve_tcp(sock)))
         self.tcp_listening = bool(self.listeners)
         if self.config.unixsocket:
             try:
@@ -630,10 +628,16 @@ class Server(ServerCore):
                 log.warning("Failed opening Unix socket: %s" % exc.detail)
                 sys.exit(1)
             self.listeners.append(loop.run_until_complete(
-                loop.create_unix_server(self.new_client, sock=sock)))
+                loop.create_unix_server(self.new_client, sock=sock,
+                                        backlog=self.config.tcp_backlog)))
         if not self.listeners:
             log.warning("Configured to not listen anywhere, exiting.")
             sys.exit(1)
+
+    def serve_tcp(self, sock):
+        """The loop's server on a bound TCP socket (a coroutine). The loop calls listen() on
+        it anew, with a backlog of 100 unless told: tcp-backlog is given again."""
+        return self.loop.create_server(self.new_client, sock=sock, backlog=self.config.tcp_backlog)
 
     def close_listeners(self):
         for listener in self.listeners:

@@ -5,9 +5,10 @@ import pytest
 from harness import RawConnection, ServerProcess, encode_command
 
 
-def run_script(port, script, resp3=False):
-    """Send each command (a list of args, or raw bytes) and collect raw replies."""
-    conn = RawConnection(port)
+def run_script(port, script, resp3=False, timeout=None):
+    """Send each command (a list of args, or raw bytes) and collect raw replies; `timeout`:
+    seconds a reply may take, when longer than the connection's default."""
+    conn = RawConnection(port) if timeout is None else RawConnection(port, timeout=timeout)
     try:
         if resp3:
             conn.command("HELLO", "3")
@@ -24,9 +25,9 @@ def run_script(port, script, resp3=False):
         conn.close()
 
 
-def assert_same(reference, ours, script, resp3=False):
-    expected = run_script(reference.port, script, resp3)
-    actual = run_script(ours.port, script, resp3)
+def assert_same(reference, ours, script, resp3=False, timeout=None):
+    expected = run_script(reference.port, script, resp3, timeout)
+    actual = run_script(ours.port, script, resp3, timeout)
     for step, want, got in zip(script, expected, actual):
         assert got == want, "command %r: redis replied %r, we replied %r" % (step, want, got)
     return len(script)

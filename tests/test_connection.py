@@ -2,6 +2,8 @@
 byte for byte against Redis 7.0.15, in RESP2 and RESP3, and redis-py 5+
 clients that open with HELLO 3."""
 import re
+import socket
+import time
 
 import pytest
 import redis
@@ -220,3 +222,45 @@ def test_redis_py_protocol_3_with_password(protected_pair):
     with pytest.raises(redis.AuthenticationError):
         anonymous.get("k")
     anonymous.close()
+
+
+# -- the accept queue ------------------------------------------------------------------
+
+def _connections_queued_while_busy(proc, count):
+    """Connections whose handshake completes while the server sleeps in DEBUG SLEEP: they
+    wait in the listen backlog (tcp-backlog) until it accepts them."""
+    busy = socket.create_connection(("127.0.0.1", proc.port), timeout=10)
+    waiting = []
+    try:
+        busy.sendall(encode_command(["DEBUG", "SLEEP", "3"]))
+        time.sleep(0.3)
+        completed = 0
+        for _ in range(count):
+            sock = socket.socket()
+            sock.settimeout(0.5)     # a full queue drops the SYN: the retry comes after 1 s
+            try:
+                sock.connect(("127.0.0.1", proc.port))
+                completed += 1
+            except OSError:
+                pass
+            waiting.append(sock)
+        return completed
+    finally:
+        busy.settimeout(10)
+        busy.recv(100)
+        busy.close()
+        for sock in waiting:
+            sock.close()
+
+
+def test_tcp_backlog_holds_connections_made_while_the_server_is_busy(reference):
+    """The default tcp-backlog of 511 queues 300 connections made while the server is busy,
+    on both servers (an event loop listening with its own default of 100 queued ~100)."""
+    ours = ServerProcess(["--enable-debug-command", "yes"])
+    theirs = ServerProcess(["--enable-debug-command", "yes"], reference=True)
+    try:
+        assert _connections_queued_while_busy(theirs, 300) == 300
+        assert _connections_queued_while_busy(ours, 300) == 300
+    finally:
+        ours.stop()
+        theirs.stop()

@@ -38,7 +38,7 @@ def test_debug_help_and_errors(server, reference):
         ["DEBUG", "change-repl-id", "x"],
         ["DEBUG", "log", "hello from the tests"],
         ["DEBUG", "stringmatch-test"],
-    ])
+    ], timeout=120)     # Redis's stringmatch-test runs its matcher for seconds (10 s on a busy machine)
 
 
 PROTOCOL_TYPES = ["string", "integer", "double", "bignum", "null", "array", "set", "map",

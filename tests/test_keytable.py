@@ -1,4 +1,5 @@
-"""The key table (native/keytable.pyx) against its twin, the dict the pure path keeps.
+"""The key table (native/keytable.pyx) against its twin (server/base/keytable.py, a dict
+with what the native table answers besides the mapping).
 
 Every test runs on both: the same operations must give the same answers. The
 native table keeps short strings inside its entries and hands out new bytes
@@ -6,25 +7,32 @@ objects for them; held values (bytearrays, long strings, other types) must
 come back as the very objects stored, as from a dict.
 """
 import gc
+import weakref
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness import REQUIRE_REFERENCE
+from server.base import keytable as pure_keytable
 
 try:
+    from native import keytable as native_keytable
     from native.keytable import KeyTable as NativeKeyTable
 except ImportError:         # not built: the pure twin is still tested
     if REQUIRE_REFERENCE:
         raise
-    NativeKeyTable = None
+    native_keytable = NativeKeyTable = None
 
-TABLES = [pytest.param(dict, id="dict")]
+TABLES = [pytest.param(pure_keytable.KeyTable, id="pure")]
+MODULES = [pytest.param(pure_keytable, id="pure")]
 if NativeKeyTable is not None:
     TABLES.append(pytest.param(NativeKeyTable, id="native"))
+    MODULES.append(pytest.param(native_keytable, id="native"))
 else:
-    TABLES.append(pytest.param(None, id="native", marks=pytest.mark.skip("native.keytable not built")))
+    skip = pytest.mark.skip("native.keytable not built")
+    TABLES.append(pytest.param(None, id="native", marks=skip))
+    MODULES.append(pytest.param(None, id="native", marks=skip))
 
 INLINE_MAX = 64     # the longest string the native table keeps inline
 
@@ -174,7 +182,7 @@ OPERATIONS = st.lists(st.tuples(st.sampled_from(["set"] * 4 + ["get", "del", "po
 @given(OPERATIONS)
 def test_random_operations_answer_as_a_dict(operations):
     """Every table the keyspace may use answers a random sequence as a plain dict does."""
-    tables = [cls() for cls in (dict, NativeKeyTable) if cls is not None]
+    tables = [cls() for cls in (dict, pure_keytable.KeyTable, NativeKeyTable) if cls is not None]
     model = {}
     for op, key, value in operations:
         for t in tables:
@@ -312,3 +320,161 @@ def test_while_a_child_runs_tables_grow_only_when_crowded():
         assert [s[0] for s in t.stats()] == [4096, 32768]
     finally:
         set_resize_allowed(True)
+
+
+# -- clocks, SCAN and random keys (both twins) ------------------------------------------------
+
+@pytest.fixture(params=MODULES)
+def module(request):
+    yield request.param
+    request.param.set_clock(int(__import__("time").time()))
+
+
+def test_each_key_keeps_the_clock_of_its_last_write_or_access(module):
+    t = module.KeyTable()
+    module.set_clock(1000)
+    t[b"a"] = b"1"
+    t[b"b"] = b"x" * 100
+    t[b"c"] = [1]
+    module.set_clock(1005)
+    assert [t.clock_of(k) for k in (b"a", b"b", b"c", b"zz")] == [1000, 1000, 1000, None]
+    t.touch_key(b"a")
+    t[b"b"] = b"y" * 100          # an overwrite is a write
+    t[b"c"] = [2]
+    t.touch_key(b"zz")            # absent: nothing happens
+    assert [t.clock_of(k) for k in (b"a", b"b", b"c")] == [1005, 1005, 1005]
+    t.set_clock_of(b"a", 900)
+    assert t.clock_of(b"a") == 900 and b"zz" not in t
+    del t[b"a"]
+    assert t.clock_of(b"a") is None
+    # 24 bits of seconds, as Redis keeps them: a clock 2**24 seconds old reads as now.
+    module.set_clock(5 + (1 << 24))
+    t[b"d"] = b"v"
+    t.set_clock_of(b"b", 10)
+    assert t.clock_of(b"d") == 5 + (1 << 24) and t.clock_of(b"b") == 10
+    t.set_clock_of(b"b", 4)
+    assert t.clock_of(b"b") == 4 + (1 << 24)
+
+
+def full_scan(t, count=10, between=None, limit=100000):
+    cursor, seen, calls = 0, [], 0
+    while True:
+        cursor, keys = t.scan(cursor, count)
+        seen.extend(keys)
+        calls += 1
+        assert calls < limit, "the scan does not end"
+        if cursor == 0:
+            return seen, calls
+        if between is not None:
+            between(calls)
+
+
+@pytest.mark.parametrize("size", [0, 1, 7, 100, 5000])
+def test_a_scan_returns_every_key_once_when_nothing_changes(table_cls, size):
+    t = table_cls()
+    for i in range(size):
+        t[b"k%d" % i] = b"v"
+    seen, _ = full_scan(t)
+    assert sorted(seen) == sorted(t.keys())
+
+
+def test_a_scan_returns_every_key_present_throughout_while_the_table_grows(table_cls):
+    t = table_cls()
+    stable = [b"stable%d" % i for i in range(3000)]
+    for key in stable:
+        t[key] = b"v"
+
+    def grow(calls):
+        for j in range(20):
+            t[b"new%d:%d" % (calls, j)] = b"v"
+    seen, _ = full_scan(t, between=grow)
+    assert set(stable) <= set(seen)
+    assert len(t) > 8192            # the native table doubled twice meanwhile (4096 buckets first)
+
+
+def test_a_scan_returns_every_key_present_throughout_while_the_table_shrinks(table_cls):
+    t = table_cls()
+    stable = [b"stable%d" % i for i in range(300)]
+    doomed = [b"doomed%d" % i for i in range(20000)]
+    for key in stable + doomed:
+        t[key] = b"v"
+
+    def shrink(calls):
+        for _ in range(400):
+            if doomed:
+                del t[doomed.pop()]
+    seen, _ = full_scan(t, between=shrink)
+    assert set(stable) <= set(seen)
+    assert not doomed
+
+
+def test_count_bounds_the_work_of_a_call(table_cls):
+    t = table_cls()
+    for i in range(10000):
+        t[b"k%d" % i] = b"v"
+    for i in range(9990):
+        del t[b"k%d" % i]          # mostly empty buckets (the table shrinks as it empties)
+    cursor, keys = t.scan(0, 1)
+    assert len(keys) <= 10         # one visit finds a whole bucket, at most a few keys
+    seen, calls = full_scan(t, count=1)
+    assert sorted(seen) == sorted(t.keys())
+
+
+def test_random_keys_are_keys_of_the_table_and_reach_all_of_them(table_cls):
+    t = table_cls()
+    assert t.random_key() is None
+    keys = [b"k%d" % i for i in range(20)]
+    for key in keys:
+        t[key] = b"v"
+    drawn = {t.random_key() for _ in range(2000)}
+    assert drawn == set(keys)
+    for key in keys[:19]:
+        del t[key]
+    assert {t.random_key() for _ in range(50)} == {keys[19]}
+
+
+def test_random_keys_during_a_resize(table_cls):
+    t = table_cls()
+    for i in range(1024):
+        t[b"k%d" % i] = b"v"
+    t[b"trigger"] = b"v"           # the native table starts moving to 2048 buckets
+    for _ in range(5000):
+        key = t.random_key()
+        assert key in t
+
+
+# -- the cyclic collector (native only: a dict's values stay with it) ------------------------
+
+@pytest.mark.skipif(NativeKeyTable is None, reason="native.keytable not built")
+def test_stored_values_leave_the_collectors_walk():
+    """A full collection walks every object the collector tracks: the table takes the
+    keyspace's values (RedisValue, set by server.values.keyspace) out of its lists, so a
+    million aggregates add nothing to a collection's pause. Other objects stay tracked."""
+    from server.values.base import RedisValue
+    from server.values.hashes import Hash
+    from server.values.lists import ListValue
+
+    native_keytable.set_untracked_base(RedisValue)     # as server.values.keyspace does
+
+    t = NativeKeyTable()
+    hashes = [Hash() for _ in range(3)]
+    assert all(gc.is_tracked(h) for h in hashes)
+    for i, h in enumerate(hashes):
+        t[b"h%d" % i] = h
+    t[b"list"] = ListValue()
+    other = [[]]
+    t[b"other"] = other
+    assert not any(gc.is_tracked(h) for h in hashes)
+    assert not gc.is_tracked(t[b"list"])
+    assert gc.is_tracked(other)
+    # Their inner objects are still the collector's: a cycle among them is collected.
+    class Node:
+        pass
+    inner = Node()
+    inner.me = inner
+    alive = weakref.ref(inner)
+    hashes[0]._pairs = {b"f": inner}
+    del inner
+    del t[b"h0"], hashes
+    gc.collect()
+    assert alive() is None

@@ -1,18 +1,17 @@
 """Memory per key: what a key costs beyond its dict entry, name and value.
 
-Keys not accessed since they were added keep no access time of their own: the
-KeyLog knows when each was added, and OBJECT IDLETIME / DEBUG OBJECT read it
-there. Small hashes, sets and sorted sets are packed lists. These tests check
-that idle times stay right through deletes, re-adds, log compaction and
-policy switches, and that resident memory per key stays well under what one
-Python object per field or a second dict entry per key would cost.
+Each key's LRU clock lives in its key-table entry (24 bits, as in Redis's
+objects), and OBJECT IDLETIME / DEBUG OBJECT read it there. Small hashes, sets
+and sorted sets are packed lists. These tests check that idle times stay right
+through writes, accesses, SWAPDB and policy switches, and that resident memory
+per key stays well under what one Python object per field or a second dict
+entry per key would cost.
 """
 import time
 
 import pytest
 
 from harness import RawConnection, encode_command
-from server.values.keyspace import KeyLog
 
 
 def wait_for_second_boundary():
@@ -126,36 +125,6 @@ def test_idle_times_in_other_databases_and_after_swapdb(r):
     assert r.object("idletime", "in0") <= 1
     r.execute_command("SELECT", "0")
     r.flushall()
-
-
-# -- the KeyLog's clocks, directly ------------------------------------------------------------
-
-def test_key_log_clocks_through_compaction_and_renumbering():
-    log = KeyLog()
-    data = {}
-    for clock, names in ((100, [b"a", b"b"]), (105, [b"c"]), (107, [b"d", b"e", b"f"])):
-        for name in names:
-            data[name] = b"v"
-            log.append(name, clock)
-    assert list(log.clocks) == [100, 105, 107] and list(log.clock_seqs) == [1, 3, 4]
-    assert [log.creation_clock(k) for k in (b"a", b"c", b"f", b"zz")] == [100, 105, 107, None]
-    del data[b"c"], data[b"a"]
-    data[b"a"] = b"v"                       # deleted, then added again later
-    log.append(b"a", 110)
-    assert log.creation_clock(b"a") == 110
-    log.compact(data)
-    assert log.keys == [b"b", b"d", b"e", b"f", b"a"]
-    assert list(log.clocks) == [100, 107, 110]      # 105 has no key left
-    assert [log.creation_clock(k) for k in (b"b", b"d", b"a")] == [100, 107, 110]
-    data[b"stray"] = b"v"                   # reached the dict without being logged
-    log.compact(data, renumber=True, clock=120)
-    assert [log.seq_at(i) for i in range(len(log))] == [1, 2, 3, 4, 5, 6]
-    assert [log.creation_clock(k) for k in (b"b", b"e", b"a", b"stray")] == [100, 107, 110, 120]
-    assert dict(log.creation_clocks(data)) == {b"b": 100, b"d": 107, b"e": 107, b"f": 107,
-                                               b"a": 110, b"stray": 120}
-    log.append(b"g", 120)
-    data[b"g"] = b"v"
-    assert log.creation_clock(b"g") == 120 and list(log.clocks) == [100, 107, 110, 120]
 
 
 # -- resident memory per key ---------------------------------------------------------------------

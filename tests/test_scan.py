@@ -120,7 +120,9 @@ def test_full_scan_returns_every_key_in_bounded_steps(reference, server):
             r.close()
 
 
-def test_our_count_is_an_upper_bound(server):
+def test_count_bounds_what_a_call_returns(server):
+    """A call stops at the first bucket that brings the count up, as Redis's does: at
+    most one chain (a few keys at one key per bucket or fewer) past COUNT."""
     r = server.client()
     try:
         r.flushall()
@@ -129,7 +131,7 @@ def test_our_count_is_an_upper_bound(server):
             cursor, seen = 0, []
             while True:
                 cursor, keys = r.scan(cursor, count=count)
-                assert len(keys) <= count
+                assert len(keys) < count + 10
                 seen.extend(keys)
                 if cursor == 0:
                     break
@@ -196,30 +198,33 @@ def test_scan_guarantee_holds_on_redis_too(reference):
     _scan_while_writing(reference, 3)
 
 
-def test_scan_ends_while_keys_arrive_faster_than_it_reads(server):
-    """Each call reads 5 keys while 50 new ones arrive: the scan still ends,
-    after covering the keys that were there when it began."""
-    r = server.client()
-    writer = server.client()
-    try:
-        r.flushall()
-        r.mset({"old:%d" % i: 1 for i in range(1000)})
-        added = [0]
+def test_scan_ends_while_keys_keep_arriving(reference, server):
+    """Each call reads up to 50 keys while 10 new ones arrive: on both servers the scan
+    ends, after covering the keys that were there when it began. (When keys arrive
+    faster than the scan reads, a cursor over the buckets chases the growing table on
+    Redis as here: 5 keys a call against 50 arrivals did not end in 100,000 calls.)"""
+    for proc in (reference, server):
+        r = proc.client()
+        writer = proc.client()
+        try:
+            r.flushall()
+            r.mset({"old:%d" % i: 1 for i in range(1000)})
+            added = [0]
 
-        def flood(calls):
-            writer.mset({"new:%d" % (added[0] + i): 1 for i in range(50)})
-            added[0] += 50
+            def flood(calls):
+                writer.mset({"new:%d" % (added[0] + i): 1 for i in range(10)})
+                added[0] += 10
 
-        seen, calls = full_scan(r, count=5, between_calls=flood)
-        assert {b"old:%d" % i for i in range(1000)} <= set(seen)
-        assert calls < 400
-    finally:
-        r.close()
-        writer.close()
+            seen, calls = full_scan(r, count=50, between_calls=flood)
+            assert {b"old:%d" % i for i in range(1000)} <= set(seen)
+            assert calls < 400
+        finally:
+            r.close()
+            writer.close()
 
 
 def test_scan_cursor_survives_mass_deletion(server):
-    """Deleting most keys mid-scan compacts the key log; the cursor must stay valid."""
+    """Deleting most keys mid-scan shrinks the table under the cursor; it must stay valid."""
     r = server.client()
     try:
         r.flushall()

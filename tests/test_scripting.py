@@ -1196,6 +1196,24 @@ def test_evalsha_of_cached_scripts(reference, server):
     both_resp(reference, server, by_sha_script())
 
 
+def test_evalsha_calling_many_command_spellings(reference, server):
+    """A script calling more command names (and spellings of them) than a run remembers,
+    run again and again: each call still reaches the command its name stands for, and an
+    unknown or renamed-away name fails as Redis fails it."""
+    body = ("local out = {} for i, name in ipairs(ARGV) do "
+            "local ok, res = pcall(redis.call, name, KEYS[1]) "
+            "out[#out + 1] = ok and res or res.err end return out")
+    names = ["incr", "INCR", "Incr", "get", "GET", "exists", "type", "strlen", "ttl", "pttl",
+             "decr", "Decr", "persist", "iNcR", "nosuchcommand", "get", "incr"]
+    steps = [["SCRIPT", "LOAD", body], ["SET", "k", "10"]]
+    for _ in range(3):
+        steps.append(["EVALSHA", sha1(body), "1", "k"] + names)
+        steps.append(["EVALSHA", sha1(body), "1", "k"] + list(reversed(names)))
+    steps += [["SCRIPT", "FLUSH"], ["SCRIPT", "LOAD", body],
+              ["EVALSHA", sha1(body), "1", "k"] + names, ["GET", "k"]]
+    both_resp(reference, server, steps)
+
+
 def commandstats(port):
     """INFO commandstats without the times: calls, rejected and failed calls per command."""
     conn = RawConnection(port)

@@ -61,6 +61,7 @@ class ServerCore:
     __slots__ = ()
 
     tracking_hook = None        # client-side caching, set by the Server while anybody tracks
+    running_script = None       # the script or function running now (scripting)
 
     # notify-keyspace-events as a bit set, 0 when nothing is published (server/base/notify.py)
     notify_keyspace_events = 0

@@ -15,7 +15,9 @@ if not PURE:
         from native.dispatch import (ClientCore, CommandCore, ServerCore, StatsCore,  # noqa: F401
                                      install as install_dispatch)
         from native.keytable import (KeyTable, set_growth_limit as set_table_growth_limit,  # noqa: F401
-                                     set_resize_allowed as set_table_resize_allowed)
+                                     set_resize_allowed as set_table_resize_allowed,
+                                     set_clock as set_table_clock,
+                                     set_untracked_base as set_table_untracked_base)
         NATIVE = True
     except ImportError:
         pass
@@ -25,7 +27,11 @@ if not NATIVE:
     from protocol.writer import ReplyWriter  # noqa: F401,F811
     from server.base.dispatch import (ClientCore, CommandCore, ServerCore, StatsCore,  # noqa: F401,F811
                                       install as install_dispatch)
-    KeyTable = dict     # a database's keys and values: the native table's twin
+    # A database's keys and values: the native table's twin.
+    from server.base.keytable import KeyTable, set_clock as set_table_clock  # noqa: F401,F811
+
+    def set_table_untracked_base(cls):
+        """A dict's values stay with the cyclic collector (only C code can take them out)."""
 
     def set_table_growth_limit(limit):
         """A dict grows when it decides to: no growth is held back under maxmemory."""

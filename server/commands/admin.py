@@ -637,7 +637,7 @@ def _rebind(server, addresses, port, close_first):
         _close_listeners(server, old)
     loop = server.loop
     for sock in new_sockets:
-        task = loop.create_task(loop.create_server(server.new_client, sock=sock))
+        task = loop.create_task(server.serve_tcp(sock))
         task.add_done_callback(
             lambda t: t.cancelled() or t.exception() or server.listeners.append(t.result()))
     server.tcp_binding = wanted

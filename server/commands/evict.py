@@ -134,17 +134,14 @@ class Evictor:
         return True
 
     def compact_side_data(self):
-        """Drop the stale entries the key log and the expiry heap keep for removed keys
+        """Drop the stale entries the expiry heap keeps for removed keys
         (they go lazily, and hold the removed keys' names) when they are more than a few:
         evicting keys frees little while those still reference them. True when something
         was compacted."""
         compacted = False
         for db in self.server.dbs:
             # Stale entries past an eighth of the live ones: compacting costs a walk of
-            # the database, paid once per that many evictions.
-            if len(db.keylog.keys) > len(db.data) + len(db.data) // 8 + 8:
-                db.keylog.compact(db.data)
-                compacted = True
+            # the TTLs, paid once per that many evictions.
             if len(db._expiry_heap) > len(db.expires) + len(db.expires) // 8 + 8:
                 db._compact_heap()
                 compacted = True
@@ -264,7 +261,7 @@ def random_key(db, allkeys):
     if allkeys:
         if not db.data:
             return None
-        return db.keylog_in_step().random_key(db.data)
+        return db.data.random_key()
     expires = db.expires
     if not expires:
         return None

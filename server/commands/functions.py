@@ -41,7 +41,7 @@ BAD_NAME = ("Library names can only contain letters, numbers, or underscores(_) 
 class Function:
     """A registered function; `name` and `flags` are what ScriptEngine.run reads."""
 
-    __slots__ = ("name", "function", "library", "description", "flags", "native_ref")
+    __slots__ = ("name", "function", "library", "description", "flags", "native_ref", "native_run")
 
     def __init__(self, name, function, library, description, flags):
         self.name = name.decode("utf-8", "surrogateescape")
@@ -50,6 +50,7 @@ class Function:
         self.description = description   # bytes or None
         self.flags = flags               # frozenset of flag names (never None: not EVAL)
         self.native_ref = None           # the callback's LuaRef for the native bridge
+        self.native_run = None           # what the native bridge reads to run it, kept once read
 
 
 class Library:

@@ -118,6 +118,20 @@ ALLOWED_GLOBALS = (
 
 INTERNAL_SOURCE = "=sandbox"
 
+# Once the sandbox is built, the libraries and functions of the Lua state that no script
+# can reach (the sandbox keeps, as locals, the few it uses) are dropped: every collector
+# cycle walks what the state holds, and it takes one every 50 runs.
+DROP_UNREACHABLE_LUA = """
+local loaded = package.loaded
+for _, name in ipairs({'io', 'os', 'package', 'python', 'debug'}) do
+  _G[name] = nil
+  loaded[name] = nil
+end
+for _, name in ipairs({'dofile', 'loadfile', 'module', 'require', 'print', 'newproxy'}) do
+  _G[name] = nil
+end
+"""
+
 # Token kinds of a flattened script result (SANDBOX_LUA's emit).
 (T_BULK, T_NUMBER, T_TRUE, T_FALSE, T_NIL, T_STATUS, T_ERROR, T_DOUBLE, T_BIGNUM, T_VERBATIM,
  T_MAP, T_SET, T_ARRAY) = range(1, 14)
@@ -470,6 +484,25 @@ local GC_STEP_PERIOD, runs_since_gc_step, collectgarbage = 50, 0, collectgarbage
 local current_fn, current_keys, current_args
 local function call_current() return current_fn(current_keys, current_args) end
 
+-- What a run returns to Python: the result as tokens (ok, n, false, tokens...) or, past
+-- api.token_chunk tokens, in a table (ok, n, out); a failure as (false, message, source,
+-- line, ignore_stats), or (false, nil, nil, nil, false, text) for an error not a table.
+local function outcome(ok, result)
+  if ok then
+    local kind = type(result)             -- the common one-value results skip emit's table
+    if kind == 'string' then return true, 2, false, 1, result end
+    if kind == 'number' then return true, 2, false, 2, result end
+    local out = {}
+    local n = emit(result, out, 0, 0)
+    if n <= api.token_chunk then return true, n, false, unpack(out, 1, n) end
+    return true, n, out
+  end
+  if type(result) ~= 'table' then return false, nil, nil, nil, false, tostring(result) end
+  return false, info_text(rawget(result, 'err')), info_text(rawget(result, 'source')),
+         info_text(rawget(result, 'line')), rawget(result, 'ignore_error_stats_update') == true
+end
+
+-- The native bridge (native/luabridge.pyx) does what run does in C, with these pieces.
 local function run(fn, with_hook, keys, args, nkeys, ...)
   if keys == nil then
     local all = {...}
@@ -494,18 +527,7 @@ local function run(fn, with_hook, keys, args, nkeys, ...)
     runs_since_gc_step = 0
     collectgarbage('step', GC_STEP_PERIOD)
   end
-  if ok then
-    local kind = type(result)             -- the common one-value results skip emit's table
-    if kind == 'string' then return true, 2, false, 1, result end
-    if kind == 'number' then return true, 2, false, 2, result end
-    local out = {}
-    local n = emit(result, out, 0, 0)
-    if n <= api.token_chunk then return true, n, false, unpack(out, 1, n) end
-    return true, n, out
-  end
-  if type(result) ~= 'table' then return false, nil, nil, nil, false, tostring(result) end
-  return false, info_text(rawget(result, 'err')), info_text(rawget(result, 'source')),
-         info_text(rawget(result, 'line')), rawget(result, 'ignore_error_stats_update') == true
+  return outcome(ok, result)
 end
 
 -- Seen from a Python function: its caller's position as luaL_where(L, 1) gives it, and
@@ -565,6 +587,10 @@ return {
   compile = compile,
   load_library = load_library,
   run = run,
+  outcome = outcome,
+  hook = hook,
+  error_handler = error_handler,
+  globals = S,
   where = where,
   tokens = function(t, i, j) return unpack(t, i, j) end,
   memory = function() return collectgarbage('count') end,
@@ -577,7 +603,7 @@ def deny_attributes(obj, name, is_setting):
 
 
 class Script:
-    __slots__ = ("sha", "body", "flags", "function", "native_ref")
+    __slots__ = ("sha", "body", "flags", "function", "native_ref", "native_run")
 
     def __init__(self, sha, body, flags, function):
         self.sha = sha
@@ -585,6 +611,7 @@ class Script:
         self.flags = flags            # None without a shebang (EVAL's compatibility mode)
         self.function = function
         self.native_ref = None        # the function's LuaRef for the native bridge
+        self.native_run = None        # what the native bridge reads to run it, kept once read
 
     @property
     def name(self):
@@ -826,7 +853,9 @@ class ScriptEngine:
         self.tokens = helpers[b"tokens"]
         self.lua_memory = helpers[b"memory"]
         if self.bridge is not None:
-            self.bridge.set_runner(self.run_lua)
+            self.bridge.set_runner(helpers[b"outcome"], helpers[b"hook"],
+                                   helpers[b"error_handler"], helpers[b"globals"],
+                                   self.library_mode, HOOK_INSTRUCTIONS)
             # EVALSHA and FCALL sent at top level run through the bridge end to end when
             # they can (Bridge.run_command); the handlers below remain their full path.
             self.bridge.function_store = self.function_store
@@ -834,6 +863,7 @@ class ScriptEngine:
                 server.fcall_runner = self.bridge.run_command
             else:
                 server.evalsha_runner = self.bridge.run_command
+        self.lua.execute(DROP_UNREACHABLE_LUA)
         self.lua.execute("collectgarbage('collect')")   # building the sandbox left garbage
 
     def _expose(self, fn):

@@ -11,22 +11,16 @@ events that belong to the keyspace rather than to a command (`new`,
 `expired`, `keymiss`, `evicted`: server/base/notify.py). Per database:
 
     data          key -> value: a KeyTable (native/keytable.pyx, which keeps short
-                  strings inside its entries) or, on the pure path, a dict
+                  strings inside its entries; its pure twin is server/base/keytable.py).
+                  It also keeps each key's LRU clock (last write or access: OBJECT
+                  IDLETIME, the LRU evictor), walks SCAN's cursor and draws random keys.
     expires       key -> unix time in ms
     _expiry_heap  (when, key) min-heap for active expiry. Entries are never
                   removed eagerly: PERSIST, an overwrite, DEL, RENAME or a new
                   TTL leave the old entry stale, and it is skipped when popped
                   because expires[key] no longer equals its `when`.
-    access        key -> LRU clock (whole seconds) of the last access, for keys
-                  accessed since they were added (OBJECT IDLETIME, eviction).
-                  A key never accessed since is idle since it was added: the
-                  KeyLog knows when. That keeps write-once keys free of a
-                  second dict entry; under an LRU maxmemory policy every key
-                  gets its entry, so an evictor reads any key's clock in O(1).
     lfu           key -> (minutes << 8) | counter while an LFU maxmemory
                   policy is set, None otherwise (OBJECT FREQ, LFU eviction).
-    keylog        a KeyLog: SCAN's cursor space, RANDOMKEY's sample space and
-                  the clock at which each key was added.
 
 Expiry is lazy on access (`_expired`) and active in the cron (`keyspace_cron`),
 which pops due keys from the heap instead of scanning the keyspace, within a
@@ -36,17 +30,17 @@ and wait for the master's DEL. Nothing expires while a file is loading.
 import heapq
 import random
 import time
-from array import array
-from bisect import bisect_left, bisect_right
-from itertools import chain, compress
 
 from server.base.errors import CommandError, WRONGTYPE
 from server.base import native_bridge
 from server.base.native_bridge import KeyTable
 from server.base.notify import NOTIFY_EVICTED, NOTIFY_EXPIRED, NOTIFY_KEY_MISS, NOTIFY_NEW
+from server.values.base import RedisValue
+
+# The native table takes the values it holds out of the cyclic collector's walk.
+native_bridge.set_table_untracked_base(RedisValue)
 
 LFU_INIT_VAL = 5                # the counter a new key starts with under LFU
-SCAN_VISITS_PER_COUNT = 10      # one SCAN call visits at most COUNT*10 entries
 
 
 def now_ms():
@@ -59,224 +53,16 @@ def type_name(value):
     return value.TYPE
 
 
-# A SCAN cursor packs three numbers: the sequence number to resume at (low
-# bits), and where the scan stops, as `units << shift` (high bits).
-CURSOR_SEQ_BITS = 44
-CURSOR_END_BITS = 14
-_SEQ_MASK = (1 << CURSOR_SEQ_BITS) - 1
-_END_MASK = (1 << CURSOR_END_BITS) - 1
-
-
-class KeyLog:
-    """Key names in the order they were added, numbered: the SCAN cursor space
-    and the RANDOMKEY sample space.
-
-    A Python dict cannot resume iteration at a position, so each database
-    also logs the name of every key it adds here (one list append). A SCAN
-    cursor holds the sequence number of the next entry to visit: finding it
-    is a binary search, and one call visits at most COUNT*10 entries, so
-    COUNT bounds the work of a call.
-
-    Deleting a key leaves its entry behind, stale (the key is gone from the
-    dict, or was added again and has a newer entry). Visits skip stale
-    entries; compact() drops them once they outnumber the live keys, keeping
-    each live key's newest entry with its number. Numbers only grow, so a key
-    present for a whole scan keeps one entry with one number throughout; the
-    scan visits numbers in increasing order and returns it at least once.
-
-    New keys are appended past every cursor, so a scan chasing the end of
-    the log could run forever under inserts. The first call therefore puts
-    the end of the log as it is then into the cursor (rounded up to 14
-    significant bits, overshooting by at most 1/8192), and the scan stops
-    there: it ends even while keys keep arriving, as Redis's does.
-
-    Entries kept by the last compaction store their numbers in an int64
-    array; entries appended since are numbered implicitly from tail_seq.
-
-    Keys are logged in the order they were added, so the LRU clock at which
-    each was added is a step function of its number: clock_seqs[i] is the
-    first number logged at clocks[i]. One pair per second in which keys were
-    added, instead of one clock per key.
-    """
-    __slots__ = ("keys", "seqs", "tail_seq", "clock_seqs", "clocks", "last_clock")
-
-    def __init__(self, first_seq=1):
-        self.keys = []
-        self.seqs = array("q")
-        self.tail_seq = first_seq      # the number of keys[len(seqs)]
-        self.clock_seqs = array("q")   # first number logged at clocks[i]
-        self.clocks = array("q")
-        self.last_clock = None         # clocks[-1]: checked on every append
-
-    def append(self, key, clock):
-        """Log a key just added to the data dict at LRU clock `clock`."""
-        self.keys.append(key)
-        if clock != self.last_clock:
-            self.mark_clock(self.next_seq() - 1, clock)
-
-    def extend(self, keys, clock):
-        """Log keys just added together at LRU clock `clock`."""
-        if not keys:
-            return
-        first = self.next_seq()
-        self.keys.extend(keys)
-        if clock != self.last_clock:
-            self.mark_clock(first, clock)
-
-    def mark_clock(self, seq, clock):
-        """Keys numbered from seq on were added at clock."""
-        self.clock_seqs.append(seq)
-        self.clocks.append(clock)
-        self.last_clock = clock
-
-    def creation_clock(self, key):
-        """The clock at which key's newest entry was logged, None when it has none.
-
-        A walk of the log at C speed (list.index): this serves OBJECT IDLETIME
-        and DEBUG OBJECT for keys not accessed since they were added."""
-        keys = self.keys
-        i = -1
-        try:
-            while True:
-                i = keys.index(key, i + 1)
-        except ValueError:
-            pass
-        if i < 0:
-            return None
-        step = bisect_right(self.clock_seqs, self.seq_at(i)) - 1
-        return self.clocks[step] if step >= 0 else None
-
-    def creation_clocks(self, data):
-        """(key, clock added) for every key of data in the log, newest entries first."""
-        keys, clock_seqs, clocks = self.keys, self.clock_seqs, self.clocks
-        step = len(clocks) - 1
-        seen = set()
-        for i in range(len(keys) - 1, -1, -1):
-            key = keys[i]
-            if key in seen or key not in data:
-                continue
-            seen.add(key)
-            seq = self.seq_at(i)
-            while step >= 0 and clock_seqs[step] > seq:
-                step -= 1
-            if step >= 0:
-                yield key, clocks[step]
-
-    def __len__(self):
-        return len(self.keys)
-
-    def next_seq(self):
-        return self.tail_seq + len(self.keys) - len(self.seqs)
-
-    def seq_at(self, index):
-        explicit = len(self.seqs)
-        return self.seqs[index] if index < explicit else self.tail_seq + index - explicit
-
-    def index_of(self, seq):
-        """Index of the first entry numbered `seq` or more."""
-        seqs = self.seqs
-        if seqs and seq <= seqs[-1]:
-            return bisect_left(seqs, seq)
-        return min(len(self.keys), len(seqs) + max(0, seq - self.tail_seq))
-
-    def scan(self, cursor, count, data):
-        """(next cursor, up to `count` distinct live keys) from `cursor` on."""
-        if cursor == 0:
-            if self.next_seq() > _SEQ_MASK:
-                self.compact(data, renumber=True)
-            end = self.next_seq()
-            shift = max(0, end.bit_length() - CURSOR_END_BITS)
-            units = (end + (1 << shift) - 1) >> shift
-            if units > _END_MASK:
-                shift += 1
-                units = (end + (1 << shift) - 1) >> shift
-            position = 0
-        else:
-            position = cursor & _SEQ_MASK
-            units = (cursor >> CURSOR_SEQ_BITS) & _END_MASK
-            shift = cursor >> (CURSOR_SEQ_BITS + CURSOR_END_BITS)
-        keys = self.keys
-        i = self.index_of(position)
-        end_index = self.index_of(units << shift)
-        stop = min(end_index, i + count * SCAN_VISITS_PER_COUNT)
-        found = []
-        seen = set()
-        while i < stop:
-            key = keys[i]
-            i += 1
-            if key in data and key not in seen:
-                seen.add(key)
-                found.append(key)
-                if len(found) >= count:
-                    break
-        if i >= end_index:
-            return 0, found
-        bound = (shift << CURSOR_END_BITS | units) << CURSOR_SEQ_BITS
-        return bound | self.seq_at(i), found
-
-    def random_key(self, data):
-        """A random live key; None when there is none."""
-        for attempt in range(64):
-            keys = self.keys
-            if keys:
-                key = keys[random.randrange(len(keys))]
-                if key in data:
-                    return key
-            if attempt == 31:
-                self.compact(data)
-        return next(iter(data), None)
-
-    def compact(self, data, renumber=False, clock=None):
-        """Drop stale entries, keeping numbers (renumbering when they ran out),
-        and log the keys that reached `data` without being logged (as added at
-        `clock` when given)."""
-        keys = self.keys
-        next_seq = self.next_seq()
-        all_seqs = chain(self.seqs, range(self.tail_seq, next_seq))
-        live = list(map(data.__contains__, keys))
-        kept_keys = list(compress(keys, live))
-        kept_seqs = array("q", compress(all_seqs, live))
-        distinct = set(kept_keys)
-        if len(distinct) != len(kept_keys):
-            # A key deleted and added again has several entries: keep its newest.
-            newest = sorted({key: i for i, key in enumerate(kept_keys)}.values())
-            kept_keys = [kept_keys[i] for i in newest]
-            kept_seqs = array("q", [kept_seqs[i] for i in newest])
-        self._compact_clocks(kept_seqs, renumber)
-        if len(distinct) < len(data):
-            missing = [key for key in data if key not in distinct]
-            if clock is not None and clock != self.last_clock:
-                self.mark_clock(len(kept_seqs) + 1 if renumber else next_seq, clock)
-            kept_keys.extend(missing)
-            kept_seqs.extend(range(next_seq, next_seq + len(missing)))
-            next_seq += len(missing)
-        self.keys = kept_keys
-        if renumber:
-            self.seqs = array("q")
-            self.tail_seq = 1
-        else:
-            self.seqs = kept_seqs
-            self.tail_seq = next_seq
-
-    def _compact_clocks(self, kept_seqs, renumber):
-        """Keep the clock steps some kept entry falls in; renumbered, a step starts
-        at the new number of its first kept entry."""
-        clock_seqs, clocks = self.clock_seqs, self.clocks
-        new_seqs, new_clocks = array("q"), array("q")
-        for step in range(len(clocks)):
-            first = bisect_left(kept_seqs, clock_seqs[step])
-            end = (bisect_left(kept_seqs, clock_seqs[step + 1]) if step + 1 < len(clocks)
-                   else len(kept_seqs))
-            if first < end:
-                new_seqs.append(first + 1 if renumber else clock_seqs[step])
-                new_clocks.append(clocks[step])
-        self.clock_seqs, self.clocks = new_seqs, new_clocks
-        self.last_clock = new_clocks[-1] if new_clocks else None
+def set_lru_clock(server, seconds):
+    """Advance the LRU clock (whole seconds): the server's, and the one the key tables give
+    the keys written or accessed from now on."""
+    server.lru_clock = seconds
+    native_bridge.set_table_clock(seconds)
 
 
 class Database:
     __slots__ = ("server", "index", "data", "expires", "_expiry_heap", "replica_written_expires",
-                 "avg_ttl", "access", "access_everywhere", "lfu", "keylog")
+                 "avg_ttl", "lfu")
 
     def __init__(self, server, index):
         self.server = server
@@ -286,10 +72,7 @@ class Database:
         self._expiry_heap = []       # (when, key); stale entries skipped on pop
         self.replica_written_expires = []      # (when, key): TTLs a writable replica's clients set
         self.avg_ttl = 0             # INFO keyspace: smoothed TTL of sampled keys
-        self.access = {}             # key -> LRU clock second of the last access
-        self.access_everywhere = False   # access holds every key (LRU policies)
         self.lfu = None              # key -> (minutes << 8) | counter under LFU
-        self.keylog = KeyLog()
 
     def __len__(self):
         return len(self.data)
@@ -328,7 +111,7 @@ class Database:
             return None
         server.stats.keyspace_hits += 1
         if self.lfu is None:
-            self.access[key] = server.lru_clock
+            self.data.touch_key(key)
         else:
             self._lfu_touch(key)
         if cls is None or value.__class__ is cls:
@@ -342,7 +125,7 @@ class Database:
         if value is None or (key in self.expires and self._expired(key, True)):
             return None
         if self.lfu is None:
-            self.access[key] = self.server.lru_clock
+            self.data.touch_key(key)
         else:
             self._lfu_touch(key)
         if cls is None or value.__class__ is cls:
@@ -391,18 +174,15 @@ class Database:
             if server.config.lazyfree_lazy_server_del:     # the overwritten value, if big
                 server.lazyfree.drop_value(data[key])
             data[key] = value
-            self.access[key] = server.lru_clock
         else:
-            self._add(key, value, server.lru_clock)
+            self._add(key, value)
         server.key_modified(self, key)
 
     def set_many(self, argv, start):
         """MSET: store argv[start + 1] under argv[start], and so on for every pair after."""
         expires = self.expires
         server = self.server
-        clock = server.lru_clock
         data = self.data
-        access = self.access
         key_modified = server.key_modified
         lazy = server.config.lazyfree_lazy_server_del
         for i in range(start, len(argv), 2):
@@ -415,17 +195,13 @@ class Database:
                 if lazy:                                    # the overwritten value, if big
                     server.lazyfree.drop_value(data[key])
                 data[key] = argv[i + 1]
-                access[key] = clock
             else:
-                self._add(key, argv[i + 1], clock)
+                self._add(key, argv[i + 1])
             key_modified(self, key)
 
-    def _add(self, key, value, clock):
+    def _add(self, key, value):
         """Store a key that is not in the data dict, with the side data a new key gets."""
         self.data[key] = value
-        self.keylog.append(key, clock)      # when it was added: its idle time until accessed
-        if self.access_everywhere:
-            self.access[key] = clock
         if self.lfu is not None:
             self.lfu[key] = (self._lfu_minutes() << 8) | LFU_INIT_VAL
         self.server.notify(NOTIFY_NEW, b"new", key, self.index)
@@ -434,14 +210,8 @@ class Database:
         """Keys read from a data file, none of them present: stored in one pass with the
         side data new keys get (no WATCH or blocked-client signals: nothing waits yet)."""
         data = self.data
-        clock = self.server.lru_clock
         for key, value in zip(keys, values):
             data[key] = value
-        self.keylog.extend(keys, clock)
-        if self.access_everywhere:
-            access = self.access
-            for key in keys:
-                access[key] = clock
         if self.lfu is not None:
             word = (self._lfu_minutes() << 8) | LFU_INIT_VAL
             lfu = self.lfu
@@ -517,11 +287,8 @@ class Database:
 
     def _forget(self, key):
         """Drop the side data of a key just removed from the data dict."""
-        self.access.pop(key, None)
         if self.lfu is not None:
             self.lfu.pop(key, None)
-        if len(self.keylog.keys) > 2 * len(self.data) + 1024:
-            self.keylog.compact(self.data)
 
     def set_expire(self, key, when_ms):
         server = self.server
@@ -574,6 +341,7 @@ class Database:
 
     def rename(self, src, dst):
         """Move src's value, TTL and access data to dst, replacing dst (RENAME)."""
+        clock = self.data.clock_of(src)
         value = self.data.pop(src)
         when = self.expires.pop(src, None)
         counter = self.lfu.get(src) if self.lfu is not None else None
@@ -582,6 +350,7 @@ class Database:
         # Replaced as deleted then added again: `new` fires for dst.
         self.delete_replaced(dst)
         self.set(dst, value)
+        self.data.set_clock_of(dst, clock)      # the same object moved: its idle time stays
         if when is not None:
             self.set_expire(dst, when)
         if counter is not None:
@@ -598,19 +367,15 @@ class Database:
             lazyfree = self.server.lazyfree
             lazyfree.drop_table(self.data, removed)
             lazyfree.drop_table(self.expires, 0)
-            lazyfree.drop_table(self.access, 0)
             lazyfree.drop_table(self._expiry_heap, 0)
-            lazyfree.drop_table(self.keylog.keys, 0)
             if self.lfu:
                 lazyfree.drop_table(self.lfu, 0)
         self.data = KeyTable()
         self.expires = {}
         self._expiry_heap = []
         self.replica_written_expires = []
-        self.access = {}
         if self.lfu is not None:
             self.lfu = {}
-        self.keylog = KeyLog(self.keylog.next_seq())
         self.avg_ttl = 0
         for key in keys:
             self.modified(key)
@@ -625,7 +390,7 @@ class Database:
     def swap_with(self, other):
         """Exchange the whole contents of two databases (SWAPDB)."""
         for name in ("data", "expires", "_expiry_heap", "replica_written_expires", "avg_ttl",
-                     "access", "lfu", "keylog"):
+                     "lfu"):
             mine = getattr(self, name)
             setattr(self, name, getattr(other, name))
             setattr(other, name, mine)
@@ -634,15 +399,9 @@ class Database:
         """Hook for WATCH and client-side caching: key changed."""
         self.server.key_modified(self, key)
 
-    def keylog_in_step(self):
-        """The KeyLog, completed first if keys reached the data dict some other way."""
-        if len(self.keylog) < len(self.data):
-            self.keylog.compact(self.data, clock=self.server.lru_clock)
-        return self.keylog
-
     def scan(self, cursor, count):
-        """(next cursor, keys) for SCAN, before any filtering; see KeyLog."""
-        return self.keylog_in_step().scan(cursor, count, self.data)
+        """(next cursor, keys) for SCAN, before any filtering (the table's cursor walk)."""
+        return self.data.scan(cursor, count)
 
     # -- random keys -----------------------------------------------------------
 
@@ -653,7 +412,7 @@ class Database:
         all_volatile = len(data) == len(expires)
         tries = 100
         while data:
-            key = self.keylog_in_step().random_key(data)
+            key = data.random_key()
             if key is None:
                 return None
             if key in expires:
@@ -671,30 +430,17 @@ class Database:
     # -- access times (OBJECT IDLETIME / FREQ, eviction, RESTORE) ---------------
 
     def access_clock(self, key):
-        """The LRU clock of key's last access, or of when it was added if it has
-        not been accessed since (None if unknown). The latter walks the KeyLog."""
-        clock = self.access.get(key)
-        if clock is None and key in self.data:
-            clock = self.keylog_in_step().creation_clock(key)
-        return clock
+        """The LRU clock of key's last write or access (None if absent)."""
+        return self.data.clock_of(key)
 
     def idle_seconds(self, key):
         clock = self.server.lru_clock
         accessed = self.access_clock(key)
         return max(0, clock - (clock if accessed is None else accessed))
 
-    def record_every_access(self, everywhere):
-        """Keep an access time for every key (True: from now on, filling in when
-        the keys not accessed since were added), or only for accessed keys."""
-        if everywhere and not self.access_everywhere:
-            access = self.access
-            for key, clock in self.keylog_in_step().creation_clocks(self.data):
-                access.setdefault(key, clock)
-        self.access_everywhere = everywhere
-
     def set_idle_seconds(self, key, seconds):
         """Backdate key's last access (RESTORE ... IDLETIME)."""
-        self.access[key] = self.server.lru_clock - seconds
+        self.data.set_clock_of(key, self.server.lru_clock - seconds)
 
     def _lfu_minutes(self):
         return (self.server.lru_clock // 60) & 0xFFFF
@@ -778,18 +524,14 @@ class Database:
 # -- the keyspace's share of the cron ------------------------------------------
 
 def follow_eviction_policy(server):
-    """Track LFU counters exactly while an LFU maxmemory policy is set, and the
-    access time of every key while an LRU one is."""
-    policy = server.config.maxmemory_policy
-    lfu = "lfu" in policy
-    lru = "lru" in policy
+    """Track LFU counters exactly while an LFU maxmemory policy is set (every other policy
+    reads the clocks the key tables keep)."""
+    lfu = "lfu" in server.config.maxmemory_policy
     for db in server.dbs:
         if lfu and db.lfu is None:
             db.lfu = {}
         elif not lfu and db.lfu is not None:
             db.lfu = None
-        if lru != db.access_everywhere:
-            db.record_every_access(lru)
 
 
 def keyspace_cron(server, now, hz):
@@ -798,7 +540,7 @@ def keyspace_cron(server, now, hz):
     Active expiry may use a quarter of the tick (more with active-expire-effort),
     as Redis's slow cycle does; a replica leaves expiry to its master and
     DEBUG SET-ACTIVE-EXPIRE 0 turns it off."""
-    server.lru_clock = int(now)
+    set_lru_clock(server, int(now))
     follow_eviction_policy(server)
     # Tables resize freely again once no fork child shares their pages; with none, the
     # cron moves a resize along for a millisecond per database (activerehashing).
