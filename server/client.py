@@ -91,8 +91,14 @@ class Client(ClientCore, asyncio.Protocol):
         if sock is not None:
             self.fd = sock.fileno()
             if sock.family in (socket.AF_INET, socket.AF_INET6):
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                set_keepalive(sock, self.server.config.tcp_keepalive)
+                # The loop's socket stand-in builds and drops a socket object per call: one
+                # object for all the options, detached so the descriptor stays the loop's.
+                options = socket.socket(fileno=self.fd)
+                try:
+                    options.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                    set_keepalive(options, self.server.config.tcp_keepalive)
+                finally:
+                    options.detach()
             else:
                 self.unix = True
         if self.unix:
