@@ -17,7 +17,7 @@ IDs are Python ints `ms << 64 | seq`; deltas wrap as Redis's unsigned arithmetic
 """
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from libc.stdint cimport uint64_t, int64_t
-from libc.stdlib cimport malloc, realloc, free
+from libc.stdlib cimport realloc
 
 from native.packlist cimport uchar, _get_varint
 
@@ -25,6 +25,10 @@ DEF FLAG_DELETED = 1
 DEF FLAG_SAMEFIELDS = 2
 
 cdef object SEQ_MASK = (1 << 64) - 1
+
+cdef extern from "Python.h":
+    object _PyLong_FromByteArray(const unsigned char *bytes, size_t n, int little_endian,
+                                 int is_signed)
 
 
 cdef struct Entry:
@@ -67,7 +71,18 @@ cdef inline object _item(const uchar *p, Py_ssize_t *pos):
 
 
 cdef inline object _make_id(uint64_t ms, uint64_t seq):
-    return (<object>ms << 64) | <object>seq
+    """The int ms << 64 | seq, made in one step from its 16 big-endian bytes."""
+    cdef unsigned char raw[16]
+    cdef int i
+    for i in range(8):
+        raw[7 - i] = <unsigned char>(ms >> (8 * i))
+        raw[15 - i] = <unsigned char>(seq >> (8 * i))
+    return _PyLong_FromByteArray(raw, 16, 0, 0)
+
+
+cdef inline void _split_id(object entry_id, uint64_t *ms, uint64_t *seq) except *:
+    ms[0] = <uint64_t>(entry_id >> 64)
+    seq[0] = <uint64_t>(entry_id & SEQ_MASK)
 
 
 cdef inline int _cmp(uint64_t ams, uint64_t aseq, uint64_t bms, uint64_t bseq) noexcept:
@@ -78,44 +93,110 @@ cdef inline int _cmp(uint64_t ams, uint64_t aseq, uint64_t bms, uint64_t bseq) n
     return 0
 
 
-cdef Py_ssize_t _walk(bytes body, object master, Py_ssize_t nfields, Entry **out) except -1:
-    """Every entry's ID, flags and position, into a malloc'd array (the caller frees it)."""
-    cdef const uchar *p = <const uchar *>PyBytes_AS_STRING(body)
-    cdef Py_ssize_t size = PyBytes_GET_SIZE(body)
-    cdef Py_ssize_t pos = 0, count = 0, capacity = 16, index, n
-    cdef uint64_t master_ms = <uint64_t>(master >> 64), master_seq = <uint64_t>(master & SEQ_MASK)
-    cdef Entry *entries = <Entry *>malloc(capacity * sizeof(Entry))
+# The node being read, walked lazily and kept with its entry table: readers come back to the
+# same node again and again (a consumer group reading the tail a few entries at a time, the
+# next page of an XRANGE), and a body is immutable bytes, so holding a reference to it
+# proves it unchanged. A read walks only as far into the node as it needs; the next read
+# of the same node goes on from there.
+cdef object _body = None            # the node's body, None when nothing is cached
+cdef const uchar *_p = NULL         # its bytes
+cdef Py_ssize_t _size = 0
+cdef uint64_t _master_ms = 0, _master_seq = 0
+cdef Py_ssize_t _nfields = 0
+cdef Entry *_table = NULL           # the entries walked so far, oldest first
+cdef Py_ssize_t _count = 0, _capacity = 0
+cdef Py_ssize_t _pos = 0            # byte offset of the next entry to walk (_size: all walked)
+cdef Py_ssize_t _index = 0          # its item index
+
+
+cdef int _use(bytes body, object master, Py_ssize_t nfields) except -1:
+    """Make (body, master) the node being read: kept when it already is, else started afresh."""
+    global _body, _p, _size, _master_ms, _master_seq, _nfields, _count, _pos, _index
+    cdef uint64_t ms, seq
+    _split_id(master, &ms, &seq)
+    if body is _body and ms == _master_ms and seq == _master_seq:
+        return 0
+    _body = body
+    _p = <const uchar *>PyBytes_AS_STRING(body)
+    _size = PyBytes_GET_SIZE(body)
+    _master_ms = ms
+    _master_seq = seq
+    _nfields = nfields
+    _count = 0
+    _pos = 0
+    _get_varint(_p, &_pos)                  # the item count
+    _skip(_p, &_pos, nfields + 2)           # master entry: num-fields, fields, 0
+    _index = nfields + 2
+    return 0
+
+
+cdef bint _step() except -1:
+    """Walk one more entry of the node being read into the table; False when all are."""
+    global _table, _capacity, _count, _pos, _index
     cdef Entry *grown
+    cdef Entry *entry
+    cdef Py_ssize_t n, pos = _pos
     cdef int flags
-    if entries == NULL:
-        raise MemoryError()
-    _get_varint(p, &pos)                    # the item count
-    _skip(p, &pos, nfields + 2)             # master entry: num-fields, fields, 0
-    index = nfields + 2
-    while pos < size:
-        if count == capacity:
-            capacity *= 2
-            grown = <Entry *>realloc(entries, capacity * sizeof(Entry))
-            if grown == NULL:
-                free(entries)
-                raise MemoryError()
-            entries = grown
-        entries[count].flags_pos = pos
-        entries[count].index = index
-        flags = <int>_read_int(p, &pos)
-        entries[count].flags = flags
-        entries[count].ms = master_ms + <uint64_t>_read_int(p, &pos)
-        entries[count].seq = master_seq + <uint64_t>_read_int(p, &pos)
-        if flags & FLAG_SAMEFIELDS:
-            _skip(p, &pos, nfields + 1)
-            index += 3 + nfields + 1
+    if pos >= _size:
+        return False
+    if _count == _capacity:
+        n = 128 if _capacity == 0 else 2 * _capacity
+        grown = <Entry *>realloc(_table, n * sizeof(Entry))
+        if grown == NULL:
+            raise MemoryError()
+        _table = grown
+        _capacity = n
+    entry = &_table[_count]
+    entry.flags_pos = pos
+    entry.index = _index
+    flags = <int>_read_int(_p, &pos)
+    entry.flags = flags
+    entry.ms = _master_ms + <uint64_t>_read_int(_p, &pos)
+    entry.seq = _master_seq + <uint64_t>_read_int(_p, &pos)
+    if flags & FLAG_SAMEFIELDS:
+        _skip(_p, &pos, _nfields + 1)
+        _index += 3 + _nfields + 1
+    else:
+        n = <Py_ssize_t>_read_int(_p, &pos)
+        _skip(_p, &pos, 2 * n + 1)
+        _index += 4 + 2 * n + 1
+    _pos = pos
+    _count += 1
+    return True
+
+
+cdef int _walk_past(uint64_t ms, uint64_t seq) except -1:
+    """Walk until an entry with an ID above ms-seq is in the table, or to the end."""
+    while _count == 0 or _cmp(_table[_count - 1].ms, _table[_count - 1].seq, ms, seq) <= 0:
+        if not _step():
+            break
+    return 0
+
+
+cdef inline Py_ssize_t _first_at_least(Entry *entries, Py_ssize_t count, uint64_t ms,
+                                       uint64_t seq) noexcept:
+    """Index of the first entry whose ID is >= ms-seq (count when none): IDs ascend."""
+    cdef Py_ssize_t lo = 0, hi = count, mid
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if _cmp(entries[mid].ms, entries[mid].seq, ms, seq) < 0:
+            lo = mid + 1
         else:
-            n = <Py_ssize_t>_read_int(p, &pos)
-            _skip(p, &pos, 2 * n + 1)
-            index += 4 + 2 * n + 1
-        count += 1
-    out[0] = entries
-    return count
+            hi = mid
+    return lo
+
+
+cdef inline Py_ssize_t _first_above(Entry *entries, Py_ssize_t count, uint64_t ms,
+                                    uint64_t seq) noexcept:
+    """Index of the first entry whose ID is > ms-seq (count when none)."""
+    cdef Py_ssize_t lo = 0, hi = count, mid
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if _cmp(entries[mid].ms, entries[mid].seq, ms, seq) <= 0:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
 
 
 cdef list _flat(const uchar *p, Entry *entry, tuple fields):
@@ -136,53 +217,48 @@ cdef list _flat(const uchar *p, Entry *entry, tuple fields):
 
 
 def decode(bytes body, master, tuple fields):
-    cdef Entry *entries = NULL
-    cdef Py_ssize_t count = _walk(body, master, len(fields), &entries), i
-    cdef const uchar *p = <const uchar *>PyBytes_AS_STRING(body)
+    _use(body, master, len(fields))
+    while _step():
+        pass
+    cdef Py_ssize_t i
     cdef list out = []
-    try:
-        for i in range(count):
-            out.append((_make_id(entries[i].ms, entries[i].seq), entries[i].flags,
-                        _flat(p, &entries[i], fields), entries[i].index))
-    finally:
-        free(entries)
+    for i in range(_count):
+        out.append((_make_id(_table[i].ms, _table[i].seq), _table[i].flags,
+                    _flat(_p, &_table[i], fields), _table[i].index))
     return out
 
 
 def live_range(bytes body, master, tuple fields, start, end, bint rev, Py_ssize_t limit):
-    cdef Entry *entries = NULL
-    cdef Py_ssize_t count = _walk(body, master, len(fields), &entries), i, first = -1, last = -1
-    cdef const uchar *p = <const uchar *>PyBytes_AS_STRING(body)
-    cdef uint64_t start_ms = <uint64_t>(start >> 64), start_seq = <uint64_t>(start & SEQ_MASK)
-    cdef uint64_t end_ms = <uint64_t>(end >> 64), end_seq = <uint64_t>(end & SEQ_MASK)
+    cdef uint64_t start_ms, start_seq, end_ms, end_seq
+    cdef Py_ssize_t i, first, stop
     cdef list out = []
-    try:
-        for i in range(count):
-            if _cmp(entries[i].ms, entries[i].seq, start_ms, start_seq) < 0:
-                continue
-            if _cmp(entries[i].ms, entries[i].seq, end_ms, end_seq) > 0:
+    _split_id(start, &start_ms, &start_seq)
+    _split_id(end, &end_ms, &end_seq)
+    _use(body, master, len(fields))
+    if not rev:
+        if start_seq:
+            _walk_past(start_ms, start_seq - 1)
+        elif start_ms:
+            _walk_past(start_ms - 1, 0xFFFFFFFFFFFFFFFF)
+        i = _first_at_least(_table, _count, start_ms, start_seq)
+        while i < _count or _step():
+            if _cmp(_table[i].ms, _table[i].seq, end_ms, end_seq) > 0:
                 break
-            if first < 0:
-                first = i
-            last = i
-        if first < 0:
-            return out
-        if not rev:
-            for i in range(first, last + 1):
-                if entries[i].flags & FLAG_DELETED:
-                    continue
-                out.append((_make_id(entries[i].ms, entries[i].seq), _flat(p, &entries[i], fields)))
+            if not _table[i].flags & FLAG_DELETED:
+                out.append((_make_id(_table[i].ms, _table[i].seq), _flat(_p, &_table[i], fields)))
                 if limit and len(out) == limit:
                     break
-        else:
-            for i in range(last, first - 1, -1):
-                if entries[i].flags & FLAG_DELETED:
-                    continue
-                out.append((_make_id(entries[i].ms, entries[i].seq), _flat(p, &entries[i], fields)))
-                if limit and len(out) == limit:
-                    break
-    finally:
-        free(entries)
+            i += 1
+    else:
+        _walk_past(end_ms, end_seq)
+        first = _first_at_least(_table, _count, start_ms, start_seq)
+        stop = _first_above(_table, _count, end_ms, end_seq)
+        for i in range(stop - 1, first - 1, -1):
+            if _table[i].flags & FLAG_DELETED:
+                continue
+            out.append((_make_id(_table[i].ms, _table[i].seq), _flat(_p, &_table[i], fields)))
+            if limit and len(out) == limit:
+                break
     return out
 
 
@@ -409,3 +485,48 @@ def append_entry(bytes body, master, tuple fields, entry_id, list flat):
         w += _put_item(dst + w, PyBytes_AS_STRING(item), PyBytes_GET_SIZE(item))
     w += _put_item(dst + w, count_text, count_len)
     return out, added_bytes
+
+
+# -- IDs as clients write them ---------------------------------------------------------------------
+
+from cpython.bytes cimport PyBytes_CheckExact
+
+
+cdef inline bint _digits_u64(const uchar *p, Py_ssize_t n, uint64_t *out) noexcept:
+    """Whether p[0:n] is one or more decimal digits of a value below 2**64; the value."""
+    cdef uint64_t value = 0, digit
+    cdef Py_ssize_t i
+    if n == 0:
+        return False
+    for i in range(n):
+        if not 48 <= p[i] <= 57:
+            return False
+        digit = p[i] - 48
+        if value > (<uint64_t>0xFFFFFFFFFFFFFFFF - digit) // 10:
+            return False
+        value = value * 10 + digit
+    out[0] = value
+    return True
+
+
+def plain_id(data, seq_default):
+    """The ID written `ms` (seq_default as its sequence) or `ms-seq`, both plain decimal
+    digits below 2**64, as the int ms << 64 | seq; None for any other text, which the full
+    parser (server.commands.streams.parse_id) then judges (server.commands.streams's
+    _plain_id is the twin)."""
+    if not PyBytes_CheckExact(data):
+        return None
+    cdef const uchar *p = <const uchar *>PyBytes_AS_STRING(data)
+    cdef Py_ssize_t n = PyBytes_GET_SIZE(data), dash = 0
+    cdef uint64_t ms, seq
+    if n > 127:
+        return None
+    while dash < n and p[dash] != 45:
+        dash += 1
+    if not _digits_u64(p, dash, &ms):
+        return None
+    if dash == n:
+        return _make_id(ms, <uint64_t>seq_default)
+    if not _digits_u64(p + dash + 1, n - dash - 1, &seq):
+        return None
+    return _make_id(ms, seq)

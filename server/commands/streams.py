@@ -44,9 +44,11 @@ TRIM_NONE, TRIM_MAXLEN, TRIM_MINID = 0, 1, 2
 
 def _c_string(data):
     """An argument as the C code reads it: up to its first NUL."""
-    data = bytes(data)
-    nul = data.find(b"\0")
-    return data if nul < 0 else data[:nul]
+    if type(data) is not bytes:
+        data = bytes(data)
+    if b"\0" in data:
+        return data[:data.find(b"\0")]
+    return data
 
 
 def _strict_ll(text):
@@ -76,10 +78,41 @@ def _string2ull(text):
     return (-value) & ULLONG_MAX if negative else value
 
 
+def _plain_id(data, missing_seq):
+    """The ID written `ms` (missing_seq as its sequence) or `ms-seq`, both plain decimal
+    digits below 2**64, as an int; None for any other text, which parse_id judges in full
+    (native/streamnode.pyx's plain_id is the twin)."""
+    if type(data) is not bytes or len(data) > 127:
+        return None
+    ms_text, dash, seq_text = data.partition(b"-")
+    if not ms_text.isdigit():
+        return None
+    ms = int(ms_text)
+    if ms > SEQ_MASK:
+        return None
+    if not dash:
+        return (ms << 64) | missing_seq
+    if not seq_text.isdigit():
+        return None
+    seq = int(seq_text)
+    return None if seq > SEQ_MASK else (ms << 64) | seq
+
+
+plain_id = _plain_id
+if not PURE:
+    try:
+        from native.streamnode import plain_id
+    except ImportError:
+        pass
+
+
 def parse_id(data, missing_seq=0, strict=False, auto_seq=False):
     """(id, seq_given) for an ID argument: `ms-seq`, or `ms` with seq = missing_seq; `-`
     and `+` are the smallest and greatest IDs unless strict; `ms-*` (only with auto_seq)
     gives seq_given False. Raises the invalid-ID error otherwise."""
+    entry_id = plain_id(data, missing_seq)
+    if entry_id is not None:
+        return entry_id, True
     text = _c_string(data)
     if len(data) > 127:
         raise CommandError(INVALID_ID)
@@ -103,13 +136,19 @@ def parse_id(data, missing_seq=0, strict=False, auto_seq=False):
 
 def parse_strict_id(data, missing_seq=0):
     """An ID where `-` and `+` are refused (XADD, XDEL, XSETID, XREAD, MINID)."""
-    return parse_id(data, missing_seq, strict=True)[0]
+    entry_id = plain_id(data, missing_seq)
+    if entry_id is None:
+        entry_id = parse_id(data, missing_seq, strict=True)[0]
+    return entry_id
 
 
 def parse_interval_id(data, missing_seq):
     """(id, exclusive) for a range bound: `(id` is exclusive (and strict)."""
+    entry_id = plain_id(data, missing_seq)
+    if entry_id is not None:
+        return entry_id, False
     if len(data) > 1 and data[:1] == b"(":
-        return parse_id(data[1:], missing_seq, strict=True)[0], True
+        return parse_strict_id(data[1:], missing_seq), True
     return parse_id(data, missing_seq)[0], False
 
 
@@ -218,6 +257,30 @@ class TrimArgs:
 AUTO_ID_ONLY = TrimArgs()         # what XADD key * field value ... parses to (never changed)
 
 
+def _parse_trim_threshold(args, argv, i, by_length):
+    """MAXLEN (by_length) or MINID at argv[i], an optional `=` or `~`, then the threshold,
+    into args; the index of the threshold."""
+    if args.strategy != TRIM_NONE:
+        raise CommandError("ERR syntax error, MAXLEN and MINID options at the same time are "
+                           "not compatible")
+    args.approx = False
+    following = _c_string(argv[i + 1])
+    if len(argv) - 1 - i >= 2 and following in (b"~", b"="):
+        args.approx = following == b"~"
+        i += 1
+    i += 1
+    if by_length:
+        args.maxlen = parse_int_arg(argv[i])
+        if args.maxlen < 0:
+            raise CommandError("ERR The MAXLEN argument must be >= 0.")
+        args.strategy = TRIM_MAXLEN
+    else:
+        args.minid = parse_strict_id(argv[i])
+        args.strategy = TRIM_MINID
+    args.arg_index = i
+    return i
+
+
 def parse_add_or_trim_args(client, argv, xadd):
     """The options of XADD (up to its ID) or XTRIM, checked as Redis checks them; returns
     (TrimArgs, index of the ID argument: for XADD, the fields start right after it)."""
@@ -231,34 +294,8 @@ def parse_add_or_trim_args(client, argv, xadd):
         word = option.lower()
         if xadd and option == b"*":
             break
-        if word == b"maxlen" and more:
-            if args.strategy != TRIM_NONE:
-                raise CommandError("ERR syntax error, MAXLEN and MINID options at the same "
-                                   "time are not compatible")
-            args.approx = False
-            following = _c_string(argv[i + 1])
-            if more >= 2 and following in (b"~", b"="):
-                args.approx = following == b"~"
-                i += 1
-            args.maxlen = parse_int_arg(argv[i + 1])
-            if args.maxlen < 0:
-                raise CommandError("ERR The MAXLEN argument must be >= 0.")
-            i += 1
-            args.strategy = TRIM_MAXLEN
-            args.arg_index = i
-        elif word == b"minid" and more:
-            if args.strategy != TRIM_NONE:
-                raise CommandError("ERR syntax error, MAXLEN and MINID options at the same "
-                                   "time are not compatible")
-            args.approx = False
-            following = _c_string(argv[i + 1])
-            if more >= 2 and following in (b"~", b"="):
-                args.approx = following == b"~"
-                i += 1
-            args.minid = parse_strict_id(argv[i + 1])
-            i += 1
-            args.strategy = TRIM_MINID
-            args.arg_index = i
+        if (word == b"maxlen" or word == b"minid") and more:
+            i = _parse_trim_threshold(args, argv, i, word == b"maxlen")
         elif word == b"limit" and more:
             args.limit = parse_int_arg(argv[i + 1])
             if args.limit < 0:

@@ -179,13 +179,16 @@ _decoded_entries = None
 
 
 def _decode(node):
+    return _decode_cached(node.body, node.master, node.fields)
+
+
+def _decode_cached(body, master, fields):
     global _decoded_body, _decoded_entries
-    body = node.body
-    if body is _decoded_body and _decoded_entries[0] == node.master:
+    if body is _decoded_body and _decoded_entries[0] == master:
         return _decoded_entries[1]
-    out = _decode_body(body, node.master, node.fields)
+    out = _decode_body(body, master, fields)
     _decoded_body = body
-    _decoded_entries = (node.master, out)
+    _decoded_entries = (master, out)
     return out
 
 
@@ -220,7 +223,8 @@ def _decode_body(body, master, fields):
 def _live_range(body, master, fields, start, end, rev, limit):
     """[(id, [field, value ...])] of the node's live entries with start <= id <= end,
     ascending (descending when rev), at most limit of them (0: all)."""
-    chosen = [(entry_id, flat) for entry_id, flags, flat, _ in _decode_body(body, master, fields)
+    chosen = [(entry_id, list(flat))
+              for entry_id, flags, flat, _ in _decode_cached(body, master, fields)
               if start <= entry_id <= end and not flags & FLAG_DELETED]
     if rev:
         chosen.reverse()
@@ -261,10 +265,6 @@ if not PURE:
         _append_entry = getattr(_native, "append_entry", _append_entry)
     except ImportError:
         pass
-
-
-def _master_key(node):
-    return node.master
 
 
 def _rax_nodes(keys, lo, hi, depth, starts_node):
@@ -474,12 +474,15 @@ class ConsumerGroup:
 # -- the stream -------------------------------------------------------------------------------
 
 class Stream(RedisValue):
-    __slots__ = ("nodes", "length", "last_id", "first_id", "max_deleted_id", "entries_added",
-                 "groups", "exact_tail")
+    __slots__ = ("nodes", "_masters", "length", "last_id", "first_id", "max_deleted_id",
+                 "entries_added", "groups", "exact_tail")
     TYPE = "stream"
 
     def __init__(self):
         self.nodes = []             # StreamNode, sorted by master ID
+        # The nodes' master IDs, for bisecting: kept in step by the methods below, rebuilt
+        # when its length shows the nodes were filled another way (the RDB loader).
+        self._masters = []
         self.length = 0             # live entries
         self.last_id = 0            # the greatest ID ever added (or set by XSETID)
         self.first_id = 0           # the first live entry's ID, 0 when empty
@@ -538,6 +541,8 @@ class Stream(RedisValue):
             master_items = [b"%d" % len(fields)] + fields + [b"0"]
             node = StreamNode(entry_id, tuple(fields), packlist.pack(master_items), 0, 0,
                               _items_size(master_items))
+            if len(self._masters) == len(nodes):
+                self._masters.append(entry_id)
             nodes.append(node)
         node.body, added = _append_entry(node.body, node.master, node.fields, entry_id, flat)
         node.body_bytes += added
@@ -573,6 +578,7 @@ class Stream(RedisValue):
                 self._mark_deleted(node, [(at, flags)])
                 if node.count == 0:
                     del self.nodes[node_at]
+                    del self._masters[node_at]
                 if entry_id > self.max_deleted_id:
                     self.max_deleted_id = entry_id
                 if self.length == 0:
@@ -603,6 +609,8 @@ class Stream(RedisValue):
                 whole = self._node_last_id(node) < minid
             if whole:
                 del nodes[0]
+                if self._masters:
+                    del self._masters[0]
                 self.length -= live
                 removed += live
                 continue
@@ -631,7 +639,10 @@ class Stream(RedisValue):
 
     def _node_index(self, entry_id):
         """Index of the node that would hold entry_id, -1 when it is before every node."""
-        return bisect_right(self.nodes, entry_id, key=_master_key) - 1
+        masters = self._masters
+        if len(masters) != len(self.nodes):
+            masters = self._masters = [node.master for node in self.nodes]
+        return bisect_right(masters, entry_id) - 1
 
     @staticmethod
     def _node_last_id(node):
