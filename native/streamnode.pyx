@@ -27,8 +27,13 @@ DEF FLAG_SAMEFIELDS = 2
 cdef object SEQ_MASK = (1 << 64) - 1
 
 cdef extern from "Python.h":
+    ctypedef struct PyLongObject:
+        pass
     object _PyLong_FromByteArray(const unsigned char *bytes, size_t n, int little_endian,
                                  int is_signed)
+    int _PyLong_AsByteArray(PyLongObject *v, unsigned char *bytes, size_t n, int little_endian,
+                            int is_signed) except -1
+    bint PyLong_CheckExact(object o)
 
 
 cdef struct Entry:
@@ -80,9 +85,19 @@ cdef inline object _make_id(uint64_t ms, uint64_t seq):
     return _PyLong_FromByteArray(raw, 16, 0, 0)
 
 
-cdef inline void _split_id(object entry_id, uint64_t *ms, uint64_t *seq) except *:
-    ms[0] = <uint64_t>(entry_id >> 64)
-    seq[0] = <uint64_t>(entry_id & SEQ_MASK)
+cdef inline int _split_id(object entry_id, uint64_t *ms, uint64_t *seq) except -1:
+    """An ID's two halves, read from the int in one step."""
+    cdef unsigned char raw[16]
+    cdef int i
+    if not PyLong_CheckExact(entry_id):
+        entry_id = int(entry_id)
+    _PyLong_AsByteArray(<PyLongObject *>entry_id, raw, 16, 1, 0)
+    ms[0] = 0
+    seq[0] = 0
+    for i in range(8):
+        seq[0] |= (<uint64_t>raw[i]) << (8 * i)
+        ms[0] |= (<uint64_t>raw[8 + i]) << (8 * i)
+    return 0
 
 
 cdef inline int _cmp(uint64_t ams, uint64_t aseq, uint64_t bms, uint64_t bseq) noexcept:
@@ -378,8 +393,7 @@ def entries_reply(list entries):
     for i in range(count):
         entry_id = entries[i][0]
         flat = entries[i][1]
-        ms = <uint64_t>(entry_id >> 64)
-        seq = <uint64_t>(entry_id & SEQ_MASK)
+        _split_id(entry_id, &ms, &seq)
         idlen = _put_uint(idtext, ms)
         idtext[idlen] = 45                  # '-'
         idlen += 1 + _put_uint(idtext + idlen + 1, seq)
@@ -437,9 +451,11 @@ def append_entry(bytes body, master, tuple fields, entry_id, list flat):
             if <bytes>flat[2 * i] != <bytes>fields[i]:
                 same = False
                 break
-    cdef uint64_t master_ms = <uint64_t>(master >> 64), master_seq = <uint64_t>(master & SEQ_MASK)
-    cdef int64_t dms = <int64_t>(<uint64_t>(entry_id >> 64) - master_ms)
-    cdef int64_t dseq = <int64_t>(<uint64_t>(entry_id & SEQ_MASK) - master_seq)
+    cdef uint64_t master_ms, master_seq, entry_ms, entry_seq
+    _split_id(master, &master_ms, &master_seq)
+    _split_id(entry_id, &entry_ms, &entry_seq)
+    cdef int64_t dms = <int64_t>(entry_ms - master_ms)
+    cdef int64_t dseq = <int64_t>(entry_seq - master_seq)
     cdef int64_t lp_count = nfields + 3 if same else 2 * nfields + 4
     cdef char ms_text[24]
     cdef char seq_text[24]
@@ -530,3 +546,14 @@ def plain_id(data, seq_default):
     if not _digits_u64(p + dash + 1, n - dash - 1, &seq):
         return None
     return _make_id(ms, seq)
+
+
+def format_id(entry_id):
+    """The text `ms-seq` of an ID (server.values.streams.format_id's twin)."""
+    cdef uint64_t ms, seq
+    cdef char text[48]
+    _split_id(entry_id, &ms, &seq)
+    cdef Py_ssize_t n = _put_uint(text, ms)
+    text[n] = 45                            # '-'
+    n += 1 + _put_uint(text + n + 1, seq)
+    return PyBytes_FromStringAndSize(text, n)

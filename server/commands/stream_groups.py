@@ -26,9 +26,9 @@ from server.base.errors import CommandError, NO_SUCH_KEY, SYNTAX, WRONGTYPE
 from server.base.notify import NOTIFY_STREAM
 from server.base.util import parse_int_arg, parse_ranged_int_arg, reply_help
 from server.commands.streams import (
-    _c_string, parse_id, parse_strict_id, parse_interval_id, parse_range_bounds, next_id_up,
-    entry_reply, entries_reply, parse_read_args, read_keys, block_for_entries, reply_read_header,
-    reply_read_stream, XREAD_BLOCKED_DEFAULT_COUNT)
+    _c_string, plain_id, parse_id, parse_strict_id, parse_interval_id, parse_range_bounds,
+    next_id_up, entry_reply, entries_reply, parse_read_args, read_keys, block_for_entries,
+    reply_read, reply_read_header, reply_read_stream, XREAD_BLOCKED_DEFAULT_COUNT)
 from server.values.streams import (Stream, ConsumerGroup, Consumer, PendingEntry, MAX_ID,
                                    format_id, wrap_int64)
 
@@ -101,6 +101,16 @@ def _reply_entries(reply, entries):
 
 def _reply_read(client, served):
     """XREAD's shape: per stream [key, entries] (RESP2) or key => entries (RESP3)."""
+    for _, entries in served:
+        for _, flat in entries:
+            if flat is None:
+                break
+        else:
+            continue
+        break
+    else:
+        reply_read(client, served)          # no entry deleted since its delivery
+        return
     reply_read_header(client, len(served))
     for key, entries in served:
         reply_read_stream(client, key)
@@ -182,7 +192,7 @@ def new_entries(stream, group, count):
     """The entries past the group's last ID, at most count (0: all)."""
     if stream.last_id <= group.last_id:
         return []                           # nothing live can be newer
-    return list(stream.range(next_id_up(group.last_id), MAX_ID, False, count))
+    return stream.range_list(next_id_up(group.last_id), MAX_ID, False, count)
 
 
 def deliver(client, stream, group, consumer, entries, noack, key, group_name, effects):
@@ -281,6 +291,9 @@ def cmd_xreadgroup(client, argv):
         if group is None:
             raise _nogroup_error(key, group_name, " in XREADGROUP with GROUP option")
         groups.append(group)
+        if id_arg == b">":
+            start_ids.append(None)
+            continue
         text = _c_string(id_arg)
         if text == b"$":
             raise CommandError(
@@ -532,11 +545,13 @@ def cmd_xack(client, argv):
         client.reply.integer(0)
         return
     # All IDs are checked first: an error must not follow a partial acknowledgement.
-    ids = [parse_strict_id(data) for data in argv[3:]]
+    ids = [plain_id(data, 0) for data in argv[3:]]
+    if None in ids:
+        ids = [parse_strict_id(data) for data in argv[3:]]
     acknowledged = 0
-    pel = group.pel
+    remove = group.pel.remove
     for entry_id in ids:
-        pending = pel.remove(entry_id)
+        pending = remove(entry_id)
         if pending is not None:
             pending.consumer.pel.remove(entry_id)
             acknowledged += 1

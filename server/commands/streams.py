@@ -20,8 +20,6 @@ stays blocked), or writes its reply and returns True. `key_gone(receiver, db, ke
 when given, answers a client whose key was deleted or now holds another type (XREADGROUP
 answers an error; XREAD keeps waiting). A timeout answers a null array.
 """
-from itertools import islice
-
 from server.commands import blocking
 from server.commands import arguments as arg
 from server.commands.table import command, KeySpec, at, after, span
@@ -217,8 +215,7 @@ def reply_entries(client, entries):
 
 def take_range(stream, start, end, count, rev=False):
     """The live entries from start to end (both included), at most count (0: all)."""
-    entries = stream.range(start, end, rev, count)
-    return list(islice(entries, count)) if count else list(entries)
+    return stream.range_list(start, end, rev, count)
 
 
 def modified_without_waking(db, key):
@@ -411,21 +408,28 @@ def cmd_xadd(client, argv):
             entry_id = last_id + 1
     else:
         ms = now_ms()
-        entry_id = ms << 64 if ms > last_id >> 64 else next_id_up(last_id)
+        if ms > last_id >> 64:
+            entry_id = ms << 64
+        elif last_id & SEQ_MASK != SEQ_MASK:
+            entry_id = last_id + 1
+        else:
+            entry_id = next_id_up(last_id)
     if entry_id <= last_id:
         raise CommandError("ERR The ID specified in XADD is equal or smaller than the target "
                            "stream top item")
     flat = argv[fields_at:]
-    if sum(map(len, flat)) > LISTPACK_MAX_SIZE:
+    flat_bytes = sum(map(len, flat))
+    if flat_bytes > LISTPACK_MAX_SIZE:
         raise CommandError("ERR Elements are too large to be stored")
 
-    config = client.server.config
-    stream.append(entry_id, flat, config.stream_node_max_bytes, config.stream_node_max_entries)
+    server = client.server
+    config = server.config
+    stream.append(entry_id, flat, config.stream_node_max_bytes, config.stream_node_max_entries,
+                  flat_bytes)
     entry_text = format_id(entry_id)
     client.reply.bulk(entry_text)
     if not created:
-        db.modified(key)
-    server = client.server
+        server.key_modified(db, key)
     server.notify(NOTIFY_STREAM, b"xadd", key, db.index)
     server.dirty += 1
 
@@ -630,6 +634,19 @@ class ReadArgs:
         self.noack = False
 
 
+READ_BLOCK, READ_COUNT, READ_STREAMS, READ_GROUP, READ_NOACK = range(1, 6)
+READ_OPTIONS = {b"block": READ_BLOCK, b"count": READ_COUNT, b"streams": READ_STREAMS,
+                b"group": READ_GROUP, b"noack": READ_NOACK}
+
+
+def _read_option(data):
+    """The READ_* an XREAD / XREADGROUP option word names (any case, up to a NUL), else None."""
+    option = READ_OPTIONS.get(data.lower()) if type(data) is bytes else None
+    if option is None:
+        option = READ_OPTIONS.get(_c_string(data).lower())
+    return option
+
+
 def parse_read_args(client, argv, group_command):
     """Parse XREAD (group_command False) or XREADGROUP arguments as Redis does, errors
     included (BLOCK is refused in scripts; GROUP and NOACK only in XREADGROUP)."""
@@ -638,17 +655,17 @@ def parse_read_args(client, argv, group_command):
     i = 1
     while i < argc:
         more = argc - i - 1
-        word = _c_string(argv[i]).lower()
-        if word == b"block" and more:
+        option = _read_option(argv[i])
+        if option == READ_BLOCK and more:
             if getattr(client, "in_script", False):
                 raise CommandError("ERR %s command is not allowed with BLOCK option from scripts"
                                    % bytes(argv[0]).decode("utf-8", "surrogateescape"))
             i += 1
             args.deadline = parse_block_timeout(argv[i])
-        elif word == b"count" and more:
+        elif option == READ_COUNT and more:
             i += 1
             args.count = max(parse_int_arg(argv[i]), 0)
-        elif word == b"streams" and more:
+        elif option == READ_STREAMS and more:
             args.streams_at = i + 1
             pairs = argc - args.streams_at
             if pairs % 2:
@@ -658,14 +675,14 @@ def parse_read_args(client, argv, group_command):
             args.keys = list(argv[args.streams_at:args.streams_at + half])
             args.id_args = list(argv[args.streams_at + half:])
             break
-        elif word == b"group" and more >= 2:
+        elif option == READ_GROUP and more >= 2:
             if not group_command:
                 raise CommandError("ERR The GROUP option is only supported by XREADGROUP. You "
                                    "called XREAD instead.")
             args.group = argv[i + 1]
             args.consumer = argv[i + 2]
             i += 2
-        elif word == b"noack":
+        elif option == READ_NOACK:
             if not group_command:
                 raise CommandError("ERR The NOACK option is only supported by XREADGROUP. You "
                                    "called XREAD instead.")
@@ -717,6 +734,21 @@ def block_for_entries(client, keys, deadline, serve, key_gone=None):
     """Block `client` on the stream `keys` until `serve` says it was served (see the module
     docstring), `deadline` passes (a null array) or CLIENT UNBLOCK."""
     blocking.block_on_keys(client, keys, deadline, Stream, serve, key_gone=key_gone)
+
+
+def reply_read(client, served):
+    """The whole reply of XREAD / XREADGROUP: for each (key, entries) of served, [key,
+    entries] in RESP2, key => entries in RESP3 (see reply_read_header), in one write."""
+    if client.resp == 2:
+        parts = [b"*%d\r\n" % len(served)]
+        stream_head = b"*2\r\n$%d\r\n%s\r\n"
+    else:
+        parts = [b"%%%d\r\n" % len(served)]
+        stream_head = b"$%d\r\n%s\r\n"
+    for key, entries in served:
+        parts.append(stream_head % (len(key), key))
+        parts.append(entries_reply(entries))
+    client.reply.raw(b"".join(parts))
 
 
 def reply_read_header(client, streams):
@@ -772,10 +804,7 @@ def cmd_xread(client, argv):
         if stream.edge_id(first=False) > after_id:
             served.append((key, take_range(stream, next_id_up(after_id), MAX_ID, args.count)))
     if served:
-        reply_read_header(client, len(served))
-        for key, entries in served:
-            reply_read_stream(client, key)
-            reply_entries(client, entries)
+        reply_read(client, served)
         return
     if args.deadline == -1 or not blocking.may_block(client):
         client.reply.null_array()
@@ -791,10 +820,7 @@ def cmd_xread(client, argv):
         after_id = waiting_after[key]
         if stream.last_id <= after_id:
             return False
-        entries = take_range(stream, next_id_up(after_id), MAX_ID, count)
-        reply_read_header(receiver, 1)
-        reply_read_stream(receiver, key)
-        reply_entries(receiver, entries)
+        reply_read(receiver, [(key, take_range(stream, next_id_up(after_id), MAX_ID, count))])
         return True
 
     block_for_entries(client, args.keys, args.deadline, serve)

@@ -256,13 +256,15 @@ def _append_entry(body, master, fields, entry_id, flat):
 # native/streamnode.pyx walks node bodies in C; the functions above are its pure twin.
 _pure_decode_body, _pure_live_range = _decode_body, _live_range
 _pure_items_size, _pure_append_entry = _items_size, _append_entry
+_pure_format_id = format_id
 if not PURE:
     try:
         from native import streamnode as _native
         _decode_body = _native.decode
         _live_range = _native.live_range
-        _items_size = getattr(_native, "items_size", _items_size)
-        _append_entry = getattr(_native, "append_entry", _append_entry)
+        _items_size = _native.items_size
+        _append_entry = _native.append_entry
+        format_id = _native.format_id
     except ImportError:
         pass
 
@@ -365,16 +367,19 @@ class PendingList:
         if maxes and pairs[0][0] <= maxes[-1]:
             return False
         self._map.update(pairs)
-        ids = [entry_id for entry_id, _ in pairs]
+        last = pairs[-1][0]
         chunks = self._chunks
         if chunks:
             chunk = chunks[-1]
-            chunk.extend(ids)
-            maxes[-1] = ids[-1]
+            if len(pairs) == 1:
+                chunk.append(last)
+            else:
+                chunk.extend([entry_id for entry_id, _ in pairs])
+            maxes[-1] = last
         else:
-            chunk = ids
+            chunk = [entry_id for entry_id, _ in pairs]
             chunks.append(chunk)
-            maxes.append(ids[-1])
+            maxes.append(last)
         while len(chunk) > 2 * self.CHUNK:
             rest = chunk[self.CHUNK:]
             del chunk[self.CHUNK:]
@@ -524,17 +529,23 @@ class Stream(RedisValue):
 
     # -- writes -----------------------------------------------------------------------------
 
-    def append(self, entry_id, flat, node_max_bytes, node_max_entries):
+    def append(self, entry_id, flat, node_max_bytes, node_max_entries, flat_bytes=None):
         """Add the entry entry_id with fields and values flat ([field, value, ...]); the
-        caller checked that entry_id > last_id. node_max_* are the stream-node-max-* config."""
+        caller checked that entry_id > last_id. node_max_* are the stream-node-max-* config;
+        flat_bytes: the length of flat's items together, when the caller has it."""
         nodes = self.nodes
         node = nodes[-1] if nodes else None
         if node is not None:
             if node_max_bytes == 0 or node_max_bytes > LISTPACK_MAX_SIZE:
                 node_max_bytes = LISTPACK_MAX_SIZE
-            if node.listpack_bytes() + sum(map(len, flat)) >= node_max_bytes:
-                node = None
-            elif node_max_entries and node.count + node.deleted >= node_max_entries:
+            if flat_bytes is None:
+                flat_bytes = sum(map(len, flat))
+            count, deleted = node.count, node.deleted
+            # listpack_bytes(), with the usual one-byte counters spelled out
+            size = node.body_bytes + 7 + (2 if count < 128 else int_entry_size(count)) + (
+                2 if deleted < 128 else int_entry_size(deleted))
+            if (size + flat_bytes >= node_max_bytes
+                    or (node_max_entries and count + deleted >= node_max_entries)):
                 node = None
         if node is None:
             fields = flat[0::2]
@@ -683,6 +694,26 @@ class Stream(RedisValue):
                         return
                 if node.master <= start:
                     return
+
+    def range_list(self, start=0, end=MAX_ID, rev=False, count=0):
+        """range() as a list, gathered node by node without a generator (what a reply takes)."""
+        nodes = self.nodes
+        if rev or start > end or not nodes:
+            return list(self.range(start, end, rev, count))
+        at = self._node_index(start)
+        if at < 0:
+            at = 0
+        node = nodes[at]
+        out = _live_range(node.body, node.master, node.fields, start, end, False, count)
+        last = len(nodes) - 1
+        while at < last and (not count or len(out) < count):
+            at += 1
+            node = nodes[at]
+            if node.master > end:
+                break
+            out += _live_range(node.body, node.master, node.fields, start, end, False,
+                               count - len(out) if count else 0)
+        return out
 
     def get(self, entry_id):
         """[field, value, ...] of the live entry entry_id, None when there is none."""
