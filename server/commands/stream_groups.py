@@ -171,8 +171,10 @@ def _lookup_consumer(client, group, name, refresh=True):
 
 
 def _consumer_for_read(client, group, name, key, group_name, noack, effects):
-    consumer = _lookup_consumer(client, group, name)
-    if consumer is None:
+    consumer = group.consumers.get(name)
+    if consumer is not None:
+        consumer.seen_time = client.server.clock_ms()
+    else:
         consumer = _create_consumer(client, group, name, key)
         if noack:
             # Without claims to carry it, the consumer reaches the replicas on its own.

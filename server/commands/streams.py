@@ -655,7 +655,10 @@ def parse_read_args(client, argv, group_command):
     i = 1
     while i < argc:
         more = argc - i - 1
-        option = _read_option(argv[i])
+        word = argv[i]
+        option = READ_OPTIONS.get(word.lower()) if type(word) is bytes else None
+        if option is None:
+            option = _read_option(word)
         if option == READ_BLOCK and more:
             if getattr(client, "in_script", False):
                 raise CommandError("ERR %s command is not allowed with BLOCK option from scripts"
