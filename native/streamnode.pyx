@@ -23,6 +23,7 @@ from native.packlist cimport uchar, _get_varint
 
 DEF FLAG_DELETED = 1
 DEF FLAG_SAMEFIELDS = 2
+DEF LISTPACK_MAX_SIZE = 1 << 30      # what XADD lets a node's listpack reach at most
 
 cdef object SEQ_MASK = (1 << 64) - 1
 
@@ -443,6 +444,31 @@ def append_entry(bytes body, master, tuple fields, entry_id, list flat):
     """(body with the entry entry_id, flat = [field, value ...], appended, the listpack
     bytes the entry added): the entry's items as XADD writes them, SAMEFIELDS when its
     fields are the node's master fields (server.values.streams._append_entry's twin)."""
+    cdef Py_ssize_t added = 0
+    body = _append(body, master, fields, entry_id, flat, &added)
+    return body, added
+
+
+def append_to_node(node, entry_id, list flat, Py_ssize_t flat_bytes, long long node_max_bytes,
+                   long long node_max_entries):
+    """server.values.streams._append_to_node's twin: append_entry on a StreamNode, unless
+    it is full."""
+    cdef Py_ssize_t count = node.count, deleted, added = 0
+    if node_max_bytes >= 0:
+        if node_max_bytes == 0 or node_max_bytes > LISTPACK_MAX_SIZE:
+            node_max_bytes = LISTPACK_MAX_SIZE
+        deleted = node.deleted
+        if (7 + _int_entry_size(count) + _int_entry_size(deleted) + <Py_ssize_t>node.body_bytes
+                + flat_bytes >= node_max_bytes
+                or (node_max_entries and count + deleted >= node_max_entries)):
+            return False
+    node.body = _append(node.body, node.master, node.fields, entry_id, flat, &added)
+    node.body_bytes += added
+    node.count = count + 1
+    return True
+
+
+cdef bytes _append(bytes body, master, tuple fields, entry_id, list flat, Py_ssize_t *added_out):
     cdef Py_ssize_t nflat = len(flat), nfields = nflat // 2, i, n, total, w, pos = 0
     cdef bint same = nfields == len(fields)
     cdef bytes item
@@ -500,7 +526,8 @@ def append_entry(bytes body, master, tuple fields, entry_id, list flat):
         item = <bytes>flat[i]
         w += _put_item(dst + w, PyBytes_AS_STRING(item), PyBytes_GET_SIZE(item))
     w += _put_item(dst + w, count_text, count_len)
-    return out, added_bytes
+    added_out[0] = added_bytes
+    return out
 
 
 # -- IDs as clients write them ---------------------------------------------------------------------

@@ -547,7 +547,10 @@ def cmd_xack(client, argv):
         client.reply.integer(0)
         return
     # All IDs are checked first: an error must not follow a partial acknowledgement.
-    ids = [plain_id(data, 0) for data in argv[3:]]
+    if len(argv) == 4:
+        ids = (plain_id(argv[3], 0),)
+    else:
+        ids = [plain_id(data, 0) for data in argv[3:]]
     if None in ids:
         ids = [parse_strict_id(data) for data in argv[3:]]
     acknowledged = 0

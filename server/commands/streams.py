@@ -438,6 +438,8 @@ def cmd_xadd(client, argv):
         rewritten = list(argv)
         if _trim(stream, args, rewritten):
             server.notify(NOTIFY_STREAM, b"xtrim", key, db.index)
+    elif not server.propagation_sinks:
+        return              # nothing propagates the command: no argv to rewrite
     if not args.id_given or not args.seq_given:
         if rewritten is None:
             rewritten = list(argv)

@@ -253,10 +253,27 @@ def _append_entry(body, master, fields, entry_id, flat):
     return packlist.extend(body, items), _items_size(items)
 
 
+def _append_to_node(node, entry_id, flat, flat_bytes, node_max_bytes, node_max_entries):
+    """Append the entry to node unless the node is full, as Redis decides it (the listpack
+    would reach node_max_bytes, or it holds node_max_entries entries; 0: no limit, a
+    node_max_bytes of -1: no check at all); whether it was appended."""
+    if node_max_bytes >= 0:
+        if node_max_bytes == 0 or node_max_bytes > LISTPACK_MAX_SIZE:
+            node_max_bytes = LISTPACK_MAX_SIZE
+        count, deleted = node.count, node.deleted
+        if (node.listpack_bytes() + flat_bytes >= node_max_bytes
+                or (node_max_entries and count + deleted >= node_max_entries)):
+            return False
+    node.body, added = _append_entry(node.body, node.master, node.fields, entry_id, flat)
+    node.body_bytes += added
+    node.count += 1
+    return True
+
+
 # native/streamnode.pyx walks node bodies in C; the functions above are its pure twin.
 _pure_decode_body, _pure_live_range = _decode_body, _live_range
 _pure_items_size, _pure_append_entry = _items_size, _append_entry
-_pure_format_id = format_id
+_pure_format_id, _pure_append_to_node = format_id, _append_to_node
 if not PURE:
     try:
         from native import streamnode as _native
@@ -265,6 +282,7 @@ if not PURE:
         _items_size = _native.items_size
         _append_entry = _native.append_entry
         format_id = _native.format_id
+        _append_to_node = _native.append_to_node
     except ImportError:
         pass
 
@@ -534,20 +552,10 @@ class Stream(RedisValue):
         caller checked that entry_id > last_id. node_max_* are the stream-node-max-* config;
         flat_bytes: the length of flat's items together, when the caller has it."""
         nodes = self.nodes
-        node = nodes[-1] if nodes else None
-        if node is not None:
-            if node_max_bytes == 0 or node_max_bytes > LISTPACK_MAX_SIZE:
-                node_max_bytes = LISTPACK_MAX_SIZE
-            if flat_bytes is None:
-                flat_bytes = sum(map(len, flat))
-            count, deleted = node.count, node.deleted
-            # listpack_bytes(), with the usual one-byte counters spelled out
-            size = node.body_bytes + 7 + (2 if count < 128 else int_entry_size(count)) + (
-                2 if deleted < 128 else int_entry_size(deleted))
-            if (size + flat_bytes >= node_max_bytes
-                    or (node_max_entries and count + deleted >= node_max_entries)):
-                node = None
-        if node is None:
+        if flat_bytes is None:
+            flat_bytes = sum(map(len, flat))
+        if not nodes or not _append_to_node(nodes[-1], entry_id, flat, flat_bytes,
+                                            node_max_bytes, node_max_entries):
             fields = flat[0::2]
             master_items = [b"%d" % len(fields)] + fields + [b"0"]
             node = StreamNode(entry_id, tuple(fields), packlist.pack(master_items), 0, 0,
@@ -555,9 +563,7 @@ class Stream(RedisValue):
             if len(self._masters) == len(nodes):
                 self._masters.append(entry_id)
             nodes.append(node)
-        node.body, added = _append_entry(node.body, node.master, node.fields, entry_id, flat)
-        node.body_bytes += added
-        node.count += 1
+            _append_to_node(node, entry_id, flat, flat_bytes, -1, 0)
         self.length += 1
         self.entries_added += 1
         self.last_id = entry_id
