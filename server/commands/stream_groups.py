@@ -208,9 +208,10 @@ def deliver(client, stream, group, consumer, entries, noack, key, group_name, ef
     previous_last_id = group.last_id
     moved_without_claim = noack and entries[-1][0] > previous_last_id
     if (entries[0][0] > group.last_id and group.entries_read != INVALID_ENTRIES_READ
-            and not stream.has_tombstones(entries[0][0])):
+            and (not stream.max_deleted_id or not stream.has_tombstones(entries[0][0]))):
         # All new and no deleted entry ahead: the read counter moves by one per entry.
-        group.entries_read = wrap_int64(group.entries_read + len(entries))
+        entries_read = group.entries_read + len(entries)
+        group.entries_read = entries_read if entries_read <= LONG_MAX else wrap_int64(entries_read)
         group.last_id = entries[-1][0]
     else:
         for entry_id, _ in entries:
