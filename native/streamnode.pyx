@@ -344,7 +344,6 @@ def items_size(list items):
 
 # -- replies -------------------------------------------------------------------------------------
 
-from libc.stdio cimport snprintf
 from libc.string cimport memcpy
 
 
@@ -361,6 +360,14 @@ cdef inline Py_ssize_t _put_uint(char *dst, uint64_t value) noexcept:
     for i in range(n):
         dst[i] = digits[n - 1 - i]
     return n
+
+
+cdef inline Py_ssize_t _put_int(char *dst, int64_t value) noexcept:
+    """The decimal digits of value, a '-' first when negative, at dst; their count."""
+    if value < 0:
+        dst[0] = 45
+        return 1 + _put_uint(dst + 1, <uint64_t>0 - <uint64_t>value)
+    return _put_uint(dst, <uint64_t>value)
 
 
 cdef inline Py_ssize_t _put_header(char *dst, char kind, Py_ssize_t n) noexcept:
@@ -487,10 +494,10 @@ cdef bytes _append(bytes body, master, tuple fields, entry_id, list flat, Py_ssi
     cdef char seq_text[24]
     cdef char count_text[24]
     cdef char nfields_text[24]
-    cdef Py_ssize_t ms_len = snprintf(ms_text, 24, "%lld", <long long>dms)
-    cdef Py_ssize_t seq_len = snprintf(seq_text, 24, "%lld", <long long>dseq)
-    cdef Py_ssize_t count_len = snprintf(count_text, 24, "%lld", <long long>lp_count)
-    cdef Py_ssize_t nfields_len = snprintf(nfields_text, 24, "%zd", nfields)
+    cdef Py_ssize_t ms_len = _put_int(ms_text, dms)
+    cdef Py_ssize_t seq_len = _put_int(seq_text, dseq)
+    cdef Py_ssize_t count_len = _put_int(count_text, lp_count)
+    cdef Py_ssize_t nfields_len = _put_int(nfields_text, nfields)
     cdef Py_ssize_t added_items = 4 + (nfields if same else 1 + nflat)
     cdef const uchar *src = <const uchar *>PyBytes_AS_STRING(body)
     cdef Py_ssize_t old_count = _get_varint(src, &pos)
