@@ -830,3 +830,49 @@ def test_blocked_readers_unblocked_moved_and_swapped_away_as_redis(reference, ou
     want, got = both(reference, ours, scenario)
     assert got == want
     assert want[-1].startswith(b"-UNBLOCKED the stream key no longer exists")
+
+
+# -- the PEL structure against a plain model ---------------------------------------------------
+
+@pytest.mark.parametrize("chunk", [2, 4, 512])
+def test_pending_list_matches_a_sorted_dict(monkeypatch, chunk):
+    """Random deliveries (in order and not), acknowledgements (which leave tombstones),
+    re-additions over tombstones and ordered walks of a PendingList, against a dict sorted
+    on demand."""
+    from server.values.streams import PendingList
+    monkeypatch.setattr(PendingList, "CHUNK", chunk)
+    rng = random.Random(chunk)
+    for _ in range(20):
+        pel, model, next_id = PendingList(), {}, 1
+        for _ in range(rng.randint(1, 2000)):
+            r = rng.random()
+            if r < 0.3:
+                pairs = [(next_id + i, object()) for i in range(rng.randint(1, 5))]
+                next_id = pairs[-1][0] + 1 + rng.randint(0, 3)
+                if pel.extend(pairs):
+                    model.update(pairs)
+                else:
+                    for entry_id, pending in pairs:
+                        assert pel.add(entry_id, pending) == (entry_id not in model)
+                        model.setdefault(entry_id, pending)
+            elif r < 0.45:
+                entry_id, pending = rng.randint(1, next_id + 5), object()
+                assert pel.add(entry_id, pending) == (entry_id not in model)
+                model.setdefault(entry_id, pending)
+                next_id = max(next_id, entry_id + 1)
+            elif r < 0.85:
+                entry_id = rng.randint(1, next_id)
+                assert pel.remove(entry_id) is model.pop(entry_id, None)
+            elif r < 0.9:
+                ids = sorted(model)
+                assert pel.first_id() == (ids[0] if ids else None)
+                assert pel.last_id() == (ids[-1] if ids else None)
+            else:
+                start = rng.randint(0, next_id)
+                end = rng.randint(start, next_id + 2)
+                rev, count = rng.random() < 0.5, rng.choice([0, 1, 3, 10])
+                ids = [i for i in sorted(model, reverse=rev) if start <= i <= end]
+                ids = ids[:count] if count else ids
+                assert pel.range(start, end, rev, count) == [(i, model[i]) for i in ids]
+            assert len(pel) == len(model)
+        assert pel.ids() == sorted(model)

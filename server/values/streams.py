@@ -329,17 +329,22 @@ class PendingEntry:
 class PendingList:
     """ID -> PendingEntry, iterated in ID order.
 
-    The IDs are kept sorted in chunks of a few hundred (each chunk's greatest ID in
-    `_maxes`): acknowledging any entry of a PEL of millions moves a few hundred pointers,
-    not the whole list, and deliveries (always the newest IDs) append to the last chunk."""
-    __slots__ = ("_map", "_chunks", "_maxes")
+    The entries sit in a dict; their IDs are also kept sorted in chunks of a few hundred
+    (each chunk's greatest ID in `_maxes`) for the ordered walks. Acknowledging an entry
+    only deletes it from the dict (one lookup, however big the PEL): its ID stays in its
+    chunk as a tombstone, skipped by the walks, until the tombstones outnumber the live
+    entries and the chunks are rebuilt, or a walk from either end drops them. Deliveries
+    (always the newest IDs) append to the last chunk; any other insertion moves at most a
+    chunk's worth of pointers."""
+    __slots__ = ("_map", "_chunks", "_maxes", "_stale")
 
     CHUNK = 512         # a chunk splits in two past twice this
 
     def __init__(self):
         self._map = {}
-        self._chunks = []   # sorted lists of IDs, each after the one before
+        self._chunks = []   # sorted lists of IDs, each after the one before; may hold tombstones
         self._maxes = []    # the last ID of each chunk
+        self._stale = 0     # tombstones: IDs in the chunks that are not in _map
 
     def __len__(self):
         return len(self._map)
@@ -368,7 +373,11 @@ class PendingList:
         else:
             at = bisect_left(maxes, entry_id)
             chunk = chunks[at]
-            insort(chunk, entry_id)
+            i = bisect_left(chunk, entry_id)
+            if chunk[i] == entry_id:
+                self._stale -= 1            # its tombstone is live again
+                return True
+            chunk.insert(i, entry_id)
         if len(chunk) > 2 * self.CHUNK:
             half = len(chunk) >> 1
             chunks.insert(at + 1, chunk[half:])
@@ -377,8 +386,8 @@ class PendingList:
         return True
 
     def extend(self, pairs):
-        """Add (id, PendingEntry) pairs whose IDs ascend, all past last_id() (a delivery of
-        new entries); False, nothing changed, when they are not."""
+        """Add (id, PendingEntry) pairs whose IDs ascend, all past every ID the chunks hold
+        (a delivery of new entries); False, nothing changed, when they are not."""
         if not pairs:
             return True
         maxes = self._maxes
@@ -410,27 +419,59 @@ class PendingList:
         """The PendingEntry removed, None when entry_id was not pending."""
         pending = self._map.pop(entry_id, None)
         if pending is not None:
-            maxes = self._maxes
-            at = bisect_left(maxes, entry_id)
-            chunk = self._chunks[at]
-            del chunk[bisect_left(chunk, entry_id)]
-            if not chunk:
-                del self._chunks[at]
-                del maxes[at]
-            elif maxes[at] == entry_id:
-                maxes[at] = chunk[-1]
+            self._stale += 1
+            if self._stale > 64 and self._stale > len(self._map):
+                self._compact()
         return pending
 
+    def _compact(self):
+        """Rebuild the chunks from the live IDs alone."""
+        live = self._map
+        ids = [entry_id for chunk in self._chunks for entry_id in chunk if entry_id in live]
+        size = self.CHUNK
+        self._chunks = [ids[at:at + size] for at in range(0, len(ids), size)]
+        self._maxes = [chunk[-1] for chunk in self._chunks]
+        self._stale = 0
+
+    def _drop_edge_tombstones(self, first):
+        """Drop the tombstones at the front (first) or the back of the chunks."""
+        live, chunks, maxes = self._map, self._chunks, self._maxes
+        while chunks:
+            chunk = chunks[0 if first else -1]
+            if first:
+                n = 0
+                while n < len(chunk) and chunk[n] not in live:
+                    n += 1
+                del chunk[:n]
+            else:
+                n = len(chunk)
+                while n and chunk[n - 1] not in live:
+                    n -= 1
+                n = len(chunk) - n
+                del chunk[len(chunk) - n:]
+            self._stale -= n
+            if chunk:
+                if not first:
+                    maxes[-1] = chunk[-1]
+                return
+            del chunks[0 if first else -1]
+            del maxes[0 if first else -1]
+
     def first_id(self):
+        if self._stale:
+            self._drop_edge_tombstones(True)
         return self._chunks[0][0] if self._chunks else None
 
     def last_id(self):
+        if self._stale:
+            self._drop_edge_tombstones(False)
         return self._maxes[-1] if self._maxes else None
 
     def range(self, start=0, end=MAX_ID, rev=False, count=0):
         """(id, PendingEntry) with start <= id <= end, ascending (descending when rev), at
         most count of them (0: all)."""
         chunks = self._chunks
+        entries = self._map
         chosen = []
         at = bisect_left(self._maxes, start)
         if at < len(chunks):
@@ -439,7 +480,10 @@ class PendingList:
             while at < len(chunks):
                 chunk = chunks[at]
                 j = bisect_right(chunk, end)
-                chosen.extend(chunk[i:j] if i or j < len(chunk) else chunk)
+                part = chunk[i:j] if i or j < len(chunk) else chunk
+                if self._stale:
+                    part = [entry_id for entry_id in part if entry_id in entries]
+                chosen.extend(part)
                 if j < len(chunk) or (limit and len(chosen) >= limit):
                     break
                 at += 1
@@ -450,10 +494,12 @@ class PendingList:
             chosen.reverse()
             if count:
                 del chosen[count:]
-        entries = self._map
         return [(entry_id, entries[entry_id]) for entry_id in chosen]
 
     def ids(self):
+        if self._stale:
+            live = self._map
+            return [entry_id for chunk in self._chunks for entry_id in chunk if entry_id in live]
         return [entry_id for chunk in self._chunks for entry_id in chunk]
 
 
