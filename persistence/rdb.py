@@ -43,6 +43,12 @@ Loading
         have been consumed (INFO's loading progress), `size` the total,
         `version` the file's RDB version once the header is read. check_mode
         reads as redis-check-rdb does (see below).
+    RdbLoader.streaming(config, **options)
+        A loader over bytes that arrive (a replica parsing its master's
+        payload as it comes): when a record is cut short it yields NEED_MORE;
+        the caller then hands it more with `feed(data)`, or says with
+        `end_of_input()` that there is none (the cut record is then a short
+        read). Only the part of a record not yet parsed is kept.
     open_rdb_file(path, config, **options)
         A context manager giving an RdbLoader over the mmapped file.
     aux_log_line(aux_field, now=None)
@@ -542,11 +548,15 @@ def replication_info(aux_fields):
 
 # -- loading: the reader -----------------------------------------------------------------------
 
+NEED_MORE = object()    # a streaming loader's record: the next one is not all here yet
+
+
 class RdbLoader:
     """Reads an RDB file's records one at a time; see the module docstring."""
 
     def __init__(self, data, config, *, databases=None, check_mode=False, string_runs=False):
         self.reader = Reader(data)
+        self._consumed = 0          # bytes dropped from the front of a stream's buffer
         # KeyRun records for runs of keys, read natively (when built)
         self.string_runs = string_runs and _read_key_run is not None and not check_mode
         self._decoders = _run_decoders(config) if self.string_runs else None
@@ -562,9 +572,34 @@ class RdbLoader:
         self._key = None
         self._key_type = None
 
+    @classmethod
+    def streaming(cls, config, **options):
+        loader = cls(b"", config, **options)
+        loader.reader.more_to_come = True
+        return loader
+
+    def feed(self, data):
+        """More of a stream's bytes; the parsed ones are dropped (summed first)."""
+        reader = self.reader
+        pos = reader.pos
+        if self.verify_checksum:
+            self._sum_upto(pos)
+            self._crc_upto -= pos
+        self._consumed += pos
+        reader.data = reader.data[pos:] + data
+        reader.pos = 0
+        self.size += len(data)
+
+    def end_of_input(self):
+        self.reader.more_to_come = False
+
+    def buffered(self):
+        """Bytes fed and not yet parsed."""
+        return self.reader.remaining()
+
     @property
     def offset(self):
-        return self.reader.pos
+        return self._consumed + self.reader.pos
 
     def __iter__(self):
         return self.records()
@@ -576,7 +611,7 @@ class RdbLoader:
             raise self._error_from(exc) from None
 
     def _fail(self, message, log_lines=None, kind=FAILED_READING):
-        return RdbLoadError(message, self.reader.pos, log_lines, self._doing, self._key,
+        return RdbLoadError(message, self.offset, log_lines, self._doing, self._key,
                             self._key_type, kind)
 
     def _error_from(self, exc):
@@ -588,16 +623,32 @@ class RdbLoader:
         return self._fail(internal, [internal])
 
     def _internal(self, reason):
-        return "Internal error in RDB reading offset %d -> %s" % (self.reader.pos, reason)
+        return "Internal error in RDB reading offset %d -> %s" % (self.offset, reason)
 
     def _sum_upto(self, end):
         if self.verify_checksum and end > self._crc_upto:
             self._crc = crc64(self.reader.data[self._crc_upto:end], self._crc)
             self._crc_upto = end
 
+    def _short_of_bytes(self, exc):
+        """A read ran past the bytes of a stream that has more to come."""
+        return self.reader.more_to_come and str(exc) == "unexpected end of data"
+
+    def _waiting(self, read, *args):
+        """read(*args), yielding NEED_MORE until the stream has the bytes for it."""
+        while True:
+            start = self.reader.pos
+            try:
+                return read(*args)
+            except RdbFormatError as exc:
+                if not self._short_of_bytes(exc):
+                    raise
+                self.reader.pos = start
+                yield NEED_MORE
+
     def _records(self):
         reader = self.reader
-        header = reader.take(9)
+        header = yield from self._waiting(reader.take, 9)
         if header[:5] != MAGIC:
             raise self._fail(BAD_SIGNATURE, kind=FAILED_HEADER)
         version = _c_atoi(header[5:])
@@ -613,89 +664,96 @@ class RdbLoader:
         db = 0
         expire = lru_idle = lfu_freq = None
         while True:
-            self._doing = "read-type"
-            if verify_checksum and reader.pos - self._crc_upto >= CHECKSUM_CHUNK:
-                self._sum_upto(reader.pos)
-            if self.string_runs and expire is None and lru_idle is None and lfu_freq is None:
-                keys, values, expires = [], [], []
-                end = _read_key_run(reader.data, reader.pos, KEY_RUN_KEYS, keys, values,
-                                    expires, self._decoders)
-                if keys:
-                    reader.pos = end
-                    yield KeyRun(db, keys, values, expires)
-                    continue
-            opcode = reader.byte()
-            if opcode == OPCODE_EXPIRETIME_MS:
-                self._doing = "read-expire"
-                expire = int.from_bytes(reader.take(8), "little", signed=True)
-                if expire == -1:
-                    expire = None          # Redis's marker for "no expire", whatever the file says
-            elif opcode == OPCODE_EXPIRETIME:
-                self._doing = "read-expire"
-                expire = int.from_bytes(reader.take(4), "little", signed=True) * 1000
-            elif opcode == OPCODE_FREQ:
-                lfu_freq = reader.byte()
-            elif opcode == OPCODE_IDLE:
-                lru_idle = reader.length()
-            elif opcode == OPCODE_EOF:
-                break
-            elif opcode == OPCODE_SELECTDB:
-                self._doing = "read-len"
-                db = reader.length()
-                if self.databases is not None and db >= self.databases:
-                    raise self._fail(
-                        "FATAL: Data file was created with a Redis server configured to "
-                        "handle more than %d databases. Exiting" % self.databases,
-                        kind=FAILED_REFUSED)
-                yield SelectDb(db)
-            elif opcode == OPCODE_RESIZEDB:
-                self._doing = "read-len"
-                keys = reader.length()
-                yield ResizeDb(keys, reader.length())
-            elif opcode == OPCODE_AUX:
-                self._doing = "read-aux"
-                name = reader.string()
-                yield AuxField(name, reader.string())
-            elif opcode == OPCODE_MODULE_AUX:
-                self._doing = "read-module-aux"
-                name = self._module_aux()
-                yield ModuleAux(name)         # announced before its value, as the checker does
-                self._skip_module_value(name)
-            elif opcode in (OPCODE_FUNCTION2, OPCODE_FUNCTION_PRE_GA):
-                self._doing = "read-functions"
-                yield FunctionLibrary(self._function_library(opcode))
-            else:
-                if not is_object_type(opcode):
-                    raise self._fail("Invalid object type: %d" % opcode,
-                                     [self._internal("Unknown RDB encoding type %d" % opcode)])
-                self._key_type = opcode
-                self._doing = "read-key"
-                key = reader.string()
-                self._key = key
-                self._doing = "read-object-value"
-                if opcode in (TYPE_MODULE, TYPE_MODULE_2):
-                    value = self._module_value(opcode)
-                    yield Key(db, key, value, expire, lru_idle, lfu_freq)
+            start = reader.pos
+            try:
+                self._doing = "read-type"
+                if verify_checksum and reader.pos - self._crc_upto >= CHECKSUM_CHUNK:
+                    self._sum_upto(reader.pos)
+                if self.string_runs and expire is None and lru_idle is None and lfu_freq is None:
+                    keys, values, expires = [], [], []
+                    end = _read_key_run(reader.data, reader.pos, KEY_RUN_KEYS, keys, values,
+                                        expires, self._decoders)
+                    if keys:
+                        reader.pos = end
+                        yield KeyRun(db, keys, values, expires)
+                        continue
+                opcode = reader.byte()
+                if opcode == OPCODE_EXPIRETIME_MS:
+                    self._doing = "read-expire"
+                    expire = int.from_bytes(reader.take(8), "little", signed=True)
+                    if expire == -1:
+                        expire = None          # Redis's marker for "no expire", whatever the file says
+                elif opcode == OPCODE_EXPIRETIME:
+                    self._doing = "read-expire"
+                    expire = int.from_bytes(reader.take(4), "little", signed=True) * 1000
+                elif opcode == OPCODE_FREQ:
+                    lfu_freq = reader.byte()
+                elif opcode == OPCODE_IDLE:
+                    lru_idle = reader.length()
+                elif opcode == OPCODE_EOF:
+                    break
+                elif opcode == OPCODE_SELECTDB:
+                    self._doing = "read-len"
+                    db = reader.length()
+                    if self.databases is not None and db >= self.databases:
+                        raise self._fail(
+                            "FATAL: Data file was created with a Redis server configured to "
+                            "handle more than %d databases. Exiting" % self.databases,
+                            kind=FAILED_REFUSED)
+                    yield SelectDb(db)
+                elif opcode == OPCODE_RESIZEDB:
+                    self._doing = "read-len"
+                    keys = reader.length()
+                    yield ResizeDb(keys, reader.length())
+                elif opcode == OPCODE_AUX:
+                    self._doing = "read-aux"
+                    name = reader.string()
+                    yield AuxField(name, reader.string())
+                elif opcode == OPCODE_MODULE_AUX:
+                    self._doing = "read-module-aux"
+                    name = self._module_aux()
+                    yield ModuleAux(name)         # announced before its value, as the checker does
+                    self._skip_module_value(name)
+                elif opcode in (OPCODE_FUNCTION2, OPCODE_FUNCTION_PRE_GA):
+                    self._doing = "read-functions"
+                    yield FunctionLibrary(self._function_library(opcode))
                 else:
-                    try:
-                        value = decode_value(reader, opcode, config)
-                    except EmptyValueError:
-                        if self.check_mode:
-                            # redis-check-rdb takes an empty key's missing value for a short read
-                            raise self._fail(UNEXPECTED_EOF) from None
-                        yield EmptyKey(db, key)
-                    else:
+                    if not is_object_type(opcode):
+                        raise self._fail("Invalid object type: %d" % opcode,
+                                         [self._internal("Unknown RDB encoding type %d" % opcode)])
+                    self._key_type = opcode
+                    self._doing = "read-key"
+                    key = reader.string()
+                    self._key = key
+                    self._doing = "read-object-value"
+                    if opcode in (TYPE_MODULE, TYPE_MODULE_2):
+                        value = self._module_value(opcode)
                         yield Key(db, key, value, expire, lru_idle, lfu_freq)
-                self._key = self._key_type = None
-                expire = lru_idle = lfu_freq = None
+                    else:
+                        try:
+                            value = decode_value(reader, opcode, config)
+                        except EmptyValueError:
+                            if self.check_mode:
+                                # redis-check-rdb takes an empty key's missing value for a short read
+                                raise self._fail(UNEXPECTED_EOF) from None
+                            yield EmptyKey(db, key)
+                        else:
+                            yield Key(db, key, value, expire, lru_idle, lfu_freq)
+                    self._key = self._key_type = None
+                    expire = lru_idle = lfu_freq = None
+            except RdbFormatError as exc:
+                if not self._short_of_bytes(exc):
+                    raise
+                reader.pos = start          # the whole record again, with more bytes
+                yield NEED_MORE
 
         checksum = None
         if version >= 5:
             self._doing = "check-sum"
-            end_of_content = reader.pos
-            checksum = int.from_bytes(reader.take(8), "little")
+            if self.verify_checksum:
+                self._sum_upto(reader.pos)     # before more bytes may move the buffer
+            checksum = int.from_bytes((yield from self._waiting(reader.take, 8)), "little")
             if self.verify_checksum and checksum != 0:
-                self._sum_upto(end_of_content)
                 if checksum != self._crc:
                     raise self._fail("RDB CRC error", [
                         "Wrong RDB checksum expected: (%x) but got (%x). Aborting now."
@@ -710,7 +768,9 @@ class RdbLoader:
         def field(what):
             try:
                 return reader.string()
-            except RdbFormatError:
+            except RdbFormatError as exc:
+                if self._short_of_bytes(exc):
+                    raise
                 raise self._function_error("Failed loading " + what) from None
 
         if opcode == OPCODE_FUNCTION2:
@@ -719,7 +779,9 @@ class RdbLoader:
         engine = field("engine name")
         try:
             has_description = reader.length()
-        except RdbFormatError:
+        except RdbFormatError as exc:
+            if self._short_of_bytes(exc):
+                raise
             raise self._function_error("Failed loading library description indicator") from None
         if has_description:
             field("library description")

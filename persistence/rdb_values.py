@@ -493,12 +493,15 @@ def _write_stream(out, stream, compress):
 # -- reading -------------------------------------------------------------------------------
 
 class Reader:
-    """Reads RDB primitives from bytes, raising RdbFormatError past the end."""
-    __slots__ = ("data", "pos")
+    """Reads RDB primitives from bytes, raising RdbFormatError past the end.
+    `more_to_come`: the bytes are a stream's first part, so running out of them is no
+    error yet and must reach the caller as "unexpected end of data", untranslated."""
+    __slots__ = ("data", "pos", "more_to_come")
 
     def __init__(self, data, pos=0):
         self.data = data
         self.pos = pos
+        self.more_to_come = False
 
     def remaining(self):
         return len(self.data) - self.pos
@@ -1182,7 +1185,7 @@ class _StreamReads:
         try:
             return read(*args)
         except RdbFormatError as exc:
-            if str(exc) == "unexpected end of data":
+            if str(exc) == "unexpected end of data" and not self.reader.more_to_come:
                 raise RdbFormatError(reason) from None
             raise
 
