@@ -30,10 +30,75 @@ from server.values.keyspace import Database
 
 RETRY_SECONDS = 1.0
 READ_SIZE = 64 * 1024
+IDLE_FEED = 0.01        # a diskless load parses what it has after this long without bytes
 
 
 class LinkError(Exception):
     pass
+
+
+class PayloadReader:
+    """The RDB payload from the master's socket into a streaming RdbLoader, as the loader
+    asks for it: at least as many bytes again as it holds unparsed (a long record is
+    parsed again only a few times), fewer when the master has sent no more yet."""
+
+    def __init__(self, link, sized):
+        self.link = link
+        self.reader = link.reader
+        self.timeout = link.server.config.repl_timeout
+        self.left = link.transfer_size if sized else None   # $<size>: bytes still to come
+        self.ended = False
+        self.error = None                # the reason the connection ended early
+
+    async def feed(self, loader):
+        if self.ended:
+            loader.end_of_input()
+            return
+        want = max(1, loader.buffered())
+        parts = []
+        got = 0
+        while got < want:
+            size = max(READ_SIZE, want - got)
+            if self.left is not None:
+                size = min(size, self.left)
+                if not size:
+                    break
+            try:
+                chunk = await asyncio.wait_for(self.reader.read(size),
+                                               self.timeout if not parts else IDLE_FEED)
+            except asyncio.TimeoutError:
+                if not parts:
+                    raise
+                break                    # the master paused: parse what is here
+            except OSError as exc:
+                self.error = exc.strerror or str(exc)
+                chunk = b""
+            self.link.alive()
+            if not chunk:
+                self.ended = True
+                self.error = self.error or "Connection reset by peer"
+                break
+            parts.append(chunk)
+            got += len(chunk)
+            if self.left is not None:
+                self.left -= len(chunk)
+            self.link.received(len(chunk))
+        if parts:
+            loader.feed(b"".join(parts))
+        if self.ended or self.left == 0:
+            loader.end_of_input()
+
+    async def rest(self, loader, at_least):
+        """What came after the RDB: its first `at_least` bytes at least (the EOF mark)."""
+        data = loader.reader.data[loader.reader.pos:]
+        while len(data) < at_least:
+            chunk = await asyncio.wait_for(self.reader.read(READ_SIZE), self.timeout)
+            self.link.alive()
+            if not chunk:
+                raise LinkError("I/O error trying to sync with MASTER: connection lost")
+            self.link.received(len(chunk))
+            data += chunk
+        return data
 
 
 class MasterClient(Client):
@@ -332,26 +397,20 @@ class MasterLink:
                        % (self.transfer_size, target))
         self.transfer_read = 0
         if diskless:
-            # Loading from the moment the payload starts, as a replica parsing the socket
-            # is; the old data stays until the whole payload is here. Under swapdb it is
-            # loaded into databases of its own and swapped in at the end, and when the
-            # history is the same (our replid is the master's) the old data keeps being
-            # served meanwhile (async loading).
+            # The payload is parsed as it arrives, and read from the socket only as fast
+            # as it loads. Under swapdb it is loaded into databases of its own and swapped
+            # in at the end, and when the history is the same (our replid is the master's)
+            # the old data keeps being served meanwhile (async loading).
             beside = server.config.repl_diskless_load == "swapdb"
             state = (async_loading_state if beside and master_replid == server.replid
                      else loading_state)
             with state(server, self.transfer_size):
-                # Loading starts with the payload, as for Redis, which parses the socket.
-                log.notice("MASTER <-> REPLICA sync: Loading DB in memory")
-                payload = bytearray()
-                await self.receive_payload(payload, mark, timeout)
-                server.loading_total_bytes = len(payload)
-                await self.load_received(master_replid, master_offset, bytes(payload), beside)
+                await self.load_from_socket(master_replid, master_offset, mark, beside)
         else:
             temp_path = "temp-%d.%d.rdb" % (int(time.time()), os.getpid())
             with replacing_file(server.snapshots.path, temp_path) as f:
                 await self.receive_payload(f, mark, timeout)
-            await self.load_received(master_replid, master_offset, None)
+            await self.load_received(master_replid, master_offset)
         log.notice("MASTER <-> REPLICA sync: Finished with success")
 
     def flush_old_data(self, then_loading=True):
@@ -404,69 +463,115 @@ class MasterLink:
             write(window[:len(window) - keep])
             tail = window[len(window) - keep:]
 
+    async def load_from_socket(self, master_replid, master_offset, mark, beside):
+        """Diskless load (readSyncBulkPayload with rdbLoadRio over the connection): the
+        loader asks for bytes as it needs them; after the RDB comes the EOF mark, when
+        there is one, and then the command stream."""
+        server = self.server
+        snapshots = server.snapshots
+        payload = PayloadReader(self, mark is None)
+        loader = rdb.RdbLoader.streaming(server.config, databases=len(server.dbs),
+                                         string_runs=True)
+        dbs = libraries = None
+        if beside:
+            dbs = [Database(server, i) for i in range(len(server.dbs))]
+            libraries = []
+        else:
+            self.replication.attach_to_new_master()
+            self.flush_old_data(then_loading=False)
+        log.notice("MASTER <-> REPLICA sync: Loading DB in memory")
+        snapshots.replication_aux = None
+        aof_was_on = self.stop_aof()
+        try:
+            for step in snapshots.load_records(loader, dbs=dbs, libraries=libraries):
+                if step is rdb.NEED_MORE:
+                    await payload.feed(loader)
+                else:
+                    await asyncio.sleep(0)
+                self.alive()
+            rest = await payload.rest(loader, EOF_MARK_SIZE if mark is not None else 0)
+            if mark is not None:
+                if rest[:EOF_MARK_SIZE] != mark:
+                    raise LinkError("Replication stream EOF marker is broken")
+                rest = rest[EOF_MARK_SIZE:]
+        except (rdb.RdbLoadError, LinkError, OSError, asyncio.TimeoutError) as exc:
+            if isinstance(exc, rdb.RdbLoadError):
+                for line in exc.log_lines:
+                    if line.startswith("Internal error in RDB"):
+                        line += (". Failure loading rdb format from socket, assuming "
+                                 "connection error, resuming operation."
+                                 if exc.message == rdb.UNEXPECTED_EOF
+                                 else ". Failure loading rdb format")
+                    log.warning(line)
+                log.warning("Failed trying to load the MASTER synchronization DB from socket: "
+                            "%s" % (payload.error or "Success"))
+            elif isinstance(exc, LinkError):
+                log.warning(str(exc))
+            if beside:
+                log.notice("MASTER <-> REPLICA sync: Discarding temporary DB in background")
+            else:
+                for db in server.dbs:
+                    db.clear()
+            raise LinkError("") from None
+        except BaseException:
+            if beside:
+                log.notice("MASTER <-> REPLICA sync: Discarding temporary DB in background")
+            raise
+        self.pending_stream = rest
+        if beside:
+            self.replication.attach_to_new_master()
+            log.notice("MASTER <-> REPLICA sync: Swapping active DB with loaded DB")
+            for db, new in zip(server.dbs, dbs):
+                db.swap_with(new)
+            server.tracking.flushed(None)       # every cached key is stale
+            try:
+                functions.store_of(server).restore(libraries, "flush")
+            except CommandError as exc:
+                log.warning("MASTER <-> REPLICA sync: the master's function libraries did "
+                            "not load: %s" % exc.message)
+            log.notice("MASTER <-> REPLICA sync: Discarding old DB in background")
+        self.adopt_loaded(master_replid, master_offset, aof_was_on)
+
     def received(self, size):
         self.transfer_read += size
         self.transfer_last_io = self.last_io = time.time()
         if self.server.loading:
             self.server.loading_loaded_bytes = self.transfer_read
 
-    async def load_received(self, master_replid, master_offset, payload, beside=False):
-        """Replace the dataset with the master's RDB: the file just received, or `payload`
-        (diskless load, already in a loading state), loaded `beside` the current data into
-        databases of its own then swapped in (swapdb)."""
+    async def load_received(self, master_replid, master_offset):
+        """Replace the dataset with the master's RDB, the file just received."""
         server = self.server
         snapshots = server.snapshots
-        appendonly = server.aof
-        aof_was_on = appendonly.state != "off"
-        if aof_was_on:
-            appendonly.stop()
+        aof_was_on = self.stop_aof()
         snapshots.replication_aux = None
         try:
-            if payload is None:
-                self.replication.attach_to_new_master()
-                self.flush_old_data()
-                with rdb.open_rdb_file(snapshots.path, server.config, databases=len(server.dbs),
-                                       string_runs=True) as loader:
-                    with loading_state(server, loader.size):
-                        for _ in snapshots.load_records(loader):
-                            await asyncio.sleep(0)
-            elif beside:
-                loaded = [Database(server, i) for i in range(len(server.dbs))]
-                libraries = []
-                loader = rdb.RdbLoader(payload, server.config, databases=len(server.dbs),
-                                       string_runs=True)
-                try:
-                    for _ in snapshots.load_records(loader, dbs=loaded, libraries=libraries):
+            self.replication.attach_to_new_master()
+            self.flush_old_data()
+            with rdb.open_rdb_file(snapshots.path, server.config, databases=len(server.dbs),
+                                   string_runs=True) as loader:
+                with loading_state(server, loader.size):
+                    for _ in snapshots.load_records(loader):
                         await asyncio.sleep(0)
-                        self.alive()
-                except BaseException:
-                    log.notice("MASTER <-> REPLICA sync: Discarding temporary DB in background")
-                    raise
-                self.replication.attach_to_new_master()
-                log.notice("MASTER <-> REPLICA sync: Swapping active DB with loaded DB")
-                for db, new in zip(server.dbs, loaded):
-                    db.swap_with(new)
-                server.tracking.flushed(None)       # every cached key is stale
-                try:
-                    functions.store_of(server).restore(libraries, "flush")
-                except CommandError as exc:
-                    log.warning("MASTER <-> REPLICA sync: the master's function libraries did "
-                                "not load: %s" % exc.message)
-                log.notice("MASTER <-> REPLICA sync: Discarding old DB in background")
-            else:
-                self.replication.attach_to_new_master()
-                self.flush_old_data(then_loading=False)    # said when the payload started
-                loader = rdb.RdbLoader(payload, server.config, databases=len(server.dbs),
-                                       string_runs=True)
-                for _ in snapshots.load_records(loader):
-                    await asyncio.sleep(0)
         except (OSError, rdb.RdbLoadError) as exc:
             log.warning("Failed trying to load the MASTER synchronization DB from disk, check "
                         "server logs.")
-            if not beside:
-                for db in server.dbs:
-                    db.clear()
+            for db in server.dbs:
+                db.clear()
             raise LinkError(str(exc) if not isinstance(exc, rdb.RdbLoadError) else "")
+        self.adopt_loaded(master_replid, master_offset, aof_was_on)
+
+    def stop_aof(self):
+        """The AOF stops while the master's data loads (restarted after): whether it was on."""
+        appendonly = self.server.aof
+        if appendonly.state == "off":
+            return False
+        appendonly.stop()
+        return True
+
+    def adopt_loaded(self, master_replid, master_offset, aof_was_on):
+        """The master's data is in: its history becomes ours, the stream continues it."""
+        server = self.server
+        snapshots = server.snapshots
         server.dirty = 0
         stream_db = int((snapshots.replication_aux or {}).get("repl-stream-db", b"0") or 0)
         self.replication.cached_stream_db = stream_db if 0 <= stream_db < len(server.dbs) else 0
@@ -476,7 +581,7 @@ class MasterLink:
             master_offset = int(aux.get("repl-offset", b"0") or 0)
         self.replication.adopt_master_history(master_replid, master_offset)
         if aof_was_on:
-            appendonly.start()
+            server.aof.start()
 
     # -- the command stream -----------------------------------------------------------------------
 

@@ -221,25 +221,33 @@ class Snapshots:
                           policy.endswith("-lfu"),
                           expire_on_load and server.replicaof is None, replace_duplicates)
         batch = empty = 0
-        load_delay = server.config.key_load_delay
+        config = server.config
+        if config.key_load_delay:
+            loader.string_runs = False       # key by key, each one delayed
+        events_at = 0                        # loader.offset at the last yield
         for record in loader:
+            if record is rdb.NEED_MORE:      # a stream's loader waits for bytes: the caller's
+                yield record
+                continue
             kind = type(record)
             if kind is rdb.Key:
                 keys.load(dbs[record.db], record.key, record.value, record.expire_ms,
                           record.lru_idle, record.lfu_freq)
                 batch += 1
-                if load_delay:
-                    rdb.debug_delay(load_delay)
-                if batch >= LOAD_BATCH:
+                if config.key_load_delay:
+                    rdb.debug_delay(config.key_load_delay)
+                # Events every LOAD_BATCH keys, or loading-process-events-interval-bytes.
+                if (batch >= LOAD_BATCH or loader.offset - events_at
+                        >= config.loading_process_events_interval_bytes):
                     batch = 0
-                    server.loading_loaded_bytes = loader.offset
+                    events_at = server.loading_loaded_bytes = loader.offset
                     yield
             elif kind is rdb.KeyRun:
                 count = keys.load_run(dbs[record.db], record)
-                if load_delay:
+                if config.key_load_delay:
                     for _ in range(count):
-                        rdb.debug_delay(load_delay)
-                server.loading_loaded_bytes = loader.offset
+                        rdb.debug_delay(config.key_load_delay)
+                events_at = server.loading_loaded_bytes = loader.offset
                 yield
             elif kind is rdb.EmptyKey:
                 # Redis never keeps an empty aggregate; it names the first few it skips.

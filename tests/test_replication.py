@@ -1098,3 +1098,77 @@ def test_keys_loaded_with_a_ttl_wait_for_the_master(start_server):
     assert command(replica, "GET", "k0") == b"$-1\r\n"
     command(master, "DEBUG", "SET-ACTIVE-EXPIRE", "1")
     wait_until(lambda: command(replica, "DBSIZE") == b":0\r\n", "the master's DELs")
+
+
+# -- diskless load: the payload parsed as it arrives ----------------------------------------------
+
+def start_slow_diskless_sync(start_server, replica_kind, *replica_args):
+    """A diskless master with ~30 MB of keys and a swapdb replica that loads them slowly
+    (key-load-delay): the full sync is under way when this returns."""
+    master = start_ours(start_server, "--repl-diskless-sync", "yes", "--rdbcompression", "no")
+    assert command(master, "DEBUG", "POPULATE", "3000", "key", "10000") == b"+OK\r\n"
+    start = start_ours if replica_kind == "ours" else start_redis
+    replica = start(start_server, "--repl-diskless-load", "swapdb", "--key-load-delay", "3000",
+                    *replica_args)
+    assert command(replica, "SET", "mine", "old") == b"+OK\r\n"
+    command(replica, "REPLICAOF", "127.0.0.1", str(master.port))
+    replica.wait_for_log("Loading DB in memory")
+    return master, replica
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize("replica_kind", ["ours", "redis"])
+def test_diskless_load_reads_the_socket_as_fast_as_it_loads(start_server, replica_kind):
+    """A replica parsing the payload as it arrives reads no faster than it loads: with a
+    slow load the master's RDB child stays blocked on its pipe meanwhile, and the transfer
+    ends with the load."""
+    master, replica = start_slow_diskless_sync(start_server, replica_kind)
+    time.sleep(2)            # the whole payload would have been read long ago
+    assert info(master, "persistence")["rdb_bgsave_in_progress"] == "1"
+    assert "Diskless rdb transfer, done reading from pipe" not in master.log()
+    assert info(replica)["master_link_status"] == "down"
+    command(replica, "CONFIG", "SET", "key-load-delay", "0")
+    wait_link_up(replica)
+    assert_same_dataset(master, replica)
+    assert command(replica, "GET", "mine") == b"$-1\r\n"
+    master.wait_for_log("Diskless rdb transfer, done reading from pipe, 1 replicas still up.")
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize("replica_kind", ["ours", "redis"])
+def test_diskless_load_cut_short_keeps_the_old_data(start_server, replica_kind):
+    """The master drops a replica in the middle of its diskless load: the load fails as a
+    short read from the socket (Redis's lines), the data loaded so far is discarded and the
+    old data is served again; the next sync succeeds."""
+    master, replica = start_slow_diskless_sync(start_server, replica_kind)
+    time.sleep(0.5)
+    command(master, "CONFIG", "SET", "repl-diskless-sync-delay", "5")   # no new sync at once
+    command(master, "CLIENT", "KILL", "TYPE", "replica")
+    replica.wait_for_log("Discarding temporary DB in background")
+    command(replica, "CONFIG", "SET", "key-load-delay", "0")
+    wait_until(lambda: info(replica, "persistence")["loading"] == "0", "the load abandoned")
+    assert command(replica, "GET", "mine") == b"$3\r\nold\r\n"
+    log = replica.log()
+    assert "Short read or OOM loading DB. Unrecoverable error, aborting now." in log
+    assert ("Unexpected EOF reading RDB file. Failure loading rdb format from socket, assuming "
+            "connection error, resuming operation." in log)
+    assert "Failed trying to load the MASTER synchronization DB from socket" in log
+    command(master, "CONFIG", "SET", "repl-diskless-sync-delay", "0")
+    wait_link_up(replica)
+    assert_same_dataset(master, replica)
+
+
+@pytest.mark.timeout(60)
+def test_a_slow_load_still_serves_events_every_interval_bytes(start_server):
+    """loading-process-events-interval-bytes: with a key-load-delay of a second per key, a
+    replica loading its master's payload still answers between keys (-LOADING), and a
+    CONFIG SET sent meanwhile takes effect in the middle of the load."""
+    master, replica = start_slow_diskless_sync(
+        start_server, "ours", "--loading-process-events-interval-bytes", "1024")
+    command(replica, "CONFIG", "SET", "key-load-delay", "1000000")
+    started = time.monotonic()
+    assert command(replica, "PING").startswith(b"-LOADING")
+    assert time.monotonic() - started < 8
+    command(replica, "CONFIG", "SET", "key-load-delay", "0")
+    wait_link_up(replica)
+    assert_same_dataset(master, replica)
