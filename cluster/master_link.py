@@ -366,7 +366,6 @@ class MasterLink:
 
     async def full_sync(self, master_replid, master_offset):
         server = self.server
-        replication = self.replication
         timeout = server.config.repl_timeout
         self.state = "sync"
         while True:
@@ -430,10 +429,9 @@ class MasterLink:
                                     and not any(len(db) for db in self.server.dbs))
 
     async def receive_payload(self, out, mark, timeout):
-        """The RDB into `out` (a file or a bytearray): $<size> bytes, or up to the EOF mark;
-        stream bytes that came after the mark are kept for the master client."""
-        server = self.server
-        write = out.write if hasattr(out, "write") else out.extend
+        """The RDB into the file `out`: $<size> bytes, or up to the EOF mark; stream bytes
+        that came after the mark are kept for the master client."""
+        write = out.write
         self.pending_stream = b""
         if mark is None:
             left = self.transfer_size

@@ -6,7 +6,7 @@ import time
 import pytest
 
 from differential import assert_same, run_script
-from harness import RawConnection, ServerProcess
+from harness import RawConnection, ServerProcess, require_reference
 
 
 def test_debug_help_and_errors(server, reference):
@@ -167,6 +167,29 @@ def test_debug_sleep_blocks_the_whole_server(server):
     assert waited >= 0.3
     sleeper.close()
     other.close()
+
+
+@pytest.mark.parametrize("kind", ["ours", "redis"])
+def test_watchdog_logs_a_loop_held_longer_than_its_period(start_server, kind):
+    """watchdog-period: a loop held up longer than the period (DEBUG SLEEP) logs Redis's
+    WATCHDOG TIMER EXPIRED lines; a loop that runs its cron, or period 0, logs nothing."""
+    if kind == "redis":
+        require_reference()
+    srv = start_server("--enable-debug-command", "yes", reference=(kind == "redis"))
+    conn = srv.raw()
+    try:
+        assert conn.command("CONFIG", "SET", "watchdog-period", "200") == b"+OK\r\n"
+        time.sleep(0.5)                        # the cron keeps pushing the alarm back
+        assert "WATCHDOG TIMER EXPIRED" not in srv.log()
+        assert conn.command("DEBUG", "SLEEP", "0.5") == b"+OK\r\n"
+        srv.wait_for_log("--- WATCHDOG TIMER EXPIRED ---", timeout=5)
+        assert conn.command("CONFIG", "SET", "watchdog-period", "0") == b"+OK\r\n"
+        logged = srv.log().count("WATCHDOG TIMER EXPIRED")
+        assert conn.command("DEBUG", "SLEEP", "0.5") == b"+OK\r\n"
+        assert conn.command("PING") == b"+PONG\r\n"
+        assert srv.log().count("WATCHDOG TIMER EXPIRED") == logged
+    finally:
+        conn.close()
 
 
 def test_debug_sleep_zero_and_garbage_reply_at_once(server, reference):

@@ -7,9 +7,12 @@ ordered ones (list elements, a string's bytes), so the same dataset gives the
 same 40 hex digits as real Redis.
 """
 import hashlib
+import signal
 import struct
 import time
+import traceback
 
+from server.commands.admin import on_config_change
 from server.commands.table import command
 from server.base.errors import CommandError, NO_SUCH_KEY
 from server.commands.keys import SHARED_REFCOUNT, encoding_of, refcount_of
@@ -598,3 +601,36 @@ def _rewrite_force_all(client):
     state.remove_orphaned()
     write_file_atomically(config.config_file, state.content())
     client.reply.ok()
+
+
+# -- the software watchdog (watchdog-period) -----------------------------------------------------
+
+@on_config_change("watchdog-period")
+def _apply_watchdog_period(server):
+    """A SIGALRM due watchdog-period ms from now, pushed back by every cron run: when the
+    loop is held up that long (or loads a dataset, when Redis runs no cron) it logs where
+    the server was."""
+    config = server.config
+    if not config.watchdog_period:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, signal.SIG_IGN)
+        return
+    signal.signal(signal.SIGALRM, _watchdog_expired)
+    # Shorter than two cron periods would fire between runs of a loop that is not stuck.
+    config.watchdog_period = max(config.watchdog_period, (1000 // config.hz) * 2)
+    signal.setitimer(signal.ITIMER_REAL, config.watchdog_period / 1000)
+    rearm = _rearm_watchdog.__get__(server)
+    if rearm not in server.cron_hooks:
+        server.cron_hooks.append(rearm)
+
+
+def _rearm_watchdog(server, now):
+    if server.config.watchdog_period and not (server.loading or server.async_loading):
+        signal.setitimer(signal.ITIMER_REAL, server.config.watchdog_period / 1000)
+
+
+def _watchdog_expired(signum, frame):
+    log.from_signal_handler("\n--- WATCHDOG TIMER EXPIRED ---")
+    for line in traceback.format_stack(frame):
+        log.from_signal_handler(line.rstrip("\n"))
+    log.from_signal_handler("--------\n")
