@@ -28,7 +28,6 @@ from server.base.util import replacing_file
 from server.client import Client, format_addr
 from server.values.keyspace import Database
 
-RETRY_SECONDS = 1.0
 READ_SIZE = 64 * 1024
 IDLE_FEED = 0.01        # a diskless load parses what it has after this long without bytes
 
@@ -185,7 +184,7 @@ class MasterLink:
         first = True
         while not self.stopped:
             if not first:
-                await asyncio.sleep(RETRY_SECONDS)
+                await self.next_cron()
                 if self.stopped:
                     return
             first = False
@@ -215,6 +214,16 @@ class MasterLink:
             self.drop()
 
     stopped = False
+    cron_ran = None             # a future the replication cron resolves when it next runs
+
+    async def next_cron(self):
+        """Until the replication cron's next run, where Redis connects again after a failure
+        (on REPLICAOF it connects at once)."""
+        self.cron_ran = self.server.loop.create_future()
+        try:
+            await self.cron_ran
+        finally:
+            self.cron_ran = None
 
     def alive(self):
         """After every wait: a link stopped meanwhile (REPLICAOF elsewhere) goes no further.
@@ -621,6 +630,8 @@ class MasterLink:
         self.writer.write(aof.encode_command([b"REPLCONF", b"ACK", b"%d" % offset]))
 
     def cron(self, now):
+        if self.cron_ran is not None and not self.cron_ran.done():
+            self.cron_ran.set_result(None)
         timeout = self.server.config.repl_timeout
         if self.state == "connected":
             if now - self.last_io > timeout:
