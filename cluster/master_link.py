@@ -66,9 +66,11 @@ class PayloadReader:
                 chunk = await asyncio.wait_for(self.reader.read(size),
                                                self.timeout if not parts else IDLE_FEED)
             except asyncio.TimeoutError:
-                if not parts:
-                    raise
-                break                    # the master paused: parse what is here
+                if parts:
+                    break                # the master paused: parse what is here
+                # repl-timeout without a byte: the read fails as Redis's, timed out
+                self.error = "Resource temporarily unavailable"
+                chunk = b""
             except OSError as exc:
                 self.error = exc.strerror or str(exc)
                 chunk = b""
@@ -214,6 +216,7 @@ class MasterLink:
             self.drop()
 
     stopped = False
+    loading_from_socket = False     # a diskless load is reading the payload
     cron_ran = None             # a future the replication cron resolves when it next runs
 
     async def next_cron(self):
@@ -477,6 +480,7 @@ class MasterLink:
         server = self.server
         snapshots = server.snapshots
         payload = PayloadReader(self, mark is None)
+        self.loading_from_socket = True
         loader = rdb.RdbLoader.streaming(server.config, databases=len(server.dbs),
                                          string_runs=True)
         dbs = libraries = None
@@ -524,6 +528,8 @@ class MasterLink:
             if beside:
                 log.notice("MASTER <-> REPLICA sync: Discarding temporary DB in background")
             raise
+        finally:
+            self.loading_from_socket = False
         self.pending_stream = rest
         if beside:
             self.replication.attach_to_new_master()
@@ -639,7 +645,9 @@ class MasterLink:
                 self.abort()
                 return
             self.send_ack()
-        elif self.state == "sync" and self.transfer_last_io and now - self.transfer_last_io > timeout:
+        # (a diskless load reads only as fast as it loads; its reads time out by themselves)
+        elif (self.state == "sync" and self.transfer_last_io and not self.loading_from_socket
+              and now - self.transfer_last_io > timeout):
             log.warning("Timeout receiving bulk data from MASTER... If the problem persists try "
                         "to set the 'repl-timeout' parameter in redis.conf to a larger value.")
             self.abort()
