@@ -725,6 +725,90 @@ def test_every_truncation_fails_at_redis_check_offset(tmp_dir):
         assert our_check(path) == redis_check(path), cut
 
 
+def streamed(data, sizes, config=None, cut=None, **options):
+    """The records of a streaming loader fed `data` in pieces of the sizes drawn from
+    `sizes` (an iterator), NEED_MORE left out; `cut`: the input ends after that many bytes."""
+    loader = rdb.RdbLoader.streaming(config or Config(), **options)
+    end = len(data) if cut is None else cut
+    fed = 0
+    records = []
+    for record in loader:
+        if record is rdb.NEED_MORE:
+            if fed >= end:
+                loader.end_of_input()
+                continue
+            size = next(sizes)
+            loader.feed(data[fed:min(end, fed + size)])
+            fed = min(end, fed + size)
+            continue
+        records.append(record)
+    return records, loader
+
+
+def comparable(records):
+    """Records with the keys of KeyRun records spelt out one by one, values made plain."""
+    out = []
+    for record in records:
+        if isinstance(record, rdb.KeyRun):
+            expires = dict(record.expires)
+            for i, (key, value) in enumerate(zip(record.keys, record.values)):
+                out.append(("key", record.db, key, plain(value), expires.get(i)))
+        elif isinstance(record, rdb.Key):
+            out.append(("key", record.db, record.key, plain(record.value), record.expire_ms))
+        else:
+            out.append(record)
+    return out
+
+
+HUGE = random.Random(1).randbytes(200000)
+
+
+def big_file():
+    databases = sample_databases()
+    databases[0].data.update((b"key:%d" % i, b"v" * (i % 300)) for i in range(3000))
+    databases[0].data[b"huge"] = HUGE
+    databases[2].expires[b"x"] = 4102444800000
+    return rdb.rdb_bytes(databases, Config(rdbcompression=False), ctime=1700000000,
+                         functions=[FUNCTION_CODE])
+
+
+@pytest.mark.parametrize("string_runs", [False, True])
+def test_streaming_loader_reads_what_the_whole_file_gives(string_runs):
+    """Fed in pieces of any size, one byte up to the whole file, a streaming loader gives
+    the records of the whole file (a record cut short is read again once complete), its
+    offset ends at the file's end and the checksum is verified."""
+    rng = random.Random(7)
+    for data in (small_file(), big_file()):
+        whole = comparable(load_records(data, string_runs=string_runs))
+        for sizes in (iter(lambda: 1, None), iter(lambda: rng.randint(1, 5000), None),
+                      iter(lambda: 64 * 1024, None), iter(lambda: len(data), None)):
+            if len(data) > 100000 and next(sizes) == 1:
+                continue                     # byte by byte: the small file is enough
+            records, loader = streamed(data, sizes, string_runs=string_runs)
+            assert comparable(records) == whole
+            assert loader.offset == len(data) and loader.buffered() == 0
+
+
+def test_streaming_loader_cut_short_or_corrupt():
+    """Input that ends inside a record is Redis's short read at the record's offset, once
+    the caller says nothing more comes; a flipped byte fails the checksum as for a file."""
+    data = big_file()
+    rng = random.Random(3)
+    for cut in sorted(rng.sample(range(1, len(data)), 40)) + [len(data) - 1]:
+        with pytest.raises(rdb.RdbLoadError) as info:
+            streamed(data, iter(lambda: rng.randint(1, 70000), None), cut=cut)
+        error = info.value
+        assert error.message in (rdb.UNEXPECTED_EOF,
+                                 "Failed loading library, Failed loading library payload")
+        assert rdb.SHORT_READ in error.log_lines and error.offset <= cut
+        assert error.offset == load_error(data[:cut]).offset
+    flipped = bytearray(data)
+    flipped[data.index(HUGE) + 1000] ^= 0xFF
+    with pytest.raises(rdb.RdbLoadError) as info:
+        streamed(bytes(flipped), iter(lambda: 4096, None))
+    assert info.value.message == "RDB CRC error"
+
+
 def test_checksum_mismatch_and_switches():
     data = small_file()
     for position in range(len(data) - 8, len(data)):
