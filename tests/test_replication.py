@@ -94,9 +94,9 @@ def wait_until(predicate, what, timeout=STATE_WAIT, interval=0.02):
         time.sleep(interval)
 
 
-def wait_link_up(replica):
+def wait_link_up(replica, timeout=STATE_WAIT):
     wait_until(lambda: info(replica).get("master_link_status") == "up",
-               "master_link_status:up on port %d" % replica.port)
+               "master_link_status:up on port %d" % replica.port, timeout)
 
 
 def wait_replicas_online(master, count):
@@ -1102,6 +1102,9 @@ def test_keys_loaded_with_a_ttl_wait_for_the_master(start_server):
 
 # -- diskless load: the payload parsed as it arrives ----------------------------------------------
 
+LOAD_WAIT = 90.0        # seconds for ~30 MB to load once the delay is lifted (pure twins, busy CI)
+
+
 def start_slow_diskless_sync(start_server, replica_kind, *replica_args):
     """A diskless master with ~30 MB of keys and a swapdb replica that loads them slowly
     (key-load-delay): the full sync is under way when this returns."""
@@ -1116,7 +1119,7 @@ def start_slow_diskless_sync(start_server, replica_kind, *replica_args):
     return master, replica
 
 
-@pytest.mark.timeout(90)
+@pytest.mark.timeout(240)
 @pytest.mark.parametrize("replica_kind", ["ours", "redis"])
 def test_diskless_load_reads_the_socket_as_fast_as_it_loads(start_server, replica_kind):
     """A replica parsing the payload as it arrives reads no faster than it loads: with a
@@ -1128,13 +1131,13 @@ def test_diskless_load_reads_the_socket_as_fast_as_it_loads(start_server, replic
     assert "Diskless rdb transfer, done reading from pipe" not in master.log()
     assert info(replica)["master_link_status"] == "down"
     command(replica, "CONFIG", "SET", "key-load-delay", "0")
-    wait_link_up(replica)
+    wait_link_up(replica, LOAD_WAIT)
     assert_same_dataset(master, replica)
     assert command(replica, "GET", "mine") == b"$-1\r\n"
     master.wait_for_log("Diskless rdb transfer, done reading from pipe, 1 replicas still up.")
 
 
-@pytest.mark.timeout(90)
+@pytest.mark.timeout(240)
 @pytest.mark.parametrize("replica_kind", ["ours", "redis"])
 def test_diskless_load_cut_short_keeps_the_old_data(start_server, replica_kind):
     """The master drops a replica in the middle of its diskless load: the load fails as a
@@ -1154,11 +1157,11 @@ def test_diskless_load_cut_short_keeps_the_old_data(start_server, replica_kind):
             "connection error, resuming operation." in log)
     assert "Failed trying to load the MASTER synchronization DB from socket" in log
     command(master, "CONFIG", "SET", "repl-diskless-sync-delay", "0")
-    wait_link_up(replica)
+    wait_link_up(replica, LOAD_WAIT)
     assert_same_dataset(master, replica)
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(180)
 def test_a_slow_load_still_serves_events_every_interval_bytes(start_server):
     """loading-process-events-interval-bytes: with a key-load-delay of a second per key, a
     replica loading its master's payload still answers between keys (-LOADING), and a
@@ -1170,5 +1173,5 @@ def test_a_slow_load_still_serves_events_every_interval_bytes(start_server):
     assert command(replica, "PING").startswith(b"-LOADING")
     assert time.monotonic() - started < 8
     command(replica, "CONFIG", "SET", "key-load-delay", "0")
-    wait_link_up(replica)
+    wait_link_up(replica, LOAD_WAIT)
     assert_same_dataset(master, replica)
