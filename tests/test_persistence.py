@@ -338,9 +338,9 @@ def test_clients_get_loading_errors_while_a_big_file_loads(servers, tmp_path, so
         client.config_set("appendonly", "yes")       # its rewrite writes the whole dataset
         srv.wait_for_log("Background AOF rewrite finished successfully", timeout=60)
     srv.stop()
-    # A sleep once in ten keys on average keeps the load going for a couple of seconds however
+    # A sleep once in five keys on average keeps the load going for seconds however
     # fast the machine: the client must connect while it runs.
-    extra += ["--key-load-delay", "-10"]
+    extra += ["--key-load-delay", "-5"]
     # Start without waiting for the port: the first replies may come during loading.
     port = free_port()
     log_path = tmp_path / "loading.log"
