@@ -513,6 +513,9 @@ class Replication:
         self.cached_master = False
         self.stream.selected_db = -1
         self.backlog_empty_since = time.time()
+        # Our replicas reconnect to learn the new replication ID from +CONTINUE (a partial
+        # resync: the history up to here is replid2's), as Redis's replicationUnsetMaster.
+        self.disconnect_replicas()
         self.update_sink()
         self.link_state_changed()
 

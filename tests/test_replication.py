@@ -429,6 +429,29 @@ def test_chain_of_replicas(start_server):
     assert info(c)["master_replid"] == info(a)["master_replid"]
 
 
+
+@pytest.mark.parametrize("kind", ["ours", "redis"])
+def test_promotion_makes_the_replicas_below_resync_partially(start_server, kind):
+    """REPLICAOF NO ONE in the middle of a chain A→B→C: B drops C so that it learns B's new
+    replication ID, and C continues with a partial resync (Redis's replicationUnsetMaster)."""
+    start = start_ours if kind == "ours" else start_redis
+    a = start(start_server)
+    b = start(start_server, *replica_of(a))
+    c = start(start_server, *replica_of(b))
+    wait_link_up(b)
+    wait_link_up(c)
+    assert a.client().set("k", "v")
+    wait_until(lambda: c.client().get("k") == b"v", "the write on C")
+    full_syncs = stat(b, "sync_full")          # C's first sync from B
+    assert b.client().execute_command("REPLICAOF", "NO", "ONE")
+    wait_until(lambda: stat(b, "sync_partial_ok") == 1, "C continuing with B")
+    wait_link_up(c)
+    assert stat(b, "sync_full") == full_syncs
+    assert info(c)["master_replid"] == info(b)["master_replid"] != info(a)["master_replid"]
+    assert b.client().set("after", "promotion")
+    wait_until(lambda: c.client().get("after") == b"promotion", "a write on B read on C")
+
+
 # -- 4: partial resync, and a replica that comes back without its data ------------------------
 
 @pytest.mark.timeout(60)
