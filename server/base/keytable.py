@@ -4,12 +4,14 @@ random keys).
 
 A dict cannot resume iteration at a position, so the table also logs the name
 of every key it adds (KeyLog below): SCAN's cursor space and RANDOMKEY's sample
-space. The clocks are a second dict. Both cost memory and time the native table
-does not spend; the pure path is the reference for behaviour, not for speed.
+space, and the clock at which each key was added. A key overwritten or accessed
+since keeps its clock in a second dict. Both cost memory and time the native
+table does not spend; the pure path is the reference for behaviour, not speed.
 """
 import random
 from array import array
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
+from itertools import chain, compress
 
 CLOCK_MASK = (1 << 24) - 1      # clocks are kept modulo 2**24 seconds, as Redis keeps them
 SCAN_VISITS_PER_COUNT = 10      # one SCAN call visits at most COUNT*10 entries
@@ -34,8 +36,10 @@ class KeyLog:
     """Key names in the order they were added, numbered: the SCAN cursor space
     and the RANDOMKEY sample space.
 
-    A SCAN cursor holds the sequence number of the next entry to visit: finding
-    it is a binary search, and one call visits at most COUNT*10 entries, so
+    A Python dict cannot resume iteration at a position, so each database
+    also logs the name of every key it adds here (one list append). A SCAN
+    cursor holds the sequence number of the next entry to visit: finding it
+    is a binary search, and one call visits at most COUNT*10 entries, so
     COUNT bounds the work of a call.
 
     Deleting a key leaves its entry behind, stale (the key is gone from the
@@ -53,13 +57,75 @@ class KeyLog:
 
     Entries kept by the last compaction store their numbers in an int64
     array; entries appended since are numbered implicitly from tail_seq.
+
+    Keys are logged in the order they were added, so the LRU clock at which
+    each was added is a step function of its number: clock_seqs[i] is the
+    first number logged at clocks[i]. One pair per second in which keys were
+    added, instead of one clock per key.
     """
-    __slots__ = ("keys", "seqs", "tail_seq")
+    __slots__ = ("keys", "seqs", "tail_seq", "clock_seqs", "clocks", "last_clock")
 
     def __init__(self, first_seq=1):
         self.keys = []
         self.seqs = array("q")
         self.tail_seq = first_seq      # the number of keys[len(seqs)]
+        self.clock_seqs = array("q")   # first number logged at clocks[i]
+        self.clocks = array("q")
+        self.last_clock = None         # clocks[-1]: checked on every append
+
+    def append(self, key, clock):
+        """Log a key just added to the data dict at LRU clock `clock`."""
+        self.keys.append(key)
+        if clock != self.last_clock:
+            self.mark_clock(self.next_seq() - 1, clock)
+
+    def extend(self, keys, clock):
+        """Log keys just added together at LRU clock `clock`."""
+        if not keys:
+            return
+        first = self.next_seq()
+        self.keys.extend(keys)
+        if clock != self.last_clock:
+            self.mark_clock(first, clock)
+
+    def mark_clock(self, seq, clock):
+        """Keys numbered from seq on were added at clock."""
+        self.clock_seqs.append(seq)
+        self.clocks.append(clock)
+        self.last_clock = clock
+
+    def creation_clock(self, key):
+        """The clock at which key's newest entry was logged, None when it has none.
+
+        A walk of the log at C speed (list.index): this serves OBJECT IDLETIME
+        and DEBUG OBJECT for keys not accessed since they were added."""
+        keys = self.keys
+        i = -1
+        try:
+            while True:
+                i = keys.index(key, i + 1)
+        except ValueError:
+            pass
+        if i < 0:
+            return None
+        step = bisect_right(self.clock_seqs, self.seq_at(i)) - 1
+        return self.clocks[step] if step >= 0 else None
+
+    def creation_clocks(self, data):
+        """(key, clock added) for every key of data in the log, newest entries first."""
+        keys, clock_seqs, clocks = self.keys, self.clock_seqs, self.clocks
+        step = len(clocks) - 1
+        seen = set()
+        for i in range(len(keys) - 1, -1, -1):
+            key = keys[i]
+            if key in seen or key not in data:
+                continue
+            seen.add(key)
+            seq = self.seq_at(i)
+            while step >= 0 and clock_seqs[step] > seq:
+                step -= 1
+            if step >= 0:
+                yield key, clocks[step]
 
     def __len__(self):
         return len(self.keys)
@@ -125,31 +191,59 @@ class KeyLog:
                 self.compact(data)
         return next(iter(data), None)
 
-    def compact(self, data, renumber=False):
-        """Drop stale entries, keeping numbers (renumbering when they ran out)."""
+    def compact(self, data, renumber=False, clock=None):
+        """Drop stale entries, keeping numbers (renumbering when they ran out),
+        and log the keys that reached `data` without being logged (as added at
+        `clock` when given)."""
         keys = self.keys
         next_seq = self.next_seq()
-        live = [key in data for key in keys]
-        kept_keys = [key for key, alive in zip(keys, live) if alive]
-        all_seqs = list(self.seqs) + list(range(self.tail_seq, next_seq))
-        kept_seqs = [seq for seq, alive in zip(all_seqs, live) if alive]
-        if len(set(kept_keys)) != len(kept_keys):
+        all_seqs = chain(self.seqs, range(self.tail_seq, next_seq))
+        live = list(map(data.__contains__, keys))
+        kept_keys = list(compress(keys, live))
+        kept_seqs = array("q", compress(all_seqs, live))
+        distinct = set(kept_keys)
+        if len(distinct) != len(kept_keys):
             # A key deleted and added again has several entries: keep its newest.
             newest = sorted({key: i for i, key in enumerate(kept_keys)}.values())
             kept_keys = [kept_keys[i] for i in newest]
-            kept_seqs = [kept_seqs[i] for i in newest]
+            kept_seqs = array("q", [kept_seqs[i] for i in newest])
+        self._compact_clocks(kept_seqs, renumber)
+        if len(distinct) < len(data):
+            missing = [key for key in data if key not in distinct]
+            if clock is not None and clock != self.last_clock:
+                self.mark_clock(len(kept_seqs) + 1 if renumber else next_seq, clock)
+            kept_keys.extend(missing)
+            kept_seqs.extend(range(next_seq, next_seq + len(missing)))
+            next_seq += len(missing)
         self.keys = kept_keys
         if renumber:
             self.seqs = array("q")
             self.tail_seq = 1
         else:
-            self.seqs = array("q", kept_seqs)
+            self.seqs = kept_seqs
             self.tail_seq = next_seq
+
+    def _compact_clocks(self, kept_seqs, renumber):
+        """Keep the clock steps some kept entry falls in; renumbered, a step starts
+        at the new number of its first kept entry."""
+        clock_seqs, clocks = self.clock_seqs, self.clocks
+        new_seqs, new_clocks = array("q"), array("q")
+        for step in range(len(clocks)):
+            first = bisect_left(kept_seqs, clock_seqs[step])
+            end = (bisect_left(kept_seqs, clock_seqs[step + 1]) if step + 1 < len(clocks)
+                   else len(kept_seqs))
+            if first < end:
+                new_seqs.append(first + 1 if renumber else clock_seqs[step])
+                new_clocks.append(clocks[step])
+        self.clock_seqs, self.clocks = new_seqs, new_clocks
+        self.last_clock = new_clocks[-1] if new_clocks else None
 
 
 class KeyTable(dict):
     """A dict of keys to values that also answers clock_of, touch_key, set_clock_of, scan
-    and random_key as native/keytable.pyx's table does."""
+    and random_key as native/keytable.pyx's table does. A key's clock is the one the log
+    noted when it was added until it is overwritten or accessed; from then on it sits in
+    `clocks` (so keys written once cost no second dict entry)."""
     __slots__ = ("log", "clocks")
 
     def __init__(self):
@@ -158,23 +252,25 @@ class KeyTable(dict):
         self.clocks = {}
 
     def __setitem__(self, key, value):
-        if key not in self:
-            self.log.keys.append(key)
+        if key in self:
+            self.clocks[key] = _clock_seconds
+        else:
+            self.log.append(key, _clock_seconds)
         dict.__setitem__(self, key, value)
-        self.clocks[key] = _clock_seconds
 
     def __delitem__(self, key):
         dict.__delitem__(self, key)
         self._forget(key)
 
     def pop(self, key, *default):
+        present = key in self
         value = dict.pop(self, key, *default)
-        if key in self.clocks:
+        if present:
             self._forget(key)
         return value
 
     def _forget(self, key):
-        del self.clocks[key]
+        self.clocks.pop(key, None)
         if len(self.log) > 2 * len(self) + 1024:
             self.log.compact(self)
 
@@ -188,9 +284,13 @@ class KeyTable(dict):
             self.clocks[key] = _clock_seconds
 
     def clock_of(self, key):
+        if key not in self:
+            return None
         clock = self.clocks.get(key)
         if clock is None:
-            return None
+            clock = self.log.creation_clock(key)
+            if clock is None:
+                return None
         return _clock_seconds - ((_clock_seconds - clock) & CLOCK_MASK)
 
     def set_clock_of(self, key, seconds):
