@@ -162,7 +162,15 @@ class AppendOnly:
         snapshots = server.snapshots
 
         def new_fake_client():
-            return AofClient(server).run
+            run = AofClient(server).run
+            delay = server.config.key_load_delay
+            if not delay:
+                return run
+
+            def run_then_delay(argv):     # key-load-delay slows each command (debugDelay)
+                run(argv)
+                rdb.debug_delay(delay)
+            return run_then_delay
 
         def load_rdb(f, name):
             data = f.read()
