@@ -618,7 +618,7 @@ class Server(ServerCore):
                 log.warning("Failed listening on port %d (TCP), aborting." % port)
                 sys.exit(1)
             for sock in sockets:
-                self.listeners.append(loop.run_until_complete(self.serve_tcp(sock)))
+                self.listeners.append(loop.run_until_complete(self.serve_tcp(sock, False)))
         self.tcp_listening = bool(self.listeners)
         if self.config.unixsocket:
             try:
@@ -629,15 +629,20 @@ class Server(ServerCore):
                 sys.exit(1)
             self.listeners.append(loop.run_until_complete(
                 loop.create_unix_server(self.new_client, sock=sock,
-                                        backlog=self.config.tcp_backlog)))
+                                        backlog=self.config.tcp_backlog, start_serving=False)))
         if not self.listeners:
             log.warning("Configured to not listen anywhere, exiting.")
             sys.exit(1)
+        # Accepting starts once every listener exists: a client that connected to the first
+        # one must not run a command (a SHUTDOWN) while the loop turns to create the next.
+        loop.run_until_complete(asyncio.gather(*(listener.start_serving()
+                                                 for listener in self.listeners)))
 
-    def serve_tcp(self, sock):
+    def serve_tcp(self, sock, start_serving=True):
         """The loop's server on a bound TCP socket (a coroutine). The loop calls listen() on
         it anew, with a backlog of 100 unless told: tcp-backlog is given again."""
-        return self.loop.create_server(self.new_client, sock=sock, backlog=self.config.tcp_backlog)
+        return self.loop.create_server(self.new_client, sock=sock, backlog=self.config.tcp_backlog,
+                                       start_serving=start_serving)
 
     def close_listeners(self):
         for listener in self.listeners:
