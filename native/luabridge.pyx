@@ -917,7 +917,10 @@ cdef class Bridge:
         self.server = engine.server
         self.core = engine.server if isinstance(engine.server, ServerCore) else None
         self.client = engine.client
-        self.client_dict = _dict_of(engine.client, ("db", "resp", "user", "acl_user", "is_master"))
+        # The script client's db, resp and user are instance attributes; acl_user and
+        # is_master are fields of its ClientCore base.
+        self.client_dict = (_dict_of(engine.client, ("db", "resp", "user"))
+                            if isinstance(engine.client, ClientCore) else None)
         self.engine_dict = _dict_of(engine, ("running",))
         config = getattr(engine.server, "config", None)
         self.config_dict = _dict_of(config, ("maxmemory", "busy_reply_threshold"))
@@ -998,8 +1001,8 @@ cdef class Bridge:
         if _dict_value(client_dict, "resp") != 2:     # redis.setresp(3) in the previous script
             self.client.set_resp(2)
         PyDict_SetItem(client_dict, "user", _slot_value(caller, self.caller_user))
-        PyDict_SetItem(client_dict, "acl_user", None)
-        PyDict_SetItem(client_dict, "is_master", core.is_master)
+        (<ClientCore>self.client).acl_user = None
+        (<ClientCore>self.client).is_master = core.is_master
         PyByteArray_Resize(self.writer._buf, 0)
         ctx = RunContext.__new__(RunContext)
         ctx.caller = caller

@@ -67,7 +67,7 @@ from lupa import lua51
 
 from protocol.parser import split_args
 from server.base import native_bridge
-from server.base.native_bridge import parse_int
+from server.base.native_bridge import ClientCore, parse_int
 from server.base.dispatch import TARGET_AOF, TARGET_REPLICAS
 from server.commands.fake_client import FakeClient
 from server.commands.lua_bytecode import strip_debug_info
@@ -650,8 +650,10 @@ def disk_error_of(server, flagged=False):
     return (errors.get("rdb") or errors.get("aof"))[1 if flagged else 0]
 
 
-class ScriptClient(FakeClient):
-    """The connection-less client scripts run their commands as."""
+class ScriptClient(FakeClient, ClientCore):
+    """The connection-less client scripts run their commands as. Built on ClientCore, the
+    native dispatch reaches the fields every command touches (argv, last_command,
+    acl_user ...) without attribute lookups; it never reads or writes a connection."""
 
     def __init__(self, server):
         super().__init__(server, native_bridge.ReplyWriter(2, server.count_error))
