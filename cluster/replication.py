@@ -29,7 +29,7 @@ import time
 from cluster.backlog import ReplicationBacklog
 from persistence import aof, children, rdb
 from server.base.log import log
-from server.commands import blocking, functions
+from server.commands import blocking, functions, transactions
 
 WAIT_BGSAVE_START, WAIT_BGSAVE_END, SEND_BULK, ONLINE = range(4)
 STATE_NAMES = {WAIT_BGSAVE_START: "wait_bgsave", WAIT_BGSAVE_END: "wait_bgsave",
@@ -553,10 +553,8 @@ class Replication:
         server.set_command_check(self.refuse_when_stale, refusing)
 
     def refuse_when_stale(self, client, cmd, argv):
-        if client.is_master:
-            return None
-        flags = functions.declared_flags(self.server, cmd, argv)
-        if ("allow-stale" in flags) if flags is not None else ("stale" in cmd.flags):
+        # EXEC's flags are those of what it queued: the link may have gone down since.
+        if client.is_master or "stale" in transactions.checked_flags(client, cmd, argv):
             return None
         return ("MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to "
                 "'no'.")
@@ -739,7 +737,6 @@ class Replication:
         server.set_command_check(self.refuse_without_replicas, bool(refusing))
 
     def refuse_without_replicas(self, client, cmd, argv):
-        from server.commands import transactions
         if client.is_master or "write" not in transactions.checked_flags(client, cmd, argv):
             return None
         return NOREPLICAS
