@@ -989,13 +989,15 @@ class Config:
 
     # -- CONFIG REWRITE ------------------------------------------------------
 
-    def rewrite(self, path, extra_lines=None):
+    def rewrite(self, path, extra_lines=None, omit=()):
         """Rewrite the config file in place, keeping comments and order (rewriteConfig).
 
-        extra_lines: {directive: [lines]} other subsystems own (user, sentinel …)."""
+        extra_lines: {directive: [lines]} other subsystems own (user, sentinel …);
+        omit: directives whose lines are dropped (a sentinel keeps no `save`)."""
         state = RewriteState.read(path)
         for directive in DIRECTIVES:
-            lines = directive.rewrite(getattr(self, directive.attr), directive.name)
+            lines = (None if directive.name in omit else
+                     directive.rewrite(getattr(self, directive.attr), directive.name))
             for line, force in lines or ():
                 state.rewrite_line(directive.name, line, force)
             state.mark_processed(directive.name)
