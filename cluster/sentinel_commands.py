@@ -447,11 +447,8 @@ def cmd_sentinel_set(client, argv):
             elif name == "rename-command" and more > 1:
                 old, new = _text(argv[j + 1]), _text(argv[j + 2])
                 j += 2
-                if not old or not new:
-                    raise CommandError("ERR Invalid argument '%s' for SENTINEL SET '%s'"
-                                       % (new if not old and new else "", option)
-                                       if not old else
-                                       "ERR Invalid argument '' for SENTINEL SET '%s'" % option)
+                if not old or not new:      # Redis names the empty one
+                    raise CommandError("ERR Invalid argument '' for SENTINEL SET '%s'" % option)
                 ri.renamed_commands.pop(old.lower(), None)
                 if old.lower() != new.lower():
                     ri.renamed_commands[old.lower()] = new

@@ -130,6 +130,9 @@ def load_config(args, sentinel_mode=False):
         check_loaded_config(config)
         if sentinel_mode:
             config.sentinel = sentinel_service.load(config)
+        elif config.sentinel_lines:
+            _, lineno, line = config.sentinel_lines[0]
+            raise ConfigFileError(lineno, line, "sentinel directive while not in sentinel mode")
     except (ConfigFileError, ConfigError, RenameError) as exc:
         fatal_config(exc)
     except SystemExit as exc:   # an include that cannot be read

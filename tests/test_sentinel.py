@@ -178,6 +178,11 @@ def test_bad_sentinel_directive_is_a_fatal_config_error(tmp_path):
     if REFERENCE_BINARY:
         reference = run_server([str(conf), "--sentinel"], reference=True, timeout=15)
         assert reference.stderr == ours.stderr
+    # Not in sentinel mode, a sentinel line is an error of its own.
+    conf.write_text("sentinel monitor m 127.0.0.1 6379 1\n")
+    ours = run_server([str(conf)], timeout=15)
+    assert ours.returncode == 1
+    assert b"sentinel directive while not in sentinel mode" in ours.stderr
 
 
 def test_state_survives_a_restart(deployment):
