@@ -649,7 +649,14 @@ class Sentinel:
             self.send_auth_if_needed(ri, link.pc)
             self._discard(ri, link.pc, [ri.command_name("CLIENT"), "SETNAME",
                                         "sentinel-%s-pubsub" % self.myid[:8]])
-            link.pc.command([ri.command_name("SUBSCRIBE"), HELLO_CHANNEL])
+            pc = link.pc
+
+            def subscribed(reply, pc=pc):
+                # Refused (NOAUTH, a wrong password): the link is dropped and made again,
+                # as hiredis drops a subscribed context that gets an error.
+                if isinstance(reply, hiredis.ReplyError):
+                    link.close_connection(pc)
+            pc.command([ri.command_name("SUBSCRIBE"), HELLO_CHANNEL], subscribed)
         if link.cc is not None and (ri.flags & SENTINEL or link.pc is not None):
             link.disconnected = False
 
