@@ -19,6 +19,7 @@ import time
 import hiredis
 
 from cluster.sentinel_link import InstanceLink, mstime
+from protocol.parser import quote_arg
 from server.base.glob import glob_match
 from server.base.log import LEVELS, log
 
@@ -539,7 +540,7 @@ class Sentinel:
             for old, new in master.renamed_commands.items():
                 add("rename-command", "%s %s %s" % (name, old, new))
         add("current-epoch", "%d" % self.current_epoch)
-        add("announce-ip", _repr(self.announce_ip) if self.announce_ip else None)
+        add("announce-ip", quote_arg(self.announce_ip) if self.announce_ip else None)
         add("announce-port", "%d" % self.announce_port if self.announce_port else None)
         add("sentinel-user", self.sentinel_auth_user)
         add("sentinel-pass", self.sentinel_auth_pass)
@@ -599,15 +600,15 @@ class Sentinel:
 
     def _discard(self, ri, conn, args):
         link = ri.link
-        if conn.command(args, lambda reply: self._count_reply(link, conn)):
+        if conn.command(args, lambda reply: self._count_reply(link)):
             link.pending_commands += 1
             return True
         return False
 
     @staticmethod
-    def _count_reply(link, conn):
-        if link.cc is conn:
-            link.pending_commands -= 1
+    def _count_reply(link):
+        # A closed connection calls nothing back, so a reply is always one still counted.
+        link.pending_commands -= 1
 
     def reconnect(self, ri):
         link = ri.link
@@ -1448,23 +1449,6 @@ def _yesno(text):
     if lowered == "no":
         return False
     return None
-
-
-def _repr(text):
-    """A value quoted as Redis's sdscatrepr quotes it."""
-    out = ['"']
-    for ch in text.encode("utf-8", "surrogateescape"):
-        c = chr(ch)
-        if c in '\\"':
-            out.append("\\" + c)
-        elif c in "\n\r\t\a\b":
-            out.append(repr(c)[1:-1])
-        elif 32 <= ch < 127:
-            out.append(c)
-        else:
-            out.append("\\x%02x" % ch)
-    out.append('"')
-    return "".join(out)
 
 
 def _reply_text(reply):

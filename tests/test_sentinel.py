@@ -382,23 +382,13 @@ def test_mixed_sentinels_agree(deployment):
     assert len(epochs) == 1
 
 
-def test_reference_sentinels_fail_over_our_servers(deployment):
+@pytest.mark.parametrize("sentinels_of, servers_of", [("redis", "ours"), ("ours", "redis")])
+def test_failover_across_implementations(deployment, sentinels_of, servers_of):
+    """Redis's sentinels fail our servers over, and ours fail Redis's servers over."""
     require_reference()
-    dep = deployment()
+    dep = deployment(reference_servers=servers_of == "redis")
     for _ in range(3):
-        dep.start_sentinel(reference=True, quorum=2)
-    dep.wait_sentinels_know_each_other()
-    elapsed, address = failover_and_follow(dep)
-    other = [r for r in dep.replicas if r.port != address[1]][0]
-    wait_until(lambda: other.client().info("replication")["master_port"] == address[1], 20,
-               "the other replica reconfigured")
-
-
-def test_our_sentinels_fail_over_reference_servers(deployment):
-    require_reference()
-    dep = deployment(reference_servers=True)
-    for _ in range(3):
-        dep.start_sentinel(quorum=2)
+        dep.start_sentinel(reference=sentinels_of == "redis", quorum=2)
     dep.wait_sentinels_know_each_other()
     elapsed, address = failover_and_follow(dep)
     other = [r for r in dep.replicas if r.port != address[1]][0]
