@@ -302,6 +302,8 @@ def main(argv=None, force_sentinel=False):
         return 1
     from cluster.sentinel_service import is_sentinel_mode
     sentinel_mode = force_sentinel or is_sentinel_mode(args, sys.argv[0] if sys.argv else "")
+    if sentinel_mode:
+        log.server_pid, log.role = os.getpid(), "X"     # every line of a sentinel says X
     config, config_file = load_config(args, sentinel_mode)
     if sentinel_mode:
         from cluster import sentinel_service

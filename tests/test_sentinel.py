@@ -8,7 +8,8 @@ replies have Redis's shapes and errors; the state survives a restart.
 """
 import os
 import shutil
-import socket
+import subprocess
+import sys
 import tempfile
 import time
 
@@ -16,7 +17,8 @@ import pytest
 import redis
 from redis.sentinel import Sentinel
 
-from harness import REFERENCE_BINARY, ServerProcess, _is_free, require_reference, run_server
+from harness import (REFERENCE_BINARY, ROOT, ServerProcess, _is_free, require_reference,
+                     run_server, server_env)
 
 DOWN_AFTER = 1000
 FAILOVER_TIMEOUT = 6000
@@ -157,6 +159,13 @@ def test_sentinel_needs_a_writable_config_file(tmp_path):
     result = run_server(["--sentinel", "--port", str(_port("sentinel"))], timeout=15)
     assert result.returncode == 1
     assert b"Sentinel needs config file on disk to save state. Exiting..." in result.stdout
+    assert b":X " in result.stdout
+    # pyredis-sentinel is the same process without --sentinel.
+    entry = subprocess.run([sys.executable, "-c", "import sys; from server.main import "
+                            "sentinel_main; sys.exit(sentinel_main([]))"], env=server_env(),
+                           capture_output=True, timeout=15, cwd=ROOT)
+    assert entry.returncode == 1
+    assert b"Sentinel needs config file on disk to save state. Exiting..." in entry.stdout
     conf = tmp_path / "ro.conf"
     conf.write_text("sentinel monitor m 127.0.0.1 6379 1\n")
     conf.chmod(0o444)
