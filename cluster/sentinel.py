@@ -21,7 +21,7 @@ import hiredis
 from cluster.sentinel_link import InstanceLink, mstime
 from protocol.parser import quote_arg
 from server.base.glob import glob_match
-from server.base.log import LEVELS, log
+from server.base.log import log
 
 DEFAULT_PORT = 26379
 HELLO_CHANNEL = b"__sentinel__:hello"
@@ -1418,9 +1418,6 @@ class Sentinel:
         usable = 1 + sum(1 for ri in master.sentinels.values()
                          if not ri.flags & (S_DOWN | O_DOWN))
         return usable, usable < master.quorum, usable < voters // 2 + 1
-
-    def log_level_enabled(self, level):
-        return LEVELS[level] >= log.level
 
 
 # -- small parsers with C's leniency ---------------------------------------------------

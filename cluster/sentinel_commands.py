@@ -6,9 +6,11 @@ stats and sentinel sections), ROLE and PUBLISH (which only takes hellos), and
 SENTINEL with its subcommands; every other command is unknown, as in Redis.
 """
 import dataclasses
+import os
 
 from cluster import sentinel as S
 from server.base.errors import CommandError
+from server.base.log import log
 from server.base.util import reply_help
 from server.commands import info as info_module
 from server.commands.table import COMMANDS, Command
@@ -324,7 +326,7 @@ def cmd_sentinel_failover(client, argv):
         raise CommandError("INPROG Failover already in progress")
     if sentinel.select_slave(ri) is None:
         raise CommandError("NOGOODSLAVE No suitable replica to promote")
-    S.log.warning("Executing user requested FAILOVER of '%s'" % ri.name)
+    log.warning("Executing user requested FAILOVER of '%s'" % ri.name)
     sentinel.start_failover(ri)
     ri.flags |= S.FORCE_FAILOVER
     client.reply.ok()
@@ -432,7 +434,7 @@ def cmd_sentinel_set(client, argv):
                         "ERR Reconfiguration of scripts path is denied for security reasons. "
                         "Check the deny-scripts-reconfig configuration directive in your "
                         "Sentinel configuration")
-                if value and not S.os.access(value, S.os.X_OK):
+                if value and not os.access(value, os.X_OK):
                     raise CommandError(
                         "ERR Notification script seems non existing or non executable"
                         if name == "notification-script" else
@@ -560,11 +562,11 @@ def cmd_sentinel_simulate_failure(client, argv):
         word = _text(arg).lower()
         if word == "crash-after-election":
             sentinel.simfailure_flags |= S.SIMFAILURE_CRASH_AFTER_ELECTION
-            S.log.warning("Failure simulation: this Sentinel will crash after being "
+            log.warning("Failure simulation: this Sentinel will crash after being "
                           "successfully elected as failover leader")
         elif word == "crash-after-promotion":
             sentinel.simfailure_flags |= S.SIMFAILURE_CRASH_AFTER_PROMOTION
-            S.log.warning("Failure simulation: this Sentinel will crash after promoting the "
+            log.warning("Failure simulation: this Sentinel will crash after promoting the "
                           "selected replica to master")
         elif word == "help":
             client.reply.array(2)
