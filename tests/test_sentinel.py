@@ -308,7 +308,9 @@ def test_pubsub_events_and_log_lines(deployment):
 # -- failover -----------------------------------------------------------------------------
 
 def test_failover_with_our_sentinels(deployment):
-    dep = deployment()
+    """The book's walk-through: a master and three replicas; the master goes offline, one
+    replica is promoted, the others replicate from it, the old master returns as a replica."""
+    dep = deployment(replicas=3)
     for _ in range(3):
         dep.start_sentinel(quorum=2)
     dep.wait_sentinels_know_each_other()
@@ -325,10 +327,10 @@ def test_failover_with_our_sentinels(deployment):
                         10, "+switch-master published")
     assert switch["data"] == b"mymaster 127.0.0.1 %d 127.0.0.1 %d" % (old.port, address[1])
     sub.close()
-    # The other replica follows the new master.
-    other = [r for r in dep.replicas if r.port != address[1]][0]
-    wait_until(lambda: other.client().info("replication")["master_port"] == address[1], 20,
-               "the other replica reconfigured")
+    # The other replicas follow the new master.
+    for other in [r for r in dep.replicas if r.port != address[1]]:
+        wait_until(lambda: other.client().info("replication")["master_port"] == address[1], 20,
+                   "the other replicas reconfigured")
     # The old master comes back and is turned into a replica of the new one.
     dep.master = dep.start_server(port=old.port, dir=old.dir)
     wait_until(lambda: dep.master.client().info("replication").get("master_port") == address[1],
