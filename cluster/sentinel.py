@@ -19,6 +19,7 @@ import time
 import hiredis
 
 from cluster.sentinel_link import InstanceLink, mstime
+from cluster.sentinel_scripts import ScriptQueue
 from protocol.parser import quote_arg
 from server.base.glob import glob_match
 from server.base.log import log
@@ -226,6 +227,7 @@ class Sentinel:
         self.sentinel_auth_user = None
         self.resolve_hostnames = False
         self.announce_hostnames = False
+        self.scripts = ScriptQueue(self)
 
     # -- addresses -----------------------------------------------------------------
 
@@ -345,6 +347,16 @@ class Sentinel:
         log.log(level, "%s %s" % (kind, msg))
         if level != "debug":
             self.server.pubsub.publish(kind.encode(), msg.encode("utf-8", "surrogateescape"))
+        if level == "warning" and ri is not None:
+            master = ri if ri.flags & MASTER else ri.master
+            if master is not None and master.notification_script:
+                self.scripts.schedule(master.notification_script, kind, msg)
+
+    def call_client_reconf_script(self, master, role, state, from_addr, to_addr):
+        if master.client_reconfig_script:
+            self.scripts.schedule(master.client_reconfig_script, master.name, role, state,
+                                  self.announce_addr(from_addr), "%d" % from_addr.port,
+                                  self.announce_addr(to_addr), "%d" % to_addr.port)
 
     # -- configuration ----------------------------------------------------------------
 
@@ -843,6 +855,7 @@ class Sentinel:
                 if self.simfailure_flags & SIMFAILURE_CRASH_AFTER_PROMOTION:
                     self.simulated_crash()
                 self.event("warning", "+failover-state-reconf-slaves", master)
+                self.call_client_reconf_script(master, "leader", "start", master.addr, ri.addr)
                 self.force_hello_update(master)
             else:
                 wait_time = self.timings.publish_period * 4
@@ -946,7 +959,10 @@ class Sentinel:
                 self.event("warning", "+switch-master", master, "%s %s %d %s %d" % (
                     master.name, self.announce_addr(master.addr), master.addr.port,
                     token[5], master_port), with_addr=False)
+                old_addr = master.addr.copy()
                 self.reset_master_and_change_address(master, token[5], master_port)
+                self.call_client_reconf_script(master, "observer", "start", old_addr,
+                                               master.addr)
         if si is not None:
             si.last_hello_time = mstime()
 
@@ -1395,6 +1411,9 @@ class Sentinel:
     def timer(self):
         self.check_tilt()
         self.handle_instances(self.masters)
+        self.scripts.run_pending()
+        self.scripts.collect_terminated()
+        self.scripts.kill_timed_out()
         # A new rate each time, so that sentinels started together drift apart.
         self.server.config.hz = 10 + random.randrange(10)
 

@@ -334,7 +334,7 @@ def cmd_sentinel_failover(client, argv):
 
 @subcommand("pending-scripts", 2, "Get information about pending scripts")
 def cmd_sentinel_pending_scripts(client, argv):
-    client.reply.array(0)       # notification scripts are not run
+    _sentinel(client).scripts.reply_pending(client.reply)
 
 
 @subcommand("monitor", 6, "Start monitoring", complexity="O(1)")
@@ -624,8 +624,8 @@ def cmd_info(client, argv):
                  "sentinel_tilt:%d" % int(sentinel.tilt),
                  "sentinel_tilt_since_seconds:%d" % (
                      (S.mstime() - sentinel.tilt_start_time) // 1000 if sentinel.tilt else -1),
-                 "sentinel_running_scripts:0",
-                 "sentinel_scripts_queue_length:0",
+                 "sentinel_running_scripts:%d" % sentinel.scripts.running,
+                 "sentinel_scripts_queue_length:%d" % len(sentinel.scripts.jobs),
                  "sentinel_simulate_failure_flags:%d" % sentinel.simfailure_flags]
         for i, ri in enumerate(sentinel.masters.values()):
             status = "odown" if ri.flags & S.O_DOWN else "sdown" if ri.flags & S.S_DOWN else "ok"

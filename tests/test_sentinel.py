@@ -50,11 +50,12 @@ def wait_until(predicate, timeout, what):
         time.sleep(0.05)
 
 
-def sentinel_conf(master_port, quorum, down_after=DOWN_AFTER, failover_timeout=FAILOVER_TIMEOUT):
+def sentinel_conf(master_port, quorum, down_after=DOWN_AFTER, failover_timeout=FAILOVER_TIMEOUT,
+                  extra=""):
     return ("sentinel monitor mymaster 127.0.0.1 %d %d\n"
             "sentinel down-after-milliseconds mymaster %d\n"
             "sentinel failover-timeout mymaster %d\n" % (master_port, quorum, down_after,
-                                                         failover_timeout))
+                                                         failover_timeout)) + extra
 
 
 class Deployment:
@@ -311,7 +312,17 @@ def test_failover_with_our_sentinels(deployment):
     """The book's walk-through: a master and three replicas; the master goes offline, one
     replica is promoted, the others replicate from it, the old master returns as a replica."""
     dep = deployment(replicas=3)
-    for _ in range(3):
+    # The first sentinel runs a notification and a client-reconfig script.
+    script_dir = tempfile.mkdtemp(prefix="pyredis-sentinel-test-")
+    dep.dirs.append(script_dir)
+    calls = os.path.join(script_dir, "calls")
+    script = os.path.join(script_dir, "script.sh")
+    with open(script, "w") as f:
+        f.write("#!/bin/sh\necho \"$@\" >> %s\n" % calls)
+    os.chmod(script, 0o755)
+    dep.start_sentinel(quorum=2, extra="sentinel notification-script mymaster %s\n"
+                       "sentinel client-reconfig-script mymaster %s\n" % (script, script))
+    for _ in range(2):
         dep.start_sentinel(quorum=2)
     dep.wait_sentinels_know_each_other()
     old = dep.master
@@ -338,6 +349,12 @@ def test_failover_with_our_sentinels(deployment):
     assert any("+convert-to-slave slave 127.0.0.1:%d" % old.port in s.log() for s in dep.sentinels)
     epochs = {s.client().sentinel_master("mymaster")["config-epoch"] for s in dep.sentinels}
     assert epochs == {1}
+    lines = wait_until(lambda: open(calls).read().splitlines(), 10, "scripts ran")
+    assert "+sdown master mymaster 127.0.0.1 %d" % old.port in lines
+    reconfig = [line for line in lines if line.startswith("mymaster ")]
+    assert reconfig and reconfig[0].split()[1] in ("leader", "observer")
+    assert reconfig[0].split()[2:] == ["start", "127.0.0.1", str(old.port), "127.0.0.1",
+                                       str(address[1])]
 
 
 def test_minority_cannot_fail_over(deployment):
