@@ -494,25 +494,19 @@ class Sentinel:
             ri.down_after_period = master.down_after_period
 
     def rewrite_lines(self):
-        """{option: [lines]} for CONFIG REWRITE (rewriteConfigSentinelOption): the state that
-        must survive a restart. Options with no line are still listed, so old lines go."""
-        out = {}
+        """(option, [lines]) pairs for the config rewrite (rewriteConfigSentinelOption): the
+        state that must survive a restart, master by master. Options with no line are
+        listed too, so that their old lines go."""
+        out = []
 
         def add(option, line=None):
-            lines = out.setdefault("sentinel " + option, [])
-            if line is not None:
-                lines.append("sentinel %s %s" % (option, line))
+            out.append(("sentinel " + option,
+                        [] if line is None else ["sentinel %s %s" % (option, line)]))
 
         add("myid", self.myid)
         add("deny-scripts-reconfig", None if self.deny_scripts_reconfig else "no")
         add("resolve-hostnames", "yes" if self.resolve_hostnames else None)
         add("announce-hostnames", "yes" if self.announce_hostnames else None)
-        for option in ("monitor", "down-after-milliseconds", "failover-timeout",
-                       "parallel-syncs", "notification-script", "client-reconfig-script",
-                       "auth-pass", "auth-user", "master-reboot-down-after-period",
-                       "config-epoch", "leader-epoch", "known-replica", "known-sentinel",
-                       "rename-command"):
-            add(option)
         for master in self.masters.values():
             addr = self.current_master_addr(master)
             name = master.name
@@ -556,6 +550,12 @@ class Sentinel:
         add("announce-port", "%d" % self.announce_port if self.announce_port else None)
         add("sentinel-user", self.sentinel_auth_user)
         add("sentinel-pass", self.sentinel_auth_pass)
+        for option in ("monitor", "down-after-milliseconds", "failover-timeout",
+                       "parallel-syncs", "notification-script", "client-reconfig-script",
+                       "auth-pass", "auth-user", "master-reboot-down-after-period",
+                       "config-epoch", "leader-epoch", "known-replica", "known-sentinel",
+                       "rename-command"):
+            add(option)     # gone with a removed master or an address switch
         return out
 
     def flush_config(self):
@@ -565,6 +565,7 @@ class Sentinel:
         extra = {}
         for hook in REWRITE_HOOKS:
             extra.update(hook(self.server))
+        extra = list(extra.items()) + self.rewrite_lines()
         saved_hz = config.hz
         config.hz = 10          # the file keeps the configured rate, not the drifting one
         try:

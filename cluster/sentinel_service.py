@@ -2,8 +2,8 @@
 
 `configure(config)` gives a config the sentinel's defaults before the file is
 read; `load(config)` reads the `sentinel ...` lines once it is; `attach(server,
-sentinel)` hands the server the sentinel's command table, timer, config
-rewrite lines and start-up, in place of persistence and replication.
+sentinel)` hands the server the sentinel's command table, timer and start-up,
+in place of persistence and replication.
 """
 import os
 import sys
@@ -11,7 +11,6 @@ import sys
 from cluster import sentinel_commands
 from cluster.sentinel import DEFAULT_PORT, Sentinel
 from server.base.log import log
-from server.commands import admin
 
 
 def is_sentinel_mode(args, program):
@@ -56,6 +55,5 @@ def attach(server, sentinel):
     server.sentinel_mode = True
     server.sentinel = sentinel
     server.command_table = sentinel_commands.build_table(server.config.renamed_commands)
-    admin.REWRITE_HOOKS.append(lambda srv: sentinel.rewrite_lines())
     server.cron_hooks.append(lambda now: sentinel.timer())
     server.startup_hooks.append(sentinel.is_running)

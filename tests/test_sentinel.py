@@ -205,6 +205,18 @@ def test_state_survives_a_restart(deployment):
     assert "sentinel known-replica mymaster 127.0.0.1 %d" % dep.replicas[0].port in conf
     assert "sentinel current-epoch 0" in conf
     assert "\nsave " not in conf
+    # A second master: its lines come as a block after the first one's, as Redis writes them.
+    assert s.client().execute_command("SENTINEL", "MONITOR", "other", "127.0.0.1",
+                                      str(dep.replicas[0].port), "1") == b"OK"
+    lines = open(os.path.join(s.dir, "test.conf")).read().splitlines()
+    order = [lines.index("sentinel monitor mymaster 127.0.0.1 %d 1" % dep.master.port),
+             lines.index("sentinel leader-epoch mymaster 0"),
+             lines.index("sentinel monitor other 127.0.0.1 %d 1" % dep.replicas[0].port),
+             lines.index("sentinel leader-epoch other 0")]
+    assert order == sorted(order)
+    assert s.client().execute_command("SENTINEL", "REMOVE", "other") == b"OK"
+    conf = open(os.path.join(s.dir, "test.conf")).read()
+    assert " other " not in conf
     port = s.port
     s.stop()
     dep.sentinels.remove(s)
