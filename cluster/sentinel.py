@@ -301,7 +301,25 @@ class Sentinel:
     def release_instance(self, ri):
         for child in list(ri.slaves.values()) + list(ri.sentinels.values()):
             self.release_instance(child)
-        ri.link.close()
+        ri.link.refcount -= 1
+        if ri.link.refcount == 0:
+            ri.link.close()
+
+    def try_connection_sharing(self, si):
+        """Another master's entry for the same sentinel lends it its link."""
+        for master in self.masters.values():
+            if master is si.master:
+                continue
+            match = self.instance_by_addr_and_runid(master.sentinels, None, 0, si.runid)
+            if match is None or match.link is si.link:
+                continue
+            si.link.refcount -= 1
+            if si.link.refcount == 0:
+                si.link.close()
+            si.link = match.link
+            match.link.refcount += 1
+            return True
+        return False
 
     def lookup_slave(self, master, ip, port):
         addr = Addr(ip, ip, port)
@@ -406,6 +424,7 @@ class Sentinel:
                     si = self.create_instance(argv[4], SENTINEL, argv[2], _atoi(argv[3]),
                                               ri.quorum, ri)
                     si.runid = argv[4]
+                    self.try_connection_sharing(si)
                 return None
             if name == "rename-command" and argc == 4:
                 ri = self.master_by_name(argv[1])
@@ -944,6 +963,7 @@ class Sentinel:
                 if not removed:
                     self.event("notice", "+sentinel", si)
                 si.runid = token[2]
+                self.try_connection_sharing(si)
                 if removed:
                     self.update_sentinel_address_everywhere(si)
                 self.flush_config()

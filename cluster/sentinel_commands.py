@@ -134,7 +134,7 @@ def reply_instance(client, sentinel, ri):
     link = ri.link
     fields = [("name", ri.name), ("ip", sentinel.announce_addr(ri.addr)), ("port", ri.addr.port),
               ("runid", ri.runid or ""), ("flags", ri.flags_text()),
-              ("link-pending-commands", link.pending_commands), ("link-refcount", 1)]
+              ("link-pending-commands", link.pending_commands), ("link-refcount", link.refcount)]
     if ri.flags & S.FAILOVER_IN_PROGRESS:
         fields.append(("failover-state", S.FAILOVER_STATE_NAMES[ri.failover_state]))
     fields += [("last-ping-sent", now - link.act_ping_time if link.act_ping_time else 0),

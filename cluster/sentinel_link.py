@@ -112,6 +112,7 @@ class InstanceLink:
 
     def __init__(self):
         now = mstime()
+        self.refcount = 1              # instances sharing it: one sentinel under several masters
         self.disconnected = True
         self.pending_commands = 0
         self.cc = None                 # command connection
