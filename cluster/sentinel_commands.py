@@ -635,7 +635,8 @@ def cmd_info(client, argv):
         if text:
             text += "\r\n"
         text += "\r\n".join(lines) + "\r\n"
-    client.reply.verbatim(text.encode("utf-8", "surrogateescape"))
+    # A plain bulk string under RESP3 too: the sentinel's INFO is not verbatim in Redis.
+    client.reply.bulk(text.encode("utf-8", "surrogateescape"))
 
 
 def cmd_role(client, argv):
