@@ -377,16 +377,22 @@ def test_failover_with_our_sentinels(deployment):
                                        str(address[1])]
 
 
-def test_minority_cannot_fail_over(deployment):
-    dep = deployment(replicas=1)
+def lone_sentinel_after_master_dies(dep, **sentinel_settings):
+    """Three sentinels that know each other, two of them killed, then the master: the one
+    left."""
     for _ in range(3):
-        # quorum 1: the lone sentinel reaches ODOWN, but a leader needs a majority of 3.
-        dep.start_sentinel(quorum=1, failover_timeout=2000)
+        dep.start_sentinel(**sentinel_settings)
     dep.wait_sentinels_know_each_other()
     for s in dep.sentinels[1:]:
         kill(s)
-    lone = dep.sentinels[0]
     kill(dep.master)
+    return dep.sentinels[0]
+
+
+def test_minority_cannot_fail_over(deployment):
+    dep = deployment(replicas=1)
+    # quorum 1: the lone sentinel reaches ODOWN, but a leader needs a majority of 3.
+    lone = lone_sentinel_after_master_dies(dep, quorum=1, failover_timeout=2000)
     lone.wait_for_log("# +odown master mymaster", timeout=15)
     lone.wait_for_log("# -failover-abort-not-elected master mymaster", timeout=15)
     assert master_addr(lone) == ("127.0.0.1", str(dep.master.port))
@@ -400,13 +406,7 @@ def test_minority_cannot_fail_over(deployment):
 
 def test_quorum_not_reached_means_no_odown(deployment):
     dep = deployment(replicas=1)
-    for _ in range(3):
-        dep.start_sentinel(quorum=2)
-    dep.wait_sentinels_know_each_other()
-    for s in dep.sentinels[1:]:
-        kill(s)
-    lone = dep.sentinels[0]
-    kill(dep.master)
+    lone = lone_sentinel_after_master_dies(dep, quorum=2)
     lone.wait_for_log("# +sdown master mymaster", timeout=15)
     time.sleep(3)
     assert "+odown" not in lone.log()
