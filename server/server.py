@@ -661,7 +661,7 @@ class Server(ServerCore):
         loop = self.loop
         for hook in self.startup_hooks:
             hook()
-        if self.tcp_listening:
+        if self.tcp_listening and not getattr(self, "sentinel_mode", False):
             log.notice("Ready to accept connections")
         if self.config.unixsocket:
             log.notice("The server is now ready to accept connections at %s" % self.config.unixsocket)

@@ -989,17 +989,22 @@ class Config:
 
     # -- CONFIG REWRITE ------------------------------------------------------
 
-    def rewrite(self, path, extra_lines=None):
+    def rewrite(self, path, extra_lines=None, omit=()):
         """Rewrite the config file in place, keeping comments and order (rewriteConfig).
 
-        extra_lines: {directive: [lines]} other subsystems own (user, sentinel …)."""
+        extra_lines: {directive: [lines]} other subsystems own (user, sentinel …), or
+        (directive, [lines]) pairs where their order matters (a directive may recur);
+        omit: directives whose lines are dropped (a sentinel keeps no `save`)."""
         state = RewriteState.read(path)
         for directive in DIRECTIVES:
-            lines = directive.rewrite(getattr(self, directive.attr), directive.name)
+            lines = (None if directive.name in omit else
+                     directive.rewrite(getattr(self, directive.attr), directive.name))
             for line, force in lines or ():
                 state.rewrite_line(directive.name, line, force)
             state.mark_processed(directive.name)
-        for option, lines in (extra_lines or {}).items():
+        extra_lines = extra_lines or {}
+        items = extra_lines.items() if isinstance(extra_lines, dict) else extra_lines
+        for option, lines in items:
             for line in lines:
                 state.rewrite_line(option, line, True)
             state.mark_processed(option)
