@@ -420,6 +420,8 @@ cdef class ClientCore:
                 return
             stats = self.server.stats
             stats.total_net_output_bytes += size
+            if size > self.reply_buffer_peak:
+                self.reply_buffer_peak = min(size, self.reply_buffer_size)
             self.transport.write(PyBytes_FromStringAndSize(PyByteArray_AS_STRING(buf), size))
             self.last_interaction = _wall_time()
         PyByteArray_Resize(buf, 0)

@@ -67,6 +67,7 @@ LLONG_MAX = 2**63 - 1
 
 # Spellings of command names (b"GET", b"get" ...) remembered before the cache starts over.
 RAW_NAME_CACHE_SIZE = 1024
+CLIENTS_CRON_MIN_ITERATIONS = 5     # clients the cron visits a tick at least (clientsCron)
 
 DEBUG_REFUSED = (
     "ERR %s command not allowed. If the %s option is set to \"local\", you can run it from a "
@@ -101,6 +102,8 @@ class Stats(StatsCore):
         self.total_net_output_bytes = 0
         self.client_qbuf_limit_disconnections = 0
         self.unexpected_error_replies = 0
+        self.reply_buffer_shrinks = 0          # the clients cron's resizing (Client)
+        self.reply_buffer_expands = 0
         self.ops_samples = []                  # (time, commands) for instantaneous_ops_per_sec
         self.sync_full = 0                     # replicas served a full resync
         self.sync_partial_ok = 0
@@ -166,6 +169,7 @@ class Server(ServerCore):
         client_eviction.attach(self)
         self.cron_hooks.append(lambda now: evict.memory_cron(self))
         self.soft_limited_clients = {}        # over their soft output limit: the cron checks them
+        self._clients_cron_turn = []       # clients_cron: those still to visit this round
         config.listeners["client-output-buffer-limit"] = self.output_limits_changed
         self.notify_keyspace_events = enabled_flags(config.notify_keyspace_events)
         config.listeners["notify-keyspace-events"] = self.notify_events_changed
@@ -545,6 +549,7 @@ class Server(ServerCore):
                     client.close()
         for client in list(self.soft_limited_clients):
             client.output_limit_reached(from_cron=True)
+        self.clients_cron(now, hz)
         if now - self._last_status_log >= 5:
             self._last_status_log = now
             self.log_status()
@@ -556,8 +561,28 @@ class Server(ServerCore):
         if self.before_sleep_hooks:
             self.before_sleep()
 
+    def clients_cron(self, now, hz):
+        """A share of the clients per tick, as Redis's clientsCron takes them: all of them
+        once a second, at least CLIENTS_CRON_MIN_ITERATIONS a tick."""
+        clients = self.clients
+        if not clients:
+            return
+        turn = self._clients_cron_turn          # the clients still to visit this round
+        now_ms = int(now * 1000)
+        for _ in range(min(len(clients), max(len(clients) // hz, CLIENTS_CRON_MIN_ITERATIONS))):
+            if not turn:
+                turn.extend(clients.values())
+            client = turn.pop()
+            resize = getattr(client, "resize_reply_buffer", None)
+            if resize is not None and not client.closed:
+                resize(now_ms)
+
     cron_hooks = []
     _last_status_log = 0.0
+    # DEBUG REPLYBUFFER: whether the clients cron resizes reply buffers, and how often
+    # their peak restarts (ms; -1: never; None: Client's default)
+    reply_buffer_resizing = True
+    reply_buffer_peak_reset_ms = None
     debug_pause_cron = 0
     shutdown_force = False                # SHUTDOWN FORCE: exit even if the final save fails
 
