@@ -27,7 +27,7 @@ from server.commands.pausing import POSTPONED, Pauses
 from server.commands import table as command_table
 from server.client import Client
 from server.base.errors import CommandError, NOAUTH, internal_error_message
-from server.values.keyspace import Database, keyspace_cron, set_lru_clock
+from server.values.keyspace import Database, follow_eviction_policy, keyspace_cron, set_lru_clock
 from server.base.histogram import record as record_latency
 from server.base.latency import LatencyMonitor
 from server.base.lazyfree import LazyFree
@@ -121,6 +121,7 @@ class Server(ServerCore):
         self.acl = acl.Acl(self)              # users: before any client exists
         self.lazyfree = LazyFree(self)
         self.dbs = [Database(self, i) for i in range(config.databases)]
+        follow_eviction_policy(self)          # LFU counters from the first key loaded or written
         self.clients = {}
         self._next_client_id = 2             # Redis's own script clients take ids 1 and 2
         self._pending_flush = []
