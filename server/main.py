@@ -12,6 +12,7 @@ import sys
 from protocol.parser import quote_arg, split_args
 from server.base.config import Config, ConfigError, ConfigFileError
 from server.base.log import log
+from server.base.supervision import Supervision
 
 REDIS_VERSION = "7.0.15"
 VERSION_LINE = "Redis server v=7.0.15 sha=00000000:0 malloc=libc bits=64 build=7079726564697300"
@@ -148,17 +149,6 @@ def check_loaded_config(config):
 
 # -- the process ---------------------------------------------------------------------
 
-def is_supervised(mode):
-    """Whether upstart or systemd runs us (then `daemonize` is ignored, as in Redis)."""
-    if mode == "upstart":
-        return True
-    if mode == "systemd":
-        return bool(os.environ.get("NOTIFY_SOCKET"))
-    if mode == "auto":
-        return bool(os.environ.get("UPSTART_JOB") or os.environ.get("NOTIFY_SOCKET"))
-    return False
-
-
 def daemonize():
     """Fork: the parent exits 0 at once, the child leaves the terminal and carries on."""
     if os.fork():
@@ -289,9 +279,11 @@ def main(argv=None):
         return 1
     config, config_file = load_config(args)
 
-    if config.daemonize and not is_supervised(config.supervised):
-        daemonize()
     log.configure(config.loglevel, config.logfile)
+    # A supervised server stays in the foreground whatever `daemonize` says, as in Redis.
+    supervision = Supervision(config.supervised)
+    if config.daemonize and supervision.supervised == "no":
+        daemonize()
     log.warning("oO0OoO0OoO0Oo Redis is starting oO0OoO0OoO0Oo")
     log.warning("Redis version=%s, bits=64, commit=00000000, modified=0, pid=%d, just started"
                 % (REDIS_VERSION, os.getpid()))
@@ -315,6 +307,7 @@ def main(argv=None):
     from server.base.memory import MEMORY
     MEMORY.mark_code_loaded()   # what the interpreter and the code hold is not used_memory
     server = Server(config)
+    server.supervision = supervision
     attach_persistence(server)
     attach_replication(server)
     server.catch_signals()
