@@ -592,6 +592,38 @@ def test_systemd_notifications_of_a_replica_match_redis(tmp_path):
         b"read-write mode.\n"]
 
 
+def test_upstart_stop_when_ready_matches_redis(tmp_path):
+    # Upstart's `expect stop`: the server stops itself once, is continued, then serves.
+    seen = []
+    for reference in (True, False):
+        port = free_port()
+        proc = subprocess.Popen(server_command(reference) + [
+            "--supervised", "upstart", "--port", str(port), "--save", "", "--dir", str(tmp_path),
+            "--logfile", str(tmp_path / ("upstart-%s.log" % reference))],
+            env=server_env({"UPSTART_JOB": "redis"}), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 15
+            while True:
+                with open("/proc/%d/stat" % proc.pid) as f:
+                    state = f.read().rpartition(")")[2].split()[0]
+                if state == "T":
+                    break
+                assert proc.poll() is None and time.monotonic() < deadline, "never stopped itself"
+                time.sleep(0.02)
+            proc.send_signal(signal.SIGCONT)
+            wait_for_port(port, proc=proc)
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+                sock.sendall(b"INFO server\r\n")
+                info = b""
+                while b"process_supervised" not in info or not info.endswith(b"\r\n\r\n"):
+                    info += sock.recv(65536)
+            seen.append(re.search(rb"process_supervised:(\w+)", info).group(1))
+        finally:
+            proc.kill()
+            proc.wait(10)
+    assert seen[1] == seen[0] == b"upstart"
+
+
 def test_relative_pidfile_and_dir(tmp_path):
     """`dir` is entered while the config is read: later relative paths are inside it."""
     workdir = tmp_path / "work"
