@@ -16,22 +16,13 @@ import time
 
 import pytest
 
-from harness import REQUIRE_REFERENCE, ServerProcess, require_reference
+from harness import REQUIRE_REFERENCE
 
 CLIENTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "clients")
 # The versions the README's clients matrix names; installed into a cache this suite creates.
 NPM_PACKAGES = {"ioredis": "6.1.0", "redis": "6.4.0"}
 IREDIS_VERSION = "1.16.1"
 CACHE = os.path.join(tempfile.gettempdir(), "pyredis-test-clients")
-
-
-@pytest.fixture(scope="module")
-def pair():
-    require_reference()
-    servers = (ServerProcess([], reference=True), ServerProcess([]))
-    yield servers
-    for server in servers:
-        server.stop()
 
 
 def needs(condition, reason):

@@ -28,14 +28,6 @@ def start_pair(*args):
     return ServerProcess(list(args), reference=True), ServerProcess(list(args))
 
 
-@pytest.fixture(scope="module")
-def pair():
-    servers = start_pair()
-    yield servers
-    for server in servers:
-        server.stop()
-
-
 def run_cli(cli, port, *args, stdin=None, timeout=30):
     result = subprocess.run([cli, "-p", str(port), *args], input=stdin, capture_output=True,
                             timeout=timeout)
