@@ -12,6 +12,7 @@ import sys
 from protocol.parser import quote_arg, split_args
 from server.base.config import Config, ConfigError, ConfigFileError
 from server.base.log import log
+from server.base.supervision import Supervision
 
 REDIS_VERSION = "7.0.15"
 VERSION_LINE = "Redis server v=7.0.15 sha=00000000:0 malloc=libc bits=64 build=7079726564697300"
@@ -156,17 +157,6 @@ def check_loaded_config(config):
 
 # -- the process ---------------------------------------------------------------------
 
-def is_supervised(mode):
-    """Whether upstart or systemd runs us (then `daemonize` is ignored, as in Redis)."""
-    if mode == "upstart":
-        return True
-    if mode == "systemd":
-        return bool(os.environ.get("NOTIFY_SOCKET"))
-    if mode == "auto":
-        return bool(os.environ.get("UPSTART_JOB") or os.environ.get("NOTIFY_SOCKET"))
-    return False
-
-
 def daemonize():
     """Fork: the parent exits 0 at once, the child leaves the terminal and carries on."""
     if os.fork():
@@ -309,9 +299,11 @@ def main(argv=None, force_sentinel=False):
         from cluster import sentinel_service
         sentinel_service.check_config_file(config)
 
-    if config.daemonize and not is_supervised(config.supervised):
-        daemonize()
     log.configure(config.loglevel, config.logfile)
+    # A supervised server stays in the foreground whatever `daemonize` says, as in Redis.
+    supervision = Supervision(config.supervised)
+    if config.daemonize and supervision.supervised == "no":
+        daemonize()
     if sentinel_mode:
         log.server_pid, log.role = os.getpid(), "X"     # every line of a sentinel says X
     log.warning("oO0OoO0OoO0Oo Redis is starting oO0OoO0OoO0Oo")
@@ -337,6 +329,7 @@ def main(argv=None, force_sentinel=False):
     from server.base.memory import MEMORY
     MEMORY.mark_code_loaded()   # what the interpreter and the code hold is not used_memory
     server = Server(config)
+    server.supervision = supervision
     if sentinel_mode:
         sentinel_service.attach(server, config.sentinel)
     else:

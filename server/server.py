@@ -27,11 +27,12 @@ from server.commands.pausing import POSTPONED, Pauses
 from server.commands import table as command_table
 from server.client import Client
 from server.base.errors import CommandError, NOAUTH, internal_error_message
-from server.values.keyspace import Database, keyspace_cron, set_lru_clock
+from server.values.keyspace import Database, follow_eviction_policy, keyspace_cron, set_lru_clock
 from server.base.histogram import record as record_latency
 from server.base.latency import LatencyMonitor
 from server.base.lazyfree import LazyFree
 from server.base.log import LEVELS, log
+from server.base.supervision import Supervision
 from server.base.memory import MEMORY
 from server.base.net import ListenError, is_local_client, open_tcp_listeners, open_unix_listener
 from server.base.notify import enabled_flags
@@ -124,6 +125,8 @@ class Server(ServerCore):
         self.acl = acl.Acl(self)              # users: before any client exists
         self.lazyfree = LazyFree(self)
         self.dbs = [Database(self, i) for i in range(config.databases)]
+        follow_eviction_policy(self)          # LFU counters from the first key loaded or written
+        self.supervision = Supervision("no")  # main() puts the one start-up found here
         self.clients = {}
         self._next_client_id = 2             # Redis's own script clients take ids 1 and 2
         self._pending_flush = []
@@ -690,6 +693,12 @@ class Server(ServerCore):
             log.notice("Ready to accept connections")
         if self.config.unixsocket:
             log.notice("The server is now ready to accept connections at %s" % self.config.unixsocket)
+        if self.config.replicaof is None:
+            self.supervision.notify("STATUS=Ready to accept connections\n")
+        else:
+            self.supervision.notify("STATUS=Ready to accept connections in read-only mode. "
+                                    "Waiting for MASTER <-> REPLICA sync\n")
+        self.supervision.notify("READY=1\n")
         cron = loop.create_task(self.cron())
         try:
             loop.run_forever()
@@ -722,6 +731,7 @@ class Server(ServerCore):
         if self.shutdown_deadline is not None:
             return False
         log.warning("User requested shutdown...")
+        self.supervision.notify("STOPPING=1\n")
         timeout = self.config.shutdown_timeout
         if not now and timeout and not self.ready_to_shutdown():
             self.shutdown_deadline = time.time() + timeout

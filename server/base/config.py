@@ -685,7 +685,7 @@ DIRECTIVES = [
     String("requirepass", None, null_empty=True, flags="sensitive"),
     # enums
     Enum("supervised", (("upstart", 1), ("systemd", 2), ("auto", 3), ("no", 0)), "no",
-         flags="immutable", inert=True),
+         flags="immutable"),
     Enum("syslog-facility", tuple((n, i) for i, n in enumerate(
         ("user", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7"))),
         "local0", flags="immutable", inert=True),
