@@ -14,6 +14,7 @@ import sys
 import time
 
 import pytest
+import redis
 
 from harness import ServerProcess, require_reference, require_tool
 
@@ -166,6 +167,34 @@ def test_rdb_over_replication_loads_and_checks(cli, pair, tmp_path):
         loaded = ServerProcess(["--dbfilename", "ours.rdb"], reference=reference, dir=tmp_path)
         try:
             assert contents(loaded.client()) == contents(pair[1].client())
+        finally:
+            loaded.stop()
+
+
+def test_functions_rdb_holds_the_libraries_only(cli, pair, tmp_path):
+    """redis-cli --functions-rdb asks for `REPLCONF rdb-filter-only functions`: an RDB with
+    the function libraries and no key, the same file from both servers."""
+    library = "#!lua name=onlyfuncs\nredis.register_function('one', function() return 1 end)"
+    files = []
+    for server in pair:
+        load_dataset(cli, server)
+        client = server.client()
+        client.function_load(library, replace=True)
+        path = tmp_path / ("%s-functions.rdb" % ("redis" if server.reference else "ours"))
+        code, out, err = run_cli(cli, server.port, "--functions-rdb", str(path))
+        assert code == 0, err
+        assert "Transfer finished with success" in out + err
+        files.append(path.read_bytes())
+        with pytest.raises(redis.ResponseError, match="^Unsupported rdb-filter-only option: keys$"):
+            client.execute_command("REPLCONF", "rdb-filter-only", "keys")
+    # The RDBs differ only in their header's aux fields (ctime, used-mem ...): both load
+    # into Redis as the libraries alone.
+    for name in ("redis-functions.rdb", "ours-functions.rdb"):
+        loaded = ServerProcess(["--dbfilename", name], reference=True, dir=tmp_path)
+        try:
+            client = loaded.client()
+            assert client.dbsize() == 0
+            assert [lib[1] for lib in client.function_list()] in ([b"onlyfuncs"], ["onlyfuncs"])
         finally:
             loaded.stop()
 
