@@ -361,6 +361,7 @@ class Server(ServerCore):
             self.serve_ready_keys()
 
     command_checks = []                 # later subsystems add (client, cmd, argv) -> error|None
+    cluster_publish = None              # cluster mode: fn(channel, message, sharded) over the bus
 
     def refuses_writes(self, client):
         """Whether MISCONF, NOREPLICAS or READONLY would refuse a write from `client`."""
