@@ -10,7 +10,8 @@ from server.base.errors import CommandError, SYNTAX
 from server.base.log import log
 from server.base.util import reply_help
 from server.commands import arguments as arg
-from server.commands.table import command, container
+from server.commands.table import COMMANDS, command, container
+from persistence import dump  # noqa: F401  (RESTORE, which RESTORE-ASKING is)
 from cluster.state import (
     FAIL, HANDSHAKE, MEET, MF_TIMEOUT, MYSELF, PFAIL, PORT_INCR, STATE_OK, TODO_FSYNC_CONFIG,
     TODO_SAVE_CONFIG, TODO_UPDATE_STATE, ClusterNode, mstime)
@@ -773,3 +774,13 @@ def cmd_asking(client, argv):
         raise CommandError(CLUSTER_DISABLED)
     client.cluster_asking = True
     client.reply.ok()
+
+
+# RESTORE-ASKING: RESTORE that an importing node accepts without ASKING (what MIGRATE sends
+# in cluster mode); everything but its name and the asking flag is RESTORE's.
+_restore = COMMANDS["restore"]
+command("restore-asking", -4, "write denyoom asking", acl="@keyspace @write @slow @dangerous",
+        since="3.0.0", group="server",
+        summary="An internal command for migrating keys in a cluster",
+        complexity=_restore.complexity, history=_restore.history, doc_flags="syscmd",
+        key_specs=_restore.key_specs, args=_restore.args)(_restore.handler)

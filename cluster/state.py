@@ -457,10 +457,10 @@ class ClusterState:
         for start, end in ranges:
             parts.append(str(start) if start == end else "%d-%d" % (start, end))
         if node.flags & MYSELF:
-            for slot in range(CLUSTER_SLOTS):
+            for slot in sorted(set(self.migrating_slots_to) | set(self.importing_slots_from)):
                 if slot in self.migrating_slots_to:
                     parts.append("[%d->-%s]" % (slot, self.migrating_slots_to[slot].name))
-                elif slot in self.importing_slots_from:
+                else:
                     parts.append("[%d-<-%s]" % (slot, self.importing_slots_from[slot].name))
         return " ".join(parts)
 
