@@ -256,8 +256,6 @@ class ClusterBus:
         master = myself.replicaof if (myself.is_replica() and myself.replicaof) else myself
         config = self.config
         myip = (config.cluster_announce_ip or "").encode("latin-1")[:IP_LEN - 1]
-        port = config.cluster_announce_port or config.port
-        cport = config.cluster_announce_bus_port or (config.cluster_port or config.port + 10000)
         if myself.is_replica():
             offset = self.server.replication.current_offset()
         else:
@@ -266,10 +264,10 @@ class ClusterBus:
             mflags0 |= FLAG0_PAUSED
         slaveof = myself.replicaof.name.encode() if myself.replicaof is not None else NULL_NAME
         cluster.stats_sent[msg_type] += 1
-        return HEADER.pack(b"RCmb", totlen, PROTO_VER, port, msg_type, count,
+        return HEADER.pack(b"RCmb", totlen, PROTO_VER, myself.port, msg_type, count,
                            cluster.current_epoch, master.config_epoch, offset,
                            myself.name.encode(), bytes(master.slots), slaveof, myip, extensions,
-                           b"", 0, cport, myself.flags & 0xFFFF, cluster.state,
+                           b"", myself.pport, myself.cport, myself.flags & 0xFFFF, cluster.state,
                            bytes((mflags0, 0, 0)))
 
     def gossip_entry(self, node):

@@ -9,12 +9,17 @@ runs every 100 ms.
 import time
 
 from server.base.log import log
+from server.commands import admin
 from cluster import cluster_commands  # noqa: F401  (declares CLUSTER and ASKING on import)
 from cluster.bus import ClusterBus
 from cluster.routing import Router
 from cluster.state import ClusterState, TODO_UPDATE_STATE, TODO_SAVE_CONFIG
 
 CRON_PERIOD = 0.1
+# CONFIG SET of these changes what this node says of itself on the bus.
+ANNOUNCED = ("cluster-announce-ip", "cluster-announce-port", "cluster-announce-bus-port",
+             "cluster-announce-tls-port", "cluster-announce-hostname",
+             "cluster-replica-no-failover")
 
 
 def attach(server):
@@ -30,18 +35,26 @@ def attach(server):
     router = Router(cluster, server)
     server.set_command_check(router.check, True)
     server.cluster_publish = bus.publish
+    server.script_cluster_check = router.script_check
     last_cron = [0.0]
 
     def cron(now):
         if now - last_cron[0] >= CRON_PERIOD:
             last_cron[0] = now
             bus.cron()
+            router.redirect_blocked_clients()
 
     def start():
         bus.listen()
         verify_config_with_data(cluster)
         cluster.todo(TODO_UPDATE_STATE)
 
+    def announced_changed(srv):
+        cluster.update_myself_announced()
+        cluster.todo(TODO_SAVE_CONFIG)
+
+    for name in ANNOUNCED:
+        admin.APPLY[name] = announced_changed
     server.startup_hooks.append(start)
     server.cron_hooks.append(lambda now: cron(time.time()))
     server.shutdown_hooks.append(lambda *args: bus.close())

@@ -8,6 +8,8 @@ it), -ASK (the slot is moving and the key is gone from here), -TRYAGAIN (a multi
 command while its keys are split by a move), -CROSSSLOT or -CLUSTERDOWN.
 """
 from server.base.crc16 import key_hash_slot
+from server.commands import blocking
+from server.values.keyspace import now_ms
 from cluster.state import STATE_OK
 
 CROSSSLOT = "CROSSSLOT Keys in request don't hash to the same slot"
@@ -25,6 +27,7 @@ class Router:
 
     def check(self, client, cmd, argv):
         """The command check: None when this node serves the command, else the error."""
+        client.cluster_slot = -1                   # the slot of the command's keys, if any
         asking = getattr(client, "cluster_asking", False)
         in_multi = client.multi_state is not None
         if asking and not in_multi and cmd.name != "asking":
@@ -40,9 +43,37 @@ class Router:
             commands = client.multi_state
         else:
             commands = ((cmd, argv),)
-        return self.redirection(client, cmd, commands, asking)
+        error, client.cluster_slot = self.redirection(client, cmd, commands, asking)
+        return error
+
+    def script_check(self, ctx, cmd, argv):
+        """scriptVerifyClusterState: a script's command must touch keys served here, all of
+        one slot (the one of the keys the script declared) unless the script allows
+        cross-slot keys. The refusal's text, or None."""
+        caller = ctx.caller
+        if caller.is_master or self.server.loading:
+            return None
+        error, slot = self.redirection(caller, cmd, ((cmd, argv),),
+                                       getattr(caller, "cluster_asking", False))
+        if error is not None:
+            if error == DOWN_READONLY:
+                return (b"Script attempted to execute a write command while the cluster is down "
+                        b"and readonly")
+            if error == DOWN:
+                return b"Script attempted to execute a command while the cluster is down"
+            return (b"Script attempted to access a non local key in a cluster node script: "
+                    + cmd.fullname.encode())
+        if slot != -1 and not ctx.allow_cross_slot:
+            declared = getattr(caller, "cluster_slot", -1)
+            if declared == -1:
+                caller.cluster_slot = slot
+            elif declared != slot:
+                return b"Script attempted to access keys that do not hash to the same slot"
+        return None
 
     def redirection(self, client, cmd, commands, asking):
+        """getNodeByQuery: (the error redirecting the client or None, the slot of the keys
+        or -1 when there are none)."""
         cluster = self.cluster
         myself = cluster.myself
         slots = cluster.slots
@@ -53,6 +84,7 @@ class Router:
         missing = existing = 0
         is_pubsubshard = cmd.name in PUBSUBSHARD
         data = self.server.dbs[0]
+        now = now_ms()
         for mcmd, margv in commands:
             for index in mcmd.key_indexes(margv):
                 key = bytes(margv[index])
@@ -62,22 +94,24 @@ class Router:
                     slot = this_slot
                     node = slots[slot]
                     if node is None:
-                        return DOWN_UNBOUND
+                        return DOWN_UNBOUND, -1
                     if node is myself and slot in cluster.migrating_slots_to:
                         migrating = True
                     elif slot in cluster.importing_slots_from:
                         importing = True
                 elif key != first_key:
                     if slot != this_slot:
-                        return CROSSSLOT
+                        return CROSSSLOT, -1
                     multiple_keys = True
                 if (migrating or importing) and not is_pubsubshard:
-                    if data.data.get(key) is None:
+                    # An expired key counts as missing, without being deleted here.
+                    when = data.expires.get(key)
+                    if key not in data.data or (when is not None and when <= now):
                         missing += 1
                     else:
                         existing += 1
         if node is None:
-            return None
+            return None, -1
         if cmd.name == "exec":              # what EXEC runs decides (write if any writes)
             flags = set()
             for mcmd, margv in commands:
@@ -88,27 +122,27 @@ class Router:
             config = self.server.config
             if is_pubsubshard:
                 if not config.cluster_allow_pubsubshard_when_down:
-                    return DOWN
+                    return DOWN, -1
             elif not config.cluster_allow_reads_when_down:
-                return DOWN
+                return DOWN, -1
             elif "write" in flags:
-                return DOWN_READONLY
+                return DOWN_READONLY, -1
         if (migrating or importing) and cmd.name == "migrate":
-            return None
+            return None, slot
         if migrating and missing:
             if existing:
-                return TRYAGAIN
-            return self.redirect("ASK", slot, cluster.migrating_slots_to[slot])
+                return TRYAGAIN, slot
+            return self.redirect("ASK", slot, cluster.migrating_slots_to[slot]), slot
         if importing and (asking or "asking" in flags):
             if multiple_keys and missing:
-                return TRYAGAIN
-            return None
+                return TRYAGAIN, slot
+            return None, slot
         if ((getattr(client, "cluster_reads", False) or is_pubsubshard)
                 and "write" not in flags and myself.is_replica() and myself.replicaof is node):
-            return None
+            return None, slot
         if node is not myself:
-            return self.redirect("MOVED", slot, node)
-        return None
+            return self.redirect("MOVED", slot, node), slot
+        return None, slot
 
     def redirect(self, kind, slot, node):
         return "%s %d %s:%d" % (kind, slot, self.endpoint(node), node.port)
@@ -120,3 +154,35 @@ class Router:
         if kind in ("hostname", 1):
             return node.hostname or "?"
         return ""
+
+    def redirect_blocked_clients(self):
+        """clusterRedirectBlockedClientIfNeeded, for every client blocked on keys (the clients
+        cron): -CLUSTERDOWN while the cluster is down, -MOVED once the slot of its (first)
+        key is served elsewhere, and the client no longer waits."""
+        server = self.server
+        if not server.blocking_keys:
+            return
+        cluster = self.cluster
+        myself = cluster.myself
+        waiting = {}
+        for waiters in server.blocking_keys.values():
+            waiting.update(waiters)
+        for client in waiting:
+            wait = client.blocked_on
+            if wait is None or not wait.keys:
+                continue
+            if cluster.state != STATE_OK:
+                error = DOWN
+            else:
+                slot = key_hash_slot(bytes(wait.keys[0]))
+                node = cluster.slots[slot]
+                command = wait.command
+                if (getattr(client, "cluster_reads", False) and command
+                        and "write" not in command.flags and myself.is_replica()
+                        and myself.replicaof is node):
+                    node = myself
+                if node is myself or slot in cluster.importing_slots_from:
+                    continue
+                error = DOWN_UNBOUND if node is None else self.redirect("MOVED", slot, node)
+            client.reply.error(error)
+            blocking.unblock(client)

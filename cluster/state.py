@@ -8,11 +8,11 @@ once per loop iteration, as Redis's clusterBeforeSleep does it.
 """
 import fcntl
 import os
-import random
 import time
 
 from server.base.crc16 import CLUSTER_SLOTS
 from server.base.log import log
+from server.commands.table import atoi
 
 NAMELEN = 40
 PORT_INCR = 10000
@@ -40,6 +40,8 @@ NOFAILOVER = 512
 FLAG_NAMES = ((MYSELF, "myself"), (MASTER, "master"), (SLAVE, "slave"), (PFAIL, "fail?"),
               (FAIL, "fail"), (HANDSHAKE, "handshake"), (NOADDR, "noaddr"),
               (NOFAILOVER, "nofailover"))
+
+FLAG_BITS = {name: bit for bit, name in FLAG_NAMES}
 
 STATE_OK, STATE_FAIL = 0, 1
 PAUSE_PURPOSE = "cluster-failover"     # the write pause of a master during a manual failover
@@ -632,28 +634,18 @@ class ClusterState:
         node.cport = _atoi(bus) if bus else node.port + PORT_INCR
         for flag in argv[2].split(","):
             flag = flag.lower()
-            if flag == "myself":
-                assert self.myself is None
-                self.myself = node
-                node.flags |= MYSELF
-            elif flag == "master":
-                node.flags |= MASTER
-            elif flag == "slave":
-                node.flags |= SLAVE
-            elif flag == "fail?":
-                node.flags |= PFAIL
-            elif flag == "fail":
-                node.flags |= FAIL
-                node.fail_time = mstime()
-            elif flag == "handshake":
-                node.flags |= HANDSHAKE
-            elif flag == "noaddr":
-                node.flags |= NOADDR
-            elif flag == "nofailover":
-                node.flags |= NOFAILOVER
-            elif flag != "noflags":
+            bit = FLAG_BITS.get(flag)
+            if bit is None:
+                if flag == "noflags":
+                    continue
                 log.warning("Unknown flag in redis cluster config file")
                 raise SystemExit(1)
+            if bit == MYSELF:
+                assert self.myself is None
+                self.myself = node
+            elif bit == FAIL:
+                node.fail_time = mstime()
+            node.flags |= bit
         if argv[3][:1] != "-":
             master = self._node_or_new(argv[3])
             node.replicaof = master
@@ -746,20 +738,4 @@ class ClusterState:
 
 
 def _atoi(text):
-    digits = ""
-    text = text.strip()
-    sign = 1
-    if text[:1] in "+-":
-        sign = -1 if text[0] == "-" else 1
-        text = text[1:]
-    for c in text:
-        if not c.isdigit():
-            break
-        digits += c
-    return sign * int(digits) if digits else 0
-
-
-def shuffled(items):
-    items = list(items)
-    random.shuffle(items)
-    return items
+    return atoi(text.encode("latin-1"))

@@ -362,6 +362,7 @@ class Server(ServerCore):
 
     command_checks = []                 # later subsystems add (client, cmd, argv) -> error|None
     cluster_publish = None              # cluster mode: fn(channel, message, sharded) over the bus
+    script_cluster_check = None         # cluster mode: fn(run ctx, cmd, argv) -> refusal|None
 
     def refuses_writes(self, client):
         """Whether MISCONF, NOREPLICAS or READONLY would refuse a write from `client`."""

@@ -16,7 +16,7 @@ import time
 import pytest
 import redis
 
-from harness import RawConnection, ServerProcess, _is_free, require_reference
+from harness import RawConnection, ServerProcess, _is_free, require_reference, wait_until
 
 NODE_TIMEOUT = 2000
 PORT_RANGE = range(25000, 26000)
@@ -47,17 +47,6 @@ def redis_cli(*args, timeout=60, stdin=None):
                           timeout=timeout, input=stdin)
 
 
-def wait_until(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError("not within %.0fs: %s" % (timeout, what))
-        time.sleep(0.1)
-
-
 def cluster_state(port):
     try:
         info = redis.Redis(port=port, socket_timeout=5).execute_command("CLUSTER", "INFO")
@@ -65,6 +54,10 @@ def cluster_state(port):
         return None
     text = info.decode() if isinstance(info, bytes) else info
     return dict(line.split(":", 1) for line in text.split("\r\n") if ":" in line)
+
+
+def cluster_ok(port):
+    return (cluster_state(port) or {}).get("cluster_state") == "ok"
 
 
 def check_clean(port):
@@ -80,9 +73,8 @@ def create_cluster(ports, replicas=1):
                        "--cluster-replicas", replicas, "--cluster-yes", timeout=120)
     assert result.returncode == 0, result.stdout.decode() + result.stderr.decode()
     for port in ports:
-        wait_until(lambda: (cluster_state(port) or {}).get("cluster_state") == "ok", 30,
-                   "cluster ok on %d" % port)
-    wait_until(lambda: check_clean(ports[0])[0], 30, "a clean cluster check")
+        wait_until(lambda: cluster_ok(port), "cluster ok on %d" % port, 30)
+    wait_until(lambda: check_clean(ports[0])[0], "a clean cluster check", 30)
 
 
 def role(port):
@@ -189,18 +181,18 @@ def test_slots_keys_and_routing_on_one_node(pair):
         assert c.execute_command("CLUSTER", "ADDSLOTSRANGE", "0", "8191") == b"OK"
     for srv in pair:
         wait_until(lambda: (cluster_state(srv.port) or {}).get("cluster_state") == "fail"
-                   and cluster_state(srv.port)["cluster_slots_assigned"] == "8192", 10, "slots")
+                   and cluster_state(srv.port)["cluster_slots_assigned"] == "8192", "slots", 10)
     # Unserved slots: a key of slot 12182 (foo) has no node.
     assert [raw_reply(srv.port, "SET", "foo", "1") for srv in pair] == \
         [b"-CLUSTERDOWN Hash slot not served\r\n"] * 2
     for srv in pair:
         srv.client().execute_command("CLUSTER", "ADDSLOTSRANGE", "8192", "16383")
     for srv in pair:
-        wait_until(lambda: (cluster_state(srv.port) or {}).get("cluster_state") == "ok", 10,
-                   "cluster ok")
+        wait_until(lambda: cluster_ok(srv.port), "cluster ok", 10)
     for args in [("SET", "foo", "1"), ("SET", "{t}a", "1"), ("SET", "{t}b", "2"),
                  ("MSET", "a", "1", "b", "2"), ("MGET", "{t}a", "{t}b"),
-                 ("CLUSTER", "COUNTKEYSINSLOT", "12182"), ("CLUSTER", "GETKEYSINSLOT", "12182", "5"),
+                 ("CLUSTER", "COUNTKEYSINSLOT", "12182"),
+                 ("CLUSTER", "GETKEYSINSLOT", "12182", "5"),
                  ("CLUSTER", "KEYSLOT", "{t}a"), ("EVAL", "return 1", "2", "a", "b"),
                  ("CLUSTER", "FLUSHSLOTS"), ("CLUSTER", "RESET"), ("INFO", "cluster"),
                  ("CLUSTER", "REPLICATE", "z" * 40), ("DEL", "foo", "{t}a", "{t}b")]:
@@ -292,7 +284,7 @@ def test_redis_py_cluster_writes_and_reads_100k_keys(six):
     # Replicas receive their master's keys and answer reads after READONLY.
     replica = next(node for node in six if role(node.port) == b"slave")
     c = replica.client()
-    wait_until(lambda: c.dbsize() > 0, 20, "replica synced")
+    wait_until(lambda: c.dbsize() > 0, "replica synced", 20)
     any_key = c.randomkey()
     assert error_of(replica.port, "GET", any_key).startswith("MOVED ")
     c.execute_command("READONLY")
@@ -315,7 +307,8 @@ def test_moved_ask_tryagain(six):
                  if src.execute_command("CLUSTER", "KEYSLOT", "o%d" % i) != slot)
     tagged = ["{%s}x" % name, "{%s}y" % name]
     src.set(tagged[0], "here")
-    assert error_of(dst_node.port, "GET", tagged[0]) == "MOVED %d 127.0.0.1:%d" % (slot, owner_port)
+    moved = "MOVED %d 127.0.0.1:%d" % (slot, owner_port)
+    assert error_of(dst_node.port, "GET", tagged[0]) == moved
     assert error_of(src_node.port, "MGET", name, other) == \
         "CROSSSLOT Keys in request don't hash to the same slot"
     src_id = src.execute_command("CLUSTER", "MYID").decode()
@@ -344,7 +337,7 @@ def test_moved_ask_tryagain(six):
     assert dst.mget(*tagged) == [b"here", b"moved"]
     assert error_of(src_node.port, "GET", tagged[0]) == "MOVED %d 127.0.0.1:%d" % (slot,
                                                                                    dst_node.port)
-    wait_until(lambda: check_clean(src_node.port)[0], 30, "clean after the move")
+    wait_until(lambda: check_clean(src_node.port)[0], "clean after the move", 30)
 
 
 def shard_of(port, slot):
@@ -358,19 +351,19 @@ def shard_of(port, slot):
 def test_publish_reaches_every_node_and_spublish_its_shard(six):
     sub = six[-1].client().pubsub()
     sub.subscribe("news")
-    wait_until(lambda: sub.get_message(timeout=0.1), 5, "subscribed")
+    wait_until(lambda: sub.get_message(timeout=0.1), "subscribed", 5)
     assert six[0].client().publish("news", "hello") == 0     # no subscriber on that node
-    msg = wait_until(lambda: sub.get_message(timeout=0.1), 5, "message over the bus")
+    msg = wait_until(lambda: sub.get_message(timeout=0.1), "message over the bus", 5)
     assert msg["data"] == b"hello"
     sub.close()
     slot = six[0].client().execute_command("CLUSTER", "KEYSLOT", "chan")
     master_port, replica_ports = wait_until(lambda: (lambda s: s if s[1] else None)(
-        shard_of(six[0].port, slot)), 10, "the shard's replica listed")
+        shard_of(six[0].port, slot)), "the shard's replica listed", 10)
     ssub = redis.Redis(port=replica_ports[0]).pubsub()
     ssub.ssubscribe("chan")
-    wait_until(lambda: ssub.get_sharded_message(timeout=0.1), 5, "ssubscribed")
+    wait_until(lambda: ssub.get_sharded_message(timeout=0.1), "ssubscribed", 5)
     redis.Redis(port=master_port).execute_command("SPUBLISH", "chan", "shard-hello")
-    msg = wait_until(lambda: ssub.get_sharded_message(timeout=0.1), 5, "shard message")
+    msg = wait_until(lambda: ssub.get_sharded_message(timeout=0.1), "shard message", 5)
     assert msg["data"] == b"shard-hello"
     ssub.close()
 
@@ -411,7 +404,7 @@ def test_reshard_under_load_loses_nothing(six):
     assert acked
     lost = [i for i in acked if rc.get("load:%d" % i) != str(i).encode()]
     assert lost == []
-    wait_until(lambda: check_clean(six[0].port)[0], 30, "clean after resharding")
+    wait_until(lambda: check_clean(six[0].port)[0], "clean after resharding", 30)
 
 
 def test_failover_then_restart_from_nodes_conf(six):
@@ -422,21 +415,20 @@ def test_failover_then_restart_from_nodes_conf(six):
     mid = master.client().execute_command("CLUSTER", "MYID").decode()
     replica = next(n for n in six if n is not master and role(n.port) == b"slave"
                    and n.client().execute_command("ROLE")[2] == master.port)
-    wait_until(lambda: replica.client().dbsize() == master.client().dbsize(), 20, "in sync")
+    wait_until(lambda: replica.client().dbsize() == master.client().dbsize(), "in sync", 20)
     survivor = next(n for n in six if n is not master)
     t0 = time.monotonic()
     kill(master)
-    wait_until(lambda: role(replica.port) == b"master"
-               and (cluster_state(survivor.port) or {}).get("cluster_state") == "ok",
-               NODE_TIMEOUT / 1000 + 10, "replica promoted")
+    wait_until(lambda: role(replica.port) == b"master" and cluster_ok(survivor.port),
+               "replica promoted", NODE_TIMEOUT / 1000 + 10)
     print("failover in %.1fs (node timeout %dms)" % (time.monotonic() - t0, NODE_TIMEOUT))
     assert all(rc.get("f:%d" % i) == str(i).encode() for i in range(1000))
     # The old master comes back from its nodes.conf as a replica of the new one.
     back = restart(master)
     six[six.index(master)] = back
     assert back.client().execute_command("CLUSTER", "MYID").decode() == mid
-    wait_until(lambda: role(back.port) == b"slave", 20, "old master rejoins as a replica")
-    wait_until(lambda: check_clean(survivor.port)[0], 30, "clean after the failover")
+    wait_until(lambda: role(back.port) == b"slave", "old master rejoins as a replica", 20)
+    wait_until(lambda: check_clean(survivor.port)[0], "clean after the failover", 30)
 
 
 def test_restart_all_nodes_restores_the_cluster(six):
@@ -448,9 +440,8 @@ def test_restart_all_nodes_restores_the_cluster(six):
     for node in six:
         assert node.client().execute_command("CLUSTER", "MYID") == before[node.port]
     for node in six:
-        wait_until(lambda: (cluster_state(node.port) or {}).get("cluster_state") == "ok", 30,
-                   "ok after restart")
-    wait_until(lambda: check_clean(six[0].port)[0], 30, "clean after restart")
+        wait_until(lambda: cluster_ok(node.port), "ok after restart", 30)
+    wait_until(lambda: check_clean(six[0].port)[0], "clean after restart", 30)
 
 
 # -- three of ours beside three of Redis's --------------------------------------------------
@@ -475,14 +466,13 @@ def test_mixed_cluster_heals_after_each_kind_of_master_dies():
                            and role(n.port) == b"slave"
                            and n.client().execute_command("ROLE")[2] == master.port)
             wait_until(lambda: replica.client().execute_command("ROLE")[3] == b"connected",
-                       20, "replica linked")
-            wait_until(lambda: replica.client().dbsize() == master.client().dbsize(), 20,
-                       "replica in sync")
+                       "replica linked", 20)
+            wait_until(lambda: replica.client().dbsize() == master.client().dbsize(),
+                       "replica in sync", 20)
             kill(master)
             survivor = next(n for n in nodes if n.proc.poll() is None)
-            wait_until(lambda: role(replica.port) == b"master"
-                       and (cluster_state(survivor.port) or {}).get("cluster_state") == "ok",
-                       NODE_TIMEOUT / 1000 + 15, "promoted")
+            wait_until(lambda: role(replica.port) == b"master" and cluster_ok(survivor.port),
+                       "promoted", NODE_TIMEOUT / 1000 + 15)
             rc = cluster_client(survivor.port)
             for i in range(len(acked), len(acked) + 500):
                 rc.set("mix:%d" % i, i)
