@@ -9,7 +9,7 @@ runs every 100 ms.
 import time
 
 from server.base.log import log
-from server.commands import admin
+from server.commands import admin, info
 from cluster import cluster_commands  # noqa: F401  (declares CLUSTER and ASKING on import)
 from cluster.bus import ClusterBus
 from cluster.routing import Router
@@ -55,6 +55,9 @@ def attach(server):
 
     for name in ANNOUNCED:
         admin.APPLY[name] = announced_changed
+    # Redis counts two links per known node (one each way), whether up or not.
+    info.SECTION_HOOKS["clients"].append(lambda srv, fields: info.set_field(
+        fields, "cluster_connections", (len(cluster.nodes) - 1) * 2))
     server.startup_hooks.append(start)
     server.cron_hooks.append(lambda now: cron(time.time()))
     server.shutdown_hooks.append(lambda *args: bus.close())

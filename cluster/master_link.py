@@ -252,7 +252,10 @@ class MasterLink:
             self.writer.close()
             self.writer = None
         if self.state != "connect":
-            self.replication.down_since = int(time.time())
+            # The cron's clock, as Redis's server.unixtime: a link a command dropped before a
+            # long one (DEBUG SLEEP in the same MULTI) is down since before it (the cluster's
+            # replica validity counts from there).
+            self.replication.down_since = self.server.lru_clock
         self.state = "connect"
         self.replication.link_state_changed()
 

@@ -8,7 +8,8 @@ it), -ASK (the slot is moving and the key is gone from here), -TRYAGAIN (a multi
 command while its keys are split by a move), -CROSSSLOT or -CLUSTERDOWN.
 """
 from server.base.crc16 import key_hash_slot
-from server.commands import blocking
+from server.commands import blocking, transactions
+from server.commands.pausing import POSTPONED
 from server.values.keyspace import now_ms
 from cluster.state import STATE_OK
 
@@ -44,6 +45,12 @@ class Router:
         else:
             commands = ((cmd, argv),)
         error, client.cluster_slot = self.redirection(client, cmd, commands, asking)
+        if error is not None and is_exec:
+            # EXEC gets the redirection itself, not an EXECABORT, and the transaction ends.
+            transactions.discard_transaction(client)
+            cmd.rejected_calls += 1
+            client.reply.error(error)
+            return POSTPONED
         return error
 
     def script_check(self, ctx, cmd, argv):

@@ -198,6 +198,16 @@ def test_slots_keys_and_routing_on_one_node(pair):
                  ("CLUSTER", "REPLICATE", "z" * 40), ("DEL", "foo", "{t}a", "{t}b")]:
         ours, theirs = _both(pair, *args)
         assert ours == theirs, args
+    # A transaction whose keys span slots: EXEC gets -CROSSSLOT itself and the MULTI ends.
+    replies = []
+    for srv in pair:
+        conn = srv.raw()
+        conn.send(b"MULTI\r\nSET a 1\r\nSET b 2\r\nEXEC\r\nEXEC\r\nMULTI\r\nSET {t}a 1\r\n"
+                  b"GET {t}b\r\nEXEC\r\n")
+        replies.append([conn.read_reply() for _ in range(9)])
+        conn.close()
+    assert replies[0] == replies[1]
+    assert replies[0][3] == b"-CROSSSLOT Keys in request don't hash to the same slot\r\n"
     # The per-slot index follows every way a key comes and goes.
     c = pair[0].client()
     slot = c.execute_command("CLUSTER", "KEYSLOT", "{s}")
