@@ -160,7 +160,7 @@ class Link(asyncio.Protocol):
     def close(self):
         self.closed = True
         if self.transport is not None:
-            self.transport.close()
+            self.transport.abort()          # unsent bytes go with it, as when Redis closes a link
         self.bus.inbound_links.discard(self)
 
 
@@ -238,6 +238,20 @@ class ClusterBus:
             log.debug("Connecting with Node %.40s at %s:%d" % (node.name, node.ip, node.cport))
 
         loop.create_task(open_link())
+
+    def free_links_over_limit(self, node, limit):
+        """cluster-link-sendbuf-limit: a link whose unsent bytes pass it is dropped (and
+        connected again by the cron)."""
+        for link in (node.link, node.inbound_link):
+            if link is None or link.transport is None:
+                continue
+            used = link.transport.get_write_buffer_size()
+            if used > limit:
+                log.warning("Freeing cluster link(%s node %.40s, used memory: %d) due to "
+                            "exceeding send buffer memory limit."
+                            % ("from" if link.inbound else "to", node.name, used))
+                self.free_link(link)
+                self.cluster.links_buffer_limit_exceeded += 1
 
     def set_inbound_link(self, node, link):
         if node.inbound_link is link:
@@ -1023,7 +1037,10 @@ class ClusterBus:
             myself.hostname = hostname
             cluster.todo(TODO_SAVE_CONFIG)
         cluster.stats_pfail_nodes = 0
+        limit = config.cluster_link_sendbuf_limit
         for node in list(cluster.nodes.values()):
+            if limit:
+                self.free_links_over_limit(node, limit)
             if node.flags & (MYSELF | NOADDR):
                 continue
             if node.flags & PFAIL:

@@ -10,7 +10,7 @@ import fcntl
 import os
 import time
 
-from server.base.crc16 import CLUSTER_SLOTS
+from server.base.crc16 import CLUSTER_SLOTS, key_hash_slot
 from server.base.log import log
 from server.commands.table import atoi
 
@@ -294,10 +294,24 @@ class ClusterState:
         node = self.slots[slot]
         if node is None:
             return False
+        if self.server.pubsub.shard_channels:
+            master = node if node.is_master() else node.replicaof
+            if self.myself is master or (master is not None and self.myself in master.replicas):
+                self.remove_channels_in_slot(slot)
         node.clear_slot_bit(slot)
         self.slots[slot] = None
         self.owner_not_claiming_slot.discard(slot)
         return True
+
+    def remove_channels_in_slot(self, slot):
+        """removeChannelsInSlot: a slot our shard no longer serves takes its shard channels
+        with it; every subscriber gets its sunsubscribe."""
+        pubsub = self.server.pubsub
+        for channel in [c for c in pubsub.shard_channels if key_hash_slot(c) == slot]:
+            for client in list(pubsub.shard_channels.get(channel, ())):
+                pubsub.unsubscribe(client, channel, shard=True)
+                pubsub.leave_if_unsubscribed(client)
+                self.server.queue_flush(client)
 
     def del_node_slots(self, node):
         deleted = 0

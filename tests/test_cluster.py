@@ -342,8 +342,15 @@ def test_moved_ask_tryagain(six):
     assert src.execute_command("MIGRATE", "127.0.0.1", dst_node.port, "", 0, 5000,
                                "KEYS", *keys) == b"OK"
     assert src.execute_command("CLUSTER", "COUNTKEYSINSLOT", slot) == 0
+    shard = src.pubsub()
+    shard.ssubscribe(name)                              # a shard channel of the slot
+    wait_until(lambda: shard.get_sharded_message(timeout=0.1), "ssubscribed", 5)
     for node in ms:
         node.client().execute_command("CLUSTER", "SETSLOT", slot, "NODE", dst_id)
+    # The slot left the shard: its channels go, their subscribers hear of it.
+    gone = wait_until(lambda: shard.get_sharded_message(timeout=0.1), "sunsubscribed", 5)
+    assert (gone["type"], gone["channel"], gone["data"]) == ("sunsubscribe", name.encode(), 0)
+    shard.close()
     assert dst.mget(*tagged) == [b"here", b"moved"]
     assert error_of(src_node.port, "GET", tagged[0]) == "MOVED %d 127.0.0.1:%d" % (slot,
                                                                                    dst_node.port)
