@@ -271,17 +271,8 @@ def _replica_available(cluster, node):
          deprecated=("7.0.0", "`CLUSTER SHARDS`"))
 def cmd_cluster_slots(client, argv):
     cluster = _cluster(client)
-    ranges = []
-    slots = cluster.slots
-    start = 0
-    owner = slots[0]
-    for slot in range(1, CLUSTER_SLOTS + 1):
-        current = slots[slot] if slot < CLUSTER_SLOTS else None
-        if slot == CLUSTER_SLOTS or current is not owner:
-            if owner is not None:
-                ranges.append((start, slot - 1, owner))
-            owner = current
-            start = slot
+    ranges = sorted((start, end, node) for node, pairs in cluster.slot_ranges_by_owner().items()
+                    for start, end in pairs)
     reply = client.reply
     reply.array(len(ranges))
     for start, end, node in ranges:

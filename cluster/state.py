@@ -7,6 +7,7 @@ nodes.conf, working out whether the cluster is up) is asked for with `todo(...)`
 once per loop iteration, as Redis's clusterBeforeSleep does it.
 """
 import fcntl
+import itertools
 import os
 import time
 
@@ -202,6 +203,7 @@ class ClusterState:
         self.nodes = {}
         self.blacklist = {}            # name -> expiry (seconds): forgotten nodes
         self.slots = [None] * CLUSTER_SLOTS
+        self.ranges_cache = None       # slot_ranges_by_owner's answer while no slot moves
         self.migrating_slots_to = {}   # slot -> node
         self.importing_slots_from = {}
         self.owner_not_claiming_slot = set()
@@ -288,6 +290,7 @@ class ClusterState:
             return False
         node.set_slot_bit(slot)
         self.slots[slot] = node
+        self.ranges_cache = None
         return True
 
     def del_slot(self, slot):
@@ -300,6 +303,7 @@ class ClusterState:
                 self.remove_channels_in_slot(slot)
         node.clear_slot_bit(slot)
         self.slots[slot] = None
+        self.ranges_cache = None
         self.owner_not_claiming_slot.discard(slot)
         return True
 
@@ -404,11 +408,12 @@ class ClusterState:
                 and now - self.first_update_state_call < WRITABLE_DELAY):
             return
         new_state = STATE_OK
-        if self.config.cluster_require_full_coverage:
-            for owner in self.slots:
-                if owner is None or owner.flags & FAIL:
-                    new_state = STATE_FAIL
-                    break
+        # Every slot served by a node not failing; a node's slot count is its share of the
+        # slot table, so the table itself is only searched for an unserved slot.
+        if self.config.cluster_require_full_coverage and (
+                None in self.slots
+                or any(n.numslots and n.flags & FAIL for n in self.nodes.values())):
+            new_state = STATE_FAIL
         size = reachable = 0
         for node in self.nodes.values():
             if node.is_master() and node.numslots:
@@ -481,19 +486,18 @@ class ClusterState:
         return " ".join(parts)
 
     def slot_ranges_by_owner(self):
-        """node -> [(start, end)] from the slot table, in one walk (clusterGenNodesSlotsInfo)."""
-        out = {}
-        slots = self.slots
-        start = 0
-        owner = slots[0]
-        for slot in range(1, CLUSTER_SLOTS + 1):
-            current = slots[slot] if slot < CLUSTER_SLOTS else object()
-            if current is not owner:
+        """node -> [(start, end)] from the slot table (clusterGenNodesSlotsInfo), kept until
+        a slot changes hands (callers only read it)."""
+        ranges = self.ranges_cache
+        if ranges is None:
+            ranges = self.ranges_cache = {}
+            start = 0
+            for owner, run in itertools.groupby(self.slots):
+                length = len(list(run))
                 if owner is not None:
-                    out.setdefault(owner, []).append((start, slot - 1))
-                owner = current
-                start = slot
-        return out
+                    ranges.setdefault(owner, []).append((start, start + length - 1))
+                start += length
+        return ranges
 
     def nodes_description(self, filter_flags=0):
         ranges = self.slot_ranges_by_owner()
