@@ -36,6 +36,7 @@ def attach(server):
     server.set_command_check(router.check, True)
     server.cluster_publish = bus.publish
     server.script_cluster_check = router.script_check
+    server.cluster_replica = lambda: cluster.myself.is_replica()
     last_cron = [0.0]
 
     def cron(now):

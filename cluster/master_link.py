@@ -241,6 +241,7 @@ class MasterLink:
 
     def drop(self):
         """The link is gone: the master state stays cached for the next PSYNC."""
+        master_lost = self.client is not None
         if self.client is not None:
             client, self.client = self.client, None
             self.replication.cached_stream_db = client.db.index
@@ -251,10 +252,11 @@ class MasterLink:
         if self.writer is not None:
             self.writer.close()
             self.writer = None
-        if self.state != "connect":
-            # The cron's clock, as Redis's server.unixtime: a link a command dropped before a
-            # long one (DEBUG SLEEP in the same MULTI) is down since before it (the cluster's
-            # replica validity counts from there).
+        if master_lost or (self.state != "connect" and not self.replication.down_since):
+            # Down since the master was lost, not since the last failed reconnection, and by
+            # the cron's clock (Redis's server.unixtime): a link a command dropped before a
+            # long one (DEBUG SLEEP in the same MULTI) is down since before it. The cluster's
+            # replica validity counts from there.
             self.replication.down_since = self.server.lru_clock
         self.state = "connect"
         self.replication.link_state_changed()

@@ -502,6 +502,15 @@ class Server(ServerCore):
     def has_watchers(self):
         return self.watched_keys is not None
 
+    cluster_replica = None              # cluster mode: fn() -> whether nodes.conf makes us a replica
+
+    def i_am_master(self):
+        """iAmMaster: no master to follow (in cluster mode, by the node's role in the cluster,
+        known before REPLICAOF is set from it)."""
+        if self.cluster_replica is not None:
+            return not self.cluster_replica()
+        return self.replicaof is None
+
     def is_replica_of_master(self):
         return self.replicaof is not None
 

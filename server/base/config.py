@@ -995,7 +995,10 @@ class Config:
         extra_lines: {directive: [lines]} other subsystems own (user, sentinel …)."""
         state = RewriteState.read(path)
         for directive in DIRECTIVES:
-            lines = directive.rewrite(getattr(self, directive.attr), directive.name)
+            value = getattr(self, directive.attr)
+            if directive.name == "replicaof" and self.cluster_enabled:
+                value = None        # a cluster node's master comes from nodes.conf, never here
+            lines = directive.rewrite(value, directive.name)
             for line, force in lines or ():
                 state.rewrite_line(directive.name, line, force)
             state.mark_processed(directive.name)
