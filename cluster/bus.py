@@ -271,7 +271,7 @@ class ClusterBus:
         config = self.config
         myip = (config.cluster_announce_ip or "").encode("latin-1")[:IP_LEN - 1]
         if myself.is_replica():
-            offset = self.server.replication.current_offset()
+            offset = replica_offset(self.server)
         else:
             offset = self.server.master_repl_offset
         if myself.is_master() and cluster.mf_end:
@@ -847,7 +847,7 @@ class ClusterBus:
         master = myself.replicaof
         if master is None:
             return 0
-        my_offset = self.server.replication.current_offset()
+        my_offset = replica_offset(self.server)
         return sum(1 for r in master.replicas
                    if r is not myself and not r.flags & NOFAILOVER and r.repl_offset > my_offset)
 
@@ -929,7 +929,7 @@ class ClusterBus:
                 cluster.todo(TODO_HANDLE_FAILOVER)
             log.warning("Start of election delayed for %d milliseconds (rank #%d, offset %d)."
                         % (cluster.failover_auth_time - now, cluster.failover_auth_rank,
-                           replication.current_offset()))
+                           replica_offset(self.server)))
             self.broadcast_pong(local_replicas_only=True)
             return
         if not cluster.failover_auth_sent and cluster.mf_end == 0:
@@ -970,7 +970,7 @@ class ClusterBus:
         cluster = self.cluster
         if cluster.mf_end == 0 or cluster.mf_can_start or cluster.mf_master_offset == -1:
             return
-        if cluster.mf_master_offset == self.server.replication.current_offset():
+        if cluster.mf_master_offset == replica_offset(self.server):
             cluster.mf_can_start = True
             log.warning("All master replication stream processed, manual failover can start.")
             cluster.todo(TODO_HANDLE_FAILOVER)
@@ -1111,6 +1111,17 @@ class ClusterBus:
                 self.handle_replica_migration(max_replicas)
         if update_state or cluster.state != STATE_OK:
             cluster.update_state()
+
+
+def replica_offset(server):
+    """replicationGetSlaveOffset: how much of its master's stream a replica has, 0 while it
+    has no master state at all (a full sync loading)."""
+    replication = server.replication
+    if server.replicaof is None:
+        return 0
+    if replication.link_connected() or replication.cached_master:
+        return replication.current_offset()
+    return 0
 
 
 def delete_keys_in_slot(server, slot):

@@ -12,6 +12,7 @@ from server.base.util import reply_help
 from server.commands import arguments as arg
 from server.commands.table import COMMANDS, command, container
 from persistence import dump  # noqa: F401  (RESTORE, which RESTORE-ASKING is)
+from cluster.bus import TYPE_NAMES, replica_offset
 from cluster.state import (
     FAIL, HANDSHAKE, MEET, MF_TIMEOUT, MYSELF, PFAIL, PORT_INCR, STATE_OK, TODO_FSYNC_CONFIG,
     TODO_SAVE_CONFIG, TODO_UPDATE_STATE, ClusterNode, mstime)
@@ -191,7 +192,6 @@ def cmd_cluster_info(client, argv):
 
 
 def cluster_info(cluster):
-    from cluster.bus import TYPE_NAMES
     assigned = ok = pfail = fail = 0
     for owner in cluster.slots:
         if owner is None:
@@ -259,7 +259,7 @@ def _replica_available(cluster, node):
         return False
     offset = node.repl_offset
     if node.flags & MYSELF:
-        offset = cluster.server.replication.current_offset()
+        offset = replica_offset(cluster.server)
     return offset != 0
 
 
@@ -319,7 +319,7 @@ def _shard_node_reply(client, cluster, node):
     if node.hostname:
         fields.append((b"hostname", node.hostname.encode("latin-1")))
     if node.flags & MYSELF:
-        offset = (server.replication.current_offset() if node.is_replica()
+        offset = (replica_offset(server) if node.is_replica()
                   else server.master_repl_offset)
     else:
         offset = node.repl_offset
