@@ -7,6 +7,7 @@ sets up.
 """
 import time
 
+from protocol.parser import split_args
 from server.base.errors import CommandError, SYNTAX
 from server.base.log import log
 from server.commands import arguments as arg
@@ -106,7 +107,15 @@ def cmd_replconf(client, argv):
                 raise CommandError("ERR value is out of range, value must between 0 and 1")
             state_of(client).rdb_only = bool(flag)
         elif option == b"rdb-filter-only":
-            pass
+            # Include filters: only "functions" exists; "" asks for an RDB without anything.
+            filters = split_args(value)
+            if filters is None:
+                raise CommandError("ERR Missing rdb-filter-only values")
+            for name in filters:
+                if name.lower() != b"functions":
+                    raise CommandError("ERR Unsupported rdb-filter-only option: %s"
+                                       % name.decode("utf-8", "replace"))
+            state_of(client).rdb_excludes = (True, not filters)
         else:
             raise CommandError("ERR Unrecognized REPLCONF option: %s"
                                % argv[i].decode("utf-8", "replace"))

@@ -369,6 +369,8 @@ class MasterLink:
             await self.full_sync(master_replid, master_offset)
         elif reply.startswith(b"+CONTINUE"):
             log.notice("Successful partial resynchronization with master.")
+            server.supervision.notify("STATUS=MASTER <-> REPLICA sync: Partial Resynchronization "
+                                      "accepted. Ready to accept connections in read-write mode.\n")
             parts = reply.split()
             if len(parts) > 1 and parts[1].decode() != server.replid:
                 new_id = parts[1].decode()
@@ -438,6 +440,8 @@ class MasterLink:
                 await self.receive_payload(f, mark, timeout)
             await self.load_received(master_replid, master_offset)
         log.notice("MASTER <-> REPLICA sync: Finished with success")
+        server.supervision.notify("STATUS=MASTER <-> REPLICA sync: Finished with success. Ready to "
+                                  "accept connections in read-write mode.\n")
 
     def flush_old_data(self, then_loading=True):
         log.notice("MASTER <-> REPLICA sync: Flushing old data")

@@ -29,7 +29,7 @@ import time
 from cluster.backlog import ReplicationBacklog
 from persistence import aof, children, rdb
 from server.base.log import log
-from server.commands import blocking, functions
+from server.commands import blocking, functions, transactions
 
 WAIT_BGSAVE_START, WAIT_BGSAVE_END, SEND_BULK, ONLINE = range(4)
 STATE_NAMES = {WAIT_BGSAVE_START: "wait_bgsave", WAIT_BGSAVE_END: "wait_bgsave",
@@ -43,6 +43,8 @@ NO_REPLID = "0" * 40
 NOREPLICAS = "NOREPLICAS Not enough good replicas to write."
 EOF_MARK_SIZE = 40
 
+
+NO_EXCLUSIONS = (False, False)   # (leave the keys out, leave the functions out)
 
 class ReplicaState:
     """What the master keeps about one replica client (client.repl)."""
@@ -60,6 +62,9 @@ class ReplicaState:
         self.start_stream_on_ack = False   # diskless: the stream starts at the first ACK
         self.created = time.time()
         self.rdb_only = False
+        # REPLCONF rdb-filter-only: what its RDB leaves out (the keys, the functions);
+        # such a replica gets an RDB of its own, through its socket
+        self.rdb_excludes = NO_EXCLUSIONS
         self.last_partial_write = 0   # diskless: since when its socket holds back the RDB
 
 
@@ -328,7 +333,10 @@ class Replication:
         waiting = [r for r in self.replicas if r.repl.state == WAIT_BGSAVE_START]
         if not waiting:
             return
-        socket_target = (server.config.repl_diskless_sync
+        # Replicas asking for the same filters share an RDB; the others wait for the next.
+        excludes = waiting[0].repl.rdb_excludes
+        waiting = [r for r in waiting if r.repl.rdb_excludes == excludes]
+        socket_target = ((server.config.repl_diskless_sync or excludes != NO_EXCLUSIONS)
                          and all("eof" in r.repl.capa for r in waiting))
         log.notice("Starting BGSAVE for SYNC with target: %s"
                    % ("replicas sockets" if socket_target else "disk"))
@@ -336,7 +344,7 @@ class Replication:
         stream_db = self.stream.selected_db if self.stream.selected_db >= 0 else 0
         info = rdb.ReplicationInfo(stream_db, server.replid, offset)
         if socket_target:
-            started = self.start_socket_transfer(waiting, info)
+            started = self.start_socket_transfer(waiting, info, excludes)
         else:
             started = server.snapshots.background_save(replication=info)
         if not started:
@@ -351,18 +359,21 @@ class Replication:
             for replica in waiting:
                 self.setup_full_resync(replica, offset)
 
-    def start_socket_transfer(self, replicas, info):
+    def start_socket_transfer(self, replicas, info, excludes=NO_EXCLUSIONS):
         """repl-diskless-sync: a child writes the RDB into a pipe; the parent sends what it
-        reads to every replica, framed by $EOF:<mark> ... <mark>."""
+        reads to every replica, framed by $EOF:<mark> ... <mark>. `excludes`: what the
+        replicas' rdb-filter-only leaves out (keys, functions)."""
         server = self.server
         read_fd, write_fd = os.pipe()
         config = server.config
+        without_keys, without_functions = excludes
 
         def work():
             from server.server import used_memory
             with os.fdopen(write_fd, "wb", buffering=SEND_CHUNK) as out:
-                rdb.write_rdb(out, server.dbs, config, replication=info,
-                              functions=functions.store_of(server).codes(),
+                rdb.write_rdb(out, [] if without_keys else server.dbs, config, replication=info,
+                              functions=() if without_functions
+                              else functions.store_of(server).codes(),
                               used_memory=used_memory(), progress=children.report_progress)
             return True
 
@@ -553,10 +564,8 @@ class Replication:
         server.set_command_check(self.refuse_when_stale, refusing)
 
     def refuse_when_stale(self, client, cmd, argv):
-        if client.is_master:
-            return None
-        flags = functions.declared_flags(self.server, cmd, argv)
-        if ("allow-stale" in flags) if flags is not None else ("stale" in cmd.flags):
+        # EXEC's flags are those of what it queued: the link may have gone down since.
+        if client.is_master or "stale" in transactions.checked_flags(client, cmd, argv):
             return None
         return ("MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to "
                 "'no'.")
@@ -739,7 +748,6 @@ class Replication:
         server.set_command_check(self.refuse_without_replicas, bool(refusing))
 
     def refuse_without_replicas(self, client, cmd, argv):
-        from server.commands import transactions
         if client.is_master or "write" not in transactions.checked_flags(client, cmd, argv):
             return None
         return NOREPLICAS

@@ -90,3 +90,7 @@ cdef class ClientCore:
     cdef public bint follows_stream       # a replica or MONITOR: the full path, no keyspace
     cdef public object output_limit       # client-output-buffer-limit of its class, or None
     cdef public long long output_check_from   # pending output from which a write checks it
+    # Redis's reply buffer, resized by the clients cron (server/client.py): its size (rbs
+    # of CLIENT LIST) and the most of it a loop iteration's replies filled (rbp)
+    cdef public long long reply_buffer_size
+    cdef public long long reply_buffer_peak

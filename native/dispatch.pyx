@@ -206,8 +206,12 @@ cdef class ServerCore:
         # Only a write propagates, and only to sinks (AOF, replicas): without them nothing
         # is held for the end of the top-level command either.
         dirty_before = self.dirty if self.propagation_sinks else None
-        client.argv = argv
-        client.propagate_argv = None
+        if isinstance(client, ClientCore):      # a connection's or the scripts' client
+            (<ClientCore>client).argv = argv
+            (<ClientCore>client).propagate_argv = None
+        else:
+            client.argv = argv
+            client.propagate_argv = None
         if outermost:                   # commands inside EXEC or a script share its clock
             self.cached_time_ms = None
         self.call_depth += 1
@@ -262,6 +266,14 @@ cdef class ServerCore:
                     db = _slot_get(client, _client_db)
                     self.propagate(_slot_get(db, _db_index) if type(db) is _Database else db.index,
                                    replacement or argv)
+        elif isinstance(client, ClientCore):
+            # A client without a connection built on ClientCore (scripts'): its fields
+            # without lookups, its database through its attribute.
+            core = <ClientCore>client
+            core.last_command = cmd
+            if (dirty_before is not None and cmd.is_write and self.dirty != dirty_before
+                    and core.propagate_argv is not False):
+                self.propagate(client.db.index, core.propagate_argv or argv)
         else:
             client.last_command = cmd
             if (dirty_before is not None and cmd.is_write and self.dirty != dirty_before
@@ -408,6 +420,8 @@ cdef class ClientCore:
                 return
             stats = self.server.stats
             stats.total_net_output_bytes += size
+            if size > self.reply_buffer_peak:
+                self.reply_buffer_peak = min(size, self.reply_buffer_size)
             self.transport.write(PyBytes_FromStringAndSize(PyByteArray_AS_STRING(buf), size))
             self.last_interaction = _wall_time()
         PyByteArray_Resize(buf, 0)

@@ -82,6 +82,7 @@ cdef enum:
     LUA_TSTRING = 4
     LUA_TTABLE = 5
     LUA_MASKCOUNT = 8
+    LUA_GCCOUNT = 3
     LUA_GCSTEP = 5
 
 # Token kinds of a flattened result (scripting.py's T_*).
@@ -124,6 +125,8 @@ cdef int (*lua_gc)(lua_State*, int, int) noexcept nogil
 cdef int (*lua_sethook)(lua_State*, lua_Hook, int, int) noexcept nogil
 cdef void (*lua_pushlightuserdata)(lua_State*, void*) noexcept nogil
 cdef void (*lua_rawget)(lua_State*, int) noexcept nogil
+cdef int (*lua_next)(lua_State*, int) noexcept nogil
+cdef int (*lua_getmetatable)(lua_State*, int) noexcept nogil
 
 cdef bint _api_ready = False
 
@@ -142,7 +145,7 @@ cdef int _load_api() except -1:
     global lua_pushnil, lua_pushboolean, lua_pushcclosure, lua_createtable, lua_rawseti
     global lua_rawgeti, lua_rawset, lua_setfield, lua_newuserdata, lua_pcall, lua_error
     global lua_checkstack, luaL_ref, luaL_unref, lua_call, lua_cpcall, lua_gc, lua_sethook
-    global lua_pushlightuserdata, lua_rawget
+    global lua_pushlightuserdata, lua_rawget, lua_next, lua_getmetatable
     if _api_ready:
         return 0
     path = _lupa_lua51.__file__.encode()
@@ -179,6 +182,8 @@ cdef int _load_api() except -1:
     lua_sethook = <int (*)(lua_State*, lua_Hook, int, int) noexcept nogil>_symbol(h, b"lua_sethook")
     lua_pushlightuserdata = <void (*)(lua_State*, void*) noexcept nogil>_symbol(h, b"lua_pushlightuserdata")
     lua_rawget = <void (*)(lua_State*, int) noexcept nogil>_symbol(h, b"lua_rawget")
+    lua_next = <int (*)(lua_State*, int) noexcept nogil>_symbol(h, b"lua_next")
+    lua_getmetatable = <int (*)(lua_State*, int) noexcept nogil>_symbol(h, b"lua_getmetatable")
     _api_ready = True
     return 0
 
@@ -237,6 +242,57 @@ cdef int _push_slice(lua_State* L, list items, Py_ssize_t start, Py_ssize_t end)
         _push_bytes(L, <object>PyList_GET_ITEM(items, i))
         lua_rawseti(L, -2, <int>(i - start + 1))
     return 0
+
+
+cdef int _push_reused_slice(lua_State* L, int* ref, list items, Py_ssize_t start,
+                            Py_ssize_t end) except -1:
+    """_push_slice into the table behind the registry reference *ref (made on first use):
+    EVAL's KEYS and ARGV are the same two tables from run to run, emptied after each
+    (_release_reused), so a small script leaves no table behind for the collector."""
+    cdef Py_ssize_t i
+    if ref[0] == 0:
+        lua_createtable(L, <int>(end - start), 0)
+        lua_pushvalue(L, -1)
+        ref[0] = luaL_ref(L, LUA_REGISTRYINDEX)
+    else:
+        lua_rawgeti(L, LUA_REGISTRYINDEX, ref[0])
+    for i in range(start, end):
+        _push_bytes(L, <object>PyList_GET_ITEM(items, i))
+        lua_rawseti(L, -2, <int>(i - start + 1))
+    return 0
+
+
+cdef void _release_reused(lua_State* L, int* ref, int n) noexcept:
+    """Empty a table _push_reused_slice filled with n items, for the next run. A script may
+    have changed it (another key, a metatable): that table is let go instead, and the
+    next run gets a new one. No script can keep a reference to it past its run (globals
+    are read-only), so emptying it cannot change what a script sees."""
+    cdef bint clean = True
+    cdef double key
+    cdef int i
+    if ref[0] == 0:
+        return
+    lua_rawgeti(L, LUA_REGISTRYINDEX, ref[0])
+    if lua_getmetatable(L, -1):
+        lua_pop(L, 1)
+        clean = False
+    else:
+        lua_pushnil(L)
+        while lua_next(L, -2):
+            lua_pop(L, 1)                   # the value; the key stays for the next step
+            key = lua_tonumber(L, -1) if lua_type(L, -1) == LUA_TNUMBER else 0
+            if not (1 <= key <= n and key == <int>key):
+                lua_pop(L, 1)
+                clean = False
+                break
+    if clean:
+        for i in range(1, n + 1):
+            lua_pushnil(L)
+            lua_rawseti(L, -2, i)
+    lua_pop(L, 1)
+    if not clean:
+        luaL_unref(L, LUA_REGISTRYINDEX, ref[0])
+        ref[0] = 0
 
 
 cdef inline int _push_bytes(lua_State* L, object data) except -1:
@@ -720,11 +776,18 @@ cdef void _count_hook(lua_State* L, lua_Debug* ar) noexcept nogil:
 
 cdef enum:
     GC_STEP_PERIOD = 50         # runs between two steps of the collector, as Redis takes them
+    # The most a step takes, in KB. Redis steps by 50 KB, which on its 33 KB heap is one
+    # whole cycle; on our larger heap (the sandbox's code) a whole cycle every 50 runs
+    # costs a tenth of a small script's call. A step is sized to half of what the heap
+    # grew by since the last one (the collector's own steps do the rest): the heap stays
+    # within a few KB of what is live.
+    GC_STEP_MAX_KB = 50
 
 
 cdef int _gc_step(lua_State* L) noexcept nogil:
-    """A step of the collector (under lua_cpcall: a finalizer's error cannot escape)."""
-    lua_gc(L, LUA_GCSTEP, GC_STEP_PERIOD)
+    """A step of the collector of the size (KB) pointed to by its argument (under
+    lua_cpcall: a finalizer's error cannot escape)."""
+    lua_gc(L, LUA_GCSTEP, (<int*>lua_touserdata(L, 1))[0])
     return 0
 
 
@@ -812,6 +875,9 @@ cdef class Bridge:
     cdef bint library_mode             # FCALL: the function gets KEYS and ARGV as arguments
     cdef int hook_instructions
     cdef int runs_since_gc_step
+    cdef int heap_kb_after_step        # the heap's size after the last step of the collector
+    cdef int keys_ref, argv_ref        # EVAL's KEYS and ARGV tables (_push_reused_slice)
+    cdef bint reused_in_use            # a run holds them (no run nests; checked anyway)
     cdef readonly object engine
     cdef readonly object lua           # the LuaRuntime: keeps the state alive
     cdef public object adopt, call, pcall
@@ -844,12 +910,18 @@ cdef class Bridge:
         self.library_mode = False
         self.hook_instructions = 0
         self.runs_since_gc_step = 0
+        self.heap_kb_after_step = 0
+        self.keys_ref = self.argv_ref = 0
+        self.reused_in_use = False
         self.fast_calls = False
         self.ctx = None
         self.server = engine.server
         self.core = engine.server if isinstance(engine.server, ServerCore) else None
         self.client = engine.client
-        self.client_dict = _dict_of(engine.client, ("db", "resp", "user", "acl_user", "is_master"))
+        # The script client's db, resp and user are instance attributes; acl_user and
+        # is_master are fields of its ClientCore base.
+        self.client_dict = (_dict_of(engine.client, ("db", "resp", "user"))
+                            if isinstance(engine.client, ClientCore) else None)
         self.engine_dict = _dict_of(engine, ("running",))
         config = getattr(engine.server, "config", None)
         self.config_dict = _dict_of(config, ("maxmemory", "busy_reply_threshold"))
@@ -930,8 +1002,8 @@ cdef class Bridge:
         if _dict_value(client_dict, "resp") != 2:     # redis.setresp(3) in the previous script
             self.client.set_resp(2)
         PyDict_SetItem(client_dict, "user", _slot_value(caller, self.caller_user))
-        PyDict_SetItem(client_dict, "acl_user", None)
-        PyDict_SetItem(client_dict, "is_master", core.is_master)
+        (<ClientCore>self.client).acl_user = None
+        (<ClientCore>self.client).is_master = core.is_master
         PyByteArray_Resize(self.writer._buf, 0)
         ctx = RunContext.__new__(RunContext)
         ctx.caller = caller
@@ -962,6 +1034,11 @@ cdef class Bridge:
         if outcome is not None and self.engine.write_outcome(caller, script, outcome):
             server.lookup_command(argv).failed_calls += 1     # it replied an error
         return True
+
+    cdef void _release_reused(self, int nkeys, int nargv) noexcept:
+        _release_reused(self.L, &self.keys_ref, nkeys)
+        _release_reused(self.L, &self.argv_ref, nargv)
+        self.reused_in_use = False
 
     def set_runner(self, outcome, hook, error_handler, globals_table, bint library_mode,
                    int hook_instructions):
@@ -1010,7 +1087,10 @@ cdef class Bridge:
         handler, and every GC_STEP_PERIOD runs the collector takes a step."""
         cdef lua_State* L = self.L
         cdef int top = lua_gettop(L)
-        cdef int status, count, i, n, kind, nargs = 0
+        cdef int status, count, i, n, kind, nargs = 0, step_kb
+        cdef bint reuse = not self.library_mode and not self.reused_in_use
+        cdef int nkeys_int = <int>nkeys
+        cdef int nargv_int = <int>(PyList_GET_SIZE(argv) - first_key - nkeys)
         cdef int base = top + 2             # where the function's result lands
         cdef size_t size
         cdef const char* text
@@ -1021,10 +1101,18 @@ cdef class Bridge:
         lua_rawgeti(L, LUA_REGISTRYINDEX, self.error_handler_ref)
         lua_rawgeti(L, LUA_REGISTRYINDEX, function.ref)
         try:
-            _push_slice(L, argv, first_key, first_key + nkeys)
-            _push_slice(L, argv, first_key + nkeys, PyList_GET_SIZE(argv))
+            if reuse:
+                self.reused_in_use = True
+                _push_reused_slice(L, &self.keys_ref, argv, first_key, first_key + nkeys)
+                _push_reused_slice(L, &self.argv_ref, argv, first_key + nkeys,
+                                   PyList_GET_SIZE(argv))
+            else:
+                _push_slice(L, argv, first_key, first_key + nkeys)
+                _push_slice(L, argv, first_key + nkeys, PyList_GET_SIZE(argv))
         except BaseException:
             lua_settop(L, top)
+            if reuse:
+                self._release_reused(nkeys_int, nargv_int)
             raise
         if self.library_mode:
             nargs = 2
@@ -1045,7 +1133,12 @@ cdef class Bridge:
         self.runs_since_gc_step += 1
         if self.runs_since_gc_step == GC_STEP_PERIOD:
             self.runs_since_gc_step = 0
-            lua_cpcall(L, _gc_step, NULL)
+            step_kb = (lua_gc(L, LUA_GCCOUNT, 0) - self.heap_kb_after_step) // 2
+            if step_kb > 0:
+                if step_kb > GC_STEP_MAX_KB:
+                    step_kb = GC_STEP_MAX_KB
+                lua_cpcall(L, _gc_step, &step_kb)
+            self.heap_kb_after_step = lua_gc(L, LUA_GCCOUNT, 0)
         try:
             if status == 0:
                 kind = lua_type(L, base)
@@ -1090,3 +1183,5 @@ cdef class Bridge:
             return tuple([_to_python(L, base + 1 + i) for i in range(count)])
         finally:
             lua_settop(L, top)
+            if reuse:
+                self._release_reused(nkeys_int, nargv_int)

@@ -289,11 +289,13 @@ def prepare_shutdown(server, nosave, save):
         server.snapshots.kill_child()
     if (server.snapshots.rules_active() and not nosave) or save:
         log.notice("Saving the final RDB snapshot before exiting.")
+        server.supervision.notify("STATUS=Saving the final RDB snapshot\n")
         if not server.snapshots.save():
             if server.shutdown_force:
                 log.warning("Error trying to save the DB. Exit anyway.")
                 return True
             log.warning("Error trying to save the DB, can't exit.")
+            server.supervision.notify("STATUS=Error trying to save the DB, can't exit.\n")
             return False
     return True
 

@@ -12,6 +12,7 @@ import traceback
 from protocol.parser import quote_arg
 from server.base import native_bridge
 from server.base.log import LEVELS, log
+from server.base.memory import allocator_size
 from server.base.dispatch import REPLY_OFF, REPLY_ON, REPLY_SKIP, REPLY_SKIP_NEXT
 from server.base.errors import internal_error_message
 from server.base.native_bridge import ClientCore
@@ -21,6 +22,9 @@ from server.base.util import release_free_memory
 PROTO_DUMP_LEN = 128      # bytes of the query buffer quoted when logging a protocol error
 RELEASE_AFTER_DROPPING = 64 * 1024   # output dropped at its limit: return the freed memory
 VERBOSE = LEVELS["verbose"]
+REPLY_BUFFER_DEFAULT = 16 * 1024   # Redis's reply buffer: its size at first and its most
+REPLY_BUFFER_MIN = 1024            # the least the clients cron shrinks it to
+REPLY_BUFFER_PEAK_RESET_MS = 5000  # how often its peak restarts unless DEBUG says otherwise
 
 
 class Client(ClientCore, asyncio.Protocol):
@@ -80,6 +84,34 @@ class Client(ClientCore, asyncio.Protocol):
         self.output_limit = None      # (hard, soft, seconds) of client-output-buffer-limit, or None
         self.output_check_from = 0    # its smaller limit: a write checks the limits from there on
         self.output_limit_class_changed()
+        self.reply_buffer_size = REPLY_BUFFER_DEFAULT
+        self.reply_buffer_peak = 0
+        self.reply_buffer_peak_reset_ms = 0
+
+    # -- the reply buffer Redis resizes ----------------------------------------
+
+    def resize_reply_buffer(self, now_ms):
+        """What Redis's clients cron does to a client's reply buffer, which CLIENT LIST shows
+        (rbs, rbp): halved towards what replies filled (the peak) while they use less than
+        half of it, doubled up to 16 KB while they fill it; the peak restarts every
+        reply-buffer peak-reset-time (DEBUG REPLYBUFFER). Replies here go to a growing
+        buffer whatever its size says: only the figures and INFO's counters follow Redis."""
+        server = self.server
+        if not server.reply_buffer_resizing:
+            return
+        size, peak = self.reply_buffer_size, self.reply_buffer_peak
+        if size // 2 >= REPLY_BUFFER_MIN and peak < size // 2:
+            self.reply_buffer_size = allocator_size(max(REPLY_BUFFER_MIN, peak + 1))
+            server.stats.reply_buffer_shrinks += 1
+        elif size * 2 < REPLY_BUFFER_DEFAULT * 2 and peak == size:
+            self.reply_buffer_size = allocator_size(min(REPLY_BUFFER_DEFAULT, size * 2))
+            server.stats.reply_buffer_expands += 1
+        reset_after = server.reply_buffer_peak_reset_ms
+        if reset_after is None:
+            reset_after = REPLY_BUFFER_PEAK_RESET_MS
+        if reset_after >= 0 and now_ms - self.reply_buffer_peak_reset_ms >= reset_after:
+            self.reply_buffer_peak = 0        # nothing waits in it between loop iterations
+            self.reply_buffer_peak_reset_ms = now_ms
 
     # -- transport callbacks -------------------------------------------------
 

@@ -12,6 +12,7 @@ import sys
 from protocol.parser import quote_arg, split_args
 from server.base.config import Config, ConfigError, ConfigFileError
 from server.base.log import log
+from server.base.supervision import Supervision
 
 REDIS_VERSION = "7.0.15"
 VERSION_LINE = "Redis server v=7.0.15 sha=00000000:0 malloc=libc bits=64 build=7079726564697300"
@@ -101,9 +102,12 @@ def fatal_config(exc):
     sys.exit(1)
 
 
-def load_config(args):
+def load_config(args, sentinel_mode=False):
     """Config file, then stdin, then the command line options (last one wins)."""
     config = Config()
+    if sentinel_mode:
+        from cluster import sentinel_service
+        sentinel_service.configure(config)
     config_file, from_stdin, options = options_from_argv(args)
     text = ""
     if config_file is not None:
@@ -125,6 +129,11 @@ def load_config(args):
         # rename-command is checked against the command table while loading, as Redis does.
         build_command_table(config.renamed_commands)
         check_loaded_config(config)
+        if sentinel_mode:
+            config.sentinel = sentinel_service.load(config)
+        elif config.sentinel_lines:
+            _, lineno, line = config.sentinel_lines[0]
+            raise ConfigFileError(lineno, line, "sentinel directive while not in sentinel mode")
     except (ConfigFileError, ConfigError, RenameError) as exc:
         fatal_config(exc)
     except SystemExit as exc:   # an include that cannot be read
@@ -147,17 +156,6 @@ def check_loaded_config(config):
 
 
 # -- the process ---------------------------------------------------------------------
-
-def is_supervised(mode):
-    """Whether upstart or systemd runs us (then `daemonize` is ignored, as in Redis)."""
-    if mode == "upstart":
-        return True
-    if mode == "systemd":
-        return bool(os.environ.get("NOTIFY_SOCKET"))
-    if mode == "auto":
-        return bool(os.environ.get("UPSTART_JOB") or os.environ.get("NOTIFY_SOCKET"))
-    return False
-
 
 def daemonize():
     """Fork: the parent exits 0 at once, the child leaves the terminal and carries on."""
@@ -279,7 +277,12 @@ def program_name():
     return "pyredis-server" if name.endswith("__main__.py") else name
 
 
-def main(argv=None):
+def sentinel_main(argv=None):
+    """`pyredis-sentinel`: the server in sentinel mode, as redis-sentinel is."""
+    return main(argv, force_sentinel=True)
+
+
+def main(argv=None, force_sentinel=False):
     args = sys.argv[1:] if argv is None else argv
     if args and args[0] in ("-v", "--version"):
         sys.stdout.write(VERSION_LINE + "\n")
@@ -287,11 +290,22 @@ def main(argv=None):
     if args and args[0] in ("-h", "--help"):
         sys.stderr.write(USAGE)
         return 1
-    config, config_file = load_config(args)
+    from cluster.sentinel_service import is_sentinel_mode
+    sentinel_mode = force_sentinel or is_sentinel_mode(args, sys.argv[0] if sys.argv else "")
+    if sentinel_mode:
+        log.server_pid, log.role = os.getpid(), "X"     # every line of a sentinel says X
+    config, config_file = load_config(args, sentinel_mode)
+    if sentinel_mode:
+        from cluster import sentinel_service
+        sentinel_service.check_config_file(config)
 
-    if config.daemonize and not is_supervised(config.supervised):
-        daemonize()
     log.configure(config.loglevel, config.logfile)
+    # A supervised server stays in the foreground whatever `daemonize` says, as in Redis.
+    supervision = Supervision(config.supervised)
+    if config.daemonize and supervision.supervised == "no":
+        daemonize()
+    if sentinel_mode:
+        log.server_pid, log.role = os.getpid(), "X"     # every line of a sentinel says X
     log.warning("oO0OoO0OoO0Oo Redis is starting oO0OoO0OoO0Oo")
     log.warning("Redis version=%s, bits=64, commit=00000000, modified=0, pid=%d, just started"
                 % (REDIS_VERSION, os.getpid()))
@@ -305,7 +319,7 @@ def main(argv=None):
 
     # From here on the lines come from the server process itself.
     log.server_pid = os.getpid()
-    log.role = "M" if config.replicaof is None else "S"
+    log.role = "X" if sentinel_mode else "M" if config.replicaof is None else "S"
     adjust_open_files_limit(config)
     log.notice("monotonic clock: POSIX clock_gettime")
     from server.base import native_bridge
@@ -316,10 +330,14 @@ def main(argv=None):
     from server.base.memory import MEMORY
     MEMORY.mark_code_loaded()   # what the interpreter and the code hold is not used_memory
     server = Server(config)
-    attach_persistence(server)
-    attach_replication(server)
-    if config.cluster_enabled:
-        attach_cluster(server)
+    server.supervision = supervision
+    if sentinel_mode:
+        sentinel_service.attach(server, config.sentinel)
+    else:
+        attach_persistence(server)
+        attach_replication(server)
+        if config.cluster_enabled:
+            attach_cluster(server)
     server.catch_signals()
     # The pidfile is written just before listening, so whoever sees the port open finds it;
     # a failed start removes it again, leaving none behind as Redis does.
@@ -332,10 +350,12 @@ def main(argv=None):
         if config.pidfile:
             remove_pidfile(config.pidfile)
         raise
-    show_banner(config, "cluster" if config.cluster_enabled else "standalone")
+    show_banner(config, "sentinel" if sentinel_mode else
+                "cluster" if config.cluster_enabled else "standalone")
     system_warnings(config)
-    log.warning("Server initialized")
-    memory_warnings()
+    if not sentinel_mode:
+        log.warning("Server initialized")
+        memory_warnings()
     native_bridge.warn_if_pure()
     MEMORY.mark_startup()       # used_memory_startup: the server set up, before any data
     from server.commands import evict

@@ -27,11 +27,12 @@ from server.commands.pausing import POSTPONED, Pauses
 from server.commands import table as command_table
 from server.client import Client
 from server.base.errors import CommandError, NOAUTH, internal_error_message
-from server.values.keyspace import Database, keyspace_cron, set_lru_clock
+from server.values.keyspace import Database, follow_eviction_policy, keyspace_cron, set_lru_clock
 from server.base.histogram import record as record_latency
 from server.base.latency import LatencyMonitor
 from server.base.lazyfree import LazyFree
 from server.base.log import LEVELS, log
+from server.base.supervision import Supervision
 from server.base.memory import MEMORY
 from server.base.net import ListenError, is_local_client, open_tcp_listeners, open_unix_listener
 from server.base.notify import enabled_flags
@@ -67,6 +68,7 @@ LLONG_MAX = 2**63 - 1
 
 # Spellings of command names (b"GET", b"get" ...) remembered before the cache starts over.
 RAW_NAME_CACHE_SIZE = 1024
+CLIENTS_CRON_MIN_ITERATIONS = 5     # clients the cron visits a tick at least (clientsCron)
 
 DEBUG_REFUSED = (
     "ERR %s command not allowed. If the %s option is set to \"local\", you can run it from a "
@@ -101,6 +103,8 @@ class Stats(StatsCore):
         self.total_net_output_bytes = 0
         self.client_qbuf_limit_disconnections = 0
         self.unexpected_error_replies = 0
+        self.reply_buffer_shrinks = 0          # the clients cron's resizing (Client)
+        self.reply_buffer_expands = 0
         self.ops_samples = []                  # (time, commands) for instantaneous_ops_per_sec
         self.sync_full = 0                     # replicas served a full resync
         self.sync_partial_ok = 0
@@ -121,6 +125,8 @@ class Server(ServerCore):
         self.acl = acl.Acl(self)              # users: before any client exists
         self.lazyfree = LazyFree(self)
         self.dbs = [Database(self, i) for i in range(config.databases)]
+        follow_eviction_policy(self)          # LFU counters from the first key loaded or written
+        self.supervision = Supervision("no")  # main() puts the one start-up found here
         self.clients = {}
         self._next_client_id = 2             # Redis's own script clients take ids 1 and 2
         self._pending_flush = []
@@ -166,6 +172,7 @@ class Server(ServerCore):
         client_eviction.attach(self)
         self.cron_hooks.append(lambda now: evict.memory_cron(self))
         self.soft_limited_clients = {}        # over their soft output limit: the cron checks them
+        self._clients_cron_turn = []       # clients_cron: those still to visit this round
         config.listeners["client-output-buffer-limit"] = self.output_limits_changed
         self.notify_keyspace_events = enabled_flags(config.notify_keyspace_events)
         config.listeners["notify-keyspace-events"] = self.notify_events_changed
@@ -556,6 +563,7 @@ class Server(ServerCore):
                     client.close()
         for client in list(self.soft_limited_clients):
             client.output_limit_reached(from_cron=True)
+        self.clients_cron(now, hz)
         if now - self._last_status_log >= 5:
             self._last_status_log = now
             self.log_status()
@@ -567,8 +575,28 @@ class Server(ServerCore):
         if self.before_sleep_hooks:
             self.before_sleep()
 
+    def clients_cron(self, now, hz):
+        """A share of the clients per tick, as Redis's clientsCron takes them: all of them
+        once a second, at least CLIENTS_CRON_MIN_ITERATIONS a tick."""
+        clients = self.clients
+        if not clients:
+            return
+        turn = self._clients_cron_turn          # the clients still to visit this round
+        now_ms = int(now * 1000)
+        for _ in range(min(len(clients), max(len(clients) // hz, CLIENTS_CRON_MIN_ITERATIONS))):
+            if not turn:
+                turn.extend(clients.values())
+            client = turn.pop()
+            resize = getattr(client, "resize_reply_buffer", None)
+            if resize is not None and not client.closed:
+                resize(now_ms)
+
     cron_hooks = []
     _last_status_log = 0.0
+    # DEBUG REPLYBUFFER: whether the clients cron resizes reply buffers, and how often
+    # their peak restarts (ms; -1: never; None: Client's default)
+    reply_buffer_resizing = True
+    reply_buffer_peak_reset_ms = None
     debug_pause_cron = 0
     shutdown_force = False                # SHUTDOWN FORCE: exit even if the final save fails
 
@@ -629,7 +657,7 @@ class Server(ServerCore):
                 log.warning("Failed listening on port %d (TCP), aborting." % port)
                 sys.exit(1)
             for sock in sockets:
-                self.listeners.append(loop.run_until_complete(self.serve_tcp(sock)))
+                self.listeners.append(loop.run_until_complete(self.serve_tcp(sock, False)))
         self.tcp_listening = bool(self.listeners)
         if self.config.unixsocket:
             try:
@@ -640,15 +668,20 @@ class Server(ServerCore):
                 sys.exit(1)
             self.listeners.append(loop.run_until_complete(
                 loop.create_unix_server(self.new_client, sock=sock,
-                                        backlog=self.config.tcp_backlog)))
+                                        backlog=self.config.tcp_backlog, start_serving=False)))
         if not self.listeners:
             log.warning("Configured to not listen anywhere, exiting.")
             sys.exit(1)
+        # Accepting starts once every listener exists: a client that connected to the first
+        # one must not run a command (a SHUTDOWN) while the loop turns to create the next.
+        loop.run_until_complete(asyncio.gather(*(listener.start_serving()
+                                                 for listener in self.listeners)))
 
-    def serve_tcp(self, sock):
+    def serve_tcp(self, sock, start_serving=True):
         """The loop's server on a bound TCP socket (a coroutine). The loop calls listen() on
         it anew, with a backlog of 100 unless told: tcp-backlog is given again."""
-        return self.loop.create_server(self.new_client, sock=sock, backlog=self.config.tcp_backlog)
+        return self.loop.create_server(self.new_client, sock=sock, backlog=self.config.tcp_backlog,
+                                       start_serving=start_serving)
 
     def close_listeners(self):
         for listener in self.listeners:
@@ -667,10 +700,16 @@ class Server(ServerCore):
         loop = self.loop
         for hook in self.startup_hooks:
             hook()
-        if self.tcp_listening:
+        if self.tcp_listening and not getattr(self, "sentinel_mode", False):
             log.notice("Ready to accept connections")
         if self.config.unixsocket:
             log.notice("The server is now ready to accept connections at %s" % self.config.unixsocket)
+        if self.config.replicaof is None:
+            self.supervision.notify("STATUS=Ready to accept connections\n")
+        else:
+            self.supervision.notify("STATUS=Ready to accept connections in read-only mode. "
+                                    "Waiting for MASTER <-> REPLICA sync\n")
+        self.supervision.notify("READY=1\n")
         cron = loop.create_task(self.cron())
         try:
             loop.run_forever()
@@ -703,6 +742,7 @@ class Server(ServerCore):
         if self.shutdown_deadline is not None:
             return False
         log.warning("User requested shutdown...")
+        self.supervision.notify("STOPPING=1\n")
         timeout = self.config.shutdown_timeout
         if not now and timeout and not self.ready_to_shutdown():
             self.shutdown_deadline = time.time() + timeout

@@ -5,7 +5,8 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import PURE_RUN, REFERENCE_BINARY, REQUIRE_REFERENCE, ServerProcess  # noqa: E402
+from harness import (PURE_RUN, REFERENCE_BINARY, REQUIRE_REFERENCE, ServerProcess,  # noqa: E402
+                     require_reference)
 
 REFERENCE_TOOLS = ("redis-server", "redis-cli", "redis-benchmark")
 
@@ -78,6 +79,16 @@ def r(server):
 
 def reference_available():
     return REFERENCE_BINARY is not None
+
+
+@pytest.fixture(scope="module")
+def pair():
+    """Debian's redis-server and ours side by side, default configuration: (reference, ours)."""
+    require_reference()
+    servers = (ServerProcess([], reference=True), ServerProcess([]))
+    yield servers
+    for server in servers:
+        server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -371,3 +371,41 @@ def test_client_unix_socket_flag(start_server, tmp_path):
     assert fields["flags"] == "U"
     assert fields["addr"].endswith(":0")
     sock.close()
+
+
+def test_reply_buffer_shrinks_when_idle_and_grows_when_filled(server, reference):
+    """CLIENT LIST's rbs as the clients cron resizes it: an idle client's buffer shrinks to
+    1 KB once its peak restarts; big replies double it back to 16 KB, one tick at a time."""
+    def rbs(admin, name):
+        listing = admin.command("CLIENT", "LIST").decode()
+        line = next(line for line in listing.split("\n") if "name=%s " % name in line)
+        return int(line.split("rbs=")[1].split()[0])
+
+    def wait_for(check, what):
+        deadline = time.monotonic() + 5
+        while not check():
+            assert time.monotonic() < deadline, what
+            time.sleep(0.05)
+
+    for srv in (reference, server):
+        admin, tested = RawConnection(srv.port), RawConnection(srv.port)
+        try:
+            assert admin.command("DEBUG", "REPLYBUFFER", "PEAK-RESET-TIME", "100") == b"+OK\r\n"
+            assert tested.command("CLIENT", "SETNAME", "tested") == b"+OK\r\n"
+            assert rbs(admin, "tested") == 16384                     # a new client's
+            wait_for(lambda: rbs(admin, "tested") == 1024, "the idle buffer shrinking")
+            admin.command("SET", "bigval", "x" * 32768)
+            assert admin.command("DEBUG", "REPLYBUFFER", "PEAK-RESET-TIME", "NEVER") == b"+OK\r\n"
+            seen = set()
+
+            def grown():
+                tested.command("GET", "bigval")
+                seen.add(rbs(admin, "tested"))
+                return 16384 in seen
+            wait_for(grown, "the busy buffer growing")
+            assert seen <= {1024, 2048, 4096, 8192, 16384}, seen
+        finally:
+            admin.command("DEBUG", "REPLYBUFFER", "PEAK-RESET-TIME", "RESET")
+            admin.command("DEL", "bigval")
+            admin.close()
+            tested.close()

@@ -331,7 +331,9 @@ def test_corrupted_values(reference, ours, value):
     if not ends_in_cut_off_xzero(value):
         script += [["SET", "h", value], ["PFADD", "h"] + [b"e%d" % n for n in range(300)],
                    ["GET", "h"], ["PFCOUNT", "h"]]
-    assert_same(reference, ours, script)
+    # PFMERGE sets the destination's registers one by one as Redis does; with 16384 of
+    # them in a sparse value the pure-Python twin takes seconds (more on a busy machine).
+    assert_same(reference, ours, script, timeout=120)
 
 
 def test_fuzzed_values_are_handled_like_redis(reference, ours):

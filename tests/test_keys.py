@@ -514,6 +514,25 @@ def test_object_freq_grows_with_accesses(server):
         r.close()
 
 
+def test_lfu_policy_from_the_command_line_counts_from_the_first_command():
+    # Set at start-up, the policy counts accesses before the first cron tick, as in Redis.
+    from harness import ServerProcess, require_reference
+    require_reference()
+    args = ["--maxmemory-policy", "allkeys-lfu", "--lfu-log-factor", "0", "--lfu-decay-time", "0"]
+    freqs = []
+    for reference in (True, False):
+        proc = ServerProcess(args, reference=reference)
+        try:
+            conn = proc.raw()
+            replies = [conn.command("SET", "k", "v")] + [conn.command("GET", "k") for _ in range(3)]
+            freqs.append((replies, conn.command("OBJECT", "FREQ", "k")))
+            conn.close()
+        finally:
+            proc.stop()
+    assert freqs[1] == freqs[0]
+    assert freqs[1][1] == b":8\r\n"
+
+
 def test_object_idletime_tracks_access(server):
     r = server.client()
     try:

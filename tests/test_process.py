@@ -518,6 +518,112 @@ def test_daemonize_forks_writes_pidfile_and_serves(tmp_path):
                 os.kill(pid, signal.SIGKILL)
 
 
+# -- supervision by systemd -------------------------------------------------------------
+
+def supervised_run(tmp_path, reference, args, notify=True, replica_of=None):
+    """Start a server as a Type=notify unit would (NOTIFY_SOCKET set, or not), stop it with
+    SIGTERM; the sd_notify messages it sent, INFO's process_supervised, whether it stayed the
+    started process, and the log lines about supervision."""
+    path = str(tmp_path / ("notify-%s" % reference))
+    receiver = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    receiver.bind(path)
+    receiver.settimeout(10)
+    args = list(args) + (["--replicaof", "127.0.0.1", str(replica_of.port)] if replica_of else [])
+    proc = ServerProcess(args, reference=reference, env={"NOTIFY_SOCKET": path} if notify else None)
+    try:
+        messages = []
+        if replica_of is not None:
+            deadline = time.monotonic() + 10
+            while proc.client().info("replication")["master_link_status"] != "up":
+                assert time.monotonic() < deadline, "replica not in sync"
+                time.sleep(0.05)
+        info = proc.client().info("server")
+        same_process = info["process_id"] == proc.proc.pid
+        log_lines = [line for line in proc.log().splitlines() if "upervis" in line]
+        proc.proc.send_signal(signal.SIGTERM)
+        assert proc.wait_exit(10) == 0
+        receiver.setblocking(False)          # the process is gone: all it sent is queued
+        try:
+            while True:
+                messages.append(receiver.recv(4096))
+        except BlockingIOError:
+            pass
+    finally:
+        proc.stop()
+        receiver.close()
+    return messages, info["process_supervised"], same_process, [line.split(" ", 5)[-1] for line in log_lines]
+
+
+@pytest.mark.parametrize("args, notify", [
+    (["--supervised", "systemd", "--save", ""], True),
+    (["--supervised", "auto", "--save", "3600 1"], True),
+    (["--supervised", "systemd", "--daemonize", "yes", "--save", ""], True),   # stays in front
+    (["--supervised", "no", "--save", ""], True),
+    (["--supervised", "auto", "--save", ""], False),
+], ids=["systemd", "auto-saving", "systemd-daemonize", "no", "auto-without-socket"])
+def test_systemd_notifications_match_redis(tmp_path, args, notify):
+    # What a Type=notify unit (Debian's redis-server.service is one) waits for: READY=1.
+    results = [supervised_run(tmp_path, reference, args, notify) for reference in (True, False)]
+    assert results[1] == results[0]
+    messages, supervised, same_process, _ = results[1]
+    assert same_process
+    if notify and "no" not in args:
+        assert supervised == "systemd"
+        assert messages[:3] == [b"STATUS=Redis is loading...\n", b"STATUS=Ready to accept connections\n",
+                                b"READY=1\n"]
+    else:
+        assert supervised == "no" and messages == []
+
+
+def test_systemd_notifications_of_a_replica_match_redis(tmp_path):
+    results = []
+    for reference in (True, False):
+        master = ServerProcess(["--save", ""], reference=reference)
+        try:
+            results.append(supervised_run(tmp_path, reference, ["--supervised", "systemd", "--save", ""],
+                                          replica_of=master))
+        finally:
+            master.stop()
+    assert results[1] == results[0]
+    assert results[1][0][1:4] == [
+        b"STATUS=Ready to accept connections in read-only mode. Waiting for MASTER <-> REPLICA sync\n",
+        b"READY=1\n",
+        b"STATUS=MASTER <-> REPLICA sync: Finished with success. Ready to accept connections in "
+        b"read-write mode.\n"]
+
+
+def test_upstart_stop_when_ready_matches_redis(tmp_path):
+    # Upstart's `expect stop`: the server stops itself once, is continued, then serves.
+    seen = []
+    for reference in (True, False):
+        port = free_port()
+        proc = subprocess.Popen(server_command(reference) + [
+            "--supervised", "upstart", "--port", str(port), "--save", "", "--dir", str(tmp_path),
+            "--logfile", str(tmp_path / ("upstart-%s.log" % reference))],
+            env=server_env({"UPSTART_JOB": "redis"}), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 15
+            while True:
+                with open("/proc/%d/stat" % proc.pid) as f:
+                    state = f.read().rpartition(")")[2].split()[0]
+                if state == "T":
+                    break
+                assert proc.poll() is None and time.monotonic() < deadline, "never stopped itself"
+                time.sleep(0.02)
+            proc.send_signal(signal.SIGCONT)
+            wait_for_port(port, proc=proc)
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+                sock.sendall(b"INFO server\r\n")
+                info = b""
+                while b"process_supervised" not in info or not info.endswith(b"\r\n\r\n"):
+                    info += sock.recv(65536)
+            seen.append(re.search(rb"process_supervised:(\w+)", info).group(1))
+        finally:
+            proc.kill()
+            proc.wait(10)
+    assert seen[1] == seen[0] == b"upstart"
+
+
 def test_relative_pidfile_and_dir(tmp_path):
     """`dir` is entered while the config is read: later relative paths are inside it."""
     workdir = tmp_path / "work"

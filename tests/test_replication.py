@@ -804,6 +804,34 @@ def test_stale_replica_answers_masterdown(start_server):
     assert command(replica, "GET", "k") == b"$1\r\nv\r\n"
 
 
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("kind", ["ours", "redis"])
+def test_exec_is_refused_when_the_replica_went_stale_after_queueing(start_server, kind):
+    """EXEC checks what it queued against the state at EXEC time: a GET or PING queued
+    before the server became a stale replica aborts the transaction; MULTI itself and a
+    transaction queued once the link is back are fine."""
+    server = (start_redis if kind == "redis" else start_ours)(start_server)
+    client, admin = server.raw(), server.raw()
+    abort = b"-EXECABORT Transaction discarded because of: " + MASTERDOWN[1:]
+    try:
+        assert client.command("CONFIG", "SET", "replica-serve-stale-data", "no") == b"+OK\r\n"
+        assert client.command("SET", "xx", "1") == b"+OK\r\n"
+        for queued in (["GET", "xx"], ["PING"]):
+            assert client.command("MULTI") == b"+OK\r\n"
+            assert client.command(*queued) == b"+QUEUED\r\n"
+            assert admin.command("REPLICAOF", "127.0.0.1", "1") == b"+OK\r\n"
+            assert client.command("EXEC") == abort
+            assert admin.command("REPLICAOF", "NO", "ONE") == b"+OK\r\n"
+        assert admin.command("REPLICAOF", "127.0.0.1", "1") == b"+OK\r\n"
+        assert client.command("MULTI") == b"+OK\r\n"          # allowed on a stale replica
+        assert admin.command("REPLICAOF", "NO", "ONE") == b"+OK\r\n"
+        assert client.command("GET", "xx") == b"+QUEUED\r\n"
+        assert client.command("EXEC") == b"*1\r\n$1\r\n1\r\n"
+    finally:
+        client.close()
+        admin.close()
+
+
 @pytest.mark.timeout(30)
 def test_wait_with_and_without_replicas(start_server):
     lone = start_ours(start_server)

@@ -213,6 +213,34 @@ def test_keys_and_argv(reference, server):
     ])
 
 
+# What one run does to its KEYS and ARGV, the next run does not see: each run has its own.
+KEYS_CHANGES = [
+    "KEYS[5] = 'x' ARGV[3] = 'y' return {#KEYS, #ARGV}",
+    "KEYS.name = 'x' ARGV[0] = 'y' ARGV[1.5] = 'z' return 1",
+    "setmetatable(KEYS, {__index = function() return 'meta' end}) return KEYS[9]",
+    "table.insert(ARGV, 'tail') table.remove(KEYS, 1) return {#KEYS, #ARGV}",
+    "KEYS[1] = nil ARGV[2] = nil return 1",
+    "for i = 1, 100 do KEYS[i] = i end return #KEYS",
+    "return KEYS",
+    "local ok, e = pcall(error, KEYS) e[7] = 'x' return 1",
+]
+SEE_KEYS = ("local seen = {#KEYS, #ARGV, tostring(KEYS.name), tostring(ARGV[0]), "
+            "tostring(KEYS[9]), tostring(getmetatable(KEYS)), tostring(ARGV[3])} "
+            "for i, v in ipairs(KEYS) do seen[#seen + 1] = v end "
+            "for i, v in ipairs(ARGV) do seen[#seen + 1] = v end return seen")
+
+
+@pytest.mark.parametrize("change", KEYS_CHANGES)
+def test_each_run_has_its_own_keys_and_argv(reference, server, change):
+    script = []
+    for keys, args in (([], []), (["k1"], ["a1"]), (["k1", "k2"], ["a1", "a2"])):
+        script += [["EVAL", change, str(len(keys))] + keys + args,
+                   ["EVAL", SEE_KEYS, "1", "only"],
+                   ["EVAL", SEE_KEYS, "2", "x", "y", "z"],
+                   ["EVAL", SEE_KEYS, "0"]]
+    assert_same(reference, server, script)
+
+
 def test_commands_refused_inside_scripts(reference, server):
     both_resp(reference, server, evals(
         "return redis.call('eval', 'return 1', 0)", "return redis.call('evalsha', 'x', 0)",

@@ -8,21 +8,12 @@ import subprocess
 
 import pytest
 
-from harness import ServerProcess, require_reference, require_tool
+from harness import require_tool
 
 
 @pytest.fixture(scope="module")
 def cli():
     return require_tool("redis-cli")
-
-
-@pytest.fixture(scope="module")
-def pair():
-    require_reference()
-    servers = (ServerProcess([], reference=True), ServerProcess([]))
-    yield servers
-    for server in servers:
-        server.stop()
 
 
 def run_cli(cli, port, *args, stdin=None):

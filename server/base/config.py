@@ -685,7 +685,7 @@ DIRECTIVES = [
     String("requirepass", None, null_empty=True, flags="sensitive"),
     # enums
     Enum("supervised", (("upstart", 1), ("systemd", 2), ("auto", 3), ("no", 0)), "no",
-         flags="immutable", inert=True),
+         flags="immutable"),
     Enum("syslog-facility", tuple((n, i) for i, n in enumerate(
         ("user", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7"))),
         "local0", flags="immutable", inert=True),
@@ -989,20 +989,25 @@ class Config:
 
     # -- CONFIG REWRITE ------------------------------------------------------
 
-    def rewrite(self, path, extra_lines=None):
+    def rewrite(self, path, extra_lines=None, omit=()):
         """Rewrite the config file in place, keeping comments and order (rewriteConfig).
 
-        extra_lines: {directive: [lines]} other subsystems own (user, sentinel …)."""
+        extra_lines: {directive: [lines]} other subsystems own (user, sentinel …), or
+        (directive, [lines]) pairs where their order matters (a directive may recur);
+        omit: directives whose lines are dropped (a sentinel keeps no `save`)."""
         state = RewriteState.read(path)
         for directive in DIRECTIVES:
             value = getattr(self, directive.attr)
             if directive.name == "replicaof" and self.cluster_enabled:
                 value = None        # a cluster node's master comes from nodes.conf, never here
-            lines = directive.rewrite(value, directive.name)
+            lines = (None if directive.name in omit else
+                     directive.rewrite(value, directive.name))
             for line, force in lines or ():
                 state.rewrite_line(directive.name, line, force)
             state.mark_processed(directive.name)
-        for option, lines in (extra_lines or {}).items():
+        extra_lines = extra_lines or {}
+        items = extra_lines.items() if isinstance(extra_lines, dict) else extra_lines
+        for option, lines in items:
             for line in lines:
                 state.rewrite_line(option, line, True)
             state.mark_processed(option)

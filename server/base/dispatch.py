@@ -289,6 +289,8 @@ class ClientCore:
                     and self.output_limit_reached()):
                 return
             self.server.stats.total_net_output_bytes += len(buf)
+            if len(buf) > self.reply_buffer_peak:
+                self.reply_buffer_peak = min(len(buf), self.reply_buffer_size)
             self.transport.write(bytes(buf))
             self.last_interaction = time.time()
         buf.clear()

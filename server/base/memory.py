@@ -36,6 +36,17 @@ SMALL_BLOCK_BYTES = 64
 LLONG_MAX = 2**63 - 1           # the dispatcher keeps the limit in a C long long
 
 
+def allocator_size(size):
+    """The usable size jemalloc gives a request of `size` bytes: multiples of 16 up to
+    128, then four size classes in each doubling (Redis reports buffers at that size)."""
+    if size <= 8:
+        return 8
+    if size <= 128:
+        return (size + 15) & ~15
+    step = (1 << (size - 1).bit_length()) // 8
+    return -(-size // step) * step
+
+
 def process_rss():
     try:
         with open("/proc/self/statm", "rb") as f:

@@ -526,13 +526,14 @@ def cmd_debug(client, argv):
         server.cluster_drop_packet_filter = parse_int_arg(argv[2])
         client.reply.ok()
     elif sub == b"replybuffer" and argc == 4:
-        # Redis's reply buffer is resized by its cron; here the buffer is the writer's
-        # bytearray, kept as it is: the settings are accepted and change nothing.
-        option = argv[2].lower()
+        # The clients cron's resizing of reply buffers (Client.resize_reply_buffer).
+        option, value = argv[2].lower(), argv[3].lower()
         if option == b"peak-reset-time":
-            if argv[3].lower() not in (b"never", b"reset"):
-                parse_int_arg(argv[3])
-        elif option != b"resizing":
+            server.reply_buffer_peak_reset_ms = (
+                -1 if value == b"never" else None if value == b"reset" else parse_int_arg(value))
+        elif option == b"resizing":
+            server.reply_buffer_resizing = bool(parse_int_arg(value))
+        else:
             raise _syntax_error(argv)
         client.reply.ok()
     else:

@@ -96,7 +96,7 @@ def section_server(server):
         ["atomicvar_api", "c11-builtin"],
         ["gcc_version", _gcc_version()],
         ["process_id", os.getpid()],
-        ["process_supervised", "no"],
+        ["process_supervised", server.supervision.supervised],
         ["run_id", server.run_id],
         ["tcp_port", config.port],
         ["server_time_usec", time.time_ns() // 1000],

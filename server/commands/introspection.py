@@ -191,7 +191,8 @@ def client_memory(client, caller=None, running=None):
     multi = getattr(client, "multi_state", None)
     # What the queued commands hold: their arguments' bytes plus a pointer per argument.
     mem.multi_mem = sum(sum(map(len, argv)) + 8 * len(argv) for _, argv in multi) if multi else 0
-    mem.total = (max(QUERY_BUFFER_SIZE, qbuf + awaited) + QUERY_BUFFER_HEADER + REPLY_CHUNK + CLIENT_STRUCT
+    mem.total = (max(QUERY_BUFFER_SIZE, qbuf + awaited) + QUERY_BUFFER_HEADER
+                 + getattr(client, "reply_buffer_size", REPLY_CHUNK) + CLIENT_STRUCT
                  + mem.omem + mem.argv_mem + 8 * argc + mem.multi_mem)
     return mem
 
@@ -207,7 +208,7 @@ def client_info_string(client, caller=None):
     multi_count = len(multi) if multi is not None and "x" in client.flags else -1
     redir = getattr(client, "tracking_redirect", -1) if "t" in client.flags else -1
     return ("id=%d addr=%s laddr=%s fd=%d name=%s age=%d idle=%d flags=%s db=%d sub=%d psub=%d "
-            "ssub=%d multi=%d qbuf=%d qbuf-free=%d argv-mem=%d multi-mem=%d rbs=16384 rbp=%d "
+            "ssub=%d multi=%d qbuf=%d qbuf-free=%d argv-mem=%d multi-mem=%d rbs=%d rbp=%d "
             "obl=%d oll=%d omem=%d tot-mem=%d events=%s cmd=%s user=%s redir=%d resp=%d" % (
                 client.id, client.addr, client.laddr, client.fd, name,
                 int(now - client.created), int(now - client.last_interaction),
@@ -215,8 +216,9 @@ def client_info_string(client, caller=None):
                 len(getattr(client, "channels", ()) or ()),
                 len(getattr(client, "patterns", ()) or ()),
                 len(getattr(client, "shard_channels", ()) or ()),
-                multi_count, mem.qbuf, mem.qbuf_free, mem.argv_mem, mem.multi_mem, mem.obl,
-                mem.obl, mem.oll, mem.omem, mem.total, "rw" if held else "r",
+                multi_count, mem.qbuf, mem.qbuf_free, mem.argv_mem, mem.multi_mem,
+                getattr(client, "reply_buffer_size", REPLY_CHUNK),
+                getattr(client, "reply_buffer_peak", mem.obl), mem.obl, mem.oll, mem.omem, mem.total, "rw" if held else "r",
                 mem.cmd_name, client.user, redir, client.resp))
 
 

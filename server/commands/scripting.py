@@ -67,9 +67,10 @@ from lupa import lua51
 
 from protocol.parser import split_args
 from server.base import native_bridge
-from server.base.native_bridge import parse_int
+from server.base.native_bridge import ClientCore, parse_int
 from server.base.dispatch import TARGET_AOF, TARGET_REPLICAS
 from server.commands.fake_client import FakeClient
+from server.commands.lua_bytecode import strip_debug_info
 from server.commands import arguments as arg
 from server.commands.table import command, container, numkeys_keys, KeySpec, at, counted
 from server.commands.evict import OOM_ERROR
@@ -474,8 +475,9 @@ local function info_text(value)
 end
 
 -- A step of the collector every 50 runs, as Redis takes one: the garbage of small
--- scripts (their KEYS and ARGV tables) never piles up until a whole cycle is due.
-local GC_STEP_PERIOD, runs_since_gc_step, collectgarbage = 50, 0, collectgarbage
+-- scripts (their KEYS and ARGV tables) never piles up until a whole cycle is due. The
+-- step is sized to that garbage (see GC_STEP_KB in native/luabridge.pyx).
+local GC_STEP_PERIOD, GC_STEP_KB, runs_since_gc_step, collectgarbage = 50, 8, 0, collectgarbage
 
 -- KEYS and ARGV come as arguments (small calls) or as two tables (keys == nil). A script
 -- sees them as globals; a library function (FCALL) gets them as its two arguments.
@@ -525,7 +527,7 @@ local function run(fn, with_hook, keys, args, nkeys, ...)
   runs_since_gc_step = runs_since_gc_step + 1
   if runs_since_gc_step == GC_STEP_PERIOD then
     runs_since_gc_step = 0
-    collectgarbage('step', GC_STEP_PERIOD)
+    collectgarbage('step', GC_STEP_KB)
   end
   return outcome(ok, result)
 end
@@ -649,8 +651,10 @@ def disk_error_of(server, flagged=False):
     return (errors.get("rdb") or errors.get("aof"))[1 if flagged else 0]
 
 
-class ScriptClient(FakeClient):
-    """The connection-less client scripts run their commands as."""
+class ScriptClient(FakeClient, ClientCore):
+    """The connection-less client scripts run their commands as. Built on ClientCore, the
+    native dispatch reaches the fields every command touches (argv, last_command,
+    acl_user ...) without attribute lookups; it never reads or writes a connection."""
 
     def __init__(self, server):
         super().__init__(server, native_bridge.ReplyWriter(2, server.count_error))
@@ -845,7 +849,7 @@ class ScriptEngine:
             api["redis"][b"pcall"] = self.bridge.pcall
         load_sandbox = self.lua.eval(
             "function(code, name, api) return assert(loadstring(code, name))(api) end")
-        helpers = load_sandbox(SANDBOX_LUA.encode(), INTERNAL_SOURCE.encode(),
+        helpers = load_sandbox(self._sandbox_chunk(), INTERNAL_SOURCE.encode(),
                                self.table({k.encode(): v for k, v in api.items()}))
         self.compile_lua = helpers[b"compile"]
         self.load_library_lua = helpers[b"load_library"]
@@ -866,6 +870,19 @@ class ScriptEngine:
                 server.evalsha_runner = self.bridge.run_command
         self.lua.execute(DROP_UNREACHABLE_LUA)
         self.lua.execute("collectgarbage('collect')")   # building the sandbox left garbage
+
+    sandbox_chunk = None        # SANDBOX_LUA compiled, the same for every Lua state
+
+    def _sandbox_chunk(self):
+        """SANDBOX_LUA as a binary chunk without debug information (lua_bytecode), which
+        keeps the state's heap, and so each collector cycle, smaller."""
+        cls = type(self)
+        if cls.sandbox_chunk is None:
+            dump = self.lua.eval(
+                "function(code, name) return string.dump(assert(loadstring(code, name))) end")
+            cls.sandbox_chunk = strip_debug_info(dump(SANDBOX_LUA.encode(),
+                                                      INTERNAL_SOURCE.encode()))
+        return cls.sandbox_chunk
 
     def _expose(self, fn):
         function = LuaFunction(fn)
