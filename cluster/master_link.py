@@ -153,6 +153,13 @@ class MasterClient(Client):
         log.warning("== CRITICAL == This replica is sending an error to its master: '%s' after "
                     "processing the command '%s'" % (text, name))
 
+    def close(self):
+        """CLIENT KILL and the like: the master is lost from now, as when Redis frees its master
+        client (the link itself hears of it when the loop next runs)."""
+        if not self.closed:
+            self.link.master_lost_at = self.server.lru_clock
+        Client.close(self)
+
     def offset_before_current(self):
         """The stream offset before the command now running (REPLCONF GETACK's answer)."""
         consumed = len(self.unapplied) - self.parser.pending()
@@ -165,6 +172,8 @@ class MasterClient(Client):
 
 
 class MasterLink:
+    master_lost_at = None       # when the master client was closed, before the link heard of it
+
     def __init__(self, replication, host, port):
         self.replication = replication
         self.server = replication.server
@@ -241,6 +250,7 @@ class MasterLink:
 
     def drop(self):
         """The link is gone: the master state stays cached for the next PSYNC."""
+        master_lost = self.client is not None
         if self.client is not None:
             client, self.client = self.client, None
             self.replication.cached_stream_db = client.db.index
@@ -251,8 +261,13 @@ class MasterLink:
         if self.writer is not None:
             self.writer.close()
             self.writer = None
-        if self.state != "connect":
-            self.replication.down_since = int(time.time())
+        if master_lost or (self.state != "connect" and not self.replication.down_since):
+            # Down since the master was lost, not since the last failed reconnection, and by
+            # the cron's clock (Redis's server.unixtime): a link a command dropped before a
+            # long one (DEBUG SLEEP in the same MULTI) is down since before it. The cluster's
+            # replica validity counts from there.
+            lost_at, self.master_lost_at = self.master_lost_at, None
+            self.replication.down_since = lost_at or self.server.lru_clock
         self.state = "connect"
         self.replication.link_state_changed()
 

@@ -57,7 +57,7 @@ def start_at_startup(replication):
     replid = aux.get("repl-id", b"").decode("latin-1")
     if len(replid) == 40 and "repl-offset" in aux:
         offset = int(aux["repl-offset"])
-        if server.replicaof is not None:      # continue as the master's replica we were
+        if not server.i_am_master():          # continue as the master's replica we were
             server.replid = replid
             replication.cached_master = True
             replication.cached_stream_db = int(aux.get("repl-stream-db", b"0") or 0)
@@ -66,7 +66,7 @@ def start_at_startup(replication):
             server.second_repl_offset = offset + 1
         server.master_repl_offset = offset
         replication.create_backlog()
-        if server.replicaof is None:
+        if server.i_am_master():
             # The keys the load left out as expired reach the replicas as deletions.
             delete = b"UNLINK" if server.config.lazyfree_lazy_expire else b"DEL"
             for db_index, key in server.snapshots.expired_keys_dropped:

@@ -666,14 +666,15 @@ cdef bint _get_string(ServerCore server, object db, object key, KeyTable table, 
 
 cdef bint _publish(ServerCore server, list argv, ReplyWriter reply) except -1:
     """PUBLISH to a channel's subscribers when no pattern is subscribed and nothing feeds
-    replicas: PubSub.publish's delivery (one frame appended to each subscriber's buffer, a
-    push for RESP3 clients) and the handler's reply. Otherwise the handler runs."""
+    replicas nor the cluster bus: PubSub.publish's delivery (one frame appended to each
+    subscriber's buffer, a push for RESP3 clients) and the handler's reply. Otherwise the
+    handler runs."""
     cdef char text[32]
     cdef Py_ssize_t n
     cdef ClientCore core
     cdef bytearray frame, push = None
     pubsub = server.pubsub
-    if pubsub.patterns or server.replica_sinks:
+    if pubsub.patterns or server.replica_sinks or server.cluster_publish is not None:
         return False
     cdef dict channels = pubsub.channels
     channel = <object>PyList_GET_ITEM(argv, 1)

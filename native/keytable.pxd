@@ -38,6 +38,8 @@ cdef class KeyTable:
     cdef size_t rehash_index  # buckets of the old array below it have moved
     cdef Py_ssize_t next_used # entries already in the new array
     cdef public int paused    # walkers holding bucket positions: no entry moves meanwhile
+    # Cluster mode only: slot -> {key: None} of the keys hashing there, else None.
+    cdef list slot_keys
 
     cdef Entry* find(self, object key) except? NULL
     cdef void touch(self, Entry* entry) noexcept
@@ -49,6 +51,8 @@ cdef class KeyTable:
     cdef int _put(self, Entry** link, bint in_next, object key, uint32_t hash32,
                   Entry* entry) except -1
     cdef Entry* _unlink(self, object key) except? NULL
+    cdef int _slot_add(self, object key) except -1
+    cdef int _slot_del(self, object key) except -1
     cdef bint _growth_allowed(self) noexcept
     cdef int _resize(self, size_t count) except -1
     cdef void _rehash(self, size_t steps) noexcept

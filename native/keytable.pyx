@@ -34,6 +34,7 @@ from cpython.bytes cimport (PyBytes_AS_STRING, PyBytes_Check, PyBytes_CheckExact
                             PyBytes_FromStringAndSize, PyBytes_GET_SIZE)
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 
+from native.crc16 cimport slot_of
 from native.memcount cimport counted_bytes
 from cpython.object cimport PyObject_Hash
 from libc.stdint cimport uint64_t
@@ -356,7 +357,51 @@ cdef class KeyTable:
         self.used += 1
         if in_next:
             self.next_used += 1
+        if self.slot_keys is not None:
+            self._slot_add(key)
         return 0
+
+    cdef int _slot_add(self, object key) except -1:
+        cdef unsigned int slot = slot_of(<const unsigned char*>PyBytes_AS_STRING(key),
+                                         PyBytes_GET_SIZE(key))
+        keys = self.slot_keys[slot]
+        if keys is None:
+            keys = self.slot_keys[slot] = {}
+        (<dict>keys)[key] = None
+        return 0
+
+    cdef int _slot_del(self, object key) except -1:
+        cdef unsigned int slot = slot_of(<const unsigned char*>PyBytes_AS_STRING(key),
+                                         PyBytes_GET_SIZE(key))
+        keys = self.slot_keys[slot]
+        if keys is not None:
+            (<dict>keys).pop(key, None)
+        return 0
+
+    # -- the per-slot index of cluster mode (Redis's slots_to_keys) ---------------------
+
+    def index_slots(self):
+        """Keep an index of the keys by cluster hash slot from now on (cluster mode)."""
+        if self.slot_keys is None:
+            self.slot_keys = [None] * 16384
+            for key in self._walk(WALK_KEYS):
+                self._slot_add(key)
+
+    def count_in_slot(self, int slot):
+        keys = self.slot_keys[slot] if self.slot_keys is not None else None
+        return len(<dict>keys) if keys is not None else 0
+
+    def keys_in_slot(self, int slot, Py_ssize_t count):
+        """Up to `count` keys of the slot, the newest first as Redis lists them."""
+        keys = self.slot_keys[slot] if self.slot_keys is not None else None
+        found = []
+        if keys is None or count <= 0:
+            return found
+        for key in reversed(<dict>keys):
+            found.append(key)
+            if len(found) >= count:
+                break
+        return found
 
     cdef bint _growth_allowed(self) noexcept:
         """Whether to double the buckets now. Under maxmemory, a growth that would take the
@@ -381,6 +426,8 @@ cdef class KeyTable:
             return NULL
         link[0] = entry.next
         self.used -= 1
+        if self.slot_keys is not None:
+            self._slot_del(<object>entry.key)
         if in_next:
             self.next_used -= 1
         elif (_resize_allowed and self.next_buckets == NULL and self.mask + 1 > MIN_BUCKETS
@@ -657,6 +704,8 @@ cdef class KeyTable:
         self.next_mask = 0
         self.rehash_index = 0
         self.next_used = 0
+        if self.slot_keys is not None:
+            self.slot_keys = [None] * 16384
         _release_chains(old, count)
         PyMem_Free(old)
         if old_next != NULL:

@@ -219,7 +219,7 @@ class Snapshots:
         policy = server.config.maxmemory_policy
         keys = _KeyLoader(server, int(time.time() * 1000), policy.endswith("-lru"),
                           policy.endswith("-lfu"),
-                          expire_on_load and server.replicaof is None, replace_duplicates)
+                          expire_on_load and server.i_am_master(), replace_duplicates)
         batch = empty = 0
         config = server.config
         if config.key_load_delay:

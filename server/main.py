@@ -325,6 +325,7 @@ def main(argv=None, force_sentinel=False):
     from server.base import native_bridge
     from persistence.services import attach as attach_persistence
     from cluster.services import attach as attach_replication
+    from cluster.cluster_service import attach as attach_cluster
     from server.server import Server
     from server.base.memory import MEMORY
     MEMORY.mark_code_loaded()   # what the interpreter and the code hold is not used_memory
@@ -335,6 +336,8 @@ def main(argv=None, force_sentinel=False):
     else:
         attach_persistence(server)
         attach_replication(server)
+        if config.cluster_enabled:
+            attach_cluster(server)
     server.catch_signals()
     # The pidfile is written just before listening, so whoever sees the port open finds it;
     # a failed start removes it again, leaving none behind as Redis does.

@@ -368,6 +368,8 @@ class Server(ServerCore):
             self.serve_ready_keys()
 
     command_checks = []                 # later subsystems add (client, cmd, argv) -> error|None
+    cluster_publish = None              # cluster mode: fn(channel, message, sharded) over the bus
+    script_cluster_check = None         # cluster mode: fn(run ctx, cmd, argv) -> refusal|None
 
     def refuses_writes(self, client):
         """Whether MISCONF, NOREPLICAS or READONLY would refuse a write from `client`."""
@@ -506,6 +508,15 @@ class Server(ServerCore):
 
     def has_watchers(self):
         return self.watched_keys is not None
+
+    cluster_replica = None              # cluster mode: fn() -> whether nodes.conf makes us a replica
+
+    def i_am_master(self):
+        """iAmMaster: no master to follow (in cluster mode, by the node's role in the cluster,
+        known before REPLICAOF is set from it)."""
+        if self.cluster_replica is not None:
+            return not self.cluster_replica()
+        return self.replicaof is None
 
     def is_replica_of_master(self):
         return self.replicaof is not None

@@ -115,6 +115,19 @@ def wait_for_port(port, timeout=15.0, proc=None, host="127.0.0.1"):
     raise TimeoutError("port %d not listening after %.1fs" % (port, timeout))
 
 
+def wait_until(predicate, what, timeout, interval=0.02):
+    """Poll `predicate` until it returns something true (returned), failing after `timeout`
+    seconds with `what` in the message."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("%s: not within %.0fs" % (what, timeout))
+        time.sleep(interval)
+
+
 def wait_until_loaded(port, proc=None, host="127.0.0.1", timeout=60.0):
     """Wait while the server answers -LOADING (a data file loads after the port opens, in
     Redis as here); a server that requires a password or refuses PING counts as ready."""

@@ -16,6 +16,7 @@ import pytest
 
 from differential import assert_same, decode
 from harness import RawConnection, assert_silent, encode_command, require_reference
+from harness import wait_until as harness_wait_until
 
 DEBUG = ("--enable-debug-command", "yes")
 SYNC_AT_ONCE = ("--repl-diskless-sync-delay", "0")
@@ -83,15 +84,8 @@ def digest(srv):
 
 
 def wait_until(predicate, what, timeout=STATE_WAIT, interval=0.02):
-    """Poll `predicate` until it returns something true (returned), failing after `timeout`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("%s: not within %.0fs" % (what, timeout))
-        time.sleep(interval)
+    """harness.wait_until with the replication states' own deadline."""
+    return harness_wait_until(predicate, what, timeout, interval)
 
 
 def wait_link_up(replica, timeout=STATE_WAIT):

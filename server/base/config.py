@@ -997,8 +997,11 @@ class Config:
         omit: directives whose lines are dropped (a sentinel keeps no `save`)."""
         state = RewriteState.read(path)
         for directive in DIRECTIVES:
+            value = getattr(self, directive.attr)
+            if directive.name == "replicaof" and self.cluster_enabled:
+                value = None        # a cluster node's master comes from nodes.conf, never here
             lines = (None if directive.name in omit else
-                     directive.rewrite(getattr(self, directive.attr), directive.name))
+                     directive.rewrite(value, directive.name))
             for line, force in lines or ():
                 state.rewrite_line(directive.name, line, force)
             state.mark_processed(directive.name)

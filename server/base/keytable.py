@@ -8,10 +8,13 @@ space, and the clock at which each key was added. A key overwritten or accessed
 since keeps its clock in a second dict. Both cost memory and time the native
 table does not spend; the pure path is the reference for behaviour, not speed.
 """
+import itertools
 import random
 from array import array
 from bisect import bisect_left, bisect_right
 from itertools import chain, compress
+
+from server.base.crc16 import CLUSTER_SLOTS, key_hash_slot
 
 CLOCK_MASK = (1 << 24) - 1      # clocks are kept modulo 2**24 seconds, as Redis keeps them
 SCAN_VISITS_PER_COUNT = 10      # one SCAN call visits at most COUNT*10 entries
@@ -244,23 +247,53 @@ class KeyTable(dict):
     and random_key as native/keytable.pyx's table does. A key's clock is the one the log
     noted when it was added until it is overwritten or accessed; from then on it sits in
     `clocks` (so keys written once cost no second dict entry)."""
-    __slots__ = ("log", "clocks")
+    __slots__ = ("log", "clocks", "slot_keys")
 
     def __init__(self):
         super().__init__()
         self.log = KeyLog()
         self.clocks = {}
+        self.slot_keys = None       # cluster mode: slot -> {key: None} of its keys
 
     def __setitem__(self, key, value):
         if key in self:
             self.clocks[key] = _clock_seconds
         else:
             self.log.append(key, _clock_seconds)
+            if self.slot_keys is not None:
+                self._slot_add(key)
         dict.__setitem__(self, key, value)
 
     def __delitem__(self, key):
         dict.__delitem__(self, key)
         self._forget(key)
+
+    # -- the per-slot index of cluster mode (Redis's slots_to_keys) ---------------------
+
+    def _slot_add(self, key):
+        slot = key_hash_slot(key)
+        keys = self.slot_keys[slot]
+        if keys is None:
+            keys = self.slot_keys[slot] = {}
+        keys[key] = None
+
+    def index_slots(self):
+        """Keep an index of the keys by cluster hash slot from now on (cluster mode)."""
+        if self.slot_keys is None:
+            self.slot_keys = [None] * CLUSTER_SLOTS
+            for key in self:
+                self._slot_add(key)
+
+    def count_in_slot(self, slot):
+        keys = self.slot_keys[slot] if self.slot_keys is not None else None
+        return len(keys) if keys is not None else 0
+
+    def keys_in_slot(self, slot, count):
+        """Up to `count` keys of the slot, the newest first as Redis lists them."""
+        keys = self.slot_keys[slot] if self.slot_keys is not None else None
+        if keys is None or count <= 0:
+            return []
+        return list(itertools.islice(reversed(keys), count))
 
     def pop(self, key, *default):
         present = key in self
@@ -271,12 +304,18 @@ class KeyTable(dict):
 
     def _forget(self, key):
         self.clocks.pop(key, None)
+        if self.slot_keys is not None:
+            keys = self.slot_keys[key_hash_slot(key)]
+            if keys is not None:
+                keys.pop(key, None)
         if len(self.log) > 2 * len(self) + 1024:
             self.log.compact(self)
 
     def clear(self):
         dict.clear(self)
         self.clocks.clear()
+        if self.slot_keys is not None:
+            self.slot_keys = [None] * CLUSTER_SLOTS
         self.log = KeyLog(self.log.next_seq())
 
     def touch_key(self, key):

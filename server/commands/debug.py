@@ -520,6 +520,11 @@ def cmd_debug(client, argv):
         client.reply.ok()
     elif sub == b"config-rewrite-force-all" and argc == 2:
         _rewrite_force_all(client)
+    elif sub == b"clusterlink" and argc == 5 and argv[2].lower() == b"kill":
+        _kill_cluster_link(client, argv)
+    elif sub == b"drop-cluster-packet-filter" and argc == 3:
+        server.cluster_drop_packet_filter = parse_int_arg(argv[2])
+        client.reply.ok()
     elif sub == b"replybuffer" and argc == 4:
         # The clients cron's resizing of reply buffers (Client.resize_reply_buffer).
         option, value = argv[2].lower(), argv[3].lower()
@@ -533,6 +538,25 @@ def cmd_debug(client, argv):
         client.reply.ok()
     else:
         raise _syntax_error(argv)
+
+
+def _kill_cluster_link(client, argv):
+    """DEBUG CLUSTERLINK KILL to|from|all <node-id>: drop bus links to or from a node (the
+    cluster's cron connects again). An unknown direction gets the error and OK, as in Redis."""
+    cluster = getattr(client.server, "cluster", None)
+    if cluster is None:
+        raise CommandError("ERR Debug option only available for cluster mode enabled setup!")
+    node = cluster.lookup(argv[4])
+    if node is None:
+        raise CommandError("ERR Unknown node %s" % argv[4].decode("utf-8", "replace"))
+    direction = argv[3].lower()
+    if direction in (b"to", b"all"):
+        cluster.bus.free_link(node.link)
+    if direction in (b"from", b"all"):
+        cluster.bus.free_link(node.inbound_link)
+    if direction not in (b"to", b"from", b"all"):
+        client.reply.error("ERR Unknown direction %s" % argv[3].decode("utf-8", "replace"))
+    client.reply.ok()
 
 
 def _populate(client, argv):

@@ -347,8 +347,12 @@ def cmd_sunsubscribe(client, argv):
 def cmd_publish(client, argv):
     server = client.server
     receivers = server.pubsub.publish(argv[1], argv[2])
-    # Replicas deliver it to their own subscribers; the AOF never sees it.
-    server.propagate_to_replicas(client.db.index, argv)
+    # Replicas deliver it to their own subscribers (in cluster mode every node, through the
+    # bus); the AOF never sees it.
+    if server.cluster_publish is not None:
+        server.cluster_publish(argv[1], argv[2], False)
+    else:
+        server.propagate_to_replicas(client.db.index, argv)
     client.reply.integer(receivers)
 
 
@@ -362,7 +366,10 @@ def cmd_publish(client, argv):
 def cmd_spublish(client, argv):
     server = client.server
     receivers = server.pubsub.publish(argv[1], argv[2], shard=True)
-    server.propagate_to_replicas(client.db.index, argv)
+    if server.cluster_publish is not None:     # the other nodes of our shard, through the bus
+        server.cluster_publish(argv[1], argv[2], True)
+    else:
+        server.propagate_to_replicas(client.db.index, argv)
     client.reply.integer(receivers)
 
 

@@ -625,7 +625,7 @@ class RunContext:
     """The script being executed (Redis's scriptRunCtx)."""
 
     __slots__ = ("caller", "sha", "is_eval", "read_only", "allow_oom", "wrote", "killed",
-                 "timed_out", "start", "repl", "pump")
+                 "timed_out", "start", "repl", "pump", "allow_cross_slot")
 
     def __init__(self, caller, sha, is_eval, read_only, allow_oom):
         self.caller = caller
@@ -639,6 +639,7 @@ class RunContext:
         self.start = time.monotonic()
         self.repl = REPL_ALL
         self.pump = None
+        self.allow_cross_slot = True  # cluster mode: keys of several slots (no shebang, or flagged)
 
 
 def disk_error_of(server, flagged=False):
@@ -957,6 +958,7 @@ class ScriptEngine:
             self._check_can_run(caller, flags, read_only_command)
         ctx = RunContext(caller, script.name, not self.library_mode, read_only,
                          flags is not None and FLAG_ALLOW_OOM in flags)
+        ctx.allow_cross_slot = flags is None or FLAG_ALLOW_CROSS_SLOT in flags
         client = self.client
         client.db = caller.db
         if client.resp != 2:                  # redis.setresp(3) in the previous script
@@ -1235,6 +1237,8 @@ class ScriptEngine:
         if ("denyoom" in flags and not ctx.wrote and not ctx.allow_oom and server.config.maxmemory
                 and not ctx.caller.is_master and server.evictor.pre_command_oom):
             return b"-" + OOM_ERROR.encode()
+        if server.script_cluster_check is not None:     # cluster mode: keys served here
+            return server.script_cluster_check(ctx, cmd, argv)
         return None
 
     def _sha1hex(self, *args):

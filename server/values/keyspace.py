@@ -67,7 +67,7 @@ class Database:
     def __init__(self, server, index):
         self.server = server
         self.index = index
-        self.data = KeyTable()
+        self.data = self._new_table()
         self.expires = {}            # key -> unix time in ms
         self._expiry_heap = []       # (when, key); stale entries skipped on pop
         self.replica_written_expires = []      # (when, key): TTLs a writable replica's clients set
@@ -76,6 +76,14 @@ class Database:
 
     def __len__(self):
         return len(self.data)
+
+    def _new_table(self):
+        """A key table; in cluster mode it also indexes its keys by hash slot, as Redis
+        keeps slots_to_keys only then (CLUSTER COUNTKEYSINSLOT, GETKEYSINSLOT)."""
+        table = KeyTable()
+        if self.server.config.cluster_enabled:
+            table.index_slots()
+        return table
 
     # -- lookups -------------------------------------------------------------
 
@@ -370,7 +378,7 @@ class Database:
             lazyfree.drop_table(self._expiry_heap, 0)
             if self.lfu:
                 lazyfree.drop_table(self.lfu, 0)
-        self.data = KeyTable()
+        self.data = self._new_table()
         self.expires = {}
         self._expiry_heap = []
         self.replica_written_expires = []
