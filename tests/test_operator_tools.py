@@ -180,13 +180,17 @@ def test_functions_rdb_holds_the_libraries_only(cli, pair, tmp_path):
         load_dataset(cli, server)
         client = server.client()
         client.function_load(library, replace=True)
-        path = tmp_path / ("%s-functions.rdb" % ("redis" if server.reference else "ours"))
-        code, out, err = run_cli(cli, server.port, "--functions-rdb", str(path))
-        assert code == 0, err
-        assert "Transfer finished with success" in out + err
-        files.append(path.read_bytes())
-        with pytest.raises(redis.ResponseError, match="^Unsupported rdb-filter-only option: keys$"):
-            client.execute_command("REPLCONF", "rdb-filter-only", "keys")
+        try:
+            path = tmp_path / ("%s-functions.rdb" % ("redis" if server.reference else "ours"))
+            code, out, err = run_cli(cli, server.port, "--functions-rdb", str(path))
+            assert code == 0, err
+            assert "Transfer finished with success" in out + err
+            files.append(path.read_bytes())
+            with pytest.raises(redis.ResponseError,
+                               match="^Unsupported rdb-filter-only option: keys$"):
+                client.execute_command("REPLCONF", "rdb-filter-only", "keys")
+        finally:
+            client.function_delete("onlyfuncs")     # the servers are shared with other tests
     # The RDBs differ only in their header's aux fields (ctime, used-mem ...): both load
     # into Redis as the libraries alone.
     for name in ("redis-functions.rdb", "ours-functions.rdb"):
